@@ -1,0 +1,1 @@
+//! HTTP proxy integration. (Skeleton: being implemented.)

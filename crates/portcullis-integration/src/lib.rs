@@ -1,0 +1,49 @@
+//! Integrations: the last stage before the response, where an authorized request is handed to
+//! whatever answers it.
+//!
+//! Where it sits: the pipeline's `integrate` stage holds an `Arc<dyn Integration>` per route and
+//! calls it with the request and the [`CallContext`]. Kinds live in their own modules:
+//! [`http`] (HTTP proxy to an upstream). Each kind takes typed settings built by `portcullis-app`
+//! and never reads YAML. Failures are [`IntegrationError`]s; the single table that turns them into
+//! HTTP answers is in the pipeline's `respond` stage.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use http::{Request, Response};
+use portcullis_core::{Body, BoxError, CallContext};
+
+pub mod function;
+pub mod http;
+
+/// A boxed, sendable future (one allocation per call; integrations are I/O bound).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Something that answers requests.
+pub trait Integration: Send + Sync + 'static {
+    /// Hand `req` to the backend and return its response, streaming both bodies.
+    fn call<'a>(
+        &'a self,
+        req: Request<Body>,
+        ctx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<Response<Body>, IntegrationError>>;
+}
+
+/// Why an integration produced no response. The pipeline maps each variant to one HTTP answer
+/// (spec §7.3, §4.5).
+#[derive(Debug, thiserror::Error)]
+pub enum IntegrationError {
+    /// No response head within the integration timeout.
+    #[error("integration timed out after {0:?}")]
+    Timeout(Duration),
+    /// The upstream could not be reached (refused, DNS, TLS handshake).
+    #[error("could not connect to the upstream: {0}")]
+    Connect(#[source] BoxError),
+    /// The upstream reset or closed the connection, or answered with something that is not HTTP.
+    #[error("the upstream failed: {0}")]
+    Upstream(#[source] BoxError),
+    /// The client's request body went over the configured limit while being streamed.
+    #[error("request body exceeds the configured limit")]
+    BodyTooLarge,
+}
