@@ -3,7 +3,7 @@
 //!
 //! Where it sits: the pipeline's `integrate` stage holds an `Arc<dyn Integration>` per route and
 //! calls it with the request and the [`CallContext`]. Kinds live in their own modules:
-//! [`http`] (HTTP proxy to an upstream). Each kind takes typed settings built by `portcullis-app`
+//! [`http`] (HTTP proxy to an upstream), [`respond`] (a fixed response). Each kind takes typed settings built by `portcullis-app`
 //! and never reads YAML. Failures are [`IntegrationError`]s; the single table that turns them into
 //! HTTP answers is in the pipeline's `respond` stage.
 
@@ -11,11 +11,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use http::{Request, Response};
+use ::http::{Request, Response};
 use portcullis_core::{Body, BoxError, CallContext};
 
 pub mod function;
 pub mod http;
+pub mod respond;
 
 /// A boxed, sendable future (one allocation per call; integrations are I/O bound).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
