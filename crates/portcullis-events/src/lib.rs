@@ -1,1 +1,37 @@
-//! (skeleton)
+//! AWS Lambda payload shapes for HTTP API Lambda proxy integrations: the request events of
+//! payload format 2.0 and 1.0 (spec §4.1, §4.2) and the parsing of what a function returns
+//! (spec §4.3, §4.4).
+//!
+//! Where it sits: `portcullis-integration`'s function integration calls [`request_v2`] or
+//! [`request_v1`] to build the event it hands to `portcullis-functions`, and [`response_v2`] or
+//! [`response_v1`] to turn the function's output into an HTTP response. This crate is pure: no
+//! I/O, no clock (the request's receive time comes in through [`RequestFacts`]), no processes.
+//!
+//! It deliberately does not use `aws_lambda_events` to *emit* events: that crate's serializer
+//! writes fields AWS never sends (`httpMethod` on 2.0 contexts, `null` for absent maps) — see
+//! `shared/research/dependencies.md` §8. Our structs are serialize-only and follow the spec field
+//! for field; the tests deserialize what we emit with `aws_lambda_events` as a cross-check.
+//!
+//! ```
+//! let output = br#"{"statusCode":201,"cookies":["a=1"],"body":"made"}"#;
+//! let response = portcullis_events::response_v2(output).unwrap();
+//! assert_eq!(response.status(), 201);
+//! assert_eq!(response.headers()["set-cookie"], "a=1");
+//! assert_eq!(&response.body()[..], b"made");
+//! ```
+
+mod claims;
+mod clf;
+mod request;
+mod response;
+
+pub use claims::claim_string;
+pub use clf::clf_time;
+pub use request::{
+    EventError, RequestFacts, cookies, joined_headers, joined_query, request_v1, request_v2,
+};
+pub use response::{ResponseError, response_v1, response_v2};
+
+/// The Lambda synchronous invocation payload limit, 6 MB (spec §4.5): a request event or a
+/// function response larger than this is refused.
+pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;

@@ -1,0 +1,505 @@
+//! Request events for payload format 2.0 (spec §4.1) and 1.0 (spec §4.2).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::HeaderMap;
+use http::header::{CONTENT_TYPE, COOKIE, HOST, USER_AGENT};
+use portcullis_core::{AuthContext, CallContext};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::claims::claim_string;
+use crate::clf::{clf_time, epoch_millis};
+
+/// Everything an event is built from. The pipeline owns all of it; the builders only borrow.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestFacts<'a> {
+    /// The request head as the client sent it. `uri.path()` becomes `rawPath`, so it must be the
+    /// full path the client used, including the `/{stage}` prefix of a named stage (spec §1.5).
+    pub parts: &'a http::request::Parts,
+    /// The whole request body (the integration collects it; at most 6 MB, spec §4.5).
+    pub body: &'a [u8],
+    /// Route key, path parameters, request id, receive time, source address, authorizer outcome.
+    pub ctx: &'a CallContext,
+    /// Stage name (`$default` for the default stage).
+    pub stage: &'a str,
+    /// `requestContext.apiId`.
+    pub api_id: &'a str,
+    /// `requestContext.accountId`.
+    pub account_id: &'a str,
+    /// `requestContext.domainName` override; `None` uses the `Host` header (or the URI authority
+    /// for HTTP/2).
+    pub domain: Option<&'a str>,
+    /// The stage's variables (`stageVariables`), in any order; empty means none.
+    pub stage_variables: &'a [(String, String)],
+}
+
+/// The event could not be encoded.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    /// JSON encoding failed (cannot happen with the string-keyed maps used; kept typed anyway).
+    #[error("could not encode the event: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+// === payload 2.0 ===
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestV2<'a> {
+    version: &'static str,
+    route_key: &'a str,
+    raw_path: &'a str,
+    raw_query_string: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cookies: Option<Vec<&'a str>>,
+    headers: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query_string_parameters: Option<BTreeMap<String, String>>,
+    request_context: ContextV2<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_parameters: Option<BTreeMap<&'a str, &'a str>>,
+    is_base64_encoded: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stage_variables: Option<BTreeMap<&'a str, &'a str>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ContextV2<'a> {
+    account_id: &'a str,
+    api_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorizer: Option<AuthorizerV2<'a>>,
+    domain_name: &'a str,
+    domain_prefix: &'a str,
+    http: HttpV2<'a>,
+    request_id: &'a str,
+    route_key: &'a str,
+    stage: &'a str,
+    time: String,
+    time_epoch: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HttpV2<'a> {
+    method: &'a str,
+    path: &'a str,
+    protocol: &'static str,
+    source_ip: String,
+    user_agent: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "lowercase")]
+enum AuthorizerV2<'a> {
+    Jwt {
+        claims: BTreeMap<&'a str, String>,
+        scopes: Option<&'a [String]>,
+    },
+    Lambda(Option<&'a Map<String, Value>>),
+}
+
+/// The payload 2.0 request event (spec §4.1) as JSON bytes.
+///
+/// Field rules: header names lower-cased (the `http` crate already stores them so) and repeated
+/// headers joined with `,`; `Cookie` headers moved to `cookies` and dropped from `headers`;
+/// `rawQueryString` as sent (`""` when none); `queryStringParameters` decoded, repeats joined
+/// with `,`; `cookies`, `queryStringParameters`, `pathParameters`, `stageVariables` and `body`
+/// omitted when empty; `http.protocol` always `HTTP/1.1`; `authorizer` omitted when no
+/// authorizer ran.
+///
+/// # Errors
+/// [`EventError::Encode`] if JSON encoding fails.
+pub fn request_v2(facts: &RequestFacts<'_>) -> Result<Vec<u8>, EventError> {
+    let parts = facts.parts;
+    let ctx = facts.ctx;
+    let path = parts.uri.path();
+    let cookie_list = cookies(&parts.headers);
+    let mut headers = joined_headers(&parts.headers);
+    headers.remove(COOKIE.as_str());
+    let query = joined_query(parts.uri.query().unwrap_or(""));
+    let (body, is_base64_encoded) = encode_body(facts.body, &parts.headers);
+    let domain = domain_name(facts);
+    let (time, time_epoch) = (clf_time(ctx.received_at), epoch_millis(ctx.received_at));
+    let authorizer = match &ctx.auth {
+        AuthContext::None => None,
+        AuthContext::Jwt(jwt) => Some(AuthorizerV2::Jwt {
+            claims: jwt
+                .claims
+                .iter()
+                .filter_map(|(k, v)| claim_string(v).map(|s| (k.as_str(), s)))
+                .collect(),
+            scopes: jwt.scopes.as_deref(),
+        }),
+        AuthContext::Lambda(lambda) => Some(AuthorizerV2::Lambda(lambda.context.as_deref())),
+    };
+    let event = RequestV2 {
+        version: "2.0",
+        route_key: &ctx.route_key,
+        raw_path: path,
+        raw_query_string: parts.uri.query().unwrap_or(""),
+        cookies: (!cookie_list.is_empty()).then_some(cookie_list),
+        headers,
+        query_string_parameters: (!query.is_empty()).then_some(query),
+        request_context: ContextV2 {
+            account_id: facts.account_id,
+            api_id: facts.api_id,
+            authorizer,
+            domain_name: domain,
+            domain_prefix: domain_prefix(domain),
+            http: HttpV2 {
+                method: parts.method.as_str(),
+                path,
+                protocol: "HTTP/1.1",
+                source_ip: ctx.client_addr.ip().to_string(),
+                user_agent: header_str(&parts.headers, USER_AGENT.as_str()),
+            },
+            request_id: ctx.request_id.as_str(),
+            route_key: &ctx.route_key,
+            stage: facts.stage,
+            time,
+            time_epoch,
+        },
+        body,
+        path_parameters: path_parameters(ctx),
+        is_base64_encoded,
+        stage_variables: stage_variables(facts.stage_variables),
+    };
+    Ok(serde_json::to_vec(&event)?)
+}
+
+// === payload 1.0 ===
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestV1<'a> {
+    version: &'static str,
+    resource: &'a str,
+    path: &'a str,
+    http_method: &'a str,
+    headers: BTreeMap<String, String>,
+    multi_value_headers: BTreeMap<String, Vec<String>>,
+    query_string_parameters: Option<BTreeMap<String, String>>,
+    multi_value_query_string_parameters: Option<BTreeMap<String, Vec<String>>>,
+    request_context: ContextV1<'a>,
+    path_parameters: Option<BTreeMap<&'a str, &'a str>>,
+    stage_variables: Option<BTreeMap<&'a str, &'a str>>,
+    body: Option<Cow<'a, str>>,
+    is_base64_encoded: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ContextV1<'a> {
+    account_id: &'a str,
+    api_id: &'a str,
+    authorizer: Map<String, Value>,
+    domain_name: &'a str,
+    domain_prefix: &'a str,
+    extended_request_id: &'a str,
+    http_method: &'a str,
+    identity: IdentityV1<'a>,
+    path: &'a str,
+    protocol: &'static str,
+    request_id: &'a str,
+    request_time: String,
+    request_time_epoch: u64,
+    resource_id: &'a str,
+    resource_path: &'a str,
+    stage: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IdentityV1<'a> {
+    access_key: Option<&'a str>,
+    account_id: Option<&'a str>,
+    caller: Option<&'a str>,
+    cognito_authentication_provider: Option<&'a str>,
+    cognito_authentication_type: Option<&'a str>,
+    cognito_identity_id: Option<&'a str>,
+    cognito_identity_pool_id: Option<&'a str>,
+    principal_org_id: Option<&'a str>,
+    source_ip: String,
+    user: Option<&'a str>,
+    user_agent: &'a str,
+    user_arn: Option<&'a str>,
+}
+
+/// The payload 1.0 request event (spec §4.2) as JSON bytes.
+///
+/// Field rules: absent maps are `null`; `headers` and `queryStringParameters` carry the **last**
+/// value of a repeated name (spec recommendation, REST behaviour), the `multiValue…` maps carry
+/// all; the `Cookie` header stays in the headers (1.0 has no `cookies`); `resource` and
+/// `requestContext.resourcePath` are the route's path template (the request path for
+/// `$default`); `requestContext.resourceId` is the route key; `identity` has only `sourceIp`
+/// and `userAgent` set.
+///
+/// # Errors
+/// [`EventError::Encode`] if JSON encoding fails.
+pub fn request_v1(facts: &RequestFacts<'_>) -> Result<Vec<u8>, EventError> {
+    let parts = facts.parts;
+    let ctx = facts.ctx;
+    let path = parts.uri.path();
+    let mut multi_headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in &parts.headers {
+        multi_headers
+            .entry(name.as_str().to_owned())
+            .or_default()
+            .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
+    }
+    let headers = multi_headers
+        .iter()
+        .filter_map(|(k, v)| v.last().map(|last| (k.clone(), last.clone())))
+        .collect();
+    let multi_query = multi_query(parts.uri.query().unwrap_or(""));
+    let query: BTreeMap<String, String> = multi_query
+        .iter()
+        .filter_map(|(k, v)| v.last().map(|last| (k.clone(), last.clone())))
+        .collect();
+    let (body, is_base64_encoded) = encode_body(facts.body, &parts.headers);
+    let domain = domain_name(facts);
+    let resource = match ctx.route_key.split_once(' ') {
+        Some((_method, template)) => template,
+        None => path,
+    };
+    let event = RequestV1 {
+        version: "1.0",
+        resource,
+        path,
+        http_method: parts.method.as_str(),
+        headers,
+        multi_value_headers: multi_headers,
+        query_string_parameters: (!query.is_empty()).then_some(query),
+        multi_value_query_string_parameters: (!multi_query.is_empty()).then_some(multi_query),
+        request_context: ContextV1 {
+            account_id: facts.account_id,
+            api_id: facts.api_id,
+            authorizer: authorizer_v1(&ctx.auth),
+            domain_name: domain,
+            domain_prefix: domain_prefix(domain),
+            extended_request_id: ctx.request_id.as_str(),
+            http_method: parts.method.as_str(),
+            identity: IdentityV1 {
+                access_key: None,
+                account_id: None,
+                caller: None,
+                cognito_authentication_provider: None,
+                cognito_authentication_type: None,
+                cognito_identity_id: None,
+                cognito_identity_pool_id: None,
+                principal_org_id: None,
+                source_ip: ctx.client_addr.ip().to_string(),
+                user: None,
+                user_agent: header_str(&parts.headers, USER_AGENT.as_str()),
+                user_arn: None,
+            },
+            path,
+            protocol: "HTTP/1.1",
+            request_id: ctx.request_id.as_str(),
+            request_time: clf_time(ctx.received_at),
+            request_time_epoch: epoch_millis(ctx.received_at),
+            resource_id: &ctx.route_key,
+            resource_path: resource,
+            stage: facts.stage,
+        },
+        path_parameters: path_parameters(ctx),
+        stage_variables: stage_variables(facts.stage_variables),
+        body,
+        is_base64_encoded,
+    };
+    Ok(serde_json::to_vec(&event)?)
+}
+
+/// `requestContext.authorizer` for payload 1.0: the doc sample's `{"claims":null,"scopes":null}`
+/// without an authorizer, flat `claims`/`scopes` for JWT (spec §2.8), and the REST shape for a
+/// Lambda authorizer (`principalId` plus the context keys at top level, JSON types kept; spec
+/// §3.10 leaves this [UNDOC]).
+fn authorizer_v1(auth: &AuthContext) -> Map<String, Value> {
+    let mut out = Map::new();
+    match auth {
+        AuthContext::None => {
+            out.insert("claims".into(), Value::Null);
+            out.insert("scopes".into(), Value::Null);
+        }
+        AuthContext::Jwt(jwt) => {
+            let claims: Map<String, Value> = jwt
+                .claims
+                .iter()
+                .filter_map(|(k, v)| claim_string(v).map(|s| (k.clone(), Value::String(s))))
+                .collect();
+            out.insert("claims".into(), Value::Object(claims));
+            out.insert(
+                "scopes".into(),
+                match &jwt.scopes {
+                    Some(scopes) => scopes.iter().map(|s| Value::String(s.clone())).collect(),
+                    None => Value::Null,
+                },
+            );
+        }
+        AuthContext::Lambda(lambda) => {
+            if let Some(context) = &lambda.context {
+                out.extend(context.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            if let Some(principal) = &lambda.principal_id {
+                out.insert("principalId".into(), Value::String(principal.clone()));
+            }
+            out.insert("integrationLatency".into(), Value::from(0));
+        }
+    }
+    out
+}
+
+// === shared pieces (also for the Lambda authorizer events of spec §3.3/§3.4) ===
+
+/// Header names (lower-case) to values, repeated headers joined with `,` as documented (spec
+/// §4.1; open question 7 of §10: we follow the doc, not the emulator's `", "`). Non-UTF-8 bytes
+/// are replaced with U+FFFD.
+pub fn joined_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        out.entry(name.as_str().to_owned())
+            .and_modify(|joined| {
+                joined.push(',');
+                joined.push_str(&value);
+            })
+            .or_insert_with(|| value.into_owned());
+    }
+    out
+}
+
+/// The `cookies` array: every `name=value` pair of every `Cookie` header, in order, trimmed;
+/// nameless cookies (no `=`, or an empty name) dropped (spec §4.1).
+pub fn cookies(headers: &HeaderMap) -> Vec<&str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|c| {
+            c.split_once('=')
+                .is_some_and(|(name, _)| !name.trim().is_empty())
+        })
+        .collect()
+}
+
+/// Decoded query parameters with repeated names joined by `,` (payload 2.0, spec §4.1).
+pub fn joined_query(raw: &str) -> BTreeMap<String, String> {
+    multi_query(raw)
+        .into_iter()
+        .map(|(k, v)| (k, v.join(",")))
+        .collect()
+}
+
+/// Decoded query parameters, every value kept in order. `application/x-www-form-urlencoded`
+/// rules: `+` is a space, `%XX` is decoded, a name without `=` has the value `""`.
+fn multi_query(raw: &str) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        out.entry(form_decode(name))
+            .or_default()
+            .push(form_decode(value));
+    }
+    out
+}
+
+fn form_decode(s: &str) -> String {
+    let plus_as_space = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus_as_space)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn path_parameters(ctx: &CallContext) -> Option<BTreeMap<&str, &str>> {
+    (!ctx.params.is_empty()).then(|| {
+        ctx.params
+            .iter()
+            .map(|p| (&*p.name, p.decoded.as_str()))
+            .collect()
+    })
+}
+
+fn stage_variables(vars: &[(String, String)]) -> Option<BTreeMap<&str, &str>> {
+    (!vars.is_empty()).then(|| vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> &'h str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+fn domain_name<'a>(facts: &RequestFacts<'a>) -> &'a str {
+    if let Some(domain) = facts.domain {
+        return domain;
+    }
+    match facts.parts.headers.get(HOST).and_then(|v| v.to_str().ok()) {
+        Some(host) => host,
+        None => facts
+            .parts
+            .uri
+            .authority()
+            .map(|a| a.as_str())
+            .unwrap_or(""),
+    }
+}
+
+/// The first DNS label of the domain, port removed (`id` of `id.execute-api…`).
+fn domain_prefix(domain: &str) -> &str {
+    let host = match domain.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => domain,
+    };
+    host.split('.').next().unwrap_or(host)
+}
+
+/// Content types the AWS emulator treats as binary (spec §4.1, [UNDOC] on AWS itself).
+fn is_binary_content_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence.starts_with("image/")
+        || essence.starts_with("audio/")
+        || essence.starts_with("video/")
+        || matches!(
+            essence.as_str(),
+            "application/octet-stream"
+                | "application/zip"
+                | "application/pdf"
+                | "application/wasm"
+                | "application/x-protobuf"
+        )
+}
+
+/// `(body, isBase64Encoded)`: `None` for an empty body; base64 when the bytes are not UTF-8 or
+/// the content type is one the AWS emulator treats as binary.
+fn encode_body<'a>(body: &'a [u8], headers: &HeaderMap) -> (Option<Cow<'a, str>>, bool) {
+    if body.is_empty() {
+        return (None, false);
+    }
+    let binary_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(is_binary_content_type);
+    match std::str::from_utf8(body) {
+        Ok(text) if !binary_type => (Some(Cow::Borrowed(text)), false),
+        _ => (Some(Cow::Owned(STANDARD.encode(body))), true),
+    }
+}
+
+#[cfg(test)]
+mod tests;

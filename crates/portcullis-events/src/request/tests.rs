@@ -1,0 +1,478 @@
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use portcullis_core::{AuthContext, CallContext, JwtContext, LambdaContext, RequestIdGenerator};
+use portcullis_route::{Param, Params};
+use serde_json::{Value, json};
+
+use super::*;
+
+fn ctx(route_key: &str, params: &[(&str, &str)], auth: AuthContext) -> CallContext {
+    CallContext {
+        request_id: RequestIdGenerator::new(7).next_id(),
+        client_addr: "203.0.113.9:55000".parse::<SocketAddr>().unwrap(),
+        tls: false,
+        route_key: route_key.into(),
+        params: Params(
+            params
+                .iter()
+                .map(|(n, v)| Param {
+                    name: (*n).into(),
+                    raw: v.to_string(),
+                    decoded: v.to_string(),
+                })
+                .collect(),
+        ),
+        received_at: UNIX_EPOCH + Duration::from_millis(1_583_349_317_135),
+        auth,
+    }
+}
+
+fn parts(method: &str, uri: &str, headers: &[(&str, &str)]) -> http::request::Parts {
+    let mut builder = http::Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    builder.body(()).unwrap().into_parts().0
+}
+
+fn v2(parts: &http::request::Parts, body: &[u8], ctx: &CallContext) -> Value {
+    let facts = RequestFacts {
+        parts,
+        body,
+        ctx,
+        stage: "$default",
+        api_id: "api1",
+        account_id: "123456789012",
+        domain: None,
+        stage_variables: &[],
+    };
+    serde_json::from_slice(&request_v2(&facts).unwrap()).unwrap()
+}
+
+fn v1(parts: &http::request::Parts, body: &[u8], ctx: &CallContext) -> Value {
+    let vars = [("env".to_owned(), "dev".to_owned())];
+    let facts = RequestFacts {
+        parts,
+        body,
+        ctx,
+        stage: "$default",
+        api_id: "api1",
+        account_id: "123456789012",
+        domain: Some("api1.execute-api.us-east-1.amazonaws.com"),
+        stage_variables: &vars,
+    };
+    serde_json::from_slice(&request_v1(&facts).unwrap()).unwrap()
+}
+
+#[test]
+fn v2_event_has_every_documented_field() {
+    let parts = parts(
+        "POST",
+        "/pets/42?a=1&b=x%20y&a=2&flag&plus=c+d",
+        &[
+            ("host", "api1.execute-api.us-east-1.amazonaws.com"),
+            ("user-agent", "curl/8"),
+            ("x-dup", "one"),
+            ("x-dup", "two"),
+            ("cookie", "sid=abc; theme=dark"),
+            ("cookie", "=nameless; bare; last=1"),
+        ],
+    );
+    let ctx = ctx("POST /pets/{id}", &[("id", "42")], AuthContext::None);
+    let event = v2(&parts, b"{\"n\":1}", &ctx);
+    let expected = json!({
+        "version": "2.0",
+        "routeKey": "POST /pets/{id}",
+        "rawPath": "/pets/42",
+        "rawQueryString": "a=1&b=x%20y&a=2&flag&plus=c+d",
+        "cookies": ["sid=abc", "theme=dark", "last=1"],
+        "headers": {
+            "host": "api1.execute-api.us-east-1.amazonaws.com",
+            "user-agent": "curl/8",
+            "x-dup": "one,two"
+        },
+        "queryStringParameters": {"a": "1,2", "b": "x y", "flag": "", "plus": "c d"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "api1",
+            "domainName": "api1.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "api1",
+            "http": {
+                "method": "POST",
+                "path": "/pets/42",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.9",
+                "userAgent": "curl/8"
+            },
+            "requestId": ctx.request_id.as_str(),
+            "routeKey": "POST /pets/{id}",
+            "stage": "$default",
+            "time": "04/Mar/2020:19:15:17 +0000",
+            "timeEpoch": 1_583_349_317_135u64
+        },
+        "body": "{\"n\":1}",
+        "pathParameters": {"id": "42"},
+        "isBase64Encoded": false
+    });
+    assert_eq!(event, expected);
+}
+
+#[test]
+fn v2_event_omits_empty_parts_and_keeps_raw_query_empty() {
+    let parts = parts("GET", "/", &[("host", "localhost:8080")]);
+    let event = v2(&parts, b"", &ctx("$default", &[], AuthContext::None));
+    let obj = event.as_object().unwrap();
+    for absent in [
+        "cookies",
+        "queryStringParameters",
+        "pathParameters",
+        "stageVariables",
+        "body",
+    ] {
+        assert!(!obj.contains_key(absent), "{absent} should be omitted");
+    }
+    assert_eq!(event["rawQueryString"], "");
+    assert_eq!(event["isBase64Encoded"], false);
+    assert!(event["requestContext"].get("authorizer").is_none());
+    assert_eq!(event["requestContext"]["domainPrefix"], "localhost");
+    assert_eq!(event["requestContext"]["http"]["userAgent"], "");
+}
+
+#[test]
+fn binary_and_non_utf8_bodies_are_base64() {
+    let parts_bin = parts("POST", "/", &[("content-type", "image/png")]);
+    let event = v2(&parts_bin, b"PNG", &ctx("$default", &[], AuthContext::None));
+    assert_eq!(event["isBase64Encoded"], true);
+    assert_eq!(event["body"], "UE5H");
+    let parts_text = parts("POST", "/", &[("content-type", "text/plain")]);
+    let event = v2(
+        &parts_text,
+        &[0xff, 0xfe, 0],
+        &ctx("$default", &[], AuthContext::None),
+    );
+    assert_eq!(event["isBase64Encoded"], true);
+    assert_eq!(event["body"], "//4A");
+}
+
+#[test]
+fn v2_jwt_authorizer_carries_stringified_claims() {
+    let claims = json!({
+        "sub": "auth0|60357a6d98e3e5006a9d74a3",
+        "exp": 1614176219,
+        "email_verified": true,
+        "groups": ["admin", "poweruser"],
+        "gone": null
+    });
+    let auth = AuthContext::Jwt(JwtContext {
+        claims: Arc::new(claims.as_object().unwrap().clone()),
+        scopes: None,
+    });
+    let event = v2(
+        &parts("GET", "/private", &[]),
+        b"",
+        &ctx("GET /private", &[], auth),
+    );
+    assert_eq!(
+        event["requestContext"]["authorizer"],
+        json!({"jwt": {"claims": {
+            "sub": "auth0|60357a6d98e3e5006a9d74a3",
+            "exp": "1614176219",
+            "email_verified": "true",
+            "groups": "[admin poweruser]"
+        }, "scopes": null}})
+    );
+    let auth = AuthContext::Jwt(JwtContext {
+        claims: Arc::new(Default::default()),
+        scopes: Some(Arc::from(vec!["read".to_owned()])),
+    });
+    let event = v2(&parts("GET", "/", &[]), b"", &ctx("GET /", &[], auth));
+    assert_eq!(
+        event["requestContext"]["authorizer"]["jwt"]["scopes"],
+        json!(["read"])
+    );
+}
+
+#[test]
+fn v2_lambda_authorizer_context_keeps_json_types() {
+    let context = json!({"user": "u1", "n": 3, "list": [1, 2], "obj": {"k": true}});
+    let auth = AuthContext::Lambda(LambdaContext {
+        principal_id: Some("p".into()),
+        context: Some(Arc::new(context.as_object().unwrap().clone())),
+    });
+    let event = v2(&parts("GET", "/", &[]), b"", &ctx("GET /", &[], auth));
+    assert_eq!(
+        event["requestContext"]["authorizer"],
+        json!({"lambda": context})
+    );
+    let auth = AuthContext::Lambda(LambdaContext {
+        principal_id: None,
+        context: None,
+    });
+    let event = v2(&parts("GET", "/", &[]), b"", &ctx("GET /", &[], auth));
+    assert_eq!(
+        event["requestContext"]["authorizer"],
+        json!({"lambda": null})
+    );
+}
+
+#[test]
+fn v1_event_matches_the_documented_shape() {
+    let parts = parts(
+        "GET",
+        "/my/path?parameter1=value1&parameter1=value2&parameter2=value",
+        &[
+            ("header1", "value1"),
+            ("header2", "value1"),
+            ("header2", "value2"),
+            ("user-agent", "ua"),
+        ],
+    );
+    let event = v1(
+        &parts,
+        b"Hello from Lambda!",
+        &ctx("GET /my/path", &[], AuthContext::None),
+    );
+    let expected = json!({
+        "version": "1.0",
+        "resource": "/my/path",
+        "path": "/my/path",
+        "httpMethod": "GET",
+        "headers": {"header1": "value1", "header2": "value2", "user-agent": "ua"},
+        "multiValueHeaders": {"header1": ["value1"], "header2": ["value1", "value2"], "user-agent": ["ua"]},
+        "queryStringParameters": {"parameter1": "value2", "parameter2": "value"},
+        "multiValueQueryStringParameters": {"parameter1": ["value1", "value2"], "parameter2": ["value"]},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "api1",
+            "authorizer": {"claims": null, "scopes": null},
+            "domainName": "api1.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "api1",
+            "extendedRequestId": ctx("x", &[], AuthContext::None).request_id.as_str(),
+            "httpMethod": "GET",
+            "identity": {
+                "accessKey": null, "accountId": null, "caller": null,
+                "cognitoAuthenticationProvider": null, "cognitoAuthenticationType": null,
+                "cognitoIdentityId": null, "cognitoIdentityPoolId": null, "principalOrgId": null,
+                "sourceIp": "203.0.113.9", "user": null, "userAgent": "ua", "userArn": null
+            },
+            "path": "/my/path",
+            "protocol": "HTTP/1.1",
+            "requestId": ctx("x", &[], AuthContext::None).request_id.as_str(),
+            "requestTime": "04/Mar/2020:19:15:17 +0000",
+            "requestTimeEpoch": 1_583_349_317_135u64,
+            "resourceId": "GET /my/path",
+            "resourcePath": "/my/path",
+            "stage": "$default"
+        },
+        "pathParameters": null,
+        "stageVariables": {"env": "dev"},
+        "body": "Hello from Lambda!",
+        "isBase64Encoded": false
+    });
+    assert_eq!(event, expected);
+}
+
+#[test]
+fn v1_absent_maps_are_null_and_resource_is_the_route_template() {
+    let parts = parts("GET", "/pets/7", &[]);
+    let facts_ctx = ctx("GET /pets/{id}", &[("id", "7")], AuthContext::None);
+    let facts = RequestFacts {
+        parts: &parts,
+        body: b"",
+        ctx: &facts_ctx,
+        stage: "$default",
+        api_id: "a",
+        account_id: "1",
+        domain: None,
+        stage_variables: &[],
+    };
+    let event: Value = serde_json::from_slice(&request_v1(&facts).unwrap()).unwrap();
+    assert_eq!(event["resource"], "/pets/{id}");
+    assert_eq!(event["pathParameters"], json!({"id": "7"}));
+    for null in [
+        "queryStringParameters",
+        "multiValueQueryStringParameters",
+        "stageVariables",
+        "body",
+    ] {
+        assert_eq!(event[null], Value::Null, "{null}");
+    }
+}
+
+#[test]
+fn v1_lambda_authorizer_is_flat_with_principal_id() {
+    let auth = AuthContext::Lambda(LambdaContext {
+        principal_id: Some("user-1".into()),
+        context: Some(Arc::new(
+            json!({"role": "admin"}).as_object().unwrap().clone(),
+        )),
+    });
+    let event = v1(&parts("GET", "/", &[]), b"", &ctx("GET /", &[], auth));
+    assert_eq!(
+        event["requestContext"]["authorizer"],
+        json!({"role": "admin", "principalId": "user-1", "integrationLatency": 0})
+    );
+}
+
+// === cross-checks with the aws_lambda_events types ===
+
+#[test]
+fn v2_events_deserialize_as_aws_lambda_events_types() {
+    use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+    let claims = json!({"sub": "s", "exp": 1});
+    let auth = AuthContext::Jwt(JwtContext {
+        claims: Arc::new(claims.as_object().unwrap().clone()),
+        scopes: Some(Arc::from(vec!["a".to_owned()])),
+    });
+    let parts = parts(
+        "PUT",
+        "/items/9?x=1&x=2",
+        &[
+            ("host", "h.example.com"),
+            ("cookie", "a=1; b=2"),
+            ("x-y", "z"),
+        ],
+    );
+    let context = ctx("PUT /items/{id}", &[("id", "9")], auth);
+    let facts = RequestFacts {
+        parts: &parts,
+        body: &[0xff, 0x00],
+        ctx: &context,
+        stage: "prod",
+        api_id: "api1",
+        account_id: "123456789012",
+        domain: None,
+        stage_variables: &[("v".to_owned(), "1".to_owned())],
+    };
+    let bytes = request_v2(&facts).unwrap();
+    let typed: ApiGatewayV2httpRequest = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(typed.version.as_deref(), Some("2.0"));
+    assert_eq!(typed.route_key.as_deref(), Some("PUT /items/{id}"));
+    assert_eq!(typed.raw_path.as_deref(), Some("/items/9"));
+    assert_eq!(typed.raw_query_string.as_deref(), Some("x=1&x=2"));
+    assert_eq!(
+        typed.cookies,
+        Some(vec!["a=1".to_owned(), "b=2".to_owned()])
+    );
+    assert_eq!(typed.headers["x-y"], "z");
+    assert!(typed.headers.get("cookie").is_none());
+    assert_eq!(typed.path_parameters["id"], "9");
+    assert_eq!(typed.stage_variables["v"], "1");
+    assert!(typed.is_base64_encoded);
+    assert_eq!(typed.body.as_deref(), Some("/wA="));
+    let rc = &typed.request_context;
+    assert_eq!(rc.http.method, http::Method::PUT);
+    assert_eq!(rc.http.source_ip.as_deref(), Some("203.0.113.9"));
+    assert_eq!(rc.stage.as_deref(), Some("prod"));
+    assert_eq!(rc.time_epoch, 1_583_349_317_135);
+    assert_eq!(rc.domain_name.as_deref(), Some("h.example.com"));
+    let jwt = rc.authorizer.as_ref().unwrap().jwt.as_ref().unwrap();
+    assert_eq!(jwt.claims["exp"], "1");
+    assert_eq!(jwt.scopes, Some(vec!["a".to_owned()]));
+}
+
+#[test]
+fn v1_events_deserialize_as_aws_lambda_events_types() {
+    use aws_lambda_events::apigw::ApiGatewayProxyRequest;
+    let parts = parts("POST", "/a/b?q=1&q=2", &[("x-m", "1"), ("x-m", "2")]);
+    let bytes = {
+        let c = ctx("ANY /a/{proxy+}", &[("proxy", "b")], AuthContext::None);
+        let facts = RequestFacts {
+            parts: &parts,
+            body: b"hi",
+            ctx: &c,
+            stage: "$default",
+            api_id: "api1",
+            account_id: "123456789012",
+            domain: None,
+            stage_variables: &[],
+        };
+        request_v1(&facts).unwrap()
+    };
+    let typed: ApiGatewayProxyRequest = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(typed.http_method, http::Method::POST);
+    assert_eq!(typed.resource.as_deref(), Some("/a/{proxy+}"));
+    assert_eq!(typed.path.as_deref(), Some("/a/b"));
+    assert_eq!(typed.headers["x-m"], "2");
+    assert_eq!(typed.multi_value_headers.get_all("x-m").iter().count(), 2);
+    assert_eq!(typed.query_string_parameters.first("q"), Some("2"));
+    assert_eq!(
+        typed
+            .multi_value_query_string_parameters
+            .all("q")
+            .map(|v| v.len()),
+        Some(2)
+    );
+    assert_eq!(typed.path_parameters["proxy"], "b");
+    assert_eq!(typed.body.as_deref(), Some("hi"));
+    assert_eq!(
+        typed.request_context.resource_path.as_deref(),
+        Some("/a/{proxy+}")
+    );
+    assert_eq!(
+        typed.request_context.identity.source_ip.as_deref(),
+        Some("203.0.113.9")
+    );
+}
+
+/// AWS's published payload 2.0 sample (developer guide, "Working with AWS Lambda proxy
+/// integrations for HTTP APIs"), written out from the spec's field list: our event for the same
+/// request must have exactly the sample's keys at every level.
+#[test]
+fn v2_event_has_the_same_keys_as_the_published_sample() {
+    let sample: Value =
+        serde_json::from_str(include_str!("../../tests/fixtures/apigw-v2-sample.json")).unwrap();
+    let parts = parts(
+        "POST",
+        "/my/path?parameter1=value1&parameter1=value2&parameter2=value",
+        &[
+            ("header1", "value1"),
+            ("header2", "value1,value2"),
+            ("cookie", "cookie1=1; cookie2=2"),
+        ],
+    );
+    let claims = json!({"claim1": "value1", "claim2": "value2"});
+    let auth = AuthContext::Jwt(JwtContext {
+        claims: Arc::new(claims.as_object().unwrap().clone()),
+        scopes: Some(Arc::from(vec!["scope1".to_owned(), "scope2".to_owned()])),
+    });
+    let context = ctx("$default", &[("parameter1", "value1")], auth);
+    let vars = [("stageVariable1".to_owned(), "value1".to_owned())];
+    let facts = RequestFacts {
+        parts: &parts,
+        body: b"Hello from Lambda",
+        ctx: &context,
+        stage: "$default",
+        api_id: "api-id",
+        account_id: "123456789012",
+        domain: Some("id.execute-api.us-east-1.amazonaws.com"),
+        stage_variables: &vars,
+    };
+    let ours: Value = serde_json::from_slice(&request_v2(&facts).unwrap()).unwrap();
+    assert_same_keys(&sample, &ours, "$");
+    assert_eq!(
+        ours["queryStringParameters"],
+        sample["queryStringParameters"]
+    );
+    assert_eq!(ours["headers"], sample["headers"]);
+    assert_eq!(
+        ours["requestContext"]["authorizer"],
+        sample["requestContext"]["authorizer"]
+    );
+}
+
+fn assert_same_keys(expected: &Value, actual: &Value, at: &str) {
+    if let (Some(e), Some(a)) = (expected.as_object(), actual.as_object()) {
+        let ek: Vec<_> = e.keys().collect();
+        let ak: Vec<_> = a.keys().collect();
+        assert_eq!(ek, ak, "keys differ at {at}");
+        for (k, v) in e {
+            // Claims and maps of user data are compared by value above, not by key set.
+            if !matches!(k.as_str(), "claims" | "headers" | "queryStringParameters") {
+                assert_same_keys(v, &a[k], &format!("{at}.{k}"));
+            }
+        }
+    }
+}
