@@ -1,0 +1,259 @@
+//! Route keys as written in the config: `$default` or `<METHOD> <path>` (spec §1.1).
+//!
+//! Parsing is strict because a route key that the gateway silently reinterprets is a route that
+//! never matches: every refusal names the problem and, where there is an obvious fix, suggests it
+//! (see [`RouteKeyError::suggestion`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use http::Method;
+
+use crate::error::{RouteKeyError, RouteKeyErrorKind};
+use crate::path::PathTemplate;
+
+/// A parsed route key: what one route of an HTTP API answers to.
+///
+/// `Display` writes the canonical text, which is exactly the text that was parsed (parsing
+/// refuses every non-canonical spelling, e.g. `get /pets` or two spaces).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RouteKey {
+    /// `$default`: catches every request that no other route matches (spec §1.3 step 4).
+    Default,
+    /// `<METHOD> <path>`, e.g. `GET /pets/{id}` or `ANY /{proxy+}`.
+    Route {
+        /// The method (or `ANY`) the route answers to.
+        method: MethodSel,
+        /// The path template.
+        path: PathTemplate,
+    },
+}
+
+/// The method part of a route key.
+///
+/// Only the seven methods AWS lists for `$context.httpMethod` (spec §1.1) can be named; other
+/// request methods (e.g. `PROPFIND`) can only reach `ANY` routes or `$default`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MethodSel {
+    /// `ANY`: every method not otherwise defined for the same path template.
+    Any,
+    /// One of `GET POST PUT PATCH DELETE HEAD OPTIONS`.
+    Method(Method),
+}
+
+/// The methods a route key may name, in the order of the per-node method tables.
+pub(crate) const METHODS: [Method; 7] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+    Method::HEAD,
+    Method::OPTIONS,
+];
+
+/// Slot of `ANY` in a method table (after the seven explicit methods).
+pub(crate) const ANY_SLOT: usize = 7;
+
+/// Methods that exist in HTTP but that HTTP API route keys cannot name.
+const UNSUPPORTED_METHODS: [&str; 2] = ["CONNECT", "TRACE"];
+
+/// The table slot of a request method, `None` for methods no route key can name.
+///
+/// Methods are compared literally: `HEAD` is its own method and never reaches a `GET` route.
+pub(crate) fn method_slot(method: &Method) -> Option<usize> {
+    METHODS.iter().position(|m| m == method)
+}
+
+impl MethodSel {
+    /// The table slot of this selector (`ANY` last); `None` for a hand-built
+    /// `MethodSel::Method` holding a method outside [`METHODS`] (parsing never yields one).
+    pub(crate) fn slot(&self) -> Option<usize> {
+        match self {
+            MethodSel::Any => Some(ANY_SLOT),
+            MethodSel::Method(m) => method_slot(m),
+        }
+    }
+
+    /// Whether this selector accepts a request made with `method`.
+    pub fn accepts(&self, method: &Method) -> bool {
+        match self {
+            MethodSel::Any => true,
+            MethodSel::Method(m) => m == method,
+        }
+    }
+
+    /// The text as written in a route key (`ANY`, `GET`, ...).
+    pub fn as_str(&self) -> &str {
+        match self {
+            MethodSel::Any => "ANY",
+            MethodSel::Method(m) => m.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for MethodSel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for MethodSel {
+    type Err = RouteKeyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_method(s).map_err(|(kind, suggestion)| RouteKeyError::new(s, kind, suggestion))
+    }
+}
+
+impl RouteKey {
+    /// Whether this is the `$default` route.
+    pub fn is_default(&self) -> bool {
+        matches!(self, RouteKey::Default)
+    }
+
+    /// The method selector, `None` for `$default`.
+    pub fn method(&self) -> Option<&MethodSel> {
+        match self {
+            RouteKey::Default => None,
+            RouteKey::Route { method, .. } => Some(method),
+        }
+    }
+
+    /// The path template, `None` for `$default`.
+    pub fn path(&self) -> Option<&PathTemplate> {
+        match self {
+            RouteKey::Default => None,
+            RouteKey::Route { path, .. } => Some(path),
+        }
+    }
+}
+
+impl fmt::Display for RouteKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteKey::Default => f.write_str("$default"),
+            RouteKey::Route { method, path } => write!(f, "{method} {path}"),
+        }
+    }
+}
+
+impl FromStr for RouteKey {
+    type Err = RouteKeyError;
+
+    fn from_str(key: &str) -> Result<Self, Self::Err> {
+        let err = |kind, suggestion| Err(RouteKeyError::new(key, kind, suggestion));
+        if key == "$default" {
+            return Ok(RouteKey::Default);
+        }
+        if key.is_empty() {
+            return err(RouteKeyErrorKind::Empty, None);
+        }
+        if key
+            .split_whitespace()
+            .any(|w| w.eq_ignore_ascii_case("$default"))
+        {
+            return err(
+                RouteKeyErrorKind::DefaultWithOther,
+                Some("$default".to_owned()),
+            );
+        }
+
+        let words: Vec<&str> = key.split_whitespace().collect();
+        match words.as_slice() {
+            [] => err(RouteKeyErrorKind::Empty, None),
+            [single] => no_space(key, single),
+            [method, path] => {
+                if key != format!("{method} {path}") {
+                    // Two words, but separated or surrounded by the wrong whitespace.
+                    return err(
+                        RouteKeyErrorKind::ExtraSpace,
+                        Some(format!("{method} {path}")),
+                    );
+                }
+                let method = match parse_method(method) {
+                    Ok(m) => m,
+                    Err((kind, suggestion)) => return err(kind, suggestion),
+                };
+                let path = PathTemplate::parse_in(key, path)?;
+                Ok(RouteKey::Route { method, path })
+            }
+            [_, _, ..] => err(RouteKeyErrorKind::SpaceInPath, None),
+        }
+    }
+}
+
+/// A key with no whitespace at all: `/pets`, `GET/pets`, `GET`.
+fn no_space(key: &str, word: &str) -> Result<RouteKey, RouteKeyError> {
+    if word.starts_with('/') {
+        return Err(RouteKeyError::new(
+            key,
+            RouteKeyErrorKind::MissingMethod,
+            None,
+        ));
+    }
+    if let Some(slash) = word.find('/') {
+        let (method, path) = word.split_at(slash);
+        let method = match parse_method(method) {
+            Ok(m) => m.to_string(),
+            Err((_, Some(s))) => s,
+            Err((_, None)) => method.to_owned(),
+        };
+        return Err(RouteKeyError::new(
+            key,
+            RouteKeyErrorKind::MissingSpace,
+            Some(format!("{method} {path}")),
+        ));
+    }
+    Err(RouteKeyError::new(
+        key,
+        RouteKeyErrorKind::MissingPath,
+        None,
+    ))
+}
+
+/// Parses the method word; on failure returns the error kind and a suggested method.
+fn parse_method(word: &str) -> Result<MethodSel, (RouteKeyErrorKind, Option<String>)> {
+    if word == "ANY" {
+        return Ok(MethodSel::Any);
+    }
+    if let Some(m) = METHODS.iter().find(|m| m.as_str() == word) {
+        return Ok(MethodSel::Method(m.clone()));
+    }
+    let upper = word.to_ascii_uppercase();
+    if UNSUPPORTED_METHODS.contains(&upper.as_str()) {
+        return Err((
+            RouteKeyErrorKind::UnsupportedMethod {
+                method: word.to_owned(),
+            },
+            None,
+        ));
+    }
+    let known = METHODS.iter().map(Method::as_str).chain(["ANY"]);
+    let suggestion = known
+        .map(|m| (edit_distance(&upper, m), m))
+        .filter(|(d, m)| *d <= 2 && *d < m.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, m)| m.to_owned());
+    Err((
+        RouteKeyErrorKind::UnknownMethod {
+            method: word.to_owned(),
+        },
+        suggestion,
+    ))
+}
+
+/// Levenshtein distance over bytes; inputs are short method names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let subst = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = subst.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

@@ -1,0 +1,495 @@
+//! The compiled route table: a segment trie searched with bounded, pruned backtracking.
+//!
+//! Each trie node stands for one path-template prefix *shape* (variable names erased): its
+//! literal children sit in a hash map keyed by the decoded literal, plus at most one `{var}`
+//! child. A node holds two method tables: routes whose template ends at the node, and routes
+//! whose template continues with a greedy variable at the node. Both are arrays indexed by
+//! method (the seven nameable methods, then `ANY`), so the method dimension costs nothing.
+//!
+//! A lookup never looks at routes that cannot match: it only follows children that match the
+//! request's segments, so its cost depends on the request path and on how many templates share
+//! its prefixes, not on the size of the table. See the crate docs for the priority rules and
+//! [`RouteTable::find`] for the search itself.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use http::Method;
+
+use crate::error::{DuplicateRoute, PathError};
+use crate::key::{ANY_SLOT, RouteKey, method_slot};
+use crate::path::{self, RequestPath, Segment};
+use crate::{Param, Params};
+
+/// "No route" in a method table.
+const NONE: u32 = u32::MAX;
+
+/// Per-method route indexes of one node: slots 0..7 for the nameable methods, 7 for `ANY`,
+/// plus hand-built keys naming any other method (rare; normally empty).
+#[derive(Debug, Clone)]
+struct MethodTable {
+    slots: [u32; 8],
+    other: Vec<(Method, u32)>,
+}
+
+impl MethodTable {
+    const EMPTY: MethodTable = MethodTable {
+        slots: [NONE; 8],
+        other: Vec::new(),
+    };
+
+    fn is_empty(&self) -> bool {
+        self.slots.iter().all(|s| *s == NONE) && self.other.is_empty()
+    }
+
+    /// The route answering `method` (slot `slot`): the explicit method first, then `ANY`
+    /// (spec §1.1: `ANY` covers methods "not otherwise defined for that same resource path").
+    fn lookup(&self, slot: Option<usize>, method: &Method) -> Option<u32> {
+        let explicit = match slot {
+            Some(i) => self.slots[i],
+            None => self
+                .other
+                .iter()
+                .find(|(m, _)| m == method)
+                .map_or(NONE, |(_, r)| *r),
+        };
+        let found = if explicit != NONE {
+            explicit
+        } else {
+            self.slots[ANY_SLOT]
+        };
+        (found != NONE).then_some(found)
+    }
+
+    /// The route at the slot `key`'s method selects, for duplicate detection and insertion.
+    fn entry(&mut self, key: &RouteKey) -> &mut u32 {
+        let Some(sel) = key.method() else {
+            unreachable!("$default never reaches a trie node");
+        };
+        match sel.slot() {
+            Some(i) => &mut self.slots[i],
+            None => {
+                let crate::MethodSel::Method(m) = sel else {
+                    unreachable!("ANY always has a slot")
+                };
+                let pos = match self.other.iter().position(|(o, _)| o == m) {
+                    Some(pos) => pos,
+                    None => {
+                        self.other.push((m.clone(), NONE));
+                        self.other.len() - 1
+                    }
+                };
+                &mut self.other[pos].1
+            }
+        }
+    }
+}
+
+/// FxHash: the literal maps are built from the config and only *looked up* with request data,
+/// so an attacker cannot lengthen any probe sequence; a fast non-keyed hash is safe here.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u8(&mut self, b: u8) {
+        self.add(u64::from(b));
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type LiteralMap = HashMap<Box<str>, u32, BuildHasherDefault<FxHasher>>;
+
+/// One trie node (one template-prefix shape).
+#[derive(Debug, Clone)]
+struct Node {
+    literals: LiteralMap,
+    var: u32,
+    /// Routes whose template ends here.
+    exact: MethodTable,
+    /// Routes whose template has a greedy variable right after this prefix.
+    greedy: MethodTable,
+    /// Pruning bounds, computed by `build`: the range of remaining depths (segments below this
+    /// node) at which some route ends in this subtree, `exact_min > exact_max` if none ...
+    exact_min: u16,
+    exact_max: u16,
+    /// ... and the fewest segments below this node before a greedy table, `u16::MAX` if none.
+    greedy_min: u16,
+}
+
+impl Node {
+    fn new() -> Self {
+        Node {
+            literals: LiteralMap::default(),
+            var: NONE,
+            exact: MethodTable::EMPTY,
+            greedy: MethodTable::EMPTY,
+            exact_min: u16::MAX,
+            exact_max: 0,
+            greedy_min: u16::MAX,
+        }
+    }
+}
+
+/// Collects routes, refusing duplicates, then [`build`](RouteTableBuilder::build)s an immutable
+/// [`RouteTable`].
+#[derive(Debug, Clone)]
+pub struct RouteTableBuilder<T> {
+    routes: Vec<(RouteKey, T)>,
+    nodes: Vec<Node>,
+    default: u32,
+}
+
+impl<T> Default for RouteTableBuilder<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> RouteTableBuilder<T> {
+    /// An empty builder.
+    pub fn new() -> Self {
+        RouteTableBuilder {
+            routes: Vec::new(),
+            nodes: vec![Node::new()],
+            default: NONE,
+        }
+    }
+
+    /// Adds a route.
+    ///
+    /// # Errors
+    /// [`DuplicateRoute`] if an earlier route has the same method selector and path shape
+    /// (variable names ignored, literals compared decoded); the table is left unchanged.
+    pub fn insert(&mut self, key: RouteKey, value: T) -> Result<(), DuplicateRoute> {
+        let index = u32::try_from(self.routes.len()).expect("more than 4 billion routes");
+        let slot = match &key {
+            RouteKey::Default => &mut self.default,
+            RouteKey::Route { path, .. } => {
+                let mut node = 0usize;
+                let mut greedy = false;
+                for seg in path.segments() {
+                    node = match seg {
+                        Segment::Literal(lit) => match self.nodes[node].literals.get(lit) {
+                            Some(&child) => child as usize,
+                            None => {
+                                let child = self.push_node();
+                                self.nodes[node].literals.insert(lit.clone(), child as u32);
+                                child
+                            }
+                        },
+                        Segment::Var(_) => match self.nodes[node].var {
+                            NONE => {
+                                let child = self.push_node();
+                                self.nodes[node].var = child as u32;
+                                child
+                            }
+                            child => child as usize,
+                        },
+                        Segment::Greedy(_) => {
+                            greedy = true;
+                            node
+                        }
+                    };
+                }
+                let node = &mut self.nodes[node];
+                if greedy {
+                    node.greedy.entry(&key)
+                } else {
+                    node.exact.entry(&key)
+                }
+            }
+        };
+        if *slot != NONE {
+            let existing = *slot as usize;
+            return Err(DuplicateRoute {
+                key,
+                existing: self.routes[existing].0.clone(),
+                existing_index: existing,
+            });
+        }
+        *slot = index;
+        self.routes.push((key, value));
+        Ok(())
+    }
+
+    fn push_node(&mut self) -> usize {
+        self.nodes.push(Node::new());
+        self.nodes.len() - 1
+    }
+
+    /// Number of routes accepted so far.
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// Whether no route was accepted yet.
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    /// Freezes the table, precomputing the pruning bounds of every node.
+    pub fn build(self) -> RouteTable<T> {
+        let RouteTableBuilder {
+            routes,
+            mut nodes,
+            default,
+        } = self;
+        // Children are always pushed after their parent, so a reverse sweep sees every child
+        // before its parent.
+        for i in (0..nodes.len()).rev() {
+            let (mut emin, mut emax, mut gmin) = (u16::MAX, 0u16, u16::MAX);
+            if !nodes[i].exact.is_empty() {
+                (emin, emax) = (0, 0);
+            }
+            if !nodes[i].greedy.is_empty() {
+                gmin = 0;
+            }
+            let children = nodes[i]
+                .literals
+                .values()
+                .copied()
+                .chain((nodes[i].var != NONE).then_some(nodes[i].var));
+            for c in children {
+                let c = &nodes[c as usize];
+                if c.exact_min <= c.exact_max {
+                    emin = emin.min(c.exact_min + 1);
+                    emax = emax.max(c.exact_max + 1);
+                }
+                gmin = gmin.min(c.greedy_min.saturating_add(1));
+            }
+            let n = &mut nodes[i];
+            (n.exact_min, n.exact_max, n.greedy_min) = (emin, emax, gmin);
+        }
+        let var_counts = routes
+            .iter()
+            .map(|(k, _)| k.path().map_or(0, |p| p.var_names().count()))
+            .collect();
+        RouteTable {
+            routes,
+            nodes,
+            default,
+            var_counts,
+        }
+    }
+}
+
+/// An immutable, compiled set of routes. Cheap to share behind an `Arc`; lookups take `&self`.
+#[derive(Debug, Clone)]
+pub struct RouteTable<T> {
+    routes: Vec<(RouteKey, T)>,
+    nodes: Vec<Node>,
+    default: u32,
+    var_counts: Vec<usize>,
+}
+
+/// The route a request matched and the path parameters it captured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match<'a, T> {
+    /// The value stored with the route.
+    pub value: &'a T,
+    /// The route key that matched (`requestContext.routeKey`).
+    pub key: &'a RouteKey,
+    /// The captured path parameters, in path order.
+    pub params: Params,
+}
+
+/// The best candidate found so far by one search phase.
+#[derive(Clone, Copy)]
+struct Best {
+    route: u32,
+    literals: usize,
+    /// Segments matched before the greedy variable (phase 2 only).
+    depth: usize,
+}
+
+/// State of one search.
+struct Search<'s, 'p> {
+    nodes: &'s [Node],
+    segs: &'p [&'p str],
+    slot: Option<usize>,
+    method: &'p Method,
+    best: Option<Best>,
+}
+
+impl Search<'_, '_> {
+    /// Phase 1: routes without a greedy variable, ending exactly at the last segment.
+    ///
+    /// Depth-first, literal child before `{var}` child, so candidates are met in rule-6 order
+    /// (position by position, literal first) and the first one found wins ties. A subtree is
+    /// skipped when no route in it ends at the right depth, or when even all-literal remaining
+    /// segments could not beat the literal count of the best candidate so far (rule 2).
+    fn exact(&mut self, node: u32, depth: usize, literals: usize) {
+        let n = &self.nodes[node as usize];
+        let remaining = self.segs.len() - depth;
+        if remaining < usize::from(n.exact_min) || remaining > usize::from(n.exact_max) {
+            return;
+        }
+        if self
+            .best
+            .is_some_and(|b| b.literals >= literals + remaining)
+        {
+            return;
+        }
+        let Some(seg) = self.segs.get(depth) else {
+            if let Some(route) = n.exact.lookup(self.slot, self.method) {
+                self.best = Some(Best {
+                    route,
+                    literals,
+                    depth,
+                });
+            }
+            return;
+        };
+        if let Some(&child) = n.literals.get(*seg) {
+            self.exact(child, depth + 1, literals + 1);
+        }
+        if n.var != NONE && !seg.is_empty() {
+            self.exact(n.var, depth + 1, literals);
+        }
+    }
+
+    /// Phase 2: routes ending in a greedy variable that takes the segments from `depth` on.
+    ///
+    /// Ranked by literal count (rule 2), then by segments before the greedy variable (rule 3);
+    /// rules 4 and 5 follow from those two, rule 6 from the literal-first visiting order.
+    fn greedy(&mut self, node: u32, depth: usize, literals: usize) {
+        let n = &self.nodes[node as usize];
+        let last = self.segs.len() - 1; // the deepest position a greedy variable can start at
+        if depth > last || usize::from(n.greedy_min) > last - depth {
+            return;
+        }
+        let reachable = (literals + (last - depth), last);
+        if self
+            .best
+            .is_some_and(|b| (b.literals, b.depth) >= reachable)
+        {
+            return;
+        }
+        // A greedy variable needs a non-empty value; the root-level one (`/{proxy+}`) also
+        // takes the bare `/` (spec §1.2 recommendation, AWS emulator behaviour).
+        let takes_rest = depth == 0 || depth < last || !self.segs[depth].is_empty();
+        if takes_rest
+            && let Some(route) = n.greedy.lookup(self.slot, self.method)
+            && self
+                .best
+                .is_none_or(|b| (literals, depth) > (b.literals, b.depth))
+        {
+            self.best = Some(Best {
+                route,
+                literals,
+                depth,
+            });
+        }
+        let seg = self.segs[depth];
+        if let Some(&child) = n.literals.get(seg) {
+            self.greedy(child, depth + 1, literals + 1);
+        }
+        if n.var != NONE && !seg.is_empty() {
+            self.greedy(n.var, depth + 1, literals);
+        }
+    }
+}
+
+impl<T> RouteTable<T> {
+    /// Number of routes, `$default` included.
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// Whether the table has no route at all.
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    /// All routes in insertion order.
+    pub fn routes(&self) -> impl Iterator<Item = (&RouteKey, &T)> {
+        self.routes.iter().map(|(k, v)| (k, v))
+    }
+
+    /// Selects the route for a request (spec §1.3; the full rules are in the crate docs).
+    ///
+    /// `raw_path` is the request path without the query string, still percent-encoded, and
+    /// starting with `/`. `Ok(None)` is a miss (the pipeline answers 404); there is no 405.
+    ///
+    /// # Errors
+    /// [`PathError`] for a path the gateway refuses to route: not starting with `/`, invalid
+    /// percent-encoding or UTF-8, a `.`/`..` segment (raw or encoded), more than
+    /// [`MAX_SEGMENTS`](crate::MAX_SEGMENTS) segments. Checked before any route is considered,
+    /// so a refused path is refused even when only `$default` exists.
+    pub fn find(&self, method: &Method, raw_path: &str) -> Result<Option<Match<'_, T>>, PathError> {
+        let path = RequestPath::split(raw_path)?;
+        let found = path::with_decoded(&path, |segs| {
+            let mut search = Search {
+                nodes: &self.nodes,
+                segs,
+                slot: method_slot(method),
+                method,
+                best: None,
+            };
+            search.exact(0, 0, 0);
+            if let Some(best) = search.best {
+                return Some((best.route, self.params(best.route, &path, segs)));
+            }
+            search.greedy(0, 0, 0);
+            let best = search.best?;
+            Some((best.route, self.params(best.route, &path, segs)))
+        })?;
+        let (route, params) = match found {
+            Some(found) => found,
+            None if self.default != NONE => (self.default, Params::default()),
+            None => return Ok(None),
+        };
+        let (key, value) = &self.routes[route as usize];
+        Ok(Some(Match { value, key, params }))
+    }
+
+    /// Captures the parameters of route `route`, known to match `segs`.
+    fn params(&self, route: u32, path: &RequestPath<'_>, segs: &[&str]) -> Params {
+        let route = route as usize;
+        let Some(template) = self.routes[route].0.path() else {
+            return Params::default();
+        };
+        let mut params = Vec::with_capacity(self.var_counts[route]);
+        for (i, seg) in template.segments().iter().enumerate() {
+            match seg {
+                Segment::Literal(_) => {}
+                Segment::Var(name) => params.push(Param {
+                    name: name.clone(),
+                    raw: path.raw[i].to_owned(),
+                    decoded: segs[i].to_owned(),
+                }),
+                Segment::Greedy(name) => {
+                    let rest = &segs[i..];
+                    let mut decoded = String::with_capacity(rest.iter().map(|s| s.len() + 1).sum());
+                    for (j, s) in rest.iter().enumerate() {
+                        if j > 0 {
+                            decoded.push('/');
+                        }
+                        decoded.push_str(s);
+                    }
+                    params.push(Param {
+                        name: name.clone(),
+                        raw: path.raw_from(i).to_owned(),
+                        decoded,
+                    });
+                }
+            }
+        }
+        Params(params)
+    }
+}
