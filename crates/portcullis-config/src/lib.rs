@@ -1,1 +1,143 @@
-//! (skeleton)
+//! Portcullis's config: YAML text -> a validated, typed [`Config`], or every problem at once.
+//!
+//! **One job:** turn `portcullis.yaml` into typed values (`SocketAddr`, `Duration`, `Url`,
+//! [`UrlTemplate`], [`RouteKey`](portcullis_route::RouteKey), [`IdentitySource`], enums), with
+//! every reference resolved (functions, authorizers, `default_authorizer`) and every problem
+//! reported with file, line, column and YAML path ([`ConfigError`]).
+//!
+//! **Not its job:** reading certificate/key/JWKS files, compiling CEL rules, building runtime
+//! objects. `portcullis-app` compiles a [`Config`] into the runtime snapshot; runtime crates take
+//! their own `Settings` and never import this crate. CEL `rules` are kept as [`Spanned`] source
+//! text so the compiler can report errors at their position with [`ConfigError::at`].
+//!
+//! **Where it sits:** read by `portcullis-app` and the `portcullis` binary (`check`,
+//! `demo-config`). Depends only on `portcullis-route` (to parse route keys and judge duplicate
+//! routes exactly as the router will).
+//!
+//! How it works: [`yaml`] builds a tree of positioned nodes from the parser events of
+//! granit-parser (the YAML parser under serde-saphyr, re-exported by it); the decoder walks it,
+//! collecting problems instead of stopping, and refuses unknown keys everywhere (serde's
+//! `deny_unknown_fields`, with a "did you mean" hint). Errors come out sorted by position.
+//!
+//! ```
+//! let yaml = "routes:\n  GET /pets/{id}:\n    http: http://127.0.0.1:3000/pets/{id}\n    tiemout: 5s\n";
+//! let errors = portcullis_config::from_str(yaml, "portcullis.yaml").unwrap_err();
+//! assert_eq!(
+//!     errors.to_string(),
+//!     "portcullis.yaml:4:5: routes.\"GET /pets/{id}\".tiemout: unknown key \"tiemout\"\n  help: did you mean `timeout`?"
+//! );
+//!
+//! let config = portcullis_config::demo();
+//! assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+//! ```
+
+mod authorizer;
+mod decode;
+mod error;
+mod function;
+mod identity;
+mod route;
+mod types;
+mod url_template;
+mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+pub use authorizer::{
+    Algorithm, AuthorizerConfig, AuthorizerEvent, Issuer, JwtAuthorizerConfig, JwtCacheConfig,
+    KeySource, LambdaAuthorizerConfig, TokenValidation,
+};
+pub use error::{ConfigError, ConfigErrors, Span, Spanned};
+pub use function::{FunctionConfig, FunctionRuntime};
+pub use identity::IdentitySource;
+pub use route::{FixedResponse, HttpVersion, Integration, RouteConfig};
+pub use types::{
+    AccessLogConfig, Compat, Config, LimitsConfig, LogConfig, LogFormat, PayloadFormatVersion,
+    TlsConfig,
+};
+pub use url_template::{Scheme, UrlPart, UrlTemplate};
+
+/// The embedded default config, used by `portcullis serve` when there is no config file and
+/// printed by `portcullis demo-config`.
+pub const DEMO_YAML: &str = include_str!("demo.yaml");
+
+/// The origin named in errors about [`DEMO_YAML`].
+pub const DEMO_ORIGIN: &str = "<embedded demo>";
+
+/// Reads, parses and validates the config file at `path`. Relative paths in it (TLS files,
+/// `state_dir`, function `dir`, key files, `upstream_ca`) resolve against the file's directory.
+///
+/// # Errors
+/// Every problem found, sorted by position; a file that cannot be read is one error at 0:0.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let origin = path.display().to_string();
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors::single(ConfigError::at(
+            &origin,
+            Span::default(),
+            "",
+            format!("cannot read the config file: {e}"),
+        ))
+    })?;
+    let base = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => Path::new(".").to_owned(),
+    };
+    from_str_in(&source, &origin, &base)
+}
+
+/// Parses and validates `source`; `origin` names it in errors (usually the file name).
+/// Relative paths resolve against the current directory.
+///
+/// # Errors
+/// Every problem found, sorted by position.
+pub fn from_str(source: &str, origin: &str) -> Result<Config, ConfigErrors> {
+    from_str_in(source, origin, Path::new("."))
+}
+
+/// Like [`from_str`], resolving relative paths against `base_dir`.
+///
+/// # Errors
+/// Every problem found, sorted by position.
+pub fn from_str_in(source: &str, origin: &str, base_dir: &Path) -> Result<Config, ConfigErrors> {
+    let root = yaml::parse(source).map_err(|errs| {
+        let mut v: Vec<ConfigError> = errs
+            .into_iter()
+            .map(|e| ConfigError::at(origin, e.span, e.path, e.problem))
+            .collect();
+        v.sort_by_key(ConfigError::span);
+        ConfigErrors(v)
+    })?;
+    let mut cx = decode::Cx::new(origin, base_dir);
+    let config = types::decode_config(&mut cx, &root);
+    if !cx.errors.is_empty() {
+        // Stable sort: problems at one position keep the order they were found in.
+        cx.errors.sort_by_key(ConfigError::span);
+        return Err(ConfigErrors(cx.errors));
+    }
+    match config {
+        Some(mut c) => {
+            cx.warnings.sort_by_key(ConfigError::span);
+            c.warnings = cx.warnings;
+            Ok(c)
+        }
+        // Every `None` is preceded by a recorded error; this is a guard, not a path.
+        None => Err(ConfigErrors::single(ConfigError::at(
+            origin,
+            Span::default(),
+            "",
+            "invalid config",
+        ))),
+    }
+}
+
+/// The embedded demo config ([`DEMO_YAML`]), parsed.
+///
+/// # Panics
+/// Never in a released build: the demo is checked by a test.
+pub fn demo() -> Config {
+    from_str(DEMO_YAML, DEMO_ORIGIN).expect("the embedded demo config is valid")
+}

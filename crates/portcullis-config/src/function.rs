@@ -1,0 +1,372 @@
+//! `functions:`: Lambda handlers Portcullis runs itself (issue 4, spec §4).
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use crate::decode::{self, Cx, MapReader, YPath};
+use crate::yaml::Node;
+
+/// One function under `functions:`.
+///
+/// ```yaml
+/// functions:
+///   private: {runtime: nodejs, handler: src/private.main, timeout: 30s, concurrency: 10}
+///   native:  {runtime: provided, command: ./target/release/bootstrap}
+///   remote:  {invoke_url: http://127.0.0.1:9000/2015-03-31/functions/function/invocations}
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionConfig {
+    /// How the function runs: `runtime:` (with `handler` or `command`) or `invoke_url:`.
+    /// Exactly one of `runtime` and `invoke_url` must be written.
+    pub runtime: FunctionRuntime,
+    /// `timeout`: how long one invocation may run before its instance is killed. Default `30s`
+    /// (the HTTP API integration limit; Lambda itself allows up to 15 minutes).
+    pub timeout: Duration,
+    /// `concurrency`: at most this many instances at once; one invocation per instance at a
+    /// time, as on Lambda. Default `10`. Must be at least 1.
+    pub concurrency: NonZeroU32,
+    /// `environment`: extra environment variables for instances. Values are strings (numbers
+    /// and booleans are taken as written). Names reserved by the Lambda runtime
+    /// (`AWS_REGION`, `_HANDLER`, `AWS_LAMBDA_RUNTIME_API`, ...) are refused, as on AWS.
+    pub environment: IndexMap<String, String>,
+    /// `prewarm`: instances started at start-up instead of on the first request. Default `0`;
+    /// at most `concurrency`. (Not an AWS feature; like provisioned concurrency.)
+    pub prewarm: u32,
+    /// `watch`: restart instances when files under `dir` change (the local dev loop).
+    /// Default `false`.
+    pub watch: bool,
+    /// `memory`: MB reported to the function (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, the context's
+    /// `memoryLimitInMB`). Default `128`; allowed 128 to 10240 as on Lambda. Not enforced.
+    pub memory: NonZeroU32,
+    /// `idle_timeout`: a warm instance unused this long is stopped. Default `5m`.
+    pub idle_timeout: Duration,
+    /// `dir`: working directory of instances and root for `handler` (`LAMBDA_TASK_ROOT`).
+    /// Default: the config file's directory; relative paths resolve against it.
+    pub dir: PathBuf,
+}
+
+/// How a function is run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FunctionRuntime {
+    /// `runtime: nodejs`: our bootstrap loads `handler` = `path/file.export` (ESM or CommonJS)
+    /// relative to `dir`.
+    Nodejs {
+        /// `file.export`, e.g. `src/private.main`.
+        handler: String,
+    },
+    /// `runtime: python`: our bootstrap imports `handler` = `module.function`.
+    Python {
+        /// `module.function`, e.g. `app.handler`.
+        handler: String,
+    },
+    /// `runtime: provided`: any executable speaking the Lambda Runtime API, started in `dir`.
+    Provided {
+        /// `command`: the program. A string, or a list `[program, arg, ...]`. A relative path
+        /// containing `/` resolves against `dir`; a bare name is looked up on `PATH`.
+        command: PathBuf,
+        /// Arguments after the program (from the list form).
+        args: Vec<String>,
+        /// `handler`: optional, passed as `_HANDLER` (default: empty).
+        handler: Option<String>,
+    },
+    /// `invoke_url`: a remote Lambda invoke endpoint (e.g. the Runtime Interface Emulator's
+    /// `/2015-03-31/functions/function/invocations`). Portcullis POSTs events there.
+    Remote {
+        /// The endpoint (http or https).
+        invoke_url: url::Url,
+    },
+}
+
+const RESERVED_ENV: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
+
+#[derive(Clone, Copy, PartialEq)]
+enum Rt {
+    Nodejs,
+    Python,
+    Provided,
+}
+
+/// Decodes one function; `None` after reporting when it is unusable.
+pub(crate) fn decode(cx: &mut Cx, node: &Node, path: &YPath) -> Option<FunctionConfig> {
+    let mut m = MapReader::new(cx, node, path)?;
+    let mut ok = true;
+
+    let runtime_node = m.get("runtime");
+    let handler = m.get("handler");
+    let command = m.get("command");
+    let invoke_url = m.get("invoke_url");
+
+    let rt = runtime_node.as_ref().and_then(|(n, p)| {
+        decode::choice(
+            cx,
+            n,
+            p,
+            &[
+                ("nodejs", Rt::Nodejs),
+                ("python", Rt::Python),
+                ("provided", Rt::Provided),
+            ],
+        )
+    });
+    let handler_text = handler
+        .as_ref()
+        .and_then(|(n, p)| decode::non_empty(cx, n, p));
+
+    let runtime = match (&runtime_node, &invoke_url) {
+        (Some(_), Some((n, p))) => {
+            cx.error(
+                n.span,
+                p,
+                "`invoke_url` and `runtime` exclude each other: a function runs locally or remotely",
+            );
+            None
+        }
+        (None, None) => {
+            cx.error(
+                m.span,
+                path,
+                "missing `runtime` (nodejs, python or provided) or `invoke_url`",
+            );
+            None
+        }
+        (None, Some((n, p))) => {
+            for k in ["handler", "command"] {
+                if let Some(s) = m.key_span(k) {
+                    cx.error(
+                        s,
+                        &path.key(k),
+                        format!("`{k}` has no meaning with `invoke_url`"),
+                    );
+                }
+            }
+            remote_url(cx, n, p).map(|invoke_url| FunctionRuntime::Remote { invoke_url })
+        }
+        (Some(_), None) => match rt {
+            None => None,
+            Some(Rt::Nodejs | Rt::Python) => {
+                if let Some(s) = m.key_span("command") {
+                    cx.error(
+                        s,
+                        &path.key("command"),
+                        "`command` is for `runtime: provided`; nodejs and python use `handler`",
+                    );
+                }
+                match (&handler, handler_text) {
+                    (None, _) => {
+                        cx.error(m.span, path, "missing `handler`").suggestion =
+                            Some(if rt == Some(Rt::Nodejs) {
+                                "e.g. `handler: src/index.handler` (file path, then the export)"
+                                    .into()
+                            } else {
+                                "e.g. `handler: app.handler` (module, then the function)".into()
+                            });
+                        None
+                    }
+                    (Some(_), None) => None,
+                    (Some((n, p)), Some(h)) => {
+                        let valid = h
+                            .rsplit_once('.')
+                            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty());
+                        if !valid {
+                            cx.error(
+                                n.span,
+                                p,
+                                format!(
+                                    "invalid handler {h:?}: expected {}",
+                                    if rt == Some(Rt::Nodejs) {
+                                        "`path/file.export`, e.g. src/index.handler"
+                                    } else {
+                                        "`module.function`, e.g. app.handler"
+                                    }
+                                ),
+                            );
+                            None
+                        } else if rt == Some(Rt::Nodejs) {
+                            Some(FunctionRuntime::Nodejs { handler: h })
+                        } else {
+                            Some(FunctionRuntime::Python { handler: h })
+                        }
+                    }
+                }
+            }
+            Some(Rt::Provided) => match &command {
+                None => {
+                    cx.error(m.span, path, "missing `command` for `runtime: provided`")
+                        .suggestion = Some("e.g. `command: ./target/release/bootstrap`".into());
+                    None
+                }
+                Some((n, p)) => {
+                    let parts = decode::string_list(cx, n, p);
+                    match parts.as_deref() {
+                        Some([program, args @ ..]) => Some((program.clone(), args.to_vec())),
+                        Some([]) => {
+                            cx.error(n.span, p, "`command` must name a program");
+                            None
+                        }
+                        None => None,
+                    }
+                    .map(|(program, args)| FunctionRuntime::Provided {
+                        command: PathBuf::from(program),
+                        args,
+                        handler: handler_text,
+                    })
+                }
+            },
+        },
+    };
+    ok &= runtime.is_some();
+
+    let timeout = match m.get("timeout") {
+        Some((n, p)) => decode::duration(cx, n, &p, false),
+        None => Some(Duration::from_secs(30)),
+    };
+    let concurrency = match m.get("concurrency") {
+        Some((n, p)) => decode::integer(cx, n, &p, 1, 10_000).map(|c| c as u32),
+        None => Some(10),
+    };
+    let prewarm = match m.get("prewarm") {
+        Some((n, p)) => {
+            let v = decode::integer(cx, n, &p, 0, 10_000).map(|c| c as u32);
+            if let (Some(v), Some(c)) = (v, concurrency)
+                && v > c
+            {
+                cx.error(
+                    n.span,
+                    &p,
+                    format!("prewarm ({v}) cannot exceed concurrency ({c})"),
+                );
+            }
+            v
+        }
+        None => Some(0),
+    };
+    let memory = match m.get("memory") {
+        Some((n, p)) => decode::integer(cx, n, &p, 128, 10_240).map(|c| c as u32),
+        None => Some(128),
+    };
+    let idle_timeout = match m.get("idle_timeout") {
+        Some((n, p)) => decode::duration(cx, n, &p, false),
+        None => Some(Duration::from_secs(300)),
+    };
+    let watch = match m.get("watch") {
+        Some((n, p)) => decode::boolean(cx, n, &p),
+        None => Some(false),
+    };
+    let dir = match m.get("dir") {
+        Some((n, p)) => decode::non_empty(cx, n, &p).map(|d| cx.resolve(&d)),
+        None => Some(cx.base_dir.clone()),
+    };
+    let mut environment = IndexMap::new();
+    if let Some((n, p)) = m.get("environment")
+        && let Some(entries) = decode::entries(cx, n, &p)
+    {
+        for e in entries {
+            let ep = p.key(&e.key);
+            let valid_name = !e.key.is_empty()
+                && !e.key.contains(['=', '\0'])
+                && !e.key.starts_with(|c: char| c.is_ascii_digit());
+            if !valid_name {
+                cx.error(
+                    e.key_span,
+                    &ep,
+                    format!("invalid environment variable name {:?}", e.key),
+                );
+                continue;
+            }
+            if RESERVED_ENV.contains(&e.key.as_str()) {
+                cx.error(
+                    e.key_span,
+                    &ep,
+                    format!("{} is reserved: the Lambda runtime sets it", e.key),
+                );
+                continue;
+            }
+            let value = if e.value.is_null() {
+                Some(String::new())
+            } else {
+                decode::string(cx, &e.value, &ep)
+            };
+            if let Some(v) = value {
+                if v.contains('\0') {
+                    cx.error(e.value.span, &ep, "environment values cannot contain NUL");
+                    continue;
+                }
+                environment.insert(e.key.clone(), v);
+            }
+        }
+    }
+    m.finish(cx);
+
+    // Provided commands with a path component run relative to `dir`.
+    let runtime = runtime.map(|r| match r {
+        FunctionRuntime::Provided {
+            command,
+            args,
+            handler,
+        } if command.is_relative() && command.components().count() > 1 => {
+            let base = dir.clone().unwrap_or_else(|| cx.base_dir.clone());
+            FunctionRuntime::Provided {
+                command: base.join(command),
+                args,
+                handler,
+            }
+        }
+        other => other,
+    });
+
+    if !ok {
+        return None;
+    }
+    Some(FunctionConfig {
+        runtime: runtime?,
+        timeout: timeout?,
+        concurrency: NonZeroU32::new(concurrency?)?,
+        environment,
+        prewarm: prewarm?,
+        watch: watch?,
+        memory: NonZeroU32::new(memory?)?,
+        idle_timeout: idle_timeout?,
+        dir: dir?,
+    })
+}
+
+fn remote_url(cx: &mut Cx, n: &Node, p: &YPath) -> Option<url::Url> {
+    let s = decode::non_empty(cx, n, p)?;
+    match url::Url::parse(&s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Some(u),
+        Ok(_) => {
+            cx.error(
+                n.span,
+                p,
+                format!("invalid URL {s:?}: expected an http or https URL"),
+            );
+            None
+        }
+        Err(e) => {
+            cx.error(n.span, p, format!("invalid URL {s:?}: {e}"));
+            None
+        }
+    }
+}
