@@ -14,7 +14,7 @@
 //! `demo-config`). Depends only on `portcullis-route` (to parse route keys and judge duplicate
 //! routes exactly as the router will).
 //!
-//! How it works: [`yaml`] builds a tree of positioned nodes from the parser events of
+//! How it works: a private `yaml` module builds a tree of positioned nodes from the parser events of
 //! granit-parser (the YAML parser under serde-saphyr, re-exported by it); the decoder walks it,
 //! collecting problems instead of stopping, and refuses unknown keys everywhere (serde's
 //! `deny_unknown_fields`, with a "did you mean" hint). Errors come out sorted by position.
@@ -103,15 +103,13 @@ pub fn from_str(source: &str, origin: &str) -> Result<Config, ConfigErrors> {
 /// # Errors
 /// Every problem found, sorted by position.
 pub fn from_str_in(source: &str, origin: &str, base_dir: &Path) -> Result<Config, ConfigErrors> {
-    let root = yaml::parse(source).map_err(|errs| {
-        let mut v: Vec<ConfigError> = errs
-            .into_iter()
-            .map(|e| ConfigError::at(origin, e.span, e.path, e.problem))
-            .collect();
-        v.sort_by_key(ConfigError::span);
-        ConfigErrors(v)
-    })?;
+    let (root, duplicates) = yaml::parse(source)
+        .map_err(|e| ConfigErrors::single(ConfigError::at(origin, e.span, e.path, e.problem)))?;
     let mut cx = decode::Cx::new(origin, base_dir);
+    for d in duplicates {
+        cx.errors
+            .push(ConfigError::at(origin, d.span, d.path, d.problem));
+    }
     let config = types::decode_config(&mut cx, &root);
     if !cx.errors.is_empty() {
         // Stable sort: problems at one position keep the order they were found in.

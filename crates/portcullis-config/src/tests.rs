@@ -301,13 +301,14 @@ fn compat_aws_defaults_jwt_algorithms_to_rsa() {
 // === YAML-level problems ===
 
 #[test]
-fn duplicate_yaml_keys_are_errors_naming_both_positions() {
+fn duplicate_yaml_keys_are_errors_naming_both_positions_and_checking_continues() {
     assert_eq!(
         errors(
-            "routes:\n  GET /x:\n    http: http://a\n    http: http://b\n  GET /x: {http: http://c}\n"
+            "routes:\n  GET /x:\n    http: http://a\n    http: http://b\n  GET /x: {http: http://c}\n  GET /y: {http: http://a, timeout: soon}\n"
         ),
         "t.yaml:4:5: routes.\"GET /x\".http: duplicate key \"http\" (first written at line 3, column 5)\n\
-         t.yaml:5:3: routes.\"GET /x\": duplicate key \"GET /x\" (first written at line 2, column 3)"
+         t.yaml:5:3: routes.\"GET /x\": duplicate key \"GET /x\" (first written at line 2, column 3)\n\
+         t.yaml:6:37: routes.\"GET /y\".timeout: invalid duration \"soon\" (expected e.g. 5s, 250ms, 1m)"
     );
 }
 
@@ -444,6 +445,23 @@ fn defaulted_result_ttl_is_a_warning_not_an_error() {
             "t.yaml:4:6: authorizers.l: no `result_ttl`: caching decisions for 300s (AWS's HTTP API default is undocumented); write `result_ttl` to choose"
         ]
     );
+}
+
+#[test]
+fn function_names_follow_lambdas_rule() {
+    assert_eq!(
+        errors("functions:\n  my fn: {runtime: python, handler: app.h}\n"),
+        "t.yaml:2:3: functions.\"my fn\": invalid function name \"my fn\" (as on Lambda: 1 to 64 letters, digits, - and _)"
+    );
+}
+
+#[test]
+fn values_are_taken_as_written_so_leading_zeros_survive() {
+    let c = ok(
+        "account_id: 012345678901\nroutes:\n  GET /x: {function: f, payload_format_version: 1.0}\nfunctions:\n  f: {runtime: python, handler: app.h}\n",
+    );
+    assert_eq!(c.account_id, "012345678901");
+    assert_eq!(c.routes[0].payload_format_version, PayloadFormatVersion::V1);
 }
 
 #[test]

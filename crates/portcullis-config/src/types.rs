@@ -70,7 +70,7 @@ pub struct Config {
     /// Default `us-east-1`.
     pub region: String,
     /// `account_id`: 12 digits, used in ARNs and `requestContext.accountId`. Default
-    /// `123456789012`. Quote it if it starts with 0.
+    /// `123456789012`. Taken as written, so a leading 0 is kept even unquoted.
     pub account_id: String,
     /// `api_id`: used in ARNs and `requestContext.apiId`/`domainPrefix`. Default `portcullis`.
     pub api_id: String,
@@ -85,7 +85,8 @@ pub struct Config {
     /// `default_authorizer`: the authorizer of routes that do not name one. Default: none
     /// (routes are public unless they name an authorizer). Must name an authorizer.
     pub default_authorizer: Option<String>,
-    /// `functions`: name -> function, in file order.
+    /// `functions`: name -> function, in file order. Names follow Lambda's rule (1 to 64
+    /// letters, digits, `-`, `_`): they become `AWS_LAMBDA_FUNCTION_NAME` and part of ARNs.
     pub functions: IndexMap<String, FunctionConfig>,
     /// `routes`: in file order. Keys are unique by method and path shape.
     pub routes: Vec<RouteConfig>,
@@ -349,7 +350,11 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
         |cx, n, p| {
             let s = decode::non_empty(cx, n, p)?;
             if s.len() != 12 || !s.chars().all(|c| c.is_ascii_digit()) {
-                cx.error(n.span, p, format!("invalid account_id {s:?} (expected 12 digits; quote it if it starts with 0)"));
+                cx.error(
+                    n.span,
+                    p,
+                    format!("invalid account_id {s:?} (expected 12 digits)"),
+                );
                 return None;
             }
             Some(s)
@@ -401,6 +406,19 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
     {
         for e in entries {
             function_names.push(e.key.clone());
+            let valid = !e.key.is_empty()
+                && e.key.len() <= 64
+                && e.key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid {
+                cx.error(
+                    e.key_span,
+                    &p.key(&e.key),
+                    format!("invalid function name {:?} (as on Lambda: 1 to 64 letters, digits, - and _)", e.key),
+                );
+                functions_ok = false;
+            }
             match function::decode(cx, &e.value, &p.key(&e.key)) {
                 Some(f) => {
                     functions.insert(e.key.clone(), f);

@@ -93,19 +93,17 @@ fn scan_error(e: &ScanError) -> YamlError {
 /// Parses `source` into one node. An empty document is an empty mapping.
 ///
 /// Structural YAML errors (syntax, several documents, unknown aliases, budgets) stop the
-/// parse and are returned alone; duplicate keys are collected and returned all together.
-pub(crate) fn parse(source: &str) -> Result<Node, Vec<YamlError>> {
+/// parse and are returned alone (`Err`). Duplicate keys do not: the first value is kept and
+/// the duplicates are returned beside the tree, so the rest of the file is still checked.
+pub(crate) fn parse(source: &str) -> Result<(Node, Vec<YamlError>), YamlError> {
     let mut b = Builder {
         parser: Parser::new_from_str(source),
         anchors: HashMap::new(),
         nodes: 0,
         duplicates: Vec::new(),
     };
-    let root = b.document().map_err(|e| vec![e])?;
-    if !b.duplicates.is_empty() {
-        return Err(b.duplicates);
-    }
-    Ok(root)
+    let root = b.document()?;
+    Ok((root, b.duplicates))
 }
 
 struct Builder<'a> {
