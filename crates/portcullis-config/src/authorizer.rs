@@ -268,7 +268,18 @@ pub(crate) fn decode(
     let ty = match m.get("type") {
         Some((n, p)) => decode::choice(cx, n, &p, &[("jwt", Type::Jwt), ("lambda", Type::Lambda)]),
         None => {
-            cx.error(m.span, path, "missing `type` (jwt or lambda)");
+            let typo = m.keys().find(|(k, _)| did_you_mean(k, ["type"]).is_some());
+            match typo {
+                Some((k, span)) => cx.error_hint(
+                    span,
+                    &path.key(k),
+                    format!("unknown key {k:?}"),
+                    Some("did you mean `type`? (jwt or lambda)".into()),
+                ),
+                None => {
+                    cx.error(m.span, path, "missing `type` (jwt or lambda)");
+                }
+            }
             None
         }
     };

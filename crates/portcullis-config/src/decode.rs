@@ -210,6 +210,11 @@ impl<'n> MapReader<'n> {
             .map(|e| e.key_span)
     }
 
+    /// Every key written, with its position.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = (&'n str, Span)> {
+        self.entries.iter().map(|e| (e.key.as_str(), e.key_span))
+    }
+
     /// Whether `key` is written (even with a null value).
     pub(crate) fn has(&self, key: &str) -> bool {
         self.entries.iter().any(|e| e.key == key)

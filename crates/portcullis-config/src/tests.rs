@@ -922,3 +922,59 @@ fn missing_file_is_one_error_naming_it() {
         "{e}"
     );
 }
+
+#[test]
+fn misplaced_and_inconsistent_settings_are_golden() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "authorizers:\n  a: {type: jwt, issuer: dev, audience: [x], identity_source: [$request.headers.Authorization]}\n",
+            "t.yaml:2:64: authorizers.a.identity_source[0]: invalid identity source \"$request.headers.Authorization\"\n  help: did you mean `$request.header.Authorization`?",
+        ),
+        (
+            "routes:\n  GET /x: {http: http://a, payload_format_version: '1.0', upstream_ca: ca.pem}\n  GET /y: {function: f, http_version: '2'}\nfunctions:\n  f: {runtime: python, handler: a.b}\n",
+            "t.yaml:2:28: routes.\"GET /x\".payload_format_version: `payload_format_version` applies only to `function` integrations\n\
+             t.yaml:2:59: routes.\"GET /x\".upstream_ca: `upstream_ca` needs an https:// upstream\n\
+             t.yaml:3:25: routes.\"GET /y\".http_version: `http_version` applies only to `http` integrations",
+        ),
+        (
+            "listen: 127.0.0.1:8080\nadmin: 127.0.0.1:8080\ntls: {cert: c.pem}\n",
+            "t.yaml:2:1: admin: `admin` and `listen` are both 127.0.0.1:8080; they need different ports\n\
+             t.yaml:3:6: tls: `tls` needs `key` (a PEM file)",
+        ),
+        (
+            "routes:\n  GET /x: {respond: {status: 700, headers: {x-a: \"bad\\nvalue\", content-length: 3}}}\n",
+            "t.yaml:2:30: routes.\"GET /x\".respond.status: 700 is out of range (allowed: 100 to 599)\n\
+             t.yaml:2:50: routes.\"GET /x\".respond.headers.x-a: invalid header value \"bad\\nvalue\"\n\
+             t.yaml:2:64: routes.\"GET /x\".respond.headers.content-length: header \"content-length\" is managed by the gateway and cannot be set here",
+        ),
+        (
+            "functions:\n  a: {runtime: nodejs}\n  b: {runtime: provided, invoke_url: http://x}\n  c: {runtime: python, handler: a.b, concurrency: 2, prewarm: 3, environment: {AWS_REGION: x}}\n  d: {runtime: ruby, handler: a.b}\n",
+            "t.yaml:2:6: functions.a: missing `handler`\n  help: e.g. `handler: src/index.handler` (file path, then the export)\n\
+             t.yaml:3:38: functions.b.invoke_url: `invoke_url` and `runtime` exclude each other: a function runs locally or remotely\n\
+             t.yaml:4:63: functions.c.prewarm: prewarm (3) cannot exceed concurrency (2)\n\
+             t.yaml:4:80: functions.c.environment.AWS_REGION: AWS_REGION is reserved: the Lambda runtime sets it\n\
+             t.yaml:5:16: functions.d.runtime: invalid value \"ruby\" (expected `nodejs`, `python` or `provided`)",
+        ),
+        (
+            "functions:\n  f: {runtime: nodejs, handler: a.b}\nauthorizers:\n  a: {type: lambda, function: f, event: token, simple_responses: true, payload_format_version: '2.0'}\n  b: {type: lambda, function: f, event: request, token_validation: x, result_ttl: 5s}\n  c: {type: lambda, function: f, event: token, identity_source: [$request.querystring.t]}\n",
+            "t.yaml:4:66: authorizers.a.simple_responses: `simple_responses` needs `event: request` with payload_format_version \"2.0\" (as on AWS)\n\
+             t.yaml:4:72: authorizers.a.payload_format_version: `payload_format_version` applies only to `event: request` (a token event has one fixed format)\n\
+             t.yaml:5:50: authorizers.b.token_validation: `token_validation` applies only to `event: token`\n\
+             t.yaml:5:83: authorizers.b.result_ttl: caching needs at least one `identity_source` (the cache key)\n  help: add an identity_source, or set `result_ttl: 0s`\n\
+             t.yaml:6:65: authorizers.c.identity_source: a token authorizer reads exactly one header, e.g. [$request.header.Authorization]",
+        ),
+        (
+            "authorizers:\n  a: {type: jwt, issuer: dev, algorithms: [HS256, none, rs256], jwks_uri: https://x/k, identity_source: [$context.x]}\n  b: {typ: jwt}\n",
+            "t.yaml:2:6: authorizers.a: missing `audience` (the accepted `aud` values)\n  help: e.g. `audience: [my-api]`\n\
+             t.yaml:2:44: authorizers.a.algorithms[0]: algorithm \"HS256\" is never accepted: only asymmetric signatures can be verified with public keys\n\
+             t.yaml:2:51: authorizers.a.algorithms[1]: algorithm \"none\" is never accepted: only asymmetric signatures can be verified with public keys\n\
+             t.yaml:2:57: authorizers.a.algorithms[2]: invalid value \"rs256\" (expected `RS256`, `RS384`, `RS512`, `PS256`, `PS384`, `PS512`, `ES256`, `ES384` or `EdDSA`)\n  help: did you mean `RS256`?\n\
+             t.yaml:2:65: authorizers.a.jwks_uri: `issuer: dev` serves its own keys; remove `jwks_uri`\n\
+             t.yaml:2:106: authorizers.a.identity_source[0]: a JWT authorizer reads its token from a header, query string or cookie, not $context.x\n\
+             t.yaml:3:7: authorizers.b.typ: unknown key \"typ\"\n  help: did you mean `type`? (jwt or lambda)",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        assert_eq!(errors(yaml), *expected, "config:\n{yaml}");
+    }
+}
