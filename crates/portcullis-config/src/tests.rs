@@ -978,3 +978,51 @@ fn misplaced_and_inconsistent_settings_are_golden() {
         assert_eq!(errors(yaml), *expected, "config:\n{yaml}");
     }
 }
+
+mod robustness {
+    use proptest::prelude::*;
+
+    use super::FULL;
+
+    fn check(source: &str) {
+        if let Err(errors) = crate::from_str(source, "t.yaml") {
+            let spans: Vec<_> = errors
+                .errors()
+                .iter()
+                .map(crate::ConfigError::span)
+                .collect();
+            let mut sorted = spans.clone();
+            sorted.sort();
+            assert_eq!(spans, sorted, "errors sorted by position");
+            for e in errors.errors() {
+                assert!(e.line >= 1 && e.column >= 1, "unpositioned error: {e}");
+                assert!(!e.problem.is_empty());
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        /// Damaging a valid config anywhere gives positioned errors, never a panic.
+        #[test]
+        fn damaged_configs_give_positioned_errors(
+            at in 0usize..FULL.len(),
+            cut in 0usize..8,
+            insert in "[ -~\n\t\u{e9}\u{1F600}]{0,6}",
+        ) {
+            let mut at = at;
+            while !FULL.is_char_boundary(at) { at -= 1; }
+            let mut end = (at + cut).min(FULL.len());
+            while !FULL.is_char_boundary(end) { end -= 1; }
+            let source = format!("{}{}{}", &FULL[..at], insert, &FULL[end..]);
+            check(&source);
+        }
+
+        /// Arbitrary text never panics the loader.
+        #[test]
+        fn arbitrary_text_never_panics(source in "\\PC{0,200}") {
+            check(&source);
+        }
+    }
+}
