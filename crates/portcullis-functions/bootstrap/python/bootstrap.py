@@ -1,0 +1,148 @@
+"""Portcullis Python bootstrap: a Lambda Runtime API (2018-06-01) client for handlers named
+`module.function` (or `dir/module.function`), so users need nothing but `python3`.
+
+Written to the state directory by portcullis-functions at start; run as `python3 bootstrap.py`.
+"""
+import http.client
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+
+API = os.environ.get("AWS_LAMBDA_RUNTIME_API", "")
+BASE = "/2018-06-01/runtime"
+_conn = None
+
+
+def call(method, path, body=None, headers=None):
+    """One request on a kept-alive connection, reconnecting once if it went stale."""
+    global _conn
+    for attempt in (0, 1):
+        if _conn is None:
+            _conn = http.client.HTTPConnection(API)
+        try:
+            _conn.request(method, BASE + path, body=body, headers=headers or {})
+            res = _conn.getresponse()
+            return res.status, res.headers, res.read()
+        except (http.client.HTTPException, OSError):
+            _conn.close()
+            _conn = None
+            if attempt:
+                raise
+
+
+def error_payload(exc, error_type=None, request_id=None):
+    payload = {
+        "errorMessage": str(exc),
+        "errorType": error_type or type(exc).__name__,
+        "stackTrace": traceback.format_list(traceback.extract_tb(exc.__traceback__)),
+    }
+    if request_id:
+        payload["requestId"] = request_id
+    return payload
+
+
+def post_error(path, exc, error_type=None, request_id=None):
+    payload = error_payload(exc, error_type, request_id)
+    call(
+        "POST",
+        path,
+        json.dumps(payload).encode(),
+        {"Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": payload["errorType"]},
+    )
+
+
+class LambdaContext:
+    """The context object handlers receive, with the attributes AWS's runtime provides."""
+
+    def __init__(self, request_id, deadline_ms, arn):
+        self.aws_request_id = request_id
+        self.invoked_function_arn = arn
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.identity = None
+        self.client_context = None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int(self._deadline_ms - time.time() * 1000))
+
+
+def load_handler():
+    spec = os.environ.get("_HANDLER", "")
+    try:
+        module_name, function_name = spec.rsplit(".", 1)
+    except ValueError:
+        raise HandlerError("Runtime.MalformedHandlerName", f"Bad handler '{spec}': missing module name")
+    module_name = module_name.replace("/", ".")
+    try:
+        module = importlib.import_module(module_name)
+    except SyntaxError as exc:
+        raise HandlerError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}")
+    except ImportError as exc:
+        raise HandlerError("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}")
+    handler = getattr(module, function_name, None)
+    if not callable(handler):
+        raise HandlerError("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'")
+    return handler
+
+
+class HandlerError(Exception):
+    def __init__(self, error_type, message):
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def main():
+    root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
+    sys.path.insert(0, root)
+    try:
+        handler = load_handler()
+    except HandlerError as exc:
+        post_error("/init/error", exc, exc.error_type)
+        print(f"[ERROR] {exc.error_type}: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except Exception as exc:  # anything the module raised at import time
+        post_error("/init/error", exc, "Runtime.ImportModuleError")
+        traceback.print_exc()
+        sys.exit(1)
+    while True:
+        try:
+            status, headers, body = call("GET", "/invocation/next")
+        except OSError:
+            sys.exit(0)  # the gateway is gone
+        if status != 200:
+            sys.exit(1)
+        request_id = headers.get("Lambda-Runtime-Aws-Request-Id")
+        trace = headers.get("Lambda-Runtime-Trace-Id")
+        if trace:
+            os.environ["_X_AMZN_TRACE_ID"] = trace
+        else:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
+        context = LambdaContext(
+            request_id,
+            int(headers.get("Lambda-Runtime-Deadline-Ms", "0")),
+            headers.get("Lambda-Runtime-Invoked-Function-Arn"),
+        )
+        try:
+            event = json.loads(body)
+            result = handler(event, context)
+        except Exception as exc:
+            traceback.print_exc()
+            post_error(f"/invocation/{request_id}/error", exc, None, request_id)
+            continue
+        try:
+            payload = json.dumps(result).encode()
+        except (TypeError, ValueError) as exc:
+            post_error(f"/invocation/{request_id}/error", exc, "Runtime.MarshalError", request_id)
+            continue
+        call("POST", f"/invocation/{request_id}/response", payload, {"Content-Type": "application/json"})
+
+
+if __name__ == "__main__":
+    main()

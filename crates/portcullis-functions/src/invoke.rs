@@ -1,0 +1,168 @@
+//! The handle integrations and authorizers invoke functions through.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::bootstrap;
+use crate::pool::Pool;
+use crate::process::Spec;
+use crate::remote::RemoteFunction;
+use crate::settings::{FunctionKind, FunctionSettings, FunctionsOptions};
+
+/// Why an invocation produced no response. The integration maps each to the spec's answer
+/// (§4.5): `Timeout` → 503, `RequestTooLarge` → 413, everything else → 500.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    /// Every instance was busy and the wait queue was full, or the wait exceeded
+    /// `queue_timeout` (Lambda's `TooManyRequestsException`).
+    #[error("throttled: no instance free")]
+    Throttled,
+    /// The handler reported an error (`invocation/{id}/error`, Lambda's `FunctionError`).
+    #[error("the function failed: {error_type}")]
+    FunctionError {
+        /// `Lambda-Runtime-Function-Error-Type` or the body's `errorType`.
+        error_type: String,
+        /// The error document the runtime posted (`errorMessage`, `errorType`, trace).
+        body: Bytes,
+    },
+    /// The instance died (or dropped the invocation) before answering; it is replaced.
+    #[error("the instance crashed: {reason}")]
+    Crashed {
+        /// Exit status or what went wrong.
+        reason: String,
+    },
+    /// No answer within the function's timeout; the instance was killed.
+    #[error("the function timed out after {0:?}")]
+    Timeout(Duration),
+    /// A new instance failed to initialise (`init/error`, exit, or init timeout), or earlier
+    /// failures put the function in backoff.
+    #[error("the function failed to initialise: {reason}")]
+    InitFailed {
+        /// What the runtime reported, or why init was not attempted.
+        reason: String,
+    },
+    /// The function's response exceeded the 6 MB synchronous payload limit.
+    #[error("the function response exceeds 6 MB")]
+    ResponseTooLarge,
+    /// The event exceeded the 6 MB synchronous payload limit.
+    #[error("the invocation payload exceeds 6 MB")]
+    RequestTooLarge,
+    /// A remote invoke endpoint could not be reached or answered with an unexpected status.
+    #[error("the remote invoke endpoint failed: {0}")]
+    Remote(String),
+    /// The gateway is shutting down.
+    #[error("the functions runtime is shutting down")]
+    ShuttingDown,
+}
+
+/// A function could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Two functions have the same name.
+    #[error("function {0:?} is defined twice")]
+    Duplicate(String),
+    /// A `provided` function with an empty `command`.
+    #[error("function {0:?} has an empty command")]
+    EmptyCommand(String),
+    /// The embedded bootstraps could not be written to the state directory.
+    #[error("could not write the runtime bootstraps: {0}")]
+    Bootstrap(#[source] std::io::Error),
+}
+
+/// Invokes one function. Cheap to clone; all clones share the function's instance pool.
+#[derive(Clone)]
+pub struct Invoker {
+    target: Target,
+}
+
+#[derive(Clone)]
+enum Target {
+    Local(Arc<Pool>),
+    Remote(Arc<RemoteFunction>),
+}
+
+impl std::fmt::Debug for Invoker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invoker").field("function", &self.name()).finish()
+    }
+}
+
+impl Invoker {
+    /// Starts one function's pool (or remote client) on its own; [`crate::Functions::start`]
+    /// calls this per function. Useful to a registry that adds or replaces single functions on
+    /// reload. Must run inside a Tokio runtime.
+    ///
+    /// # Errors
+    /// [`StartError::EmptyCommand`] or [`StartError::Bootstrap`].
+    pub async fn start(settings: FunctionSettings, options: &FunctionsOptions) -> Result<Self, StartError> {
+        if let FunctionKind::Remote { invoke_url } = &settings.kind {
+            let remote = RemoteFunction::new(invoke_url.clone(), &settings);
+            return Ok(Self { target: Target::Remote(Arc::new(remote)) });
+        }
+        let state_dir = options.state_dir.clone();
+        let bootstraps = tokio::task::spawn_blocking(move || bootstrap::write(&state_dir))
+            .await
+            .map_err(|e| StartError::Bootstrap(std::io::Error::other(e)))?
+            .map_err(StartError::Bootstrap)?;
+        let spec = Spec::new(settings, options, &bootstraps)?;
+        Ok(Self { target: Target::Local(Pool::start(spec)) })
+    }
+
+    /// Invokes the function synchronously with `payload` (the event JSON) and returns what the
+    /// handler returned (JSON bytes). `request_id` becomes `Lambda-Runtime-Aws-Request-Id` (the
+    /// handler's `context.awsRequestId`) and tags the instance's log lines.
+    ///
+    /// Ends within `queue_timeout` (waiting) + `init_timeout` (cold start) + `timeout` (run) plus
+    /// a few milliseconds; a timed-out instance is killed before this returns.
+    ///
+    /// # Errors
+    /// See [`InvokeError`].
+    pub async fn invoke(&self, payload: Bytes, request_id: &str) -> Result<Bytes, InvokeError> {
+        match &self.target {
+            Target::Local(pool) => pool.invoke(payload, request_id).await,
+            Target::Remote(remote) => remote.invoke(payload, request_id).await,
+        }
+    }
+
+    /// The function's name.
+    pub fn name(&self) -> &str {
+        match &self.target {
+            Target::Local(pool) => pool.name(),
+            Target::Remote(remote) => remote.name(),
+        }
+    }
+
+    /// The function's run timeout.
+    pub fn timeout(&self) -> Duration {
+        match &self.target {
+            Target::Local(pool) => pool.spec.settings.timeout,
+            Target::Remote(remote) => remote.timeout(),
+        }
+    }
+
+    /// Process ids of the function's live instances, busy or idle (diagnostics, tests).
+    pub fn instance_pids(&self) -> Vec<u32> {
+        match &self.target {
+            Target::Local(pool) => pool.pids(),
+            Target::Remote(_) => Vec::new(),
+        }
+    }
+
+    /// Refuses new invocations, kills every instance and waits until they are gone.
+    pub async fn shutdown(&self) {
+        match &self.target {
+            Target::Local(pool) => pool.shutdown().await,
+            Target::Remote(remote) => remote.close(),
+        }
+    }
+
+    /// Like [`Invoker::shutdown`] without waiting (for `Drop`).
+    pub(crate) fn kill_all(&self) {
+        match &self.target {
+            Target::Local(pool) => pool.kill_all(),
+            Target::Remote(remote) => remote.close(),
+        }
+    }
+}

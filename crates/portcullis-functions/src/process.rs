@@ -1,0 +1,408 @@
+//! One function instance: its process, its Runtime API listener, its output, its death.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::hash::{BuildHasher, RandomState};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::net::TcpListener;
+use tokio::process::Command;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::bootstrap::Bootstraps;
+use crate::invoke::{InvokeError, StartError};
+use crate::runtime_api::{self, ApiState, Invocation, Outcome, Phase};
+use crate::settings::{FunctionKind, FunctionSettings, FunctionsOptions};
+
+/// Locks a std mutex, ignoring poisoning: every critical section here is a plain field update
+/// that cannot leave the data half-written.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Variables passed through from the gateway's own environment. Everything else is withheld:
+/// a Lambda function gets a clean environment, and the gateway's may hold secrets.
+const PASS_THROUGH: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "TMPDIR",
+    "PYENV_ROOT",
+    "PYENV_VERSION",
+    "VIRTUAL_ENV",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
+/// Everything needed to spawn instances of one function, computed once at start.
+#[derive(Debug)]
+pub(crate) struct Spec {
+    pub(crate) settings: FunctionSettings,
+    pub(crate) arn: Arc<str>,
+    program: OsString,
+    args: Vec<OsString>,
+    handler: Option<String>,
+    runtime_dir: Option<PathBuf>,
+    python: bool,
+}
+
+impl Spec {
+    pub(crate) fn new(
+        settings: FunctionSettings,
+        options: &FunctionsOptions,
+        bootstraps: &Bootstraps,
+    ) -> Result<Self, StartError> {
+        let arn: Arc<str> = format!(
+            "arn:aws:lambda:{}:{}:function:{}",
+            settings.region, options.account_id, settings.name
+        )
+        .into();
+        let (program, args, handler, runtime_dir, python) = match &settings.kind {
+            FunctionKind::Node { handler } => (
+                OsString::from("node"),
+                vec![bootstraps.node.clone().into_os_string()],
+                Some(handler.clone()),
+                bootstraps.node.parent().map(PathBuf::from),
+                false,
+            ),
+            FunctionKind::Python { handler } => (
+                OsString::from("python3"),
+                vec![bootstraps.python.clone().into_os_string()],
+                Some(handler.clone()),
+                bootstraps.python.parent().map(PathBuf::from),
+                true,
+            ),
+            FunctionKind::Provided { command } => {
+                let Some((first, rest)) = command.split_first() else {
+                    return Err(StartError::EmptyCommand(settings.name.clone()));
+                };
+                let program = if first.contains('/') && !first.starts_with('/') {
+                    settings.dir.join(first).into_os_string()
+                } else {
+                    OsString::from(first)
+                };
+                (program, rest.iter().map(OsString::from).collect(), None, None, false)
+            }
+            FunctionKind::Remote { .. } => {
+                return Err(StartError::EmptyCommand(settings.name.clone()));
+            }
+        };
+        Ok(Self { settings, arn, program, args, handler, runtime_dir, python })
+    }
+
+    fn command(&self, api: SocketAddr, provisioned: bool) -> Command {
+        let s = &self.settings;
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args).current_dir(&s.dir).env_clear();
+        for key in PASS_THROUGH {
+            if let Some(value) = std::env::var_os(key) {
+                cmd.env(key, value);
+            }
+        }
+        cmd.envs(s.environment.iter().map(|(k, v)| (k, v)));
+        if self.python {
+            // Python block-buffers a piped stdout; the log must see lines as they are printed.
+            cmd.env("PYTHONUNBUFFERED", "1");
+        }
+        if let Some(handler) = &self.handler {
+            cmd.env("_HANDLER", handler);
+        }
+        if let Some(dir) = &self.runtime_dir {
+            cmd.env("LAMBDA_RUNTIME_DIR", dir);
+        }
+        let memory = s.memory_mb.to_string();
+        cmd.env("AWS_LAMBDA_RUNTIME_API", api.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", &s.name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory)
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", s.name))
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", log_stream_name())
+            .env(
+                "AWS_LAMBDA_INITIALIZATION_TYPE",
+                if provisioned { "provisioned-concurrency" } else { "on-demand" },
+            )
+            .env("AWS_REGION", &s.region)
+            .env("AWS_DEFAULT_REGION", &s.region)
+            .env("LAMBDA_TASK_ROOT", &s.dir)
+            .env("TZ", ":UTC");
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            // Its own process group, so a kill reaches whatever the handler spawned too.
+            .process_group(0);
+        cmd
+    }
+}
+
+/// What the pool keeps of every live instance, busy or idle, so shutdown can reach all of them.
+#[derive(Debug, Clone)]
+pub(crate) struct LiveHandle {
+    pid: u32,
+    phase: watch::Receiver<Phase>,
+}
+
+impl LiveHandle {
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    pub(crate) fn kill(&self) {
+        kill_group(self.pid);
+    }
+
+    /// Waits until the process has been reaped.
+    pub(crate) async fn exited(mut self) {
+        let _ = self.phase.wait_for(|p| matches!(p, Phase::Exited(_))).await;
+    }
+}
+
+/// The registry of live instances of one pool, shared with each instance's supervisor task (which
+/// removes the instance once its process has been reaped).
+pub(crate) type Live = Arc<Mutex<HashMap<u64, LiveHandle>>>;
+
+fn kill_group(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // ESRCH (already gone) is fine.
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+}
+
+/// A running instance. Dropping it kills its process group and stops its listener.
+pub(crate) struct Instance {
+    pub(crate) id: u64,
+    pid: u32,
+    api: Arc<ApiState>,
+    next_tx: mpsc::Sender<Invocation>,
+    phase: watch::Receiver<Phase>,
+    server: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance").field("id", &self.id).field("pid", &self.pid).finish()
+    }
+}
+
+impl Instance {
+    /// Binds the instance's Runtime API listener and spawns its process.
+    pub(crate) async fn spawn(
+        spec: &Spec,
+        id: u64,
+        live: &Live,
+        provisioned: bool,
+    ) -> Result<Instance, String> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .map_err(|e| format!("could not bind the runtime API: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let (next_tx, next_rx) = mpsc::channel(1);
+        let api = Arc::new(ApiState::new(spec.arn.clone(), next_rx));
+        let phase = api.phase.subscribe();
+        let server = tokio::spawn(runtime_api::serve(listener, api.clone()));
+        let mut child = match spec.command(addr, provisioned).spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                server.abort();
+                return Err(format!("could not start {:?}: {e}", spec.program));
+            }
+        };
+        let Some(pid) = child.id() else {
+            server.abort();
+            return Err("the process exited at once".into());
+        };
+        lock(live).insert(id, LiveHandle { pid, phase: phase.clone() });
+        let name: Arc<str> = spec.settings.name.as_str().into();
+        if let Some(stdout) = child.stdout.take() {
+            tokio::spawn(forward_output(stdout, "stdout", name.clone(), id, api.clone()));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(forward_output(stderr, "stderr", name.clone(), id, api.clone()));
+        }
+        let supervisor_api = api.clone();
+        let supervisor_live = live.clone();
+        tokio::spawn(async move {
+            let status = match child.wait().await {
+                Ok(status) => status.to_string(),
+                Err(e) => format!("wait failed: {e}"),
+            };
+            tracing::debug!(function = %name, instance = id, %status, "instance exited");
+            // Kill leftovers of the group (a handler's own children) before forgetting it.
+            kill_group(pid);
+            supervisor_api.phase.send_replace(Phase::Exited(status));
+            lock(&supervisor_live).remove(&id);
+        });
+        Ok(Instance { id, pid, api, next_tx, phase, server })
+    }
+
+    /// Waits for the end of init: the first `invocation/next`.
+    pub(crate) async fn wait_ready(&self, timeout: Duration) -> Result<(), String> {
+        let mut phase = self.phase.clone();
+        let waited = tokio::time::timeout(timeout, async {
+            phase.wait_for(|p| !matches!(p, Phase::Starting)).await.map(|p| p.clone())
+        })
+        .await;
+        match waited {
+            Err(_) => Err(format!("init did not finish within {timeout:?}")),
+            Ok(Err(_)) => Err("the instance is gone".into()),
+            Ok(Ok(Phase::Ready)) => Ok(()),
+            Ok(Ok(Phase::InitFailed(reason))) => Err(reason),
+            Ok(Ok(Phase::Exited(status))) => Err(format!("the process exited during init ({status})")),
+            Ok(Ok(Phase::Starting)) => Err("the instance is still starting".into()),
+        }
+    }
+
+    /// Whether the process is still running.
+    pub(crate) fn alive(&self) -> bool {
+        !matches!(*self.phase.borrow(), Phase::Exited(_))
+    }
+
+    /// The process id (for diagnostics and tests).
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Runs one invocation on this (idle, ready) instance. Ends within `timeout`: on expiry the
+    /// process group is killed and the result is [`InvokeError::Timeout`].
+    pub(crate) async fn run(
+        &self,
+        payload: Bytes,
+        request_id: &str,
+        timeout: Duration,
+    ) -> Result<Bytes, InvokeError> {
+        let (reply, mut outcome) = oneshot::channel();
+        let deadline = SystemTime::now() + timeout;
+        let deadline_ms =
+            deadline.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let invocation = Invocation {
+            request_id: request_id.into(),
+            payload,
+            deadline_ms,
+            trace_id: trace_id(),
+            reply,
+        };
+        if self.next_tx.try_send(invocation).is_err() {
+            return Err(InvokeError::Crashed { reason: "the instance is not accepting work".into() });
+        }
+        let mut phase = self.phase.clone();
+        tokio::select! {
+            biased;
+            reported = &mut outcome => map_outcome(reported.ok()),
+            _ = phase.wait_for(|p| matches!(p, Phase::Exited(_))) => {
+                // A response posted just before the exit still counts.
+                match outcome.try_recv() {
+                    Ok(reported) => map_outcome(Some(reported)),
+                    Err(_) => Err(InvokeError::Crashed { reason: self.exit_status() }),
+                }
+            }
+            _ = tokio::time::sleep(timeout) => {
+                kill_group(self.pid);
+                Err(InvokeError::Timeout(timeout))
+            }
+        }
+    }
+
+    fn exit_status(&self) -> String {
+        match &*self.phase.borrow() {
+            Phase::Exited(status) => format!("the process exited mid-invocation ({status})"),
+            _ => "the instance dropped the invocation".into(),
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        kill_group(self.pid);
+        self.server.abort();
+        let _ = &self.api;
+    }
+}
+
+fn map_outcome(outcome: Option<Outcome>) -> Result<Bytes, InvokeError> {
+    match outcome {
+        Some(Outcome::Response(body)) => Ok(body),
+        Some(Outcome::Error { error_type, body }) => Err(InvokeError::FunctionError { error_type, body }),
+        Some(Outcome::TooLarge) => Err(InvokeError::ResponseTooLarge),
+        None => Err(InvokeError::Crashed { reason: "the instance dropped the invocation".into() }),
+    }
+}
+
+/// Sends each output line to the gateway log, tagged with the function, the instance and the
+/// request id it was most likely printed for.
+async fn forward_output(
+    stream: impl AsyncRead + Unpin,
+    stream_name: &'static str,
+    function: Arc<str>,
+    instance: u64,
+    api: Arc<ApiState>,
+) {
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line);
+                let text = text.trim_end_matches(['\n', '\r']);
+                let request_id = api.current_request();
+                tracing::info!(
+                    target: "portcullis::function",
+                    function = %function,
+                    instance,
+                    request_id = request_id.as_deref().unwrap_or("-"),
+                    stream = stream_name,
+                    "{text}"
+                );
+            }
+        }
+    }
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn random_u64() -> u64 {
+    RandomState::new().hash_one(COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// An X-Ray style trace header: `Root=1-<epoch hex>-<96 bits>;Parent=<64 bits>;Sampled=0`.
+fn trace_id() -> String {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    format!(
+        "Root=1-{:08x}-{:08x}{:016x};Parent={:016x};Sampled=0",
+        secs as u32,
+        random_u64() as u32,
+        random_u64(),
+        random_u64()
+    )
+}
+
+/// `YYYY/MM/DD/[$LATEST]<32 hex>`, the shape of Lambda's log stream names.
+fn log_stream_name() -> String {
+    let days = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() / 86_400).unwrap_or(0);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!("{y:04}/{m:02}/{d:02}/[$LATEST]{:016x}{:016x}", random_u64(), random_u64())
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}

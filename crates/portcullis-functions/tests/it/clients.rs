@@ -1,0 +1,1 @@
+//! Unmodified real runtime clients against the emulator.
