@@ -1,2 +1,61 @@
-//! Authorizers: decide whether a matched request may reach its integration.
-//! (Skeleton: the JWT work fills this in.)
+//! Authorizers: decide whether a matched request may reach its integration, and say why not.
+//!
+//! Where it sits: the pipeline's authorize stage knows only [`Authorizer`] (an
+//! `Arc<dyn Authorizer>` per route plus the route's compiled [`RouteAuth`]); `portcullis-app`
+//! builds the concrete kinds from typed settings. Kinds: [`JwtAuthorizer`] (spec §2). It never
+//! fetches keys itself (that is `portcullis-jwks`) and never writes HTTP responses: a [`Denial`]
+//! carries the status class, a [`Reason`] code and the `www-authenticate` value, and the
+//! pipeline's rescue table turns it into AWS's bodies.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod claims_strings;
+mod denial;
+mod identity;
+pub mod jwt;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use portcullis_core::{AuthContext, CallContext};
+
+pub use claims_strings::aws_claims_strings;
+pub use denial::{Denial, DenialStatus, Reason};
+pub use identity::{IdentitySource, IdentitySourceError};
+pub use jwt::{Explanation, JwtAuthorizer, JwtSettings, SettingsError, Step};
+pub use portcullis_jwks::Algorithm;
+
+/// A boxed, `Send` future: what [`Authorizer::authorize`] returns, so the trait stays object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The authorizer seam: the pipeline calls this for every request on a protected route.
+pub trait Authorizer: Send + Sync + 'static {
+    /// Decides on one request. On success it may rewrite `parts` (for the JWT kind: remove
+    /// client-sent copies of the `forward_claims` headers, then insert the claim headers) and
+    /// returns what later stages need (claims for Lambda events and parameter mapping).
+    ///
+    /// # Errors
+    /// A [`Denial`]: the request must not reach the integration.
+    fn authorize<'a>(
+        &'a self,
+        parts: &'a mut http::request::Parts,
+        ctx: &'a CallContext,
+        route: &'a RouteAuth,
+    ) -> BoxFuture<'a, Result<AuthContext, Denial>>;
+}
+
+/// What one route asks of its authorizer, compiled at config load.
+#[derive(Debug, Clone, Default)]
+pub struct RouteAuth {
+    /// `AuthorizationScopes`: the token must carry at least one (spec §2.6). Empty: no check.
+    pub scopes: Arc<[String]>,
+}
+
+impl RouteAuth {
+    /// A route requiring any one of `scopes`.
+    pub fn with_scopes<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
+        Self {
+            scopes: scopes.into_iter().map(Into::into).collect(),
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Why a request was denied: a status class, a stable reason code and a log detail.
+
+use std::fmt;
+
+use http::HeaderValue;
+
+/// Which answer a denial gets (the pipeline maps it to AWS's bodies, spec §2.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenialStatus {
+    /// `401 {"message":"Unauthorized"}`.
+    Unauthorized,
+    /// `403 {"message":"Forbidden"}`.
+    Forbidden,
+    /// The authorizer itself failed (`500 {"message":"Internal Server Error"}`); fail closed.
+    Error,
+}
+
+/// A reason code for the access log, metrics, `debug_headers` and `portcullis explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// No token in the identity source (or an empty one).
+    TokenMissing,
+    /// Not three canonical base64url parts, header or payload not a JSON object, duplicate
+    /// members, a non-string `kid`.
+    TokenMalformed,
+    /// Over 16 KiB.
+    TokenTooLarge,
+    /// `alg` is `none`, HMAC, unknown, or not in the authorizer's allow-list.
+    AlgNotAllowed,
+    /// The header carries a key or key URL (`jwk`, `jku`, `x5u`, `x5c`); never trusted.
+    HeaderKeyRejected,
+    /// The header has `crit`: no extension is supported (RFC 7515 §4.1.11).
+    CritUnsupported,
+    /// No `kid` where one is required (`compat: aws`, or several keys fit).
+    KidMissing,
+    /// No key with this `kid`, even after the permitted refetch.
+    KidUnknown,
+    /// The key with this `kid` has a `kty`/`crv`/`alg` that does not fit the token's `alg`.
+    KeyAlgMismatch,
+    /// No usable keys (IdP never reached, or keys too stale); fail closed.
+    KeysUnavailable,
+    /// The signature does not verify.
+    SignatureInvalid,
+    /// `iss` differs from the configured issuer.
+    IssuerMismatch,
+    /// No `aud` (or, without `aud`, `client_id`) matches a configured audience.
+    AudienceMismatch,
+    /// A required claim (`exp`) is absent.
+    ClaimMissing,
+    /// A time claim is not a number.
+    ClaimInvalid,
+    /// `exp` has passed.
+    Expired,
+    /// `nbf` is in the future.
+    NotYetValid,
+    /// `iat` is in the future.
+    IssuedInFuture,
+    /// None of the route's scopes is in the token.
+    ScopeInsufficient,
+}
+
+impl Reason {
+    /// The stable snake_case code (`token_missing`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::TokenMissing => "token_missing",
+            Reason::TokenMalformed => "token_malformed",
+            Reason::TokenTooLarge => "token_too_large",
+            Reason::AlgNotAllowed => "alg_not_allowed",
+            Reason::HeaderKeyRejected => "header_key_rejected",
+            Reason::CritUnsupported => "crit_unsupported",
+            Reason::KidMissing => "kid_missing",
+            Reason::KidUnknown => "kid_unknown",
+            Reason::KeyAlgMismatch => "key_alg_mismatch",
+            Reason::KeysUnavailable => "keys_unavailable",
+            Reason::SignatureInvalid => "signature_invalid",
+            Reason::IssuerMismatch => "issuer_mismatch",
+            Reason::AudienceMismatch => "audience_mismatch",
+            Reason::ClaimMissing => "claim_missing",
+            Reason::ClaimInvalid => "claim_invalid",
+            Reason::Expired => "expired",
+            Reason::NotYetValid => "not_yet_valid",
+            Reason::IssuedInFuture => "issued_in_future",
+            Reason::ScopeInsufficient => "scope_insufficient",
+        }
+    }
+
+    /// The `error_description` of the `www-authenticate` header (spec §2.7: AWS documents only
+    /// the audience text; the others follow its short lower-case shape).
+    pub(crate) fn description(self) -> &'static str {
+        match self {
+            Reason::TokenMissing => "the token is missing",
+            Reason::TokenMalformed | Reason::TokenTooLarge => "the token is malformed",
+            Reason::AlgNotAllowed | Reason::HeaderKeyRejected | Reason::CritUnsupported => {
+                "the token header is not acceptable"
+            }
+            Reason::KidMissing | Reason::KidUnknown | Reason::KeyAlgMismatch => {
+                "the token signing key is not known"
+            }
+            Reason::KeysUnavailable => "the signing keys are unavailable",
+            Reason::SignatureInvalid => "the token signature is invalid",
+            Reason::IssuerMismatch => "the token does not have a valid issuer",
+            Reason::AudienceMismatch => "the token does not have a valid audience",
+            Reason::ClaimMissing | Reason::ClaimInvalid => "the token claims are invalid",
+            Reason::Expired => "the token has expired",
+            Reason::NotYetValid => "the token is not valid yet",
+            Reason::IssuedInFuture => "the token was issued in the future",
+            Reason::ScopeInsufficient => "the token does not have a required scope",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A denied request.
+#[derive(Debug, Clone)]
+pub struct Denial {
+    /// Which answer to send.
+    pub status: DenialStatus,
+    /// The reason code.
+    pub reason: Reason,
+    /// Human detail for logs and `explain` (kid, iss, ...); never the token.
+    pub detail: String,
+    /// The `www-authenticate` value to send, if any (spec §2.7).
+    pub www_authenticate: Option<HeaderValue>,
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({:?}): {}", self.reason, self.status, self.detail)
+    }
+}
+
+impl std::error::Error for Denial {}
+
+impl Denial {
+    /// A 401 with the documented header shape:
+    /// `Bearer scope="…" error="invalid_token" error_description="…"` (space-separated, no
+    /// commas, spec §2.7). A missing token gets no header, as on AWS.
+    pub(crate) fn unauthorized(
+        reason: Reason,
+        detail: impl Into<String>,
+        route_scopes: &[String],
+    ) -> Self {
+        let www_authenticate =
+            (reason != Reason::TokenMissing).then(|| bearer_challenge(reason, route_scopes));
+        Self {
+            status: DenialStatus::Unauthorized,
+            reason,
+            detail: detail.into(),
+            www_authenticate,
+        }
+    }
+
+    /// A 403 for missing scopes (spec §2.6); no header, as observed on AWS.
+    pub(crate) fn forbidden(detail: impl Into<String>) -> Self {
+        Self {
+            status: DenialStatus::Forbidden,
+            reason: Reason::ScopeInsufficient,
+            detail: detail.into(),
+            www_authenticate: None,
+        }
+    }
+}
+
+fn bearer_challenge(reason: Reason, route_scopes: &[String]) -> HeaderValue {
+    let scope: String = route_scopes
+        .join(" ")
+        .chars()
+        .filter(|c| *c != '"' && *c != '\\')
+        .collect();
+    let value = format!(
+        "Bearer scope=\"{scope}\" error=\"invalid_token\" error_description=\"{}\"",
+        reason.description()
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audience_denial_header_matches_the_documented_aws_value() {
+        let denial = Denial::unauthorized(Reason::AudienceMismatch, "x", &[]);
+        assert_eq!(
+            denial.www_authenticate.unwrap(),
+            "Bearer scope=\"\" error=\"invalid_token\" error_description=\"the token does not have a valid audience\""
+        );
+        assert!(
+            Denial::unauthorized(Reason::TokenMissing, "x", &[])
+                .www_authenticate
+                .is_none()
+        );
+    }
+}
