@@ -234,108 +234,122 @@ pub(crate) fn decode(raw: &str) -> Result<String, PathError> {
 /// to one heap buffer (the only allocation of a match besides the returned params).
 const STACK_DECODE: usize = 1024;
 
-/// A request path split into raw and decoded segments, validated.
-pub(crate) struct RequestPath<'a> {
-    /// The whole raw path (starts with `/`).
-    pub(crate) raw_path: &'a str,
-    /// Byte offset in `raw_path` where each raw segment starts.
-    pub(crate) starts: [u32; MAX_SEGMENTS],
-    /// Raw segments.
-    pub(crate) raw: [&'a str; MAX_SEGMENTS],
-    /// Number of segments.
-    pub(crate) len: usize,
+/// A path split into segments without copying: `text` is `/seg0/seg1/...` and `slashes[i]` is
+/// the index of the `/` before segment `i`, `slashes[len]` = `text.len()`.
+#[derive(Clone, Copy)]
+pub(crate) struct Segs<'a> {
+    text: &'a str,
+    slashes: &'a [usize],
 }
 
-impl<'a> RequestPath<'a> {
-    /// Splits and validates the raw (still percent-encoded) path.
-    pub(crate) fn split(raw_path: &'a str) -> Result<Self, PathError> {
-        let Some(rest) = raw_path.strip_prefix('/') else {
-            return Err(PathError::NotAbsolute);
-        };
-        let mut out = RequestPath {
-            raw_path,
-            starts: [0; MAX_SEGMENTS],
-            raw: [""; MAX_SEGMENTS],
-            len: 0,
-        };
-        let mut start = 1usize;
-        for seg in rest.split('/') {
-            if out.len == MAX_SEGMENTS {
+impl<'a> Segs<'a> {
+    /// Number of segments (at least 1: `/` is one empty segment).
+    pub(crate) fn len(&self) -> usize {
+        self.slashes.len() - 1
+    }
+
+    /// Segment `i` (without slashes).
+    pub(crate) fn get(&self, i: usize) -> &'a str {
+        // Every recorded position holds an ASCII `/`, so both ends are char boundaries.
+        self.text
+            .get(self.slashes[i] + 1..self.slashes[i + 1])
+            .unwrap_or("")
+    }
+
+    /// Segments `i..` joined by `/`, as one slice of the text.
+    pub(crate) fn rest(&self, i: usize) -> &'a str {
+        self.text.get(self.slashes[i] + 1..).unwrap_or("")
+    }
+}
+
+/// Splits, validates and decodes a raw request path, then hands `f` the raw and the decoded
+/// segments.
+///
+/// Splitting is one pass over the bytes into an on-stack table of slash positions. Paths
+/// without `%` are their own decoding (no copy). Otherwise the decoded text is written into a
+/// stack buffer when it fits (the common case), else into one heap buffer.
+///
+/// # Errors
+/// Refuses paths not starting with `/`, more than [`MAX_SEGMENTS`] segments, invalid escapes,
+/// decoded text that is not UTF-8, and `.`/`..` segments (raw or decoded).
+pub(crate) fn with_segments<R>(
+    raw_path: &str,
+    f: impl FnOnce(Segs<'_>, Segs<'_>) -> R,
+) -> Result<R, PathError> {
+    let bytes = raw_path.as_bytes();
+    if bytes.first() != Some(&b'/') {
+        return Err(PathError::NotAbsolute);
+    }
+    let mut slashes = [0usize; MAX_SEGMENTS + 1];
+    let mut n = 0;
+    let mut escapes = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'/' {
+            if n == MAX_SEGMENTS {
                 return Err(PathError::TooManySegments {
                     limit: MAX_SEGMENTS,
                 });
             }
-            // Request paths that reach us are far below 4 GiB (header limits); saturate anyway.
-            out.starts[out.len] = u32::try_from(start).unwrap_or(u32::MAX);
-            out.raw[out.len] = seg;
-            out.len += 1;
-            start += seg.len() + 1;
+            slashes[n] = i;
+            n += 1;
+        } else if b == b'%' {
+            escapes = true;
         }
-        Ok(out)
     }
-
-    /// Whether any segment needs decoding.
-    pub(crate) fn has_escapes(&self) -> bool {
-        self.raw_path.contains('%')
-    }
-
-    /// The raw text from segment `i` to the end (raw segments joined by `/`).
-    pub(crate) fn raw_from(&self, i: usize) -> &'a str {
-        let start = self.starts[i] as usize;
-        self.raw_path.get(start..).unwrap_or("")
-    }
-}
-
-/// Decodes every segment of `path` and hands the decoded segments to `f`.
-///
-/// Decoded text lives in a stack buffer when it fits (the common case), else in one heap
-/// buffer. Refuses invalid escapes, non-UTF-8 results and dot segments.
-pub(crate) fn with_decoded<R>(
-    path: &RequestPath<'_>,
-    f: impl FnOnce(&[&str]) -> R,
-) -> Result<R, PathError> {
-    let check_dots = |s: &str| {
-        if s == "." || s == ".." {
-            Err(PathError::DotSegment)
-        } else {
-            Ok(())
-        }
+    slashes[n] = bytes.len();
+    let raw = Segs {
+        text: raw_path,
+        slashes: &slashes[..=n],
     };
-    if !path.has_escapes() {
-        for seg in &path.raw[..path.len] {
-            check_dots(seg)?;
+    if !escapes {
+        for i in 0..n {
+            check_dots(raw.get(i))?;
         }
-        return Ok(f(&path.raw[..path.len]));
+        return Ok(f(raw, raw));
     }
+
     let mut stack = [0u8; STACK_DECODE];
     let mut heap = Vec::new();
-    let buf: &mut [u8] = if path.raw_path.len() <= STACK_DECODE {
+    let buf: &mut [u8] = if bytes.len() <= STACK_DECODE {
         &mut stack
     } else {
-        heap.resize(path.raw_path.len(), 0);
+        heap.resize(bytes.len(), 0);
         &mut heap
     };
-    let mut ends = [0usize; MAX_SEGMENTS];
+    let mut dslashes = [0usize; MAX_SEGMENTS + 1];
     let mut pos = 0usize;
-    for (i, seg) in path.raw[..path.len].iter().enumerate() {
-        decode_into(seg.as_bytes(), |b| {
-            // Decoding never lengthens text and `buf` is as long as the whole raw path.
+    for i in 0..n {
+        dslashes[i] = pos;
+        // Decoding never lengthens text and `buf` is as long as the whole raw path.
+        let mut push = |b: u8| {
             if let Some(slot) = buf.get_mut(pos) {
                 *slot = b;
             }
             pos += 1;
-        })?;
-        ends[i] = pos;
+        };
+        push(b'/');
+        decode_into(raw.get(i).as_bytes(), push)?;
     }
+    dslashes[n] = pos;
     let buf: &[u8] = buf;
-    let mut decoded = [""; MAX_SEGMENTS];
-    let mut start = 0usize;
-    for i in 0..path.len {
-        let bytes = buf.get(start..ends[i]).ok_or(PathError::NotUtf8)?;
-        let s = std::str::from_utf8(bytes).map_err(|_| PathError::NotUtf8)?;
-        check_dots(s)?;
-        decoded[i] = s;
-        start = ends[i];
+    // Every segment is valid UTF-8 exactly when the whole text is, since `/` is a char of its own.
+    let text =
+        std::str::from_utf8(buf.get(..pos).unwrap_or_default()).map_err(|_| PathError::NotUtf8)?;
+    let decoded = Segs {
+        text,
+        slashes: &dslashes[..=n],
+    };
+    for i in 0..n {
+        check_dots(decoded.get(i))?;
     }
-    Ok(f(&decoded[..path.len]))
+    Ok(f(raw, decoded))
+}
+
+/// Refuses `.` and `..` (no dot-segment tricks through the gateway).
+fn check_dots(seg: &str) -> Result<(), PathError> {
+    if seg == "." || seg == ".." {
+        Err(PathError::DotSegment)
+    } else {
+        Ok(())
+    }
 }

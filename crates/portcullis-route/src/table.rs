@@ -18,7 +18,7 @@ use http::Method;
 
 use crate::error::{DuplicateRoute, PathError};
 use crate::key::{ANY_SLOT, RouteKey, method_slot};
-use crate::path::{self, RequestPath, Segment};
+use crate::path::{self, Segment, Segs};
 use crate::{Param, Params};
 
 /// "No route" in a method table.
@@ -102,7 +102,14 @@ impl Hasher for FxHasher {
         self.add(u64::from(b));
     }
     fn finish(&self) -> u64 {
-        self.0
+        // The multiply only carries entropy upwards, and hashbrown picks buckets with the low
+        // bits: finish with murmur3's avalanche so keys differing late (`svc1`, `svc2`) spread.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 
@@ -114,10 +121,47 @@ impl FxHasher {
 
 type LiteralMap = HashMap<Box<str>, u32, BuildHasherDefault<FxHasher>>;
 
+/// Up to this many literal children are kept in a list: scanning a few short strings is
+/// cheaper than hashing the request segment.
+const FEW: usize = 8;
+
+/// The literal children of a node, keyed by decoded literal.
+#[derive(Debug, Clone, Default)]
+struct Literals {
+    few: Vec<(Box<str>, u32)>,
+    many: LiteralMap,
+}
+
+impl Literals {
+    fn get(&self, seg: &str) -> Option<u32> {
+        if self.many.is_empty() {
+            self.few.iter().find(|(k, _)| **k == *seg).map(|(_, c)| *c)
+        } else {
+            self.many.get(seg).copied()
+        }
+    }
+
+    fn insert(&mut self, literal: Box<str>, child: u32) {
+        if self.many.is_empty() && self.few.len() < FEW {
+            self.few.push((literal, child));
+        } else {
+            self.many.extend(self.few.drain(..));
+            self.many.insert(literal, child);
+        }
+    }
+
+    fn children(&self) -> impl Iterator<Item = u32> + '_ {
+        self.few
+            .iter()
+            .map(|(_, c)| *c)
+            .chain(self.many.values().copied())
+    }
+}
+
 /// One trie node (one template-prefix shape).
 #[derive(Debug, Clone)]
 struct Node {
-    literals: LiteralMap,
+    literals: Literals,
     var: u32,
     /// Routes whose template ends here.
     exact: MethodTable,
@@ -134,7 +178,7 @@ struct Node {
 impl Node {
     fn new() -> Self {
         Node {
-            literals: LiteralMap::default(),
+            literals: Literals::default(),
             var: NONE,
             exact: MethodTable::EMPTY,
             greedy: MethodTable::EMPTY,
@@ -185,7 +229,7 @@ impl<T> RouteTableBuilder<T> {
                 for seg in path.segments() {
                     node = match seg {
                         Segment::Literal(lit) => match self.nodes[node].literals.get(lit) {
-                            Some(&child) => child as usize,
+                            Some(child) => child as usize,
                             None => {
                                 let child = self.push_node();
                                 self.nodes[node].literals.insert(lit.clone(), child as u32);
@@ -261,8 +305,7 @@ impl<T> RouteTableBuilder<T> {
             }
             let children = nodes[i]
                 .literals
-                .values()
-                .copied()
+                .children()
                 .chain((nodes[i].var != NONE).then_some(nodes[i].var));
             for c in children {
                 let c = &nodes[c as usize];
@@ -320,7 +363,7 @@ struct Best {
 /// State of one search.
 struct Search<'s, 'p> {
     nodes: &'s [Node],
-    segs: &'p [&'p str],
+    segs: Segs<'p>,
     slot: Option<usize>,
     method: &'p Method,
     best: Option<Best>,
@@ -345,7 +388,7 @@ impl Search<'_, '_> {
         {
             return;
         }
-        let Some(seg) = self.segs.get(depth) else {
+        if remaining == 0 {
             if let Some(route) = n.exact.lookup(self.slot, self.method) {
                 self.best = Some(Best {
                     route,
@@ -354,8 +397,9 @@ impl Search<'_, '_> {
                 });
             }
             return;
-        };
-        if let Some(&child) = n.literals.get(*seg) {
+        }
+        let seg = self.segs.get(depth);
+        if let Some(child) = n.literals.get(seg) {
             self.exact(child, depth + 1, literals + 1);
         }
         if n.var != NONE && !seg.is_empty() {
@@ -382,7 +426,7 @@ impl Search<'_, '_> {
         }
         // A greedy variable needs a non-empty value; the root-level one (`/{proxy+}`) also
         // takes the bare `/` (spec §1.2 recommendation, AWS emulator behaviour).
-        let takes_rest = depth == 0 || depth < last || !self.segs[depth].is_empty();
+        let takes_rest = depth == 0 || depth < last || !self.segs.get(depth).is_empty();
         if takes_rest
             && let Some(route) = n.greedy.lookup(self.slot, self.method)
             && self
@@ -395,8 +439,8 @@ impl Search<'_, '_> {
                 depth,
             });
         }
-        let seg = self.segs[depth];
-        if let Some(&child) = n.literals.get(seg) {
+        let seg = self.segs.get(depth);
+        if let Some(child) = n.literals.get(seg) {
             self.greedy(child, depth + 1, literals + 1);
         }
         if n.var != NONE && !seg.is_empty() {
@@ -432,8 +476,7 @@ impl<T> RouteTable<T> {
     /// [`MAX_SEGMENTS`](crate::MAX_SEGMENTS) segments. Checked before any route is considered,
     /// so a refused path is refused even when only `$default` exists.
     pub fn find(&self, method: &Method, raw_path: &str) -> Result<Option<Match<'_, T>>, PathError> {
-        let path = RequestPath::split(raw_path)?;
-        let found = path::with_decoded(&path, |segs| {
+        let found = path::with_segments(raw_path, |raw, segs| {
             let mut search = Search {
                 nodes: &self.nodes,
                 segs,
@@ -442,12 +485,11 @@ impl<T> RouteTable<T> {
                 best: None,
             };
             search.exact(0, 0, 0);
-            if let Some(best) = search.best {
-                return Some((best.route, self.params(best.route, &path, segs)));
+            if search.best.is_none() {
+                search.greedy(0, 0, 0);
             }
-            search.greedy(0, 0, 0);
             let best = search.best?;
-            Some((best.route, self.params(best.route, &path, segs)))
+            Some((best.route, self.params(best.route, raw, segs)))
         })?;
         let (route, params) = match found {
             Some(found) => found,
@@ -458,8 +500,8 @@ impl<T> RouteTable<T> {
         Ok(Some(Match { value, key, params }))
     }
 
-    /// Captures the parameters of route `route`, known to match `segs`.
-    fn params(&self, route: u32, path: &RequestPath<'_>, segs: &[&str]) -> Params {
+    /// Captures the parameters of route `route`, known to match `segs` (decoded) / `raw`.
+    fn params(&self, route: u32, raw: Segs<'_>, segs: Segs<'_>) -> Params {
         let route = route as usize;
         let Some(template) = self.routes[route].0.path() else {
             return Params::default();
@@ -470,24 +512,14 @@ impl<T> RouteTable<T> {
                 Segment::Literal(_) => {}
                 Segment::Var(name) => params.push(Param {
                     name: name.clone(),
-                    raw: path.raw[i].to_owned(),
-                    decoded: segs[i].to_owned(),
+                    raw: raw.get(i).to_owned(),
+                    decoded: segs.get(i).to_owned(),
                 }),
-                Segment::Greedy(name) => {
-                    let rest = &segs[i..];
-                    let mut decoded = String::with_capacity(rest.iter().map(|s| s.len() + 1).sum());
-                    for (j, s) in rest.iter().enumerate() {
-                        if j > 0 {
-                            decoded.push('/');
-                        }
-                        decoded.push_str(s);
-                    }
-                    params.push(Param {
-                        name: name.clone(),
-                        raw: path.raw_from(i).to_owned(),
-                        decoded,
-                    });
-                }
+                Segment::Greedy(name) => params.push(Param {
+                    name: name.clone(),
+                    raw: raw.rest(i).to_owned(),
+                    decoded: segs.rest(i).to_owned(),
+                }),
             }
         }
         Params(params)
