@@ -449,7 +449,17 @@ impl Inner {
         let fetched = match remote.fetcher.get_json(&jwks_url).await {
             Ok(f) => f,
             Err(e) => {
-                if discovered {
+                // A JWKS URL that is gone may have moved: rediscover next time. Outages
+                // (timeouts, 5xx) keep the URL, so a down IdP costs one request per attempt.
+                if discovered
+                    && matches!(
+                        e,
+                        FetchError::Status {
+                            status: 404 | 410,
+                            ..
+                        }
+                    )
+                {
                     remote.discovered.store(None);
                 }
                 return Err(e);

@@ -51,6 +51,13 @@ impl TestKey {
             private: Private::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).unwrap()),
         }
     }
+    /// An RSA key from PKCS#8 DER.
+    pub fn rsa_from_pkcs8(kid: &str, der: &[u8]) -> Self {
+        Self {
+            kid: kid.into(),
+            private: Private::Rsa(RsaKeyPair::from_pkcs8(der).unwrap()),
+        }
+    }
     pub fn es256(kid: &str) -> Self {
         Self {
             kid: kid.into(),
@@ -122,6 +129,35 @@ impl TestKey {
                 json!({"kty":"OKP","crv":"Ed25519","kid":self.kid,"x":b64(pair.public_key().as_ref())})
             }
         }
+    }
+
+    /// PKCS#8 DER of an RSA private key (to make certificates with rcgen).
+    pub fn rsa_pkcs8(&self) -> Vec<u8> {
+        use aws_lc_rs::encoding::{AsDer as _, Pkcs8V1Der};
+        let Private::Rsa(pair) = &self.private else {
+            panic!("not RSA")
+        };
+        let der: Pkcs8V1Der<'static> = pair.as_der().unwrap();
+        der.as_ref().to_vec()
+    }
+
+    /// `PUBLIC KEY` (SubjectPublicKeyInfo) PEM of an RSA key.
+    pub fn rsa_spki_pem(&self) -> String {
+        use aws_lc_rs::encoding::{AsDer as _, PublicKeyX509Der};
+        let Private::Rsa(pair) = &self.private else {
+            panic!("not RSA")
+        };
+        let der: PublicKeyX509Der<'static> = pair.public_key().as_der().unwrap();
+        let b64 = STANDARD.encode(der.as_ref());
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            lines.join("\n")
+        )
     }
 
     /// PKCS#1 `RSA PUBLIC KEY` PEM of an RSA key.
