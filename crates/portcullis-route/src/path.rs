@@ -318,8 +318,8 @@ pub(crate) fn with_segments<R>(
     };
     let mut dslashes = [0usize; MAX_SEGMENTS + 1];
     let mut pos = 0usize;
-    for i in 0..n {
-        dslashes[i] = pos;
+    for (i, slash) in dslashes.iter_mut().take(n).enumerate() {
+        *slash = pos;
         // Decoding never lengthens text and `buf` is as long as the whole raw path.
         let mut push = |b: u8| {
             if let Some(slot) = buf.get_mut(pos) {
