@@ -46,7 +46,8 @@
 //!   through the gateway), more than [`MAX_SEGMENTS`] segments.
 //! - `{var}` matches exactly one non-empty segment. `{name+}` matches one or more remaining
 //!   segments, non-empty overall; a root-level greedy (`/{proxy+}`) also matches the bare `/`
-//!   with an empty value (spec §1.2 recommendation; a `… /` route still wins, being literal).
+//!   with an empty value (spec §1.2 recommendation; a `… /` route still wins, being literal;
+//!   [`RouteTableBuilder::root_greedy_takes_slash`] turns this off).
 //! - A `%2F` inside a segment stays inside that segment. [`Param::raw`] is the raw text (for a
 //!   greedy variable, the raw segments joined by `/`), [`Param::decoded`] the decoded text.
 //! - Priority among the routes that match (a total order):
@@ -65,11 +66,15 @@
 //!
 //! # Cost
 //! [`RouteTable::find`] walks a segment trie (literal children in a hash map, one `{var}`
-//! child, greedy routes per node) depth-first with pruning, so it only ever visits trie nodes
-//! that match a prefix of the request; its cost does not grow with the number of routes that
-//! do not share the request's prefixes. Everything else is computed by
+//! child, greedy routes per node, a method table per node) depth-first, literal child first,
+//! in two phases (routes without, then with a greedy variable). It only ever enters trie nodes
+//! that match a prefix of the request, enters each at most once per phase, and prunes subtrees
+//! where no route ends at the request's depth or where no candidate could outrank the best one
+//! found. So its cost depends on the request and on how many templates share its prefixes, not
+//! on the number of routes; the worst case, a table built to make every prefix ambiguous, is
+//! still bounded by the size of that table. Everything else is computed by
 //! [`RouteTableBuilder::build`]; `find` allocates only the returned [`Params`] (plus one
-//! buffer for percent-encoded paths longer than 1 KiB).
+//! buffer for percent-encoded paths longer than 1 KiB). Figures: `benches/route_match.rs`.
 
 mod error;
 mod key;

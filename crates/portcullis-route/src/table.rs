@@ -196,6 +196,7 @@ pub struct RouteTableBuilder<T> {
     routes: Vec<(RouteKey, T)>,
     nodes: Vec<Node>,
     default: u32,
+    root_greedy_takes_slash: bool,
 }
 
 impl<T> Default for RouteTableBuilder<T> {
@@ -211,7 +212,16 @@ impl<T> RouteTableBuilder<T> {
             routes: Vec::new(),
             nodes: vec![Node::new()],
             default: NONE,
+            root_greedy_takes_slash: true,
         }
+    }
+
+    /// Whether a root-level greedy route (`ANY /{proxy+}`) also matches the bare `/`, with an
+    /// empty value. Default `true`: AWS does not document it (spec §1.2 [UNDOC]); AWS's own
+    /// emulator does it, and the spec recommends it, configurable. A `… /` route wins either way.
+    pub fn root_greedy_takes_slash(&mut self, yes: bool) -> &mut Self {
+        self.root_greedy_takes_slash = yes;
+        self
     }
 
     /// Adds a route.
@@ -292,6 +302,7 @@ impl<T> RouteTableBuilder<T> {
             routes,
             mut nodes,
             default,
+            root_greedy_takes_slash,
         } = self;
         // Children are always pushed after their parent, so a reverse sweep sees every child
         // before its parent.
@@ -327,6 +338,7 @@ impl<T> RouteTableBuilder<T> {
             nodes,
             default,
             var_counts,
+            root_greedy_takes_slash,
         }
     }
 }
@@ -338,6 +350,7 @@ pub struct RouteTable<T> {
     nodes: Vec<Node>,
     default: u32,
     var_counts: Vec<usize>,
+    root_greedy_takes_slash: bool,
 }
 
 /// The route a request matched and the path parameters it captured.
@@ -367,6 +380,7 @@ struct Search<'s, 'p> {
     slot: Option<usize>,
     method: &'p Method,
     best: Option<Best>,
+    root_greedy_takes_slash: bool,
 }
 
 impl Search<'_, '_> {
@@ -426,7 +440,9 @@ impl Search<'_, '_> {
         }
         // A greedy variable needs a non-empty value; the root-level one (`/{proxy+}`) also
         // takes the bare `/` (spec §1.2 recommendation, AWS emulator behaviour).
-        let takes_rest = depth == 0 || depth < last || !self.segs.get(depth).is_empty();
+        let takes_rest = (depth == 0 && self.root_greedy_takes_slash)
+            || depth < last
+            || !self.segs.get(depth).is_empty();
         if takes_rest
             && let Some(route) = n.greedy.lookup(self.slot, self.method)
             && self
@@ -483,6 +499,7 @@ impl<T> RouteTable<T> {
                 slot: method_slot(method),
                 method,
                 best: None,
+                root_greedy_takes_slash: self.root_greedy_takes_slash,
             };
             search.exact(0, 0, 0);
             if search.best.is_none() {

@@ -598,3 +598,18 @@ fn hand_built_extension_method_routes_match_only_that_method() {
     assert!(t.find(&propfind, "/dav/x").expect("valid").is_some());
     assert!(t.find(&Method::GET, "/dav/x").expect("valid").is_none());
 }
+
+#[test]
+fn root_greedy_can_be_told_not_to_take_the_bare_slash() {
+    let mut b = RouteTableBuilder::new();
+    b.root_greedy_takes_slash(false);
+    b.insert("ANY /{proxy+}".parse().expect("valid"), 1)
+        .expect("insert");
+    let t = b.build();
+    assert!(t.find(&Method::GET, "/").expect("valid").is_none());
+    let m = t.find(&Method::GET, "/a").expect("valid").expect("match");
+    assert_eq!(m.params.get("proxy").map(|p| p.raw.as_str()), Some("a"));
+    // `//` is not the bare root: the greedy value is the non-empty `/`.
+    let m = t.find(&Method::GET, "//").expect("valid").expect("match");
+    assert_eq!(m.params.get("proxy").map(|p| p.raw.as_str()), Some("/"));
+}
