@@ -36,7 +36,7 @@
 //! [`DuplicateRoute`].
 //!
 //! # Matching rules
-//! These are our decisions where AWS is [UNDOC] (spec §1.2, §1.3); the property tests check
+//! These are our decisions where AWS is `[UNDOC]` (spec §1.2, §1.3); the property tests check
 //! the trie against a brute-force scorer of exactly these rules.
 //! - `raw_path` is the request path without the query, still percent-encoded, starting with
 //!   `/`. It is split on `/`; each segment is percent-decoded for comparison with literal

@@ -217,7 +217,7 @@ impl<T> RouteTableBuilder<T> {
     }
 
     /// Whether a root-level greedy route (`ANY /{proxy+}`) also matches the bare `/`, with an
-    /// empty value. Default `true`: AWS does not document it (spec §1.2 [UNDOC]); AWS's own
+    /// empty value. Default `true`: AWS does not document it (spec §1.2 `[UNDOC]`); AWS's own
     /// emulator does it, and the spec recommends it, configurable. A `… /` route wins either way.
     pub fn root_greedy_takes_slash(&mut self, yes: bool) -> &mut Self {
         self.root_greedy_takes_slash = yes;

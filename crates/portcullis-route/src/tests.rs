@@ -1,4 +1,4 @@
-//! Table tests: route priority (spec §1.3 and our [UNDOC] decisions), route-key parsing errors,
+//! Table tests: route priority (spec §1.3 and our `[UNDOC]` decisions), route-key parsing errors,
 //! duplicates, refused request paths. Property tests against a brute-force scorer live in
 //! `tests/reference.rs`.
 
