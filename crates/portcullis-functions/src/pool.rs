@@ -115,7 +115,11 @@ impl Pool {
         &self.spec.settings.name
     }
 
-    pub(crate) async fn invoke(&self, payload: Bytes, request_id: &str) -> Result<Bytes, InvokeError> {
+    pub(crate) async fn invoke(
+        &self,
+        payload: Bytes,
+        request_id: &str,
+    ) -> Result<Bytes, InvokeError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(InvokeError::ShuttingDown);
         }
@@ -127,7 +131,9 @@ impl Pool {
             Some(instance) => instance,
             None => self.cold_start(false).await?,
         };
-        let result = instance.run(payload, request_id, self.spec.settings.timeout).await;
+        let result = instance
+            .run(payload, request_id, self.spec.settings.timeout)
+            .await;
         match &result {
             Ok(_) | Err(InvokeError::FunctionError { .. } | InvokeError::ResponseTooLarge) => {
                 self.put_idle(instance);
@@ -162,7 +168,10 @@ impl Pool {
         if self.closed.load(Ordering::Acquire) || !instance.alive() {
             return;
         }
-        lock(&self.idle).push(Idle { instance, since: Instant::now() });
+        lock(&self.idle).push(Idle {
+            instance,
+            since: Instant::now(),
+        });
     }
 
     /// Spawns an instance and waits for its init to finish. Fails fast while backing off after
@@ -236,10 +245,16 @@ impl Pool {
     /// Starts instances in the background until `prewarm` are live (each holds a permit while it
     /// starts, so prewarming never exceeds `concurrency`).
     fn top_up_prewarm(self: &Arc<Self>) {
-        let want = self.spec.settings.prewarm.min(self.spec.settings.concurrency.get());
+        let want = self
+            .spec
+            .settings
+            .prewarm
+            .min(self.spec.settings.concurrency.get());
         let have = lock(&self.live).len();
         for _ in have..want {
-            let Ok(permit) = self.admission.permits.clone().try_acquire_owned() else { return };
+            let Ok(permit) = self.admission.permits.clone().try_acquire_owned() else {
+                return;
+            };
             let pool = Arc::downgrade(self);
             tokio::spawn(async move {
                 let Some(pool) = pool.upgrade() else { return };
@@ -264,7 +279,9 @@ impl Pool {
                 if !entry.instance.alive() {
                     continue;
                 }
-                if now.duration_since(entry.since) >= settings.idle_timeout && live > settings.prewarm {
+                if now.duration_since(entry.since) >= settings.idle_timeout
+                    && live > settings.prewarm
+                {
                     live -= 1;
                     stopped.push(entry.instance);
                 } else {
@@ -274,7 +291,11 @@ impl Pool {
             *idle = kept;
         }
         for instance in stopped {
-            tracing::info!(function = self.name(), instance = instance.id, "stopping idle instance");
+            tracing::info!(
+                function = self.name(),
+                instance = instance.id,
+                "stopping idle instance"
+            );
         }
     }
 
@@ -302,8 +323,14 @@ impl Pool {
         self.kill_all();
         let handles: Vec<_> = lock(&self.live).values().cloned().collect();
         let all_exited = futures_join(handles.into_iter().map(|h| h.exited()));
-        if tokio::time::timeout(Duration::from_secs(5), all_exited).await.is_err() {
-            tracing::warn!(function = self.name(), "instances still running 5 s after the kill");
+        if tokio::time::timeout(Duration::from_secs(5), all_exited)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                function = self.name(),
+                "instances still running 5 s after the kill"
+            );
         }
     }
 }

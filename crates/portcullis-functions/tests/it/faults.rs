@@ -6,7 +6,9 @@ use serde_json::json;
 use super::*;
 
 async fn invoke(run: &Running, event: Value) -> Result<Bytes, InvokeError> {
-    run.invoker.invoke(Bytes::from(event.to_string()), "fault").await
+    run.invoker
+        .invoke(Bytes::from(event.to_string()), "fault")
+        .await
 }
 
 #[tokio::test]
@@ -57,37 +59,72 @@ async fn a_timeout_kills_the_instance_within_timeout_plus_one_second() {
     let mut settings = node(&dir, "f.handler");
     settings.timeout = Duration::from_millis(500);
     let run = start(settings).await;
-    let pid = invoke_json(&run.invoker, json!({}), "a").await.as_u64().unwrap() as u32;
+    let pid = invoke_json(&run.invoker, json!({}), "a")
+        .await
+        .as_u64()
+        .unwrap() as u32;
     let started = Instant::now();
     let result = invoke(&run, json!({"hang": true})).await;
     let took = started.elapsed();
     assert!(matches!(result, Err(InvokeError::Timeout(_))), "{result:?}");
-    assert!(took >= Duration::from_millis(500) && took < Duration::from_millis(1500), "{took:?}");
-    assert!(eventually(Duration::from_secs(2), || !proc_entry_exists(pid)).await, "killed and reaped");
-    assert_ne!(invoke_json(&run.invoker, json!({}), "b").await.as_u64().unwrap() as u32, pid);
+    assert!(
+        took >= Duration::from_millis(500) && took < Duration::from_millis(1500),
+        "{took:?}"
+    );
+    assert!(
+        eventually(Duration::from_secs(2), || !proc_entry_exists(pid)).await,
+        "killed and reaped"
+    );
+    assert_ne!(
+        invoke_json(&run.invoker, json!({}), "b")
+            .await
+            .as_u64()
+            .unwrap() as u32,
+        pid
+    );
     run.functions.shutdown().await;
 }
 
 #[tokio::test]
 async fn an_init_failure_is_reported_then_retried_with_backoff() {
-    let dir = dir_with(&[("f.mjs", "throw new Error('cannot init');\nexport const handler = async () => 'never';")]);
+    let dir = dir_with(&[(
+        "f.mjs",
+        "throw new Error('cannot init');\nexport const handler = async () => 'never';",
+    )]);
     let run = start(node(&dir, "f.handler")).await;
     match invoke(&run, json!({})).await {
-        Err(InvokeError::InitFailed { reason }) => assert!(reason.contains("cannot init"), "{reason}"),
+        Err(InvokeError::InitFailed { reason }) => {
+            assert!(reason.contains("cannot init"), "{reason}")
+        }
         other => panic!("expected an init failure, got {other:?}"),
     }
     // Backing off: the next request fails fast without starting a process.
     let started = Instant::now();
     match invoke(&run, json!({})).await {
-        Err(InvokeError::InitFailed { reason }) => assert!(reason.contains("next attempt"), "{reason}"),
+        Err(InvokeError::InitFailed { reason }) => {
+            assert!(reason.contains("next attempt"), "{reason}")
+        }
         other => panic!("expected a fast init failure, got {other:?}"),
     }
     assert!(started.elapsed() < Duration::from_millis(100));
-    assert!(eventually(Duration::from_secs(2), || run.invoker.instance_pids().is_empty()).await);
+    assert!(
+        eventually(Duration::from_secs(2), || run
+            .invoker
+            .instance_pids()
+            .is_empty())
+        .await
+    );
     // Fixed code is picked up by the next attempt once the backoff has passed.
-    std::fs::write(dir.path().join("f.mjs"), "export const handler = async () => 'fixed';").unwrap();
+    std::fs::write(
+        dir.path().join("f.mjs"),
+        "export const handler = async () => 'fixed';",
+    )
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(invoke_json(&run.invoker, json!({}), "c").await, json!("fixed"));
+    assert_eq!(
+        invoke_json(&run.invoker, json!({}), "c").await,
+        json!("fixed")
+    );
     run.functions.shutdown().await;
 }
 
@@ -96,28 +133,47 @@ async fn a_missing_handler_and_a_missing_runtime_are_init_failures() {
     let dir = dir_with(&[("f.mjs", "export const other = 1;")]);
     let run = start(node(&dir, "f.handler")).await;
     match invoke(&run, json!({})).await {
-        Err(InvokeError::InitFailed { reason }) => assert!(reason.contains("Runtime.HandlerNotFound"), "{reason}"),
+        Err(InvokeError::InitFailed { reason }) => {
+            assert!(reason.contains("Runtime.HandlerNotFound"), "{reason}")
+        }
         other => panic!("expected an init failure, got {other:?}"),
     }
     run.functions.shutdown().await;
     let settings = FunctionSettings::new(
         "nope",
-        FunctionKind::Provided { command: vec!["./does-not-exist".into()] },
+        FunctionKind::Provided {
+            command: vec!["./does-not-exist".into()],
+        },
         dir.path(),
     );
     let run = start(settings).await;
-    assert!(matches!(invoke(&run, json!({})).await, Err(InvokeError::InitFailed { .. })));
+    assert!(matches!(
+        invoke(&run, json!({})).await,
+        Err(InvokeError::InitFailed { .. })
+    ));
     run.functions.shutdown().await;
 }
 
 #[tokio::test]
 async fn oversized_responses_and_payloads_are_refused() {
-    let dir = dir_with(&[("f.mjs", "export const handler = async (e) => e.big ? 'x'.repeat(7 * 1024 * 1024) : 'small';")]);
+    let dir = dir_with(&[(
+        "f.mjs",
+        "export const handler = async (e) => e.big ? 'x'.repeat(7 * 1024 * 1024) : 'small';",
+    )]);
     let run = start(node(&dir, "f.handler")).await;
-    assert!(matches!(invoke(&run, json!({"big": true})).await, Err(InvokeError::ResponseTooLarge)));
+    assert!(matches!(
+        invoke(&run, json!({"big": true})).await,
+        Err(InvokeError::ResponseTooLarge)
+    ));
     // The instance survives an oversized response.
-    assert_eq!(invoke_json(&run.invoker, json!({}), "a").await, json!("small"));
+    assert_eq!(
+        invoke_json(&run.invoker, json!({}), "a").await,
+        json!("small")
+    );
     let payload = Bytes::from(vec![b' '; 6 * 1024 * 1024 + 1]);
-    assert!(matches!(run.invoker.invoke(payload, "big").await, Err(InvokeError::RequestTooLarge)));
+    assert!(matches!(
+        run.invoker.invoke(payload, "big").await,
+        Err(InvokeError::RequestTooLarge)
+    ));
     run.functions.shutdown().await;
 }

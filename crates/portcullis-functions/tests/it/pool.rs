@@ -13,7 +13,9 @@ async fn sleepers(invoker: &Invoker, n: usize, ms: u64) -> Vec<Result<Value, Inv
     let calls = (0..n).map(|i| {
         let invoker = invoker.clone();
         async move {
-            let out = invoker.invoke(Bytes::from(json!({"ms": ms}).to_string()), &format!("r{i}")).await?;
+            let out = invoker
+                .invoke(Bytes::from(json!({"ms": ms}).to_string()), &format!("r{i}"))
+                .await?;
             Ok(serde_json::from_slice::<Value>(&out).expect("json"))
         }
     });
@@ -27,13 +29,36 @@ async fn n_requests_with_concurrency_n_run_in_parallel_on_n_instances() {
     settings.concurrency = concurrency(3);
     settings.prewarm = 3;
     let run = start(settings).await;
-    assert!(eventually(Duration::from_secs(10), || run.invoker.instance_pids().len() == 3).await);
-    let results: Vec<Value> = sleepers(&run.invoker, 3, 300).await.into_iter().map(|r| r.unwrap()).collect();
-    let pids: std::collections::HashSet<_> = results.iter().map(|r| r["pid"].as_u64().unwrap()).collect();
+    assert!(
+        eventually(Duration::from_secs(10), || run
+            .invoker
+            .instance_pids()
+            .len()
+            == 3)
+        .await
+    );
+    let results: Vec<Value> = sleepers(&run.invoker, 3, 300)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let pids: std::collections::HashSet<_> =
+        results.iter().map(|r| r["pid"].as_u64().unwrap()).collect();
     assert_eq!(pids.len(), 3, "three instances: {results:?}");
-    let latest_start = results.iter().map(|r| r["start"].as_u64().unwrap()).max().unwrap();
-    let earliest_end = results.iter().map(|r| r["end"].as_u64().unwrap()).min().unwrap();
-    assert!(latest_start < earliest_end, "all three overlapped: {results:?}");
+    let latest_start = results
+        .iter()
+        .map(|r| r["start"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    let earliest_end = results
+        .iter()
+        .map(|r| r["end"].as_u64().unwrap())
+        .min()
+        .unwrap();
+    assert!(
+        latest_start < earliest_end,
+        "all three overlapped: {results:?}"
+    );
     run.functions.shutdown().await;
 }
 
@@ -43,13 +68,25 @@ async fn the_request_beyond_concurrency_waits_for_a_free_instance() {
     let mut settings = node(&dir, "s.handler");
     settings.concurrency = concurrency(2);
     let run = start(settings).await;
-    let results: Vec<Value> = sleepers(&run.invoker, 3, 300).await.into_iter().map(|r| r.unwrap()).collect();
-    let pids: std::collections::HashSet<_> = results.iter().map(|r| r["pid"].as_u64().unwrap()).collect();
+    let results: Vec<Value> = sleepers(&run.invoker, 3, 300)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let pids: std::collections::HashSet<_> =
+        results.iter().map(|r| r["pid"].as_u64().unwrap()).collect();
     assert_eq!(pids.len(), 2, "never more than two instances: {results:?}");
     let mut by_start = results.clone();
     by_start.sort_by_key(|r| r["start"].as_u64().unwrap());
-    let first_end = by_start[..2].iter().map(|r| r["end"].as_u64().unwrap()).min().unwrap();
-    assert!(by_start[2]["start"].as_u64().unwrap() >= first_end, "the third waited: {results:?}");
+    let first_end = by_start[..2]
+        .iter()
+        .map(|r| r["end"].as_u64().unwrap())
+        .min()
+        .unwrap();
+    assert!(
+        by_start[2]["start"].as_u64().unwrap() >= first_end,
+        "the third waited: {results:?}"
+    );
     run.functions.shutdown().await;
 }
 
@@ -64,7 +101,10 @@ async fn a_full_queue_throttles_at_once_and_a_long_wait_throttles_on_time() {
     invoke_json(&run.invoker, json!({"ms": 0}), "warm-up").await;
     let started = Instant::now();
     let results = sleepers(&run.invoker, 3, 400).await;
-    let throttled = results.iter().filter(|r| matches!(r, Err(InvokeError::Throttled))).count();
+    let throttled = results
+        .iter()
+        .filter(|r| matches!(r, Err(InvokeError::Throttled)))
+        .count();
     let ok = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!((ok, throttled), (2, 1), "{results:?}");
     assert!(started.elapsed() < Duration::from_secs(3));
@@ -76,7 +116,12 @@ async fn a_full_queue_throttles_at_once_and_a_long_wait_throttles_on_time() {
     let run = start(settings).await;
     let results = sleepers(&run.invoker, 2, 600).await;
     assert!(results.iter().any(|r| r.is_ok()));
-    assert!(results.iter().any(|r| matches!(r, Err(InvokeError::Throttled))), "{results:?}");
+    assert!(
+        results
+            .iter()
+            .any(|r| matches!(r, Err(InvokeError::Throttled))),
+        "{results:?}"
+    );
     run.functions.shutdown().await;
 }
 
@@ -88,13 +133,27 @@ async fn idle_instances_are_stopped_and_prewarmed_ones_kept() {
     settings.concurrency = concurrency(3);
     settings.prewarm = 1;
     let run = start(settings).await;
-    assert!(eventually(Duration::from_secs(10), || run.invoker.instance_pids().len() == 1).await);
+    assert!(
+        eventually(Duration::from_secs(10), || run
+            .invoker
+            .instance_pids()
+            .len()
+            == 1)
+        .await
+    );
     let results = sleepers(&run.invoker, 3, 200).await;
     assert!(results.iter().all(|r| r.is_ok()));
-    let pids: Vec<u32> = results.iter().map(|r| r.as_ref().unwrap()["pid"].as_u64().unwrap() as u32).collect();
+    let pids: Vec<u32> = results
+        .iter()
+        .map(|r| r.as_ref().unwrap()["pid"].as_u64().unwrap() as u32)
+        .collect();
     assert_eq!(run.invoker.instance_pids().len(), 3);
     // Two of three stop after the idle timeout; the prewarmed minimum of one stays.
-    assert!(eventually(Duration::from_secs(5), || run.invoker.instance_pids().len() == 1).await);
+    assert!(
+        eventually(Duration::from_secs(5), || run.invoker.instance_pids().len()
+            == 1)
+        .await
+    );
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(run.invoker.instance_pids().len(), 1);
     let gone = pids.iter().filter(|pid| !proc_entry_exists(**pid)).count();
