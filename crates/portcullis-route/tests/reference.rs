@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 
 use http::Method;
 use percent_encoding::percent_decode_str;
-use portcullis_route::{MethodSel, RouteKey, RouteTable, RouteTableBuilder, Segment};
+use portcullis_route::{MethodSel, PathError, RouteKey, RouteTable, RouteTableBuilder, Segment};
 use proptest::prelude::*;
 
 /// The outcome of a lookup: route key text and `(name, raw, decoded)` per parameter.
@@ -231,6 +231,7 @@ proptest! {
         let mut accepted: Vec<RouteKey> = Vec::new();
         for text in &keys {
             let key: RouteKey = text.parse().map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+            prop_assert_eq!(&key.to_string(), text, "Display writes the key as written");
             let clash = accepted.iter().position(|k| shape(k) == shape(&key));
             match builder.insert(key.clone(), key.clone()) {
                 Ok(()) => {
@@ -253,6 +254,80 @@ proptest! {
             );
         }
     }
+}
+
+/// The refusal the crate docs promise for a raw path, checked in the documented order.
+fn reference_refusal(path: &str) -> Option<PathError> {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Some(PathError::NotAbsolute);
+    };
+    let segs: Vec<&str> = rest.split('/').collect();
+    if segs.len() > portcullis_route::MAX_SEGMENTS {
+        return Some(PathError::TooManySegments {
+            limit: portcullis_route::MAX_SEGMENTS,
+        });
+    }
+    let strict = |s: &str| {
+        let b = s.as_bytes();
+        (0..b.len()).filter(|&i| b[i] == b'%').all(|i| {
+            b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+        })
+    };
+    if !segs.iter().all(|s| strict(s)) {
+        return Some(PathError::BadPercentEncoding);
+    }
+    let decoded: Vec<_> = segs
+        .iter()
+        .map(|s| percent_decode_str(s).decode_utf8())
+        .collect();
+    if decoded.iter().any(Result::is_err) {
+        return Some(PathError::NotUtf8);
+    }
+    if decoded.iter().flatten().any(|s| s == "." || s == "..") {
+        return Some(PathError::DotSegment);
+    }
+    None
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn refused_paths_are_exactly_the_documented_ones(
+        absolute in prop::bool::weighted(0.95),
+        chars in prop::collection::vec(
+            prop::sample::select(vec!['/', '/', 'a', 'a', '.', '.', '%', '2', 'e', 'E', 'F', 'C', '3', 'A', '9', 'f']),
+            0..14,
+        ),
+    ) {
+        let body: String = chars.into_iter().collect();
+        let path = if absolute { format!("/{body}") } else { body };
+        let mut builder = RouteTableBuilder::new();
+        for k in ["ANY /{proxy+}", "GET /a/{x}", "GET /a", "$default"] {
+            let key: RouteKey = k.parse().expect("valid");
+            builder.insert(key.clone(), key).expect("distinct");
+        }
+        let keys: Vec<RouteKey> = builder_keys(&builder);
+        let table = builder.build();
+        let want = reference_refusal(&path);
+        match table.find(&Method::GET, &path) {
+            Err(e) => prop_assert_eq!(Some(e), want, "{}", path),
+            Ok(_) => {
+                prop_assert_eq!(None, want, "{}", path);
+                prop_assert_eq!(trie(&table, &Method::GET, &path), reference(&keys, &Method::GET, &path));
+            }
+        }
+    }
+}
+
+fn builder_keys(builder: &RouteTableBuilder<RouteKey>) -> Vec<RouteKey> {
+    builder
+        .clone()
+        .build()
+        .routes()
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 #[test]
