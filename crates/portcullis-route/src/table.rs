@@ -381,6 +381,8 @@ struct Search<'s, 'p> {
     method: &'p Method,
     best: Option<Best>,
     root_greedy_takes_slash: bool,
+    /// Trie nodes entered, for the tests that pin the cost of a lookup.
+    visits: usize,
 }
 
 impl Search<'_, '_> {
@@ -391,6 +393,7 @@ impl Search<'_, '_> {
     /// skipped when no route in it ends at the right depth, or when even all-literal remaining
     /// segments could not beat the literal count of the best candidate so far (rule 2).
     fn exact(&mut self, node: u32, depth: usize, literals: usize) {
+        self.visits += 1;
         let n = &self.nodes[node as usize];
         let remaining = self.segs.len() - depth;
         if remaining < usize::from(n.exact_min) || remaining > usize::from(n.exact_max) {
@@ -426,6 +429,7 @@ impl Search<'_, '_> {
     /// Ranked by literal count (rule 2), then by segments before the greedy variable (rule 3);
     /// rules 4 and 5 follow from those two, rule 6 from the literal-first visiting order.
     fn greedy(&mut self, node: u32, depth: usize, literals: usize) {
+        self.visits += 1;
         let n = &self.nodes[node as usize];
         let last = self.segs.len() - 1; // the deepest position a greedy variable can start at
         if depth > last || usize::from(n.greedy_min) > last - depth {
@@ -493,19 +497,7 @@ impl<T> RouteTable<T> {
     /// so a refused path is refused even when only `$default` exists.
     pub fn find(&self, method: &Method, raw_path: &str) -> Result<Option<Match<'_, T>>, PathError> {
         let found = path::with_segments(raw_path, |raw, segs| {
-            let mut search = Search {
-                nodes: &self.nodes,
-                segs,
-                slot: method_slot(method),
-                method,
-                best: None,
-                root_greedy_takes_slash: self.root_greedy_takes_slash,
-            };
-            search.exact(0, 0, 0);
-            if search.best.is_none() {
-                search.greedy(0, 0, 0);
-            }
-            let best = search.best?;
+            let best = self.search(method, segs).best?;
             Some((best.route, self.params(best.route, raw, segs)))
         })?;
         let (route, params) = match found {
@@ -515,6 +507,31 @@ impl<T> RouteTable<T> {
         };
         let (key, value) = &self.routes[route as usize];
         Ok(Some(Match { value, key, params }))
+    }
+
+    /// Runs both search phases: routes without a greedy variable, then (only if none
+    /// matched) routes with one.
+    fn search<'s, 'p>(&'s self, method: &'p Method, segs: Segs<'p>) -> Search<'s, 'p> {
+        let mut search = Search {
+            nodes: &self.nodes,
+            segs,
+            slot: method_slot(method),
+            method,
+            best: None,
+            root_greedy_takes_slash: self.root_greedy_takes_slash,
+            visits: 0,
+        };
+        search.exact(0, 0, 0);
+        if search.best.is_none() {
+            search.greedy(0, 0, 0);
+        }
+        search
+    }
+
+    /// How many trie nodes a lookup enters (tests pin that this does not grow with the table).
+    #[cfg(test)]
+    pub(crate) fn visits(&self, method: &Method, raw_path: &str) -> Result<usize, PathError> {
+        path::with_segments(raw_path, |_, segs| self.search(method, segs).visits)
     }
 
     /// Captures the parameters of route `route`, known to match `segs` (decoded) / `raw`.

@@ -613,3 +613,80 @@ fn root_greedy_can_be_told_not_to_take_the_bare_slash() {
     let m = t.find(&Method::GET, "//").expect("valid").expect("match");
     assert_eq!(m.params.get("proxy").map(|p| p.raw.as_str()), Some("/"));
 }
+
+/// The bench's table shape: per service a collection, an item, a nested collection and a
+/// greedy file tree.
+fn services(n: usize) -> RouteTable<usize> {
+    let mut b = RouteTableBuilder::new();
+    for i in 0..n {
+        let svc = i / 4;
+        let key = match i % 4 {
+            0 => format!("GET /svc{svc}/items"),
+            1 => format!("GET /svc{svc}/items/{{id}}"),
+            2 => format!("POST /svc{svc}/items/{{id}}/tags"),
+            _ => format!("ANY /svc{svc}/files/{{proxy+}}"),
+        };
+        b.insert(key.parse().expect("valid"), i).expect("distinct");
+    }
+    b.build()
+}
+
+#[test]
+fn lookup_work_does_not_grow_with_the_number_of_routes() {
+    let small = services(8);
+    let paths = [
+        "/svc1/items",
+        "/svc1/items/42",
+        "/svc1/items/42/tags",
+        "/svc1/files/a/b/c",
+        "/svc1/nothing/here",
+        "/nothing",
+    ];
+    for n in [1_000, 10_000] {
+        let big = services(n);
+        for path in paths {
+            let work = |t: &RouteTable<usize>| t.visits(&Method::GET, path).expect("valid path");
+            assert_eq!(work(&big), work(&small), "{path} with {n} routes");
+            assert!(work(&big) <= 8, "{path}: {} nodes", work(&big));
+        }
+    }
+}
+
+#[test]
+fn lookup_work_is_bounded_by_the_table_even_when_every_prefix_is_ambiguous() {
+    // Literal and variable at each of 10 levels, a route at every combination: 1,024 routes
+    // (2,047 trie nodes) that all match `/a/a/.../a`. Literal-first search finds the best
+    // candidate first, then cuts every branch that could not beat its literal count; the work
+    // is bounded by the nodes matching a prefix of the path, far below the table size.
+    let mut b = RouteTableBuilder::new();
+    for combo in 0u32..1024 {
+        let path: String = (0..10)
+            .map(|i| {
+                if combo >> i & 1 == 1 {
+                    format!("/{{v{i}}}")
+                } else {
+                    "/a".to_owned()
+                }
+            })
+            .collect();
+        b.insert(format!("GET {path}").parse().expect("valid"), combo)
+            .expect("distinct");
+    }
+    let t = b.build();
+    let visits = |path: &str| t.visits(&Method::GET, path).expect("valid");
+    let path = "/a".repeat(10);
+    let m = t.find(&Method::GET, &path).expect("valid").expect("match");
+    assert_eq!(*m.value, 0, "all-literal route wins");
+    // 11 nodes down the literal chain, plus one cut `{var}` sibling per level.
+    assert!(visits(&path) <= 21, "{}", visits(&path));
+    let path = "/b".repeat(10);
+    let m = t.find(&Method::GET, &path).expect("valid").expect("match");
+    assert_eq!(*m.value, 1023, "only the all-variable route matches");
+    assert!(visits(&path) <= 11, "{}", visits(&path));
+    let path = "/a/b".repeat(5);
+    let m = t.find(&Method::GET, &path).expect("valid").expect("match");
+    assert_eq!(*m.value, 0b10_1010_1010, "literal wherever the path allows");
+    // Variable siblings taken at the first levels cannot be cut at once (all-`a` subtrees
+    // below could still win on paper), but the count stays small.
+    assert!(visits(&path) <= 64, "{}", visits(&path));
+}
