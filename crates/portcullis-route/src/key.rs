@@ -37,7 +37,8 @@ pub enum RouteKey {
 pub enum MethodSel {
     /// `ANY`: every method not otherwise defined for the same path template.
     Any,
-    /// One of `GET POST PUT PATCH DELETE HEAD OPTIONS`.
+    /// One of `GET POST PUT PATCH DELETE HEAD OPTIONS` when parsed. A key built by hand with
+    /// another method is accepted by the table and matches exactly that method.
     Method(Method),
 }
 

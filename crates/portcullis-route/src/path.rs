@@ -198,8 +198,9 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
-/// Strictly percent-decodes `raw` into `out` (appending), refusing a `%` not followed by two
-/// hex digits. Returns the number of bytes appended. Works on any `Extend<u8>`-like sink.
+/// Strictly percent-decodes `raw`, handing each byte to `push`; refuses a `%` not followed by
+/// two hex digits (lenient decoders pass those through, which would let `%zz` and `%7a` mean
+/// different things on either side of the gateway).
 fn decode_into(raw: &[u8], mut push: impl FnMut(u8)) -> Result<(), PathError> {
     let mut i = 0;
     while i < raw.len() {
