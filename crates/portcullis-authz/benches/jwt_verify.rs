@@ -29,7 +29,10 @@ const ALGS: [&str; 9] = [
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
 ];
 
-fn raw_verifier(alg: &str, jwk: &Value) -> Box<dyn Fn(&[u8], &[u8]) -> bool> {
+/// Verifies `(message, signature)`.
+type RawVerify = Box<dyn Fn(&[u8], &[u8]) -> bool>;
+
+fn raw_verifier(alg: &str, jwk: &Value) -> RawVerify {
     let field = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
     match alg {
         "ES256" | "ES384" | "EdDSA" => {
