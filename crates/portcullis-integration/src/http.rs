@@ -161,6 +161,14 @@ impl HttpIntegration {
                 );
                 Err(mapped)
             }
+            Err(_elapsed) if over_limit.load(Ordering::Acquire) => {
+                // The body tripped the limit and the upstream never answered: the client's fault.
+                tracing::warn!(
+                    upstream = %log_uri,
+                    "HTTP integration failed: request body over the limit"
+                );
+                Err(IntegrationError::BodyTooLarge)
+            }
             Err(_elapsed) => {
                 tracing::warn!(
                     upstream = %log_uri,

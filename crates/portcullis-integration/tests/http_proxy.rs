@@ -30,7 +30,7 @@ use portcullis_integration::{Integration, IntegrationError};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::timeout;
 
 /// Upper bound for anything a test awaits; generous for a loaded 2-core machine.
@@ -53,6 +53,8 @@ struct Recorded {
 struct Upstream {
     addr: SocketAddr,
     connections: Arc<AtomicUsize>,
+    /// One message each time a connection ends (closed by either side).
+    closed: mpsc::UnboundedReceiver<()>,
 }
 
 /// Serves `handler` on 127.0.0.1:0 (HTTP/1.1 and h2c by preface detection; TLS when `tls` is
@@ -66,6 +68,7 @@ where
     let addr = listener.local_addr().unwrap();
     let connections = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&connections);
+    let (closed_tx, closed) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -74,7 +77,9 @@ where
             counter.fetch_add(1, Ordering::SeqCst);
             let handler = handler.clone();
             let tls = tls.clone();
+            let closed_tx = closed_tx.clone();
             tokio::spawn(async move {
+                let _notify_on_end = NotifyOnDrop(closed_tx);
                 let service = service_fn(move |req| {
                     let fut = handler(req);
                     async move { Ok::<_, Infallible>(fut.await) }
@@ -98,7 +103,19 @@ where
             });
         }
     });
-    Upstream { addr, connections }
+    Upstream {
+        addr,
+        connections,
+        closed,
+    }
+}
+
+struct NotifyOnDrop(mpsc::UnboundedSender<()>);
+
+impl Drop for NotifyOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
 }
 
 fn up_full(bytes: impl Into<Bytes>) -> UpBody {
@@ -977,4 +994,181 @@ async fn a_request_body_over_the_limit_is_body_too_large_and_never_complete_upst
         !matches!(seen, Some(Ok(_))),
         "upstream got a complete body: {seen:?}"
     );
+}
+
+// === pool hygiene ===
+
+#[tokio::test]
+async fn idle_pooled_connections_are_closed_after_the_idle_timeout() {
+    let (mut upstream, mut records) = recording_upstream(None).await;
+    let client = HttpClient::new(ClientOptions {
+        native_roots: false,
+        pool_idle_timeout: Duration::from_millis(200),
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    let integration = integration(
+        &client,
+        settings(Scheme::Http, upstream.addr, vec![lit("/")]),
+    );
+    let response = call(&integration, get("/"), &ctx(&[])).await.unwrap();
+    assert_eq!(body_text(response).await, "upstream-body");
+    next_record(&mut records).await;
+
+    // `client` and `integration` stay alive, so only the pool's idle reaper (which needs the
+    // pool timer) can close this connection.
+    timeout(WAIT, upstream.closed.recv())
+        .await
+        .expect("idle connection never closed")
+        .unwrap();
+    drop(integration);
+}
+
+/// A TCP relay between the gateway and `target` that can black-hole traffic, to simulate an
+/// upstream that silently died with its TCP connection still open.
+struct Relay {
+    addr: SocketAddr,
+    frozen: watch::Sender<bool>,
+    /// One message when the gateway side of a relayed connection closes.
+    gateway_closed: mpsc::UnboundedReceiver<()>,
+}
+
+async fn relay(target: SocketAddr) -> Relay {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (frozen, frozen_rx) = watch::channel(false);
+    let (closed_tx, gateway_closed) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((gateway, _)) = listener.accept().await {
+            let Ok(upstream) = tokio::net::TcpStream::connect(target).await else {
+                return;
+            };
+            let (mut from_gateway, mut to_gateway) = gateway.into_split();
+            let (mut from_upstream, mut to_upstream) = upstream.into_split();
+            let frozen = frozen_rx.clone();
+            let closed_tx = closed_tx.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    match from_gateway.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) if *frozen.borrow() => {}
+                        Ok(n) => {
+                            if to_upstream.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                let _ = closed_tx.send(());
+            });
+            let frozen = frozen_rx.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    match from_upstream.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) if *frozen.borrow() => {}
+                        Ok(n) => {
+                            if to_gateway.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    Relay {
+        addr,
+        frozen,
+        gateway_closed,
+    }
+}
+
+#[tokio::test]
+async fn a_dead_http2_upstream_is_detected_by_keep_alive_pings_and_leaves_the_pool() {
+    let (upstream, mut records) = recording_upstream(None).await;
+    let mut relay = relay(upstream.addr).await;
+    let client = HttpClient::new(ClientOptions {
+        native_roots: false,
+        http2_keep_alive_interval: Duration::from_millis(100),
+        http2_keep_alive_timeout: Duration::from_millis(200),
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    let mut h2 = settings(Scheme::Http, relay.addr, vec![lit("/")]);
+    h2.version = HttpVersion::Http2;
+    let integration = integration(&client, h2);
+
+    let response = call(&integration, get("/"), &ctx(&[])).await.unwrap();
+    assert_eq!(body_text(response).await, "upstream-body");
+    assert_eq!(next_record(&mut records).await.version, Version::HTTP_2);
+
+    relay.frozen.send_replace(true);
+    timeout(WAIT, relay.gateway_closed.recv())
+        .await
+        .expect("the gateway kept a dead HTTP/2 connection")
+        .unwrap();
+
+    relay.frozen.send_replace(false);
+    let response = call(&integration, get("/"), &ctx(&[])).await.unwrap();
+    assert_eq!(body_text(response).await, "upstream-body");
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 2);
+}
+
+// === logging ===
+
+/// Collects formatted log output.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn a_failure_logs_one_warning_with_the_upstream_path_but_no_query_or_credentials() {
+    let logs = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::WARN)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let mut refused = settings(Scheme::Http, addr, vec![lit("/svc/"), var("id")]);
+    refused.target.query = Some("api_key=SECRET1".to_owned());
+    let integration = integration(&client(), refused);
+    let req = Request::builder()
+        .uri("/items/42?token=SECRET2")
+        .header("authorization", "Bearer SECRET3")
+        .body(full(""))
+        .unwrap();
+    let err = call(&integration, req, &ctx(&[("id", "42")]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IntegrationError::Connect(_)), "{err:?}");
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(text.matches("WARN").count(), 1, "{text}");
+    assert!(text.contains(&format!("http://{addr}/svc/42")), "{text}");
+    assert!(text.contains("could not connect"), "{text}");
+    assert!(!text.contains("SECRET"), "{text}");
 }
