@@ -114,7 +114,7 @@ impl HttpIntegration {
                 // Only reachable if a path value is not valid in a URI, which the route matcher
                 // should have prevented; treat it as an integration failure (500), not a panic.
                 tracing::warn!(
-                    upstream = %self.target.prefix(),
+                    upstream = %self.target.log_prefix(),
                     error = %err,
                     "HTTP integration: could not build the upstream URL"
                 );
@@ -203,8 +203,8 @@ fn is_length_limit(err: &(dyn StdError + 'static)) -> bool {
     false
 }
 
-/// An upstream URI for logs: scheme, authority and path, never the query (query values may carry
-/// secrets such as API keys).
+/// An upstream URI for logs: scheme, host, port and path; never userinfo or the query (both may
+/// carry secrets such as passwords or API keys).
 struct LogUri(Uri);
 
 impl fmt::Display for LogUri {
@@ -212,8 +212,11 @@ impl fmt::Display for LogUri {
         if let Some(scheme) = self.0.scheme_str() {
             write!(f, "{scheme}://")?;
         }
-        if let Some(authority) = self.0.authority() {
-            f.write_str(authority.as_str())?;
+        if let Some(host) = self.0.host() {
+            f.write_str(host)?;
+        }
+        if let Some(port) = self.0.port_u16() {
+            write!(f, ":{port}")?;
         }
         f.write_str(self.0.path())
     }

@@ -65,6 +65,8 @@ pub struct UpstreamTarget {
 pub(super) struct CompiledTarget {
     /// `scheme://authority`.
     prefix: Box<str>,
+    /// `scheme://host:port`, without any userinfo, for logs.
+    log_prefix: Box<str>,
     parts: Box<[PathPart]>,
     literal_len: usize,
     query: Option<Box<str>>,
@@ -74,6 +76,11 @@ pub(super) struct CompiledTarget {
 impl CompiledTarget {
     pub(super) fn new(target: UpstreamTarget) -> Self {
         let prefix = format!("{}://{}", target.scheme, target.authority).into_boxed_str();
+        let log_prefix = match target.authority.port() {
+            Some(port) => format!("{}://{}:{port}", target.scheme, target.authority.host()),
+            None => format!("{}://{}", target.scheme, target.authority.host()),
+        }
+        .into_boxed_str();
         let mut parts = target.path;
         // A path must start with `/` after the authority; tolerate a config that wrote
         // `{proxy}` or `pets` first rather than producing `http://hostpets`.
@@ -91,6 +98,7 @@ impl CompiledTarget {
             .sum();
         Self {
             prefix,
+            log_prefix,
             parts: parts.into_boxed_slice(),
             literal_len,
             query: target
@@ -101,9 +109,9 @@ impl CompiledTarget {
         }
     }
 
-    /// `scheme://authority`, for logs.
-    pub(super) fn prefix(&self) -> &str {
-        &self.prefix
+    /// `scheme://host:port`, for logs (no userinfo).
+    pub(super) fn log_prefix(&self) -> &str {
+        &self.log_prefix
     }
 
     /// The absolute upstream URI for a request to `request_uri` whose route captured `params`.
