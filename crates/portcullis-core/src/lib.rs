@@ -14,6 +14,6 @@ mod request_id;
 pub use auth::{AuthContext, JwtContext, LambdaContext};
 pub use body::{Body, BoxError, empty, full};
 pub use context::CallContext;
-pub use request_id::{RequestId, RequestIdGenerator};
 /// Path parameters captured by route matching (re-exported so stages need not name the route crate).
 pub use portcullis_route::{Param, Params};
+pub use request_id::{RequestId, RequestIdGenerator};

@@ -1,1 +1,12 @@
-//! (skeleton)
+//! Shared test harness (never shipped): a recording upstream, a small HTTP client, a spawned
+//! gateway process with its ready line parsed, and bounded waiting helpers.
+//!
+//! Everything binds 127.0.0.1 port 0 and owns its temp dir; nothing is global.
+
+mod client;
+mod gateway;
+mod upstream;
+
+pub use client::{Reply, TestClient};
+pub use gateway::{SpawnedGateway, wait_until};
+pub use upstream::{Behavior, Recorded, RecordingUpstream};

@@ -1,1 +1,10 @@
-//! Integration tests.
+//! Integration tests: the real `portcullis` binary on ephemeral ports against real upstream
+//! servers. One binary, one module per area.
+
+mod harness;
+
+mod cli;
+mod lifecycle;
+mod limits;
+mod proxy;
+mod routing;

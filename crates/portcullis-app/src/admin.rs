@@ -1,0 +1,71 @@
+//! The admin listener: health and readiness now; metrics and the development issuer's OIDC
+//! documents are served here too. Never exposed on the main listener, so a route can never
+//! shadow it and it needs no authorizer.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// State the admin endpoints report.
+#[derive(Debug, Default)]
+pub(crate) struct AdminState {
+    /// Set once the main listener is serving; cleared when draining starts.
+    pub(crate) ready: AtomicBool,
+}
+
+/// Serve the admin endpoints until shutdown.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    state: Arc<AdminState>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let state = Arc::clone(&state);
+                tokio::spawn(async move {
+                    let service = service_fn(move |request: Request<Incoming>| {
+                        let state = Arc::clone(&state);
+                        async move { Ok::<_, Infallible>(answer(&request, &state)) }
+                    });
+                    let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+            _ = portcullis_pipeline::until_stopped(&mut shutdown) => return,
+        }
+    }
+}
+
+fn answer(request: &Request<Incoming>, state: &AdminState) -> Response<Full<Bytes>> {
+    let json = |status: StatusCode, body: &'static str| {
+        let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        response
+    };
+    match (request.method(), request.uri().path()) {
+        (&Method::GET, "/healthz") => json(StatusCode::OK, r#"{"status":"ok"}"#),
+        (&Method::GET, "/readyz") => {
+            if state.ready.load(Ordering::Relaxed) {
+                json(StatusCode::OK, r#"{"status":"ready"}"#)
+            } else {
+                json(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"not ready"}"#)
+            }
+        }
+        _ => json(StatusCode::NOT_FOUND, r#"{"message":"Not Found"}"#),
+    }
+}

@@ -1,0 +1,151 @@
+//! `Config` -> `Snapshot`: the dull, explicit mapping from validated config to ready-to-call
+//! runtime objects. Every runtime crate takes its own typed settings; this is the only place
+//! that knows both vocabularies.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use portcullis_authz::{Authorizer, RouteAuth};
+use portcullis_config::{
+    Config, ConfigError, ConfigErrors, Integration as IntegrationConfig, RouteConfig,
+};
+use portcullis_integration::Integration;
+use portcullis_integration::http::{
+    HttpIntegration, HttpSettings, HttpVersion, PathPart, Scheme, UpstreamTarget,
+};
+use portcullis_integration::respond::RespondIntegration;
+use portcullis_pipeline::{Access, RequestLimits, RoutePlan, Snapshot};
+use portcullis_route::{RouteKey, RouteTableBuilder};
+
+use crate::registry::Registry;
+
+/// Build the snapshot for `config`, reusing long-lived state from `registry`. Every problem
+/// found is reported, positioned at the config element it comes from.
+pub fn snapshot(config: &Config, registry: &Registry) -> Result<Snapshot, ConfigErrors> {
+    let mut errors = Vec::new();
+    let authorizers = crate::compile_authorizers::all(config, registry, &mut errors);
+    let mut table = RouteTableBuilder::new();
+    for route in &config.routes {
+        let Some(integration) = integration(config, route, registry, &mut errors) else {
+            continue;
+        };
+        let access = match &route.authorizer {
+            None => Access::Public,
+            Some(name) => match authorizers.get(name) {
+                Some(authorizer) => Access::Authorizer {
+                    name: Arc::from(name.as_str()),
+                    authorizer: Arc::clone(authorizer),
+                    route: RouteAuth {
+                        scopes: route.scopes.clone().into(),
+                    },
+                },
+                // The authorizer failed to compile; its own error is already recorded.
+                None => continue,
+            },
+        };
+        let key_text: Arc<str> = Arc::from(route.key.value.to_string());
+        let plan = Arc::new(RoutePlan {
+            key: key_text,
+            access,
+            integration,
+        });
+        if let Err(duplicate) = table.insert(route.key.value.clone(), plan) {
+            errors.push(error_at(config, route, duplicate.to_string()));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    Ok(Snapshot {
+        routes: table.build(),
+        limits: RequestLimits {
+            max_body: config.limits.max_body,
+            max_header_bytes: usize::try_from(config.limits.max_header_bytes).unwrap_or(usize::MAX),
+        },
+        debug_headers: config.debug_headers,
+    })
+}
+
+pub(crate) type Authorizers = HashMap<String, Arc<dyn Authorizer>>;
+
+fn error_at(config: &Config, route: &RouteConfig, problem: String) -> ConfigError {
+    ConfigError::at(
+        config.origin.clone(),
+        route.key.span,
+        format!("routes.\"{}\"", route.key.value),
+        problem,
+    )
+}
+
+fn integration(
+    config: &Config,
+    route: &RouteConfig,
+    registry: &Registry,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Arc<dyn Integration>> {
+    match &route.integration {
+        IntegrationConfig::Http(template) => {
+            let client = match registry.http_client(route.upstream_ca.as_deref()) {
+                Ok(client) => client,
+                Err(problem) => {
+                    errors.push(error_at(config, route, format!("upstream_ca: {problem}")));
+                    return None;
+                }
+            };
+            let authority = match template.authority.parse() {
+                Ok(authority) => authority,
+                Err(e) => {
+                    errors.push(error_at(config, route, format!("http: invalid host: {e}")));
+                    return None;
+                }
+            };
+            let target = UpstreamTarget {
+                scheme: match template.scheme {
+                    portcullis_config::Scheme::Http => Scheme::Http,
+                    portcullis_config::Scheme::Https => Scheme::Https,
+                },
+                authority,
+                path: template
+                    .path
+                    .iter()
+                    .map(|part| match part {
+                        portcullis_config::UrlPart::Literal(text) => {
+                            PathPart::Literal(text.clone())
+                        }
+                        portcullis_config::UrlPart::Var(name) => {
+                            PathPart::Var(Arc::from(name.as_str()))
+                        }
+                    })
+                    .collect(),
+                query: template.query.clone(),
+                // spec §5.1: the $default route forwards the full request path.
+                append_request_path: matches!(route.key.value, RouteKey::Default),
+            };
+            let version = match route.http_version {
+                portcullis_config::HttpVersion::Auto => HttpVersion::Auto,
+                portcullis_config::HttpVersion::Http1 => HttpVersion::Http1,
+                portcullis_config::HttpVersion::Http2 => HttpVersion::Http2,
+            };
+            let settings = HttpSettings {
+                target,
+                timeout: route.timeout,
+                version,
+            };
+            Some(Arc::new(HttpIntegration::new(&client, settings)))
+        }
+        IntegrationConfig::Respond(fixed) => Some(Arc::new(RespondIntegration::new(
+            fixed.status,
+            fixed.headers.clone(),
+            Bytes::from(fixed.body.clone()),
+        ))),
+        IntegrationConfig::Function(name) => {
+            errors.push(error_at(
+                config,
+                route,
+                format!("function `{name}`: Lambda function integrations are not wired into this build yet"),
+            ));
+            None
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! The live snapshot and how it is replaced.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use portcullis_pipeline::Snapshot;
+
+use crate::compile;
+use crate::registry::Registry;
+
+/// Why a reload was refused (the previous snapshot keeps serving).
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The gateway runs the embedded demo; there is no file to reload.
+    #[error("running the embedded demo config: nothing to reload")]
+    NoConfigFile,
+    /// The new configuration is invalid.
+    #[error("{0}")]
+    Invalid(#[from] portcullis_config::ConfigErrors),
+}
+
+/// Holds the one `ArcSwap<Snapshot>` and knows where the config came from.
+pub struct Reloader {
+    live: Arc<ArcSwap<Snapshot>>,
+    registry: Arc<Registry>,
+    config_path: Option<PathBuf>,
+}
+
+impl Reloader {
+    /// Serve `initial` now; later reloads read `config_path`.
+    pub fn new(initial: Snapshot, registry: Arc<Registry>, config_path: Option<PathBuf>) -> Self {
+        Reloader {
+            live: Arc::new(ArcSwap::from_pointee(initial)),
+            registry,
+            config_path,
+        }
+    }
+
+    /// The swap handle the pipeline reads.
+    pub fn live(&self) -> Arc<ArcSwap<Snapshot>> {
+        Arc::clone(&self.live)
+    }
+
+    /// Re-read, validate and compile the config file; swap only if all of it is good.
+    pub fn reload(&self) -> Result<(), ReloadError> {
+        let path = self.config_path.as_ref().ok_or(ReloadError::NoConfigFile)?;
+        let config = portcullis_config::load(path)?;
+        let snapshot = compile::snapshot(&config, &self.registry)?;
+        self.live.store(Arc::new(snapshot));
+        Ok(())
+    }
+}

@@ -1,0 +1,93 @@
+//! Size checks on the request head, before routing (spec §7.2 and §9 step 1).
+
+use http::header::CONTENT_LENGTH;
+use http::request::Parts;
+
+use crate::plan::RequestLimits;
+use crate::respond::Rejection;
+
+/// Reject heads over the header budget and bodies announced over `max_body`.
+///
+/// The header budget counts the request line and every header as they appear on the wire
+/// (`name: value\r\n`), which is what AWS's 10,240-byte limit on "request line and header values"
+/// amounts to in practice. hyper enforces a hard cap slightly above this (see the listener), so
+/// a head far over the limit never reaches memory in full.
+pub fn check_head(parts: &Parts, limits: &RequestLimits) -> Result<(), Rejection> {
+    let request_line = parts.method.as_str().len()
+        + 1
+        + parts.uri.path_and_query().map_or(1, |pq| pq.as_str().len())
+        + " HTTP/1.1\r\n".len();
+    let mut size = request_line;
+    for (name, value) in &parts.headers {
+        size += name.as_str().len() + 2 + value.len() + 2;
+        if size > limits.max_header_bytes {
+            return Err(Rejection::HeadersTooLarge);
+        }
+    }
+    if size > limits.max_header_bytes {
+        return Err(Rejection::HeadersTooLarge);
+    }
+    if let Some(length) = parts.headers.get(CONTENT_LENGTH) {
+        let announced = length
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok());
+        match announced {
+            Some(n) if n > limits.max_body => return Err(Rejection::PayloadTooLarge),
+            Some(_) => {}
+            // hyper already refuses malformed Content-Length on HTTP/1; be safe for HTTP/2.
+            None => return Err(Rejection::BadRequest),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::Request;
+
+    fn parts(headers: &[(&str, String)]) -> Parts {
+        let mut builder = Request::get("/pets/1");
+        for (name, value) in headers {
+            builder = builder.header(*name, value);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    const LIMITS: RequestLimits = RequestLimits {
+        max_body: 100,
+        max_header_bytes: 10_240,
+    };
+
+    #[test]
+    fn heads_at_the_limit_pass_and_one_byte_more_fails() {
+        let line = "GET /pets/1 HTTP/1.1\r\n".len();
+        let overhead = "x-big: \r\n".len();
+        let fill = 10_240 - line - overhead;
+        assert_eq!(
+            check_head(&parts(&[("x-big", "a".repeat(fill))]), &LIMITS),
+            Ok(())
+        );
+        assert_eq!(
+            check_head(&parts(&[("x-big", "a".repeat(fill + 1))]), &LIMITS),
+            Err(Rejection::HeadersTooLarge)
+        );
+    }
+
+    #[test]
+    fn announced_body_over_the_limit_is_413() {
+        assert_eq!(
+            check_head(&parts(&[("content-length", "100".into())]), &LIMITS),
+            Ok(())
+        );
+        assert_eq!(
+            check_head(&parts(&[("content-length", "101".into())]), &LIMITS),
+            Err(Rejection::PayloadTooLarge)
+        );
+        assert_eq!(
+            check_head(&parts(&[("content-length", "x".into())]), &LIMITS),
+            Err(Rejection::BadRequest)
+        );
+    }
+}

@@ -1,0 +1,56 @@
+//! The compiled, immutable form of a configuration that the request path reads.
+//!
+//! A [`Snapshot`] is built once per (re)load by `portcullis-app` and swapped in atomically; a
+//! request loads it once at the route stage and keeps that `Arc` to the end, so a reload never
+//! changes the rules under an in-flight request. Nothing here is stringly typed: route keys are
+//! already parsed into the table, authorizers and integrations are ready-to-call objects.
+
+use std::sync::Arc;
+
+use portcullis_authz::{Authorizer, RouteAuth};
+use portcullis_integration::Integration;
+use portcullis_route::RouteTable;
+
+/// Everything the request path needs, compiled from one configuration.
+pub struct Snapshot {
+    /// Route key -> plan, with AWS priority rules.
+    pub routes: RouteTable<Arc<RoutePlan>>,
+    /// Per-request size limits.
+    pub limits: RequestLimits,
+    /// `debug_headers: true`: denials carry their reason code in `x-portcullis-deny-reason`.
+    pub debug_headers: bool,
+}
+
+/// Size limits checked before any other stage (spec §7.2, §9 step 1).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    /// Largest accepted request body in bytes (`max_body`, default 10 MiB).
+    pub max_body: u64,
+    /// Largest accepted request line plus headers in bytes (default 10,240).
+    pub max_header_bytes: usize,
+}
+
+/// What to do with a request that matched one route.
+pub struct RoutePlan {
+    /// The route key as configured (`GET /pets/{id}`), shared into every request's context.
+    pub key: Arc<str>,
+    /// Who may call it.
+    pub access: Access,
+    /// Where it goes.
+    pub integration: Arc<dyn Integration>,
+}
+
+/// The authorization requirement of a route.
+pub enum Access {
+    /// `authorizer: none` (or no authorizer configured at all).
+    Public,
+    /// Run this authorizer with these route-level requirements.
+    Authorizer {
+        /// The authorizer's name in config, for logs.
+        name: Arc<str>,
+        /// The authorizer itself (shared by every route that uses it).
+        authorizer: Arc<dyn Authorizer>,
+        /// Route-level requirements (scopes).
+        route: RouteAuth,
+    },
+}

@@ -1,0 +1,190 @@
+//! The one table from "what went wrong" to "what the client sees" (spec §7.3).
+//!
+//! Every stage that refuses a request returns a [`Rejection`]; nothing else in the pipeline
+//! writes an error status or body. Bodies are AWS's compact JSON (`{"message":"..."}`), byte for
+//! byte, with `content-type: application/json`. The `apigw-requestid` header is added to every
+//! response, success or not, by [`crate::stack`].
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use http::{Response, StatusCode};
+use portcullis_authz::{Denial, DenialStatus};
+use portcullis_core::{Body, full};
+use portcullis_integration::IntegrationError;
+
+/// Why the gateway answered by itself instead of forwarding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// No route matched (no 405 on HTTP APIs, spec §1.3).
+    NotFound,
+    /// The request path cannot be routed safely (bad percent-encoding, dot segments).
+    BadRequest,
+    /// Request line and headers over the configured limit (10,240 bytes by default, spec §7.2).
+    HeadersTooLarge,
+    /// Body over `max_body` (spec §7.2), or over 6 MB for a Lambda integration (spec §4.5).
+    PayloadTooLarge,
+    /// Missing or invalid credentials (JWT failures, missing identity source).
+    Unauthorized {
+        /// The `www-authenticate` challenge, when the authorizer produced one (spec §2.7).
+        www_authenticate: Option<HeaderValue>,
+    },
+    /// Authenticated but not allowed (scopes, Deny policies, rules).
+    Forbidden,
+    /// Throttled (spec §7.1).
+    TooManyRequests,
+    /// The integration or an authorizer failed (spec §4.5, §3.8).
+    InternalServerError,
+    /// The integration did not answer within its timeout (spec §4.5: 503, not 504).
+    ServiceUnavailable,
+}
+
+impl Rejection {
+    /// The status code of this rejection.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Rejection::NotFound => StatusCode::NOT_FOUND,
+            Rejection::BadRequest => StatusCode::BAD_REQUEST,
+            Rejection::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Rejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Rejection::Forbidden => StatusCode::FORBIDDEN,
+            Rejection::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Rejection::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            Rejection::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The exact body AWS sends for this outcome.
+    pub fn body(&self) -> &'static str {
+        match self {
+            Rejection::NotFound => r#"{"message":"Not Found"}"#,
+            Rejection::BadRequest => r#"{"message":"Bad Request"}"#,
+            Rejection::HeadersTooLarge => r#"{"message":"Request Header Fields Too Large"}"#,
+            Rejection::PayloadTooLarge => r#"{"message":"Request Entity Too Large"}"#,
+            Rejection::Unauthorized { .. } => r#"{"message":"Unauthorized"}"#,
+            Rejection::Forbidden => r#"{"message":"Forbidden"}"#,
+            Rejection::TooManyRequests => r#"{"message":"Too Many Requests"}"#,
+            Rejection::InternalServerError => r#"{"message":"Internal Server Error"}"#,
+            Rejection::ServiceUnavailable => r#"{"message":"Service Unavailable"}"#,
+        }
+    }
+
+    /// A short machine-readable name for logs and metrics (AWS's `error.responseType` spirit).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Rejection::NotFound => "not_found",
+            Rejection::BadRequest => "bad_request",
+            Rejection::HeadersTooLarge => "headers_too_large",
+            Rejection::PayloadTooLarge => "payload_too_large",
+            Rejection::Unauthorized { .. } => "unauthorized",
+            Rejection::Forbidden => "forbidden",
+            Rejection::TooManyRequests => "throttled",
+            Rejection::InternalServerError => "internal_error",
+            Rejection::ServiceUnavailable => "integration_timeout",
+        }
+    }
+
+    /// The response to send.
+    pub fn into_response(self) -> Response<Body> {
+        let body = self.body();
+        let mut response = Response::new(full(Bytes::from_static(body.as_bytes())));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        if let Rejection::Unauthorized {
+            www_authenticate: Some(challenge),
+        } = self
+        {
+            headers.insert(WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}
+
+impl From<&IntegrationError> for Rejection {
+    /// Integration failures (spec §4.5 and §7.3). Unreachable, reset and malformed upstreams are
+    /// AWS's "integration failure" (500); only a timeout is 503. See docs/decisions.md.
+    fn from(error: &IntegrationError) -> Self {
+        match error {
+            IntegrationError::Timeout(_) => Rejection::ServiceUnavailable,
+            IntegrationError::BodyTooLarge => Rejection::PayloadTooLarge,
+            IntegrationError::Connect(_) | IntegrationError::Upstream(_) => {
+                Rejection::InternalServerError
+            }
+        }
+    }
+}
+
+impl From<&Denial> for Rejection {
+    fn from(denial: &Denial) -> Self {
+        match denial.status {
+            DenialStatus::Unauthorized => Rejection::Unauthorized {
+                www_authenticate: denial.www_authenticate.clone(),
+            },
+            DenialStatus::Forbidden => Rejection::Forbidden,
+            DenialStatus::Error => Rejection::InternalServerError,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_awss_compact_json_with_matching_lengths() {
+        // Spec §7.3: 26-byte Unauthorized and 33-byte Service Unavailable bodies.
+        assert_eq!(
+            Rejection::Unauthorized {
+                www_authenticate: None
+            }
+            .body()
+            .len(),
+            26
+        );
+        assert_eq!(Rejection::ServiceUnavailable.body().len(), 33);
+        let all = [
+            Rejection::NotFound,
+            Rejection::BadRequest,
+            Rejection::HeadersTooLarge,
+            Rejection::PayloadTooLarge,
+            Rejection::Unauthorized {
+                www_authenticate: None,
+            },
+            Rejection::Forbidden,
+            Rejection::TooManyRequests,
+            Rejection::InternalServerError,
+            Rejection::ServiceUnavailable,
+        ];
+        for rejection in all {
+            let parsed: serde_json::Value = serde_json::from_str(rejection.body()).unwrap();
+            assert!(parsed["message"].is_string(), "{rejection:?}");
+            let response = rejection.clone().into_response();
+            assert_eq!(response.status(), rejection.status());
+            assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+            assert_eq!(
+                response.headers()[CONTENT_LENGTH],
+                rejection.body().len().to_string().as_str()
+            );
+        }
+    }
+
+    #[test]
+    fn integration_timeout_is_503_and_other_failures_are_500() {
+        let timeout = IntegrationError::Timeout(std::time::Duration::from_secs(1));
+        assert_eq!(
+            Rejection::from(&timeout).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let refused = IntegrationError::Connect("refused".into());
+        assert_eq!(
+            Rejection::from(&refused).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            Rejection::from(&IntegrationError::BodyTooLarge).status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! The real `portcullis` binary, spawned as a child process, with its output collected.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A running gateway process. Killed on drop.
+pub struct SpawnedGateway {
+    child: Child,
+    /// The main listener, from the ready line.
+    pub listen: SocketAddr,
+    /// The admin listener, from the ready line.
+    pub admin: SocketAddr,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+fn collect(reader: impl std::io::Read + Send + 'static, sink: Arc<Mutex<Vec<String>>>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(reader).lines().map_while(Result::ok) {
+            if let Ok(mut lines) = sink.lock() {
+                lines.push(line);
+            }
+        }
+    });
+}
+
+impl SpawnedGateway {
+    /// Run `exe args…` (JSON logs are forced) and wait up to 30 s for its ready line.
+    /// Panics with the process output if it exits or never gets ready.
+    pub fn spawn(exe: &Path, args: &[&str], cwd: &Path) -> Self {
+        let mut child = Command::new(exe)
+            .args(["--log-format", "json"])
+            .args(args)
+            .current_dir(cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn portcullis");
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        collect(child.stdout.take().expect("stdout"), Arc::clone(&stdout));
+        collect(child.stderr.take().expect("stderr"), Arc::clone(&stderr));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = stderr.lock().ok().and_then(|lines| {
+                lines.iter().find_map(|line| {
+                    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+                    (v["message"] == "ready").then(|| {
+                        (
+                            v["listen"].as_str()?.parse().ok()?,
+                            v["admin"].as_str()?.parse().ok()?,
+                        )
+                            .into()
+                    })?
+                })
+            });
+            if let Some((listen, admin)) = ready {
+                return SpawnedGateway {
+                    child,
+                    listen,
+                    admin,
+                    stdout,
+                    stderr,
+                };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                std::thread::sleep(Duration::from_millis(100));
+                panic!(
+                    "portcullis exited with {status} before ready; stderr:\n{}",
+                    stderr.lock().map(|l| l.join("\n")).unwrap_or_default()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "portcullis not ready in 30 s; stderr:\n{}",
+                stderr.lock().map(|l| l.join("\n")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `http://listen`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.listen)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Lines written to stdout so far (the access log).
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Lines written to stderr so far (diagnostic logs).
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Send a signal by name (`TERM`, `INT`, `HUP`).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Wait for exit, up to `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// A `/proc/PID/status` field in kB (`VmRSS`, `VmHWM`).
+    pub fn memory_kb(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix(field)?
+                    .trim_start_matches(':')
+                    .trim()
+                    .strip_suffix("kB")?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for SpawnedGateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Poll `check` every 10 ms until it is true or `limit` passes; returns whether it became true.
+pub async fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    check()
+}

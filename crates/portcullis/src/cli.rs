@@ -1,0 +1,91 @@
+//! Command-line interface: argument definitions and dispatch to one module per subcommand.
+
+mod check;
+mod demo;
+mod logging;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit status for bad usage or an invalid configuration (clap uses 2 for usage errors too).
+pub(crate) const EXIT_CONFIG: u8 = 2;
+/// Exit status for failures while running.
+pub(crate) const EXIT_RUNTIME: u8 = 1;
+
+const EXAMPLES: &str = "\
+Examples:
+  portcullis serve                        run the embedded demo on 127.0.0.1:8080 (no config needed)
+  portcullis serve --config gateway.yaml  run with your configuration
+  portcullis check --config gateway.yaml  validate a configuration and exit (2 if invalid)
+  portcullis demo-config > gateway.yaml   start from the demo configuration
+  RUST_LOG=debug portcullis serve --log-format pretty";
+
+/// A self-hosted API gateway that speaks AWS API Gateway's authorizer and Lambda contracts.
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about, after_help = EXAMPLES)]
+pub(crate) struct Cli {
+    /// Log level or filter (e.g. `info`, `portcullis=debug`); overrides RUST_LOG.
+    #[arg(long, global = true, value_name = "FILTER")]
+    log_level: Option<String>,
+    /// Log and access-log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Json)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// One JSON object per line (default; for machines).
+    Json,
+    /// Human-readable lines (for terminals).
+    Pretty,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway (on the embedded demo config when no config file exists).
+    Serve {
+        /// Config file. Default: ./portcullis.yaml, or the embedded demo if that does not exist.
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Override `listen:` (e.g. `127.0.0.1:0` for an ephemeral port).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// Override `admin:`.
+        #[arg(long, value_name = "ADDR")]
+        admin: Option<std::net::SocketAddr>,
+    },
+    /// Validate a config file and exit: 0 if valid, 2 with every problem listed if not.
+    Check {
+        /// Config file to check.
+        #[arg(long, short, value_name = "FILE", default_value = "portcullis.yaml")]
+        config: PathBuf,
+    },
+    /// Print the embedded demo configuration (what `serve` runs without a config file).
+    DemoConfig,
+}
+
+/// Parse arguments and run the chosen subcommand.
+pub(crate) fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // One crypto provider for the whole process, chosen explicitly: auto-selection panics when
+    // feature unification enables two (dependencies.md §13).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            admin,
+        } => {
+            logging::init(cli.log_level.as_deref(), cli.log_format);
+            serve::run(config, serve::Overrides { listen, admin }, cli.log_format)
+        }
+        Command::Check { config } => check::run(&config),
+        Command::DemoConfig => demo::run(),
+    }
+}

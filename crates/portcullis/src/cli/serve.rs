@@ -1,0 +1,113 @@
+//! `portcullis serve`: run until SIGTERM/SIGINT (graceful drain), reloading on SIGHUP.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use portcullis_app::{Running, StartOptions};
+use tokio::signal::unix::{SignalKind, signal};
+
+use super::{EXIT_CONFIG, EXIT_RUNTIME, LogFormat};
+
+/// Where the configuration comes from.
+enum Source {
+    File(PathBuf),
+    Demo,
+}
+
+/// Command-line overrides of config values.
+pub(crate) struct Overrides {
+    pub(crate) listen: Option<std::net::SocketAddr>,
+    pub(crate) admin: Option<std::net::SocketAddr>,
+}
+
+pub(crate) fn run(config: Option<PathBuf>, overrides: Overrides, format: LogFormat) -> ExitCode {
+    let source = match config {
+        Some(path) => Source::File(path),
+        None if Path::new("portcullis.yaml").exists() => {
+            Source::File(PathBuf::from("portcullis.yaml"))
+        }
+        None => Source::Demo,
+    };
+    let mut config = match &source {
+        Source::File(path) => match portcullis_config::load(path) {
+            Ok(config) => config,
+            Err(errors) => {
+                eprintln!("{errors}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+        Source::Demo => portcullis_config::demo(),
+    };
+    if let Some(listen) = overrides.listen {
+        config.listen = listen;
+    }
+    if let Some(admin) = overrides.admin {
+        config.admin = admin;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    let options = StartOptions {
+        config_path: match &source {
+            Source::File(path) => Some(path.clone()),
+            Source::Demo => None,
+        },
+        access_log_format: match format {
+            LogFormat::Json => portcullis_app::AccessLogFormat::Json,
+            LogFormat::Pretty => portcullis_app::AccessLogFormat::Pretty,
+        },
+    };
+    match runtime.block_on(serve(config, options, matches!(source, Source::Demo))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "portcullis stopped");
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+async fn serve(
+    config: portcullis_config::Config,
+    options: StartOptions,
+    demo: bool,
+) -> anyhow::Result<()> {
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+
+    let running = Running::start(config, options)
+        .await
+        .context("starting the gateway")?;
+    tracing::info!(
+        listen = %running.listen_addr(),
+        admin = %running.admin_addr(),
+        version = env!("CARGO_PKG_VERSION"),
+        "ready"
+    );
+    if demo {
+        eprintln!("{}", running.demo_banner());
+    }
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => { tracing::info!("SIGTERM: draining"); break; }
+            _ = interrupt.recv() => { tracing::info!("SIGINT: draining"); break; }
+            _ = hangup.recv() => match running.reload().await {
+                Ok(()) => tracing::info!("configuration reloaded"),
+                Err(error) => tracing::error!(error = %error, "reload refused; the previous configuration keeps serving"),
+            },
+        }
+    }
+    running.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! The command line: `check` with positioned errors and exit status 2, `--version`, `--help`,
+//! `demo-config`.
+
+use std::process::Command;
+
+use crate::harness::{exe, write};
+
+fn check(yaml: &str) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "gateway.yaml", yaml);
+    let out = Command::new(exe())
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_accepts_a_valid_config() {
+    let (code, stdout, stderr) =
+        check("routes:\n  GET /pets/{id}:\n    http: http://127.0.0.1:3000/pets/{id}\n");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("OK"), "{stdout}");
+}
+
+#[test]
+fn config_errors_name_file_line_column_and_exit_2() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        // Unknown key with a suggestion.
+        (
+            "routes:\n  GET /a:\n    http: http://127.0.0.1:1/a\n    tiemout: 5s\n",
+            "gateway.yaml:4:5",
+            &["tiemout", "timeout"],
+        ),
+        // Bad method, with a suggestion.
+        (
+            "routes:\n  get /a:\n    http: http://127.0.0.1:1/a\n",
+            "gateway.yaml:2:3",
+            &["GET"],
+        ),
+        // Greedy variable not last.
+        (
+            "routes:\n  GET /{proxy+}/x:\n    http: http://127.0.0.1:1/a\n",
+            "gateway.yaml:2:3",
+            &["last"],
+        ),
+        // Duplicate variable names.
+        (
+            "routes:\n  GET /{id}/{id}:\n    http: http://127.0.0.1:1/a\n",
+            "gateway.yaml:2:3",
+            &["id"],
+        ),
+        // Duplicate routes (same shape).
+        (
+            "routes:\n  GET /p/{id}:\n    http: http://127.0.0.1:1/a\n  GET /p/{pid}:\n    http: http://127.0.0.1:1/b\n",
+            "gateway.yaml:4:3",
+            &["GET /p/{id}"],
+        ),
+        // Bad URL.
+        (
+            "routes:\n  GET /a:\n    http: ftp://example.com/a\n",
+            "gateway.yaml:3:11",
+            &["http"],
+        ),
+        // Placeholder that is not a route variable.
+        (
+            "routes:\n  GET /a/{id}:\n    http: http://127.0.0.1:1/{name}\n",
+            "gateway.yaml:3:11",
+            &["name"],
+        ),
+        // Bad duration.
+        (
+            "routes:\n  GET /a:\n    http: http://127.0.0.1:1/a\n    timeout: 5 parsecs\n",
+            "gateway.yaml:4:14",
+            &["duration"],
+        ),
+    ];
+    for (yaml, position, words) in cases {
+        let (code, _, stderr) = check(yaml);
+        assert_eq!(code, 2, "expected exit 2 for:\n{yaml}\nstderr: {stderr}");
+        assert!(
+            stderr.contains(position),
+            "expected {position} in:\n{stderr}\nfor:\n{yaml}"
+        );
+        for word in *words {
+            assert!(stderr.contains(word), "expected {word:?} in:\n{stderr}");
+        }
+    }
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let (code, _, stderr) = check(
+        "routes:\n  GET /a:\n    http: http://127.0.0.1:1/a\n    tiemout: 5s\n  BAD /b:\n    http: nope\n",
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("gateway.yaml:4:"), "{stderr}");
+    assert!(stderr.contains("gateway.yaml:5:"), "{stderr}");
+}
+
+#[test]
+fn serve_refuses_a_bad_config_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "bad.yaml", "listen: not-an-address\n");
+    let out = Command::new(exe())
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.yaml:1:"));
+}
+
+#[test]
+fn version_help_and_demo_config() {
+    let version = Command::new(exe()).arg("--version").output().unwrap();
+    assert!(version.status.success());
+    assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")));
+    let help = Command::new(exe()).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for word in ["serve", "check", "demo-config", "Examples:", "--log-format"] {
+        assert!(help.contains(word), "--help lacks {word}: {help}");
+    }
+    let demo = Command::new(exe()).arg("demo-config").output().unwrap();
+    assert!(demo.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "demo.yaml",
+        &String::from_utf8_lossy(&demo.stdout),
+    );
+    let checked = Command::new(exe())
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "the printed demo config is valid: {}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}

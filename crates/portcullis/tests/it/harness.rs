@@ -1,0 +1,65 @@
+//! Start a gateway from a YAML snippet in its own temp dir.
+
+use std::path::{Path, PathBuf};
+
+pub(crate) use portcullis_test_support::{
+    Behavior, RecordingUpstream, SpawnedGateway, TestClient, wait_until,
+};
+
+/// The binary under test.
+pub(crate) fn exe() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_portcullis"))
+}
+
+/// A gateway serving `yaml` (which must not set listen/admin: ephemeral ports are forced).
+pub(crate) struct Gw {
+    pub(crate) proc: SpawnedGateway,
+    pub(crate) dir: tempfile::TempDir,
+}
+
+impl Gw {
+    pub(crate) fn start(yaml: &str) -> Self {
+        Self::start_with(yaml, &[], &[])
+    }
+
+    /// Start with extra files in the config directory and extra CLI arguments.
+    pub(crate) fn start_with(yaml: &str, files: &[(&str, &str)], extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, contents) in files {
+            write(dir.path(), name, contents);
+        }
+        let config = write(dir.path(), "portcullis.yaml", yaml);
+        let config = config.to_str().expect("utf-8 path").to_owned();
+        let mut args = vec![
+            "serve",
+            "--config",
+            &config,
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+        ];
+        args.extend_from_slice(extra);
+        let proc = SpawnedGateway::spawn(exe(), &args, dir.path());
+        Gw { proc, dir }
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{}", self.proc.url(), path)
+    }
+
+    /// Parsed access-log lines so far.
+    pub(crate) fn access_log(&self) -> Vec<serde_json::Value> {
+        self.proc
+            .stdout_lines()
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+pub(crate) fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("write file");
+    path
+}

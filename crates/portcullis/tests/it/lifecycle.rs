@@ -1,0 +1,184 @@
+//! Process lifecycle: graceful shutdown, reload, the embedded demo, admin endpoints, TLS.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use crate::harness::{
+    Behavior, Gw, RecordingUpstream, SpawnedGateway, TestClient, exe, wait_until, write,
+};
+
+#[tokio::test]
+async fn sigterm_finishes_in_flight_requests_and_refuses_new_connections() {
+    let up = RecordingUpstream::start(Behavior::Delay(Duration::from_millis(1500))).await;
+    let mut gw = Gw::start(&format!(
+        "routes:\n  GET /slow:\n    http: {}/slow\n",
+        up.url()
+    ));
+    let url = gw.url("/slow");
+    let in_flight = tokio::spawn(async move { TestClient::http1().get(&url).await });
+    assert!(
+        wait_until(Duration::from_secs(5), || up.count() == 1).await,
+        "request never reached the upstream"
+    );
+
+    gw.proc.signal("TERM");
+    let listen = gw.proc.listen;
+    let refused = wait_until(Duration::from_secs(2), || {
+        std::net::TcpStream::connect(listen).is_err()
+    })
+    .await;
+    assert!(refused, "new connections still accepted while draining");
+
+    let reply = in_flight.await.unwrap();
+    assert_eq!(
+        reply.status,
+        200,
+        "in-flight request was cut: {}",
+        reply.text()
+    );
+    let status = tokio::task::spawn_blocking(move || gw.proc.wait_exit(Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .expect("gateway exits after draining");
+    assert!(status.success(), "exit status {status}");
+}
+
+#[tokio::test]
+async fn sighup_reloads_a_good_config_and_keeps_serving_through_a_bad_one() {
+    let gw = Gw::start("routes:\n  GET /a: {respond: {body: a}}\n");
+    let client = TestClient::http1();
+    assert_eq!(client.get(&gw.url("/a")).await.text(), "a");
+    assert_eq!(client.get(&gw.url("/b")).await.status, 404);
+
+    write(
+        gw.dir.path(),
+        "portcullis.yaml",
+        "routes:\n  GET /a: {respond: {body: a2}}\n  GET /b: {respond: {body: b}}\n",
+    );
+    gw.proc.signal("HUP");
+    let client2 = client.clone();
+    let url = gw.url("/b");
+    let mut reloaded = false;
+    for _ in 0..100 {
+        if client2.get(&url).await.status == 200 {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(reloaded, "route /b never appeared after SIGHUP");
+    assert_eq!(client.get(&gw.url("/a")).await.text(), "a2");
+
+    write(
+        gw.dir.path(),
+        "portcullis.yaml",
+        "routes:\n  GET /a: {respond: {body: a3}}\n  GET /c: {tiemout: 5s}\n",
+    );
+    gw.proc.signal("HUP");
+    let logged = wait_until(Duration::from_secs(5), || {
+        gw.proc
+            .stderr_lines()
+            .iter()
+            .any(|l| l.contains("reload refused"))
+    })
+    .await;
+    assert!(
+        logged,
+        "bad reload not reported: {:?}",
+        gw.proc.stderr_lines()
+    );
+    let refusal = gw
+        .proc
+        .stderr_lines()
+        .into_iter()
+        .find(|l| l.contains("reload refused"))
+        .unwrap();
+    assert!(
+        refusal.contains("portcullis.yaml:3:"),
+        "error names file and line: {refusal}"
+    );
+    assert_eq!(
+        client.get(&gw.url("/a")).await.text(),
+        "a2",
+        "old config keeps serving"
+    );
+    assert_eq!(client.get(&gw.url("/b")).await.text(), "b");
+}
+
+#[tokio::test]
+async fn serve_without_a_config_file_runs_the_embedded_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = SpawnedGateway::spawn(
+        exe(),
+        &["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
+        dir.path(),
+    );
+    let client = TestClient::http1();
+    let home = client.get(&format!("{}/", gw.url())).await;
+    assert_eq!(home.status, 200, "{}", home.text());
+    let hello = client.get(&format!("{}/hello/world", gw.url())).await;
+    assert_eq!(hello.status, 200);
+    assert_eq!(
+        client.get(&format!("{}/nowhere", gw.url())).await.status,
+        404
+    );
+    let banner = gw.stderr_lines().join("\n");
+    assert!(
+        banner.contains(&format!("curl -i http://{}/", gw.listen)),
+        "banner shows what to try: {banner}"
+    );
+    let health = client.get(&format!("http://{}/healthz", gw.admin)).await;
+    assert_eq!(health.status, 200);
+    assert_eq!(health.json()["status"], "ok");
+    assert_eq!(
+        client
+            .get(&format!("http://{}/readyz", gw.admin))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn tls_listener_negotiates_h2_and_http1_by_alpn() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    // Relative paths in the config resolve against the config file's directory.
+    let gw = Gw::start_with(
+        "tls:\n  cert: cert.pem\n  key: key.pem\nroutes:\n  GET /t: {respond: {body: secure}}\n",
+        &[
+            ("cert.pem", &cert.cert.pem()),
+            ("key.pem", &cert.signing_key.serialize_pem()),
+        ],
+        &[],
+    );
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).unwrap();
+    let url = format!("https://localhost:{}/t", gw.proc.listen.port());
+    for expected in [http::Version::HTTP_2, http::Version::HTTP_11] {
+        let tls = rustls::ClientConfig::builder()
+            .with_root_certificates(roots.clone())
+            .with_no_client_auth();
+        let builder = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_only();
+        // The connector offers exactly one protocol by ALPN, so the server's choice is visible.
+        let https = if expected == http::Version::HTTP_2 {
+            builder.enable_http2().build()
+        } else {
+            builder.enable_http1().build()
+        };
+        let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new())
+            .http2_only(expected == http::Version::HTTP_2)
+            .build(https);
+        let response = client.get(url.parse().unwrap()).await.expect("TLS request");
+        assert_eq!(response.version(), expected);
+        assert_eq!(response.status(), 200);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"secure");
+    }
+}
