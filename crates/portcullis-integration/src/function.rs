@@ -1,1 +1,189 @@
-//! Lambda function integration (payload 1.0/2.0 events to the functions runtime). (Skeleton.)
+//! Lambda function integration: the request becomes a payload 2.0 or 1.0 event (spec §4.1,
+//! §4.2), the function is invoked through `portcullis-functions`, and its output becomes the
+//! response (spec §4.3, §4.4).
+//!
+//! Failures map onto [`IntegrationError`] so the pipeline's single rescue table answers them as
+//! spec §4.5 asks: a function timeout or the integration timeout is `Timeout` (503); an event over
+//! Lambda's 6 MB limit is `BodyTooLarge` (413); a function error, crash, init failure, throttle,
+//! oversized or malformed output is `Upstream` (500), with a [`FunctionCallError`] as its source
+//! for the log.
+
+use std::time::Duration;
+
+use ::http::{Request, Response};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use portcullis_core::{Body, BoxError, CallContext};
+use portcullis_events as events;
+use portcullis_functions::{InvokeError, Invoker, MAX_PAYLOAD_BYTES};
+
+use crate::{BoxFuture, Integration, IntegrationError};
+
+/// `PayloadFormatVersion` of a Lambda integration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PayloadFormat {
+    /// `"1.0"`: the REST-compatible event and response (spec §4.2, §4.4).
+    V1,
+    /// `"2.0"` (the default for HTTP APIs): spec §4.1, §4.3.
+    #[default]
+    V2,
+}
+
+/// The per-route settings of a function integration (built by `portcullis-app`).
+#[derive(Debug, Clone)]
+pub struct FunctionIntegrationSettings {
+    /// Event and response format.
+    pub payload_format: PayloadFormat,
+    /// The integration timeout (default 30 s, the HTTP API maximum): covers waiting for an
+    /// instance, a cold start and the run. On expiry the answer is 503.
+    pub timeout: Duration,
+    /// The stage name for `requestContext.stage` (`$default` by default).
+    pub stage: String,
+    /// `requestContext.apiId`.
+    pub api_id: String,
+    /// `requestContext.accountId`.
+    pub account_id: String,
+    /// `requestContext.domainName`; `None` uses the request's `Host`.
+    pub domain: Option<String>,
+    /// `stageVariables`.
+    pub stage_variables: Vec<(String, String)>,
+}
+
+impl Default for FunctionIntegrationSettings {
+    fn default() -> Self {
+        Self {
+            payload_format: PayloadFormat::V2,
+            timeout: Duration::from_secs(30),
+            stage: "$default".to_owned(),
+            api_id: "portcullis".to_owned(),
+            account_id: "123456789012".to_owned(),
+            domain: None,
+            stage_variables: Vec::new(),
+        }
+    }
+}
+
+/// Why a function integration failed; the source of [`IntegrationError::Upstream`].
+#[derive(Debug, thiserror::Error)]
+pub enum FunctionCallError {
+    /// The invocation failed (function error, crash, init failure, throttle, oversized output).
+    #[error(transparent)]
+    Invoke(InvokeError),
+    /// The function's output is not a valid response for the payload format.
+    #[error("malformed function response: {0}")]
+    Response(#[from] events::ResponseError),
+    /// The event could not be built.
+    #[error(transparent)]
+    Event(#[from] events::EventError),
+    /// The client's request body could not be read.
+    #[error("could not read the request body: {0}")]
+    RequestBody(#[source] BoxError),
+}
+
+/// Answers requests by invoking a Lambda function.
+#[derive(Debug, Clone)]
+pub struct FunctionIntegration {
+    invoker: Invoker,
+    settings: FunctionIntegrationSettings,
+}
+
+impl FunctionIntegration {
+    /// An integration that invokes `invoker`'s function.
+    pub fn new(invoker: Invoker, settings: FunctionIntegrationSettings) -> Self {
+        Self { invoker, settings }
+    }
+
+    async fn handle(
+        &self,
+        req: Request<Body>,
+        ctx: &CallContext,
+    ) -> Result<Response<Body>, IntegrationError> {
+        let (parts, body) = req.into_parts();
+        // The whole body is needed for the event; Lambda's 6 MB sync limit applies (spec §4.5).
+        let body = collect_bounded(body, MAX_PAYLOAD_BYTES).await?;
+        let s = &self.settings;
+        let facts = events::RequestFacts {
+            parts: &parts,
+            body: &body,
+            ctx,
+            stage: &s.stage,
+            api_id: &s.api_id,
+            account_id: &s.account_id,
+            domain: s.domain.as_deref(),
+            stage_variables: &s.stage_variables,
+        };
+        let event = match s.payload_format {
+            PayloadFormat::V2 => events::request_v2(&facts),
+            PayloadFormat::V1 => events::request_v1(&facts),
+        }
+        .map_err(|e| upstream(FunctionCallError::Event(e)))?;
+        if event.len() > MAX_PAYLOAD_BYTES {
+            // Base64 and the event's own fields can push a body under 6 MB over the limit.
+            return Err(IntegrationError::BodyTooLarge);
+        }
+        let invoked = tokio::time::timeout(
+            s.timeout,
+            self.invoker
+                .invoke(Bytes::from(event), ctx.request_id.as_str()),
+        )
+        .await
+        .map_err(|_| IntegrationError::Timeout(s.timeout))?;
+        let output = match invoked {
+            Ok(output) => output,
+            Err(InvokeError::Timeout(after)) => return Err(IntegrationError::Timeout(after)),
+            Err(InvokeError::RequestTooLarge) => return Err(IntegrationError::BodyTooLarge),
+            Err(error) => {
+                tracing::warn!(function = self.invoker.name(), request_id = %ctx.request_id, %error, "function invocation failed");
+                return Err(upstream(FunctionCallError::Invoke(error)));
+            }
+        };
+        let response = match s.payload_format {
+            PayloadFormat::V2 => events::response_v2(&output),
+            PayloadFormat::V1 => events::response_v1(&output),
+        }
+        .map_err(|e| {
+            tracing::warn!(function = self.invoker.name(), request_id = %ctx.request_id, error = %e, "malformed function response");
+            upstream(FunctionCallError::Response(e))
+        })?;
+        Ok(response.map(portcullis_core::full))
+    }
+}
+
+/// Collect the whole request body, refusing more than `limit` bytes. Written as a frame loop
+/// (rather than `Limited::collect`) so the future stays `Send` for the boxed trait object.
+async fn collect_bounded(mut body: Body, limit: usize) -> Result<Bytes, IntegrationError> {
+    let mut collected = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| {
+            if error.is::<http_body_util::LengthLimitError>() || error.source().is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
+                IntegrationError::BodyTooLarge
+            } else {
+                upstream(FunctionCallError::RequestBody(error))
+            }
+        })?;
+        if let Some(data) = frame.data_ref() {
+            if collected.len() + data.len() > limit {
+                return Err(IntegrationError::BodyTooLarge);
+            }
+            collected.extend_from_slice(data);
+        }
+    }
+    Ok(collected.freeze())
+}
+
+fn upstream(error: FunctionCallError) -> IntegrationError {
+    IntegrationError::Upstream(Box::new(error))
+}
+
+impl Integration for FunctionIntegration {
+    fn call<'a>(
+        &'a self,
+        req: Request<Body>,
+        ctx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<Response<Body>, IntegrationError>> {
+        Box::pin(self.handle(req, ctx))
+    }
+}
+
+#[cfg(test)]
+mod tests;
