@@ -107,12 +107,12 @@ impl Gateway {
                 rejection.into_response()
             }
         };
-        if snapshot.debug_headers {
-            if let Some(reason) = record.authorizer_reason {
-                response
-                    .headers_mut()
-                    .insert(&DENY_REASON_HEADER, HeaderValue::from_static(reason));
-            }
+        if snapshot.debug_headers
+            && let Some(reason) = record.authorizer_reason
+        {
+            response
+                .headers_mut()
+                .insert(&DENY_REASON_HEADER, HeaderValue::from_static(reason));
         }
         if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
             response.headers_mut().insert(&REQUEST_ID_HEADER, value);
