@@ -159,6 +159,16 @@ impl Invoker {
         }
     }
 
+    /// Replaces the function's instances: idle ones stop now, busy ones when their invocation
+    /// ends, and the next invocations cold-start with the code and files as they are now. Also
+    /// clears an init-failure backoff. This is what `watch: true` calls when the function's files
+    /// change. No effect on remote functions.
+    pub fn recycle(&self) {
+        if let Target::Local(pool) = &self.target {
+            pool.recycle();
+        }
+    }
+
     /// Refuses new invocations, kills every instance and waits until they are gone.
     pub async fn shutdown(&self) {
         match &self.target {

@@ -86,6 +86,8 @@ pub(crate) struct Pool {
     next_id: AtomicU64,
     backoff: Mutex<Backoff>,
     closed: AtomicBool,
+    /// Bumped by [`Pool::recycle`]; instances of an older generation are not reused.
+    generation: AtomicU64,
     reaper: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -101,6 +103,7 @@ impl Pool {
             next_id: AtomicU64::new(1),
             backoff: Mutex::new(Backoff::default()),
             closed: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
             reaper: Mutex::new(None),
         });
         let period = (pool.spec.settings.idle_timeout / 4)
@@ -165,7 +168,10 @@ impl Pool {
     }
 
     fn put_idle(&self, instance: Instance) {
-        if self.closed.load(Ordering::Acquire) || !instance.alive() {
+        if self.closed.load(Ordering::Acquire)
+            || !instance.alive()
+            || instance.generation != self.generation.load(Ordering::Acquire)
+        {
             return;
         }
         lock(&self.idle).push(Idle {
@@ -195,9 +201,11 @@ impl Pool {
         }
         let started = Instant::now();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let generation = self.generation.load(Ordering::Acquire);
         let spawned = Instance::spawn(&self.spec, id, &self.live, provisioned).await;
         let ready = match spawned {
-            Ok(instance) => {
+            Ok(mut instance) => {
+                instance.generation = generation;
                 if self.closed.load(Ordering::Acquire) {
                     return Err(InvokeError::ShuttingDown);
                 }
@@ -297,6 +305,19 @@ impl Pool {
                 "stopping idle instance"
             );
         }
+    }
+
+    /// Stops idle instances now and busy ones when their invocation ends, and clears any init
+    /// backoff, so the next invocation starts a fresh instance with the current code (`watch`).
+    pub(crate) fn recycle(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        *lock(&self.backoff) = Backoff::default();
+        let stale: Vec<Idle> = lock(&self.idle).drain(..).collect();
+        tracing::info!(
+            function = self.name(),
+            stopped = stale.len(),
+            "recycling instances"
+        );
     }
 
     /// Pids of all live instances (for diagnostics and tests).

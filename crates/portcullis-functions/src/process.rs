@@ -202,6 +202,8 @@ fn kill_group(pid: u32) {
 /// A running instance. Dropping it kills its process group and stops its listener.
 pub(crate) struct Instance {
     pub(crate) id: u64,
+    /// The pool generation the instance was started in (see `Pool::recycle`).
+    pub(crate) generation: u64,
     pid: u32,
     api: Arc<ApiState>,
     next_tx: mpsc::Sender<Invocation>,
@@ -286,6 +288,7 @@ impl Instance {
         });
         Ok(Instance {
             id,
+            generation: 0,
             pid,
             api,
             next_tx,

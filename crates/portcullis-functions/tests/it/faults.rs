@@ -177,3 +177,58 @@ async fn oversized_responses_and_payloads_are_refused() {
     ));
     run.functions.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_init_that_never_finishes_fails_after_the_init_timeout() {
+    let dir = dir_with(&[(
+        "f.mjs",
+        "await new Promise(() => setInterval(() => {}, 1000));\nexport const handler = async () => 1;",
+    )]);
+    let mut settings = node(&dir, "f.handler");
+    settings.init_timeout = Duration::from_millis(400);
+    let run = start(settings).await;
+    let started = Instant::now();
+    match invoke(&run, json!({})).await {
+        Err(InvokeError::InitFailed { reason }) => {
+            assert!(reason.contains("init did not finish"), "{reason}")
+        }
+        other => panic!("expected an init timeout, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_millis(1400));
+    assert!(
+        eventually(Duration::from_secs(2), || run
+            .invoker
+            .instance_pids()
+            .is_empty())
+        .await
+    );
+    run.functions.shutdown().await;
+}
+
+#[tokio::test]
+async fn recycle_replaces_instances_with_fresh_code() {
+    let dir = dir_with(&[(
+        "f.mjs",
+        "export const handler = async () => ({ v: 1, pid: process.pid });",
+    )]);
+    let run = start(node(&dir, "f.handler")).await;
+    let first = invoke_json(&run.invoker, json!({}), "a").await;
+    assert_eq!(first["v"], 1);
+    std::fs::write(
+        dir.path().join("f.mjs"),
+        "export const handler = async () => ({ v: 2, pid: process.pid });",
+    )
+    .unwrap();
+    assert_eq!(
+        invoke_json(&run.invoker, json!({}), "b").await["v"],
+        1,
+        "warm instance keeps old code"
+    );
+    run.invoker.recycle();
+    let fresh = invoke_json(&run.invoker, json!({}), "c").await;
+    assert_eq!(fresh["v"], 2);
+    assert_ne!(fresh["pid"], first["pid"]);
+    let old = first["pid"].as_u64().unwrap() as u32;
+    assert!(eventually(Duration::from_secs(2), || !proc_entry_exists(old)).await);
+    run.functions.shutdown().await;
+}

@@ -6,6 +6,7 @@ mod faults;
 mod node;
 mod pool;
 mod python;
+mod remote;
 mod shutdown;
 
 use std::num::NonZeroUsize;
