@@ -1172,3 +1172,33 @@ async fn a_failure_logs_one_warning_with_the_upstream_path_but_no_query_or_crede
     assert!(text.contains("could not connect"), "{text}");
     assert!(!text.contains("SECRET"), "{text}");
 }
+
+#[tokio::test]
+async fn http1_connection_headers_do_not_break_an_http2_upstream() {
+    // HTTP/2 forbids connection-specific headers; forwarding them would make the h2 client
+    // refuse the request.
+    let (upstream, mut records) = recording_upstream(None).await;
+    let client = client();
+    let mut h2 = settings(Scheme::Http, upstream.addr, vec![lit("/")]);
+    h2.version = HttpVersion::Http2;
+    let integration = integration(&client, h2);
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/")
+        .header("host", "gw.example")
+        .header("connection", "keep-alive, x-hop")
+        .header("x-hop", "1")
+        .header("keep-alive", "timeout=5")
+        .header("transfer-encoding", "chunked")
+        .header("upgrade", "websocket")
+        .header("te", "gzip")
+        .body(full("h1 to h2"))
+        .unwrap();
+
+    let response = call(&integration, req, &ctx(&[])).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let seen = next_record(&mut records).await;
+    assert_eq!(seen.version, Version::HTTP_2);
+    assert!(!seen.headers.contains_key("x-hop"));
+    assert_eq!(seen.body.unwrap(), "h1 to h2");
+}
