@@ -1175,8 +1175,8 @@ async fn a_failure_logs_one_warning_with_the_upstream_path_but_no_query_or_crede
 
 #[tokio::test]
 async fn http1_connection_headers_do_not_break_an_http2_upstream() {
-    // HTTP/2 forbids connection-specific headers; forwarding them would make the h2 client
-    // refuse the request.
+    // HTTP/2 forbids connection-specific headers (RFC 9113 §8.2.2): the upstream must get a
+    // well-formed request without them and without the headers `Connection` named.
     let (upstream, mut records) = recording_upstream(None).await;
     let client = client();
     let mut h2 = settings(Scheme::Http, upstream.addr, vec![lit("/")]);
