@@ -159,6 +159,14 @@ impl Invoker {
         }
     }
 
+    /// How many instances are ready and idle right now (diagnostics, tests).
+    pub fn idle_instances(&self) -> usize {
+        match &self.target {
+            Target::Local(pool) => pool.idle_count(),
+            Target::Remote(_) => 0,
+        }
+    }
+
     /// Replaces the function's instances: idle ones stop now, busy ones when their invocation
     /// ends, and the next invocations cold-start with the code and files as they are now. Also
     /// clears an init-failure backoff. This is what `watch: true` calls when the function's files

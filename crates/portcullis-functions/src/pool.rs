@@ -320,6 +320,10 @@ impl Pool {
         );
     }
 
+    pub(crate) fn idle_count(&self) -> usize {
+        lock(&self.idle).len()
+    }
+
     /// Pids of all live instances (for diagnostics and tests).
     pub(crate) fn pids(&self) -> Vec<u32> {
         let live = lock(&self.live);

@@ -29,15 +29,13 @@ async fn n_requests_with_concurrency_n_run_in_parallel_on_n_instances() {
     settings.concurrency = concurrency(3);
     settings.prewarm = 3;
     let run = start(settings).await;
+    // Prewarmed and ready, so cold starts do not stagger the three runs.
     assert!(
-        eventually(Duration::from_secs(10), || run
-            .invoker
-            .instance_pids()
-            .len()
+        eventually(Duration::from_secs(10), || run.invoker.idle_instances()
             == 3)
         .await
     );
-    let results: Vec<Value> = sleepers(&run.invoker, 3, 300)
+    let results: Vec<Value> = sleepers(&run.invoker, 3, 1000)
         .await
         .into_iter()
         .map(|r| r.unwrap())
@@ -129,7 +127,7 @@ async fn a_full_queue_throttles_at_once_and_a_long_wait_throttles_on_time() {
 async fn idle_instances_are_stopped_and_prewarmed_ones_kept() {
     let dir = dir_with(&[("s.mjs", SLEEPER)]);
     let mut settings = node(&dir, "s.handler");
-    settings.idle_timeout = Duration::from_millis(200);
+    settings.idle_timeout = Duration::from_millis(800);
     settings.concurrency = concurrency(3);
     settings.prewarm = 1;
     let run = start(settings).await;
@@ -141,22 +139,74 @@ async fn idle_instances_are_stopped_and_prewarmed_ones_kept() {
             == 1)
         .await
     );
-    let results = sleepers(&run.invoker, 3, 200).await;
-    assert!(results.iter().all(|r| r.is_ok()));
-    let pids: Vec<u32> = results
+    let results = sleepers(&run.invoker, 3, 300).await;
+    let pids: std::collections::HashSet<u32> = results
         .iter()
         .map(|r| r.as_ref().unwrap()["pid"].as_u64().unwrap() as u32)
         .collect();
-    assert_eq!(run.invoker.instance_pids().len(), 3);
-    // Two of three stop after the idle timeout; the prewarmed minimum of one stays.
+    assert!(
+        pids.len() >= 2,
+        "ran in parallel on several instances: {results:?}"
+    );
+    // All but the prewarmed minimum of one stop after the idle timeout, and stay stopped.
     assert!(
         eventually(Duration::from_secs(5), || run.invoker.instance_pids().len()
             == 1)
         .await
     );
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(run.invoker.instance_pids().len(), 1);
-    let gone = pids.iter().filter(|pid| !proc_entry_exists(**pid)).count();
-    assert_eq!(gone, 2, "stopped instances were reaped");
+    let survivors = run.invoker.instance_pids();
+    assert_eq!(survivors.len(), 1);
+    for pid in pids.iter().filter(|pid| !survivors.contains(pid)) {
+        assert!(
+            eventually(Duration::from_secs(2), || !proc_entry_exists(*pid)).await,
+            "{pid} reaped"
+        );
+    }
+    run.functions.shutdown().await;
+}
+
+/// Not a benchmark harness (that is issue 6's), just a quick number: sequential and concurrent
+/// invocations of a trivial warm Node handler. `cargo test -p portcullis-functions --test it
+/// throughput -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn throughput_of_a_trivial_node_handler() {
+    let dir = dir_with(&[(
+        "t.mjs",
+        "export const handler = async () => ({ statusCode: 200, body: 'ok' });",
+    )]);
+    let mut settings = node(&dir, "t.handler");
+    settings.concurrency = concurrency(4);
+    let run = start(settings).await;
+    invoke_json(&run.invoker, json!({}), "warm").await;
+    let n = 2000;
+    let started = Instant::now();
+    for i in 0..n {
+        run.invoker
+            .invoke(Bytes::from_static(b"{}"), &format!("s{i}"))
+            .await
+            .unwrap();
+    }
+    let sequential = n as f64 / started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..4)
+        .map(|w| {
+            let invoker = run.invoker.clone();
+            tokio::spawn(async move {
+                for i in 0..n / 4 {
+                    invoker
+                        .invoke(Bytes::from_static(b"{}"), &format!("c{w}-{i}"))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    join_all(tasks).await;
+    let concurrent = n as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "sequential: {sequential:.0} invocations/s; 4 concurrent on 4 instances: {concurrent:.0} invocations/s"
+    );
     run.functions.shutdown().await;
 }
