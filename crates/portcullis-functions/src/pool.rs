@@ -40,13 +40,14 @@ impl Admission {
             Err(tokio::sync::TryAcquireError::Closed) => return Err(InvokeError::ShuttingDown),
             Err(tokio::sync::TryAcquireError::NoPermits) => {}
         }
-        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue_size {
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
+        // The guard also leaves the queue when the caller gives up (its future is dropped).
+        let place = QueuePlace::take(&self.waiting);
+        if place.ahead >= self.queue_size {
             return Err(InvokeError::Throttled);
         }
         let waited =
             tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned()).await;
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        drop(place);
         match waited {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(_closed)) => Err(InvokeError::ShuttingDown),
@@ -56,6 +57,26 @@ impl Admission {
 
     pub(crate) fn close(&self) {
         self.permits.close();
+    }
+}
+
+/// A place in the wait queue, given back on drop.
+struct QueuePlace<'a> {
+    waiting: &'a AtomicUsize,
+    /// Callers that were already waiting.
+    ahead: usize,
+}
+
+impl<'a> QueuePlace<'a> {
+    fn take(waiting: &'a AtomicUsize) -> Self {
+        let ahead = waiting.fetch_add(1, Ordering::AcqRel);
+        Self { waiting, ahead }
+    }
+}
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -210,3 +210,40 @@ async fn throughput_of_a_trivial_node_handler() {
     );
     run.functions.shutdown().await;
 }
+
+#[tokio::test]
+async fn callers_that_give_up_while_queued_free_their_place() {
+    let dir = dir_with(&[("s.mjs", SLEEPER)]);
+    let mut settings = node(&dir, "s.handler");
+    settings.concurrency = concurrency(1);
+    settings.queue_size = 1;
+    let run = start(settings).await;
+    invoke_json(&run.invoker, json!({"ms": 0}), "warm-up").await;
+    let busy = {
+        let invoker = run.invoker.clone();
+        tokio::spawn(async move {
+            invoker
+                .invoke(Bytes::from(json!({"ms": 500}).to_string()), "busy")
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Queue, then give up (as a client that disconnects does), five times over.
+    for i in 0..5 {
+        let gave_up = tokio::time::timeout(
+            Duration::from_millis(20),
+            run.invoker
+                .invoke(Bytes::from(json!({"ms": 0}).to_string()), &format!("q{i}")),
+        )
+        .await;
+        assert!(gave_up.is_err(), "still queued behind the busy instance");
+    }
+    // The single queue place is free again: this one waits and runs instead of being throttled.
+    let queued = run
+        .invoker
+        .invoke(Bytes::from(json!({"ms": 0}).to_string()), "last")
+        .await;
+    assert!(queued.is_ok(), "{queued:?}");
+    assert!(busy.await.unwrap().is_ok());
+    run.functions.shutdown().await;
+}
