@@ -124,6 +124,9 @@ pub fn request_v2(facts: &RequestFacts<'_>) -> Result<Vec<u8>, EventError> {
     let cookie_list = cookies(&parts.headers);
     let mut headers = joined_headers(&parts.headers);
     headers.remove(COOKIE.as_str());
+    for (name, value) in forwarded_headers(facts) {
+        headers.insert(name.to_owned(), value);
+    }
     let query = joined_query(parts.uri.query().unwrap_or(""));
     let (body, is_base64_encoded) = encode_body(facts.body, &parts.headers);
     let domain = domain_name(facts);
@@ -254,6 +257,9 @@ pub fn request_v1(facts: &RequestFacts<'_>) -> Result<Vec<u8>, EventError> {
             .entry(name.as_str().to_owned())
             .or_default()
             .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
+    }
+    for (name, value) in forwarded_headers(facts) {
+        multi_headers.insert(name.to_owned(), vec![value]);
     }
     let headers = multi_headers
         .iter()
@@ -418,6 +424,45 @@ fn form_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(&plus_as_space)
         .decode_utf8_lossy()
         .into_owned()
+}
+
+/// The `x-forwarded-*` headers API Gateway adds to what it hands the integration (spec §4.1,
+/// observed in real events): the source IP appended to any client-sent `x-forwarded-for` (with
+/// `", "`, as proxies append), and `x-forwarded-proto` / `x-forwarded-port` describing the
+/// client's connection (port from `Host`, else 443/80), replacing client-sent values.
+fn forwarded_headers(facts: &RequestFacts<'_>) -> [(&'static str, String); 3] {
+    let ctx = facts.ctx;
+    let ip = ctx.client_addr.ip().to_string();
+    let sent: Vec<&str> = facts
+        .parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let xff = if sent.is_empty() {
+        ip
+    } else {
+        format!("{}, {ip}", sent.join(", "))
+    };
+    let host = facts
+        .parts
+        .headers
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let port = match host.rsplit_once(':') {
+        Some((_, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            port.to_owned()
+        }
+        _ => (if ctx.tls { "443" } else { "80" }).to_owned(),
+    };
+    let proto = if ctx.tls { "https" } else { "http" };
+    [
+        ("x-forwarded-for", xff),
+        ("x-forwarded-port", port),
+        ("x-forwarded-proto", proto.to_owned()),
+    ]
 }
 
 fn path_parameters(ctx: &CallContext) -> Option<BTreeMap<&str, &str>> {

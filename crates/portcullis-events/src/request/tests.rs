@@ -91,7 +91,10 @@ fn v2_event_has_every_documented_field() {
         "headers": {
             "host": "api1.execute-api.us-east-1.amazonaws.com",
             "user-agent": "curl/8",
-            "x-dup": "one,two"
+            "x-dup": "one,two",
+            "x-forwarded-for": "203.0.113.9",
+            "x-forwarded-port": "80",
+            "x-forwarded-proto": "http"
         },
         "queryStringParameters": {"a": "1,2", "b": "x y", "flag": "", "plus": "c d"},
         "requestContext": {
@@ -239,8 +242,10 @@ fn v1_event_matches_the_documented_shape() {
         "resource": "/my/path",
         "path": "/my/path",
         "httpMethod": "GET",
-        "headers": {"header1": "value1", "header2": "value2", "user-agent": "ua"},
-        "multiValueHeaders": {"header1": ["value1"], "header2": ["value1", "value2"], "user-agent": ["ua"]},
+        "headers": {"header1": "value1", "header2": "value2", "user-agent": "ua",
+            "x-forwarded-for": "203.0.113.9", "x-forwarded-port": "80", "x-forwarded-proto": "http"},
+        "multiValueHeaders": {"header1": ["value1"], "header2": ["value1", "value2"], "user-agent": ["ua"],
+            "x-forwarded-for": ["203.0.113.9"], "x-forwarded-port": ["80"], "x-forwarded-proto": ["http"]},
         "queryStringParameters": {"parameter1": "value2", "parameter2": "value"},
         "multiValueQueryStringParameters": {"parameter1": ["value1", "value2"], "parameter2": ["value"]},
         "requestContext": {
@@ -456,7 +461,11 @@ fn v2_event_has_the_same_keys_as_the_published_sample() {
         ours["queryStringParameters"],
         sample["queryStringParameters"]
     );
-    assert_eq!(ours["headers"], sample["headers"]);
+    let mut headers = ours["headers"].as_object().unwrap().clone();
+    for added in ["x-forwarded-for", "x-forwarded-port", "x-forwarded-proto"] {
+        assert!(headers.remove(added).is_some(), "{added}");
+    }
+    assert_eq!(Value::Object(headers), sample["headers"]);
     assert_eq!(
         ours["requestContext"]["authorizer"],
         sample["requestContext"]["authorizer"]
@@ -475,4 +484,26 @@ fn assert_same_keys(expected: &Value, actual: &Value, at: &str) {
             }
         }
     }
+}
+
+#[test]
+fn forwarded_headers_append_the_source_ip_and_describe_the_connection() {
+    let parts = parts(
+        "GET",
+        "/",
+        &[
+            ("host", "gw.example.com:8443"),
+            ("x-forwarded-for", "198.51.100.1"),
+            ("x-forwarded-proto", "ftp"),
+        ],
+    );
+    let mut c = ctx("$default", &[], AuthContext::None);
+    c.tls = true;
+    let event = v2(&parts, b"", &c);
+    assert_eq!(
+        event["headers"]["x-forwarded-for"],
+        "198.51.100.1, 203.0.113.9"
+    );
+    assert_eq!(event["headers"]["x-forwarded-port"], "8443");
+    assert_eq!(event["headers"]["x-forwarded-proto"], "https");
 }
