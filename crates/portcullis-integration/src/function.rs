@@ -155,7 +155,11 @@ async fn collect_bounded(mut body: Body, limit: usize) -> Result<Bytes, Integrat
     let mut collected = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|error| {
-            if error.is::<http_body_util::LengthLimitError>() || error.source().is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
+            if error.is::<http_body_util::LengthLimitError>()
+                || error
+                    .source()
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            {
                 IntegrationError::BodyTooLarge
             } else {
                 upstream(FunctionCallError::RequestBody(error))
