@@ -13,9 +13,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::signature::{
-    self as lc, ParsedPublicKey, RsaPublicKeyComponents, UnparsedPublicKey,
-};
+use aws_lc_rs::signature::{self as lc, ParsedPublicKey, RsaPublicKeyComponents, UnparsedPublicKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -25,9 +23,7 @@ use portcullis_jwks::testing::TestKey;
 use portcullis_jwks::{JwksOptions, JwksRegistry, KeySource};
 use serde_json::{Value, json};
 
-const ALGS: [&str; 9] = [
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
-];
+const ALGS: [&str; 9] = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
 
 /// Verifies `(message, signature)`.
 type RawVerify = Box<dyn Fn(&[u8], &[u8]) -> bool>;
@@ -37,30 +33,16 @@ fn raw_verifier(alg: &str, jwk: &Value) -> RawVerify {
     match alg {
         "ES256" | "ES384" | "EdDSA" => {
             let (algorithm, bytes): (&'static dyn lc::VerificationAlgorithm, Vec<u8>) = match alg {
-                "ES256" => (
-                    &lc::ECDSA_P256_SHA256_FIXED,
-                    [vec![4], field("x"), field("y")].concat(),
-                ),
-                "ES384" => (
-                    &lc::ECDSA_P384_SHA384_FIXED,
-                    [vec![4], field("x"), field("y")].concat(),
-                ),
+                "ES256" => (&lc::ECDSA_P256_SHA256_FIXED, [vec![4], field("x"), field("y")].concat()),
+                "ES384" => (&lc::ECDSA_P384_SHA384_FIXED, [vec![4], field("x"), field("y")].concat()),
                 _ => (&lc::ED25519, field("x")),
             };
-            Box::new(move |msg, sig| {
-                UnparsedPublicKey::new(algorithm, &bytes)
-                    .verify(msg, sig)
-                    .is_ok()
-            })
+            Box::new(move |msg, sig| UnparsedPublicKey::new(algorithm, &bytes).verify(msg, sig).is_ok())
         }
         _ => {
             let params = rsa_params(alg);
             let (n, e) = (field("n"), field("e"));
-            Box::new(move |msg, sig| {
-                RsaPublicKeyComponents { n: &n, e: &e }
-                    .verify(params, msg, sig)
-                    .is_ok()
-            })
+            Box::new(move |msg, sig| RsaPublicKeyComponents { n: &n, e: &e }.verify(params, msg, sig).is_ok())
         }
     }
 }
@@ -79,16 +61,14 @@ fn rsa_params(alg: &str) -> &'static lc::RsaParameters {
 fn parsed_verifier(alg: &str, jwk: &Value) -> Option<ParsedPublicKey> {
     let field = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
     match alg {
-        "ES256" => ParsedPublicKey::new(
-            &lc::ECDSA_P256_SHA256_FIXED,
-            [vec![4], field("x"), field("y")].concat(),
-        )
-        .ok(),
-        "ES384" => ParsedPublicKey::new(
-            &lc::ECDSA_P384_SHA384_FIXED,
-            [vec![4], field("x"), field("y")].concat(),
-        )
-        .ok(),
+        "ES256" => {
+            ParsedPublicKey::new(&lc::ECDSA_P256_SHA256_FIXED, [vec![4], field("x"), field("y")].concat())
+                .ok()
+        }
+        "ES384" => {
+            ParsedPublicKey::new(&lc::ECDSA_P384_SHA384_FIXED, [vec![4], field("x"), field("y")].concat())
+                .ok()
+        }
         "EdDSA" => ParsedPublicKey::new(&lc::ED25519, field("x")).ok(),
         _ => None, // RSA from n/e has no direct ParsedPublicKey constructor; `raw` is the limit there
     }
@@ -107,17 +87,11 @@ fn ctx() -> CallContext {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let _guard = rt.enter();
     let registry = JwksRegistry::new(JwksOptions::default()).unwrap();
     let issuer = "https://issuer.bench.test/";
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
     let claims = json!({"iss": issuer, "aud": "api", "sub": "alice", "exp": now + 3600, "iat": now, "scope": "read write"});
     let ctx = ctx();
     let route = RouteAuth::with_scopes(["read"]);
@@ -126,9 +100,7 @@ fn bench(c: &mut Criterion) {
         let key = TestKey::for_alg(alg, "bench");
         let jwk = key.jwk();
         let token = key.token(alg, &claims);
-        let store = registry
-            .store(KeySource::Static(json!({"keys": [jwk.clone()]})))
-            .unwrap();
+        let store = registry.store(KeySource::Static(json!({"keys": [jwk.clone()]}))).unwrap();
         let settings = |capacity| JwtSettings {
             token_cache_capacity: capacity,
             ..JwtSettings::new(issuer, vec!["api".into()])
@@ -137,12 +109,7 @@ fn bench(c: &mut Criterion) {
         let cached = JwtAuthorizer::new(settings(10_000), Arc::clone(&store)).unwrap();
         let header = format!("Bearer {token}");
         let parts = || {
-            http::Request::builder()
-                .header("authorization", header.as_str())
-                .body(())
-                .unwrap()
-                .into_parts()
-                .0
+            http::Request::builder().header("authorization", header.as_str()).body(()).unwrap().into_parts().0
         };
 
         let (input, sig_b64) = token.rsplit_once('.').unwrap();
@@ -152,16 +119,10 @@ fn bench(c: &mut Criterion) {
 
         let mut group = c.benchmark_group(alg);
         group.throughput(Throughput::Elements(1));
-        group.bench_function("raw", |b| {
-            b.iter(|| raw(black_box(input.as_bytes()), black_box(&sig)))
-        });
+        group.bench_function("raw", |b| b.iter(|| raw(black_box(input.as_bytes()), black_box(&sig))));
         if let Some(parsed) = parsed_verifier(alg, &jwk) {
             group.bench_function("raw_parsed", |b| {
-                b.iter(|| {
-                    parsed
-                        .verify_sig(black_box(input.as_bytes()), black_box(&sig))
-                        .is_ok()
-                })
+                b.iter(|| parsed.verify_sig(black_box(input.as_bytes()), black_box(&sig)).is_ok())
             });
         }
         group.bench_function("uncached", |b| {

@@ -142,19 +142,10 @@ impl Denial {
     /// A 401 with the documented header shape:
     /// `Bearer scope="…" error="invalid_token" error_description="…"` (space-separated, no
     /// commas, spec §2.7). A missing token gets no header, as on AWS.
-    pub(crate) fn unauthorized(
-        reason: Reason,
-        detail: impl Into<String>,
-        route_scopes: &[String],
-    ) -> Self {
+    pub(crate) fn unauthorized(reason: Reason, detail: impl Into<String>, route_scopes: &[String]) -> Self {
         let www_authenticate =
             (reason != Reason::TokenMissing).then(|| bearer_challenge(reason, route_scopes));
-        Self {
-            status: DenialStatus::Unauthorized,
-            reason,
-            detail: detail.into(),
-            www_authenticate,
-        }
+        Self { status: DenialStatus::Unauthorized, reason, detail: detail.into(), www_authenticate }
     }
 
     /// A 403 for missing scopes (spec §2.6); no header, as observed on AWS.
@@ -169,11 +160,7 @@ impl Denial {
 }
 
 fn bearer_challenge(reason: Reason, route_scopes: &[String]) -> HeaderValue {
-    let scope: String = route_scopes
-        .join(" ")
-        .chars()
-        .filter(|c| *c != '"' && *c != '\\')
-        .collect();
+    let scope: String = route_scopes.join(" ").chars().filter(|c| *c != '"' && *c != '\\').collect();
     let value = format!(
         "Bearer scope=\"{scope}\" error=\"invalid_token\" error_description=\"{}\"",
         reason.description()
@@ -192,10 +179,6 @@ mod tests {
             denial.www_authenticate.unwrap(),
             "Bearer scope=\"\" error=\"invalid_token\" error_description=\"the token does not have a valid audience\""
         );
-        assert!(
-            Denial::unauthorized(Reason::TokenMissing, "x", &[])
-                .www_authenticate
-                .is_none()
-        );
+        assert!(Denial::unauthorized(Reason::TokenMissing, "x", &[]).www_authenticate.is_none());
     }
 }

@@ -39,13 +39,9 @@ impl IdentitySource {
     /// # Errors
     /// [`IdentitySourceError`] for anything else or an empty or invalid name.
     pub fn parse(expression: &str) -> Result<Self, IdentitySourceError> {
-        let err = || IdentitySourceError {
-            expression: expression.to_owned(),
-        };
+        let err = || IdentitySourceError { expression: expression.to_owned() };
         if let Some(name) = expression.strip_prefix("$request.header.") {
-            return HeaderName::from_bytes(name.as_bytes())
-                .map(IdentitySource::Header)
-                .map_err(|_| err());
+            return HeaderName::from_bytes(name.as_bytes()).map(IdentitySource::Header).map_err(|_| err());
         }
         let (kind, name) = if let Some(name) = expression.strip_prefix("$request.querystring.") {
             (0, name)
@@ -71,22 +67,17 @@ impl IdentitySource {
             IdentitySource::Header(name) => Cow::Borrowed(parts.headers.get(name)?.to_str().ok()?),
             IdentitySource::Query(name) => {
                 let query = parts.uri.query()?;
-                url::form_urlencoded::parse(query.as_bytes())
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v)?
+                url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v)?
             }
             IdentitySource::Cookie(name) => {
-                let found = parts
-                    .headers
-                    .get_all(COOKIE)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .find_map(|header| {
+                let found = parts.headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(
+                    |header| {
                         header.split(';').find_map(|pair| {
                             let (k, v) = pair.trim().split_once('=')?;
                             (k.trim() == name).then(|| v.trim().trim_matches('"'))
                         })
-                    })?;
+                    },
+                )?;
                 Cow::Borrowed(found)
             }
         };
@@ -138,11 +129,7 @@ mod tests {
 
     #[test]
     fn expressions_round_trip() {
-        for e in [
-            "$request.header.authorization",
-            "$request.querystring.token",
-            "$request.cookie.session",
-        ] {
+        for e in ["$request.header.authorization", "$request.querystring.token", "$request.cookie.session"] {
             assert_eq!(IdentitySource::parse(e).unwrap().to_string(), e);
         }
         assert!(IdentitySource::parse("$request.body.x").is_err());
@@ -153,25 +140,11 @@ mod tests {
     fn values_come_from_header_query_and_cookie() {
         let p = parts(
             "/x?a=1&token=abc%2Edef&b",
-            &[
-                ("authorization", " Bearer t "),
-                ("cookie", "x=1; session=\"s.t\""),
-            ],
+            &[("authorization", " Bearer t "), ("cookie", "x=1; session=\"s.t\"")],
         );
-        assert_eq!(
-            IdentitySource::authorization().extract(&p).unwrap(),
-            "Bearer t"
-        );
-        assert_eq!(
-            IdentitySource::Query("token".into()).extract(&p).unwrap(),
-            "abc.def"
-        );
-        assert_eq!(
-            IdentitySource::Cookie("session".into())
-                .extract(&p)
-                .unwrap(),
-            "s.t"
-        );
+        assert_eq!(IdentitySource::authorization().extract(&p).unwrap(), "Bearer t");
+        assert_eq!(IdentitySource::Query("token".into()).extract(&p).unwrap(), "abc.def");
+        assert_eq!(IdentitySource::Cookie("session".into()).extract(&p).unwrap(), "s.t");
         assert!(IdentitySource::Query("b".into()).extract(&p).is_none());
         assert!(IdentitySource::Cookie("nope".into()).extract(&p).is_none());
     }

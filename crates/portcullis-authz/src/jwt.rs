@@ -16,9 +16,7 @@ use portcullis_jwks::{KeyError, KeyStore};
 use serde_json::Value;
 
 use self::cache::{TokenCache, Verified};
-use self::claims::{
-    check_audience, check_issuer, check_scopes, check_times, read_times, token_scopes,
-};
+use self::claims::{check_audience, check_issuer, check_scopes, check_times, read_times, token_scopes};
 use crate::identity::strip_bearer;
 use crate::{Algorithm, Authorizer, BoxFuture, Denial, IdentitySource, Reason, RouteAuth};
 
@@ -127,28 +125,14 @@ pub struct Explanation {
 impl fmt::Display for Explanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for step in &self.steps {
-            writeln!(
-                f,
-                "{} {:<10} {}",
-                if step.passed { "ok  " } else { "FAIL" },
-                step.check,
-                step.detail
-            )?;
+            writeln!(f, "{} {:<10} {}", if step.passed { "ok  " } else { "FAIL" }, step.check, step.detail)?;
         }
         for (name, value) in &self.forwarded {
-            writeln!(
-                f,
-                "     forward    {name}: {}",
-                String::from_utf8_lossy(value.as_bytes())
-            )?;
+            writeln!(f, "     forward    {name}: {}", String::from_utf8_lossy(value.as_bytes()))?;
         }
         match &self.outcome {
             Ok(_) => writeln!(f, "=> allow"),
-            Err(denial) => writeln!(
-                f,
-                "=> deny {} ({:?}): {}",
-                denial.reason, denial.status, denial.detail
-            ),
+            Err(denial) => writeln!(f, "=> deny {} ({:?}): {}", denial.reason, denial.status, denial.detail),
         }
     }
 }
@@ -159,20 +143,12 @@ struct Trace<'a>(Option<&'a mut Vec<Step>>);
 impl Trace<'_> {
     fn pass(&mut self, check: &'static str, detail: impl FnOnce() -> String) {
         if let Some(steps) = self.0.as_deref_mut() {
-            steps.push(Step {
-                check,
-                passed: true,
-                detail: detail(),
-            });
+            steps.push(Step { check, passed: true, detail: detail() });
         }
     }
     fn fail(&mut self, check: &'static str, detail: &str) {
         if let Some(steps) = self.0.as_deref_mut() {
-            steps.push(Step {
-                check,
-                passed: false,
-                detail: detail.to_owned(),
-            });
+            steps.push(Step { check, passed: false, detail: detail.to_owned() });
         }
     }
 }
@@ -185,17 +161,13 @@ impl JwtAuthorizer {
     /// cookie or several identity sources).
     pub fn new(mut settings: JwtSettings, keys: Arc<KeyStore>) -> Result<Self, SettingsError> {
         portcullis_jwks::install_crypto_provider();
-        if let Some(alg) = settings
-            .algorithms
-            .iter()
-            .find(|a| portcullis_jwks::asymmetric_alg(&format!("{a:?}")).is_none())
+        if let Some(alg) =
+            settings.algorithms.iter().find(|a| portcullis_jwks::asymmetric_alg(&format!("{a:?}")).is_none())
         {
             return Err(SettingsError::Symmetric(*alg));
         }
         if settings.identity_source.is_empty() {
-            settings
-                .identity_source
-                .push(IdentitySource::authorization());
+            settings.identity_source.push(IdentitySource::authorization());
         }
         let algorithms = if settings.algorithms.is_empty() {
             if settings.compat_aws {
@@ -218,10 +190,7 @@ impl JwtAuthorizer {
                 );
             }
             if !settings.leeway.is_zero() {
-                return not_aws(
-                    "leeway".into(),
-                    "AWS applies no clock-skew leeway (spec §2.5)",
-                );
+                return not_aws("leeway".into(), "AWS applies no clock-skew leeway (spec §2.5)");
             }
             if settings.identity_source.len() != 1 {
                 return not_aws(
@@ -236,15 +205,9 @@ impl JwtAuthorizer {
                 );
             }
         }
-        let cache = (settings.token_cache_capacity > 0)
-            .then(|| TokenCache::new(settings.token_cache_capacity));
-        Ok(Self {
-            leeway: settings.leeway.as_secs_f64(),
-            algorithms,
-            settings,
-            keys,
-            cache,
-        })
+        let cache =
+            (settings.token_cache_capacity > 0).then(|| TokenCache::new(settings.token_cache_capacity));
+        Ok(Self { leeway: settings.leeway.as_secs_f64(), algorithms, settings, keys, cache })
     }
 
     /// The settings in force (with defaults filled in).
@@ -261,9 +224,7 @@ impl JwtAuthorizer {
     /// recording each check and its outcome (`portcullis explain`).
     pub async fn explain(&self, parts: &http::request::Parts, route: &RouteAuth) -> Explanation {
         let mut steps = Vec::new();
-        let decision = self
-            .decide(parts, route, Trace(Some(&mut steps)), false)
-            .await;
+        let decision = self.decide(parts, route, Trace(Some(&mut steps)), false).await;
         let mut forwarded = Vec::new();
         let outcome = match decision {
             Ok(verified) => {
@@ -275,21 +236,15 @@ impl JwtAuthorizer {
                         passed: true,
                         detail: scope_detail(&verified, route),
                     }),
-                    Err(denial) => steps.push(Step {
-                        check: "scopes",
-                        passed: false,
-                        detail: denial.detail.clone(),
-                    }),
+                    Err(denial) => {
+                        steps.push(Step { check: "scopes", passed: false, detail: denial.detail.clone() })
+                    }
                 }
                 outcome
             }
             Err(denial) => Err(denial),
         };
-        Explanation {
-            steps,
-            outcome,
-            forwarded,
-        }
+        Explanation { steps, outcome, forwarded }
     }
 
     /// Everything up to (not including) the route scope check; cached when allowed.
@@ -300,16 +255,11 @@ impl JwtAuthorizer {
         mut trace: Trace<'_>,
         use_cache: bool,
     ) -> Result<Arc<Verified>, Denial> {
-        let deny =
-            |trace: &mut Trace<'_>, check: &'static str, (reason, detail): (Reason, String)| {
-                trace.fail(check, &detail);
-                Denial::unauthorized(reason, detail, &route.scopes)
-            };
-        let found = self
-            .settings
-            .identity_source
-            .iter()
-            .find_map(|s| s.extract(parts).map(|v| (s, v)));
+        let deny = |trace: &mut Trace<'_>, check: &'static str, (reason, detail): (Reason, String)| {
+            trace.fail(check, &detail);
+            Denial::unauthorized(reason, detail, &route.scopes)
+        };
+        let found = self.settings.identity_source.iter().find_map(|s| s.extract(parts).map(|v| (s, v)));
         let Some((source, raw)) = found else {
             let detail = format!("nothing in {}", self.sources());
             return Err(deny(&mut trace, "token", (Reason::TokenMissing, detail)));
@@ -318,20 +268,13 @@ impl JwtAuthorizer {
             return Err(deny(
                 &mut trace,
                 "token",
-                (
-                    Reason::TokenMissing,
-                    format!("{source} holds only a scheme"),
-                ),
+                (Reason::TokenMissing, format!("{source} holds only a scheme")),
             ));
         };
         trace.pass("token", || format!("from {source}, {} bytes", token.len()));
         let now = now_secs();
 
-        let hash = self
-            .cache
-            .as_ref()
-            .filter(|_| use_cache)
-            .map(|cache| (cache, TokenCache::hash(token)));
+        let hash = self.cache.as_ref().filter(|_| use_cache).map(|cache| (cache, TokenCache::hash(token)));
         if let Some((cache, hash)) = &hash
             && let Some(hit) = cache.get(hash)
         {
@@ -345,48 +288,29 @@ impl JwtAuthorizer {
             cache.remove(hash);
         }
 
-        let parsed =
-            token::parse(token, &self.algorithms).map_err(|f| deny(&mut trace, "header", f))?;
-        trace.pass("header", || {
-            format!("alg {:?}, kid {:?}", parsed.alg, parsed.kid)
-        });
+        let parsed = token::parse(token, &self.algorithms).map_err(|f| deny(&mut trace, "header", f))?;
+        trace.pass("header", || format!("alg {:?}, kid {:?}", parsed.alg, parsed.kid));
         if self.settings.compat_aws && parsed.kid.is_none() {
             return Err(deny(
                 &mut trace,
                 "header",
-                (
-                    Reason::KidMissing,
-                    "no kid (required by compat: aws)".into(),
-                ),
+                (Reason::KidMissing, "no kid (required by compat: aws)".into()),
             ));
         }
 
-        let key = self
-            .keys
-            .key(parsed.kid.as_deref(), parsed.alg)
-            .await
-            .map_err(|e| {
-                let reason = match &e {
-                    KeyError::UnknownKid => Reason::KidUnknown,
-                    KeyError::AlgMismatch => Reason::KeyAlgMismatch,
-                    KeyError::KidRequired => Reason::KidMissing,
-                    KeyError::Unavailable(_) => Reason::KeysUnavailable,
-                };
-                let detail = format!(
-                    "kid {:?}, alg {:?}, keys of {}: {e}",
-                    parsed.kid,
-                    parsed.alg,
-                    self.keys.label()
-                );
-                deny(&mut trace, "key", (reason, detail))
-            })?;
+        let key = self.keys.key(parsed.kid.as_deref(), parsed.alg).await.map_err(|e| {
+            let reason = match &e {
+                KeyError::UnknownKid => Reason::KidUnknown,
+                KeyError::AlgMismatch => Reason::KeyAlgMismatch,
+                KeyError::KidRequired => Reason::KidMissing,
+                KeyError::Unavailable(_) => Reason::KeysUnavailable,
+            };
+            let detail =
+                format!("kid {:?}, alg {:?}, keys of {}: {e}", parsed.kid, parsed.alg, self.keys.label());
+            deny(&mut trace, "key", (reason, detail))
+        })?;
         trace.pass("key", || {
-            format!(
-                "{} key kid {:?} from {}",
-                key.kind().as_str(),
-                key.kid(),
-                self.keys.label()
-            )
+            format!("{} key kid {:?} from {}", key.kind().as_str(), key.kid(), self.keys.label())
         });
 
         let valid = jsonwebtoken::crypto::verify(
@@ -397,16 +321,8 @@ impl JwtAuthorizer {
         )
         .unwrap_or(false);
         if !valid {
-            let detail = format!(
-                "{:?} signature does not verify with kid {:?}",
-                parsed.alg,
-                key.kid()
-            );
-            return Err(deny(
-                &mut trace,
-                "signature",
-                (Reason::SignatureInvalid, detail),
-            ));
+            let detail = format!("{:?} signature does not verify with kid {:?}", parsed.alg, key.kid());
+            return Err(deny(&mut trace, "signature", (Reason::SignatureInvalid, detail)));
         }
         trace.pass("signature", || format!("{:?}", parsed.alg));
 
@@ -417,24 +333,16 @@ impl JwtAuthorizer {
         trace.pass("aud", || {
             format!(
                 "{} matches",
-                claims
-                    .get("aud")
-                    .or_else(|| claims.get("client_id"))
-                    .unwrap_or(&Value::Null)
+                claims.get("aud").or_else(|| claims.get("client_id")).unwrap_or(&Value::Null)
             )
         });
         let times = read_times(&claims).map_err(|f| deny(&mut trace, "times", f))?;
         check_times(&times, now, self.leeway).map_err(|f| deny(&mut trace, "times", f))?;
-        trace.pass("times", || {
-            format!("exp in {:.0}s, leeway {}s", times.exp - now, self.leeway)
-        });
+        trace.pass("times", || format!("exp in {:.0}s, leeway {}s", times.exp - now, self.leeway));
 
         let remaining = times.exp + self.leeway - now;
-        let lifetime = if remaining > 0.0 {
-            Duration::from_secs_f64(remaining.min(86_400.0))
-        } else {
-            Duration::ZERO
-        };
+        let lifetime =
+            if remaining > 0.0 { Duration::from_secs_f64(remaining.min(86_400.0)) } else { Duration::ZERO };
         let verified = Arc::new(Verified {
             scopes: token_scopes(&claims).into(),
             claims: Arc::new(claims),
@@ -477,12 +385,7 @@ impl JwtAuthorizer {
     }
 
     fn sources(&self) -> String {
-        self.settings
-            .identity_source
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.settings.identity_source.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -490,11 +393,7 @@ fn scope_detail(verified: &Verified, route: &RouteAuth) -> String {
     if route.scopes.is_empty() {
         "route has no scopes".into()
     } else {
-        format!(
-            "token [{}] has one of [{}]",
-            verified.scopes.join(" "),
-            route.scopes.join(" ")
-        )
+        format!("token [{}] has one of [{}]", verified.scopes.join(" "), route.scopes.join(" "))
     }
 }
 
@@ -521,8 +420,5 @@ impl Authorizer for JwtAuthorizer {
 }
 
 fn now_secs() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }

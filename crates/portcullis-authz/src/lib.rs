@@ -54,8 +54,6 @@ pub struct RouteAuth {
 impl RouteAuth {
     /// A route requiring any one of `scopes`.
     pub fn with_scopes<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
-        Self {
-            scopes: scopes.into_iter().map(Into::into).collect(),
-        }
+        Self { scopes: scopes.into_iter().map(Into::into).collect() }
     }
 }

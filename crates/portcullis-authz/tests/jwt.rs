@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis_authz::{
-    Algorithm, Authorizer, DenialStatus, IdentitySource, JwtAuthorizer, JwtSettings, Reason,
-    RouteAuth, SettingsError,
+    Algorithm, Authorizer, DenialStatus, IdentitySource, JwtAuthorizer, JwtSettings, Reason, RouteAuth,
+    SettingsError,
 };
 use portcullis_core::{AuthContext, CallContext, Params, RequestIdGenerator};
 use portcullis_jwks::testing::{TestIdp, TestKey, b64};
@@ -20,10 +20,7 @@ use serde_json::{Value, json};
 const AUD: &str = "UsGRQJJz5sDfPQDs6bhQ9Oc3hNISuVif";
 
 fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 struct Env {
@@ -44,31 +41,15 @@ impl Env {
         let mut enc = TestKey::rsa("enc-1").jwk();
         enc["use"] = json!("enc");
         idp.set_jwks(json!({"keys": [rsa.jwk(), ec.jwk(), pinned, enc]}));
-        let options = JwksOptions {
-            request_wait: Duration::from_millis(800),
-            ..JwksOptions::default()
-        };
+        let options = JwksOptions { request_wait: Duration::from_millis(800), ..JwksOptions::default() };
         let registry = JwksRegistry::new(options).unwrap();
-        let keys = registry
-            .store(KeySource::Discovery {
-                issuer: idp.issuer(),
-            })
-            .unwrap();
+        let keys = registry.store(KeySource::Discovery { issuer: idp.issuer() }).unwrap();
         keys.ready(Duration::from_secs(3)).await.unwrap();
-        Self {
-            idp,
-            _registry: registry,
-            keys,
-            rsa,
-            ec,
-        }
+        Self { idp, _registry: registry, keys, rsa, ec }
     }
 
     fn settings(&self) -> JwtSettings {
-        JwtSettings::new(
-            self.idp.issuer(),
-            vec![AUD.to_owned(), "second-aud".to_owned()],
-        )
+        JwtSettings::new(self.idp.issuer(), vec![AUD.to_owned(), "second-aud".to_owned()])
     }
 
     fn authorizer(&self) -> JwtAuthorizer {
@@ -105,9 +86,7 @@ fn ctx() -> CallContext {
 }
 
 fn request(authorization: Option<&str>) -> http::request::Parts {
-    let mut builder = http::Request::builder()
-        .uri("/private")
-        .header("x-user-id", "spoofed");
+    let mut builder = http::Request::builder().uri("/private").header("x-user-id", "spoofed");
     if let Some(value) = authorization {
         builder = builder.header("authorization", value);
     }
@@ -125,9 +104,7 @@ async fn run(
 
 fn sign_hs256(secret: &[u8], input: &str) -> Vec<u8> {
     let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
-    aws_lc_rs::hmac::sign(&key, input.as_bytes())
-        .as_ref()
-        .to_vec()
+    aws_lc_rs::hmac::sign(&key, input.as_bytes()).as_ref().to_vec()
 }
 
 fn parts_of(token: &str) -> Vec<String> {
@@ -153,98 +130,46 @@ async fn forged_and_invalid_tokens_are_denied_with_the_right_reason() {
         ("no authorization header", None, Reason::TokenMissing),
         ("empty header", Some(String::new()), Reason::TokenMissing),
         ("scheme only", Some("Bearer".into()), Reason::TokenMissing),
-        (
-            "garbage",
-            Some("Bearer not-a-jwt".into()),
-            Reason::TokenMalformed,
-        ),
-        (
-            "two parts",
-            Some(parts_of(&good)[..2].join(".")),
-            Reason::TokenMalformed,
-        ),
-        (
-            "four parts",
-            Some(format!("{good}.AAAA")),
-            Reason::TokenMalformed,
-        ),
-        (
-            "over 16 KiB",
-            Some(claims(json!({"pad": "x".repeat(17_000)}))),
-            Reason::TokenTooLarge,
-        ),
-        (
-            "alg none, unsigned",
-            Some(unsigned(json!({"alg": "none", "kid": "rsa-1"}))),
-            Reason::AlgNotAllowed,
-        ),
-        (
-            "alg None",
-            Some(unsigned(json!({"alg": "None", "kid": "rsa-1"}))),
-            Reason::AlgNotAllowed,
-        ),
-        (
-            "alg missing",
-            Some(unsigned(json!({"kid": "rsa-1"}))),
-            Reason::TokenMalformed,
-        ),
-        (
-            "alg not a string",
-            Some(header(json!({"alg": 256, "kid": "rsa-1"}))),
-            Reason::AlgNotAllowed,
-        ),
-        (
-            "unknown alg ES512",
-            Some(header(json!({"alg": "ES512", "kid": "rsa-1"}))),
-            Reason::AlgNotAllowed,
-        ),
+        ("garbage", Some("Bearer not-a-jwt".into()), Reason::TokenMalformed),
+        ("two parts", Some(parts_of(&good)[..2].join(".")), Reason::TokenMalformed),
+        ("four parts", Some(format!("{good}.AAAA")), Reason::TokenMalformed),
+        ("over 16 KiB", Some(claims(json!({"pad": "x".repeat(17_000)}))), Reason::TokenTooLarge),
+        ("alg none, unsigned", Some(unsigned(json!({"alg": "none", "kid": "rsa-1"}))), Reason::AlgNotAllowed),
+        ("alg None", Some(unsigned(json!({"alg": "None", "kid": "rsa-1"}))), Reason::AlgNotAllowed),
+        ("alg missing", Some(unsigned(json!({"kid": "rsa-1"}))), Reason::TokenMalformed),
+        ("alg not a string", Some(header(json!({"alg": 256, "kid": "rsa-1"}))), Reason::AlgNotAllowed),
+        ("unknown alg ES512", Some(header(json!({"alg": "ES512", "kid": "rsa-1"}))), Reason::AlgNotAllowed),
         (
             "embedded jwk",
-            Some(header(
-                json!({"alg": "RS256", "kid": "rsa-1", "jwk": rsa.jwk()}),
-            )),
+            Some(header(json!({"alg": "RS256", "kid": "rsa-1", "jwk": rsa.jwk()}))),
             Reason::HeaderKeyRejected,
         ),
         (
             "jku",
-            Some(header(
-                json!({"alg": "RS256", "kid": "rsa-1", "jku": "https://evil.example/jwks"}),
-            )),
+            Some(header(json!({"alg": "RS256", "kid": "rsa-1", "jku": "https://evil.example/jwks"}))),
             Reason::HeaderKeyRejected,
         ),
         (
             "x5u",
-            Some(header(
-                json!({"alg": "RS256", "kid": "rsa-1", "x5u": "https://evil.example/cert"}),
-            )),
+            Some(header(json!({"alg": "RS256", "kid": "rsa-1", "x5u": "https://evil.example/cert"}))),
             Reason::HeaderKeyRejected,
         ),
         (
             "x5c",
-            Some(header(
-                json!({"alg": "RS256", "kid": "rsa-1", "x5c": ["MIIB"]}),
-            )),
+            Some(header(json!({"alg": "RS256", "kid": "rsa-1", "x5c": ["MIIB"]}))),
             Reason::HeaderKeyRejected,
         ),
         (
             "crit exp",
-            Some(header(
-                json!({"alg": "RS256", "kid": "rsa-1", "crit": ["exp"], "exp": 1}),
-            )),
+            Some(header(json!({"alg": "RS256", "kid": "rsa-1", "crit": ["exp"], "exp": 1}))),
             Reason::CritUnsupported,
         ),
         (
             "crit b64",
-            Some(header(
-                json!({"alg": "RS256", "kid": "rsa-1", "crit": ["b64"], "b64": false}),
-            )),
+            Some(header(json!({"alg": "RS256", "kid": "rsa-1", "crit": ["b64"], "b64": false}))),
             Reason::CritUnsupported,
         ),
-        (
-            "kid not a string",
-            Some(header(json!({"alg": "RS256", "kid": 7}))),
-            Reason::TokenMalformed,
-        ),
+        ("kid not a string", Some(header(json!({"alg": "RS256", "kid": 7}))), Reason::TokenMalformed),
         (
             "duplicate alg member",
             Some(rsa.token_raw(
@@ -280,43 +205,21 @@ async fn forged_and_invalid_tokens_are_denied_with_the_right_reason() {
             "standard-alphabet signature",
             Some({
                 let p = parts_of(&good);
-                format!(
-                    "{}.{}.{}",
-                    p[0],
-                    p[1],
-                    p[2].replace('-', "+").replace('_', "/") + "+"
-                )
+                format!("{}.{}.{}", p[0], p[1], p[2].replace('-', "+").replace('_', "/") + "+")
             }),
             Reason::TokenMalformed,
         ),
-        (
-            "double space after Bearer",
-            Some(format!("Bearer  {good}")),
-            Reason::TokenMalformed,
-        ),
-        (
-            "unknown kid",
-            Some(header(json!({"alg": "RS256", "kid": "nope"}))),
-            Reason::KidUnknown,
-        ),
-        (
-            "encryption key kid",
-            Some(header(json!({"alg": "RS256", "kid": "enc-1"}))),
-            Reason::KidUnknown,
-        ),
+        ("double space after Bearer", Some(format!("Bearer  {good}")), Reason::TokenMalformed),
+        ("unknown kid", Some(header(json!({"alg": "RS256", "kid": "nope"}))), Reason::KidUnknown),
+        ("encryption key kid", Some(header(json!({"alg": "RS256", "kid": "enc-1"}))), Reason::KidUnknown),
         (
             "RSA kid with ES256 alg",
-            Some(
-                env.ec
-                    .token_with_header(&json!({"alg": "ES256", "kid": "rsa-1"}), &env.claims()),
-            ),
+            Some(env.ec.token_with_header(&json!({"alg": "ES256", "kid": "rsa-1"}), &env.claims())),
             Reason::KeyAlgMismatch,
         ),
         (
             "key pinned to RS256, token PS256",
-            Some(
-                rsa.token_with_header(&json!({"alg": "PS256", "kid": "rsa-pinned"}), &env.claims()),
-            ),
+            Some(rsa.token_with_header(&json!({"alg": "PS256", "kid": "rsa-pinned"}), &env.claims())),
             Reason::KeyAlgMismatch,
         ),
         (
@@ -373,12 +276,7 @@ async fn forged_and_invalid_tokens_are_denied_with_the_right_reason() {
             "claims changed after signing",
             Some({
                 let p = parts_of(&good);
-                format!(
-                    "{}.{}.{}",
-                    p[0],
-                    b64(env.with(json!({"sub": "admin"})).to_string()),
-                    p[2]
-                )
+                format!("{}.{}.{}", p[0], b64(env.with(json!({"sub": "admin"})).to_string()), p[2])
             }),
             Reason::SignatureInvalid,
         ),
@@ -388,113 +286,47 @@ async fn forged_and_invalid_tokens_are_denied_with_the_right_reason() {
                 let t = rsa.token("PS256", &env.claims());
                 let p = parts_of(&t);
                 let sig = URL_SAFE_NO_PAD.decode(&p[2]).unwrap();
-                let input = format!(
-                    "{}.{}",
-                    b64(json!({"alg": "RS256", "kid": "rsa-1"}).to_string()),
-                    p[1]
-                );
+                let input = format!("{}.{}", b64(json!({"alg": "RS256", "kid": "rsa-1"}).to_string()), p[1]);
                 format!("{input}.{}", b64(sig))
             }),
             Reason::SignatureInvalid,
         ),
-        (
-            "wrong issuer",
-            Some(claims(json!({"iss": "https://evil.example"}))),
-            Reason::IssuerMismatch,
-        ),
+        ("wrong issuer", Some(claims(json!({"iss": "https://evil.example"}))), Reason::IssuerMismatch),
         (
             "issuer with trailing slash",
             Some(claims(json!({"iss": format!("{}/", env.idp.issuer())}))),
             Reason::IssuerMismatch,
         ),
-        (
-            "no issuer",
-            Some(claims(json!({"iss": null}))),
-            Reason::IssuerMismatch,
-        ),
-        (
-            "issuer as array",
-            Some(claims(json!({"iss": [env.idp.issuer()]}))),
-            Reason::IssuerMismatch,
-        ),
-        (
-            "wrong audience",
-            Some(claims(json!({"aud": "other"}))),
-            Reason::AudienceMismatch,
-        ),
-        (
-            "prefix of the audience",
-            Some(claims(json!({"aud": &AUD[..10]}))),
-            Reason::AudienceMismatch,
-        ),
+        ("no issuer", Some(claims(json!({"iss": null}))), Reason::IssuerMismatch),
+        ("issuer as array", Some(claims(json!({"iss": [env.idp.issuer()]}))), Reason::IssuerMismatch),
+        ("wrong audience", Some(claims(json!({"aud": "other"}))), Reason::AudienceMismatch),
+        ("prefix of the audience", Some(claims(json!({"aud": &AUD[..10]}))), Reason::AudienceMismatch),
         (
             "wrong aud, right client_id",
             Some(claims(json!({"aud": "other", "client_id": AUD}))),
             Reason::AudienceMismatch,
         ),
-        (
-            "no aud, no client_id",
-            Some(claims(json!({"aud": null}))),
-            Reason::AudienceMismatch,
-        ),
-        (
-            "audience array without ours",
-            Some(claims(json!({"aud": ["a", "b"]}))),
-            Reason::AudienceMismatch,
-        ),
-        (
-            "expired",
-            Some(claims(json!({"exp": now() - 1}))),
-            Reason::Expired,
-        ),
-        (
-            "nbf in the future",
-            Some(claims(json!({"nbf": now() + 120}))),
-            Reason::NotYetValid,
-        ),
-        (
-            "iat in the future",
-            Some(claims(json!({"iat": now() + 120}))),
-            Reason::IssuedInFuture,
-        ),
-        (
-            "no exp",
-            Some(claims(json!({"exp": null}))),
-            Reason::ClaimMissing,
-        ),
-        (
-            "exp as a string",
-            Some(claims(json!({"exp": (now() + 300).to_string()}))),
-            Reason::ClaimInvalid,
-        ),
-        (
-            "nbf as a string",
-            Some(claims(json!({"nbf": "0"}))),
-            Reason::ClaimInvalid,
-        ),
+        ("no aud, no client_id", Some(claims(json!({"aud": null}))), Reason::AudienceMismatch),
+        ("audience array without ours", Some(claims(json!({"aud": ["a", "b"]}))), Reason::AudienceMismatch),
+        ("expired", Some(claims(json!({"exp": now() - 1}))), Reason::Expired),
+        ("nbf in the future", Some(claims(json!({"nbf": now() + 120}))), Reason::NotYetValid),
+        ("iat in the future", Some(claims(json!({"iat": now() + 120}))), Reason::IssuedInFuture),
+        ("no exp", Some(claims(json!({"exp": null}))), Reason::ClaimMissing),
+        ("exp as a string", Some(claims(json!({"exp": (now() + 300).to_string()}))), Reason::ClaimInvalid),
+        ("nbf as a string", Some(claims(json!({"nbf": "0"}))), Reason::ClaimInvalid),
     ];
     // An authorizer allowing only RS256 refuses an otherwise valid ES256 token.
     let rs_only = JwtAuthorizer::new(
-        JwtSettings {
-            algorithms: vec![Algorithm::RS256],
-            ..env.settings()
-        },
+        JwtSettings { algorithms: vec![Algorithm::RS256], ..env.settings() },
         Arc::clone(&env.keys),
     )
     .unwrap();
     let es_token = env.ec.token("ES256", &env.claims());
     assert_eq!(
-        run(&rs_only, Some(&es_token), &RouteAuth::default())
-            .await
-            .unwrap_err()
-            .reason,
+        run(&rs_only, Some(&es_token), &RouteAuth::default()).await.unwrap_err().reason,
         Reason::AlgNotAllowed
     );
-    assert!(
-        run(&authz, Some(&es_token), &RouteAuth::default())
-            .await
-            .is_ok()
-    );
+    assert!(run(&authz, Some(&es_token), &RouteAuth::default()).await.is_ok());
     cases.push((
         "no kid, several RSA keys fit",
         Some("Bearer eyJhbGciOiJSUzI1NiJ9.e30.AAAA".into()),
@@ -515,10 +347,7 @@ async fn forged_and_invalid_tokens_are_denied_with_the_right_reason() {
                     ));
                 }
                 if (denial.reason == Reason::TokenMissing) == denial.www_authenticate.is_some() {
-                    wrong.push(format!(
-                        "{name}: www-authenticate {:?}",
-                        denial.www_authenticate
-                    ));
+                    wrong.push(format!("{name}: www-authenticate {:?}", denial.www_authenticate));
                 }
                 if let Some(token) = token
                     && token.len() > 20
@@ -529,50 +358,24 @@ async fn forged_and_invalid_tokens_are_denied_with_the_right_reason() {
             }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "{} of {} cases wrong:\n{}",
-        wrong.len(),
-        cases.len(),
-        wrong.join("\n")
-    );
+    assert!(wrong.is_empty(), "{} of {} cases wrong:\n{}", wrong.len(), cases.len(), wrong.join("\n"));
     // The valid token itself passes, so each denial above is due to its one defect.
-    assert!(
-        run(&authz, Some(&format!("Bearer {good}")), &route)
-            .await
-            .is_ok()
-    );
+    assert!(run(&authz, Some(&format!("Bearer {good}")), &route).await.is_ok());
 }
 
 #[tokio::test]
 async fn valid_tokens_of_every_algorithm_are_accepted_with_or_without_bearer() {
     let idp = TestIdp::start().await;
-    let algs = [
-        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
-    ];
-    let keys: Vec<TestKey> = algs
-        .iter()
-        .map(|a| TestKey::for_alg(a, &format!("k-{a}")))
-        .collect();
+    let algs = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
+    let keys: Vec<TestKey> = algs.iter().map(|a| TestKey::for_alg(a, &format!("k-{a}"))).collect();
     idp.set_keys(&keys.iter().collect::<Vec<_>>());
     let registry = JwksRegistry::new(JwksOptions::default()).unwrap();
-    let store = registry
-        .store(KeySource::Discovery {
-            issuer: idp.issuer(),
-        })
-        .unwrap();
-    let authz =
-        JwtAuthorizer::new(JwtSettings::new(idp.issuer(), vec![AUD.into()]), store).unwrap();
+    let store = registry.store(KeySource::Discovery { issuer: idp.issuer() }).unwrap();
+    let authz = JwtAuthorizer::new(JwtSettings::new(idp.issuer(), vec![AUD.into()]), store).unwrap();
     for (alg, key) in algs.iter().zip(&keys) {
-        let token = key.token(
-            alg,
-            &json!({"iss": idp.issuer(), "aud": [AUD], "exp": now() + 60, "sub": alg}),
-        );
-        for value in [
-            token.clone(),
-            format!("Bearer {token}"),
-            format!("bearer {token}"),
-        ] {
+        let token =
+            key.token(alg, &json!({"iss": idp.issuer(), "aud": [AUD], "exp": now() + 60, "sub": alg}));
+        for value in [token.clone(), format!("Bearer {token}"), format!("bearer {token}")] {
             match run(&authz, Some(&value), &RouteAuth::default()).await {
                 Ok(AuthContext::Jwt(jwt)) => assert_eq!(jwt.claims["sub"], *alg),
                 other => panic!("{alg}: {other:?}"),
@@ -589,56 +392,21 @@ async fn route_scopes_need_any_one_token_scope_and_missing_ones_get_403() {
     let route = RouteAuth::with_scopes(["orders:read", "orders:admin"]);
     let token = |c: Value| env.rsa.token("RS256", &env.with(c));
 
-    let ok = run(
-        &authz,
-        Some(&token(json!({"scope": "profile orders:read"}))),
-        &route,
-    )
-    .await
-    .unwrap();
-    let AuthContext::Jwt(jwt) = ok else {
-        panic!("not a JWT context")
-    };
+    let ok = run(&authz, Some(&token(json!({"scope": "profile orders:read"}))), &route).await.unwrap();
+    let AuthContext::Jwt(jwt) = ok else { panic!("not a JWT context") };
     assert_eq!(jwt.scopes.as_deref().unwrap(), ["profile", "orders:read"]);
-    assert!(
-        run(
-            &authz,
-            Some(&token(json!({"scp": ["orders:admin"]}))),
-            &route
-        )
-        .await
-        .is_ok()
-    );
-    assert!(
-        run(
-            &authz,
-            Some(&token(json!({"scp": "x orders:admin"}))),
-            &route
-        )
-        .await
-        .is_ok()
-    );
+    assert!(run(&authz, Some(&token(json!({"scp": ["orders:admin"]}))), &route).await.is_ok());
+    assert!(run(&authz, Some(&token(json!({"scp": "x orders:admin"}))), &route).await.is_ok());
 
-    for claims in [
-        json!({"scope": "profile"}),
-        json!({}),
-        json!({"scope": "orders:read:extra"}),
-    ] {
+    for claims in [json!({"scope": "profile"}), json!({}), json!({"scope": "orders:read:extra"})] {
         let denial = run(&authz, Some(&token(claims)), &route).await.unwrap_err();
-        assert_eq!(
-            (denial.status, denial.reason),
-            (DenialStatus::Forbidden, Reason::ScopeInsufficient)
-        );
+        assert_eq!((denial.status, denial.reason), (DenialStatus::Forbidden, Reason::ScopeInsufficient));
         assert!(denial.www_authenticate.is_none());
     }
     // Without route scopes, `scopes` is null even when the token has some (spec §2.8).
-    let AuthContext::Jwt(jwt) = run(
-        &authz,
-        Some(&token(json!({"scope": "a"}))),
-        &RouteAuth::default(),
-    )
-    .await
-    .unwrap() else {
+    let AuthContext::Jwt(jwt) =
+        run(&authz, Some(&token(json!({"scope": "a"}))), &RouteAuth::default()).await.unwrap()
+    else {
         panic!()
     };
     assert!(jwt.scopes.is_none());
@@ -656,30 +424,15 @@ async fn forwarded_claim_headers_replace_client_sent_copies() {
         ..env.settings()
     };
     let authz = JwtAuthorizer::new(settings, Arc::clone(&env.keys)).unwrap();
-    let token = env
-        .rsa
-        .token("RS256", &env.with(json!({"groups": ["a", "b"]})));
+    let token = env.rsa.token("RS256", &env.with(json!({"groups": ["a", "b"]})));
     let mut parts = request(Some(&token));
-    parts
-        .headers
-        .append("x-user-email", "spoofed@example.com".parse().unwrap());
-    authz
-        .authorize(&mut parts, &ctx(), &RouteAuth::default())
-        .await
-        .unwrap();
+    parts.headers.append("x-user-email", "spoofed@example.com".parse().unwrap());
+    authz.authorize(&mut parts, &ctx(), &RouteAuth::default()).await.unwrap();
     let all = |name: &str| {
-        parts
-            .headers
-            .get_all(name)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect::<Vec<_>>()
+        parts.headers.get_all(name).iter().map(|v| v.to_str().unwrap().to_owned()).collect::<Vec<_>>()
     };
     assert_eq!(all("x-user-id"), ["alice"]);
-    assert!(
-        all("x-user-email").is_empty(),
-        "absent claim: the spoofed header must still be gone"
-    );
+    assert!(all("x-user-email").is_empty(), "absent claim: the spoofed header must still be gone");
     assert_eq!(all("x-user-groups"), [r#"["a","b"]"#]);
 }
 
@@ -688,44 +441,22 @@ async fn a_cached_token_is_dropped_when_its_key_leaves_the_jwks() {
     let idp = TestIdp::start().await;
     let old = TestKey::rsa("old");
     idp.set_keys(&[&old]);
-    let options = JwksOptions {
-        refetch_interval: Duration::ZERO,
-        ..JwksOptions::default()
-    };
+    let options = JwksOptions { refetch_interval: Duration::ZERO, ..JwksOptions::default() };
     let registry = JwksRegistry::new(options).unwrap();
-    let store = registry
-        .store(KeySource::Discovery {
-            issuer: idp.issuer(),
-        })
-        .unwrap();
-    let authz = JwtAuthorizer::new(
-        JwtSettings::new(idp.issuer(), vec![AUD.into()]),
-        Arc::clone(&store),
-    )
-    .unwrap();
-    let token = old.token(
-        "RS256",
-        &json!({"iss": idp.issuer(), "aud": AUD, "exp": now() + 600}),
-    );
+    let store = registry.store(KeySource::Discovery { issuer: idp.issuer() }).unwrap();
+    let authz =
+        JwtAuthorizer::new(JwtSettings::new(idp.issuer(), vec![AUD.into()]), Arc::clone(&store)).unwrap();
+    let token = old.token("RS256", &json!({"iss": idp.issuer(), "aud": AUD, "exp": now() + 600}));
     for _ in 0..50 {
-        run(&authz, Some(&token), &RouteAuth::default())
-            .await
-            .unwrap();
+        run(&authz, Some(&token), &RouteAuth::default()).await.unwrap();
     }
     assert_eq!(idp.jwks_hits(), 1);
     // Rotate: a token with the new kid makes the store refetch; the old key is gone.
     let new = TestKey::rsa("new");
     idp.set_keys(&[&new]);
-    let fresh = new.token(
-        "RS256",
-        &json!({"iss": idp.issuer(), "aud": AUD, "exp": now() + 600}),
-    );
-    run(&authz, Some(&fresh), &RouteAuth::default())
-        .await
-        .unwrap();
-    let denial = run(&authz, Some(&token), &RouteAuth::default())
-        .await
-        .unwrap_err();
+    let fresh = new.token("RS256", &json!({"iss": idp.issuer(), "aud": AUD, "exp": now() + 600}));
+    run(&authz, Some(&fresh), &RouteAuth::default()).await.unwrap();
+    let denial = run(&authz, Some(&token), &RouteAuth::default()).await.unwrap_err();
     assert_eq!(denial.reason, Reason::KidUnknown);
 }
 
@@ -733,68 +464,36 @@ async fn a_cached_token_is_dropped_when_its_key_leaves_the_jwks() {
 async fn a_cached_token_still_expires_and_still_needs_route_scopes() {
     let env = Env::start().await;
     let authz = env.authorizer();
-    let exp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-        + 1.2;
-    let token = env
-        .rsa
-        .token("RS256", &env.with(json!({"exp": exp, "scope": "read"})));
-    assert!(
-        run(&authz, Some(&token), &RouteAuth::default())
-            .await
-            .is_ok()
-    );
-    let denial = run(&authz, Some(&token), &RouteAuth::with_scopes(["write"]))
-        .await
-        .unwrap_err();
+    let exp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64() + 1.2;
+    let token = env.rsa.token("RS256", &env.with(json!({"exp": exp, "scope": "read"})));
+    assert!(run(&authz, Some(&token), &RouteAuth::default()).await.is_ok());
+    let denial = run(&authz, Some(&token), &RouteAuth::with_scopes(["write"])).await.unwrap_err();
     assert_eq!(denial.reason, Reason::ScopeInsufficient);
     // Wall-clock expiry: nothing to await but time itself.
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    assert_eq!(
-        run(&authz, Some(&token), &RouteAuth::default())
-            .await
-            .unwrap_err()
-            .reason,
-        Reason::Expired
-    );
+    assert_eq!(run(&authz, Some(&token), &RouteAuth::default()).await.unwrap_err().reason, Reason::Expired);
 }
 
 #[tokio::test]
 async fn leeway_tolerates_clock_skew_on_every_time_claim() {
     let env = Env::start().await;
     let authz = JwtAuthorizer::new(
-        JwtSettings {
-            leeway: Duration::from_secs(30),
-            ..env.settings()
-        },
+        JwtSettings { leeway: Duration::from_secs(30), ..env.settings() },
         Arc::clone(&env.keys),
     )
     .unwrap();
-    for c in [
-        json!({"exp": now() - 10}),
-        json!({"nbf": now() + 10}),
-        json!({"iat": now() + 10}),
-    ] {
+    for c in [json!({"exp": now() - 10}), json!({"nbf": now() + 10}), json!({"iat": now() + 10})] {
         assert!(
-            run(
-                &authz,
-                Some(&env.rsa.token("RS256", &env.with(c.clone()))),
-                &RouteAuth::default()
-            )
-            .await
-            .is_ok(),
+            run(&authz, Some(&env.rsa.token("RS256", &env.with(c.clone()))), &RouteAuth::default())
+                .await
+                .is_ok(),
             "{c}"
         );
     }
     assert_eq!(
         run(
             &authz,
-            Some(
-                &env.rsa
-                    .token("RS256", &env.with(json!({"exp": now() - 40})))
-            ),
+            Some(&env.rsa.token("RS256", &env.with(json!({"exp": now() - 40})))),
             &RouteAuth::default()
         )
         .await
@@ -816,18 +515,9 @@ async fn identity_sources_read_query_strings_and_cookies() {
     };
     let authz = JwtAuthorizer::new(settings, Arc::clone(&env.keys)).unwrap();
     let token = env.rsa.token("RS256", &env.claims());
-    let mut parts = http::Request::builder()
-        .uri(format!("/x?access_token={token}"))
-        .body(())
-        .unwrap()
-        .into_parts()
-        .0;
-    assert!(
-        authz
-            .authorize(&mut parts, &ctx(), &RouteAuth::default())
-            .await
-            .is_ok()
-    );
+    let mut parts =
+        http::Request::builder().uri(format!("/x?access_token={token}")).body(()).unwrap().into_parts().0;
+    assert!(authz.authorize(&mut parts, &ctx(), &RouteAuth::default()).await.is_ok());
     let mut parts = http::Request::builder()
         .uri("/x")
         .header("cookie", format!("a=b; session={token}"))
@@ -835,16 +525,9 @@ async fn identity_sources_read_query_strings_and_cookies() {
         .unwrap()
         .into_parts()
         .0;
-    assert!(
-        authz
-            .authorize(&mut parts, &ctx(), &RouteAuth::default())
-            .await
-            .is_ok()
-    );
+    assert!(authz.authorize(&mut parts, &ctx(), &RouteAuth::default()).await.is_ok());
     // The Authorization header is not a source here.
-    let denial = run(&authz, Some(&token), &RouteAuth::default())
-        .await
-        .unwrap_err();
+    let denial = run(&authz, Some(&token), &RouteAuth::default()).await.unwrap_err();
     assert_eq!(denial.reason, Reason::TokenMissing);
 }
 
@@ -852,56 +535,28 @@ async fn identity_sources_read_query_strings_and_cookies() {
 async fn keys_unavailable_fails_closed_quickly_and_says_why() {
     let idp = TestIdp::start().await;
     idp.set_down(true);
-    let options = JwksOptions {
-        request_wait: Duration::from_millis(400),
-        ..JwksOptions::default()
-    };
+    let options = JwksOptions { request_wait: Duration::from_millis(400), ..JwksOptions::default() };
     let registry = JwksRegistry::new(options).unwrap();
-    let store = registry
-        .store(KeySource::Discovery {
-            issuer: idp.issuer(),
-        })
-        .unwrap();
-    let authz =
-        JwtAuthorizer::new(JwtSettings::new(idp.issuer(), vec![AUD.into()]), store).unwrap();
-    let token = TestKey::es256("e").token(
-        "ES256",
-        &json!({"iss": idp.issuer(), "aud": AUD, "exp": now() + 60}),
-    );
+    let store = registry.store(KeySource::Discovery { issuer: idp.issuer() }).unwrap();
+    let authz = JwtAuthorizer::new(JwtSettings::new(idp.issuer(), vec![AUD.into()]), store).unwrap();
+    let token =
+        TestKey::es256("e").token("ES256", &json!({"iss": idp.issuer(), "aud": AUD, "exp": now() + 60}));
     let started = std::time::Instant::now();
-    let denial = run(&authz, Some(&token), &RouteAuth::default())
-        .await
-        .unwrap_err();
+    let denial = run(&authz, Some(&token), &RouteAuth::default()).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(2));
-    assert_eq!(
-        (denial.reason, denial.status),
-        (Reason::KeysUnavailable, DenialStatus::Unauthorized)
-    );
+    assert_eq!((denial.reason, denial.status), (Reason::KeysUnavailable, DenialStatus::Unauthorized));
     assert!(denial.detail.contains("503"), "{}", denial.detail);
 }
 
 #[tokio::test]
 async fn explain_lists_every_check_and_the_outcome() {
     let env = Env::start().await;
-    let settings = JwtSettings {
-        forward_claims: vec![("x-user-id".parse().unwrap(), "sub".into())],
-        ..env.settings()
-    };
+    let settings =
+        JwtSettings { forward_claims: vec![("x-user-id".parse().unwrap(), "sub".into())], ..env.settings() };
     let authz = JwtAuthorizer::new(settings, Arc::clone(&env.keys)).unwrap();
-    let token = env
-        .rsa
-        .token("RS256", &env.with(json!({"scope": "orders:read"})));
-    let explanation = authz
-        .explain(
-            &request(Some(&token)),
-            &RouteAuth::with_scopes(["orders:read"]),
-        )
-        .await;
-    let checks: Vec<_> = explanation
-        .steps
-        .iter()
-        .map(|s| (s.check, s.passed))
-        .collect();
+    let token = env.rsa.token("RS256", &env.with(json!({"scope": "orders:read"})));
+    let explanation = authz.explain(&request(Some(&token)), &RouteAuth::with_scopes(["orders:read"])).await;
+    let checks: Vec<_> = explanation.steps.iter().map(|s| (s.check, s.passed)).collect();
     assert_eq!(
         checks,
         [
@@ -918,17 +573,10 @@ async fn explain_lists_every_check_and_the_outcome() {
     assert!(explanation.outcome.is_ok());
     assert_eq!(explanation.forwarded[0].1, "alice");
     let text = explanation.to_string();
-    assert!(
-        text.contains("=> allow") && !text.contains(&token),
-        "{text}"
-    );
+    assert!(text.contains("=> allow") && !text.contains(&token), "{text}");
 
-    let expired = env
-        .rsa
-        .token("RS256", &env.with(json!({"exp": now() - 100})));
-    let explanation = authz
-        .explain(&request(Some(&expired)), &RouteAuth::default())
-        .await;
+    let expired = env.rsa.token("RS256", &env.with(json!({"exp": now() - 100})));
+    let explanation = authz.explain(&request(Some(&expired)), &RouteAuth::default()).await;
     let last = explanation.steps.last().unwrap();
     assert_eq!((last.check, last.passed), ("times", false));
     assert_eq!(explanation.outcome.unwrap_err().reason, Reason::Expired);
@@ -937,31 +585,13 @@ async fn explain_lists_every_check_and_the_outcome() {
 #[tokio::test]
 async fn compat_aws_refuses_non_aws_settings_and_requires_a_kid() {
     let env = Env::start().await;
-    let aws = JwtSettings {
-        compat_aws: true,
-        ..env.settings()
-    };
+    let aws = JwtSettings { compat_aws: true, ..env.settings() };
     let keys = || Arc::clone(&env.keys);
     for (settings, feature) in [
+        (JwtSettings { algorithms: vec![Algorithm::ES256], ..aws.clone() }, "algorithm ES256"),
+        (JwtSettings { leeway: Duration::from_secs(5), ..aws.clone() }, "leeway"),
         (
-            JwtSettings {
-                algorithms: vec![Algorithm::ES256],
-                ..aws.clone()
-            },
-            "algorithm ES256",
-        ),
-        (
-            JwtSettings {
-                leeway: Duration::from_secs(5),
-                ..aws.clone()
-            },
-            "leeway",
-        ),
-        (
-            JwtSettings {
-                identity_source: vec![IdentitySource::Cookie("s".into())],
-                ..aws.clone()
-            },
+            JwtSettings { identity_source: vec![IdentitySource::Cookie("s".into())], ..aws.clone() },
             "identity source $request.cookie.s",
         ),
     ] {
@@ -971,47 +601,22 @@ async fn compat_aws_refuses_non_aws_settings_and_requires_a_kid() {
         }
     }
     assert!(matches!(
-        JwtAuthorizer::new(
-            JwtSettings {
-                algorithms: vec![Algorithm::HS256],
-                ..env.settings()
-            },
-            keys()
-        ),
+        JwtAuthorizer::new(JwtSettings { algorithms: vec![Algorithm::HS256], ..env.settings() }, keys()),
         Err(SettingsError::Symmetric(Algorithm::HS256))
     ));
     let authz = JwtAuthorizer::new(aws, keys()).unwrap();
-    assert_eq!(
-        authz.algorithms(),
-        [Algorithm::RS256, Algorithm::RS384, Algorithm::RS512]
-    );
+    assert_eq!(authz.algorithms(), [Algorithm::RS256, Algorithm::RS384, Algorithm::RS512]);
     let es = env.ec.token("ES256", &env.claims());
     assert_eq!(
-        run(&authz, Some(&es), &RouteAuth::default())
-            .await
-            .unwrap_err()
-            .reason,
+        run(&authz, Some(&es), &RouteAuth::default()).await.unwrap_err().reason,
         Reason::AlgNotAllowed
     );
-    let no_kid = env
-        .rsa
-        .token_with_header(&json!({"alg": "RS256"}), &env.claims());
+    let no_kid = env.rsa.token_with_header(&json!({"alg": "RS256"}), &env.claims());
     assert_eq!(
-        run(&authz, Some(&no_kid), &RouteAuth::default())
-            .await
-            .unwrap_err()
-            .reason,
+        run(&authz, Some(&no_kid), &RouteAuth::default()).await.unwrap_err().reason,
         Reason::KidMissing
     );
-    assert!(
-        run(
-            &authz,
-            Some(&env.rsa.token("RS256", &env.claims())),
-            &RouteAuth::default()
-        )
-        .await
-        .is_ok()
-    );
+    assert!(run(&authz, Some(&env.rsa.token("RS256", &env.claims())), &RouteAuth::default()).await.is_ok());
 }
 
 #[tokio::test]
@@ -1020,17 +625,14 @@ async fn dev_issuer_tokens_verify_through_its_static_key_source() {
     let dev = DevIssuer::open(dir.path(), "http://127.0.0.1:9901/dev").unwrap();
     let registry = JwksRegistry::new(JwksOptions::default()).unwrap();
     let store = registry.store(dev.key_source()).unwrap();
-    let authz =
-        JwtAuthorizer::new(JwtSettings::new(dev.issuer(), vec!["api".into()]), store).unwrap();
+    let authz = JwtAuthorizer::new(JwtSettings::new(dev.issuer(), vec!["api".into()]), store).unwrap();
     let mut claims = serde_json::Map::new();
     claims.insert("sub".into(), json!("alice"));
     claims.insert("aud".into(), json!("api"));
     claims.insert("scope".into(), json!("read write"));
     claims.insert("metadata".into(), json!({"role": "admin"}));
     let token = dev.mint(claims, Duration::from_secs(3600)).unwrap();
-    let AuthContext::Jwt(jwt) = run(&authz, Some(&token), &RouteAuth::with_scopes(["write"]))
-        .await
-        .unwrap()
+    let AuthContext::Jwt(jwt) = run(&authz, Some(&token), &RouteAuth::with_scopes(["write"])).await.unwrap()
     else {
         panic!()
     };

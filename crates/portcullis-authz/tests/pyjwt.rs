@@ -77,37 +77,22 @@ async fn tokens_minted_by_pyjwt_for_every_algorithm_are_accepted() {
         return;
     }
     let issuer = "https://issuer.pyjwt.test/";
-    let out = Command::new("python3")
-        .args(["-c", MINT, issuer, "api"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("python3").args(["-c", MINT, issuer, "api"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let minted: Value = serde_json::from_slice(&out.stdout).unwrap();
     let registry = JwksRegistry::new(JwksOptions::default()).unwrap();
-    let store = registry
-        .store(KeySource::Static(json!({"keys": minted["keys"]})))
-        .unwrap();
+    let store = registry.store(KeySource::Static(json!({"keys": minted["keys"]}))).unwrap();
     let authz = JwtAuthorizer::new(JwtSettings::new(issuer, vec!["api".into()]), store).unwrap();
     let tokens = minted["tokens"].as_object().unwrap();
     assert_eq!(tokens.len(), 9);
     for (alg, token) in tokens {
         let mut parts = http::Request::builder()
-            .header(
-                "authorization",
-                format!("Bearer {}", token.as_str().unwrap()),
-            )
+            .header("authorization", format!("Bearer {}", token.as_str().unwrap()))
             .body(())
             .unwrap()
             .into_parts()
             .0;
-        match authz
-            .authorize(&mut parts, &ctx(), &RouteAuth::with_scopes(["write"]))
-            .await
-        {
+        match authz.authorize(&mut parts, &ctx(), &RouteAuth::with_scopes(["write"])).await {
             Ok(AuthContext::Jwt(jwt)) => assert_eq!(jwt.claims["sub"], format!("py-{alg}")),
             other => panic!("PyJWT {} {alg} token: {other:?}", minted["pyjwt"]),
         }
@@ -126,21 +111,10 @@ async fn pyjwt_accepts_tokens_from_the_dev_issuer() {
     claims.insert("aud".into(), json!("api"));
     let token = dev.mint(claims, Duration::from_secs(600)).unwrap();
     let out = Command::new("python3")
-        .args([
-            "-c",
-            VERIFY,
-            &token,
-            &dev.jwks().to_string(),
-            "api",
-            dev.issuer(),
-        ])
+        .args(["-c", VERIFY, &token, &dev.jwks().to_string(), "api", dev.issuer()])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let claims: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(claims["sub"], "alice");
 }

@@ -29,9 +29,7 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         if n == 0 || n > 3 || rest.len() < n {
             return None;
         }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        let len = rest[..n].iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
         (len, &rest[n..])
     };
     if rest.len() < len {
@@ -76,12 +74,8 @@ pub(crate) fn parse_spki(der: &[u8]) -> Option<KeyMaterial> {
         OID_EC_PUBLIC_KEY => {
             let (curve, _) = expect(params, TAG_OID)?;
             match curve {
-                OID_P256 if key.len() == 65 && key[0] == 4 => {
-                    Some(KeyMaterial::EcP256(key.to_vec()))
-                }
-                OID_P384 if key.len() == 97 && key[0] == 4 => {
-                    Some(KeyMaterial::EcP384(key.to_vec()))
-                }
+                OID_P256 if key.len() == 65 && key[0] == 4 => Some(KeyMaterial::EcP256(key.to_vec())),
+                OID_P384 if key.len() == 97 && key[0] == 4 => Some(KeyMaterial::EcP384(key.to_vec())),
                 _ => None,
             }
         }
@@ -95,10 +89,7 @@ pub(crate) fn parse_rsa_public_key(der: &[u8]) -> Option<KeyMaterial> {
     let (seq, _) = expect(der, TAG_SEQUENCE)?;
     let (n, rest) = expect(seq, TAG_INTEGER)?;
     let (e, _) = expect(rest, TAG_INTEGER)?;
-    Some(KeyMaterial::Rsa {
-        n: strip_leading_zeros(n).to_vec(),
-        e: strip_leading_zeros(e).to_vec(),
-    })
+    Some(KeyMaterial::Rsa { n: strip_leading_zeros(n).to_vec(), e: strip_leading_zeros(e).to_vec() })
 }
 
 fn strip_leading_zeros(mut bytes: &[u8]) -> &[u8] {

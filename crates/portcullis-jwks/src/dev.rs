@@ -27,9 +27,7 @@ pub enum DevIssuerError {
         source: std::io::Error,
     },
     /// The key file is not a PKCS#8 P-256 private key.
-    #[error(
-        "dev issuer key {path} is not a PKCS#8 EC P-256 private key (delete it to generate a new one)"
-    )]
+    #[error("dev issuer key {path} is not a PKCS#8 EC P-256 private key (delete it to generate a new one)")]
     BadKey {
         /// The key file.
         path: PathBuf,
@@ -65,30 +63,20 @@ impl DevIssuer {
     pub fn open(state_dir: &Path, issuer: impl Into<String>) -> Result<Self, DevIssuerError> {
         let dir = state_dir.join("dev-issuer");
         let path = dir.join("key.pem");
-        let io = |source| DevIssuerError::Io {
-            path: path.clone(),
-            source,
-        };
+        let io = |source| DevIssuerError::Io { path: path.clone(), source };
         let pkcs8 = match std::fs::read_to_string(&path) {
-            Ok(pem) => {
-                decode_pem(&pem).ok_or_else(|| DevIssuerError::BadKey { path: path.clone() })?
-            }
+            Ok(pem) => decode_pem(&pem).ok_or_else(|| DevIssuerError::BadKey { path: path.clone() })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir_all(&dir).map_err(io)?;
                 let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
                     .map_err(|_| DevIssuerError::Crypto)?;
-                let der = key
-                    .to_pkcs8v1()
-                    .map_err(|_| DevIssuerError::Crypto)?
-                    .as_ref()
-                    .to_vec();
+                let der = key.to_pkcs8v1().map_err(|_| DevIssuerError::Crypto)?.as_ref().to_vec();
                 match write_private(&path, &encode_pem(&der)) {
                     Ok(()) => der,
                     // Another process generated it first: use theirs.
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                         let pem = std::fs::read_to_string(&path).map_err(io)?;
-                        decode_pem(&pem)
-                            .ok_or_else(|| DevIssuerError::BadKey { path: path.clone() })?
+                        decode_pem(&pem).ok_or_else(|| DevIssuerError::BadKey { path: path.clone() })?
                     }
                     Err(e) => return Err(io(e)),
                 }
@@ -107,12 +95,7 @@ impl DevIssuer {
             "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
             "y": URL_SAFE_NO_PAD.encode(&point[33..]),
         });
-        Ok(Self {
-            issuer: issuer.into(),
-            kid,
-            key,
-            jwk,
-        })
+        Ok(Self { issuer: issuer.into(), kid, key, jwk })
     }
 
     /// The issuer URL (`iss` of minted tokens).
@@ -156,31 +139,18 @@ impl DevIssuer {
     ///
     /// # Errors
     /// [`DevIssuerError::Crypto`] if signing fails.
-    pub fn mint(
-        &self,
-        mut claims: Map<String, Value>,
-        ttl: Duration,
-    ) -> Result<String, DevIssuerError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        claims
-            .entry("iss")
-            .or_insert_with(|| Value::String(self.issuer.clone()));
+    pub fn mint(&self, mut claims: Map<String, Value>, ttl: Duration) -> Result<String, DevIssuerError> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        claims.entry("iss").or_insert_with(|| Value::String(self.issuer.clone()));
         claims.entry("iat").or_insert_with(|| json!(now));
-        claims
-            .entry("exp")
-            .or_insert_with(|| json!(now.saturating_add(ttl.as_secs())));
+        claims.entry("exp").or_insert_with(|| json!(now.saturating_add(ttl.as_secs())));
         let header = json!({"alg": "ES256", "typ": "JWT", "kid": self.kid});
         let mut token = String::new();
         URL_SAFE_NO_PAD.encode_string(header.to_string(), &mut token);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(Value::Object(claims).to_string(), &mut token);
-        let signature = self
-            .key
-            .sign(&SystemRandom::new(), token.as_bytes())
-            .map_err(|_| DevIssuerError::Crypto)?;
+        let signature =
+            self.key.sign(&SystemRandom::new(), token.as_bytes()).map_err(|_| DevIssuerError::Crypto)?;
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(signature.as_ref(), &mut token);
         Ok(token)
@@ -236,10 +206,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(dir.path().join("dev-issuer/key.pem"))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(dir.path().join("dev-issuer/key.pem")).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let doc = first.discovery_document();
@@ -254,13 +221,9 @@ mod tests {
         claims.insert("sub".into(), json!("alice"));
         let token = dev.mint(claims, Duration::from_secs(60)).unwrap();
         let payload = token.split('.').nth(1).unwrap();
-        let payload: Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        let payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
         assert_eq!(payload["sub"], "alice");
         assert_eq!(payload["iss"], "http://127.0.0.1:1/dev");
-        assert_eq!(
-            payload["exp"].as_u64().unwrap() - payload["iat"].as_u64().unwrap(),
-            60
-        );
+        assert_eq!(payload["exp"].as_u64().unwrap() - payload["iat"].as_u64().unwrap(), 60);
     }
 }

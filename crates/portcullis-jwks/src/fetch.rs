@@ -26,13 +26,7 @@ pub(crate) fn is_allowed_url(url: &Url) -> bool {
 }
 
 pub(crate) fn check_url(url: &Url) -> Result<(), JwksError> {
-    if is_allowed_url(url) {
-        Ok(())
-    } else {
-        Err(JwksError::InsecureUrl {
-            url: url.to_string(),
-        })
-    }
+    if is_allowed_url(url) { Ok(()) } else { Err(JwksError::InsecureUrl { url: url.to_string() }) }
 }
 
 /// A JSON document and the lifetime its `Cache-Control: max-age` asked for.
@@ -64,18 +58,11 @@ impl Fetcher {
                 }
             }));
         for der in &options.extra_root_certificates {
-            let cert = reqwest::Certificate::from_der(der)
-                .map_err(|e| JwksError::Client(e.to_string()))?;
+            let cert = reqwest::Certificate::from_der(der).map_err(|e| JwksError::Client(e.to_string()))?;
             builder = builder.tls_certs_merge([cert]);
         }
-        let client = builder
-            .build()
-            .map_err(|e| JwksError::Client(error_chain(&e)))?;
-        Ok(Self {
-            client,
-            timeout: options.fetch_timeout,
-            max_body: options.max_body,
-        })
+        let client = builder.build().map_err(|e| JwksError::Client(error_chain(&e)))?;
+        Ok(Self { client, timeout: options.fetch_timeout, max_body: options.max_body })
     }
 
     /// GET `url` as JSON within the fetch timeout and body cap (spec §2.3: 1500 ms, 150 000 B).
@@ -83,35 +70,18 @@ impl Fetcher {
         let fut = self.get_json_unbounded(url);
         match tokio::time::timeout(self.timeout, fut).await {
             Ok(result) => result,
-            Err(_) => Err(FetchError::Timeout {
-                url: url.to_string(),
-                timeout: self.timeout,
-            }),
+            Err(_) => Err(FetchError::Timeout { url: url.to_string(), timeout: self.timeout }),
         }
     }
 
     async fn get_json_unbounded(&self, url: &Url) -> Result<Fetched, FetchError> {
-        let http = |e: reqwest::Error| FetchError::Http {
-            url: url.to_string(),
-            message: error_chain(&e),
-        };
-        let too_large = || FetchError::TooLarge {
-            url: url.to_string(),
-            limit: self.max_body,
-        };
-        let mut response = self
-            .client
-            .get(url.clone())
-            .header("accept", "application/json")
-            .send()
-            .await
-            .map_err(http)?;
+        let http = |e: reqwest::Error| FetchError::Http { url: url.to_string(), message: error_chain(&e) };
+        let too_large = || FetchError::TooLarge { url: url.to_string(), limit: self.max_body };
+        let mut response =
+            self.client.get(url.clone()).header("accept", "application/json").send().await.map_err(http)?;
         let status = response.status();
         if !status.is_success() {
-            return Err(FetchError::Status {
-                url: url.to_string(),
-                status: status.as_u16(),
-            });
+            return Err(FetchError::Status { url: url.to_string(), status: status.as_u16() });
         }
         let declared = response
             .headers()
@@ -134,10 +104,8 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        let json = serde_json::from_slice(&body).map_err(|e| FetchError::Invalid {
-            url: url.to_string(),
-            message: format!("not JSON: {e}"),
-        })?;
+        let json = serde_json::from_slice(&body)
+            .map_err(|e| FetchError::Invalid { url: url.to_string(), message: format!("not JSON: {e}") })?;
         Ok(Fetched { json, max_age })
     }
 }
@@ -152,11 +120,7 @@ pub(crate) fn max_age(value: &str) -> Option<Duration> {
             return Some(Duration::ZERO);
         }
         if let Some(secs) = lower.strip_prefix("max-age=") {
-            found = secs
-                .trim_matches('"')
-                .parse::<u64>()
-                .ok()
-                .map(Duration::from_secs);
+            found = secs.trim_matches('"').parse::<u64>().ok().map(Duration::from_secs);
         }
     }
     found
@@ -165,10 +129,7 @@ pub(crate) fn max_age(value: &str) -> Option<Duration> {
 /// `{issuer}/.well-known/openid-configuration` (OIDC Discovery §4: a trailing `/` on the issuer
 /// is removed before appending).
 pub(crate) fn discovery_url(issuer: &str) -> Result<Url, url::ParseError> {
-    Url::parse(&format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    ))
+    Url::parse(&format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/')))
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
@@ -188,34 +149,18 @@ mod tests {
 
     #[test]
     fn cache_control_max_age_is_read_and_no_store_means_zero() {
-        assert_eq!(
-            max_age("public, max-age=600"),
-            Some(Duration::from_secs(600))
-        );
-        assert_eq!(
-            max_age("Max-Age=5, must-revalidate"),
-            Some(Duration::from_secs(5))
-        );
+        assert_eq!(max_age("public, max-age=600"), Some(Duration::from_secs(600)));
+        assert_eq!(max_age("Max-Age=5, must-revalidate"), Some(Duration::from_secs(5)));
         assert_eq!(max_age("no-store"), Some(Duration::ZERO));
         assert_eq!(max_age("public"), None);
     }
 
     #[test]
     fn only_https_or_loopback_urls_are_allowed() {
-        for ok in [
-            "https://idp.example/",
-            "http://127.0.0.1:9/x",
-            "http://[::1]:8/",
-            "http://localhost/",
-        ] {
+        for ok in ["https://idp.example/", "http://127.0.0.1:9/x", "http://[::1]:8/", "http://localhost/"] {
             assert!(is_allowed_url(&Url::parse(ok).unwrap()), "{ok}");
         }
-        for bad in [
-            "http://idp.example/",
-            "http://10.0.0.1/",
-            "ftp://127.0.0.1/",
-            "file:///etc/keys",
-        ] {
+        for bad in ["http://idp.example/", "http://10.0.0.1/", "ftp://127.0.0.1/", "file:///etc/keys"] {
             assert!(!is_allowed_url(&Url::parse(bad).unwrap()), "{bad}");
         }
     }
@@ -223,9 +168,7 @@ mod tests {
     #[test]
     fn discovery_url_drops_a_trailing_slash() {
         assert_eq!(
-            discovery_url("https://myorg.us.auth0.com/")
-                .unwrap()
-                .as_str(),
+            discovery_url("https://myorg.us.auth0.com/").unwrap().as_str(),
             "https://myorg.us.auth0.com/.well-known/openid-configuration"
         );
     }

@@ -109,8 +109,7 @@ impl VerifyKey {
                 (KeyKind::EcP384, DecodingKey::from_ec_der(point))
             }
             KeyMaterial::Ed25519(x) => {
-                ParsedPublicKey::new(&lc::ED25519, x)
-                    .map_err(|e| format!("bad Ed25519 key: {e}"))?;
+                ParsedPublicKey::new(&lc::ED25519, x).map_err(|e| format!("bad Ed25519 key: {e}"))?;
                 ctx.update(b"Ed25519");
                 ctx.update(x);
                 (KeyKind::Ed25519, DecodingKey::from_ed_der(x))
@@ -119,20 +118,11 @@ impl VerifyKey {
         if let Some(alg) = alg
             && !kind.supports(alg)
         {
-            return Err(format!(
-                "JWK alg {alg:?} does not fit a {} key",
-                kind.as_str()
-            ));
+            return Err(format!("JWK alg {alg:?} does not fit a {} key", kind.as_str()));
         }
         let mut fingerprint = [0u8; 32];
         fingerprint.copy_from_slice(ctx.finish().as_ref());
-        Ok(Self {
-            kid: kid.map(Arc::from),
-            kind,
-            alg,
-            decoding,
-            fingerprint,
-        })
+        Ok(Self { kid: kid.map(Arc::from), kind, alg, decoding, fingerprint })
     }
 
     /// The JWK `kid`, if it had one (PEM keys have none).
@@ -274,10 +264,7 @@ pub enum JwksParseError {
 /// # Errors
 /// [`JwksParseError`] when the document is not a JWKS or no entry is usable.
 pub fn parse_jwks(doc: &Value) -> Result<(KeySet, Vec<String>), JwksParseError> {
-    let entries = doc
-        .get("keys")
-        .and_then(Value::as_array)
-        .ok_or(JwksParseError::NotAJwks)?;
+    let entries = doc.get("keys").and_then(Value::as_array).ok_or(JwksParseError::NotAJwks)?;
     let mut keys = Vec::with_capacity(entries.len());
     let mut skipped = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
@@ -290,10 +277,7 @@ pub fn parse_jwks(doc: &Value) -> Result<(KeySet, Vec<String>), JwksParseError> 
         }
     }
     if keys.is_empty() {
-        return Err(JwksParseError::NoUsableKeys {
-            skipped: skipped.len(),
-            reasons: skipped.join("; "),
-        });
+        return Err(JwksParseError::NoUsableKeys { skipped: skipped.len(), reasons: skipped.join("; ") });
     }
     Ok((KeySet::new(keys), skipped))
 }
@@ -308,19 +292,16 @@ pub(crate) fn parse_jwk(jwk: &Value) -> Result<VerifyKey, String> {
         return Err(format!("use {usage} is not sig"));
     }
     if let Some(ops) = obj.get("key_ops") {
-        let verifies = ops
-            .as_array()
-            .is_some_and(|ops| ops.iter().any(|o| o.as_str() == Some("verify")));
+        let verifies = ops.as_array().is_some_and(|ops| ops.iter().any(|o| o.as_str() == Some("verify")));
         if !verifies {
             return Err("key_ops does not include verify".into());
         }
     }
     let alg = match obj.get("alg") {
         None => None,
-        Some(Value::String(s)) => Some(
-            asymmetric_alg(s)
-                .ok_or_else(|| format!("alg {s} is not an accepted signature algorithm"))?,
-        ),
+        Some(Value::String(s)) => {
+            Some(asymmetric_alg(s).ok_or_else(|| format!("alg {s} is not an accepted signature algorithm"))?)
+        }
         Some(other) => return Err(format!("alg {other} is not a string")),
     };
     let kid = match obj.get("kid") {
@@ -331,12 +312,10 @@ pub(crate) fn parse_jwk(jwk: &Value) -> Result<VerifyKey, String> {
     let kty = text("kty").ok_or("no kty")?;
     let material = match kty {
         "RSA" => match (text("n"), text("e")) {
-            (Some(n), Some(e)) => KeyMaterial::Rsa {
-                n: b64_member(n, "n")?,
-                e: b64_member(e, "e")?,
-            },
-            _ => from_x5c(obj.get("x5c"))
-                .ok_or("RSA key without n/e and without a usable x5c certificate")?,
+            (Some(n), Some(e)) => KeyMaterial::Rsa { n: b64_member(n, "n")?, e: b64_member(e, "e")? },
+            _ => {
+                from_x5c(obj.get("x5c")).ok_or("RSA key without n/e and without a usable x5c certificate")?
+            }
         },
         "EC" => {
             let crv = text("crv").ok_or("EC key without crv")?;
@@ -344,9 +323,7 @@ pub(crate) fn parse_jwk(jwk: &Value) -> Result<VerifyKey, String> {
                 (Some(x), Some(y)) => (b64_member(x, "x")?, b64_member(y, "y")?),
                 _ => {
                     return from_x5c(obj.get("x5c"))
-                        .ok_or_else(|| {
-                            "EC key without x/y and without a usable x5c certificate".to_owned()
-                        })
+                        .ok_or_else(|| "EC key without x/y and without a usable x5c certificate".to_owned())
                         .and_then(|m| VerifyKey::new(kid, alg, m));
                 }
             };
@@ -362,11 +339,7 @@ pub(crate) fn parse_jwk(jwk: &Value) -> Result<VerifyKey, String> {
             point.push(4);
             point.extend_from_slice(&x);
             point.extend_from_slice(&y);
-            if size == 32 {
-                KeyMaterial::EcP256(point)
-            } else {
-                KeyMaterial::EcP384(point)
-            }
+            if size == 32 { KeyMaterial::EcP256(point) } else { KeyMaterial::EcP384(point) }
         }
         "OKP" => match text("crv") {
             Some("Ed25519") => {
@@ -403,9 +376,7 @@ pub fn asymmetric_alg(name: &str) -> Option<Algorithm> {
 /// JWK members are base64url without padding (RFC 7518); a few IdPs pad them, which is harmless
 /// for public key material, so padding is tolerated here (not in tokens).
 fn b64_member(value: &str, name: &str) -> Result<Vec<u8>, String> {
-    URL_SAFE_NO_PAD
-        .decode(value.trim_end_matches('='))
-        .map_err(|e| format!("{name} is not base64url: {e}"))
+    URL_SAFE_NO_PAD.decode(value.trim_end_matches('=')).map_err(|e| format!("{name} is not base64url: {e}"))
 }
 
 /// The public key of the first `x5c` certificate (standard base64 DER, RFC 7517 §4.7).
@@ -428,9 +399,7 @@ pub fn parse_pem_public_key(pem: &str) -> Result<VerifyKey, JwksParseError> {
             label = Some(rest.trim_end_matches('-').to_owned());
             body.clear();
         } else if line.starts_with("-----END ") {
-            let der = STANDARD
-                .decode(body.as_bytes())
-                .map_err(|_| JwksParseError::BadPem)?;
+            let der = STANDARD.decode(body.as_bytes()).map_err(|_| JwksParseError::BadPem)?;
             let material = match label.as_deref() {
                 Some("PUBLIC KEY") => der::parse_spki(&der),
                 Some("RSA PUBLIC KEY") => der::parse_rsa_public_key(&der),
@@ -487,33 +456,15 @@ mod tests {
     #[test]
     fn lookup_distinguishes_unknown_kid_from_wrong_key_type() {
         let (set, _) = parse_jwks(&json!({"keys":[ec_jwk("a"), ec_jwk("b")]})).unwrap();
-        assert_eq!(
-            set.lookup(Some("a"), Algorithm::ES256).unwrap().kid(),
-            Some("a")
-        );
-        assert!(matches!(
-            set.lookup(Some("a"), Algorithm::RS256),
-            Err(KeyError::AlgMismatch)
-        ));
-        assert!(matches!(
-            set.lookup(Some("zz"), Algorithm::ES256),
-            Err(KeyError::UnknownKid)
-        ));
-        assert!(matches!(
-            set.lookup(None, Algorithm::ES256),
-            Err(KeyError::KidRequired)
-        ));
+        assert_eq!(set.lookup(Some("a"), Algorithm::ES256).unwrap().kid(), Some("a"));
+        assert!(matches!(set.lookup(Some("a"), Algorithm::RS256), Err(KeyError::AlgMismatch)));
+        assert!(matches!(set.lookup(Some("zz"), Algorithm::ES256), Err(KeyError::UnknownKid)));
+        assert!(matches!(set.lookup(None, Algorithm::ES256), Err(KeyError::KidRequired)));
     }
 
     #[test]
     fn an_empty_or_unusable_jwks_is_an_error() {
-        assert!(matches!(
-            parse_jwks(&json!({"keys":[]})),
-            Err(JwksParseError::NoUsableKeys { .. })
-        ));
-        assert!(matches!(
-            parse_jwks(&json!([1])),
-            Err(JwksParseError::NotAJwks)
-        ));
+        assert!(matches!(parse_jwks(&json!({"keys":[]})), Err(JwksParseError::NoUsableKeys { .. })));
+        assert!(matches!(parse_jwks(&json!([1])), Err(JwksParseError::NotAJwks)));
     }
 }

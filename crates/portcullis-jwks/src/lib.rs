@@ -27,9 +27,7 @@ pub mod testing;
 pub use dev::{DevIssuer, DevIssuerError};
 pub use error::{FetchError, JwksError, KeyError};
 pub use jsonwebtoken::Algorithm;
-pub use key::{
-    JwksParseError, KeyKind, KeySet, VerifyKey, asymmetric_alg, parse_jwks, parse_pem_public_key,
-};
+pub use key::{JwksParseError, KeyKind, KeySet, VerifyKey, asymmetric_alg, parse_jwks, parse_pem_public_key};
 pub use registry::{JwksOptions, JwksRegistry, KeySource};
 pub use store::{KeyStore, LoadedKeys, StoreStatus};
 

@@ -154,10 +154,8 @@ impl JwksRegistry {
         let options = Arc::clone(&self.options);
         Ok(match source {
             KeySource::Discovery { issuer } => {
-                let url = fetch::discovery_url(&issuer).map_err(|source| JwksError::BadIssuer {
-                    issuer: issuer.clone(),
-                    source,
-                })?;
+                let url = fetch::discovery_url(&issuer)
+                    .map_err(|source| JwksError::BadIssuer { issuer: issuer.clone(), source })?;
                 fetch::check_url(&url)?;
                 KeyStore::remote_discovery(issuer, url, Arc::clone(&self.fetcher), options)
             }
@@ -167,37 +165,27 @@ impl JwksRegistry {
             }
             KeySource::JwksFile(path) => {
                 let origin = path.display().to_string();
-                let text = std::fs::read(&path).map_err(|source| JwksError::Io {
-                    path: origin.clone(),
-                    source,
-                })?;
+                let text =
+                    std::fs::read(&path).map_err(|source| JwksError::Io { path: origin.clone(), source })?;
                 let doc: Value = serde_json::from_slice(&text).map_err(|_| JwksError::Parse {
                     origin: origin.clone(),
                     source: crate::key::JwksParseError::NotAJwks,
                 })?;
-                let (set, _) = parse_jwks(&doc).map_err(|source| JwksError::Parse {
-                    origin: origin.clone(),
-                    source,
-                })?;
+                let (set, _) =
+                    parse_jwks(&doc).map_err(|source| JwksError::Parse { origin: origin.clone(), source })?;
                 KeyStore::fixed(origin, set, options)
             }
             KeySource::PublicKeyPem(path) => {
                 let origin = path.display().to_string();
-                let text = std::fs::read_to_string(&path).map_err(|source| JwksError::Io {
-                    path: origin.clone(),
-                    source,
-                })?;
-                let key = parse_pem_public_key(&text).map_err(|source| JwksError::Parse {
-                    origin: origin.clone(),
-                    source,
-                })?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|source| JwksError::Io { path: origin.clone(), source })?;
+                let key = parse_pem_public_key(&text)
+                    .map_err(|source| JwksError::Parse { origin: origin.clone(), source })?;
                 KeyStore::fixed(origin, KeySet::new(vec![Arc::new(key)]), options)
             }
             KeySource::Static(doc) => {
-                let (set, _) = parse_jwks(&doc).map_err(|source| JwksError::Parse {
-                    origin: "static key set".into(),
-                    source,
-                })?;
+                let (set, _) = parse_jwks(&doc)
+                    .map_err(|source| JwksError::Parse { origin: "static key set".into(), source })?;
                 KeyStore::fixed("static key set".into(), set, options)
             }
         })
@@ -205,10 +193,7 @@ impl JwksRegistry {
 
     fn start(&self, store: &KeyStore) {
         if let Some(handle) = store.start(self.shutdown.subscribe()) {
-            let mut tasks = self
-                .tasks
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut tasks = self.tasks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             tasks.retain(|t| !t.is_finished());
             tasks.push(handle);
         }
@@ -245,27 +230,17 @@ impl JwksRegistry {
     /// Stops every background refresh task and waits for them to end.
     pub async fn shutdown(&self) {
         self.shutdown.send_replace(true);
-        let tasks = std::mem::take(
-            &mut *self
-                .tasks
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        );
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
         for task in tasks {
             let _ = task.await;
         }
     }
 
     fn live_stores(&self) -> Vec<Arc<KeyStore>> {
-        self.lock_stores()
-            .values()
-            .filter_map(Weak::upgrade)
-            .collect()
+        self.lock_stores().values().filter_map(Weak::upgrade).collect()
     }
 
     fn lock_stores(&self) -> std::sync::MutexGuard<'_, HashMap<String, Weak<KeyStore>>> {
-        self.stores
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.stores.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

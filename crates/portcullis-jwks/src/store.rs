@@ -104,30 +104,20 @@ impl KeyStore {
     ) -> Self {
         let remote = Remote {
             fetcher,
-            kind: RemoteKind::Discovery {
-                issuer: issuer.clone(),
-                url,
-            },
+            kind: RemoteKind::Discovery { issuer: issuer.clone(), url },
             discovered: ArcSwapOption::empty(),
         };
         Self::build(issuer, Some(remote), None, options)
     }
 
     pub(crate) fn remote_jwks(url: Url, fetcher: Arc<Fetcher>, options: Arc<JwksOptions>) -> Self {
-        let remote = Remote {
-            fetcher,
-            kind: RemoteKind::Jwks(url.clone()),
-            discovered: ArcSwapOption::empty(),
-        };
+        let remote =
+            Remote { fetcher, kind: RemoteKind::Jwks(url.clone()), discovered: ArcSwapOption::empty() };
         Self::build(url.to_string(), Some(remote), None, options)
     }
 
     pub(crate) fn fixed(label: String, set: KeySet, options: Arc<JwksOptions>) -> Self {
-        let loaded = LoadedKeys {
-            set,
-            fetched_at: None,
-            ttl: Duration::MAX,
-        };
+        let loaded = LoadedKeys { set, fetched_at: None, ttl: Duration::MAX };
         Self::build(label, None, Some(loaded), options)
     }
 
@@ -153,11 +143,7 @@ impl KeyStore {
             last_error: ArcSwapOption::empty(),
             started: AtomicBool::new(false),
         };
-        Self {
-            inner: Arc::new(inner),
-            _retire: retire,
-            retire_rx,
-        }
+        Self { inner: Arc::new(inner), _retire: retire, retire_rx }
     }
 
     /// Issuer, URL or file this store serves, for logs.
@@ -186,9 +172,7 @@ impl KeyStore {
         completed.borrow_and_update();
         let mut timed_out = false;
         if Inner::request_fetch(inner, true) {
-            timed_out = tokio::time::timeout_at(deadline, completed.changed())
-                .await
-                .is_err();
+            timed_out = tokio::time::timeout_at(deadline, completed.changed()).await.is_err();
         }
         match inner.lookup(kid, alg) {
             Lookup::Found(key) => Ok(key),
@@ -200,9 +184,9 @@ impl KeyStore {
     /// only while its key is (issue 3 point 5).
     pub fn still_published(&self, key: &VerifyKey) -> bool {
         let guard = self.inner.keys.load();
-        guard.as_ref().is_some_and(|loaded| {
-            !self.inner.is_stale(loaded, Instant::now()) && loaded.set.contains(key)
-        })
+        guard
+            .as_ref()
+            .is_some_and(|loaded| !self.inner.is_stale(loaded, Instant::now()) && loaded.set.contains(key))
     }
 
     /// The current key set, if any (possibly stale).
@@ -219,11 +203,7 @@ impl KeyStore {
             return None;
         }
         let weak = Arc::downgrade(&self.inner);
-        Some(tokio::spawn(refresh_loop(
-            weak,
-            shutdown,
-            self.retire_rx.clone(),
-        )))
+        Some(tokio::spawn(refresh_loop(weak, shutdown, self.retire_rx.clone())))
     }
 
     /// Waits until a usable key set is loaded, triggering a fetch if none is running.
@@ -241,9 +221,9 @@ impl KeyStore {
             if self.inner.remote.is_none() {
                 return Err(KeyError::Unavailable("no keys".into()));
             }
-            Inner::request_fetch(&self.inner, false);
-            let more =
-                Duration::from_millis(50).min(deadline.saturating_duration_since(Instant::now()));
+            // Rate-limited like a request, so waiting on a down IdP does not hammer it.
+            Inner::request_fetch(&self.inner, true);
+            let more = Duration::from_millis(50).min(deadline.saturating_duration_since(Instant::now()));
             // Wake on a completed fetch, or poll again shortly (a fetch may be rate-limited).
             let _ = tokio::time::timeout(more, completed.changed()).await;
             if Instant::now() >= deadline {
@@ -263,18 +243,9 @@ impl KeyStore {
             label: self.inner.label.clone(),
             kids: loaded
                 .as_ref()
-                .map(|l| {
-                    l.set
-                        .keys()
-                        .iter()
-                        .map(|k| k.kid().unwrap_or("-").to_owned())
-                        .collect()
-                })
+                .map(|l| l.set.keys().iter().map(|k| k.kid().unwrap_or("-").to_owned()).collect())
                 .unwrap_or_default(),
-            age: loaded
-                .as_ref()
-                .and_then(|l| l.fetched_at)
-                .map(|t| t.elapsed()),
+            age: loaded.as_ref().and_then(|l| l.fetched_at).map(|t| t.elapsed()),
             last_error: self.inner.last_error.load_full().map(|e| (*e).clone()),
             fetches: self.inner.fetches.load(Ordering::Relaxed),
         }
@@ -297,25 +268,16 @@ impl Lookup {
 
 impl Inner {
     fn now_ms(&self) -> u64 {
-        u64::try_from(
-            Instant::now()
-                .saturating_duration_since(self.base)
-                .as_millis(),
-        )
-        .unwrap_or(u64::MAX)
+        u64::try_from(Instant::now().saturating_duration_since(self.base).as_millis()).unwrap_or(u64::MAX)
     }
 
     fn is_stale(&self, loaded: &LoadedKeys, now: Instant) -> bool {
-        loaded
-            .fetched_at
-            .is_some_and(|at| now.saturating_duration_since(at) > self.options.max_staleness)
+        loaded.fetched_at.is_some_and(|at| now.saturating_duration_since(at) > self.options.max_staleness)
     }
 
     fn usable_set(&self) -> Option<Guard<Option<Arc<LoadedKeys>>>> {
         let guard = self.keys.load();
-        let usable = guard
-            .as_ref()
-            .is_some_and(|l| !self.is_stale(l, Instant::now()));
+        let usable = guard.as_ref().is_some_and(|l| !self.is_stale(l, Instant::now()));
         usable.then_some(guard)
     }
 
@@ -363,11 +325,7 @@ impl Inner {
         if on_demand && this.now_ms() < this.next_on_demand_ms.load(Ordering::Acquire) {
             return false;
         }
-        if this
-            .in_flight
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+        if this.in_flight.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_err() {
             return true;
         }
         // A separate task, so a request that stops waiting (deadline, client gone) never
@@ -383,10 +341,7 @@ impl Inner {
 
     fn backoff(&self, failures: u32) -> Duration {
         let exp = failures.saturating_sub(1).min(20);
-        self.options
-            .backoff_initial
-            .saturating_mul(1u32 << exp)
-            .min(self.options.backoff_max)
+        self.options.backoff_initial.saturating_mul(1u32 << exp).min(self.options.backoff_max)
     }
 
     async fn fetch_and_store(&self) {
@@ -395,12 +350,7 @@ impl Inner {
         self.last_attempt_ms.store(self.now_ms(), Ordering::Release);
         match self.fetch(remote).await {
             Ok((loaded, skipped)) => {
-                let kids: Vec<&str> = loaded
-                    .set
-                    .keys()
-                    .iter()
-                    .map(|k| k.kid().unwrap_or("-"))
-                    .collect();
+                let kids: Vec<&str> = loaded.set.keys().iter().map(|k| k.kid().unwrap_or("-")).collect();
                 tracing::info!(issuer = %self.label, kids = ?kids, ttl_s = loaded.ttl.as_secs(), "JWKS loaded");
                 if !skipped.is_empty() {
                     tracing::debug!(issuer = %self.label, skipped = ?skipped, "JWKS entries skipped");
@@ -408,21 +358,13 @@ impl Inner {
                 self.keys.store(Some(Arc::new(loaded)));
                 self.failures.store(0, Ordering::Release);
                 self.last_error.store(None);
-                let next = self
-                    .now_ms()
-                    .saturating_add(millis(self.options.refetch_interval));
+                let next = self.now_ms().saturating_add(millis(self.options.refetch_interval));
                 self.next_on_demand_ms.store(next, Ordering::Release);
             }
             Err(error) => {
-                let failures = self
-                    .failures
-                    .fetch_add(1, Ordering::AcqRel)
-                    .saturating_add(1);
+                let failures = self.failures.fetch_add(1, Ordering::AcqRel).saturating_add(1);
                 let wait = self.backoff(failures).min(self.options.refetch_interval);
-                self.next_on_demand_ms.store(
-                    self.now_ms().saturating_add(millis(wait)),
-                    Ordering::Release,
-                );
+                self.next_on_demand_ms.store(self.now_ms().saturating_add(millis(wait)), Ordering::Release);
                 let has_keys = self.usable_set().is_some();
                 tracing::warn!(
                     issuer = %self.label, %error, failures,
@@ -451,38 +393,21 @@ impl Inner {
             Err(e) => {
                 // A JWKS URL that is gone may have moved: rediscover next time. Outages
                 // (timeouts, 5xx) keep the URL, so a down IdP costs one request per attempt.
-                if discovered
-                    && matches!(
-                        e,
-                        FetchError::Status {
-                            status: 404 | 410,
-                            ..
-                        }
-                    )
-                {
+                if discovered && matches!(e, FetchError::Status { status: 404 | 410, .. }) {
                     remote.discovered.store(None);
                 }
                 return Err(e);
             }
         };
-        let (set, skipped) = parse_jwks(&fetched.json).map_err(|e| FetchError::Invalid {
-            url: jwks_url.to_string(),
-            message: e.to_string(),
-        })?;
+        let (set, skipped) = parse_jwks(&fetched.json)
+            .map_err(|e| FetchError::Invalid { url: jwks_url.to_string(), message: e.to_string() })?;
         let old = self.keys.load_full();
         let set = set.reuse_from(old.as_deref().map(|l| &l.set));
         let ttl = fetched
             .max_age
             .unwrap_or(self.options.default_ttl)
             .clamp(self.options.min_ttl, self.options.max_ttl);
-        Ok((
-            LoadedKeys {
-                set,
-                fetched_at: Some(Instant::now()),
-                ttl,
-            },
-            skipped,
-        ))
+        Ok((LoadedKeys { set, fetched_at: Some(Instant::now()), ttl }, skipped))
     }
 
     /// How long until the background task should fetch again.
@@ -490,16 +415,10 @@ impl Inner {
         let failures = self.failures.load(Ordering::Acquire);
         let now = Instant::now();
         if failures > 0 {
-            let last =
-                self.base + Duration::from_millis(self.last_attempt_ms.load(Ordering::Acquire));
+            let last = self.base + Duration::from_millis(self.last_attempt_ms.load(Ordering::Acquire));
             return (last + self.backoff(failures)).saturating_duration_since(now);
         }
-        match self
-            .keys
-            .load()
-            .as_ref()
-            .and_then(|l| l.fetched_at.map(|at| (at, l.ttl)))
-        {
+        match self.keys.load().as_ref().and_then(|l| l.fetched_at.map(|at| (at, l.ttl))) {
             // Refresh before expiry: at 90 % of the lifetime.
             Some((at, ttl)) => (at + ttl.mul_f64(0.9)).saturating_duration_since(now),
             None => Duration::ZERO,
@@ -509,16 +428,12 @@ impl Inner {
 
 async fn discover(fetcher: &Fetcher, issuer: &str, url: &Url) -> Result<Url, FetchError> {
     let doc = fetcher.get_json(url).await?.json;
-    let invalid = |message: String| FetchError::Invalid {
-        url: url.to_string(),
-        message,
-    };
+    let invalid = |message: String| FetchError::Invalid { url: url.to_string(), message };
     let jwks_uri = doc
         .get("jwks_uri")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("discovery document has no jwks_uri".into()))?;
-    let jwks_uri =
-        Url::parse(jwks_uri).map_err(|e| invalid(format!("jwks_uri {jwks_uri:?}: {e}")))?;
+    let jwks_uri = Url::parse(jwks_uri).map_err(|e| invalid(format!("jwks_uri {jwks_uri:?}: {e}")))?;
     if !fetch::is_allowed_url(&jwks_uri) {
         return Err(invalid(format!("jwks_uri {jwks_uri} is not https")));
     }

@@ -46,39 +46,26 @@ pub struct TestKey {
 
 impl TestKey {
     pub fn rsa(kid: &str) -> Self {
-        Self {
-            kid: kid.into(),
-            private: Private::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).unwrap()),
-        }
+        Self { kid: kid.into(), private: Private::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).unwrap()) }
     }
     /// An RSA key from PKCS#8 DER.
     pub fn rsa_from_pkcs8(kid: &str, der: &[u8]) -> Self {
-        Self {
-            kid: kid.into(),
-            private: Private::Rsa(RsaKeyPair::from_pkcs8(der).unwrap()),
-        }
+        Self { kid: kid.into(), private: Private::Rsa(RsaKeyPair::from_pkcs8(der).unwrap()) }
     }
     pub fn es256(kid: &str) -> Self {
         Self {
             kid: kid.into(),
-            private: Private::P256(
-                EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap(),
-            ),
+            private: Private::P256(EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap()),
         }
     }
     pub fn es384(kid: &str) -> Self {
         Self {
             kid: kid.into(),
-            private: Private::P384(
-                EcdsaKeyPair::generate(&ECDSA_P384_SHA384_FIXED_SIGNING).unwrap(),
-            ),
+            private: Private::P384(EcdsaKeyPair::generate(&ECDSA_P384_SHA384_FIXED_SIGNING).unwrap()),
         }
     }
     pub fn ed25519(kid: &str) -> Self {
-        Self {
-            kid: kid.into(),
-            private: Private::Ed(Ed25519KeyPair::generate().unwrap()),
-        }
+        Self { kid: kid.into(), private: Private::Ed(Ed25519KeyPair::generate().unwrap()) }
     }
 
     /// A key for `alg` ("RS256", "PS384", "ES256", "EdDSA", ...).
@@ -134,9 +121,7 @@ impl TestKey {
     /// PKCS#8 DER of an RSA private key (to make certificates with rcgen).
     pub fn rsa_pkcs8(&self) -> Vec<u8> {
         use aws_lc_rs::encoding::{AsDer as _, Pkcs8V1Der};
-        let Private::Rsa(pair) = &self.private else {
-            panic!("not RSA")
-        };
+        let Private::Rsa(pair) = &self.private else { panic!("not RSA") };
         let der: Pkcs8V1Der<'static> = pair.as_der().unwrap();
         der.as_ref().to_vec()
     }
@@ -144,37 +129,19 @@ impl TestKey {
     /// `PUBLIC KEY` (SubjectPublicKeyInfo) PEM of an RSA key.
     pub fn rsa_spki_pem(&self) -> String {
         use aws_lc_rs::encoding::{AsDer as _, PublicKeyX509Der};
-        let Private::Rsa(pair) = &self.private else {
-            panic!("not RSA")
-        };
+        let Private::Rsa(pair) = &self.private else { panic!("not RSA") };
         let der: PublicKeyX509Der<'static> = pair.public_key().as_der().unwrap();
         let b64 = STANDARD.encode(der.as_ref());
-        let lines: Vec<&str> = b64
-            .as_bytes()
-            .chunks(64)
-            .map(|c| std::str::from_utf8(c).unwrap())
-            .collect();
-        format!(
-            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-            lines.join("\n")
-        )
+        let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+        format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", lines.join("\n"))
     }
 
     /// PKCS#1 `RSA PUBLIC KEY` PEM of an RSA key.
     pub fn rsa_public_pem(&self) -> String {
-        let Private::Rsa(pair) = &self.private else {
-            panic!("not RSA")
-        };
+        let Private::Rsa(pair) = &self.private else { panic!("not RSA") };
         let b64 = STANDARD.encode(pair.public_key().as_ref());
-        let lines: Vec<&str> = b64
-            .as_bytes()
-            .chunks(64)
-            .map(|c| std::str::from_utf8(c).unwrap())
-            .collect();
-        format!(
-            "-----BEGIN RSA PUBLIC KEY-----\n{}\n-----END RSA PUBLIC KEY-----\n",
-            lines.join("\n")
-        )
+        let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+        format!("-----BEGIN RSA PUBLIC KEY-----\n{}\n-----END RSA PUBLIC KEY-----\n", lines.join("\n"))
     }
 
     /// Signs `input` as `alg` would. For RSA keys any RS*/PS* name works; otherwise the key's
@@ -195,9 +162,7 @@ impl TestKey {
                 pair.sign(encoding, &rng, input, &mut sig).unwrap();
                 sig
             }
-            Private::P256(pair) | Private::P384(pair) => {
-                pair.sign(&rng, input).unwrap().as_ref().to_vec()
-            }
+            Private::P256(pair) | Private::P384(pair) => pair.sign(&rng, input).unwrap().as_ref().to_vec(),
             Private::Ed(pair) => pair.sign(input).as_ref().to_vec(),
         }
     }
@@ -302,9 +267,7 @@ impl TestIdp {
     }
     /// Every response waits this long first.
     pub fn set_delay(&self, delay: Duration) {
-        self.state
-            .delay_ms
-            .store(delay.as_millis() as u64, Ordering::SeqCst);
+        self.state.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
     }
     pub fn discovery_hits(&self) -> u64 {
         self.state.discovery_hits.load(Ordering::SeqCst)
@@ -331,10 +294,7 @@ async fn serve(
     }
     let mut builder = Response::builder().header("content-type", "application/json");
     if state.down.load(Ordering::SeqCst) {
-        return builder
-            .status(503)
-            .body(Full::new(Bytes::from_static(b"{\"error\":\"down\"}")))
-            .unwrap();
+        return builder.status(503).body(Full::new(Bytes::from_static(b"{\"error\":\"down\"}"))).unwrap();
     }
     let body = match path.as_str() {
         "/.well-known/openid-configuration" => {
@@ -352,10 +312,7 @@ async fn serve(
             }
         }
         _ => {
-            return builder
-                .status(404)
-                .body(Full::new(Bytes::from_static(b"{}")))
-                .unwrap();
+            return builder.status(404).body(Full::new(Bytes::from_static(b"{}"))).unwrap();
         }
     };
     builder.body(Full::new(Bytes::from(body))).unwrap()

@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use portcullis_jwks::testing::{TestIdp, TestKey};
-use portcullis_jwks::{
-    Algorithm, JwksError, JwksOptions, JwksRegistry, KeyError, KeySource, KeyStore,
-};
+use portcullis_jwks::{Algorithm, JwksError, JwksOptions, JwksRegistry, KeyError, KeySource, KeyStore};
 use serde_json::json;
 
 fn fast_options() -> JwksOptions {
@@ -23,11 +21,7 @@ fn fast_options() -> JwksOptions {
 
 async fn discovery_store(idp: &TestIdp, options: JwksOptions) -> (JwksRegistry, Arc<KeyStore>) {
     let registry = JwksRegistry::new(options).unwrap();
-    let store = registry
-        .store(KeySource::Discovery {
-            issuer: idp.issuer(),
-        })
-        .unwrap();
+    let store = registry.store(KeySource::Discovery { issuer: idp.issuer() }).unwrap();
     (registry, store)
 }
 
@@ -51,10 +45,7 @@ async fn discovery_finds_the_jwks_and_one_fetch_serves_many_lookups() {
     let (_registry, store) = discovery_store(&idp, fast_options()).await;
     store.ready(Duration::from_secs(2)).await.unwrap();
     for _ in 0..200 {
-        assert_eq!(
-            store.key(Some("k1"), Algorithm::RS256).await.unwrap().kid(),
-            Some("k1")
-        );
+        assert_eq!(store.key(Some("k1"), Algorithm::RS256).await.unwrap().kid(), Some("k1"));
     }
     assert_eq!(idp.discovery_hits(), 1);
     assert_eq!(idp.jwks_hits(), 1);
@@ -65,16 +56,8 @@ async fn authorizers_naming_the_same_issuer_share_one_store() {
     let idp = TestIdp::start().await;
     idp.set_keys(&[&TestKey::es256("e")]);
     let registry = JwksRegistry::new(fast_options()).unwrap();
-    let a = registry
-        .store(KeySource::Discovery {
-            issuer: idp.issuer(),
-        })
-        .unwrap();
-    let b = registry
-        .store(KeySource::Discovery {
-            issuer: idp.issuer(),
-        })
-        .unwrap();
+    let a = registry.store(KeySource::Discovery { issuer: idp.issuer() }).unwrap();
+    let b = registry.store(KeySource::Discovery { issuer: idp.issuer() }).unwrap();
     assert!(Arc::ptr_eq(&a, &b));
     let outcomes = registry.ready_all(Duration::from_secs(2)).await;
     assert_eq!(outcomes.len(), 1);
@@ -91,19 +74,13 @@ async fn stores_for_several_issuers_fetch_in_parallel_at_start_up() {
     a.set_delay(Duration::from_millis(200));
     b.set_delay(Duration::from_millis(200));
     let registry = JwksRegistry::new(fast_options()).unwrap();
-    let _sa = registry
-        .store(KeySource::Discovery { issuer: a.issuer() })
-        .unwrap();
+    let _sa = registry.store(KeySource::Discovery { issuer: a.issuer() }).unwrap();
     let _sb = registry.store(KeySource::JwksUri(b.jwks_url())).unwrap();
     let started = Instant::now();
     let outcomes = registry.ready_all(Duration::from_secs(3)).await;
     assert!(outcomes.iter().all(|(_, r)| r.is_ok()), "{outcomes:?}");
     // Sequential would be 2 x 200 ms (discovery) + 200 ms (jwks) = 600 ms.
-    assert!(
-        started.elapsed() < Duration::from_millis(550),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_millis(550), "took {:?}", started.elapsed());
 }
 
 #[tokio::test]
@@ -116,40 +93,23 @@ async fn a_rotated_key_is_found_by_one_refetch_and_a_removed_key_stops_working()
     store.ready(Duration::from_secs(2)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(350)).await; // past the refetch interval
     idp.set_keys(&[&new]);
-    assert_eq!(
-        store
-            .key(Some("new"), Algorithm::RS256)
-            .await
-            .unwrap()
-            .kid(),
-        Some("new")
-    );
+    assert_eq!(store.key(Some("new"), Algorithm::RS256).await.unwrap().kid(), Some("new"));
     assert_eq!(idp.jwks_hits(), 2);
-    assert_eq!(
-        store.key(Some("old"), Algorithm::RS256).await.unwrap_err(),
-        KeyError::UnknownKid
-    );
+    assert_eq!(store.key(Some("old"), Algorithm::RS256).await.unwrap_err(), KeyError::UnknownKid);
 }
 
 #[tokio::test]
 async fn a_flood_of_random_kids_makes_only_a_handful_of_idp_requests() {
     let idp = TestIdp::start().await;
     idp.set_keys(&[&TestKey::es256("real")]);
-    let options = JwksOptions {
-        refetch_interval: Duration::from_secs(10),
-        ..fast_options()
-    };
+    let options = JwksOptions { refetch_interval: Duration::from_secs(10), ..fast_options() };
     let (_registry, store) = discovery_store(&idp, options).await;
     store.ready(Duration::from_secs(2)).await.unwrap();
     let before = idp.jwks_hits();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..2000 {
         let store = Arc::clone(&store);
-        tasks.spawn(async move {
-            store
-                .key(Some(&format!("random-{i}")), Algorithm::ES256)
-                .await
-        });
+        tasks.spawn(async move { store.key(Some(&format!("random-{i}")), Algorithm::ES256).await });
     }
     while let Some(result) = tasks.join_next().await {
         assert_eq!(result.unwrap().unwrap_err(), KeyError::UnknownKid);
@@ -166,10 +126,7 @@ async fn when_the_idp_goes_down_the_last_good_keys_are_served_with_backoff() {
     let idp = TestIdp::start().await;
     idp.set_keys(&[&TestKey::rsa("k1")]);
     idp.set_cache_control(Some("max-age=0"));
-    let options = JwksOptions {
-        min_ttl: Duration::from_millis(100),
-        ..fast_options()
-    };
+    let options = JwksOptions { min_ttl: Duration::from_millis(100), ..fast_options() };
     let (_registry, store) = discovery_store(&idp, options).await;
     store.ready(Duration::from_secs(2)).await.unwrap();
     idp.set_down(true);
@@ -183,23 +140,14 @@ async fn when_the_idp_goes_down_the_last_good_keys_are_served_with_backoff() {
     assert!(status.last_error.unwrap().contains("503"));
     // Recovery: the next refresh succeeds and clears the error.
     idp.set_down(false);
-    assert!(
-        eventually(Duration::from_secs(3), || store
-            .status()
-            .last_error
-            .is_none())
-        .await
-    );
+    assert!(eventually(Duration::from_secs(3), || store.status().last_error.is_none()).await);
 }
 
 #[tokio::test]
 async fn keys_older_than_the_staleness_bound_are_not_used() {
     let idp = TestIdp::start().await;
     idp.set_keys(&[&TestKey::rsa("k1")]);
-    let options = JwksOptions {
-        max_staleness: Duration::from_millis(400),
-        ..fast_options()
-    };
+    let options = JwksOptions { max_staleness: Duration::from_millis(400), ..fast_options() };
     let (_registry, store) = discovery_store(&idp, options).await;
     store.ready(Duration::from_secs(2)).await.unwrap();
     idp.set_down(true);
@@ -215,18 +163,12 @@ async fn a_slow_idp_makes_requests_fail_closed_within_the_wait_bound() {
     let idp = TestIdp::start().await;
     idp.set_keys(&[&TestKey::rsa("k1")]);
     idp.set_delay(Duration::from_secs(5));
-    let options = JwksOptions {
-        request_wait: Duration::from_millis(300),
-        ..fast_options()
-    };
+    let options = JwksOptions { request_wait: Duration::from_millis(300), ..fast_options() };
     let (_registry, store) = discovery_store(&idp, options).await;
     let started = Instant::now();
     let outcome = store.key(Some("k1"), Algorithm::RS256).await;
     let waited = started.elapsed();
-    assert!(
-        matches!(outcome, Err(KeyError::Unavailable(_))),
-        "{outcome:?}"
-    );
+    assert!(matches!(outcome, Err(KeyError::Unavailable(_))), "{outcome:?}");
     assert!(waited < Duration::from_millis(700), "waited {waited:?}");
     // The fetch itself times out at fetch_timeout (500 ms) and says so.
     assert!(
@@ -243,10 +185,7 @@ async fn cache_control_max_age_drives_the_background_refresh() {
     let idp = TestIdp::start().await;
     idp.set_keys(&[&TestKey::rsa("k1")]);
     idp.set_cache_control(Some("public, max-age=1"));
-    let options = JwksOptions {
-        min_ttl: Duration::from_millis(500),
-        ..fast_options()
-    };
+    let options = JwksOptions { min_ttl: Duration::from_millis(500), ..fast_options() };
     let (_registry, store) = discovery_store(&idp, options).await;
     store.ready(Duration::from_secs(2)).await.unwrap();
     assert_eq!(store.current().unwrap().ttl, Duration::from_secs(1));
@@ -270,10 +209,7 @@ async fn max_age_is_clamped_to_the_configured_bounds() {
     let idp = TestIdp::start().await;
     idp.set_keys(&[&TestKey::rsa("k1")]);
     idp.set_cache_control(Some("max-age=999999999"));
-    let options = JwksOptions {
-        max_ttl: Duration::from_secs(7200),
-        ..fast_options()
-    };
+    let options = JwksOptions { max_ttl: Duration::from_secs(7200), ..fast_options() };
     let (_registry, store) = discovery_store(&idp, options).await;
     store.ready(Duration::from_secs(2)).await.unwrap();
     assert_eq!(store.current().unwrap().ttl, Duration::from_secs(7200));
@@ -282,11 +218,7 @@ async fn max_age_is_clamped_to_the_configured_bounds() {
     idp2.set_keys(&[&TestKey::rsa("k2")]);
     let (_r2, s2) = discovery_store(&idp2, fast_options()).await;
     s2.ready(Duration::from_secs(2)).await.unwrap();
-    assert_eq!(
-        s2.current().unwrap().ttl,
-        Duration::from_secs(3600),
-        "default 1 h without Cache-Control"
-    );
+    assert_eq!(s2.current().unwrap().ttl, Duration::from_secs(3600), "default 1 h without Cache-Control");
 }
 
 #[tokio::test]
@@ -305,23 +237,11 @@ async fn an_oversized_jwks_is_refused() {
 #[tokio::test]
 async fn identity_provider_urls_must_be_https_except_loopback() {
     let registry = JwksRegistry::new(fast_options()).unwrap();
-    let err = registry
-        .store(KeySource::Discovery {
-            issuer: "http://idp.example.com".into(),
-        })
-        .unwrap_err();
+    let err = registry.store(KeySource::Discovery { issuer: "http://idp.example.com".into() }).unwrap_err();
     assert!(matches!(err, JwksError::InsecureUrl { .. }), "{err}");
-    let err = registry
-        .store(KeySource::JwksUri("http://10.1.2.3/jwks".parse().unwrap()))
-        .unwrap_err();
+    let err = registry.store(KeySource::JwksUri("http://10.1.2.3/jwks".parse().unwrap())).unwrap_err();
     assert!(matches!(err, JwksError::InsecureUrl { .. }));
-    assert!(
-        registry
-            .store(KeySource::Discovery {
-                issuer: "https://idp.example.com/".into()
-            })
-            .is_ok()
-    );
+    assert!(registry.store(KeySource::Discovery { issuer: "https://idp.example.com/".into() }).is_ok());
 }
 
 #[tokio::test]
@@ -331,11 +251,7 @@ async fn a_jwks_uri_from_discovery_must_be_https_too() {
     let registry = JwksRegistry::new(fast_options()).unwrap();
     // The test IdP's discovery names its own loopback jwks_uri, which is fine:
     idp.set_keys(&[&TestKey::es256("e")]);
-    let store = registry
-        .store(KeySource::Discovery {
-            issuer: idp.issuer(),
-        })
-        .unwrap();
+    let store = registry.store(KeySource::Discovery { issuer: idp.issuer() }).unwrap();
     store.ready(Duration::from_secs(2)).await.unwrap();
 }
 
@@ -343,15 +259,10 @@ async fn a_jwks_uri_from_discovery_must_be_https_too() {
 async fn x5c_only_rsa_keys_are_usable() {
     let key = TestKey::rsa("cert-key");
     let pkcs8 = key.rsa_pkcs8();
-    let pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
-        &pkcs8.as_slice().into(),
-        &rcgen::PKCS_RSA_SHA256,
-    )
-    .unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["idp.test".into()])
-        .unwrap()
-        .self_signed(&pair)
-        .unwrap();
+    let pair =
+        rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8.as_slice().into(), &rcgen::PKCS_RSA_SHA256)
+            .unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["idp.test".into()]).unwrap().self_signed(&pair).unwrap();
     use base64::Engine as _;
     let x5c = base64::engine::general_purpose::STANDARD.encode(cert.der());
     let registry = JwksRegistry::new(fast_options()).unwrap();
@@ -367,11 +278,7 @@ async fn x5c_only_rsa_keys_are_usable() {
         .unwrap();
     assert_eq!(
         found.fingerprint(),
-        direct
-            .key(Some("cert-key"), Algorithm::RS256)
-            .await
-            .unwrap()
-            .fingerprint()
+        direct.key(Some("cert-key"), Algorithm::RS256).await.unwrap().fingerprint()
     );
 }
 
@@ -380,37 +287,24 @@ async fn pem_public_key_files_work_for_any_kid() {
     let key = TestKey::rsa("clerk");
     let dir = tempfile::tempdir().unwrap();
     let registry = JwksRegistry::new(fast_options()).unwrap();
-    for (name, pem) in [
-        ("spki.pem", key.rsa_spki_pem()),
-        ("pkcs1.pem", key.rsa_public_pem()),
-    ] {
+    for (name, pem) in [("spki.pem", key.rsa_spki_pem()), ("pkcs1.pem", key.rsa_public_pem())] {
         let path = dir.path().join(name);
         std::fs::write(&path, pem).unwrap();
         let store = registry.store(KeySource::PublicKeyPem(path)).unwrap();
         assert!(store.key(Some("ins_2abc"), Algorithm::RS256).await.is_ok());
         assert!(store.key(None, Algorithm::RS256).await.is_ok());
-        assert_eq!(
-            store.key(None, Algorithm::ES256).await.unwrap_err(),
-            KeyError::UnknownKid
-        );
+        assert_eq!(store.key(None, Algorithm::ES256).await.unwrap_err(), KeyError::UnknownKid);
     }
     let bad = dir.path().join("bad.pem");
     std::fs::write(&bad, "not a key").unwrap();
-    assert!(matches!(
-        registry.store(KeySource::PublicKeyPem(bad)),
-        Err(JwksError::Parse { .. })
-    ));
+    assert!(matches!(registry.store(KeySource::PublicKeyPem(bad)), Err(JwksError::Parse { .. })));
 }
 
 #[tokio::test]
 async fn jwks_files_are_read_once_at_creation() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("keys.json");
-    std::fs::write(
-        &path,
-        json!({"keys": [TestKey::ed25519("ed").jwk()]}).to_string(),
-    )
-    .unwrap();
+    std::fs::write(&path, json!({"keys": [TestKey::ed25519("ed").jwk()]}).to_string()).unwrap();
     let registry = JwksRegistry::new(fast_options()).unwrap();
     let store = registry.store(KeySource::JwksFile(path.clone())).unwrap();
     assert!(store.key(Some("ed"), Algorithm::EdDSA).await.is_ok());
@@ -426,7 +320,5 @@ async fn shutdown_stops_the_background_tasks() {
     idp.set_keys(&[&TestKey::rsa("k1")]);
     let (registry, store) = discovery_store(&idp, fast_options()).await;
     store.ready(Duration::from_secs(2)).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(2), registry.shutdown())
-        .await
-        .expect("tasks end on shutdown");
+    tokio::time::timeout(Duration::from_secs(2), registry.shutdown()).await.expect("tasks end on shutdown");
 }

@@ -20,10 +20,8 @@ async fn https_idp(jwks: String) -> (url::Url, Vec<u8>) {
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
     let server_key = KeyPair::generate().unwrap();
-    let server_cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&server_key, &ca)
-        .unwrap();
+    let server_cert =
+        CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap().signed_by(&server_key, &ca).unwrap();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -50,9 +48,7 @@ async fn https_idp(jwks: String) -> (url::Url, Vec<u8>) {
                 };
                 let service = hyper::service::service_fn(move |_req| {
                     let body = jwks.clone();
-                    async move {
-                        Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(body))))
-                    }
+                    async move { Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(body)))) }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(tls), service)
@@ -69,11 +65,9 @@ async fn https_idp_with_a_private_ca_needs_the_ca_in_the_options() {
     let jwks = json!({"keys": [TestKey::es256("tls-key").jwk()]}).to_string();
     let (url, ca) = https_idp(jwks).await;
 
-    let trusting = JwksRegistry::new(JwksOptions {
-        extra_root_certificates: vec![ca],
-        ..JwksOptions::default()
-    })
-    .unwrap();
+    let trusting =
+        JwksRegistry::new(JwksOptions { extra_root_certificates: vec![ca], ..JwksOptions::default() })
+            .unwrap();
     let store = trusting.store(KeySource::JwksUri(url.clone())).unwrap();
     store.ready(Duration::from_secs(3)).await.unwrap();
     assert!(store.key(Some("tls-key"), Algorithm::ES256).await.is_ok());

@@ -48,19 +48,12 @@ pub(crate) struct TokenCache {
 
 impl TokenCache {
     pub(crate) fn new(capacity: u64) -> Self {
-        Self {
-            cache: Cache::builder()
-                .max_capacity(capacity)
-                .expire_after(UntilExpiry)
-                .build(),
-        }
+        Self { cache: Cache::builder().max_capacity(capacity).expire_after(UntilExpiry).build() }
     }
 
     pub(crate) fn hash(token: &str) -> TokenHash {
         let mut out = [0u8; 32];
-        out.copy_from_slice(
-            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref(),
-        );
+        out.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref());
         out
     }
 

@@ -20,49 +20,31 @@ pub(crate) fn read_times(claims: &Map<String, Value>) -> Result<Times, Failure> 
     let number = |name: &str| -> Result<Option<f64>, Failure> {
         match claims.get(name) {
             None => Ok(None),
-            Some(Value::Number(n)) => n.as_f64().map(Some).ok_or_else(|| {
-                (
-                    Reason::ClaimInvalid,
-                    format!("{name} is not a usable number"),
-                )
-            }),
-            Some(other) => Err((
-                Reason::ClaimInvalid,
-                format!("{name} is {}, not a number", kind(other)),
-            )),
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| (Reason::ClaimInvalid, format!("{name} is not a usable number"))),
+            Some(other) => Err((Reason::ClaimInvalid, format!("{name} is {}, not a number", kind(other)))),
         }
     };
     let exp = number("exp")?.ok_or_else(|| (Reason::ClaimMissing, "exp is required".to_owned()))?;
-    Ok(Times {
-        exp,
-        nbf: number("nbf")?,
-        iat: number("iat")?,
-    })
+    Ok(Times { exp, nbf: number("nbf")?, iat: number("iat")? })
 }
 
 /// Checks the times against `now` (seconds since the epoch) with `leeway` seconds of skew.
 pub(crate) fn check_times(times: &Times, now: f64, leeway: f64) -> Result<(), Failure> {
     if now >= times.exp + leeway {
-        return Err((
-            Reason::Expired,
-            format!("exp {} is {:.0}s in the past", times.exp, now - times.exp),
-        ));
+        return Err((Reason::Expired, format!("exp {} is {:.0}s in the past", times.exp, now - times.exp)));
     }
     if let Some(nbf) = times.nbf
         && now + leeway < nbf
     {
-        return Err((
-            Reason::NotYetValid,
-            format!("nbf {nbf} is {:.0}s in the future", nbf - now),
-        ));
+        return Err((Reason::NotYetValid, format!("nbf {nbf} is {:.0}s in the future", nbf - now)));
     }
     if let Some(iat) = times.iat
         && iat > now + leeway
     {
-        return Err((
-            Reason::IssuedInFuture,
-            format!("iat {iat} is {:.0}s in the future", iat - now),
-        ));
+        return Err((Reason::IssuedInFuture, format!("iat {iat} is {:.0}s in the future", iat - now)));
     }
     Ok(())
 }
@@ -71,10 +53,7 @@ pub(crate) fn check_times(times: &Times, now: f64, leeway: f64) -> Result<(), Fa
 pub(crate) fn check_issuer(claims: &Map<String, Value>, issuer: &str) -> Result<(), Failure> {
     match claims.get("iss") {
         Some(Value::String(iss)) if iss == issuer => Ok(()),
-        Some(Value::String(iss)) => Err((
-            Reason::IssuerMismatch,
-            format!("iss {iss:?} is not {issuer:?}"),
-        )),
+        Some(Value::String(iss)) => Err((Reason::IssuerMismatch, format!("iss {iss:?} is not {issuer:?}"))),
         Some(other) => Err((Reason::IssuerMismatch, format!("iss is {}", kind(other)))),
         None => Err((Reason::IssuerMismatch, "no iss claim".into())),
     }
@@ -82,19 +61,13 @@ pub(crate) fn check_issuer(claims: &Map<String, Value>, issuer: &str) -> Result<
 
 /// `aud` (string or array; any element may match) against the configured audiences; only when
 /// `aud` is absent, `client_id` (spec §2.5). An empty audience list matches nothing.
-pub(crate) fn check_audience(
-    claims: &Map<String, Value>,
-    audiences: &[String],
-) -> Result<(), Failure> {
+pub(crate) fn check_audience(claims: &Map<String, Value>, audiences: &[String]) -> Result<(), Failure> {
     let accepted = |s: &str| audiences.iter().any(|a| a == s);
     let ok = match claims.get("aud") {
         Some(Value::String(aud)) => accepted(aud),
         Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).any(accepted),
         Some(_) => false,
-        None => claims
-            .get("client_id")
-            .and_then(Value::as_str)
-            .is_some_and(accepted),
+        None => claims.get("client_id").and_then(Value::as_str).is_some_and(accepted),
     };
     if ok {
         return Ok(());
@@ -106,10 +79,7 @@ pub(crate) fn check_audience(
             None => "no aud and no client_id".into(),
         },
     };
-    Err((
-        Reason::AudienceMismatch,
-        format!("{shown} matches none of the configured audiences"),
-    ))
+    Err((Reason::AudienceMismatch, format!("{shown} matches none of the configured audiences")))
 }
 
 /// All scopes of the token: `scope` (space-delimited, RFC 6749 §3.3) and `scp` (string or
@@ -185,26 +155,12 @@ mod tests {
 
     #[test]
     fn leeway_applies_to_every_time_claim() {
-        let t = Times {
-            exp: 200.0,
-            nbf: Some(110.0),
-            iat: Some(110.0),
-        };
-        assert_eq!(
-            check_times(&t, 105.0, 0.0).unwrap_err().0,
-            Reason::NotYetValid
-        );
+        let t = Times { exp: 200.0, nbf: Some(110.0), iat: Some(110.0) };
+        assert_eq!(check_times(&t, 105.0, 0.0).unwrap_err().0, Reason::NotYetValid);
         assert!(check_times(&t, 105.0, 10.0).is_ok());
         assert!(check_times(&t, 209.0, 10.0).is_ok());
         assert_eq!(check_times(&t, 210.0, 10.0).unwrap_err().0, Reason::Expired);
-        let t = Times {
-            exp: 200.0,
-            nbf: None,
-            iat: Some(110.0),
-        };
-        assert_eq!(
-            check_times(&t, 105.0, 0.0).unwrap_err().0,
-            Reason::IssuedInFuture
-        );
+        let t = Times { exp: 200.0, nbf: None, iat: Some(110.0) };
+        assert_eq!(check_times(&t, 105.0, 0.0).unwrap_err().0, Reason::IssuedInFuture);
     }
 }

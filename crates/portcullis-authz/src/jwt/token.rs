@@ -37,31 +37,21 @@ pub(crate) type Failure = (Reason, String);
 /// a non-empty signature.
 pub(crate) fn parse<'t>(token: &'t str, allowed: &[Algorithm]) -> Result<Parsed<'t>, Failure> {
     if token.len() > MAX_TOKEN_BYTES {
-        return Err((
-            Reason::TokenTooLarge,
-            format!("{} bytes, limit {MAX_TOKEN_BYTES}", token.len()),
-        ));
+        return Err((Reason::TokenTooLarge, format!("{} bytes, limit {MAX_TOKEN_BYTES}", token.len())));
     }
     let mut parts = token.split('.');
     let (Some(header_b64), Some(payload_b64), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err((
-            Reason::TokenMalformed,
-            "not three dot-separated parts".into(),
-        ));
+        return Err((Reason::TokenMalformed, "not three dot-separated parts".into()));
     };
     let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
 
     let header = decode_object(header_b64, "header")?;
     let alg = match header.get("alg") {
         Some(Value::String(name)) => {
-            let alg = portcullis_jwks::asymmetric_alg(name).ok_or_else(|| {
-                (
-                    Reason::AlgNotAllowed,
-                    format!("alg {name:?} is never accepted"),
-                )
-            })?;
+            let alg = portcullis_jwks::asymmetric_alg(name)
+                .ok_or_else(|| (Reason::AlgNotAllowed, format!("alg {name:?} is never accepted")))?;
             if !allowed.contains(&alg) {
                 return Err((
                     Reason::AlgNotAllowed,
@@ -71,36 +61,24 @@ pub(crate) fn parse<'t>(token: &'t str, allowed: &[Algorithm]) -> Result<Parsed<
             alg
         }
         Some(other) => {
-            return Err((
-                Reason::AlgNotAllowed,
-                format!("alg {other} is not a string"),
-            ));
+            return Err((Reason::AlgNotAllowed, format!("alg {other} is not a string")));
         }
         None => return Err((Reason::TokenMalformed, "header has no alg".into())),
     };
-    if let Some(member) = EMBEDDED_KEY_MEMBERS
-        .iter()
-        .find(|m| header.contains_key(**m))
-    {
+    if let Some(member) = EMBEDDED_KEY_MEMBERS.iter().find(|m| header.contains_key(**m)) {
         return Err((
             Reason::HeaderKeyRejected,
             format!("header carries {member}; keys come only from the issuer's JWKS"),
         ));
     }
     if let Some(crit) = header.get("crit") {
-        return Err((
-            Reason::CritUnsupported,
-            format!("crit {crit}: no JWS extension is supported"),
-        ));
+        return Err((Reason::CritUnsupported, format!("crit {crit}: no JWS extension is supported")));
     }
     let kid = match header.get("kid") {
         None => None,
         Some(Value::String(kid)) => Some(kid.clone()),
         Some(other) => {
-            return Err((
-                Reason::TokenMalformed,
-                format!("kid {other} is not a string"),
-            ));
+            return Err((Reason::TokenMalformed, format!("kid {other} is not a string")));
         }
     };
     let claims = decode_object(payload_b64, "payload")?;
@@ -108,18 +86,9 @@ pub(crate) fn parse<'t>(token: &'t str, allowed: &[Algorithm]) -> Result<Parsed<
         return Err((Reason::SignatureInvalid, "empty signature".into()));
     }
     if !is_canonical_b64url(signature) {
-        return Err((
-            Reason::TokenMalformed,
-            "signature is not canonical base64url".into(),
-        ));
+        return Err((Reason::TokenMalformed, "signature is not canonical base64url".into()));
     }
-    Ok(Parsed {
-        signing_input,
-        signature,
-        alg,
-        kid,
-        claims,
-    })
+    Ok(Parsed { signing_input, signature, alg, kid, claims })
 }
 
 /// Base64url without padding whose unused trailing bits are zero (RFC 7515 §2, RFC 4648 §3.5):
@@ -129,21 +98,13 @@ fn is_canonical_b64url(part: &str) -> bool {
 }
 
 fn decode_object(part: &str, what: &str) -> Result<Map<String, Value>, Failure> {
-    let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|e| {
-        (
-            Reason::TokenMalformed,
-            format!("{what} is not canonical base64url: {e}"),
-        )
-    })?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|e| (Reason::TokenMalformed, format!("{what} is not canonical base64url: {e}")))?;
     let mut de = serde_json::Deserializer::from_slice(&bytes);
     let object = StrictObject::deserialize_from(&mut de)
         .and_then(|o| de.end().map(|()| o))
-        .map_err(|e| {
-            (
-                Reason::TokenMalformed,
-                format!("{what} is not a JSON object: {e}"),
-            )
-        })?;
+        .map_err(|e| (Reason::TokenMalformed, format!("{what} is not a JSON object: {e}")))?;
     Ok(object.0)
 }
 
@@ -215,17 +176,11 @@ mod tests {
         let t = token(r#"{"alg":"RS256"}"#, "{}");
         let mut parts: Vec<String> = t.split('.').map(str::to_owned).collect();
         parts[2] = "c2lnAB=".into();
-        assert_eq!(
-            parse(&parts.join("."), ALL).unwrap_err().0,
-            Reason::TokenMalformed
-        );
+        assert_eq!(parse(&parts.join("."), ALL).unwrap_err().0, Reason::TokenMalformed);
         // "c2lnAA" is canonical; "c2lnAB" encodes the same bytes with non-zero stray bits.
         parts[2] = "c2lnAA".into();
         assert!(parse(&parts.join("."), ALL).is_ok());
         parts[2] = "c2lnAB".into();
-        assert_eq!(
-            parse(&parts.join("."), ALL).unwrap_err().0,
-            Reason::TokenMalformed
-        );
+        assert_eq!(parse(&parts.join("."), ALL).unwrap_err().0, Reason::TokenMalformed);
     }
 }
