@@ -16,11 +16,20 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::registry::Registry;
+
 /// State the admin endpoints report.
-#[derive(Debug, Default)]
 pub(crate) struct AdminState {
     /// Set once the main listener is serving; cleared when draining starts.
     pub(crate) ready: AtomicBool,
+    /// For the development issuer's documents.
+    registry: Arc<Registry>,
+}
+
+impl AdminState {
+    pub(crate) fn new(registry: Arc<Registry>) -> Self {
+        AdminState { ready: AtomicBool::new(false), registry }
+    }
 }
 
 /// Serve the admin endpoints until shutdown.
@@ -47,18 +56,37 @@ pub(crate) async fn serve(
     }
 }
 
+fn json_value(value: serde_json::Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response
+}
+
 fn answer(request: &Request<Incoming>, state: &AdminState) -> Response<Full<Bytes>> {
     let json = |status: StatusCode, body: &'static str| {
         let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
         *response.status_mut() = status;
-        response.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        );
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
         response
     };
     match (request.method(), request.uri().path()) {
         (&Method::GET, "/healthz") => json(StatusCode::OK, r#"{"status":"ok"}"#),
+        // The development issuer (`issuer: dev`): OIDC discovery and JWKS, so other tools can
+        // verify its tokens too.
+        (&Method::GET, "/dev/.well-known/openid-configuration") => {
+            match state.registry.current_dev_issuer() {
+                Some(dev) => json_value(dev.discovery_document()),
+                None => json(StatusCode::NOT_FOUND, r#"{"message":"Not Found"}"#),
+            }
+        }
+        (&Method::GET, "/dev/jwks.json") => match state.registry.current_dev_issuer() {
+            Some(dev) => json_value(dev.jwks()),
+            None => json(StatusCode::NOT_FOUND, r#"{"message":"Not Found"}"#),
+        },
         (&Method::GET, "/readyz") => {
             if state.ready.load(Ordering::Relaxed) {
                 json(StatusCode::OK, r#"{"status":"ready"}"#)

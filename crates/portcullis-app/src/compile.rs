@@ -2,15 +2,13 @@
 //! runtime objects. Every runtime crate takes its own typed settings; this is the only place
 //! that knows both vocabularies.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use portcullis_authz::{Authorizer, RouteAuth};
-use portcullis_config::{
-    Config, ConfigError, ConfigErrors, Integration as IntegrationConfig, RouteConfig,
-};
+use portcullis_authz::RouteAuth;
+use portcullis_config::{Config, ConfigError, ConfigErrors, Integration as IntegrationConfig, RouteConfig};
 use portcullis_integration::Integration;
+use portcullis_integration::function::{FunctionIntegration, FunctionIntegrationSettings, PayloadFormat};
 use portcullis_integration::http::{
     HttpIntegration, HttpSettings, HttpVersion, PathPart, Scheme, UpstreamTarget,
 };
@@ -27,6 +25,14 @@ pub fn snapshot(config: &Config, registry: &Registry) -> Result<Snapshot, Config
     let authorizers = crate::compile_authorizers::all(config, registry, &mut errors);
     let mut table = RouteTableBuilder::new();
     for route in &config.routes {
+        for rule in &route.rules {
+            errors.push(ConfigError::at(
+                config.origin.clone(),
+                rule.span,
+                format!("routes.\"{}\".rules", route.key.value),
+                "CEL rules (issue #5) are not available in this build",
+            ));
+        }
         let Some(integration) = integration(config, route, registry, &mut errors) else {
             continue;
         };
@@ -35,21 +41,15 @@ pub fn snapshot(config: &Config, registry: &Registry) -> Result<Snapshot, Config
             Some(name) => match authorizers.get(name) {
                 Some(authorizer) => Access::Authorizer {
                     name: Arc::from(name.as_str()),
-                    authorizer: Arc::clone(authorizer),
-                    route: RouteAuth {
-                        scopes: route.scopes.clone().into(),
-                    },
+                    authorizer: Arc::clone(&authorizer.dynamic),
+                    route: RouteAuth { scopes: route.scopes.clone().into() },
                 },
                 // The authorizer failed to compile; its own error is already recorded.
                 None => continue,
             },
         };
         let key_text: Arc<str> = Arc::from(route.key.value.to_string());
-        let plan = Arc::new(RoutePlan {
-            key: key_text,
-            access,
-            integration,
-        });
+        let plan = Arc::new(RoutePlan { key: key_text, access, integration });
         if let Err(duplicate) = table.insert(route.key.value.clone(), plan) {
             errors.push(error_at(config, route, duplicate.to_string()));
         }
@@ -67,15 +67,8 @@ pub fn snapshot(config: &Config, registry: &Registry) -> Result<Snapshot, Config
     })
 }
 
-pub(crate) type Authorizers = HashMap<String, Arc<dyn Authorizer>>;
-
 fn error_at(config: &Config, route: &RouteConfig, problem: String) -> ConfigError {
-    ConfigError::at(
-        config.origin.clone(),
-        route.key.span,
-        format!("routes.\"{}\"", route.key.value),
-        problem,
-    )
+    ConfigError::at(config.origin.clone(), route.key.span, format!("routes.\"{}\"", route.key.value), problem)
 }
 
 fn integration(
@@ -110,12 +103,8 @@ fn integration(
                     .path
                     .iter()
                     .map(|part| match part {
-                        portcullis_config::UrlPart::Literal(text) => {
-                            PathPart::Literal(text.clone())
-                        }
-                        portcullis_config::UrlPart::Var(name) => {
-                            PathPart::Var(Arc::from(name.as_str()))
-                        }
+                        portcullis_config::UrlPart::Literal(text) => PathPart::Literal(text.clone()),
+                        portcullis_config::UrlPart::Var(name) => PathPart::Var(Arc::from(name.as_str())),
                     })
                     .collect(),
                 query: template.query.clone(),
@@ -127,11 +116,7 @@ fn integration(
                 portcullis_config::HttpVersion::Http1 => HttpVersion::Http1,
                 portcullis_config::HttpVersion::Http2 => HttpVersion::Http2,
             };
-            let settings = HttpSettings {
-                target,
-                timeout: route.timeout,
-                version,
-            };
+            let settings = HttpSettings { target, timeout: route.timeout, version };
             Some(Arc::new(HttpIntegration::new(&client, settings)))
         }
         IntegrationConfig::Respond(fixed) => Some(Arc::new(RespondIntegration::new(
@@ -140,12 +125,31 @@ fn integration(
             Bytes::from(fixed.body.clone()),
         ))),
         IntegrationConfig::Function(name) => {
-            errors.push(error_at(
-                config,
-                route,
-                format!("function `{name}`: Lambda function integrations are not wired into this build yet"),
-            ));
-            None
+            let Some(invoker) = registry.invoker(name) else {
+                if registry.checking() {
+                    // `portcullis check` starts no processes; the reference itself was validated.
+                    return Some(Arc::new(RespondIntegration::new(
+                        http::StatusCode::INTERNAL_SERVER_ERROR,
+                        http::HeaderMap::new(),
+                        Bytes::new(),
+                    )));
+                }
+                errors.push(error_at(config, route, format!("function `{name}` is not running")));
+                return None;
+            };
+            let settings = FunctionIntegrationSettings {
+                payload_format: match route.payload_format_version {
+                    portcullis_config::PayloadFormatVersion::V1 => PayloadFormat::V1,
+                    portcullis_config::PayloadFormatVersion::V2 => PayloadFormat::V2,
+                },
+                timeout: route.timeout,
+                stage: config.stage.clone(),
+                api_id: config.api_id.clone(),
+                account_id: config.account_id.clone(),
+                domain: None,
+                stage_variables: Vec::new(),
+            };
+            Some(Arc::new(FunctionIntegration::new(invoker, settings)))
         }
     }
 }

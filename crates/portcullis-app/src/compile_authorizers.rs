@@ -1,25 +1,121 @@
-//! Authorizers: config -> `Arc<dyn Authorizer>`, one per configured name, shared by every route
-//! that uses it.
+//! Authorizers: config -> ready-to-call authorizers, one per configured name, shared by every
+//! route that uses it. Key stores come from the registry, so authorizers with the same issuer
+//! share one JWKS cache, and a reload keeps it warm.
 
-use portcullis_config::{Config, ConfigError};
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
 
-use crate::compile::Authorizers;
+use portcullis_authz::{Algorithm, Authorizer, IdentitySource, JwtAuthorizer, JwtSettings};
+use portcullis_config::{
+    AuthorizerConfig, Compat, Config, ConfigError, IdentitySource as IdentityConfig, Issuer,
+    JwtAuthorizerConfig, KeySource as KeyConfig, Span,
+};
+use portcullis_jwks::KeySource;
+
 use crate::registry::Registry;
+
+/// One compiled authorizer: the trait object the pipeline calls and, for JWT authorizers, the
+/// concrete type `portcullis explain` needs.
+#[derive(Clone)]
+pub(crate) struct Compiled {
+    pub(crate) dynamic: Arc<dyn Authorizer>,
+    pub(crate) jwt: Option<Arc<JwtAuthorizer>>,
+}
 
 /// Compile every configured authorizer; problems are pushed to `errors`.
 pub(crate) fn all(
     config: &Config,
-    _registry: &Registry,
+    registry: &Registry,
     errors: &mut Vec<ConfigError>,
-) -> Authorizers {
-    let compiled = Authorizers::new();
-    for (name, _authorizer) in &config.authorizers {
-        errors.push(ConfigError::at(
-            config.origin.clone(),
-            portcullis_config::Span { line: 1, column: 1 },
-            format!("authorizers.{name}"),
-            "authorizers are not wired into this build yet".to_owned(),
-        ));
+) -> HashMap<String, Compiled> {
+    let mut compiled = HashMap::new();
+    for (name, authorizer) in &config.authorizers {
+        let at = |problem: String| {
+            ConfigError::at(
+                config.origin.clone(),
+                Span { line: 1, column: 1 },
+                format!("authorizers.{name}"),
+                problem,
+            )
+        };
+        match authorizer {
+            AuthorizerConfig::Jwt(jwt) => match jwt_authorizer(config, registry, name, jwt, errors) {
+                Ok(authorizer) => {
+                    let authorizer = Arc::new(authorizer);
+                    compiled.insert(
+                        name.clone(),
+                        Compiled {
+                            dynamic: Arc::clone(&authorizer) as Arc<dyn Authorizer>,
+                            jwt: Some(authorizer),
+                        },
+                    );
+                }
+                Err(problem) => errors.push(at(problem)),
+            },
+            AuthorizerConfig::Lambda(_) => errors.push(at(
+                "Lambda authorizers (issue #5) are not available in this build; use a JWT authorizer"
+                    .to_owned(),
+            )),
+        }
     }
     compiled
+}
+
+fn jwt_authorizer(
+    config: &Config,
+    registry: &Registry,
+    name: &str,
+    jwt: &JwtAuthorizerConfig,
+    errors: &mut Vec<ConfigError>,
+) -> Result<JwtAuthorizer, String> {
+    for rule in &jwt.rules {
+        errors.push(ConfigError::at(
+            config.origin.clone(),
+            rule.span,
+            format!("authorizers.{name}.rules"),
+            "CEL rules (issue #5) are not available in this build",
+        ));
+    }
+    let (issuer, source) = match (&jwt.issuer, &jwt.keys) {
+        (Issuer::Dev, _) => {
+            let dev = registry.dev_issuer(config)?;
+            (dev.issuer().to_owned(), dev.key_source())
+        }
+        (Issuer::Url { exact, .. }, KeyConfig::Discovery) => {
+            (exact.clone(), KeySource::Discovery { issuer: exact.clone() })
+        }
+        (Issuer::Url { exact, .. }, KeyConfig::JwksUri(url)) => {
+            (exact.clone(), KeySource::JwksUri(url.clone()))
+        }
+        (Issuer::Url { exact, .. }, KeyConfig::JwksFile(path)) => {
+            (exact.clone(), KeySource::JwksFile(path.clone()))
+        }
+        (Issuer::Url { exact, .. }, KeyConfig::PublicKeyFile(path)) => {
+            (exact.clone(), KeySource::PublicKeyPem(path.clone()))
+        }
+    };
+    let store = registry.key_store(source)?;
+    let mut settings = JwtSettings::new(issuer, jwt.audience.clone());
+    settings.name = name.to_owned();
+    settings.identity_source = jwt
+        .identity_source
+        .iter()
+        .map(|source| match source {
+            IdentityConfig::Header(header) => Ok(IdentitySource::Header(header.clone())),
+            IdentityConfig::QueryString(name) => Ok(IdentitySource::Query(name.clone())),
+            IdentityConfig::Cookie(name) => Ok(IdentitySource::Cookie(name.clone())),
+            other => Err(format!("identity source {other} cannot carry a JWT")),
+        })
+        .collect::<Result<_, _>>()?;
+    settings.algorithms = jwt
+        .algorithms
+        .iter()
+        .map(|alg| Algorithm::from_str(alg.as_str()).map_err(|e| format!("algorithm {}: {e}", alg.as_str())))
+        .collect::<Result<_, _>>()?;
+    settings.leeway = jwt.leeway;
+    settings.forward_claims = jwt.forward_claims.iter().map(|(h, c)| (h.clone(), c.clone())).collect();
+    settings.compat_aws = config.compat == Compat::Aws;
+    settings.token_cache_capacity = jwt.cache.max_tokens;
+    JwtAuthorizer::new(settings, store).map_err(|e| e.to_string())
 }

@@ -12,6 +12,7 @@
 mod admin;
 pub mod compile;
 mod compile_authorizers;
+pub mod explain;
 pub mod lifecycle;
 pub mod registry;
 pub mod reload;
@@ -19,6 +20,7 @@ mod tls;
 
 use std::path::{Path, PathBuf};
 
+pub use explain::{ExplainError, explain, mint_dev_token};
 pub use lifecycle::{Running, StartOptions};
 pub use portcullis_pipeline::AccessLogFormat;
 
@@ -54,7 +56,7 @@ pub enum StartError {
 /// one-line summary of what the config contains.
 pub fn check(path: &Path) -> Result<String, portcullis_config::ConfigErrors> {
     let config = portcullis_config::load(path)?;
-    let registry = registry::Registry::new().map_err(|e| {
+    let registry = registry::Registry::for_check().map_err(|e| {
         portcullis_config::ConfigErrors::single(portcullis_config::ConfigError::at(
             path.display().to_string(),
             portcullis_config::Span { line: 1, column: 1 },

@@ -26,6 +26,11 @@ pub struct StartOptions {
     pub config_path: Option<PathBuf>,
     /// Access-log line format.
     pub access_log_format: AccessLogFormat,
+    /// Bind here instead of `listen:` (the config, and what is derived from it, is unchanged).
+    pub listen: Option<SocketAddr>,
+    /// Bind here instead of `admin:`. The development issuer's `iss` still derives from the
+    /// configured `admin:`, so tokens minted by `portcullis token` from the same file match.
+    pub admin: Option<SocketAddr>,
 }
 
 /// A started gateway.
@@ -42,39 +47,32 @@ impl Running {
     /// Compile `config`, bind the listeners and start serving.
     pub async fn start(config: Config, options: StartOptions) -> Result<Self, StartError> {
         let registry = Arc::new(Registry::new()?);
+        registry.prepare_functions(&config).await?;
         let snapshot = compile::snapshot(&config, &registry)?;
+        // Key sets of every issuer are fetched in parallel now, then refreshed in the background;
+        // a request arriving before its issuer answered fails closed (keys_unavailable).
+        registry.jwks().start_all();
+        for (label, outcome) in registry.jwks().ready_all(std::time::Duration::from_secs(2)).await {
+            match outcome {
+                Ok(()) => tracing::info!(keys = %label, "signing keys loaded"),
+                Err(error) => {
+                    tracing::warn!(keys = %label, %error, "signing keys not available yet; requests fail closed until they are")
+                }
+            }
+        }
         let reloader = Reloader::new(snapshot, Arc::clone(&registry), options.config_path.clone());
 
         let tls = match &config.tls {
             Some(tls) => Some(tls::server_config(&tls.cert, &tls.key)?),
             None => None,
         };
-        let main_listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
-        let admin_listener =
-            TcpListener::bind(config.admin)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: config.admin,
-                    source,
-                })?;
-        let listen = main_listener
-            .local_addr()
-            .map_err(|source| StartError::Bind {
-                addr: config.listen,
-                source,
-            })?;
-        let admin = admin_listener
-            .local_addr()
-            .map_err(|source| StartError::Bind {
-                addr: config.admin,
-                source,
-            })?;
+        let listen_at = options.listen.unwrap_or(config.listen);
+        let admin_at = options.admin.unwrap_or(config.admin);
+        let bind_error = |addr| move |source| StartError::Bind { addr, source };
+        let main_listener = TcpListener::bind(listen_at).await.map_err(bind_error(listen_at))?;
+        let admin_listener = TcpListener::bind(admin_at).await.map_err(bind_error(admin_at))?;
+        let listen = main_listener.local_addr().map_err(bind_error(listen_at))?;
+        let admin = admin_listener.local_addr().map_err(bind_error(admin_at))?;
 
         let access_log: Arc<dyn AccessLogSink> = if config.access_log.enabled {
             Arc::new(JsonLinesSink::stdout(options.access_log_format))
@@ -86,11 +84,7 @@ impl Running {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0)
             ^ u64::from(std::process::id()).rotate_left(32);
-        let gateway = Arc::new(Gateway::new(
-            reloader.live(),
-            RequestIdGenerator::new(seed),
-            access_log,
-        ));
+        let gateway = Arc::new(Gateway::new(reloader.live(), RequestIdGenerator::new(seed), access_log));
         let settings = ListenerSettings {
             header_timeout: config.limits.header_timeout,
             idle_timeout: config.limits.idle_timeout,
@@ -99,29 +93,13 @@ impl Running {
             tls,
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let admin_state = Arc::new(AdminState::default());
+        let admin_state = Arc::new(AdminState::new(Arc::clone(&registry)));
         let tasks = vec![
-            tokio::spawn(portcullis_pipeline::serve(
-                main_listener,
-                settings,
-                gateway,
-                shutdown_rx.clone(),
-            )),
-            tokio::spawn(admin::serve(
-                admin_listener,
-                Arc::clone(&admin_state),
-                shutdown_rx,
-            )),
+            tokio::spawn(portcullis_pipeline::serve(main_listener, settings, gateway, shutdown_rx.clone())),
+            tokio::spawn(admin::serve(admin_listener, Arc::clone(&admin_state), shutdown_rx)),
         ];
         admin_state.ready.store(true, Ordering::Relaxed);
-        Ok(Running {
-            listen,
-            admin,
-            shutdown,
-            tasks,
-            reloader,
-            admin_state,
-        })
+        Ok(Running { listen, admin, shutdown, tasks, reloader, admin_state })
     }
 
     /// The bound main address (the real port when config said port 0).
@@ -136,16 +114,32 @@ impl Running {
 
     /// Re-read the config file and swap the new snapshot in; on any error the old one stays.
     pub async fn reload(&self) -> Result<(), ReloadError> {
-        self.reloader.reload()
+        self.reloader.reload().await
     }
 
-    /// What to try against the embedded demo, with this instance's real addresses.
+    /// What to try against the embedded demo, with this instance's real addresses and a token
+    /// minted by the built-in development issuer.
     pub fn demo_banner(&self) -> String {
         let base = format!("http://{}", self.listen);
+        let token = self
+            .reloader
+            .registry()
+            .current_dev_issuer()
+            .and_then(|dev| {
+                let mut claims = serde_json::Map::new();
+                claims.insert("sub".into(), "alice".into());
+                claims.insert("aud".into(), "portcullis-demo".into());
+                claims.insert("scope".into(), "read".into());
+                dev.mint(claims, std::time::Duration::from_secs(3600)).ok()
+            })
+            .unwrap_or_else(|| "$(portcullis token --sub alice --aud portcullis-demo)".to_owned());
         format!(
             "\nPortcullis is running the embedded demo config (see `portcullis demo-config`).\n\
              Try:\n  curl -i {base}/\n  curl -i {base}/hello/world\n  curl -i {base}/nowhere        # 404, as AWS answers\n  \
-             curl -i http://{}/healthz   # admin listener\n",
+             curl -i {base}/private        # 401: no token\n  \
+             curl -i -H 'Authorization: Bearer {token}' {base}/private   # 200: token from the built-in dev issuer (1 h)\n  \
+             curl -i http://{}/healthz   # admin listener\n\
+             Mint more tokens with: portcullis token --sub bob --aud portcullis-demo --scope read --ttl 1h\n",
             self.admin
         )
     }
@@ -157,5 +151,7 @@ impl Running {
         for task in self.tasks {
             let _ = task.await;
         }
+        // Requests have drained; now no instance may outlive the gateway.
+        self.reloader.registry().shutdown().await;
     }
 }

@@ -7,9 +7,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use portcullis_config::{Config, ConfigError, ConfigErrors, FunctionConfig, FunctionRuntime, Span};
+use portcullis_functions::{FunctionKind, FunctionSettings, Functions, FunctionsOptions, Invoker};
 use portcullis_integration::http::{ClientOptions, HttpClient};
+use portcullis_jwks::{DevIssuer, JwksOptions, JwksRegistry, KeySource, KeyStore};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
@@ -19,6 +22,21 @@ use crate::StartError;
 pub struct Registry {
     default_client: HttpClient,
     private_ca_clients: Mutex<HashMap<PathBuf, HttpClient>>,
+    /// Function pools by name, with the settings they were started with: a reload that leaves a
+    /// function's settings unchanged keeps its warm instances.
+    functions: Mutex<HashMap<String, RunningFunction>>,
+    /// JWKS caches, one per issuer / key URL / key file, shared by authorizers and reloads.
+    jwks: JwksRegistry,
+    /// The built-in development issuer, opened on first use by an `issuer: dev` authorizer.
+    dev_issuer: Mutex<Option<Arc<DevIssuer>>>,
+    /// `portcullis check`: validate only; start no processes.
+    checking: bool,
+}
+
+struct RunningFunction {
+    settings: String,
+    invoker: Invoker,
+    pools: Arc<Functions>,
 }
 
 impl Registry {
@@ -29,7 +47,111 @@ impl Registry {
         Ok(Registry {
             default_client,
             private_ca_clients: Mutex::new(HashMap::new()),
+            functions: Mutex::new(HashMap::new()),
+            jwks: JwksRegistry::new(JwksOptions::default())
+                .map_err(|e| StartError::Resource(format!("JWKS client: {e}")))?,
+            dev_issuer: Mutex::new(None),
+            checking: false,
         })
+    }
+
+    /// A registry for `portcullis check`: compiles everything, starts nothing.
+    pub fn for_check() -> Result<Self, StartError> {
+        Ok(Registry { checking: true, ..Registry::new()? })
+    }
+
+    /// Whether this registry only validates.
+    pub fn checking(&self) -> bool {
+        self.checking
+    }
+
+    /// Start the function pools `config` needs and does not have yet (new functions, or
+    /// functions whose settings changed). Must run before [`crate::compile::snapshot`].
+    pub async fn prepare_functions(&self, config: &Config) -> Result<(), ConfigErrors> {
+        if self.checking {
+            return Ok(());
+        }
+        let wanted: Vec<FunctionSettings> =
+            config.functions.iter().map(|(name, f)| function_settings(config, name, f)).collect();
+        let to_start: Vec<FunctionSettings> = {
+            let running = self.functions.lock().map_err(|_| poisoned(config))?;
+            wanted
+                .into_iter()
+                .filter(|s| running.get(&s.name).is_none_or(|r| r.settings != format!("{s:?}")))
+                .collect()
+        };
+        if to_start.is_empty() {
+            return Ok(());
+        }
+        let fingerprints: Vec<(String, String)> =
+            to_start.iter().map(|s| (s.name.clone(), format!("{s:?}"))).collect();
+        let options = FunctionsOptions {
+            state_dir: config.state_dir.join("functions"),
+            account_id: config.account_id.clone(),
+        };
+        let pools = Functions::start(to_start, options).await.map_err(|e| {
+            ConfigErrors::single(ConfigError::at(
+                config.origin.clone(),
+                Span { line: 1, column: 1 },
+                "functions",
+                e.to_string(),
+            ))
+        })?;
+        let pools = Arc::new(pools);
+        let mut running = self.functions.lock().map_err(|_| poisoned(config))?;
+        for (name, settings) in fingerprints {
+            if let Some(invoker) = pools.invoker(&name) {
+                // A replaced pool is dropped when the last snapshot using it goes away.
+                running.insert(name, RunningFunction { settings, invoker, pools: Arc::clone(&pools) });
+            }
+        }
+        Ok(())
+    }
+
+    /// The shared key store for `source`.
+    pub fn key_store(&self, source: KeySource) -> Result<Arc<KeyStore>, String> {
+        self.jwks.store(source).map_err(|e| e.to_string())
+    }
+
+    /// The JWKS registry (start-up fetches, background refresh, shutdown).
+    pub fn jwks(&self) -> &JwksRegistry {
+        &self.jwks
+    }
+
+    /// The development issuer of `config` (key under `state_dir`, `iss` derived from the
+    /// configured admin address), opened on first use.
+    pub fn dev_issuer(&self, config: &Config) -> Result<Arc<DevIssuer>, String> {
+        let mut slot = self.dev_issuer.lock().map_err(|_| "registry poisoned".to_owned())?;
+        let issuer = dev_issuer_url(config);
+        if let Some(dev) = slot.as_ref().filter(|dev| dev.issuer() == issuer) {
+            return Ok(Arc::clone(dev));
+        }
+        let dev =
+            Arc::new(DevIssuer::open(&config.state_dir, issuer).map_err(|e| format!("dev issuer: {e}"))?);
+        *slot = Some(Arc::clone(&dev));
+        Ok(dev)
+    }
+
+    /// The development issuer, if an authorizer opened it.
+    pub fn current_dev_issuer(&self) -> Option<Arc<DevIssuer>> {
+        self.dev_issuer.lock().ok()?.clone()
+    }
+
+    /// The invoker of function `name`, if it was prepared.
+    pub fn invoker(&self, name: &str) -> Option<Invoker> {
+        self.functions.lock().ok()?.get(name).map(|f| f.invoker.clone())
+    }
+
+    /// Stop every function instance and background key refresh.
+    pub async fn shutdown(&self) {
+        self.jwks.shutdown().await;
+        let pools: Vec<Arc<Functions>> = match self.functions.lock() {
+            Ok(mut running) => running.drain().map(|(_, f)| f.pools).collect(),
+            Err(_) => Vec::new(),
+        };
+        for pool in pools {
+            pool.shutdown().await;
+        }
     }
 
     /// The pooled client for upstreams trusted by the system roots, or additionally by the CA
@@ -38,10 +160,7 @@ impl Registry {
         let Some(ca_file) = ca_file else {
             return Ok(self.default_client.clone());
         };
-        let mut clients = self
-            .private_ca_clients
-            .lock()
-            .map_err(|_| "registry poisoned".to_owned())?;
+        let mut clients = self.private_ca_clients.lock().map_err(|_| "registry poisoned".to_owned())?;
         if let Some(client) = clients.get(ca_file) {
             return Ok(client.clone());
         }
@@ -52,12 +171,48 @@ impl Registry {
         if roots.is_empty() {
             return Err(format!("no certificate in {}", ca_file.display()));
         }
-        let options = ClientOptions {
-            extra_roots: roots,
-            ..ClientOptions::default()
-        };
+        let options = ClientOptions { extra_roots: roots, ..ClientOptions::default() };
         let client = HttpClient::new(options).map_err(|e| e.to_string())?;
         clients.insert(ca_file.to_path_buf(), client.clone());
         Ok(client)
     }
+}
+
+fn poisoned(config: &Config) -> ConfigErrors {
+    ConfigErrors::single(ConfigError::at(
+        config.origin.clone(),
+        Span { line: 1, column: 1 },
+        "functions",
+        "internal: registry lock poisoned",
+    ))
+}
+
+/// Config -> runtime settings for one function.
+pub(crate) fn function_settings(config: &Config, name: &str, f: &FunctionConfig) -> FunctionSettings {
+    let kind = match &f.runtime {
+        FunctionRuntime::Nodejs { handler } => FunctionKind::Node { handler: handler.clone() },
+        FunctionRuntime::Python { handler } => FunctionKind::Python { handler: handler.clone() },
+        FunctionRuntime::Provided { command, args, .. } => {
+            let mut full = vec![command.display().to_string()];
+            full.extend(args.iter().cloned());
+            FunctionKind::Provided { command: full }
+        }
+        FunctionRuntime::Remote { invoke_url } => FunctionKind::Remote { invoke_url: invoke_url.clone() },
+    };
+    let mut settings = FunctionSettings::new(name, kind, f.dir.clone());
+    settings.timeout = f.timeout;
+    settings.concurrency =
+        std::num::NonZeroUsize::new(f.concurrency.get() as usize).unwrap_or(std::num::NonZeroUsize::MIN);
+    settings.environment = f.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    settings.memory_mb = f.memory.get();
+    settings.idle_timeout = f.idle_timeout;
+    settings.prewarm = f.prewarm as usize;
+    settings.region = config.region.clone();
+    settings
+}
+
+/// The `iss` of the development issuer: derived from the admin address *as configured*, so that
+/// `portcullis token` (another process reading the same file) mints what the gateway accepts.
+pub fn dev_issuer_url(config: &Config) -> String {
+    format!("http://{}/dev", config.admin)
 }

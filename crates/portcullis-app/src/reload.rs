@@ -30,11 +30,12 @@ pub struct Reloader {
 impl Reloader {
     /// Serve `initial` now; later reloads read `config_path`.
     pub fn new(initial: Snapshot, registry: Arc<Registry>, config_path: Option<PathBuf>) -> Self {
-        Reloader {
-            live: Arc::new(ArcSwap::from_pointee(initial)),
-            registry,
-            config_path,
-        }
+        Reloader { live: Arc::new(ArcSwap::from_pointee(initial)), registry, config_path }
+    }
+
+    /// The long-lived state.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
     }
 
     /// The swap handle the pipeline reads.
@@ -43,9 +44,10 @@ impl Reloader {
     }
 
     /// Re-read, validate and compile the config file; swap only if all of it is good.
-    pub fn reload(&self) -> Result<(), ReloadError> {
+    pub async fn reload(&self) -> Result<(), ReloadError> {
         let path = self.config_path.as_ref().ok_or(ReloadError::NoConfigFile)?;
         let config = portcullis_config::load(path)?;
+        self.registry.prepare_functions(&config).await?;
         let snapshot = compile::snapshot(&config, &self.registry)?;
         self.live.store(Arc::new(snapshot));
         Ok(())

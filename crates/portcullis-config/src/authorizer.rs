@@ -296,11 +296,7 @@ fn secure_url(cx: &mut Cx, text: &str, n: &Node, p: &YPath, what: &str) -> Optio
     let url = match url::Url::parse(text) {
         Ok(u) if u.has_host() => u,
         _ => {
-            cx.error(
-                n.span,
-                p,
-                format!("invalid {what} {text:?}: expected an https:// URL"),
-            );
+            cx.error(n.span, p, format!("invalid {what} {text:?}: expected an https:// URL"));
             return None;
         }
     };
@@ -322,11 +318,7 @@ fn secure_url(cx: &mut Cx, text: &str, n: &Node, p: &YPath, what: &str) -> Optio
             return None;
         }
         s => {
-            cx.error(
-                n.span,
-                p,
-                format!("invalid {what} {text:?}: scheme {s:?} is not https"),
-            );
+            cx.error(n.span, p, format!("invalid {what} {text:?}: scheme {s:?} is not https"));
             return None;
         }
     }
@@ -428,22 +420,13 @@ fn jwt(cx: &mut Cx, mut m: MapReader<'_>, path: &YPath) -> Option<JwtAuthorizerC
                 return None;
             }
             if a.len() > 50 {
-                cx.aws_forbids(
-                    n.span,
-                    &p,
-                    "more than 50 audiences",
-                    "AWS allows at most 50 per authorizer",
-                );
+                cx.aws_forbids(n.span, &p, "more than 50 audiences", "AWS allows at most 50 per authorizer");
             }
             Some(a)
         }),
         None => {
-            cx.error(
-                m.span,
-                path,
-                "missing `audience` (the accepted `aud` values)",
-            )
-            .suggestion = Some("e.g. `audience: [my-api]`".into());
+            cx.error(m.span, path, "missing `audience` (the accepted `aud` values)").suggestion =
+                Some("e.g. `audience: [my-api]`".into());
             None
         }
     };
@@ -459,7 +442,9 @@ fn jwt(cx: &mut Cx, mut m: MapReader<'_>, path: &YPath) -> Option<JwtAuthorizerC
                     cx.error(
                         span,
                         &p.index(i),
-                        format!("a JWT authorizer reads its token from a header, query string or cookie, not {s}"),
+                        format!(
+                            "a JWT authorizer reads its token from a header, query string or cookie, not {s}"
+                        ),
                     );
                     ok = false;
                 }
@@ -468,7 +453,12 @@ fn jwt(cx: &mut Cx, mut m: MapReader<'_>, path: &YPath) -> Option<JwtAuthorizerC
                 cx.error(n.span, &p, "`identity_source` must list at least one source");
                 ok = false;
             } else if v.len() > 1 {
-                cx.aws_forbids(n.span, &p, "several identity sources", "an AWS JWT authorizer has exactly one");
+                cx.aws_forbids(
+                    n.span,
+                    &p,
+                    "several identity sources",
+                    "an AWS JWT authorizer has exactly one",
+                );
             }
             ok.then_some(v)
         }),
@@ -496,21 +486,11 @@ fn jwt(cx: &mut Cx, mut m: MapReader<'_>, path: &YPath) -> Option<JwtAuthorizerC
         keys = match k {
             "jwks_uri" => secure_url(cx, &s, n, &p, "jwks_uri").map(KeySource::JwksUri),
             "jwks_file" => {
-                cx.aws_forbids(
-                    n.span,
-                    &p,
-                    "`jwks_file`",
-                    "AWS always fetches keys from the issuer",
-                );
+                cx.aws_forbids(n.span, &p, "`jwks_file`", "AWS always fetches keys from the issuer");
                 Some(KeySource::JwksFile(cx.resolve(&s)))
             }
             _ => {
-                cx.aws_forbids(
-                    n.span,
-                    &p,
-                    "`public_key_file`",
-                    "AWS always fetches keys from the issuer",
-                );
+                cx.aws_forbids(n.span, &p, "`public_key_file`", "AWS always fetches keys from the issuer");
                 Some(KeySource::PublicKeyFile(cx.resolve(&s)))
             }
         };
@@ -665,18 +645,12 @@ fn lambda(
             }
         }),
         None => {
-            cx.error(
-                m.span,
-                path,
-                "missing `function` (a name under `functions:`)",
-            );
+            cx.error(m.span, path, "missing `function` (a name under `functions:`)");
             None
         }
     };
     let ev = match m.get("event") {
-        Some((n, p)) => {
-            decode::choice(cx, n, &p, &[("token", Ev::Token), ("request", Ev::Request)])
-        }
+        Some((n, p)) => decode::choice(cx, n, &p, &[("token", Ev::Token), ("request", Ev::Request)]),
         None => {
             cx.error(m.span, path, "missing `event` (token or request)");
             None
@@ -700,11 +674,8 @@ fn lambda(
     };
     let event = match ev {
         Some(Ev::Token) => Some(AuthorizerEvent::Token),
-        Some(Ev::Request) => {
-            payload_format_version.map(|payload_format_version| AuthorizerEvent::Request {
-                payload_format_version,
-            })
-        }
+        Some(Ev::Request) => payload_format_version
+            .map(|payload_format_version| AuthorizerEvent::Request { payload_format_version }),
         None => None,
     };
     let is_token = ev == Some(Ev::Token);
@@ -729,9 +700,7 @@ fn lambda(
     };
     let identity_source = match m.get("identity_source") {
         Some((n, p)) => identity_sources(cx, n, &p).and_then(|v| {
-            if is_token
-                && !(v.len() == 1 && matches!(v[0], IdentitySource::Header(_)))
-            {
+            if is_token && !(v.len() == 1 && matches!(v[0], IdentitySource::Header(_))) {
                 cx.error(
                     n.span,
                     &p,
@@ -741,9 +710,7 @@ fn lambda(
             }
             Some(v)
         }),
-        None if is_token => {
-            Some(vec![IdentitySource::Header(http::header::AUTHORIZATION)])
-        }
+        None if is_token => Some(vec![IdentitySource::Header(http::header::AUTHORIZATION)]),
         None => Some(Vec::new()),
     };
     let result_ttl = match m.get("result_ttl") {
@@ -752,28 +719,17 @@ fn lambda(
                 cx.error(
                     n.span,
                     &p,
-                    format!(
-                        "result_ttl {} is over the maximum of 3600s",
-                        decode::show_duration(d)
-                    ),
+                    format!("result_ttl {} is over the maximum of 3600s", decode::show_duration(d)),
                 );
                 return None;
             }
             if d.subsec_nanos() != 0 {
-                cx.error(
-                    n.span,
-                    &p,
-                    "result_ttl must be whole seconds (AWS: 0 to 3600)",
-                );
+                cx.error(n.span, &p, "result_ttl must be whole seconds (AWS: 0 to 3600)");
                 return None;
             }
             if !d.is_zero() && identity_source.as_ref().is_some_and(Vec::is_empty) {
-                cx.error(
-                    n.span,
-                    &p,
-                    "caching needs at least one `identity_source` (the cache key)",
-                )
-                .suggestion = Some("add an identity_source, or set `result_ttl: 0s`".into());
+                cx.error(n.span, &p, "caching needs at least one `identity_source` (the cache key)")
+                    .suggestion = Some("add an identity_source, or set `result_ttl: 0s`".into());
                 return None;
             }
             Some(d)

@@ -21,10 +21,7 @@ pub(crate) struct YPath(String);
 impl YPath {
     /// The path of a mapping value under `key`.
     pub(crate) fn key(&self, key: &str) -> YPath {
-        let plain = !key.is_empty()
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let plain = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         let mut s = self.0.clone();
         if !s.is_empty() {
             s.push('.');
@@ -68,14 +65,8 @@ impl Cx {
     }
 
     /// Records a problem; returns it so a suggestion can be added.
-    pub(crate) fn error(
-        &mut self,
-        span: Span,
-        path: &YPath,
-        problem: impl Into<String>,
-    ) -> &mut ConfigError {
-        self.errors
-            .push(ConfigError::at(&self.origin, span, path.as_str(), problem));
+    pub(crate) fn error(&mut self, span: Span, path: &YPath, problem: impl Into<String>) -> &mut ConfigError {
+        self.errors.push(ConfigError::at(&self.origin, span, path.as_str(), problem));
         let last = self.errors.len() - 1;
         &mut self.errors[last]
     }
@@ -94,47 +85,31 @@ impl Cx {
 
     /// Records a non-fatal remark (surfaced in `Config::warnings`).
     pub(crate) fn warn(&mut self, span: Span, path: &YPath, problem: impl Into<String>) {
-        self.warnings
-            .push(ConfigError::at(&self.origin, span, path.as_str(), problem));
+        self.warnings.push(ConfigError::at(&self.origin, span, path.as_str(), problem));
     }
 
     /// Under `compat: aws`, records that `feature` is not something AWS can do, and why.
     pub(crate) fn aws_forbids(&mut self, span: Span, path: &YPath, feature: &str, why: &str) {
         if self.compat == Compat::Aws {
-            self.error(
-                span,
-                path,
-                format!("{feature} is not available with compat: aws ({why})"),
-            )
-            .suggestion = Some("remove it, or set `compat: extended`".into());
+            self.error(span, path, format!("{feature} is not available with compat: aws ({why})"))
+                .suggestion = Some("remove it, or set `compat: extended`".into());
         }
     }
 
     /// `p` resolved against the config file's directory.
     pub(crate) fn resolve(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
-        if p.is_absolute() {
-            p.to_owned()
-        } else {
-            self.base_dir.join(p)
-        }
+        if p.is_absolute() { p.to_owned() } else { self.base_dir.join(p) }
     }
 
     /// Reports "expected X, found Y" at `node`.
     pub(crate) fn expected(&mut self, node: &Node, path: &YPath, what: &str) {
-        self.error(
-            node.span,
-            path,
-            format!("expected {what}, found {}", node.describe()),
-        );
+        self.error(node.span, path, format!("expected {what}, found {}", node.describe()));
     }
 }
 
 /// The closest of `candidates` to `word`, if close enough to be a plausible typo.
-pub(crate) fn suggest<'c>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'c str>,
-) -> Option<&'c str> {
+pub(crate) fn suggest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
     let lower = word.to_ascii_lowercase();
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
@@ -151,10 +126,7 @@ pub(crate) fn suggest<'c>(
 }
 
 /// "did you mean `x`?" for the closest candidate.
-pub(crate) fn did_you_mean<'c>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'c str>,
-) -> Option<String> {
+pub(crate) fn did_you_mean<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<String> {
     suggest(word, candidates).map(|c| format!("did you mean `{c}`?"))
 }
 
@@ -204,10 +176,7 @@ impl<'n> MapReader<'n> {
 
     /// The key's own position, if present.
     pub(crate) fn key_span(&self, key: &str) -> Option<Span> {
-        self.entries
-            .iter()
-            .find(|e| e.key == key)
-            .map(|e| e.key_span)
+        self.entries.iter().find(|e| e.key == key).map(|e| e.key_span)
     }
 
     /// Every key written, with its position.
@@ -237,19 +206,10 @@ impl<'n> MapReader<'n> {
                 let hint = did_you_mean(&e.key, self.known.iter().copied()).or_else(|| {
                     Some(format!(
                         "expected one of: {}",
-                        self.known
-                            .iter()
-                            .map(|k| format!("`{k}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        self.known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
                     ))
                 });
-                cx.error_hint(
-                    e.key_span,
-                    &self.path.key(&e.key),
-                    format!("unknown key {:?}", e.key),
-                    hint,
-                );
+                cx.error_hint(e.key_span, &self.path.key(&e.key), format!("unknown key {:?}", e.key), hint);
             }
         }
     }
@@ -338,23 +298,14 @@ pub(crate) fn integer(cx: &mut Cx, node: &Node, path: &YPath, min: u64, max: u64
         return None;
     };
     if n < min || n > max {
-        cx.error(
-            node.span,
-            path,
-            format!("{n} is out of range (allowed: {min} to {max})"),
-        );
+        cx.error(node.span, path, format!("{n} is out of range (allowed: {min} to {max})"));
         return None;
     }
     Some(n)
 }
 
 /// A duration such as `5s`, `250ms`, `1m`, `1h 30m` (humantime syntax). Zero only if allowed.
-pub(crate) fn duration(
-    cx: &mut Cx,
-    node: &Node,
-    path: &YPath,
-    allow_zero: bool,
-) -> Option<Duration> {
+pub(crate) fn duration(cx: &mut Cx, node: &Node, path: &YPath, allow_zero: bool) -> Option<Duration> {
     let Kind::Scalar { text, .. } = &node.kind else {
         cx.expected(node, path, "a duration like 5s, 250ms or 1m");
         return None;
@@ -364,14 +315,8 @@ pub(crate) fn duration(
         return Some(Duration::ZERO);
     }
     if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
-        cx.error(
-            node.span,
-            path,
-            format!("invalid duration {text:?}: a unit is required"),
-        )
-        .suggestion = Some(format!(
-            "write `{t}s` for seconds or `{t}ms` for milliseconds"
-        ));
+        cx.error(node.span, path, format!("invalid duration {text:?}: a unit is required")).suggestion =
+            Some(format!("write `{t}s` for seconds or `{t}ms` for milliseconds"));
         return None;
     }
     match humantime::parse_duration(t) {
@@ -381,11 +326,7 @@ pub(crate) fn duration(
         }
         Ok(d) => Some(d),
         Err(_) => {
-            cx.error(
-                node.span,
-                path,
-                format!("invalid duration {text:?} (expected e.g. 5s, 250ms, 1m)"),
-            );
+            cx.error(node.span, path, format!("invalid duration {text:?} (expected e.g. 5s, 250ms, 1m)"));
             None
         }
     }
@@ -422,9 +363,7 @@ pub(crate) fn size(cx: &mut Cx, node: &Node, path: &YPath) -> Option<u64> {
 }
 
 fn parse_size(t: &str) -> Option<u64> {
-    let digits_end = t
-        .find(|c: char| !c.is_ascii_digit() && c != '_')
-        .unwrap_or(t.len());
+    let digits_end = t.find(|c: char| !c.is_ascii_digit() && c != '_').unwrap_or(t.len());
     let (num, unit) = t.split_at(digits_end);
     let num: u64 = num.replace('_', "").parse().ok()?;
     let mult: u64 = match unit.trim_start().to_ascii_lowercase().as_str() {
@@ -449,9 +388,7 @@ pub(crate) fn socket_addr(cx: &mut Cx, node: &Node, path: &YPath) -> Option<Sock
             cx.error(
                 node.span,
                 path,
-                format!(
-                    "invalid address {s:?} (expected IP:port, e.g. 127.0.0.1:8080 or [::1]:8080)"
-                ),
+                format!("invalid address {s:?} (expected IP:port, e.g. 127.0.0.1:8080 or [::1]:8080)"),
             );
             None
         }
@@ -473,12 +410,7 @@ pub(crate) fn choice<T: Copy>(
         return Some(*v);
     }
     let hint = did_you_mean(text, options.iter().map(|(k, _)| *k));
-    cx.error_hint(
-        node.span,
-        path,
-        format!("invalid value {text:?} (expected {})", one_of(options)),
-        hint,
-    );
+    cx.error_hint(node.span, path, format!("invalid value {text:?} (expected {})", one_of(options)), hint);
     None
 }
 
@@ -492,12 +424,7 @@ fn one_of<T>(options: &[(&'static str, T)]) -> String {
 }
 
 /// An HTTP header name (lower-cased), refusing names the gateway itself manages.
-pub(crate) fn header_name(
-    cx: &mut Cx,
-    name: &str,
-    span: Span,
-    path: &YPath,
-) -> Option<http::HeaderName> {
+pub(crate) fn header_name(cx: &mut Cx, name: &str, span: Span, path: &YPath) -> Option<http::HeaderName> {
     let Ok(h) = http::HeaderName::from_bytes(name.as_bytes()) else {
         cx.error(span, path, format!("invalid header name {name:?}"));
         return None;
@@ -516,11 +443,7 @@ pub(crate) fn header_name(
         "proxy-authorization",
     ];
     if RESERVED.contains(&h.as_str()) {
-        cx.error(
-            span,
-            path,
-            format!("header {name:?} is managed by the gateway and cannot be set here"),
-        );
+        cx.error(span, path, format!("header {name:?} is managed by the gateway and cannot be set here"));
         return None;
     }
     Some(h)

@@ -93,10 +93,7 @@ impl ConfigError {
 
     /// The position as a [`Span`].
     pub fn span(&self) -> Span {
-        Span {
-            line: self.line,
-            column: self.column,
-        }
+        Span { line: self.line, column: self.column }
     }
 }
 

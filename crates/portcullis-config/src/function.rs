@@ -123,16 +123,10 @@ pub(crate) fn decode(cx: &mut Cx, node: &Node, path: &YPath) -> Option<FunctionC
             cx,
             n,
             p,
-            &[
-                ("nodejs", Rt::Nodejs),
-                ("python", Rt::Python),
-                ("provided", Rt::Provided),
-            ],
+            &[("nodejs", Rt::Nodejs), ("python", Rt::Python), ("provided", Rt::Provided)],
         )
     });
-    let handler_text = handler
-        .as_ref()
-        .and_then(|(n, p)| decode::non_empty(cx, n, p));
+    let handler_text = handler.as_ref().and_then(|(n, p)| decode::non_empty(cx, n, p));
 
     let runtime = match (&runtime_node, &invoke_url) {
         (Some(_), Some((n, p))) => {
@@ -144,21 +138,13 @@ pub(crate) fn decode(cx: &mut Cx, node: &Node, path: &YPath) -> Option<FunctionC
             None
         }
         (None, None) => {
-            cx.error(
-                m.span,
-                path,
-                "missing `runtime` (nodejs, python or provided) or `invoke_url`",
-            );
+            cx.error(m.span, path, "missing `runtime` (nodejs, python or provided) or `invoke_url`");
             None
         }
         (None, Some((n, p))) => {
             for k in ["handler", "command"] {
                 if let Some(s) = m.key_span(k) {
-                    cx.error(
-                        s,
-                        &path.key(k),
-                        format!("`{k}` has no meaning with `invoke_url`"),
-                    );
+                    cx.error(s, &path.key(k), format!("`{k}` has no meaning with `invoke_url`"));
                 }
             }
             remote_url(cx, n, p).map(|invoke_url| FunctionRuntime::Remote { invoke_url })
@@ -177,8 +163,7 @@ pub(crate) fn decode(cx: &mut Cx, node: &Node, path: &YPath) -> Option<FunctionC
                     (None, _) => {
                         cx.error(m.span, path, "missing `handler`").suggestion =
                             Some(if rt == Some(Rt::Nodejs) {
-                                "e.g. `handler: src/index.handler` (file path, then the export)"
-                                    .into()
+                                "e.g. `handler: src/index.handler` (file path, then the export)".into()
                             } else {
                                 "e.g. `handler: app.handler` (module, then the function)".into()
                             });
@@ -186,9 +171,7 @@ pub(crate) fn decode(cx: &mut Cx, node: &Node, path: &YPath) -> Option<FunctionC
                     }
                     (Some(_), None) => None,
                     (Some((n, p)), Some(h)) => {
-                        let valid = h
-                            .rsplit_once('.')
-                            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty());
+                        let valid = h.rsplit_once('.').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty());
                         if !valid {
                             cx.error(
                                 n.span,
@@ -213,8 +196,8 @@ pub(crate) fn decode(cx: &mut Cx, node: &Node, path: &YPath) -> Option<FunctionC
             }
             Some(Rt::Provided) => match &command {
                 None => {
-                    cx.error(m.span, path, "missing `command` for `runtime: provided`")
-                        .suggestion = Some("e.g. `command: ./target/release/bootstrap`".into());
+                    cx.error(m.span, path, "missing `command` for `runtime: provided`").suggestion =
+                        Some("e.g. `command: ./target/release/bootstrap`".into());
                     None
                 }
                 Some((n, p)) => {
@@ -252,11 +235,7 @@ pub(crate) fn decode(cx: &mut Cx, node: &Node, path: &YPath) -> Option<FunctionC
             if let (Some(v), Some(c)) = (v, concurrency)
                 && v > c
             {
-                cx.error(
-                    n.span,
-                    &p,
-                    format!("prewarm ({v}) cannot exceed concurrency ({c})"),
-                );
+                cx.error(n.span, &p, format!("prewarm ({v}) cannot exceed concurrency ({c})"));
             }
             v
         }
@@ -288,26 +267,15 @@ pub(crate) fn decode(cx: &mut Cx, node: &Node, path: &YPath) -> Option<FunctionC
                 && !e.key.contains(['=', '\0'])
                 && !e.key.starts_with(|c: char| c.is_ascii_digit());
             if !valid_name {
-                cx.error(
-                    e.key_span,
-                    &ep,
-                    format!("invalid environment variable name {:?}", e.key),
-                );
+                cx.error(e.key_span, &ep, format!("invalid environment variable name {:?}", e.key));
                 continue;
             }
             if RESERVED_ENV.contains(&e.key.as_str()) {
-                cx.error(
-                    e.key_span,
-                    &ep,
-                    format!("{} is reserved: the Lambda runtime sets it", e.key),
-                );
+                cx.error(e.key_span, &ep, format!("{} is reserved: the Lambda runtime sets it", e.key));
                 continue;
             }
-            let value = if e.value.is_null() {
-                Some(String::new())
-            } else {
-                decode::string(cx, &e.value, &ep)
-            };
+            let value =
+                if e.value.is_null() { Some(String::new()) } else { decode::string(cx, &e.value, &ep) };
             if let Some(v) = value {
                 if v.contains('\0') {
                     cx.error(e.value.span, &ep, "environment values cannot contain NUL");
@@ -321,17 +289,11 @@ pub(crate) fn decode(cx: &mut Cx, node: &Node, path: &YPath) -> Option<FunctionC
 
     // Provided commands with a path component run relative to `dir`.
     let runtime = runtime.map(|r| match r {
-        FunctionRuntime::Provided {
-            command,
-            args,
-            handler,
-        } if command.is_relative() && command.components().count() > 1 => {
+        FunctionRuntime::Provided { command, args, handler }
+            if command.is_relative() && command.components().count() > 1 =>
+        {
             let base = dir.clone().unwrap_or_else(|| cx.base_dir.clone());
-            FunctionRuntime::Provided {
-                command: base.join(command),
-                args,
-                handler,
-            }
+            FunctionRuntime::Provided { command: base.join(command), args, handler }
         }
         other => other,
     });
@@ -357,11 +319,7 @@ fn remote_url(cx: &mut Cx, n: &Node, p: &YPath) -> Option<url::Url> {
     match url::Url::parse(&s) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Some(u),
         Ok(_) => {
-            cx.error(
-                n.span,
-                p,
-                format!("invalid URL {s:?}: expected an http or https URL"),
-            );
+            cx.error(n.span, p, format!("invalid URL {s:?}: expected an http or https URL"));
             None
         }
         Err(e) => {

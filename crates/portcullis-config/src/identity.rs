@@ -47,19 +47,12 @@ impl fmt::Display for IdentitySource {
     }
 }
 
-const PREFIXES: &[&str] = &[
-    "$request.header.",
-    "$request.querystring.",
-    "$request.cookie.",
-    "$context.",
-    "$stageVariables.",
-];
+const PREFIXES: &[&str] =
+    &["$request.header.", "$request.querystring.", "$request.cookie.", "$context.", "$stageVariables."];
 
 /// Parses one expression; reports and returns `None` when it is not one of the five forms.
 pub(crate) fn parse(cx: &mut Cx, text: &str, span: Span, path: &YPath) -> Option<IdentitySource> {
-    let split = PREFIXES
-        .iter()
-        .find_map(|p| text.strip_prefix(p).map(|rest| (*p, rest)));
+    let split = PREFIXES.iter().find_map(|p| text.strip_prefix(p).map(|rest| (*p, rest)));
     let Some((prefix, name)) = split else {
         let hint = text
             .rfind('.')
@@ -74,20 +67,11 @@ pub(crate) fn parse(cx: &mut Cx, text: &str, span: Span, path: &YPath) -> Option
                         .into(),
                 )
             });
-        cx.error_hint(
-            span,
-            path,
-            format!("invalid identity source {text:?}"),
-            hint,
-        );
+        cx.error_hint(span, path, format!("invalid identity source {text:?}"), hint);
         return None;
     };
     if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        cx.error(
-            span,
-            path,
-            format!("identity source {text:?} needs a name after {prefix:?}"),
-        );
+        cx.error(span, path, format!("identity source {text:?} needs a name after {prefix:?}"));
         return None;
     }
     Some(match prefix {

@@ -47,16 +47,15 @@ mod tests;
 use std::path::Path;
 
 pub use authorizer::{
-    Algorithm, AuthorizerConfig, AuthorizerEvent, Issuer, JwtAuthorizerConfig, JwtCacheConfig,
-    KeySource, LambdaAuthorizerConfig, TokenValidation,
+    Algorithm, AuthorizerConfig, AuthorizerEvent, Issuer, JwtAuthorizerConfig, JwtCacheConfig, KeySource,
+    LambdaAuthorizerConfig, TokenValidation,
 };
 pub use error::{ConfigError, ConfigErrors, Span, Spanned};
 pub use function::{FunctionConfig, FunctionRuntime};
 pub use identity::IdentitySource;
 pub use route::{FixedResponse, HttpVersion, Integration, RouteConfig};
 pub use types::{
-    AccessLogConfig, Compat, Config, LimitsConfig, LogConfig, LogFormat, PayloadFormatVersion,
-    TlsConfig,
+    AccessLogConfig, Compat, Config, LimitsConfig, LogConfig, LogFormat, PayloadFormatVersion, TlsConfig,
 };
 pub use url_template::{Scheme, UrlPart, UrlTemplate};
 
@@ -107,8 +106,7 @@ pub fn from_str_in(source: &str, origin: &str, base_dir: &Path) -> Result<Config
         .map_err(|e| ConfigErrors::single(ConfigError::at(origin, e.span, e.path, e.problem)))?;
     let mut cx = decode::Cx::new(origin, base_dir);
     for d in duplicates {
-        cx.errors
-            .push(ConfigError::at(origin, d.span, d.path, d.problem));
+        cx.errors.push(ConfigError::at(origin, d.span, d.path, d.problem));
     }
     let config = types::decode_config(&mut cx, &root);
     if !cx.errors.is_empty() {
@@ -123,12 +121,7 @@ pub fn from_str_in(source: &str, origin: &str, base_dir: &Path) -> Result<Config
             Ok(c)
         }
         // Every `None` is preceded by a recorded error; this is a guard, not a path.
-        None => Err(ConfigErrors::single(ConfigError::at(
-            origin,
-            Span::default(),
-            "",
-            "invalid config",
-        ))),
+        None => Err(ConfigErrors::single(ConfigError::at(origin, Span::default(), "", "invalid config"))),
     }
 }
 

@@ -131,9 +131,7 @@ pub(crate) fn decode(
             cx.error(
                 m.key_span(k).unwrap_or(n.span),
                 &p,
-                format!(
-                    "a route has exactly one integration, but both `{f}` and `{k}` are written"
-                ),
+                format!("a route has exactly one integration, but both `{f}` and `{k}` are written"),
             );
             integration_ok = false;
             continue;
@@ -146,8 +144,7 @@ pub(crate) fn decode(
                     url_template::parse(cx, &u, n.span, &p, &vars).map(Integration::Http)
                 } else {
                     // Placeholders cannot be checked against an invalid key.
-                    url_template::parse(cx, &u, n.span, &p, &placeholders(&u))
-                        .map(Integration::Http)
+                    url_template::parse(cx, &u, n.span, &p, &placeholders(&u)).map(Integration::Http)
                 }
             }),
             "function" => decode::non_empty(cx, n, &p).and_then(|f| {
@@ -187,9 +184,7 @@ pub(crate) fn decode(
 
     let timeout = match m.get("timeout") {
         Some((n, p)) => decode::duration(cx, n, &p, false).inspect(|d| {
-            if cx.compat == Compat::Aws
-                && (*d < Duration::from_millis(50) || *d > Duration::from_secs(30))
-            {
+            if cx.compat == Compat::Aws && (*d < Duration::from_millis(50) || *d > Duration::from_secs(30)) {
                 cx.error(
                     n.span,
                     &p,
@@ -227,11 +222,7 @@ pub(crate) fn decode(
                 cx,
                 n,
                 &p,
-                &[
-                    ("auto", HttpVersion::Auto),
-                    ("1.1", HttpVersion::Http1),
-                    ("2", HttpVersion::Http2),
-                ],
+                &[("auto", HttpVersion::Auto), ("1.1", HttpVersion::Http1), ("2", HttpVersion::Http2)],
             )
         }
         None => Some(HttpVersion::Auto),
@@ -298,12 +289,7 @@ pub(crate) fn decode(
                 }
             }
             if scopes.len() > 10 {
-                cx.aws_forbids(
-                    n.span,
-                    &p,
-                    "more than 10 scopes",
-                    "AWS allows at most 10 scopes per route",
-                );
+                cx.aws_forbids(n.span, &p, "more than 10 scopes", "AWS allows at most 10 scopes per route");
             }
             if !scopes.is_empty()
                 && let Some(Some(a)) = &authorizer
@@ -316,11 +302,7 @@ pub(crate) fn decode(
                     );
                 }
             } else if !scopes.is_empty() && matches!(authorizer, Some(None)) {
-                cx.error(
-                    n.span,
-                    &p,
-                    "`scopes` need a JWT authorizer, but this route has none",
-                );
+                cx.error(n.span, &p, "`scopes` need a JWT authorizer, but this route has none");
             }
         }),
         None => Some(Vec::new()),
@@ -362,10 +344,7 @@ pub(crate) fn decode(
 /// The names of `{...}` placeholders written in `u` (used when the route key is invalid, so
 /// that only the key is reported).
 fn placeholders(u: &str) -> Vec<String> {
-    u.split('{')
-        .skip(1)
-        .filter_map(|s| s.split_once('}').map(|(n, _)| n.to_owned()))
-        .collect()
+    u.split('{').skip(1).filter_map(|s| s.split_once('}').map(|(n, _)| n.to_owned())).collect()
 }
 
 fn item_span(n: &Node, i: usize) -> Span {
@@ -377,19 +356,16 @@ fn item_span(n: &Node, i: usize) -> Span {
 
 fn only_http(cx: &mut Cx, m: &MapReader<'_>, kind: Option<&str>, k: &str, span: Span, p: &YPath) {
     if kind.is_some() && kind != Some("http") {
-        cx.error(
-            m.key_span(k).unwrap_or(span),
-            p,
-            format!("`{k}` applies only to `http` integrations"),
-        );
+        cx.error(m.key_span(k).unwrap_or(span), p, format!("`{k}` applies only to `http` integrations"));
     }
 }
 
 fn respond(cx: &mut Cx, node: &Node, path: &YPath) -> Option<FixedResponse> {
     let mut m = MapReader::new(cx, node, path)?;
     let status = match m.get("status") {
-        Some((n, p)) => decode::integer(cx, n, &p, 100, 599)
-            .and_then(|s| http::StatusCode::from_u16(s as u16).ok()),
+        Some((n, p)) => {
+            decode::integer(cx, n, &p, 100, 599).and_then(|s| http::StatusCode::from_u16(s as u16).ok())
+        }
         None => Some(http::StatusCode::OK),
     };
     let mut headers = http::HeaderMap::new();
@@ -421,9 +397,5 @@ fn respond(cx: &mut Cx, node: &Node, path: &YPath) -> Option<FixedResponse> {
     if !ok {
         return None;
     }
-    Some(FixedResponse {
-        status: status?,
-        headers,
-        body: body?,
-    })
+    Some(FixedResponse { status: status?, headers, body: body? })
 }

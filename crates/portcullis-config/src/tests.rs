@@ -24,9 +24,8 @@ fn ok(yaml: &str) -> Config {
 
 #[test]
 fn misspelt_route_key_is_reported_at_the_key_with_a_suggestion() {
-    let e = errors(
-        "routes:\n  GET /pets/{id}:\n    http: http://127.0.0.1:3000/pets/{id}\n    tiemout: 5s\n",
-    );
+    let e =
+        errors("routes:\n  GET /pets/{id}:\n    http: http://127.0.0.1:3000/pets/{id}\n    tiemout: 5s\n");
     assert_eq!(
         e,
         "t.yaml:4:5: routes.\"GET /pets/{id}\".tiemout: unknown key \"tiemout\"\n  help: did you mean `timeout`?"
@@ -88,10 +87,7 @@ fn bad_route_keys_are_reported_at_the_key_with_the_routers_suggestion() {
             "GET /{proxy+}/x",
             "invalid route key `GET /{proxy+}/x`: greedy variable `{proxy+}` must be the last segment of the path",
         ),
-        (
-            "GET /{a}/{a}",
-            "invalid route key `GET /{a}/{a}`: variable `a` appears twice in one route key",
-        ),
+        ("GET /{a}/{a}", "invalid route key `GET /{a}/{a}`: variable `a` appears twice in one route key"),
         (
             "GET /a{b}",
             "invalid route key `GET /a{b}`: `a{b}`: a path variable must be a whole segment, like `/{name}`",
@@ -103,11 +99,7 @@ fn bad_route_keys_are_reported_at_the_key_with_the_routers_suggestion() {
     ];
     for (key, message) in cases {
         let yaml = format!("routes:\n  {key}: {{http: http://a}}\n");
-        assert_eq!(
-            errors(&yaml),
-            format!("t.yaml:2:3: routes.{key:?}: {message}"),
-            "route key {key:?}"
-        );
+        assert_eq!(errors(&yaml), format!("t.yaml:2:3: routes.{key:?}: {message}"), "route key {key:?}");
     }
 }
 
@@ -127,30 +119,15 @@ fn duplicate_routes_name_both_positions() {
 #[test]
 fn bad_urls_are_reported_at_the_value() {
     let cases = [
-        (
-            "ftp://a/b",
-            "scheme \"ftp\" is not supported (use http or https)",
-        ),
-        (
-            "http://u:p@a/b",
-            "user info (user:password@) is not allowed; send credentials with headers",
-        ),
-        (
-            "http://a/b#c",
-            "fragments (#...) are never sent to servers; remove it",
-        ),
+        ("ftp://a/b", "scheme \"ftp\" is not supported (use http or https)"),
+        ("http://u:p@a/b", "user info (user:password@) is not allowed; send credentials with headers"),
+        ("http://a/b#c", "fragments (#...) are never sent to servers; remove it"),
         ("/b", "expected an absolute http:// or https:// URL"),
         ("http://:80/b", "bad host or port (empty host)"),
         ("http://a/b c", "character ' ' must be percent-encoded"),
-        (
-            "http://a/b%zz",
-            "`%` must start a percent-escape such as %20",
-        ),
+        ("http://a/b%zz", "`%` must start a percent-escape such as %20"),
         ("http://{x}/b", "placeholders are only allowed in the path"),
-        (
-            "http://a/b?q={x}",
-            "placeholders are only allowed in the path, not the query",
-        ),
+        ("http://a/b?q={x}", "placeholders are only allowed in the path, not the query"),
     ];
     for (url, why) in cases {
         let yaml = format!("routes:\n  GET /x/{{x}}: {{http: '{url}'}}\n");
@@ -246,9 +223,7 @@ fn missing_function_and_authorizer_references_are_errors_with_suggestions() {
 #[test]
 fn a_broken_definition_is_not_reported_again_at_its_references() {
     // The function is invalid (bad handler), but the route's reference to it is not an error.
-    let e = errors(
-        "functions:\n  f: {runtime: nodejs, handler: nodot}\nroutes:\n  GET /x: {function: f}\n",
-    );
+    let e = errors("functions:\n  f: {runtime: nodejs, handler: nodot}\nroutes:\n  GET /x: {function: f}\n");
     assert_eq!(
         e,
         "t.yaml:2:33: functions.f.handler: invalid handler \"nodot\": expected `path/file.export`, e.g. src/index.handler"
@@ -292,9 +267,7 @@ fn compat_aws_defaults_jwt_algorithms_to_rsa() {
     let c = ok(
         "compat: aws\nauthorizers:\n  a: {type: jwt, issuer: https://i.example/, audience: [x]}\nroutes: {}\n",
     );
-    let AuthorizerConfig::Jwt(j) = &c.authorizers["a"] else {
-        panic!("jwt")
-    };
+    let AuthorizerConfig::Jwt(j) = &c.authorizers["a"] else { panic!("jwt") };
     assert_eq!(j.algorithms, Algorithm::AWS.to_vec());
 }
 
@@ -356,11 +329,7 @@ fn anchors_aliases_and_merge_keys_work_and_x_keys_hold_anchors() {
         "x-defaults: &d {timeout: 5s, authorizer: none}\nx-url: &u http://a\nroutes:\n  GET /a: {<<: *d, http: *u}\n  GET /b: {<<: *d, http: http://b, timeout: 7s}\n",
     );
     assert_eq!(c.routes[0].timeout, Duration::from_secs(5));
-    assert_eq!(
-        c.routes[1].timeout,
-        Duration::from_secs(7),
-        "explicit keys win over merged ones"
-    );
+    assert_eq!(c.routes[1].timeout, Duration::from_secs(7), "explicit keys win over merged ones");
     assert!(matches!(&c.routes[0].integration, Integration::Http(u) if u.host == "a"));
 }
 
@@ -392,12 +361,7 @@ fn issuer_must_be_https_unless_loopback() {
         errors("authorizers:\n  a: {type: jwt, issuer: http://idp.example.com/, audience: [x]}\n"),
         "t.yaml:2:26: authorizers.a.issuer: issuer \"http://idp.example.com/\" must use https (http is allowed only for loopback hosts: 127.0.0.0/8, ::1, localhost)"
     );
-    for host in [
-        "127.0.0.1:9000",
-        "127.5.6.7",
-        "[::1]:8443",
-        "localhost:3000",
-    ] {
+    for host in ["127.0.0.1:9000", "127.5.6.7", "[::1]:8443", "localhost:3000"] {
         ok(&format!(
             "authorizers:\n  a: {{type: jwt, issuer: 'http://{host}/', audience: [x], jwks_uri: 'http://{host}/jwks'}}\nroutes: {{}}\n"
         ));
@@ -432,15 +396,10 @@ fn defaulted_result_ttl_is_a_warning_not_an_error() {
     let c = ok(
         "functions:\n  authz: {runtime: nodejs, handler: index.handler}\nauthorizers:\n  l: {type: lambda, function: authz, event: token}\nroutes: {}\n",
     );
-    let AuthorizerConfig::Lambda(l) = &c.authorizers["l"] else {
-        panic!("lambda")
-    };
+    let AuthorizerConfig::Lambda(l) = &c.authorizers["l"] else { panic!("lambda") };
     assert_eq!(l.result_ttl, Duration::from_secs(300));
     assert_eq!(
-        c.warnings
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>(),
+        c.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
         vec![
             "t.yaml:4:6: authorizers.l: no `result_ttl`: caching decisions for 300s (AWS's HTTP API default is undocumented); write `result_ttl` to choose"
         ]
@@ -477,20 +436,10 @@ fn error_at_builds_positioned_errors_for_later_compile_steps() {
     let c = ok(
         "authorizers:\n  a: {type: jwt, issuer: dev, audience: [x], rules: ['claims.x ==']}\nroutes: {}\n",
     );
-    let AuthorizerConfig::Jwt(j) = &c.authorizers["a"] else {
-        panic!("jwt")
-    };
+    let AuthorizerConfig::Jwt(j) = &c.authorizers["a"] else { panic!("jwt") };
     let rule = &j.rules[0];
-    let e = ConfigError::at(
-        &c.origin,
-        rule.span,
-        "authorizers.a.rules[0]",
-        "syntax error",
-    );
-    assert_eq!(
-        e.to_string(),
-        "t.yaml:2:54: authorizers.a.rules[0]: syntax error"
-    );
+    let e = ConfigError::at(&c.origin, rule.span, "authorizers.a.rules[0]", "syntax error");
+    assert_eq!(e.to_string(), "t.yaml:2:54: authorizers.a.rules[0]: syntax error");
 }
 
 // === valid configs ===
@@ -503,9 +452,7 @@ fn demo_config_parses_and_has_the_documented_routes() {
     let keys: Vec<String> = c.routes.iter().map(|r| r.key.to_string()).collect();
     assert_eq!(keys, ["GET /", "GET /hello/{name}", "ANY /public/{proxy+}"]);
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
-    let Integration::Respond(r) = &c.routes[0].integration else {
-        panic!("respond")
-    };
+    let Integration::Respond(r) = &c.routes[0].integration else { panic!("respond") };
     assert_eq!(r.status, http::StatusCode::OK);
     let body: serde_json::Value = serde_json::from_str(&r.body).expect("demo front page is JSON");
     assert!(body["try"].is_array());
@@ -524,12 +471,7 @@ fn empty_config_gets_every_default() {
     assert_eq!(c.limits.drain_timeout, Duration::from_secs(30));
     assert_eq!(c.compat, Compat::Extended);
     assert_eq!(
-        (
-            c.region.as_str(),
-            c.account_id.as_str(),
-            c.api_id.as_str(),
-            c.stage.as_str()
-        ),
+        (c.region.as_str(), c.account_id.as_str(), c.api_id.as_str(), c.stage.as_str()),
         ("us-east-1", "123456789012", "portcullis", "$default")
     );
     assert!(c.access_log.enabled);
@@ -627,13 +569,7 @@ fn full_config_decodes_into_typed_values() {
     let c = from_str_in(FULL, "full.yaml", base).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.listen.to_string(), "0.0.0.0:8443");
     assert_eq!(c.admin.to_string(), "[::1]:9000");
-    assert_eq!(
-        c.tls,
-        Some(TlsConfig {
-            cert: base.join("certs/cert.pem"),
-            key: "/etc/keys/key.pem".into()
-        })
-    );
+    assert_eq!(c.tls, Some(TlsConfig { cert: base.join("certs/cert.pem"), key: "/etc/keys/key.pem".into() }));
     assert_eq!(
         c.limits,
         LimitsConfig {
@@ -647,33 +583,17 @@ fn full_config_decodes_into_typed_values() {
     assert_eq!(c.state_dir, base.join("state"));
     assert_eq!(
         c.log,
-        LogConfig {
-            format: Some(LogFormat::Pretty),
-            level: Some("portcullis=debug,info".into())
-        }
+        LogConfig { format: Some(LogFormat::Pretty), level: Some("portcullis=debug,info".into()) }
     );
     assert!(!c.access_log.enabled);
     assert_eq!(c.account_id, "012345678901");
-    assert_eq!(
-        (c.region.as_str(), c.api_id.as_str(), c.stage.as_str()),
-        ("eu-west-1", "abc123", "prod")
-    );
+    assert_eq!((c.region.as_str(), c.api_id.as_str(), c.stage.as_str()), ("eu-west-1", "abc123", "prod"));
     assert!(c.debug_headers);
-    assert_eq!(
-        c.warnings.len(),
-        1,
-        "debug_headers warning: {:?}",
-        c.warnings
-    );
+    assert_eq!(c.warnings.len(), 1, "debug_headers warning: {:?}", c.warnings);
 
     // Functions.
     let f = &c.functions["private"];
-    assert_eq!(
-        f.runtime,
-        FunctionRuntime::Nodejs {
-            handler: "src/private.main".into()
-        }
-    );
+    assert_eq!(f.runtime, FunctionRuntime::Nodejs { handler: "src/private.main".into() });
     assert_eq!(f.timeout, Duration::from_secs(10));
     assert_eq!(f.concurrency.get(), 4);
     assert_eq!(f.environment.get("COUNT").map(String::as_str), Some("3"));
@@ -682,10 +602,7 @@ fn full_config_decodes_into_typed_values() {
     assert_eq!(f.dir, base);
     let r = &c.functions["report"];
     assert_eq!(r.dir, base.join("py"));
-    assert_eq!(
-        (r.timeout, r.concurrency.get(), r.memory.get()),
-        (Duration::from_secs(30), 10, 128)
-    );
+    assert_eq!((r.timeout, r.concurrency.get(), r.memory.get()), (Duration::from_secs(30), 10, 128));
     assert_eq!(
         c.functions["native"].runtime,
         FunctionRuntime::Provided {
@@ -694,18 +611,12 @@ fn full_config_decodes_into_typed_values() {
             handler: None
         }
     );
-    let FunctionRuntime::Remote { invoke_url } = &c.functions["remote"].runtime else {
-        panic!()
-    };
+    let FunctionRuntime::Remote { invoke_url } = &c.functions["remote"].runtime else { panic!() };
     assert_eq!(invoke_url.port(), Some(9000));
 
     // Authorizers.
-    let AuthorizerConfig::Jwt(a) = &c.authorizers["auth0"] else {
-        panic!("jwt")
-    };
-    let Issuer::Url { exact, url } = &a.issuer else {
-        panic!("url issuer")
-    };
+    let AuthorizerConfig::Jwt(a) = &c.authorizers["auth0"] else { panic!("jwt") };
+    let Issuer::Url { exact, url } = &a.issuer else { panic!("url issuer") };
     assert_eq!(exact, "https://myorg.us.auth0.com/");
     assert_eq!(url.host_str(), Some("myorg.us.auth0.com"));
     assert_eq!(
@@ -716,16 +627,9 @@ fn full_config_decodes_into_typed_values() {
         ]
     );
     assert!(matches!(&a.keys, KeySource::JwksUri(u) if u.path() == "/.well-known/jwks.json"));
-    assert_eq!(
-        a.algorithms,
-        vec![Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA]
-    );
+    assert_eq!(a.algorithms, vec![Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA]);
     assert_eq!(a.leeway, Duration::from_secs(30));
-    let claims: Vec<(&str, &str)> = a
-        .forward_claims
-        .iter()
-        .map(|(h, c)| (h.as_str(), c.as_str()))
-        .collect();
+    let claims: Vec<(&str, &str)> = a.forward_claims.iter().map(|(h, c)| (h.as_str(), c.as_str())).collect();
     assert_eq!(claims, [("x-user-id", "sub"), ("x-user-email", "email")]);
     assert_eq!(
         a.cache,
@@ -735,64 +639,31 @@ fn full_config_decodes_into_typed_values() {
             jwks_max_stale: Duration::from_secs(3600)
         }
     );
-    let AuthorizerConfig::Jwt(clerk) = &c.authorizers["clerk"] else {
-        panic!("jwt")
-    };
+    let AuthorizerConfig::Jwt(clerk) = &c.authorizers["clerk"] else { panic!("jwt") };
     // Kept exactly as written: no trailing slash added.
-    assert!(
-        matches!(&clerk.issuer, Issuer::Url { exact, .. } if exact == "https://clerk.example.com")
-    );
-    assert_eq!(
-        clerk.keys,
-        KeySource::PublicKeyFile(base.join("keys/clerk.pem"))
-    );
+    assert!(matches!(&clerk.issuer, Issuer::Url { exact, .. } if exact == "https://clerk.example.com"));
+    assert_eq!(clerk.keys, KeySource::PublicKeyFile(base.join("keys/clerk.pem")));
     assert_eq!(clerk.algorithms, Algorithm::ALL.to_vec());
     assert_eq!(clerk.rules[0].value, "claims.metadata.role == 'admin'");
-    assert_eq!(
-        clerk.rules[0].span,
-        Span {
-            line: 46,
-            column: 13
-        }
-    );
+    assert_eq!(clerk.rules[0].span, Span { line: 46, column: 13 });
     assert_eq!(clerk.identity_source.len(), 1);
 
-    let AuthorizerConfig::Lambda(adm) = &c.authorizers["admins"] else {
-        panic!("lambda")
-    };
+    let AuthorizerConfig::Lambda(adm) = &c.authorizers["admins"] else { panic!("lambda") };
     assert_eq!(adm.function, "clerk-authz");
     assert_eq!(adm.event, AuthorizerEvent::Token);
     assert_eq!(adm.result_ttl, Duration::from_secs(300));
     let tv = adm.token_validation.as_ref().expect("token_validation");
     assert!(tv.regex.is_match("Bearer abc.def-1"));
     assert!(!tv.regex.is_match("xBearer abc"));
-    let AuthorizerConfig::Lambda(t) = &c.authorizers["tenants"] else {
-        panic!("lambda")
-    };
-    assert_eq!(
-        t.event,
-        AuthorizerEvent::Request {
-            payload_format_version: PayloadFormatVersion::V2
-        }
-    );
+    let AuthorizerConfig::Lambda(t) = &c.authorizers["tenants"] else { panic!("lambda") };
+    assert_eq!(t.event, AuthorizerEvent::Request { payload_format_version: PayloadFormatVersion::V2 });
     assert!(t.simple_responses);
     assert_eq!(
-        t.identity_source
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>(),
-        [
-            "$request.header.x-tenant",
-            "$context.routeKey",
-            "$stageVariables.env",
-            "$request.cookie.sid"
-        ]
+        t.identity_source.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["$request.header.x-tenant", "$context.routeKey", "$stageVariables.env", "$request.cookie.sid"]
     );
     assert_eq!(t.result_ttl, Duration::ZERO);
-    assert_eq!(
-        t.forward_context.get("x-tenant").map(String::as_str),
-        Some("tenant")
-    );
+    assert_eq!(t.forward_context.get("x-tenant").map(String::as_str), Some("tenant"));
     assert_eq!(c.default_authorizer.as_deref(), Some("auth0"));
 
     // Routes, in file order.
@@ -813,25 +684,11 @@ fn full_config_decodes_into_typed_values() {
         ]
     );
     let pets = &c.routes[0];
-    assert_eq!(
-        pets.key.span,
-        Span {
-            line: 65,
-            column: 3
-        }
-    );
-    let Integration::Http(u) = &pets.integration else {
-        panic!("http")
-    };
+    assert_eq!(pets.key.span, Span { line: 65, column: 3 });
+    let Integration::Http(u) = &pets.integration else { panic!("http") };
     assert_eq!(u.scheme, Scheme::Http);
-    assert_eq!(
-        (u.authority.as_str(), u.host.as_str(), u.port),
-        ("127.0.0.1:3000", "127.0.0.1", 3000)
-    );
-    assert_eq!(
-        u.path,
-        vec![UrlPart::Literal("/pets/".into()), UrlPart::Var("id".into())]
-    );
+    assert_eq!((u.authority.as_str(), u.host.as_str(), u.port), ("127.0.0.1:3000", "127.0.0.1", 3000));
+    assert_eq!(u.path, vec![UrlPart::Literal("/pets/".into()), UrlPart::Var("id".into())]);
     assert_eq!(u.query.as_deref(), Some("src=gw"));
     assert_eq!(u.to_string(), "http://127.0.0.1:3000/pets/{id}?src=gw");
     assert_eq!(pets.timeout, Duration::from_secs(30));
@@ -839,9 +696,7 @@ fn full_config_decodes_into_typed_values() {
     assert_eq!(pets.http_version, HttpVersion::Auto);
 
     let files = &c.routes[1];
-    let Integration::Http(u) = &files.integration else {
-        panic!("http")
-    };
+    let Integration::Http(u) = &files.integration else { panic!("http") };
     assert_eq!((u.scheme, u.port), (Scheme::Https, 8443));
     assert_eq!(u.vars().collect::<Vec<_>>(), ["proxy"]);
     assert_eq!(files.timeout, Duration::from_secs(5));
@@ -851,35 +706,23 @@ fn full_config_decodes_into_typed_values() {
     let orders = &c.routes[2];
     assert_eq!(orders.scopes, ["orders:write"]);
     assert_eq!(orders.http_version, HttpVersion::Http1);
-    let Integration::Http(u) = &orders.integration else {
-        panic!("http")
-    };
+    let Integration::Http(u) = &orders.integration else { panic!("http") };
     assert_eq!((u.authority.as_str(), u.port), ("orders.internal", 443));
 
     assert_eq!(c.routes[3].authorizer, None);
-    assert_eq!(
-        c.routes[4].integration,
-        Integration::Function("private".into())
-    );
+    assert_eq!(c.routes[4].integration, Integration::Function("private".into()));
     assert_eq!(c.routes[4].payload_format_version, PayloadFormatVersion::V2);
     assert_eq!(c.routes[5].payload_format_version, PayloadFormatVersion::V1);
     assert_eq!(c.routes[5].authorizer.as_deref(), Some("admins"));
-    assert_eq!(
-        c.routes[6].rules[0].value,
-        "'analyst' in claims['cognito:groups']"
-    );
+    assert_eq!(c.routes[6].rules[0].value, "'analyst' in claims['cognito:groups']");
     assert_eq!(c.routes[7].timeout, Duration::from_secs(60));
 
-    let Integration::Respond(t) = &c.routes[8].integration else {
-        panic!("respond")
-    };
+    let Integration::Respond(t) = &c.routes[8].integration else { panic!("respond") };
     assert_eq!(t.status.as_u16(), 418);
     assert_eq!(t.headers["content-type"], "text/plain");
     assert_eq!(t.body, "short and stout");
 
-    let Integration::Http(u) = &c.routes[9].integration else {
-        panic!("http")
-    };
+    let Integration::Http(u) = &c.routes[9].integration else { panic!("http") };
     assert!(u.path.is_empty());
     assert!(c.routes[9].key.is_default());
 }
@@ -888,20 +731,13 @@ fn full_config_decodes_into_typed_values() {
 fn load_reads_a_file_and_resolves_paths_against_its_directory() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("portcullis.yaml");
-    std::fs::write(
-        &file,
-        "tls: {cert: c.pem, key: k.pem}\nroutes:\n  GET /: {respond: {body: hi}}\n",
-    )
-    .expect("write");
+    std::fs::write(&file, "tls: {cert: c.pem, key: k.pem}\nroutes:\n  GET /: {respond: {body: hi}}\n")
+        .expect("write");
     let c = load(&file).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.tls.expect("tls").cert, dir.path().join("c.pem"));
     assert_eq!(c.state_dir, dir.path().join(".portcullis"));
 
-    std::fs::write(
-        &file,
-        "routes:\n  GET /: {respond: {body: hi}, tiemout: 1s}\n",
-    )
-    .expect("write");
+    std::fs::write(&file, "routes:\n  GET /: {respond: {body: hi}, tiemout: 1s}\n").expect("write");
     let e = load(&file).unwrap_err().to_string();
     assert_eq!(
         e,
@@ -917,8 +753,7 @@ fn missing_file_is_one_error_naming_it() {
     let e = load(Path::new("/nonexistent/portcullis.yaml")).unwrap_err();
     assert_eq!(e.errors().len(), 1);
     assert!(
-        e.to_string()
-            .starts_with("/nonexistent/portcullis.yaml:0:0: cannot read the config file:"),
+        e.to_string().starts_with("/nonexistent/portcullis.yaml:0:0: cannot read the config file:"),
         "{e}"
     );
 }
@@ -986,11 +821,7 @@ mod robustness {
 
     fn check(source: &str) {
         if let Err(errors) = crate::from_str(source, "t.yaml") {
-            let spans: Vec<_> = errors
-                .errors()
-                .iter()
-                .map(crate::ConfigError::span)
-                .collect();
+            let spans: Vec<_> = errors.errors().iter().map(crate::ConfigError::span).collect();
             let mut sorted = spans.clone();
             sorted.sort();
             assert_eq!(spans, sorted, "errors sorted by position");

@@ -192,20 +192,8 @@ impl PayloadFormatVersion {
 }
 
 /// `"1.0"` or `"2.0"` (unquoted `1.0`/`2.0` are accepted too).
-pub(crate) fn payload_format_version(
-    cx: &mut Cx,
-    n: &Node,
-    p: &YPath,
-) -> Option<PayloadFormatVersion> {
-    decode::choice(
-        cx,
-        n,
-        p,
-        &[
-            ("2.0", PayloadFormatVersion::V2),
-            ("1.0", PayloadFormatVersion::V1),
-        ],
-    )
+pub(crate) fn payload_format_version(cx: &mut Cx, n: &Node, p: &YPath) -> Option<PayloadFormatVersion> {
+    decode::choice(cx, n, p, &[("2.0", PayloadFormatVersion::V2), ("1.0", PayloadFormatVersion::V1)])
 }
 
 fn opt<T>(
@@ -228,29 +216,12 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
 
     // `compat` first: other sections check against it.
     let compat = opt(cx, &mut m, "compat", Compat::Extended, |cx, n, p| {
-        decode::choice(
-            cx,
-            n,
-            p,
-            &[("extended", Compat::Extended), ("aws", Compat::Aws)],
-        )
+        decode::choice(cx, n, p, &[("extended", Compat::Extended), ("aws", Compat::Aws)])
     });
     cx.compat = compat.unwrap_or_default();
 
-    let listen = opt(
-        cx,
-        &mut m,
-        "listen",
-        SocketAddr::from(([127, 0, 0, 1], 8080)),
-        decode::socket_addr,
-    );
-    let admin = opt(
-        cx,
-        &mut m,
-        "admin",
-        SocketAddr::from(([127, 0, 0, 1], 9901)),
-        decode::socket_addr,
-    );
+    let listen = opt(cx, &mut m, "listen", SocketAddr::from(([127, 0, 0, 1], 8080)), decode::socket_addr);
+    let admin = opt(cx, &mut m, "admin", SocketAddr::from(([127, 0, 0, 1], 9901)), decode::socket_addr);
     if let (Some(l), Some(a)) = (listen, admin)
         && l == a
         && let Some(s) = m.key_span("admin")
@@ -273,10 +244,7 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
         let cert = file(cx, &mut t, "cert");
         let key = file(cx, &mut t, "key");
         t.finish(cx);
-        Some(Some(TlsConfig {
-            cert: cert?,
-            key: key?,
-        }))
+        Some(Some(TlsConfig { cert: cert?, key: key? }))
     });
     let limits = opt(cx, &mut m, "limits", LimitsConfig::default(), limits);
     let default_state_dir = cx.resolve(".portcullis");
@@ -286,13 +254,10 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
     let log = opt(cx, &mut m, "log", LogConfig::default(), |cx, n, p| {
         let mut l = MapReader::new(cx, n, p)?;
         let format = match l.get("format") {
-            Some((n, p)) => decode::choice(
-                cx,
-                n,
-                &p,
-                &[("json", LogFormat::Json), ("pretty", LogFormat::Pretty)],
-            )
-            .map(Some),
+            Some((n, p)) => {
+                decode::choice(cx, n, &p, &[("json", LogFormat::Json), ("pretty", LogFormat::Pretty)])
+                    .map(Some)
+            }
             None => Some(None),
         };
         let level = match l.get("level") {
@@ -300,86 +265,55 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
             None => Some(None),
         };
         l.finish(cx);
-        Some(LogConfig {
-            format: format?,
-            level: level?,
-        })
+        Some(LogConfig { format: format?, level: level? })
     });
-    let access_log = opt(
-        cx,
-        &mut m,
-        "access_log",
-        AccessLogConfig { enabled: true },
-        |cx, n, p| {
-            let mut a = MapReader::new(cx, n, p)?;
-            let enabled = match a.get("enabled") {
-                Some((n, p)) => decode::boolean(cx, n, &p),
-                None => Some(true),
-            };
-            a.finish(cx);
-            Some(AccessLogConfig { enabled: enabled? })
-        },
-    );
+    let access_log = opt(cx, &mut m, "access_log", AccessLogConfig { enabled: true }, |cx, n, p| {
+        let mut a = MapReader::new(cx, n, p)?;
+        let enabled = match a.get("enabled") {
+            Some((n, p)) => decode::boolean(cx, n, &p),
+            None => Some(true),
+        };
+        a.finish(cx);
+        Some(AccessLogConfig { enabled: enabled? })
+    });
     let region = opt(cx, &mut m, "region", "us-east-1".to_owned(), |cx, n, p| {
         let s = decode::non_empty(cx, n, p)?;
         let parts: Vec<&str> = s.split('-').collect();
         let valid = parts.len() >= 3
-            && parts.iter().all(|x| {
-                !x.is_empty()
-                    && x.chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-            })
             && parts
-                .last()
-                .is_some_and(|x| x.chars().all(|c| c.is_ascii_digit()));
+                .iter()
+                .all(|x| !x.is_empty() && x.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+            && parts.last().is_some_and(|x| x.chars().all(|c| c.is_ascii_digit()));
         if !valid {
-            cx.error(
-                n.span,
-                p,
-                format!("invalid region {s:?} (expected e.g. us-east-1)"),
-            );
+            cx.error(n.span, p, format!("invalid region {s:?} (expected e.g. us-east-1)"));
             return None;
         }
         Some(s)
     });
-    let account_id = opt(
-        cx,
-        &mut m,
-        "account_id",
-        "123456789012".to_owned(),
-        |cx, n, p| {
-            let s = decode::non_empty(cx, n, p)?;
-            if s.len() != 12 || !s.chars().all(|c| c.is_ascii_digit()) {
-                cx.error(
-                    n.span,
-                    p,
-                    format!("invalid account_id {s:?} (expected 12 digits)"),
-                );
-                return None;
-            }
-            Some(s)
-        },
-    );
+    let account_id = opt(cx, &mut m, "account_id", "123456789012".to_owned(), |cx, n, p| {
+        let s = decode::non_empty(cx, n, p)?;
+        if s.len() != 12 || !s.chars().all(|c| c.is_ascii_digit()) {
+            cx.error(n.span, p, format!("invalid account_id {s:?} (expected 12 digits)"));
+            return None;
+        }
+        Some(s)
+    });
     let api_id = opt(cx, &mut m, "api_id", "portcullis".to_owned(), |cx, n, p| {
         let s = decode::non_empty(cx, n, p)?;
         if !s.chars().all(|c| c.is_ascii_alphanumeric()) {
-            cx.error(n.span, p, format!("invalid api_id {s:?} (letters and digits only; it goes into ARNs and host names)"));
+            cx.error(
+                n.span,
+                p,
+                format!("invalid api_id {s:?} (letters and digits only; it goes into ARNs and host names)"),
+            );
             return None;
         }
         Some(s)
     });
     let stage = opt(cx, &mut m, "stage", "$default".to_owned(), |cx, n, p| {
         let s = decode::non_empty(cx, n, p)?;
-        if s != "$default"
-            && !s
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            cx.error(
-                n.span,
-                p,
-                format!("invalid stage {s:?} (`$default`, or letters, digits, - and _)"),
-            );
+        if s != "$default" && !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            cx.error(n.span, p, format!("invalid stage {s:?} (`$default`, or letters, digits, - and _)"));
             return None;
         }
         Some(s)
@@ -387,11 +321,7 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
     let debug_headers = opt(cx, &mut m, "debug_headers", false, |cx, n, p| {
         let b = decode::boolean(cx, n, p)?;
         if b {
-            cx.warn(
-                n.span,
-                p,
-                "debug_headers is on: responses tell clients why they were denied",
-            );
+            cx.warn(n.span, p, "debug_headers is on: responses tell clients why they were denied");
         }
         Some(b)
     });
@@ -408,14 +338,15 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
             function_names.push(e.key.clone());
             let valid = !e.key.is_empty()
                 && e.key.len() <= 64
-                && e.key
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                && e.key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
             if !valid {
                 cx.error(
                     e.key_span,
                     &p.key(&e.key),
-                    format!("invalid function name {:?} (as on Lambda: 1 to 64 letters, digits, - and _)", e.key),
+                    format!(
+                        "invalid function name {:?} (as on Lambda: 1 to 64 letters, digits, - and _)",
+                        e.key
+                    ),
                 );
                 functions_ok = false;
             }
@@ -495,10 +426,8 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
                     routes.push(r);
                 }
                 Err(dup) => {
-                    let (first_span, first_key) = accepted_spans
-                        .get(dup.existing_index)
-                        .cloned()
-                        .unwrap_or_default();
+                    let (first_span, first_key) =
+                        accepted_spans.get(dup.existing_index).cloned().unwrap_or_default();
                     cx.error(
                         e.key_span,
                         &p.key(&e.key),
@@ -550,26 +479,13 @@ fn limits(cx: &mut Cx, n: &Node, p: &YPath) -> Option<LimitsConfig> {
     let mut m = MapReader::new(cx, n, p)?;
     let d = LimitsConfig::default();
     let max_body = opt(cx, &mut m, "max_body", d.max_body, decode::size);
-    let max_header_bytes = opt(
-        cx,
-        &mut m,
-        "max_header_bytes",
-        d.max_header_bytes,
-        decode::size,
-    );
-    let header_timeout = opt(
-        cx,
-        &mut m,
-        "header_timeout",
-        d.header_timeout,
-        |cx, n, p| decode::duration(cx, n, p, false),
-    );
-    let idle_timeout = opt(cx, &mut m, "idle_timeout", d.idle_timeout, |cx, n, p| {
-        decode::duration(cx, n, p, false)
-    });
-    let drain_timeout = opt(cx, &mut m, "drain_timeout", d.drain_timeout, |cx, n, p| {
-        decode::duration(cx, n, p, true)
-    });
+    let max_header_bytes = opt(cx, &mut m, "max_header_bytes", d.max_header_bytes, decode::size);
+    let header_timeout =
+        opt(cx, &mut m, "header_timeout", d.header_timeout, |cx, n, p| decode::duration(cx, n, p, false));
+    let idle_timeout =
+        opt(cx, &mut m, "idle_timeout", d.idle_timeout, |cx, n, p| decode::duration(cx, n, p, false));
+    let drain_timeout =
+        opt(cx, &mut m, "drain_timeout", d.drain_timeout, |cx, n, p| decode::duration(cx, n, p, true));
     m.finish(cx);
     Some(LimitsConfig {
         max_body: max_body?,

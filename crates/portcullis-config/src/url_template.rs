@@ -123,19 +123,13 @@ pub(crate) fn parse(
         "http" => Scheme::Http,
         "https" => Scheme::Https,
         other => {
-            return bad(
-                cx,
-                format!("scheme {other:?} is not supported (use http or https)"),
-            );
+            return bad(cx, format!("scheme {other:?} is not supported (use http or https)"));
         }
     };
     let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, rest) = rest.split_at(auth_end);
     if authority.contains('@') {
-        return bad(
-            cx,
-            "user info (user:password@) is not allowed; send credentials with headers".into(),
-        );
+        return bad(cx, "user info (user:password@) is not allowed; send credentials with headers".into());
     }
     if authority.contains('{') {
         return bad(cx, "placeholders are only allowed in the path".into());
@@ -150,9 +144,7 @@ pub(crate) fn parse(
     let Some(host) = base.host_str().map(str::to_owned) else {
         return bad(cx, "the URL has no host".into());
     };
-    let port = base
-        .port_or_known_default()
-        .unwrap_or(if scheme == Scheme::Https { 443 } else { 80 });
+    let port = base.port_or_known_default().unwrap_or(if scheme == Scheme::Https { 443 } else { 80 });
     let authority = match base.port() {
         Some(p) => format!("{host}:{p}"),
         None => host.clone(),
@@ -162,10 +154,7 @@ pub(crate) fn parse(
         None => (rest, false),
     };
     if fragment {
-        return bad(
-            cx,
-            "fragments (#...) are never sent to servers; remove it".into(),
-        );
+        return bad(cx, "fragments (#...) are never sent to servers; remove it".into());
     }
     let (path_text, query) = match before_fragment.split_once('?') {
         Some((p, q)) => (p, Some(q.to_owned())),
@@ -173,10 +162,7 @@ pub(crate) fn parse(
     };
     if let Some(q) = &query {
         if q.contains('{') {
-            return bad(
-                cx,
-                "placeholders are only allowed in the path, not the query".into(),
-            );
+            return bad(cx, "placeholders are only allowed in the path, not the query".into());
         }
         if let Err(why) = check_text(q) {
             return bad(cx, why);
@@ -210,9 +196,7 @@ pub(crate) fn parse(
             cx.error(
                 span,
                 path,
-                format!(
-                    "placeholder {{{name}}} in the URL: greedy `+` belongs only in the route key"
-                ),
+                format!("placeholder {{{name}}} in the URL: greedy `+` belongs only in the route key"),
             )
             .suggestion = Some(format!("write `{{{base}}}`"));
             ok = false;
@@ -232,8 +216,7 @@ pub(crate) fn parse(
                 )
             };
             let hint = did_you_mean(name, vars.iter().map(String::as_str)).map(|_| {
-                let best = crate::decode::suggest(name, vars.iter().map(String::as_str))
-                    .unwrap_or_default();
+                let best = crate::decode::suggest(name, vars.iter().map(String::as_str)).unwrap_or_default();
                 format!("did you mean `{{{best}}}`?")
             });
             cx.error_hint(span, path, problem, hint);
@@ -242,12 +225,5 @@ pub(crate) fn parse(
         }
         parts.push(UrlPart::Var(name.to_owned()));
     }
-    ok.then_some(UrlTemplate {
-        scheme,
-        authority,
-        host,
-        port,
-        path: parts,
-        query,
-    })
+    ok.then_some(UrlTemplate { scheme, authority, host, port, path: parts, query })
 }

@@ -73,18 +73,12 @@ pub(crate) struct YamlError {
 }
 
 fn span_of(s: &YSpan) -> Span {
-    Span {
-        line: s.start.line(),
-        column: s.start.col() + 1,
-    }
+    Span { line: s.start.line(), column: s.start.col() + 1 }
 }
 
 fn scan_error(e: &ScanError) -> YamlError {
     YamlError {
-        span: Span {
-            line: e.marker().line(),
-            column: e.marker().col() + 1,
-        },
+        span: Span { line: e.marker().line(), column: e.marker().col() + 1 },
         path: String::new(),
         problem: format!("invalid YAML: {}", e.info()),
     }
@@ -138,11 +132,7 @@ impl<'a> Builder<'a> {
     }
 
     fn document(&mut self) -> Result<Node, YamlError> {
-        let empty = |span| Node {
-            kind: Kind::Map(Vec::new()),
-            span,
-            weight: 1,
-        };
+        let empty = |span| Node { kind: Kind::Map(Vec::new()), span, weight: 1 };
         let mut root = None;
         let mut documents = 0;
         while let Some((ev, sp)) = self.next()? {
@@ -154,9 +144,7 @@ impl<'a> Builder<'a> {
                     if documents > 1 {
                         // Point at the second document's content rather than its start marker.
                         let span = match self.next() {
-                            Ok(Some((Event::DocumentEnd | Event::StreamEnd, _))) | Err(_) => {
-                                span_of(&sp)
-                            }
+                            Ok(Some((Event::DocumentEnd | Event::StreamEnd, _))) | Err(_) => span_of(&sp),
                             Ok(Some((_, next))) => span_of(&next),
                             Ok(None) => span_of(&sp),
                         };
@@ -187,21 +175,13 @@ impl<'a> Builder<'a> {
             return Err(YamlError {
                 span,
                 path: String::new(),
-                problem: format!(
-                    "document too large: more than {MAX_NODES} nodes after expanding aliases"
-                ),
+                problem: format!("document too large: more than {MAX_NODES} nodes after expanding aliases"),
             });
         }
         Ok(())
     }
 
-    fn node(
-        &mut self,
-        ev: Event<'a>,
-        sp: YSpan,
-        depth: usize,
-        path: &YPath,
-    ) -> Result<Node, YamlError> {
+    fn node(&mut self, ev: Event<'a>, sp: YSpan, depth: usize, path: &YPath) -> Result<Node, YamlError> {
         let span = span_of(&sp);
         if depth > MAX_DEPTH {
             return Err(YamlError {
@@ -214,10 +194,7 @@ impl<'a> Builder<'a> {
             Event::Scalar(text, style, anchor, _tag) => {
                 self.count(1, span)?;
                 let node = Node {
-                    kind: Kind::Scalar {
-                        text: text.into_owned(),
-                        plain: style == ScalarStyle::Plain,
-                    },
+                    kind: Kind::Scalar { text: text.into_owned(), plain: style == ScalarStyle::Plain },
                     span,
                     weight: 1,
                 };
@@ -251,14 +228,7 @@ impl<'a> Builder<'a> {
                     weight += item.weight;
                     items.push(item);
                 }
-                (
-                    Node {
-                        kind: Kind::Seq(items),
-                        span,
-                        weight,
-                    },
-                    anchor,
-                )
+                (Node { kind: Kind::Seq(items), span, weight }, anchor)
             }
             Event::MappingStart(_, anchor, _) => {
                 self.count(1, span)?;
@@ -326,11 +296,7 @@ impl<'a> Builder<'a> {
                 });
                 continue;
             }
-            entries.push(Entry {
-                key,
-                key_span: key_node.span,
-                value,
-            });
+            entries.push(Entry { key, key_span: key_node.span, value });
         }
         for merge in merges {
             let sources = match merge.kind {
@@ -359,18 +325,10 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        Ok(Node {
-            kind: Kind::Map(entries),
-            span,
-            weight,
-        })
+        Ok(Node { kind: Kind::Map(entries), span, weight })
     }
 }
 
 fn eof(span: Span) -> YamlError {
-    YamlError {
-        span,
-        path: String::new(),
-        problem: "unexpected end of the document".into(),
-    }
+    YamlError { span, path: String::new(), problem: "unexpected end of the document".into() }
 }

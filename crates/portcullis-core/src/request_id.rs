@@ -44,11 +44,7 @@ pub struct RequestIdGenerator {
 impl RequestIdGenerator {
     /// A generator seeded from `seed` (use a random value; tests may fix it).
     pub fn new(seed: u64) -> Self {
-        Self {
-            seed,
-            counter: AtomicU64::new(0),
-            salt: (seed >> 17) as u32 ^ 0x9e37_79b9,
-        }
+        Self { seed, counter: AtomicU64::new(0), salt: (seed >> 17) as u32 ^ 0x9e37_79b9 }
     }
 
     /// The next id.
@@ -87,11 +83,7 @@ mod tests {
             let s = id.as_str();
             assert_eq!(s.len(), 16);
             assert!(s.ends_with('='));
-            assert!(
-                s[..15]
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
-            );
+            assert!(s[..15].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/'));
             assert!(seen.insert(s.to_owned()), "duplicate id {s}");
         }
     }

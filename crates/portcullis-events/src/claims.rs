@@ -62,19 +62,10 @@ mod tests {
     #[test]
     fn claims_render_as_aws_strings() {
         assert_eq!(claim_string(&json!("auth0|1")).as_deref(), Some("auth0|1"));
-        assert_eq!(
-            claim_string(&json!(1612061676)).as_deref(),
-            Some("1612061676")
-        );
+        assert_eq!(claim_string(&json!(1612061676)).as_deref(), Some("1612061676"));
         assert_eq!(claim_string(&json!(true)).as_deref(), Some("true"));
-        assert_eq!(
-            claim_string(&json!(["admin", "poweruser"])).as_deref(),
-            Some("[admin poweruser]")
-        );
-        assert_eq!(
-            claim_string(&json!({"b": 1, "a": [1, 2]})).as_deref(),
-            Some("map[a:[1 2] b:1]")
-        );
+        assert_eq!(claim_string(&json!(["admin", "poweruser"])).as_deref(), Some("[admin poweruser]"));
+        assert_eq!(claim_string(&json!({"b": 1, "a": [1, 2]})).as_deref(), Some("map[a:[1 2] b:1]"));
         assert_eq!(claim_string(&json!(null)), None);
     }
 }

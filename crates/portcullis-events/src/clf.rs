@@ -2,17 +2,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+const MONTHS: [&str; 12] =
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// `at` as `dd/MMM/yyyy:HH:mm:ss +0000` in UTC, e.g. `04/Mar/2020:19:15:17 +0000` (spec §4.1).
 /// Times before the Unix epoch render as the epoch.
 pub fn clf_time(at: SystemTime) -> String {
-    let secs = at
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = at.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (year, month, day) = civil_from_days(days);
@@ -27,9 +23,7 @@ pub fn clf_time(at: SystemTime) -> String {
 
 /// Milliseconds since the Unix epoch (`timeEpoch`, `requestTimeEpoch`).
 pub(crate) fn epoch_millis(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    at.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
@@ -57,9 +51,6 @@ mod tests {
         let at = UNIX_EPOCH + Duration::from_millis(1_583_349_317_135);
         assert_eq!(clf_time(at), "04/Mar/2020:19:15:17 +0000");
         assert_eq!(epoch_millis(at), 1_583_349_317_135);
-        assert_eq!(
-            clf_time(UNIX_EPOCH + Duration::from_secs(951_782_400)),
-            "29/Feb/2000:00:00:00 +0000"
-        );
+        assert_eq!(clf_time(UNIX_EPOCH + Duration::from_secs(951_782_400)), "29/Feb/2000:00:00:00 +0000");
     }
 }

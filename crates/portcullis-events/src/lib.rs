@@ -27,9 +27,7 @@ mod response;
 
 pub use claims::claim_string;
 pub use clf::clf_time;
-pub use request::{
-    EventError, RequestFacts, cookies, joined_headers, joined_query, request_v1, request_v2,
-};
+pub use request::{EventError, RequestFacts, cookies, joined_headers, joined_query, request_v1, request_v2};
 pub use response::{ResponseError, response_v1, response_v2};
 
 /// The Lambda synchronous invocation payload limit, 6 MB (spec §4.5): a request event or a

@@ -99,10 +99,7 @@ struct HttpV2<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "lowercase")]
 enum AuthorizerV2<'a> {
-    Jwt {
-        claims: BTreeMap<&'a str, String>,
-        scopes: Option<&'a [String]>,
-    },
+    Jwt { claims: BTreeMap<&'a str, String>, scopes: Option<&'a [String]> },
     Lambda(Option<&'a Map<String, Value>>),
 }
 
@@ -134,11 +131,7 @@ pub fn request_v2(facts: &RequestFacts<'_>) -> Result<Vec<u8>, EventError> {
     let authorizer = match &ctx.auth {
         AuthContext::None => None,
         AuthContext::Jwt(jwt) => Some(AuthorizerV2::Jwt {
-            claims: jwt
-                .claims
-                .iter()
-                .filter_map(|(k, v)| claim_string(v).map(|s| (k.as_str(), s)))
-                .collect(),
+            claims: jwt.claims.iter().filter_map(|(k, v)| claim_string(v).map(|s| (k.as_str(), s))).collect(),
             scopes: jwt.scopes.as_deref(),
         }),
         AuthContext::Lambda(lambda) => Some(AuthorizerV2::Lambda(lambda.context.as_deref())),
@@ -261,15 +254,11 @@ pub fn request_v1(facts: &RequestFacts<'_>) -> Result<Vec<u8>, EventError> {
     for (name, value) in forwarded_headers(facts) {
         multi_headers.insert(name.to_owned(), vec![value]);
     }
-    let headers = multi_headers
-        .iter()
-        .filter_map(|(k, v)| v.last().map(|last| (k.clone(), last.clone())))
-        .collect();
+    let headers =
+        multi_headers.iter().filter_map(|(k, v)| v.last().map(|last| (k.clone(), last.clone()))).collect();
     let multi_query = multi_query(parts.uri.query().unwrap_or(""));
-    let query: BTreeMap<String, String> = multi_query
-        .iter()
-        .filter_map(|(k, v)| v.last().map(|last| (k.clone(), last.clone())))
-        .collect();
+    let query: BTreeMap<String, String> =
+        multi_query.iter().filter_map(|(k, v)| v.last().map(|last| (k.clone(), last.clone()))).collect();
     let (body, is_base64_encoded) = encode_body(facts.body, &parts.headers);
     let domain = domain_name(facts);
     let resource = match ctx.route_key.split_once(' ') {
@@ -391,19 +380,13 @@ pub fn cookies(headers: &HeaderMap) -> Vec<&str> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .map(str::trim)
-        .filter(|c| {
-            c.split_once('=')
-                .is_some_and(|(name, _)| !name.trim().is_empty())
-        })
+        .filter(|c| c.split_once('=').is_some_and(|(name, _)| !name.trim().is_empty()))
         .collect()
 }
 
 /// Decoded query parameters with repeated names joined by `,` (payload 2.0, spec §4.1).
 pub fn joined_query(raw: &str) -> BTreeMap<String, String> {
-    multi_query(raw)
-        .into_iter()
-        .map(|(k, v)| (k, v.join(",")))
-        .collect()
+    multi_query(raw).into_iter().map(|(k, v)| (k, v.join(","))).collect()
 }
 
 /// Decoded query parameters, every value kept in order. `application/x-www-form-urlencoded`
@@ -412,18 +395,14 @@ fn multi_query(raw: &str) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for pair in raw.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        out.entry(form_decode(name))
-            .or_default()
-            .push(form_decode(value));
+        out.entry(form_decode(name)).or_default().push(form_decode(value));
     }
     out
 }
 
 fn form_decode(s: &str) -> String {
     let plus_as_space = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&plus_as_space)
-        .decode_utf8_lossy()
-        .into_owned()
+    percent_encoding::percent_decode_str(&plus_as_space).decode_utf8_lossy().into_owned()
 }
 
 /// The `x-forwarded-*` headers API Gateway adds to what it hands the integration (spec §4.1,
@@ -433,45 +412,20 @@ fn form_decode(s: &str) -> String {
 fn forwarded_headers(facts: &RequestFacts<'_>) -> [(&'static str, String); 3] {
     let ctx = facts.ctx;
     let ip = ctx.client_addr.ip().to_string();
-    let sent: Vec<&str> = facts
-        .parts
-        .headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let xff = if sent.is_empty() {
-        ip
-    } else {
-        format!("{}, {ip}", sent.join(", "))
-    };
-    let host = facts
-        .parts
-        .headers
-        .get(HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let sent: Vec<&str> =
+        facts.parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+    let xff = if sent.is_empty() { ip } else { format!("{}, {ip}", sent.join(", ")) };
+    let host = facts.parts.headers.get(HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
     let port = match host.rsplit_once(':') {
-        Some((_, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
-            port.to_owned()
-        }
+        Some((_, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => port.to_owned(),
         _ => (if ctx.tls { "443" } else { "80" }).to_owned(),
     };
     let proto = if ctx.tls { "https" } else { "http" };
-    [
-        ("x-forwarded-for", xff),
-        ("x-forwarded-port", port),
-        ("x-forwarded-proto", proto.to_owned()),
-    ]
+    [("x-forwarded-for", xff), ("x-forwarded-port", port), ("x-forwarded-proto", proto.to_owned())]
 }
 
 fn path_parameters(ctx: &CallContext) -> Option<BTreeMap<&str, &str>> {
-    (!ctx.params.is_empty()).then(|| {
-        ctx.params
-            .iter()
-            .map(|p| (&*p.name, p.decoded.as_str()))
-            .collect()
-    })
+    (!ctx.params.is_empty()).then(|| ctx.params.iter().map(|p| (&*p.name, p.decoded.as_str())).collect())
 }
 
 fn stage_variables(vars: &[(String, String)]) -> Option<BTreeMap<&str, &str>> {
@@ -479,10 +433,7 @@ fn stage_variables(vars: &[(String, String)]) -> Option<BTreeMap<&str, &str>> {
 }
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> &'h str {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
+    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
 fn domain_name<'a>(facts: &RequestFacts<'a>) -> &'a str {
@@ -491,12 +442,7 @@ fn domain_name<'a>(facts: &RequestFacts<'a>) -> &'a str {
     }
     match facts.parts.headers.get(HOST).and_then(|v| v.to_str().ok()) {
         Some(host) => host,
-        None => facts
-            .parts
-            .uri
-            .authority()
-            .map(|a| a.as_str())
-            .unwrap_or(""),
+        None => facts.parts.uri.authority().map(|a| a.as_str()).unwrap_or(""),
     }
 }
 
@@ -511,12 +457,7 @@ fn domain_prefix(domain: &str) -> &str {
 
 /// Content types the AWS emulator treats as binary (spec §4.1, [UNDOC] on AWS itself).
 fn is_binary_content_type(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     essence.starts_with("image/")
         || essence.starts_with("audio/")
         || essence.starts_with("video/")
@@ -536,10 +477,8 @@ fn encode_body<'a>(body: &'a [u8], headers: &HeaderMap) -> (Option<Cow<'a, str>>
     if body.is_empty() {
         return (None, false);
     }
-    let binary_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(is_binary_content_type);
+    let binary_type =
+        headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(is_binary_content_type);
     match std::str::from_utf8(body) {
         Ok(text) if !binary_type => (Some(Cow::Borrowed(text)), false),
         _ => (Some(Cow::Owned(STANDARD.encode(body))), true),

@@ -127,9 +127,7 @@ pub fn response_v1(output: &[u8]) -> Result<Response<Bytes>, ResponseError> {
 
 fn inferred(body: Bytes) -> Response<Bytes> {
     let mut response = Response::new(body);
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
@@ -152,11 +150,9 @@ fn full_form(object: &Map<String, Value>) -> Result<Response<Bytes>, ResponseErr
     };
     let body = match object.get("body") {
         None | Some(Value::Null) => Bytes::new(),
-        Some(Value::String(text)) if base64 => Bytes::from(
-            STANDARD
-                .decode(text.trim())
-                .map_err(|_| ResponseError::InvalidBase64)?,
-        ),
+        Some(Value::String(text)) if base64 => {
+            Bytes::from(STANDARD.decode(text.trim()).map_err(|_| ResponseError::InvalidBase64)?)
+        }
         Some(Value::String(text)) => Bytes::copy_from_slice(text.as_bytes()),
         Some(_) => return Err(ResponseError::InvalidBody),
     };
@@ -181,15 +177,12 @@ fn full_form(object: &Map<String, Value>) -> Result<Response<Bytes>, ResponseErr
 
 fn default_content_type(response: &mut Response<Bytes>) {
     if !response.headers().contains_key(CONTENT_TYPE) {
-        response
-            .headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static(DEFAULT_CONTENT_TYPE));
+        response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(DEFAULT_CONTENT_TYPE));
     }
 }
 
 fn header_name(name: &str) -> Result<HeaderName, ResponseError> {
-    HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| ResponseError::InvalidHeader(name.to_owned()))
+    HeaderName::from_bytes(name.as_bytes()).map_err(|_| ResponseError::InvalidHeader(name.to_owned()))
 }
 
 fn is_framing(name: &HeaderName) -> bool {
@@ -198,11 +191,7 @@ fn is_framing(name: &HeaderName) -> bool {
         || name == http::header::CONNECTION
 }
 
-fn header_value(
-    name: &HeaderName,
-    value: &Value,
-    field: &'static str,
-) -> Result<HeaderValue, ResponseError> {
+fn header_value(name: &HeaderName, value: &Value, field: &'static str) -> Result<HeaderValue, ResponseError> {
     let text = match value {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
@@ -245,8 +234,7 @@ mod tests {
 
     #[test]
     fn base64_bodies_are_decoded() {
-        let r =
-            response_v2(br#"{"statusCode":200,"body":"AAEC/w==","isBase64Encoded":true}"#).unwrap();
+        let r = response_v2(br#"{"statusCode":200,"body":"AAEC/w==","isBase64Encoded":true}"#).unwrap();
         assert_eq!(&r.body()[..], &[0, 1, 2, 255]);
         assert!(matches!(
             response_v2(br#"{"statusCode":200,"body":"!!","isBase64Encoded":true}"#),
@@ -256,8 +244,7 @@ mod tests {
 
     #[test]
     fn multi_value_headers_are_ignored_in_2_0() {
-        let r =
-            response_v2(br#"{"statusCode":200,"multiValueHeaders":{"x-m":["a","b"]}}"#).unwrap();
+        let r = response_v2(br#"{"statusCode":200,"multiValueHeaders":{"x-m":["a","b"]}}"#).unwrap();
         assert!(!r.headers().contains_key("x-m"));
     }
 
@@ -292,11 +279,7 @@ mod tests {
             br#"{"statusCode":200,"cookies":"a=1"}"#,
             br#"{"statusCode":200,"isBase64Encoded":"yes"}"#,
         ] {
-            assert!(
-                response_v2(output).is_err(),
-                "{}",
-                String::from_utf8_lossy(output)
-            );
+            assert!(response_v2(output).is_err(), "{}", String::from_utf8_lossy(output));
         }
     }
 
@@ -316,15 +299,9 @@ mod tests {
 
     #[test]
     fn v1_requires_an_object_with_status_code() {
-        assert!(matches!(
-            response_v1(b"\"hi\""),
-            Err(ResponseError::NotAnObject)
-        ));
+        assert!(matches!(response_v1(b"\"hi\""), Err(ResponseError::NotAnObject)));
         assert!(matches!(response_v1(b"{"), Err(ResponseError::NotJson)));
-        assert!(matches!(
-            response_v1(b"{\"body\":\"x\"}"),
-            Err(ResponseError::MissingStatusCode)
-        ));
+        assert!(matches!(response_v1(b"{\"body\":\"x\"}"), Err(ResponseError::MissingStatusCode)));
         let r = response_v1(br#"{"statusCode":204}"#).unwrap();
         assert_eq!(r.status(), 204);
         assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");

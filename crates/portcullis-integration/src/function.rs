@@ -121,13 +121,10 @@ impl FunctionIntegration {
             // Base64 and the event's own fields can push a body under 6 MB over the limit.
             return Err(IntegrationError::BodyTooLarge);
         }
-        let invoked = tokio::time::timeout(
-            s.timeout,
-            self.invoker
-                .invoke(Bytes::from(event), ctx.request_id.as_str()),
-        )
-        .await
-        .map_err(|_| IntegrationError::Timeout(s.timeout))?;
+        let invoked =
+            tokio::time::timeout(s.timeout, self.invoker.invoke(Bytes::from(event), ctx.request_id.as_str()))
+                .await
+                .map_err(|_| IntegrationError::Timeout(s.timeout))?;
         let output = match invoked {
             Ok(output) => output,
             Err(InvokeError::Timeout(after)) => return Err(IntegrationError::Timeout(after)),
@@ -156,9 +153,7 @@ async fn collect_bounded(mut body: Body, limit: usize) -> Result<Bytes, Integrat
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|error| {
             if error.is::<http_body_util::LengthLimitError>()
-                || error
-                    .source()
-                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                || error.source().is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
             {
                 IntegrationError::BodyTooLarge
             } else {

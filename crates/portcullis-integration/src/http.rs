@@ -142,15 +142,9 @@ impl HttpIntegration {
             Ok(Err(err)) => {
                 let too_large = over_limit.load(Ordering::Acquire) || is_length_limit(&err);
                 let (what, mapped) = if too_large {
-                    (
-                        "request body over the limit",
-                        IntegrationError::BodyTooLarge,
-                    )
+                    ("request body over the limit", IntegrationError::BodyTooLarge)
                 } else if err.is_connect() {
-                    (
-                        "could not connect",
-                        IntegrationError::Connect(Box::new(err)),
-                    )
+                    ("could not connect", IntegrationError::Connect(Box::new(err)))
                 } else {
                     ("upstream failed", IntegrationError::Upstream(Box::new(err)))
                 };

@@ -19,12 +19,9 @@ use http_body_util::{BodyExt, Full, Limited, combinators::BoxBody};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use portcullis_core::{
-    AuthContext, Body, BoxError, CallContext, Param, Params, RequestIdGenerator, full,
-};
+use portcullis_core::{AuthContext, Body, BoxError, CallContext, Param, Params, RequestIdGenerator, full};
 use portcullis_integration::http::{
-    ClientOptions, HttpClient, HttpIntegration, HttpSettings, HttpVersion, PathPart, Scheme,
-    UpstreamTarget,
+    ClientOptions, HttpClient, HttpIntegration, HttpSettings, HttpVersion, PathPart, Scheme, UpstreamTarget,
 };
 use portcullis_integration::{Integration, IntegrationError};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -90,24 +87,16 @@ where
                         let Ok(stream) = acceptor.accept(stream).await else {
                             return;
                         };
-                        let _ = builder
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
+                        let _ = builder.serve_connection(TokioIo::new(stream), service).await;
                     }
                     None => {
-                        let _ = builder
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
+                        let _ = builder.serve_connection(TokioIo::new(stream), service).await;
                     }
                 }
             });
         }
     });
-    Upstream {
-        addr,
-        connections,
-        closed,
-    }
+    Upstream { addr, connections, closed }
 }
 
 struct NotifyOnDrop(mpsc::UnboundedSender<()>);
@@ -119,9 +108,7 @@ impl Drop for NotifyOnDrop {
 }
 
 fn up_full(bytes: impl Into<Bytes>) -> UpBody {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed()
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
 }
 
 /// An upstream that records each request (whole body) and answers `200 upstream-body`.
@@ -133,11 +120,7 @@ async fn recording_upstream(
         let tx = tx.clone();
         async move {
             let (parts, body) = req.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map(|c| c.to_bytes())
-                .map_err(|e| e.to_string());
+            let body = body.collect().await.map(|c| c.to_bytes()).map_err(|e| e.to_string());
             let _ = tx.send(Recorded {
                 method: parts.method,
                 uri: parts.uri,
@@ -145,10 +128,7 @@ async fn recording_upstream(
                 headers: parts.headers,
                 body,
             });
-            Response::builder()
-                .header("x-upstream", "yes")
-                .body(up_full("upstream-body"))
-                .unwrap()
+            Response::builder().header("x-upstream", "yes").body(up_full("upstream-body")).unwrap()
         }
     })
     .await;
@@ -156,10 +136,7 @@ async fn recording_upstream(
 }
 
 async fn next_record(rx: &mut mpsc::UnboundedReceiver<Recorded>) -> Recorded {
-    timeout(WAIT, rx.recv())
-        .await
-        .expect("upstream received nothing")
-        .expect("upstream gone")
+    timeout(WAIT, rx.recv()).await.expect("upstream received nothing").expect("upstream gone")
 }
 
 /// A raw TCP upstream: accepts connections and hands each to `on_accept`.
@@ -193,11 +170,7 @@ async fn read_head(stream: &mut tokio::net::TcpStream) {
 // === gateway side ===
 
 fn client() -> HttpClient {
-    HttpClient::new(ClientOptions {
-        native_roots: false,
-        ..ClientOptions::default()
-    })
-    .unwrap()
+    HttpClient::new(ClientOptions { native_roots: false, ..ClientOptions::default() }).unwrap()
 }
 
 fn lit(s: &str) -> PathPart {
@@ -248,11 +221,7 @@ fn ctx(params: &[(&str, &str)]) -> CallContext {
 }
 
 fn get(path: &str) -> Request<Body> {
-    Request::builder()
-        .uri(path)
-        .header("host", "gw.example")
-        .body(full(""))
-        .unwrap()
+    Request::builder().uri(path).header("host", "gw.example").body(full("")).unwrap()
 }
 
 async fn call(
@@ -260,17 +229,11 @@ async fn call(
     req: Request<Body>,
     ctx: &CallContext,
 ) -> Result<Response<Body>, IntegrationError> {
-    timeout(WAIT, integration.call(req, ctx))
-        .await
-        .expect("integration call hung")
+    timeout(WAIT, integration.call(req, ctx)).await.expect("integration call hung")
 }
 
 async fn body_text(response: Response<Body>) -> String {
-    let bytes = timeout(WAIT, response.into_body().collect())
-        .await
-        .unwrap()
-        .unwrap()
-        .to_bytes();
+    let bytes = timeout(WAIT, response.into_body().collect()).await.unwrap().unwrap().to_bytes();
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
@@ -285,9 +248,7 @@ impl http_body::Body for ChannelBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.0
-            .poll_recv(cx)
-            .map(|chunk| chunk.map(|bytes| Ok(Frame::data(bytes))))
+        self.0.poll_recv(cx).map(|chunk| chunk.map(|bytes| Ok(Frame::data(bytes))))
     }
 }
 
@@ -302,10 +263,7 @@ fn channel_body() -> (mpsc::Sender<Bytes>, ChannelBody) {
 async fn method_path_query_headers_and_body_reach_the_upstream_and_the_answer_comes_back() {
     let (upstream, mut records) = recording_upstream(None).await;
     let client = client();
-    let integration = integration(
-        &client,
-        settings(Scheme::Http, upstream.addr, vec![lit("/api/orders")]),
-    );
+    let integration = integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/api/orders")]));
     let req = Request::builder()
         .method(Method::PATCH)
         .uri("/orders?b=2&a=%20x&a=y")
@@ -341,47 +299,18 @@ async fn method_path_query_headers_and_body_reach_the_upstream_and_the_answer_co
 async fn path_variables_are_substituted_with_their_raw_encoded_values() {
     let (upstream, mut records) = recording_upstream(None).await;
     let client = client();
-    let one = integration(
-        &client,
-        settings(Scheme::Http, upstream.addr, vec![lit("/pets/"), var("id")]),
-    );
-    let greedy = integration(
-        &client,
-        settings(
-            Scheme::Http,
-            upstream.addr,
-            vec![lit("/static/"), var("proxy")],
-        ),
-    );
+    let one = integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/pets/"), var("id")]));
+    let greedy =
+        integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/static/"), var("proxy")]));
 
-    call(&one, get("/pets/a%2Fb%20c"), &ctx(&[("id", "a%2Fb%20c")]))
-        .await
-        .unwrap();
-    assert_eq!(
-        next_record(&mut records).await.uri.path(),
-        "/pets/a%2Fb%20c"
-    );
+    call(&one, get("/pets/a%2Fb%20c"), &ctx(&[("id", "a%2Fb%20c")])).await.unwrap();
+    assert_eq!(next_record(&mut records).await.uri.path(), "/pets/a%2Fb%20c");
 
-    call(
-        &one,
-        get("/pets/%C3%A9t%C3%A9"),
-        &ctx(&[("id", "%C3%A9t%C3%A9")]),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        next_record(&mut records).await.uri.path(),
-        "/pets/%C3%A9t%C3%A9"
-    );
+    call(&one, get("/pets/%C3%A9t%C3%A9"), &ctx(&[("id", "%C3%A9t%C3%A9")])).await.unwrap();
+    assert_eq!(next_record(&mut records).await.uri.path(), "/pets/%C3%A9t%C3%A9");
 
     let raw = "cat/%2F..%2F/x%20y/%E2%9C%93";
-    call(
-        &greedy,
-        get("/files/cat/%2F..%2F/x%20y/%E2%9C%93?q=1"),
-        &ctx(&[("proxy", raw)]),
-    )
-    .await
-    .unwrap();
+    call(&greedy, get("/files/cat/%2F..%2F/x%20y/%E2%9C%93?q=1"), &ctx(&[("proxy", raw)])).await.unwrap();
     let seen = next_record(&mut records).await;
     assert_eq!(seen.uri.path(), "/static/cat/%2F..%2F/x%20y/%E2%9C%93");
     assert_eq!(seen.uri.query(), Some("q=1"));
@@ -399,16 +328,12 @@ async fn default_route_appends_the_full_request_path_and_joins_queries() {
     let at_root = integration(&client, at_root);
     let under_base = integration(&client, under_base);
 
-    call(&at_root, get("/any/deep/path%20x?a=1"), &ctx(&[]))
-        .await
-        .unwrap();
+    call(&at_root, get("/any/deep/path%20x?a=1"), &ctx(&[])).await.unwrap();
     let seen = next_record(&mut records).await;
     assert_eq!(seen.uri.path(), "/any/deep/path%20x");
     assert_eq!(seen.uri.query(), Some("a=1"));
 
-    call(&under_base, get("/pets?a=1"), &ctx(&[]))
-        .await
-        .unwrap();
+    call(&under_base, get("/pets?a=1"), &ctx(&[])).await.unwrap();
     let seen = next_record(&mut records).await;
     assert_eq!(seen.uri.path(), "/base/pets");
     assert_eq!(seen.uri.query(), Some("stage=prod&a=1"));
@@ -423,10 +348,7 @@ async fn default_route_appends_the_full_request_path_and_joins_queries() {
 async fn hop_by_hop_headers_are_removed_towards_the_upstream() {
     let (upstream, mut records) = recording_upstream(None).await;
     let client = client();
-    let integration = integration(
-        &client,
-        settings(Scheme::Http, upstream.addr, vec![lit("/")]),
-    );
+    let integration = integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/")]));
     let req = Request::builder()
         .method(Method::POST)
         .uri("/")
@@ -464,11 +386,7 @@ async fn hop_by_hop_headers_are_removed_towards_the_upstream() {
         "transfer-encoding",
         "expect",
     ] {
-        assert!(
-            !seen.headers.contains_key(gone),
-            "{gone} reached the upstream: {:?}",
-            seen.headers
-        );
+        assert!(!seen.headers.contains_key(gone), "{gone} reached the upstream: {:?}", seen.headers);
     }
     assert_eq!(seen.headers["x-keep-me"], "1");
     assert_eq!(seen.body.unwrap(), "payload");
@@ -489,24 +407,13 @@ async fn hop_by_hop_headers_are_removed_from_the_response() {
     })
     .await;
     let client = client();
-    let integration = integration(
-        &client,
-        settings(Scheme::Http, upstream.addr, vec![lit("/")]),
-    );
+    let integration = integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/")]));
 
     let response = call(&integration, get("/"), &ctx(&[])).await.unwrap();
-    for gone in [
-        "connection",
-        "x-secret-hop",
-        "keep-alive",
-        "proxy-authenticate",
-        "trailer",
-        "transfer-encoding",
-    ] {
-        assert!(
-            !response.headers().contains_key(gone),
-            "{gone} reached the client"
-        );
+    for gone in
+        ["connection", "x-secret-hop", "keep-alive", "proxy-authenticate", "trailer", "transfer-encoding"]
+    {
+        assert!(!response.headers().contains_key(gone), "{gone} reached the client");
     }
     assert_eq!(response.headers()["x-kept"], "1");
     assert_eq!(body_text(response).await, "ok");
@@ -516,10 +423,7 @@ async fn hop_by_hop_headers_are_removed_from_the_response() {
 async fn forwarding_headers_and_request_id_are_set() {
     let (upstream, mut records) = recording_upstream(None).await;
     let client = client();
-    let integration = integration(
-        &client,
-        settings(Scheme::Http, upstream.addr, vec![lit("/")]),
-    );
+    let integration = integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/")]));
     let req = Request::builder()
         .uri("/")
         .header("host", "gw.example:8443")
@@ -556,10 +460,7 @@ async fn forwarding_headers_and_request_id_are_set() {
 async fn an_http2_client_request_reaches_an_http1_upstream_with_host_from_authority() {
     let (upstream, mut records) = recording_upstream(None).await;
     let client = client();
-    let integration = integration(
-        &client,
-        settings(Scheme::Http, upstream.addr, vec![lit("/h")]),
-    );
+    let integration = integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/h")]));
     // What hyper's server hands over for an HTTP/2 request: absolute URI, no Host header.
     let req = Request::builder()
         .version(Version::HTTP_2)
@@ -603,35 +504,17 @@ async fn the_upstream_gets_the_first_chunk_before_the_client_finished_sending() 
     })
     .await;
     let client = client();
-    let integration = integration(
-        &client,
-        settings(Scheme::Http, upstream.addr, vec![lit("/up")]),
-    );
+    let integration = integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/up")]));
     let (chunks, body) = channel_body();
-    let req = Request::builder()
-        .method(Method::PUT)
-        .uri("/up")
-        .body(body.boxed())
-        .unwrap();
+    let req = Request::builder().method(Method::PUT).uri("/up").body(body.boxed()).unwrap();
     let context = ctx(&[]);
     let task = {
         let integration = Arc::clone(&integration);
-        tokio::spawn(async move {
-            integration
-                .call(req, &context)
-                .await
-                .map(|r| r.into_parts().1)
-        })
+        tokio::spawn(async move { integration.call(req, &context).await.map(|r| r.into_parts().1) })
     };
 
-    chunks
-        .send(Bytes::from_static(b"first-chunk"))
-        .await
-        .unwrap();
-    let first = timeout(WAIT, first_rx.recv())
-        .await
-        .expect("first chunk not streamed")
-        .unwrap();
+    chunks.send(Bytes::from_static(b"first-chunk")).await.unwrap();
+    let first = timeout(WAIT, first_rx.recv()).await.expect("first chunk not streamed").unwrap();
     assert_eq!(first, "first-chunk");
     // Only now does the client send the rest.
     chunks.send(Bytes::from(vec![b'x'; 100_000])).await.unwrap();
@@ -655,36 +538,19 @@ async fn the_client_gets_the_first_response_chunk_before_the_upstream_finished()
     })
     .await;
     let client = client();
-    let integration = integration(
-        &client,
-        settings(Scheme::Http, upstream.addr, vec![lit("/down")]),
-    );
+    let integration = integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/down")]));
 
     let response = call(&integration, get("/down"), &ctx(&[])).await.unwrap();
     let upstream_body = timeout(WAIT, senders_rx.recv()).await.unwrap().unwrap();
     let mut body = response.into_body();
 
-    upstream_body
-        .send(Bytes::from_static(b"part-1"))
-        .await
-        .unwrap();
-    let frame = timeout(WAIT, body.frame())
-        .await
-        .expect("first chunk not streamed")
-        .unwrap()
-        .unwrap();
+    upstream_body.send(Bytes::from_static(b"part-1")).await.unwrap();
+    let frame = timeout(WAIT, body.frame()).await.expect("first chunk not streamed").unwrap().unwrap();
     assert_eq!(frame.into_data().unwrap(), "part-1");
 
-    upstream_body
-        .send(Bytes::from_static(b"part-2"))
-        .await
-        .unwrap();
+    upstream_body.send(Bytes::from_static(b"part-2")).await.unwrap();
     drop(upstream_body);
-    let rest = timeout(WAIT, body.collect())
-        .await
-        .unwrap()
-        .unwrap()
-        .to_bytes();
+    let rest = timeout(WAIT, body.collect()).await.unwrap().unwrap().to_bytes();
     assert_eq!(rest, "part-2");
 }
 
@@ -694,10 +560,7 @@ async fn the_client_gets_the_first_response_chunk_before_the_upstream_finished()
 async fn sequential_calls_reuse_one_keep_alive_connection() {
     let (upstream, mut records) = recording_upstream(None).await;
     let client = client();
-    let integration = integration(
-        &client,
-        settings(Scheme::Http, upstream.addr, vec![lit("/")]),
-    );
+    let integration = integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/")]));
     for _ in 0..5 {
         let response = call(&integration, get("/"), &ctx(&[])).await.unwrap();
         assert_eq!(body_text(response).await, "upstream-body");
@@ -714,18 +577,13 @@ async fn h2c_upstream_is_spoken_to_with_prior_knowledge_over_one_connection() {
     h2.version = HttpVersion::Http2;
     let integration = integration(&client, h2);
     for _ in 0..3 {
-        let response = call(&integration, get("/x/7?q=1"), &ctx(&[("id", "7")]))
-            .await
-            .unwrap();
+        let response = call(&integration, get("/x/7?q=1"), &ctx(&[("id", "7")])).await.unwrap();
         assert_eq!(body_text(response).await, "upstream-body");
         let seen = next_record(&mut records).await;
         assert_eq!(seen.version, Version::HTTP_2);
         assert_eq!(seen.uri.path(), "/h2/7");
         assert_eq!(seen.uri.query(), Some("q=1"));
-        assert_eq!(
-            seen.uri.authority().map(|a| a.as_str()),
-            Some(upstream.addr.to_string().as_str())
-        );
+        assert_eq!(seen.uri.authority().map(|a| a.as_str()), Some(upstream.addr.to_string().as_str()));
     }
     assert_eq!(upstream.connections.load(Ordering::SeqCst), 1);
 }
@@ -754,9 +612,7 @@ fn pki() -> TestPki {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "Portcullis test CA");
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "Portcullis test CA");
     let ca_cert = ca_params.self_signed(&ca_key).unwrap();
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
 
@@ -799,10 +655,7 @@ async fn https_upstream_with_a_private_ca_speaks_http11() {
     let pki = pki();
     let (upstream, mut records) = recording_upstream(Some(pki.acceptor_h1)).await;
     let client = client_trusting(&pki.ca);
-    let integration = integration(
-        &client,
-        settings(Scheme::Https, upstream.addr, vec![lit("/secure")]),
-    );
+    let integration = integration(&client, settings(Scheme::Https, upstream.addr, vec![lit("/secure")]));
 
     let response = call(&integration, get("/s?a=1"), &ctx(&[])).await.unwrap();
     assert_eq!(body_text(response).await, "upstream-body");
@@ -817,10 +670,7 @@ async fn https_upstream_offering_h2_by_alpn_gets_http2() {
     let pki = pki();
     let (upstream, mut records) = recording_upstream(Some(pki.acceptor_h2)).await;
     let client = client_trusting(&pki.ca);
-    let integration = integration(
-        &client,
-        settings(Scheme::Https, upstream.addr, vec![lit("/secure")]),
-    );
+    let integration = integration(&client, settings(Scheme::Https, upstream.addr, vec![lit("/secure")]));
     for _ in 0..3 {
         let response = call(&integration, get("/s"), &ctx(&[])).await.unwrap();
         assert_eq!(body_text(response).await, "upstream-body");
@@ -840,16 +690,10 @@ async fn https_upstream_offering_h2_by_alpn_gets_http2() {
 async fn https_upstream_with_an_untrusted_certificate_is_a_connect_error() {
     let pki = pki();
     let (upstream, mut records) = recording_upstream(Some(pki.acceptor_h1)).await;
-    let integration = integration(
-        &client(),
-        settings(Scheme::Https, upstream.addr, vec![lit("/")]),
-    );
+    let integration = integration(&client(), settings(Scheme::Https, upstream.addr, vec![lit("/")]));
     let err = call(&integration, get("/"), &ctx(&[])).await.unwrap_err();
     assert!(matches!(err, IntegrationError::Connect(_)), "{err:?}");
-    assert!(
-        records.try_recv().is_err(),
-        "the upstream must not see a request"
-    );
+    assert!(records.try_recv().is_err(), "the upstream must not see a request");
 }
 
 #[test]
@@ -932,10 +776,7 @@ async fn a_slow_upstream_times_out_within_the_timeout_plus_a_small_margin() {
     let started = Instant::now();
     let err = call(&integration, get("/"), &ctx(&[])).await.unwrap_err();
     let elapsed = started.elapsed();
-    assert!(
-        matches!(err, IntegrationError::Timeout(d) if d == Duration::from_millis(300)),
-        "{err:?}"
-    );
+    assert!(matches!(err, IntegrationError::Timeout(d) if d == Duration::from_millis(300)), "{err:?}");
     assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
     assert!(elapsed < Duration::from_millis(1300), "{elapsed:?}");
     drop(release_tx);
@@ -943,36 +784,25 @@ async fn a_slow_upstream_times_out_within_the_timeout_plus_a_small_margin() {
 
 /// Sends 6 bytes, then 10 more through a body limited to 10 bytes; returns the call's error and
 /// what the upstream's body read ended with (if the request reached it at all).
-async fn over_limit_call(
-    version: HttpVersion,
-) -> (IntegrationError, Option<Result<Bytes, String>>) {
+async fn over_limit_call(version: HttpVersion) -> (IntegrationError, Option<Result<Bytes, String>>) {
     let (upstream, mut records) = recording_upstream(None).await;
     let client = client();
     let mut limited = settings(Scheme::Http, upstream.addr, vec![lit("/upload")]);
     limited.version = version;
     let integration = integration(&client, limited);
     let (chunks, body) = channel_body();
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri("/upload")
-        .body(Limited::new(body, 10).boxed())
-        .unwrap();
+    let req =
+        Request::builder().method(Method::POST).uri("/upload").body(Limited::new(body, 10).boxed()).unwrap();
     let context = ctx(&[]);
     let task = {
         let integration = Arc::clone(&integration);
         tokio::spawn(async move { integration.call(req, &context).await.map(|_| ()) })
     };
     chunks.send(Bytes::from_static(b"123456")).await.unwrap();
-    chunks
-        .send(Bytes::from_static(b"7890abcdef"))
-        .await
-        .unwrap();
+    chunks.send(Bytes::from_static(b"7890abcdef")).await.unwrap();
     let err = timeout(WAIT, task).await.unwrap().unwrap().unwrap_err();
     drop(chunks);
-    let seen = timeout(Duration::from_secs(2), records.recv())
-        .await
-        .ok()
-        .flatten();
+    let seen = timeout(Duration::from_secs(2), records.recv()).await.ok().flatten();
     (err, seen.map(|r| r.body))
 }
 
@@ -980,20 +810,14 @@ async fn over_limit_call(
 async fn a_request_body_over_the_limit_is_body_too_large_and_never_complete_upstream_h1() {
     let (err, seen) = over_limit_call(HttpVersion::Http1).await;
     assert!(matches!(err, IntegrationError::BodyTooLarge), "{err:?}");
-    assert!(
-        !matches!(seen, Some(Ok(_))),
-        "upstream got a complete body: {seen:?}"
-    );
+    assert!(!matches!(seen, Some(Ok(_))), "upstream got a complete body: {seen:?}");
 }
 
 #[tokio::test]
 async fn a_request_body_over_the_limit_is_body_too_large_and_never_complete_upstream_h2c() {
     let (err, seen) = over_limit_call(HttpVersion::Http2).await;
     assert!(matches!(err, IntegrationError::BodyTooLarge), "{err:?}");
-    assert!(
-        !matches!(seen, Some(Ok(_))),
-        "upstream got a complete body: {seen:?}"
-    );
+    assert!(!matches!(seen, Some(Ok(_))), "upstream got a complete body: {seen:?}");
 }
 
 // === pool hygiene ===
@@ -1007,20 +831,14 @@ async fn idle_pooled_connections_are_closed_after_the_idle_timeout() {
         ..ClientOptions::default()
     })
     .unwrap();
-    let integration = integration(
-        &client,
-        settings(Scheme::Http, upstream.addr, vec![lit("/")]),
-    );
+    let integration = integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/")]));
     let response = call(&integration, get("/"), &ctx(&[])).await.unwrap();
     assert_eq!(body_text(response).await, "upstream-body");
     next_record(&mut records).await;
 
     // `client` and `integration` stay alive, so only the pool's idle reaper (which needs the
     // pool timer) can close this connection.
-    timeout(WAIT, upstream.closed.recv())
-        .await
-        .expect("idle connection never closed")
-        .unwrap();
+    timeout(WAIT, upstream.closed.recv()).await.expect("idle connection never closed").unwrap();
     drop(integration);
 }
 
@@ -1079,11 +897,7 @@ async fn relay(target: SocketAddr) -> Relay {
             });
         }
     });
-    Relay {
-        addr,
-        frozen,
-        gateway_closed,
-    }
+    Relay { addr, frozen, gateway_closed }
 }
 
 #[tokio::test]
@@ -1161,9 +975,7 @@ async fn a_failure_logs_one_warning_with_the_upstream_path_but_no_query_or_crede
         .header("authorization", "Bearer SECRET3")
         .body(full(""))
         .unwrap();
-    let err = call(&integration, req, &ctx(&[("id", "42")]))
-        .await
-        .unwrap_err();
+    let err = call(&integration, req, &ctx(&[("id", "42")])).await.unwrap_err();
     assert!(matches!(err, IntegrationError::Connect(_)), "{err:?}");
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();

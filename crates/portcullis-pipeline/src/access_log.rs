@@ -130,27 +130,21 @@ impl JsonLinesSink {
     pub fn spawn(format: AccessLogFormat, out: Box<dyn Write + Send>) -> Self {
         // 16k lines of buffer absorbs bursts; beyond that we drop (and count) rather than block.
         let (sender, receiver) = mpsc::sync_channel::<Vec<u8>>(16 * 1024);
-        let spawned = std::thread::Builder::new()
-            .name("access-log".into())
-            .spawn(move || {
-                let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
-                while let Ok(line) = receiver.recv() {
+        let spawned = std::thread::Builder::new().name("access-log".into()).spawn(move || {
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+            while let Ok(line) = receiver.recv() {
+                let _ = out.write_all(&line);
+                // Drain what is queued, then flush once: one syscall per burst.
+                while let Ok(line) = receiver.try_recv() {
                     let _ = out.write_all(&line);
-                    // Drain what is queued, then flush once: one syscall per burst.
-                    while let Ok(line) = receiver.try_recv() {
-                        let _ = out.write_all(&line);
-                    }
-                    let _ = out.flush();
                 }
-            });
+                let _ = out.flush();
+            }
+        });
         if let Err(error) = spawned {
             tracing::error!(%error, "could not start the access-log writer; access log disabled");
         }
-        JsonLinesSink {
-            sender,
-            format,
-            dropped: Arc::new(AtomicU64::new(0)),
-        }
+        JsonLinesSink { sender, format, dropped: Arc::new(AtomicU64::new(0)) }
     }
 
     /// Lines dropped because the writer could not keep up.
@@ -174,10 +168,7 @@ impl AccessLogSink for JsonLinesSink {
                 record.latency_ms,
                 record.route_key,
                 record.authorizer,
-                record
-                    .authorizer_reason
-                    .map(|r| format!(" reason={r}"))
-                    .unwrap_or_default(),
+                record.authorizer_reason.map(|r| format!(" reason={r}")).unwrap_or_default(),
             )
             .into_bytes(),
         };
@@ -215,16 +206,8 @@ pin_project_lite::pin_project! {
 impl LoggedBody {
     /// Wrap `inner`; the record is emitted to `sink` at end of stream, with latency measured from
     /// `started`.
-    pub fn new(
-        inner: Body,
-        record: AccessRecord,
-        sink: Arc<dyn AccessLogSink>,
-        started: Instant,
-    ) -> Self {
-        LoggedBody {
-            inner,
-            pending: Some((record, sink, started)),
-        }
+    pub fn new(inner: Body, record: AccessRecord, sink: Arc<dyn AccessLogSink>, started: Instant) -> Self {
+        LoggedBody { inner, pending: Some((record, sink, started)) }
     }
 }
 
@@ -252,9 +235,7 @@ impl HttpBody for LoggedBody {
         let polled = this.inner.poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
-                if let (Some(data), Some((record, _, _))) =
-                    (frame.data_ref(), this.pending.as_mut())
-                {
+                if let (Some(data), Some((record, _, _))) = (frame.data_ref(), this.pending.as_mut()) {
                     record.response_bytes += data.len() as u64;
                 }
             }
@@ -314,13 +295,7 @@ mod tests {
     #[test]
     fn rfc3339_formats_known_instants() {
         assert_eq!(rfc3339(Duration::from_secs(0)), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            rfc3339(Duration::from_millis(1_700_000_000_123)),
-            "2023-11-14T22:13:20.123Z"
-        );
-        assert_eq!(
-            rfc3339(Duration::from_secs(951_782_400)),
-            "2000-02-29T00:00:00.000Z"
-        );
+        assert_eq!(rfc3339(Duration::from_millis(1_700_000_000_123)), "2023-11-14T22:13:20.123Z");
+        assert_eq!(rfc3339(Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000Z");
     }
 }

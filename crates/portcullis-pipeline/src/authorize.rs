@@ -18,12 +18,7 @@ pub async fn run(
     ctx: &mut CallContext,
     record: &mut AccessRecord,
 ) -> Result<(), Rejection> {
-    let Access::Authorizer {
-        name,
-        authorizer,
-        route,
-    } = &plan.access
-    else {
+    let Access::Authorizer { name, authorizer, route } = &plan.access else {
         return Ok(());
     };
     match authorizer.authorize(parts, ctx, route).await {

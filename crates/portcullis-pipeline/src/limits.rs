@@ -28,10 +28,7 @@ pub fn check_head(parts: &Parts, limits: &RequestLimits) -> Result<(), Rejection
         return Err(Rejection::HeadersTooLarge);
     }
     if let Some(length) = parts.headers.get(CONTENT_LENGTH) {
-        let announced = length
-            .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok());
+        let announced = length.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok());
         match announced {
             Some(n) if n > limits.max_body => return Err(Rejection::PayloadTooLarge),
             Some(_) => {}
@@ -55,20 +52,14 @@ mod tests {
         builder.body(()).unwrap().into_parts().0
     }
 
-    const LIMITS: RequestLimits = RequestLimits {
-        max_body: 100,
-        max_header_bytes: 10_240,
-    };
+    const LIMITS: RequestLimits = RequestLimits { max_body: 100, max_header_bytes: 10_240 };
 
     #[test]
     fn heads_at_the_limit_pass_and_one_byte_more_fails() {
         let line = "GET /pets/1 HTTP/1.1\r\n".len();
         let overhead = "x-big: \r\n".len();
         let fill = 10_240 - line - overhead;
-        assert_eq!(
-            check_head(&parts(&[("x-big", "a".repeat(fill))]), &LIMITS),
-            Ok(())
-        );
+        assert_eq!(check_head(&parts(&[("x-big", "a".repeat(fill))]), &LIMITS), Ok(()));
         assert_eq!(
             check_head(&parts(&[("x-big", "a".repeat(fill + 1))]), &LIMITS),
             Err(Rejection::HeadersTooLarge)
@@ -77,10 +68,7 @@ mod tests {
 
     #[test]
     fn announced_body_over_the_limit_is_413() {
-        assert_eq!(
-            check_head(&parts(&[("content-length", "100".into())]), &LIMITS),
-            Ok(())
-        );
+        assert_eq!(check_head(&parts(&[("content-length", "100".into())]), &LIMITS), Ok(()));
         assert_eq!(
             check_head(&parts(&[("content-length", "101".into())]), &LIMITS),
             Err(Rejection::PayloadTooLarge)

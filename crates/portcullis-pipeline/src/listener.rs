@@ -68,9 +68,7 @@ pub async fn serve(
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(
-            u32::try_from(settings.max_header_bytes.saturating_mul(2)).unwrap_or(u32::MAX),
-        )
+        .max_header_list_size(u32::try_from(settings.max_header_bytes.saturating_mul(2)).unwrap_or(u32::MAX))
         .keep_alive_interval(Some(Duration::from_secs(30)))
         .keep_alive_timeout(Duration::from_secs(10));
     let builder = Arc::new(builder);
@@ -123,10 +121,7 @@ pub async fn serve(
     // Stop accepting: the socket closes here, so new connections are refused while we drain.
     drop(listener);
     drop(drained_tx);
-    if tokio::time::timeout(settings.drain_timeout, drained_rx.recv())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(settings.drain_timeout, drained_rx.recv()).await.is_err() {
         tracing::warn!(drain_timeout = ?settings.drain_timeout, "drain timeout reached; closing remaining connections");
     }
 }
@@ -158,15 +153,10 @@ impl ConnectionTask {
             let guard = InFlight::enter(Arc::clone(&service_activity));
             async move {
                 let response = gateway.handle(request, meta).await;
-                Ok::<_, Infallible>(response.map(|body| TrackedBody {
-                    inner: body,
-                    _guard: guard,
-                }))
+                Ok::<_, Infallible>(response.map(|body| TrackedBody { inner: body, _guard: guard }))
             }
         });
-        let connection = self
-            .builder
-            .serve_connection_with_upgrades(TokioIo::new(io), service);
+        let connection = self.builder.serve_connection_with_upgrades(TokioIo::new(io), service);
         tokio::pin!(connection);
         let mut closing = false;
         loop {
@@ -200,16 +190,11 @@ struct Activity {
 
 impl Activity {
     fn new() -> Self {
-        Activity {
-            epoch: Instant::now(),
-            in_flight: AtomicUsize::new(0),
-            last_change_ms: AtomicU64::new(0),
-        }
+        Activity { epoch: Instant::now(), in_flight: AtomicUsize::new(0), last_change_ms: AtomicU64::new(0) }
     }
 
     fn touch(&self) {
-        self.last_change_ms
-            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last_change_ms.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 
     /// Resolves once no request has been in flight for `limit`.

@@ -92,10 +92,7 @@ impl Rejection {
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-        if let Rejection::Unauthorized {
-            www_authenticate: Some(challenge),
-        } = self
-        {
+        if let Rejection::Unauthorized { www_authenticate: Some(challenge) } = self {
             headers.insert(WWW_AUTHENTICATE, challenge);
         }
         response
@@ -109,9 +106,7 @@ impl From<&IntegrationError> for Rejection {
         match error {
             IntegrationError::Timeout(_) => Rejection::ServiceUnavailable,
             IntegrationError::BodyTooLarge => Rejection::PayloadTooLarge,
-            IntegrationError::Connect(_) | IntegrationError::Upstream(_) => {
-                Rejection::InternalServerError
-            }
+            IntegrationError::Connect(_) | IntegrationError::Upstream(_) => Rejection::InternalServerError,
         }
     }
 }
@@ -119,9 +114,9 @@ impl From<&IntegrationError> for Rejection {
 impl From<&Denial> for Rejection {
     fn from(denial: &Denial) -> Self {
         match denial.status {
-            DenialStatus::Unauthorized => Rejection::Unauthorized {
-                www_authenticate: denial.www_authenticate.clone(),
-            },
+            DenialStatus::Unauthorized => {
+                Rejection::Unauthorized { www_authenticate: denial.www_authenticate.clone() }
+            }
             DenialStatus::Forbidden => Rejection::Forbidden,
             DenialStatus::Error => Rejection::InternalServerError,
         }
@@ -135,23 +130,14 @@ mod tests {
     #[test]
     fn bodies_are_awss_compact_json_with_matching_lengths() {
         // Spec §7.3: 26-byte Unauthorized and 33-byte Service Unavailable bodies.
-        assert_eq!(
-            Rejection::Unauthorized {
-                www_authenticate: None
-            }
-            .body()
-            .len(),
-            26
-        );
+        assert_eq!(Rejection::Unauthorized { www_authenticate: None }.body().len(), 26);
         assert_eq!(Rejection::ServiceUnavailable.body().len(), 33);
         let all = [
             Rejection::NotFound,
             Rejection::BadRequest,
             Rejection::HeadersTooLarge,
             Rejection::PayloadTooLarge,
-            Rejection::Unauthorized {
-                www_authenticate: None,
-            },
+            Rejection::Unauthorized { www_authenticate: None },
             Rejection::Forbidden,
             Rejection::TooManyRequests,
             Rejection::InternalServerError,
@@ -163,28 +149,16 @@ mod tests {
             let response = rejection.clone().into_response();
             assert_eq!(response.status(), rejection.status());
             assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
-            assert_eq!(
-                response.headers()[CONTENT_LENGTH],
-                rejection.body().len().to_string().as_str()
-            );
+            assert_eq!(response.headers()[CONTENT_LENGTH], rejection.body().len().to_string().as_str());
         }
     }
 
     #[test]
     fn integration_timeout_is_503_and_other_failures_are_500() {
         let timeout = IntegrationError::Timeout(std::time::Duration::from_secs(1));
-        assert_eq!(
-            Rejection::from(&timeout).status(),
-            StatusCode::SERVICE_UNAVAILABLE
-        );
+        assert_eq!(Rejection::from(&timeout).status(), StatusCode::SERVICE_UNAVAILABLE);
         let refused = IntegrationError::Connect("refused".into());
-        assert_eq!(
-            Rejection::from(&refused).status(),
-            StatusCode::INTERNAL_SERVER_ERROR
-        );
-        assert_eq!(
-            Rejection::from(&IntegrationError::BodyTooLarge).status(),
-            StatusCode::PAYLOAD_TOO_LARGE
-        );
+        assert_eq!(Rejection::from(&refused).status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(Rejection::from(&IntegrationError::BodyTooLarge).status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 }

@@ -53,11 +53,7 @@ impl Gateway {
         ids: RequestIdGenerator,
         access_log: Arc<dyn AccessLogSink>,
     ) -> Self {
-        Gateway {
-            snapshot,
-            ids,
-            access_log,
-        }
+        Gateway { snapshot, ids, access_log }
     }
 
     /// Answer one request. Never fails: every problem becomes a response (see [`Rejection`]).
@@ -82,37 +78,23 @@ impl Gateway {
             request.uri().path(),
             protocol,
         );
-        record.user_agent = request
-            .headers()
-            .get(USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        record.user_agent =
+            request.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
 
         // One snapshot for the whole request: a reload never changes rules mid-request.
         let snapshot = self.snapshot.load_full();
-        let mut response = match self
-            .run(
-                &snapshot,
-                request,
-                conn,
-                request_id,
-                received_at,
-                &mut record,
-            )
-            .await
-        {
-            Ok(response) => response,
-            Err(rejection) => {
-                record.error = Some(rejection.kind());
-                rejection.into_response()
-            }
-        };
+        let mut response =
+            match self.run(&snapshot, request, conn, request_id, received_at, &mut record).await {
+                Ok(response) => response,
+                Err(rejection) => {
+                    record.error = Some(rejection.kind());
+                    rejection.into_response()
+                }
+            };
         if snapshot.debug_headers
             && let Some(reason) = record.authorizer_reason
         {
-            response
-                .headers_mut()
-                .insert(&DENY_REASON_HEADER, HeaderValue::from_static(reason));
+            response.headers_mut().insert(&DENY_REASON_HEADER, HeaderValue::from_static(reason));
         }
         if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
             response.headers_mut().insert(&REQUEST_ID_HEADER, value);

@@ -17,11 +17,7 @@ pub struct RouteKeyError {
 
 impl RouteKeyError {
     pub(crate) fn new(key: &str, kind: RouteKeyErrorKind, suggestion: Option<String>) -> Self {
-        Self {
-            key: key.to_owned(),
-            kind,
-            suggestion,
-        }
+        Self { key: key.to_owned(), kind, suggestion }
     }
 
     /// The route key text that was refused.

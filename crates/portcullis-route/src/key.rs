@@ -43,15 +43,8 @@ pub enum MethodSel {
 }
 
 /// The methods a route key may name, in the order of the per-node method tables.
-pub(crate) const METHODS: [Method; 7] = [
-    Method::GET,
-    Method::POST,
-    Method::PUT,
-    Method::PATCH,
-    Method::DELETE,
-    Method::HEAD,
-    Method::OPTIONS,
-];
+pub(crate) const METHODS: [Method; 7] =
+    [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::HEAD, Method::OPTIONS];
 
 /// Slot of `ANY` in a method table (after the seven explicit methods).
 pub(crate) const ANY_SLOT: usize = 7;
@@ -150,14 +143,8 @@ impl FromStr for RouteKey {
         if key.is_empty() {
             return err(RouteKeyErrorKind::Empty, None);
         }
-        if key
-            .split_whitespace()
-            .any(|w| w.eq_ignore_ascii_case("$default"))
-        {
-            return err(
-                RouteKeyErrorKind::DefaultWithOther,
-                Some("$default".to_owned()),
-            );
+        if key.split_whitespace().any(|w| w.eq_ignore_ascii_case("$default")) {
+            return err(RouteKeyErrorKind::DefaultWithOther, Some("$default".to_owned()));
         }
 
         let words: Vec<&str> = key.split_whitespace().collect();
@@ -167,10 +154,7 @@ impl FromStr for RouteKey {
             [method, path] => {
                 if key != format!("{method} {path}") {
                     // Two words, but separated or surrounded by the wrong whitespace.
-                    return err(
-                        RouteKeyErrorKind::ExtraSpace,
-                        Some(format!("{method} {path}")),
-                    );
+                    return err(RouteKeyErrorKind::ExtraSpace, Some(format!("{method} {path}")));
                 }
                 let method = match parse_method(method) {
                     Ok(m) => m,
@@ -187,11 +171,7 @@ impl FromStr for RouteKey {
 /// A key with no whitespace at all: `/pets`, `GET/pets`, `GET`.
 fn no_space(key: &str, word: &str) -> Result<RouteKey, RouteKeyError> {
     if word.starts_with('/') {
-        return Err(RouteKeyError::new(
-            key,
-            RouteKeyErrorKind::MissingMethod,
-            None,
-        ));
+        return Err(RouteKeyError::new(key, RouteKeyErrorKind::MissingMethod, None));
     }
     if let Some(slash) = word.find('/') {
         let (method, path) = word.split_at(slash);
@@ -206,11 +186,7 @@ fn no_space(key: &str, word: &str) -> Result<RouteKey, RouteKeyError> {
             Some(format!("{method} {path}")),
         ));
     }
-    Err(RouteKeyError::new(
-        key,
-        RouteKeyErrorKind::MissingPath,
-        None,
-    ))
+    Err(RouteKeyError::new(key, RouteKeyErrorKind::MissingPath, None))
 }
 
 /// Parses the method word; on failure returns the error kind and a suggested method.
@@ -223,12 +199,7 @@ fn parse_method(word: &str) -> Result<MethodSel, (RouteKeyErrorKind, Option<Stri
     }
     let upper = word.to_ascii_uppercase();
     if UNSUPPORTED_METHODS.contains(&upper.as_str()) {
-        return Err((
-            RouteKeyErrorKind::UnsupportedMethod {
-                method: word.to_owned(),
-            },
-            None,
-        ));
+        return Err((RouteKeyErrorKind::UnsupportedMethod { method: word.to_owned() }, None));
     }
     let known = METHODS.iter().map(Method::as_str).chain(["ANY"]);
     let suggestion = known
@@ -236,12 +207,7 @@ fn parse_method(word: &str) -> Result<MethodSel, (RouteKeyErrorKind, Option<Stri
         .filter(|(d, m)| *d <= 2 && *d < m.len())
         .min_by_key(|(d, _)| *d)
         .map(|(_, m)| m.to_owned());
-    Err((
-        RouteKeyErrorKind::UnknownMethod {
-            method: word.to_owned(),
-        },
-        suggestion,
-    ))
+    Err((RouteKeyErrorKind::UnknownMethod { method: word.to_owned() }, suggestion))
 }
 
 /// Levenshtein distance over bytes; inputs are short method names.

@@ -81,28 +81,15 @@ impl PathTemplate {
         let err = |kind| RouteKeyError::new(key, kind, None);
         let Some(rest) = path.strip_prefix('/') else {
             let suggestion = format!("{} /{path}", key.split(' ').next().unwrap_or("ANY"));
-            let suggestion = if key == path {
-                format!("/{path}")
-            } else {
-                suggestion
-            };
-            return Err(RouteKeyError::new(
-                key,
-                RouteKeyErrorKind::PathNotAbsolute,
-                Some(suggestion),
-            ));
+            let suggestion = if key == path { format!("/{path}") } else { suggestion };
+            return Err(RouteKeyError::new(key, RouteKeyErrorKind::PathNotAbsolute, Some(suggestion)));
         };
-        if let Some(ch) = path
-            .chars()
-            .find(|c| *c == '?' || *c == '#' || c.is_control())
-        {
+        if let Some(ch) = path.chars().find(|c| *c == '?' || *c == '#' || c.is_control()) {
             return Err(err(RouteKeyErrorKind::BadChar { ch }));
         }
         let raw: Vec<&str> = rest.split('/').collect();
         if raw.len() > MAX_SEGMENTS {
-            return Err(err(RouteKeyErrorKind::TooManySegments {
-                limit: MAX_SEGMENTS,
-            }));
+            return Err(err(RouteKeyErrorKind::TooManySegments { limit: MAX_SEGMENTS }));
         }
         let last = raw.len() - 1;
         let mut segments = Vec::with_capacity(raw.len());
@@ -113,28 +100,21 @@ impl PathTemplate {
                     return Err(err(RouteKeyErrorKind::EmptySegment));
                 }
                 Segment::Greedy(name) if i != last => {
-                    return Err(err(RouteKeyErrorKind::GreedyNotLast {
-                        name: name.to_string(),
-                    }));
+                    return Err(err(RouteKeyErrorKind::GreedyNotLast { name: name.to_string() }));
                 }
                 Segment::Var(name) | Segment::Greedy(name) => {
                     let seen = segments
                         .iter()
                         .any(|s| matches!(s, Segment::Var(n) | Segment::Greedy(n) if n == name));
                     if seen {
-                        return Err(err(RouteKeyErrorKind::DuplicateVar {
-                            name: name.to_string(),
-                        }));
+                        return Err(err(RouteKeyErrorKind::DuplicateVar { name: name.to_string() }));
                     }
                 }
                 Segment::Literal(_) => {}
             }
             segments.push(segment);
         }
-        Ok(Self {
-            text: path.into(),
-            segments: segments.into(),
-        })
+        Ok(Self { text: path.into(), segments: segments.into() })
     }
 }
 
@@ -142,9 +122,8 @@ impl PathTemplate {
 fn parse_segment(seg: &str) -> Result<Segment, RouteKeyErrorKind> {
     let braces = seg.matches(['{', '}']).count();
     if braces == 0 {
-        let decoded = decode(seg).map_err(|_| RouteKeyErrorKind::BadPercentEncoding {
-            segment: seg.to_owned(),
-        })?;
+        let decoded =
+            decode(seg).map_err(|_| RouteKeyErrorKind::BadPercentEncoding { segment: seg.to_owned() })?;
         if decoded == "." || decoded == ".." {
             return Err(RouteKeyErrorKind::DotSegment);
         }
@@ -153,9 +132,7 @@ fn parse_segment(seg: &str) -> Result<Segment, RouteKeyErrorKind> {
     let inner = match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
         Some(inner) if braces == 2 => inner,
         _ => {
-            return Err(RouteKeyErrorKind::VarNotWholeSegment {
-                segment: seg.to_owned(),
-            });
+            return Err(RouteKeyErrorKind::VarNotWholeSegment { segment: seg.to_owned() });
         }
     };
     let (name, greedy) = match inner.strip_suffix('+') {
@@ -163,15 +140,9 @@ fn parse_segment(seg: &str) -> Result<Segment, RouteKeyErrorKind> {
         None => (inner, false),
     };
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(RouteKeyErrorKind::BadVarName {
-            name: name.to_owned(),
-        });
+        return Err(RouteKeyErrorKind::BadVarName { name: name.to_owned() });
     }
-    Ok(if greedy {
-        Segment::Greedy(name.into())
-    } else {
-        Segment::Var(name.into())
-    })
+    Ok(if greedy { Segment::Greedy(name.into()) } else { Segment::Var(name.into()) })
 }
 
 impl FromStr for PathTemplate {
@@ -252,9 +223,7 @@ impl<'a> Segs<'a> {
     /// Segment `i` (without slashes).
     pub(crate) fn get(&self, i: usize) -> &'a str {
         // Every recorded position holds an ASCII `/`, so both ends are char boundaries.
-        self.text
-            .get(self.slashes[i] + 1..self.slashes[i + 1])
-            .unwrap_or("")
+        self.text.get(self.slashes[i] + 1..self.slashes[i + 1]).unwrap_or("")
     }
 
     /// Segments `i..` joined by `/`, as one slice of the text.
@@ -287,9 +256,7 @@ pub(crate) fn with_segments<R>(
     for (i, &b) in bytes.iter().enumerate() {
         if b == b'/' {
             if n == MAX_SEGMENTS {
-                return Err(PathError::TooManySegments {
-                    limit: MAX_SEGMENTS,
-                });
+                return Err(PathError::TooManySegments { limit: MAX_SEGMENTS });
             }
             slashes[n] = i;
             n += 1;
@@ -298,10 +265,7 @@ pub(crate) fn with_segments<R>(
         }
     }
     slashes[n] = bytes.len();
-    let raw = Segs {
-        text: raw_path,
-        slashes: &slashes[..=n],
-    };
+    let raw = Segs { text: raw_path, slashes: &slashes[..=n] };
     if !escapes {
         for i in 0..n {
             check_dots(raw.get(i))?;
@@ -334,12 +298,8 @@ pub(crate) fn with_segments<R>(
     dslashes[n] = pos;
     let buf: &[u8] = buf;
     // Every segment is valid UTF-8 exactly when the whole text is, since `/` is a char of its own.
-    let text =
-        std::str::from_utf8(buf.get(..pos).unwrap_or_default()).map_err(|_| PathError::NotUtf8)?;
-    let decoded = Segs {
-        text,
-        slashes: &dslashes[..=n],
-    };
+    let text = std::str::from_utf8(buf.get(..pos).unwrap_or_default()).map_err(|_| PathError::NotUtf8)?;
+    let decoded = Segs { text, slashes: &dslashes[..=n] };
     for i in 0..n {
         check_dots(decoded.get(i))?;
     }
@@ -348,9 +308,5 @@ pub(crate) fn with_segments<R>(
 
 /// Refuses `.` and `..` (no dot-segment tricks through the gateway).
 fn check_dots(seg: &str) -> Result<(), PathError> {
-    if seg == "." || seg == ".." {
-        Err(PathError::DotSegment)
-    } else {
-        Ok(())
-    }
+    if seg == "." || seg == ".." { Err(PathError::DotSegment) } else { Ok(()) }
 }

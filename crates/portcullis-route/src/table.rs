@@ -33,10 +33,7 @@ struct MethodTable {
 }
 
 impl MethodTable {
-    const EMPTY: MethodTable = MethodTable {
-        slots: [NONE; 8],
-        other: Vec::new(),
-    };
+    const EMPTY: MethodTable = MethodTable { slots: [NONE; 8], other: Vec::new() };
 
     fn is_empty(&self) -> bool {
         self.slots.iter().all(|s| *s == NONE) && self.other.is_empty()
@@ -47,17 +44,9 @@ impl MethodTable {
     fn lookup(&self, slot: Option<usize>, method: &Method) -> Option<u32> {
         let explicit = match slot {
             Some(i) => self.slots[i],
-            None => self
-                .other
-                .iter()
-                .find(|(m, _)| m == method)
-                .map_or(NONE, |(_, r)| *r),
+            None => self.other.iter().find(|(m, _)| m == method).map_or(NONE, |(_, r)| *r),
         };
-        let found = if explicit != NONE {
-            explicit
-        } else {
-            self.slots[ANY_SLOT]
-        };
+        let found = if explicit != NONE { explicit } else { self.slots[ANY_SLOT] };
         (found != NONE).then_some(found)
     }
 
@@ -69,9 +58,7 @@ impl MethodTable {
         match sel.slot() {
             Some(i) => &mut self.slots[i],
             None => {
-                let crate::MethodSel::Method(m) = sel else {
-                    unreachable!("ANY always has a slot")
-                };
+                let crate::MethodSel::Method(m) = sel else { unreachable!("ANY always has a slot") };
                 let pos = match self.other.iter().position(|(o, _)| o == m) {
                     Some(pos) => pos,
                     None => {
@@ -151,10 +138,7 @@ impl Literals {
     }
 
     fn children(&self) -> impl Iterator<Item = u32> + '_ {
-        self.few
-            .iter()
-            .map(|(_, c)| *c)
-            .chain(self.many.values().copied())
+        self.few.iter().map(|(_, c)| *c).chain(self.many.values().copied())
     }
 }
 
@@ -261,11 +245,7 @@ impl<T> RouteTableBuilder<T> {
                     };
                 }
                 let node = &mut self.nodes[node];
-                if greedy {
-                    node.greedy.entry(&key)
-                } else {
-                    node.exact.entry(&key)
-                }
+                if greedy { node.greedy.entry(&key) } else { node.exact.entry(&key) }
             }
         };
         if *slot != NONE {
@@ -298,12 +278,7 @@ impl<T> RouteTableBuilder<T> {
 
     /// Freezes the table, precomputing the pruning bounds of every node.
     pub fn build(self) -> RouteTable<T> {
-        let RouteTableBuilder {
-            routes,
-            mut nodes,
-            default,
-            root_greedy_takes_slash,
-        } = self;
+        let RouteTableBuilder { routes, mut nodes, default, root_greedy_takes_slash } = self;
         // Children are always pushed after their parent, so a reverse sweep sees every child
         // before its parent.
         for i in (0..nodes.len()).rev() {
@@ -314,10 +289,7 @@ impl<T> RouteTableBuilder<T> {
             if !nodes[i].greedy.is_empty() {
                 gmin = 0;
             }
-            let children = nodes[i]
-                .literals
-                .children()
-                .chain((nodes[i].var != NONE).then_some(nodes[i].var));
+            let children = nodes[i].literals.children().chain((nodes[i].var != NONE).then_some(nodes[i].var));
             for c in children {
                 let c = &nodes[c as usize];
                 if c.exact_min <= c.exact_max {
@@ -329,17 +301,8 @@ impl<T> RouteTableBuilder<T> {
             let n = &mut nodes[i];
             (n.exact_min, n.exact_max, n.greedy_min) = (emin, emax, gmin);
         }
-        let var_counts = routes
-            .iter()
-            .map(|(k, _)| k.path().map_or(0, |p| p.var_names().count()))
-            .collect();
-        RouteTable {
-            routes,
-            nodes,
-            default,
-            var_counts,
-            root_greedy_takes_slash,
-        }
+        let var_counts = routes.iter().map(|(k, _)| k.path().map_or(0, |p| p.var_names().count())).collect();
+        RouteTable { routes, nodes, default, var_counts, root_greedy_takes_slash }
     }
 }
 
@@ -399,19 +362,12 @@ impl Search<'_, '_> {
         if remaining < usize::from(n.exact_min) || remaining > usize::from(n.exact_max) {
             return;
         }
-        if self
-            .best
-            .is_some_and(|b| b.literals >= literals + remaining)
-        {
+        if self.best.is_some_and(|b| b.literals >= literals + remaining) {
             return;
         }
         if remaining == 0 {
             if let Some(route) = n.exact.lookup(self.slot, self.method) {
-                self.best = Some(Best {
-                    route,
-                    literals,
-                    depth,
-                });
+                self.best = Some(Best { route, literals, depth });
             }
             return;
         }
@@ -436,28 +392,18 @@ impl Search<'_, '_> {
             return;
         }
         let reachable = (literals + (last - depth), last);
-        if self
-            .best
-            .is_some_and(|b| (b.literals, b.depth) >= reachable)
-        {
+        if self.best.is_some_and(|b| (b.literals, b.depth) >= reachable) {
             return;
         }
         // A greedy variable needs a non-empty value; the root-level one (`/{proxy+}`) also
         // takes the bare `/` (spec §1.2 recommendation, AWS emulator behaviour).
-        let takes_rest = (depth == 0 && self.root_greedy_takes_slash)
-            || depth < last
-            || !self.segs.get(depth).is_empty();
+        let takes_rest =
+            (depth == 0 && self.root_greedy_takes_slash) || depth < last || !self.segs.get(depth).is_empty();
         if takes_rest
             && let Some(route) = n.greedy.lookup(self.slot, self.method)
-            && self
-                .best
-                .is_none_or(|b| (literals, depth) > (b.literals, b.depth))
+            && self.best.is_none_or(|b| (literals, depth) > (b.literals, b.depth))
         {
-            self.best = Some(Best {
-                route,
-                literals,
-                depth,
-            });
+            self.best = Some(Best { route, literals, depth });
         }
         let seg = self.segs.get(depth);
         if let Some(child) = n.literals.get(seg) {

@@ -4,16 +4,13 @@
 
 use http::Method;
 
-use crate::{
-    DuplicateRoute, PathError, RouteKey, RouteKeyErrorKind, RouteTable, RouteTableBuilder,
-};
+use crate::{DuplicateRoute, PathError, RouteKey, RouteKeyErrorKind, RouteTable, RouteTableBuilder};
 
 fn table(keys: &[&str]) -> RouteTable<String> {
     let mut b = RouteTableBuilder::new();
     for k in keys {
         let key: RouteKey = k.parse().unwrap_or_else(|e| panic!("{k}: {e}"));
-        b.insert(key, (*k).to_owned())
-            .unwrap_or_else(|e| panic!("{k}: {e}"));
+        b.insert(key, (*k).to_owned()).unwrap_or_else(|e| panic!("{k}: {e}"));
     }
     b.build()
 }
@@ -21,15 +18,9 @@ fn table(keys: &[&str]) -> RouteTable<String> {
 /// What a request matched: the route key and `name=raw|decoded` per parameter.
 fn outcome(t: &RouteTable<String>, method: &str, path: &str) -> Option<(String, Vec<String>)> {
     let method = Method::from_bytes(method.as_bytes()).expect("test method");
-    let m = t
-        .find(&method, path)
-        .unwrap_or_else(|e| panic!("{path}: {e}"))?;
+    let m = t.find(&method, path).unwrap_or_else(|e| panic!("{path}: {e}"))?;
     assert_eq!(m.value, &m.key.to_string(), "value stored with the key");
-    let params = m
-        .params
-        .iter()
-        .map(|p| format!("{}={}|{}", p.name, p.raw, p.decoded))
-        .collect();
+    let params = m.params.iter().map(|p| format!("{}={}|{}", p.name, p.raw, p.decoded)).collect();
     Some((m.key.to_string(), params))
 }
 
@@ -40,12 +31,7 @@ fn check(keys: &[&str], rows: &[Row<'_>]) -> usize {
     let t = table(keys);
     for (method, path, want, params) in rows {
         let got = outcome(&t, method, path);
-        let want = want.map(|k| {
-            (
-                k.to_owned(),
-                params.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>(),
-            )
-        });
+        let want = want.map(|k| (k.to_owned(), params.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>()));
         assert_eq!(got, want, "{method} {path} with routes {keys:?}");
     }
     rows.len()
@@ -56,76 +42,25 @@ fn route_priority_table() {
     let mut cases = 0;
     // Spec §1.3's documented example, plus the edges of the same route set.
     cases += check(
-        &[
-            "GET /pets/dog/1",
-            "GET /pets/dog/{id}",
-            "GET /pets/{proxy+}",
-            "ANY /{proxy+}",
-            "$default",
-        ],
+        &["GET /pets/dog/1", "GET /pets/dog/{id}", "GET /pets/{proxy+}", "ANY /{proxy+}", "$default"],
         &[
             ("GET", "/pets/dog/1", Some("GET /pets/dog/1"), &[]),
-            (
-                "GET",
-                "/pets/dog/2",
-                Some("GET /pets/dog/{id}"),
-                &["id=2|2"],
-            ),
-            (
-                "GET",
-                "/pets/cat/1",
-                Some("GET /pets/{proxy+}"),
-                &["proxy=cat/1|cat/1"],
-            ),
-            (
-                "POST",
-                "/test/5",
-                Some("ANY /{proxy+}"),
-                &["proxy=test/5|test/5"],
-            ),
+            ("GET", "/pets/dog/2", Some("GET /pets/dog/{id}"), &["id=2|2"]),
+            ("GET", "/pets/cat/1", Some("GET /pets/{proxy+}"), &["proxy=cat/1|cat/1"]),
+            ("POST", "/test/5", Some("ANY /{proxy+}"), &["proxy=test/5|test/5"]),
             // The literal route is GET only: POST falls through to the root greedy route.
-            (
-                "POST",
-                "/pets/dog/1",
-                Some("ANY /{proxy+}"),
-                &["proxy=pets/dog/1|pets/dog/1"],
-            ),
+            ("POST", "/pets/dog/1", Some("ANY /{proxy+}"), &["proxy=pets/dog/1|pets/dog/1"]),
             // HEAD is its own method, not GET's.
-            (
-                "HEAD",
-                "/pets/dog/1",
-                Some("ANY /{proxy+}"),
-                &["proxy=pets/dog/1|pets/dog/1"],
-            ),
+            ("HEAD", "/pets/dog/1", Some("ANY /{proxy+}"), &["proxy=pets/dog/1|pets/dog/1"]),
             // Methods no route key can name still reach ANY.
-            (
-                "PROPFIND",
-                "/pets/dog/1",
-                Some("ANY /{proxy+}"),
-                &["proxy=pets/dog/1|pets/dog/1"],
-            ),
+            ("PROPFIND", "/pets/dog/1", Some("ANY /{proxy+}"), &["proxy=pets/dog/1|pets/dog/1"]),
             // Root-level greedy takes the bare `/` with an empty value.
             ("GET", "/", Some("ANY /{proxy+}"), &["proxy=|"]),
             // `/pets/{proxy+}` needs at least one non-empty segment after `/pets`.
             ("GET", "/pets", Some("ANY /{proxy+}"), &["proxy=pets|pets"]),
-            (
-                "GET",
-                "/pets/",
-                Some("ANY /{proxy+}"),
-                &["proxy=pets/|pets/"],
-            ),
-            (
-                "GET",
-                "/pets/dog/",
-                Some("GET /pets/{proxy+}"),
-                &["proxy=dog/|dog/"],
-            ),
-            (
-                "GET",
-                "/pets/dog/1/",
-                Some("GET /pets/{proxy+}"),
-                &["proxy=dog/1/|dog/1/"],
-            ),
+            ("GET", "/pets/", Some("ANY /{proxy+}"), &["proxy=pets/|pets/"]),
+            ("GET", "/pets/dog/", Some("GET /pets/{proxy+}"), &["proxy=dog/|dog/"]),
+            ("GET", "/pets/dog/1/", Some("GET /pets/{proxy+}"), &["proxy=dog/1/|dog/1/"]),
         ],
     );
     // Greedy beats $default; $default catches the rest.
@@ -139,14 +74,7 @@ fn route_priority_table() {
     );
     // Tie-breaks among non-greedy candidates, and explicit method vs ANY.
     cases += check(
-        &[
-            "GET /a/{x}/c",
-            "GET /a/b/{y}",
-            "GET /{p}/b/c",
-            "GET /a/{x}/{z}",
-            "ANY /a/{x}/{z}",
-            "POST /a/b/c",
-        ],
+        &["GET /a/{x}/c", "GET /a/b/{y}", "GET /{p}/b/c", "GET /a/{x}/{z}", "ANY /a/{x}/{z}", "POST /a/b/c"],
         &[
             // Same literal count: position by position, literal first (rule 6).
             ("GET", "/a/b/c", Some("GET /a/b/{y}"), &["y=c|c"]),
@@ -155,12 +83,7 @@ fn route_priority_table() {
             ("GET", "/a/q/c", Some("GET /a/{x}/c"), &["x=q|q"]),
             ("GET", "/q/b/c", Some("GET /{p}/b/c"), &["p=q|q"]),
             ("GET", "/a/q/r", Some("GET /a/{x}/{z}"), &["x=q|q", "z=r|r"]),
-            (
-                "DELETE",
-                "/a/q/r",
-                Some("ANY /a/{x}/{z}"),
-                &["x=q|q", "z=r|r"],
-            ),
+            ("DELETE", "/a/q/r", Some("ANY /a/{x}/{z}"), &["x=q|q", "z=r|r"]),
             // No 405 and no $default: a miss.
             ("GET", "/q/q/q", None, &[]),
             ("GET", "/a/b", None, &[]),
@@ -169,68 +92,26 @@ fn route_priority_table() {
         ],
     );
     // More literal segments beat a leftmost literal (rule 2 before rule 6).
-    cases += check(
-        &["GET /a/{x}/{y}", "GET /{p}/b/c"],
-        &[("GET", "/a/b/c", Some("GET /{p}/b/c"), &["p=a|a"])],
-    );
+    cases +=
+        check(&["GET /a/{x}/{y}", "GET /{p}/b/c"], &[("GET", "/a/b/c", Some("GET /{p}/b/c"), &["p=a|a"])]);
     // Ranking among greedy candidates: literals, then segments before the greedy variable.
     cases += check(
+        &["GET /{t}/files/{proxy+}", "GET /{t}/{proxy+}", "GET /t1/{proxy+}", "ANY /{proxy+}"],
         &[
-            "GET /{t}/files/{proxy+}",
-            "GET /{t}/{proxy+}",
-            "GET /t1/{proxy+}",
-            "ANY /{proxy+}",
-        ],
-        &[
-            (
-                "GET",
-                "/t1/files/a/b",
-                Some("GET /{t}/files/{proxy+}"),
-                &["t=t1|t1", "proxy=a/b|a/b"],
-            ),
-            (
-                "GET",
-                "/t1/x/y",
-                Some("GET /t1/{proxy+}"),
-                &["proxy=x/y|x/y"],
-            ),
-            (
-                "GET",
-                "/t2/x",
-                Some("GET /{t}/{proxy+}"),
-                &["t=t2|t2", "proxy=x|x"],
-            ),
+            ("GET", "/t1/files/a/b", Some("GET /{t}/files/{proxy+}"), &["t=t1|t1", "proxy=a/b|a/b"]),
+            ("GET", "/t1/x/y", Some("GET /t1/{proxy+}"), &["proxy=x/y|x/y"]),
+            ("GET", "/t2/x", Some("GET /{t}/{proxy+}"), &["t=t2|t2", "proxy=x|x"]),
             ("GET", "/t2", Some("ANY /{proxy+}"), &["proxy=t2|t2"]),
-            (
-                "GET",
-                "/t2/files",
-                Some("GET /{t}/{proxy+}"),
-                &["t=t2|t2", "proxy=files|files"],
-            ),
-            (
-                "GET",
-                "/t2/files/",
-                Some("GET /{t}/{proxy+}"),
-                &["t=t2|t2", "proxy=files/|files/"],
-            ),
+            ("GET", "/t2/files", Some("GET /{t}/{proxy+}"), &["t=t2|t2", "proxy=files|files"]),
+            ("GET", "/t2/files/", Some("GET /{t}/{proxy+}"), &["t=t2|t2", "proxy=files/|files/"]),
         ],
     );
     // Any non-greedy match beats any greedy match, whatever the literal counts.
     cases += check(
         &["GET /{a}/{b}/{c}", "GET /x/y/{rest+}"],
         &[
-            (
-                "GET",
-                "/x/y/z",
-                Some("GET /{a}/{b}/{c}"),
-                &["a=x|x", "b=y|y", "c=z|z"],
-            ),
-            (
-                "GET",
-                "/x/y/z/w",
-                Some("GET /x/y/{rest+}"),
-                &["rest=z/w|z/w"],
-            ),
+            ("GET", "/x/y/z", Some("GET /{a}/{b}/{c}"), &["a=x|x", "b=y|y", "c=z|z"]),
+            ("GET", "/x/y/z/w", Some("GET /x/y/{rest+}"), &["rest=z/w|z/w"]),
         ],
     );
     // Trailing slash, encodings, unicode, case.
@@ -253,57 +134,17 @@ fn route_priority_table() {
             ("GET", "/Pets", Some("ANY /{proxy+}"), &["proxy=Pets|Pets"]),
             ("GET", "/%70ets", Some("GET /pets"), &[]),
             // Decoded once only: `%2570` is the text `%70`, not `p`.
-            (
-                "GET",
-                "/%2570ets",
-                Some("ANY /{proxy+}"),
-                &["proxy=%2570ets|%70ets"],
-            ),
-            (
-                "GET",
-                "/files/a%2Fb",
-                Some("GET /files/{name}"),
-                &["name=a%2Fb|a/b"],
-            ),
-            (
-                "GET",
-                "/files/a%20b",
-                Some("GET /files/{name}"),
-                &["name=a%20b|a b"],
-            ),
-            (
-                "GET",
-                "/files/a/b",
-                Some("ANY /{proxy+}"),
-                &["proxy=files/a/b|files/a/b"],
-            ),
+            ("GET", "/%2570ets", Some("ANY /{proxy+}"), &["proxy=%2570ets|%70ets"]),
+            ("GET", "/files/a%2Fb", Some("GET /files/{name}"), &["name=a%2Fb|a/b"]),
+            ("GET", "/files/a%20b", Some("GET /files/{name}"), &["name=a%20b|a b"]),
+            ("GET", "/files/a/b", Some("ANY /{proxy+}"), &["proxy=files/a/b|files/a/b"]),
             ("GET", "/caf%C3%A9", Some("GET /café"), &[]),
             ("GET", "/café", Some("GET /café"), &[]),
-            (
-                "GET",
-                "/CAF%C3%A9",
-                Some("ANY /{proxy+}"),
-                &["proxy=CAF%C3%A9|CAFé"],
-            ),
+            ("GET", "/CAF%C3%A9", Some("ANY /{proxy+}"), &["proxy=CAF%C3%A9|CAFé"]),
             ("GET", "/a%20b", Some("GET /a%20b"), &[]),
-            (
-                "GET",
-                "/x%2Fy/z",
-                Some("ANY /{proxy+}"),
-                &["proxy=x%2Fy/z|x/y/z"],
-            ),
-            (
-                "GET",
-                "/.well-known/x",
-                Some("ANY /{proxy+}"),
-                &["proxy=.well-known/x|.well-known/x"],
-            ),
-            (
-                "GET",
-                "/a/.../b",
-                Some("ANY /{proxy+}"),
-                &["proxy=a/.../b|a/.../b"],
-            ),
+            ("GET", "/x%2Fy/z", Some("ANY /{proxy+}"), &["proxy=x%2Fy/z|x/y/z"]),
+            ("GET", "/.well-known/x", Some("ANY /{proxy+}"), &["proxy=.well-known/x|.well-known/x"]),
+            ("GET", "/a/.../b", Some("ANY /{proxy+}"), &["proxy=a/.../b|a/.../b"]),
         ],
     );
     // OPTIONS (spec §1.4): ANY and $default catch it; an explicit OPTIONS route outranks ANY.
@@ -323,10 +164,7 @@ fn route_priority_table() {
             ("GET", "/x/", Some("$default"), &[]),
         ],
     );
-    cases += check(
-        &["GET /x"],
-        &[("POST", "/x", None, &[]), ("GET", "/", None, &[])],
-    );
+    cases += check(&["GET /x"], &[("POST", "/x", None, &[]), ("GET", "/", None, &[])]);
     assert!(cases >= 30, "the priority table has {cases} cases");
 }
 
@@ -351,12 +189,7 @@ fn refused_request_paths_are_errors_even_with_a_default_route() {
         ("/a/%", PathError::BadPercentEncoding),
         ("/a/%C3", PathError::NotUtf8),
         ("/%FF", PathError::NotUtf8),
-        (
-            &too_deep,
-            PathError::TooManySegments {
-                limit: crate::MAX_SEGMENTS,
-            },
-        ),
+        (&too_deep, PathError::TooManySegments { limit: crate::MAX_SEGMENTS }),
     ];
     for (path, want) in cases {
         assert_eq!(t.find(&Method::GET, path).err(), Some(*want), "{path}");
@@ -370,14 +203,9 @@ fn long_percent_encoded_paths_decode_through_the_heap_buffer() {
     let seg = "%C3%A9".repeat(400); // 2,400 raw bytes, 800 decoded
     let path = format!("/{seg}/x%2Fy/z");
     let m = t.find(&Method::GET, &path).expect("valid").expect("match");
+    assert_eq!(m.params.get("a").map(|p| p.decoded.clone()), Some("é".repeat(400)));
     assert_eq!(
-        m.params.get("a").map(|p| p.decoded.clone()),
-        Some("é".repeat(400))
-    );
-    assert_eq!(
-        m.params
-            .get("rest")
-            .map(|p| (p.raw.as_str(), p.decoded.as_str())),
+        m.params.get("rest").map(|p| (p.raw.as_str(), p.decoded.as_str())),
         Some(("x%2Fy/z", "x/y/z"))
     );
 }
@@ -386,13 +214,9 @@ fn long_percent_encoded_paths_decode_through_the_heap_buffer() {
 fn route_key_errors_name_the_problem_and_suggest_a_fix() {
     use RouteKeyErrorKind as K;
     let too_many = format!("GET {}", "/a".repeat(crate::MAX_SEGMENTS + 1));
-    let var = |s: &str| K::VarNotWholeSegment {
-        segment: s.to_owned(),
-    };
+    let var = |s: &str| K::VarNotWholeSegment { segment: s.to_owned() };
     let name = |s: &str| K::BadVarName { name: s.to_owned() };
-    let method = |s: &str| K::UnknownMethod {
-        method: s.to_owned(),
-    };
+    let method = |s: &str| K::UnknownMethod { method: s.to_owned() };
     let cases: Vec<(&str, RouteKeyErrorKind, Option<&str>)> = vec![
         ("", K::Empty, None),
         ("get /pets", method("get"), Some("GET")),
@@ -400,13 +224,7 @@ fn route_key_errors_name_the_problem_and_suggest_a_fix() {
         ("Post /pets", method("Post"), Some("POST")),
         ("any /pets", method("any"), Some("ANY")),
         ("FROBNICATE /pets", method("FROBNICATE"), None),
-        (
-            "TRACE /pets",
-            K::UnsupportedMethod {
-                method: "TRACE".to_owned(),
-            },
-            None,
-        ),
+        ("TRACE /pets", K::UnsupportedMethod { method: "TRACE".to_owned() }, None),
         ("GET/pets", K::MissingSpace, Some("GET /pets")),
         ("get/pets", K::MissingSpace, Some("GET /pets")),
         ("GET  /pets", K::ExtraSpace, Some("GET /pets")),
@@ -427,56 +245,20 @@ fn route_key_errors_name_the_problem_and_suggest_a_fix() {
         ("GET /{}", name(""), None),
         ("GET /{+}", name(""), None),
         ("GET /{é}", name("é"), None),
-        (
-            "GET /{proxy+}/x",
-            K::GreedyNotLast {
-                name: "proxy".to_owned(),
-            },
-            None,
-        ),
-        (
-            "GET /{id}/x/{id}",
-            K::DuplicateVar {
-                name: "id".to_owned(),
-            },
-            None,
-        ),
-        (
-            "GET /{id}/{id+}",
-            K::DuplicateVar {
-                name: "id".to_owned(),
-            },
-            None,
-        ),
+        ("GET /{proxy+}/x", K::GreedyNotLast { name: "proxy".to_owned() }, None),
+        ("GET /{id}/x/{id}", K::DuplicateVar { name: "id".to_owned() }, None),
+        ("GET /{id}/{id+}", K::DuplicateVar { name: "id".to_owned() }, None),
         ("$default GET", K::DefaultWithOther, Some("$default")),
         ("GET $default", K::DefaultWithOther, Some("$default")),
         ("$DEFAULT", K::DefaultWithOther, Some("$default")),
         ("$default /x", K::DefaultWithOther, Some("$default")),
-        (
-            "GET /a/%zz",
-            K::BadPercentEncoding {
-                segment: "%zz".to_owned(),
-            },
-            None,
-        ),
-        (
-            "GET /%C3",
-            K::BadPercentEncoding {
-                segment: "%C3".to_owned(),
-            },
-            None,
-        ),
+        ("GET /a/%zz", K::BadPercentEncoding { segment: "%zz".to_owned() }, None),
+        ("GET /%C3", K::BadPercentEncoding { segment: "%C3".to_owned() }, None),
         ("GET /a/..", K::DotSegment, None),
         ("GET /%2e", K::DotSegment, None),
         ("GET /a?b", K::BadChar { ch: '?' }, None),
         ("GET /a#b", K::BadChar { ch: '#' }, None),
-        (
-            &too_many,
-            K::TooManySegments {
-                limit: crate::MAX_SEGMENTS,
-            },
-            None,
-        ),
+        (&too_many, K::TooManySegments { limit: crate::MAX_SEGMENTS }, None),
     ];
     for (text, kind, suggestion) in cases {
         let err = text.parse::<RouteKey>().expect_err(text);
@@ -484,10 +266,7 @@ fn route_key_errors_name_the_problem_and_suggest_a_fix() {
         assert_eq!(err.suggestion().as_deref(), suggestion, "{text:?}: {err}");
         assert_eq!(err.key(), text);
         let message = err.to_string();
-        assert!(
-            message.contains(text) && message.len() > text.len() + 20,
-            "{message}"
-        );
+        assert!(message.contains(text) && message.len() > text.len() + 20, "{message}");
     }
 }
 
@@ -520,8 +299,7 @@ fn route_keys_display_exactly_as_written() {
 
 fn dup(first: &str, second: &str) -> Option<DuplicateRoute> {
     let mut b = RouteTableBuilder::new();
-    b.insert("GET /unrelated".parse().expect("valid"), 0)
-        .expect("first");
+    b.insert("GET /unrelated".parse().expect("valid"), 0).expect("first");
     b.insert(first.parse().expect(first), 1).expect(first);
     let err = b.insert(second.parse().expect(second), 2).err();
     // A refused insert leaves the builder unchanged; an accepted one adds a route.
@@ -543,10 +321,7 @@ fn duplicate_routes_are_same_method_and_shape_ignoring_variable_names() {
         assert_eq!(err.existing.to_string(), first);
         assert_eq!(err.key.to_string(), second);
         assert_eq!(err.existing_index, 1);
-        assert!(
-            err.to_string().contains(first) && err.to_string().contains(second),
-            "{err}"
-        );
+        assert!(err.to_string().contains(first) && err.to_string().contains(second), "{err}");
     }
     for (first, second) in [
         ("GET /pets/{id}", "ANY /pets/{id}"),
@@ -563,22 +338,12 @@ fn duplicate_routes_are_same_method_and_shape_ignoring_variable_names() {
 #[test]
 fn refused_duplicate_does_not_replace_the_earlier_route() {
     let mut b = RouteTableBuilder::new();
-    b.insert("GET /pets/{id}".parse().expect("valid"), "first")
-        .expect("first");
-    assert!(
-        b.insert("GET /pets/{petId}".parse().expect("valid"), "second")
-            .is_err()
-    );
+    b.insert("GET /pets/{id}".parse().expect("valid"), "first").expect("first");
+    assert!(b.insert("GET /pets/{petId}".parse().expect("valid"), "second").is_err());
     let t = b.build();
     assert_eq!(t.len(), 1);
-    let m = t
-        .find(&Method::GET, "/pets/1")
-        .expect("valid")
-        .expect("match");
-    assert_eq!(
-        (*m.value, m.params.get("id").map(|p| p.raw.as_str())),
-        ("first", Some("1"))
-    );
+    let m = t.find(&Method::GET, "/pets/1").expect("valid").expect("match");
+    assert_eq!((*m.value, m.params.get("id").map(|p| p.raw.as_str())), ("first", Some("1")));
 }
 
 #[test]
@@ -586,14 +351,8 @@ fn hand_built_extension_method_routes_match_only_that_method() {
     let mut b = RouteTableBuilder::new();
     let propfind = Method::from_bytes(b"PROPFIND").expect("valid method");
     let path = "/dav/{p+}".parse().expect("valid");
-    b.insert(
-        RouteKey::Route {
-            method: crate::MethodSel::Method(propfind.clone()),
-            path,
-        },
-        1,
-    )
-    .expect("insert");
+    b.insert(RouteKey::Route { method: crate::MethodSel::Method(propfind.clone()), path }, 1)
+        .expect("insert");
     let t = b.build();
     assert!(t.find(&propfind, "/dav/x").expect("valid").is_some());
     assert!(t.find(&Method::GET, "/dav/x").expect("valid").is_none());
@@ -603,8 +362,7 @@ fn hand_built_extension_method_routes_match_only_that_method() {
 fn root_greedy_can_be_told_not_to_take_the_bare_slash() {
     let mut b = RouteTableBuilder::new();
     b.root_greedy_takes_slash(false);
-    b.insert("ANY /{proxy+}".parse().expect("valid"), 1)
-        .expect("insert");
+    b.insert("ANY /{proxy+}".parse().expect("valid"), 1).expect("insert");
     let t = b.build();
     assert!(t.find(&Method::GET, "/").expect("valid").is_none());
     let m = t.find(&Method::GET, "/a").expect("valid").expect("match");
@@ -661,16 +419,9 @@ fn lookup_work_is_bounded_by_the_table_even_when_every_prefix_is_ambiguous() {
     let mut b = RouteTableBuilder::new();
     for combo in 0u32..1024 {
         let path: String = (0..10)
-            .map(|i| {
-                if combo >> i & 1 == 1 {
-                    format!("/{{v{i}}}")
-                } else {
-                    "/a".to_owned()
-                }
-            })
+            .map(|i| if combo >> i & 1 == 1 { format!("/{{v{i}}}") } else { "/a".to_owned() })
             .collect();
-        b.insert(format!("GET {path}").parse().expect("valid"), combo)
-            .expect("distinct");
+        b.insert(format!("GET {path}").parse().expect("valid"), combo).expect("distinct");
     }
     let t = b.build();
     let visits = |path: &str| t.visits(&Method::GET, path).expect("valid");

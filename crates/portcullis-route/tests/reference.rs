@@ -78,66 +78,35 @@ fn score(key: &RouteKey, method: &Method, decoded: &[String]) -> Option<Score> {
 
 /// Brute force: score every route, take the best, else `$default`.
 fn reference(routes: &[RouteKey], method: &Method, path: &str) -> Outcome {
-    let raw: Vec<&str> = path
-        .strip_prefix('/')
-        .expect("generated paths are absolute")
-        .split('/')
-        .collect();
+    let raw: Vec<&str> = path.strip_prefix('/').expect("generated paths are absolute").split('/').collect();
     let decoded: Vec<String> = raw
         .iter()
-        .map(|s| {
-            percent_decode_str(s)
-                .decode_utf8()
-                .expect("generated paths are UTF-8")
-                .into_owned()
-        })
+        .map(|s| percent_decode_str(s).decode_utf8().expect("generated paths are UTF-8").into_owned())
         .collect();
-    let mut scored: Vec<(Score, &RouteKey)> = routes
-        .iter()
-        .filter_map(|k| score(k, method, &decoded).map(|s| (s, k)))
-        .collect();
+    let mut scored: Vec<(Score, &RouteKey)> =
+        routes.iter().filter_map(|k| score(k, method, &decoded).map(|s| (s, k))).collect();
     scored.sort_by(|a, b| b.0.cmp(&a.0));
     if let [(first, a), (second, b), ..] = scored.as_slice() {
-        assert_ne!(
-            first, second,
-            "the priority order must be total: {a} vs {b} for {method} {path}"
-        );
+        assert_ne!(first, second, "the priority order must be total: {a} vs {b} for {method} {path}");
     }
     let Some((_, key)) = scored.first() else {
-        return routes
-            .iter()
-            .find(|k| k.is_default())
-            .map(|k| (k.to_string(), Vec::new()));
+        return routes.iter().find(|k| k.is_default()).map(|k| (k.to_string(), Vec::new()));
     };
     let mut params = Vec::new();
-    for (i, seg) in key
-        .path()
-        .expect("not $default")
-        .segments()
-        .iter()
-        .enumerate()
-    {
+    for (i, seg) in key.path().expect("not $default").segments().iter().enumerate() {
         match seg {
             Segment::Literal(_) => {}
             Segment::Var(n) => params.push((n.to_string(), raw[i].to_owned(), decoded[i].clone())),
-            Segment::Greedy(n) => {
-                params.push((n.to_string(), raw[i..].join("/"), decoded[i..].join("/")))
-            }
+            Segment::Greedy(n) => params.push((n.to_string(), raw[i..].join("/"), decoded[i..].join("/"))),
         }
     }
     Some((key.to_string(), params))
 }
 
 fn trie(table: &RouteTable<RouteKey>, method: &Method, path: &str) -> Outcome {
-    let m = table
-        .find(method, path)
-        .expect("generated paths are valid")?;
+    let m = table.find(method, path).expect("generated paths are valid")?;
     assert_eq!(m.value, m.key);
-    let params = m
-        .params
-        .iter()
-        .map(|p| (p.name.to_string(), p.raw.clone(), p.decoded.clone()))
-        .collect();
+    let params = m.params.iter().map(|p| (p.name.to_string(), p.raw.clone(), p.decoded.clone())).collect();
     Some((m.key.to_string(), params))
 }
 
@@ -155,11 +124,7 @@ fn shape(key: &RouteKey) -> String {
             Segment::Greedy(_) => "G".to_owned(),
         })
         .collect();
-    format!(
-        "{} {}",
-        key.method().expect("route").as_str(),
-        segs.join("/")
-    )
+    format!("{} {}", key.method().expect("route").as_str(), segs.join("/"))
 }
 
 /// A route key over a small alphabet: `(method, segment kinds, trailing slash)`.
@@ -181,13 +146,7 @@ fn route_key() -> impl Strategy<Value = String> {
             let mut parts: Vec<String> = segs
                 .iter()
                 .enumerate()
-                .map(|(i, s)| {
-                    if *s == "{}" {
-                        format!("{{v{i}}}")
-                    } else {
-                        (*s).to_owned()
-                    }
-                })
+                .map(|(i, s)| if *s == "{}" { format!("{{v{i}}}") } else { (*s).to_owned() })
                 .collect();
             if greedy {
                 parts.push(format!("{{g{}+}}", parts.len()));
@@ -209,14 +168,8 @@ fn request() -> impl Strategy<Value = (Method, String)> {
         1 => Just(""),
         1 => Just("%C3%A9"),
     ];
-    let method = prop_oneof![
-        Just(Method::GET),
-        Just(Method::POST),
-        Just(Method::PUT),
-        Just(Method::HEAD)
-    ];
-    (method, prop::collection::vec(seg, 1..5))
-        .prop_map(|(m, segs)| (m, format!("/{}", segs.join("/"))))
+    let method = prop_oneof![Just(Method::GET), Just(Method::POST), Just(Method::PUT), Just(Method::HEAD)];
+    (method, prop::collection::vec(seg, 1..5)).prop_map(|(m, segs)| (m, format!("/{}", segs.join("/"))))
 }
 
 proptest! {
@@ -263,24 +216,18 @@ fn reference_refusal(path: &str) -> Option<PathError> {
     };
     let segs: Vec<&str> = rest.split('/').collect();
     if segs.len() > portcullis_route::MAX_SEGMENTS {
-        return Some(PathError::TooManySegments {
-            limit: portcullis_route::MAX_SEGMENTS,
-        });
+        return Some(PathError::TooManySegments { limit: portcullis_route::MAX_SEGMENTS });
     }
     let strict = |s: &str| {
         let b = s.as_bytes();
         (0..b.len()).filter(|&i| b[i] == b'%').all(|i| {
-            b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+            b.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
         })
     };
     if !segs.iter().all(|s| strict(s)) {
         return Some(PathError::BadPercentEncoding);
     }
-    let decoded: Vec<_> = segs
-        .iter()
-        .map(|s| percent_decode_str(s).decode_utf8())
-        .collect();
+    let decoded: Vec<_> = segs.iter().map(|s| percent_decode_str(s).decode_utf8()).collect();
     if decoded.iter().any(Result::is_err) {
         return Some(PathError::NotUtf8);
     }
@@ -322,12 +269,7 @@ proptest! {
 }
 
 fn builder_keys(builder: &RouteTableBuilder<RouteKey>) -> Vec<RouteKey> {
-    builder
-        .clone()
-        .build()
-        .routes()
-        .map(|(k, _)| k.clone())
-        .collect()
+    builder.clone().build().routes().map(|(k, _)| k.clone()).collect()
 }
 
 #[test]
@@ -347,11 +289,7 @@ fn ten_thousand_routes_build_and_match() {
         }
     }
     // Shared-prefix routes that compete with the per-service ones.
-    for k in [
-        "GET /{svc}/items",
-        "ANY /{proxy+}",
-        "GET /{svc}/items/{id}/tags",
-    ] {
+    for k in ["GET /{svc}/items", "ANY /{proxy+}", "GET /{svc}/items/{id}/tags"] {
         let key: RouteKey = k.parse().expect("valid");
         keys.push(key.clone());
         builder.insert(key.clone(), key).expect("no duplicates");
@@ -360,49 +298,17 @@ fn ten_thousand_routes_build_and_match() {
     assert_eq!(table.len(), 10_003);
     for i in (0..2_500).step_by(7) {
         let cases = [
-            (
-                Method::GET,
-                format!("/svc{i}/items"),
-                format!("GET /svc{i}/items"),
-            ),
-            (
-                Method::GET,
-                format!("/svc{i}/items/{i}"),
-                format!("GET /svc{i}/items/{{id}}"),
-            ),
-            (
-                Method::POST,
-                format!("/svc{i}/items/x/tags"),
-                format!("POST /svc{i}/items/{{id}}/tags"),
-            ),
-            (
-                Method::GET,
-                format!("/svc{i}/items/x/tags"),
-                "GET /{svc}/items/{id}/tags".to_owned(),
-            ),
-            (
-                Method::PUT,
-                format!("/svc{i}/files/a/b"),
-                format!("ANY /svc{i}/files/{{proxy+}}"),
-            ),
-            (
-                Method::POST,
-                format!("/svc{i}/items"),
-                "ANY /{proxy+}".to_owned(),
-            ),
-            (
-                Method::GET,
-                format!("/other{i}/items"),
-                "GET /{svc}/items".to_owned(),
-            ),
+            (Method::GET, format!("/svc{i}/items"), format!("GET /svc{i}/items")),
+            (Method::GET, format!("/svc{i}/items/{i}"), format!("GET /svc{i}/items/{{id}}")),
+            (Method::POST, format!("/svc{i}/items/x/tags"), format!("POST /svc{i}/items/{{id}}/tags")),
+            (Method::GET, format!("/svc{i}/items/x/tags"), "GET /{svc}/items/{id}/tags".to_owned()),
+            (Method::PUT, format!("/svc{i}/files/a/b"), format!("ANY /svc{i}/files/{{proxy+}}")),
+            (Method::POST, format!("/svc{i}/items"), "ANY /{proxy+}".to_owned()),
+            (Method::GET, format!("/other{i}/items"), "GET /{svc}/items".to_owned()),
         ];
         for (method, path, want) in cases {
             let got = trie(&table, &method, &path);
-            assert_eq!(
-                got.as_ref().map(|g| g.0.as_str()),
-                Some(want.as_str()),
-                "{method} {path}"
-            );
+            assert_eq!(got.as_ref().map(|g| g.0.as_str()), Some(want.as_str()), "{method} {path}");
         }
     }
     // A sample checked in full (params included) against the brute-force reference.
@@ -412,10 +318,6 @@ fn ten_thousand_routes_build_and_match() {
         (Method::DELETE, "/svc17/items/1/tags"),
         (Method::GET, "/nope"),
     ] {
-        assert_eq!(
-            trie(&table, &method, path),
-            reference(&keys, &method, path),
-            "{method} {path}"
-        );
+        assert_eq!(trie(&table, &method, path), reference(&keys, &method, path), "{method} {path}");
     }
 }

@@ -26,8 +26,7 @@ impl Reply {
 
     /// Body parsed as JSON (panics with the body text if it is not JSON).
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
     /// A header's value as text.
@@ -51,18 +50,12 @@ impl Default for TestClient {
 impl TestClient {
     /// HTTP/1.1 with keep-alive.
     pub fn http1() -> Self {
-        TestClient {
-            client: Client::builder(TokioExecutor::new()).build_http(),
-        }
+        TestClient { client: Client::builder(TokioExecutor::new()).build_http() }
     }
 
     /// HTTP/2 without TLS (prior knowledge).
     pub fn h2c() -> Self {
-        TestClient {
-            client: Client::builder(TokioExecutor::new())
-                .http2_only(true)
-                .build_http(),
-        }
+        TestClient { client: Client::builder(TokioExecutor::new()).http2_only(true).build_http() }
     }
 
     /// GET `url`.
@@ -82,22 +75,13 @@ impl TestClient {
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        let request = builder
-            .body(Full::new(body.into()))
-            .expect("valid test request");
-        let response = tokio::time::timeout(
-            std::time::Duration::from_secs(30),
-            self.client.request(request),
-        )
-        .await
-        .expect("response within 30 s")
-        .expect("transport ok");
+        let request = builder.body(Full::new(body.into())).expect("valid test request");
+        let response = tokio::time::timeout(std::time::Duration::from_secs(30), self.client.request(request))
+            .await
+            .expect("response within 30 s")
+            .expect("transport ok");
         let (parts, body) = response.into_parts();
         let body = body.collect().await.expect("whole body").to_bytes();
-        Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        }
+        Reply { status: parts.status, headers: parts.headers, body }
     }
 }

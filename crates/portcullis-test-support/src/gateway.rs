@@ -51,22 +51,12 @@ impl SpawnedGateway {
                 lines.iter().find_map(|line| {
                     let v: serde_json::Value = serde_json::from_str(line).ok()?;
                     (v["message"] == "ready").then(|| {
-                        (
-                            v["listen"].as_str()?.parse().ok()?,
-                            v["admin"].as_str()?.parse().ok()?,
-                        )
-                            .into()
+                        (v["listen"].as_str()?.parse().ok()?, v["admin"].as_str()?.parse().ok()?).into()
                     })?
                 })
             });
             if let Some((listen, admin)) = ready {
-                return SpawnedGateway {
-                    child,
-                    listen,
-                    admin,
-                    stdout,
-                    stderr,
-                };
+                return SpawnedGateway { child, listen, admin, stdout, stderr };
             }
             if let Ok(Some(status)) = child.try_wait() {
                 std::thread::sleep(Duration::from_millis(100));
@@ -128,8 +118,7 @@ impl SpawnedGateway {
 
     /// A `/proc/PID/status` field in kB (`VmRSS`, `VmHWM`).
     pub fn memory_kb(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
         status
             .lines()
             .find_map(|line| {

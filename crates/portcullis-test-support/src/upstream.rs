@@ -58,9 +58,7 @@ pub struct RecordingUpstream {
 impl RecordingUpstream {
     /// Start an upstream with `behavior`; bodies are kept up to 1 MiB, beyond that only counted.
     pub async fn start(behavior: Behavior) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind upstream");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind upstream");
         let addr = listener.local_addr().expect("upstream addr");
         let records = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
@@ -85,12 +83,7 @@ impl RecordingUpstream {
                 });
             }
         });
-        RecordingUpstream {
-            addr,
-            records,
-            connections,
-            task,
-        }
+        RecordingUpstream { addr, records, connections, task }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -158,12 +151,8 @@ async fn answer(
     }
     let ok = || {
         let mut response = Response::new(full(r#"{"upstream":true}"#));
-        response
-            .headers_mut()
-            .insert("content-type", "application/json".parse().expect("static"));
-        response
-            .headers_mut()
-            .insert("x-upstream", "yes".parse().expect("static"));
+        response.headers_mut().insert("content-type", "application/json".parse().expect("static"));
+        response.headers_mut().insert("x-upstream", "yes".parse().expect("static"));
         response
     };
     match behavior {
@@ -172,9 +161,7 @@ async fn answer(
             let mut response = Response::new(full(body));
             *response.status_mut() = StatusCode::from_u16(status).expect("valid status");
             for (name, value) in headers {
-                response
-                    .headers_mut()
-                    .append(name, value.parse().expect("valid header"));
+                response.headers_mut().append(name, value.parse().expect("valid header"));
             }
             response
         }
@@ -190,7 +177,5 @@ async fn answer(
 }
 
 fn full(body: &'static str) -> Body {
-    Full::new(Bytes::from_static(body.as_bytes()))
-        .map_err(|never| match never {})
-        .boxed()
+    Full::new(Bytes::from_static(body.as_bytes())).map_err(|never| match never {}).boxed()
 }

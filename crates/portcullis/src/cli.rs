@@ -2,8 +2,10 @@
 
 mod check;
 mod demo;
+mod explain;
 mod logging;
 mod serve;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,6 +23,8 @@ Examples:
   portcullis serve --config gateway.yaml  run with your configuration
   portcullis check --config gateway.yaml  validate a configuration and exit (2 if invalid)
   portcullis demo-config > gateway.yaml   start from the demo configuration
+  TOKEN=$(portcullis token --sub alice --aud portcullis-demo --scope 'read write' --ttl 1h)
+  portcullis explain --route 'GET /private' --token \"$TOKEN\"
   RUST_LOG=debug portcullis serve --log-format pretty";
 
 /// A self-hosted API gateway that speaks AWS API Gateway's authorizer and Lambda contracts.
@@ -68,6 +72,35 @@ enum Command {
     },
     /// Print the embedded demo configuration (what `serve` runs without a config file).
     DemoConfig,
+    /// Mint a token from the built-in development issuer (`issuer: dev` authorizers accept it).
+    Token(token::Args),
+    /// Explain what a route's authorizer decides for a token, check by check (exit 3 if denied).
+    Explain {
+        /// Config file (default: ./portcullis.yaml, or the embedded demo).
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The route key, e.g. "GET /private".
+        #[arg(long, value_name = "ROUTE_KEY")]
+        route: String,
+        /// The token (with or without `Bearer `).
+        #[arg(long, value_name = "JWT")]
+        token: String,
+    },
+}
+
+/// The config a non-serving subcommand reads: `--config`, else ./portcullis.yaml, else the demo.
+pub(crate) fn load_config(path: Option<PathBuf>) -> Result<portcullis_config::Config, ExitCode> {
+    let path = path.or_else(|| {
+        let default = PathBuf::from("portcullis.yaml");
+        default.exists().then_some(default)
+    });
+    match path {
+        Some(path) => portcullis_config::load(&path).map_err(|errors| {
+            eprintln!("{errors}");
+            ExitCode::from(EXIT_CONFIG)
+        }),
+        None => Ok(portcullis_config::demo()),
+    }
 }
 
 /// Parse arguments and run the chosen subcommand.
@@ -77,15 +110,13 @@ pub(crate) fn main() -> ExitCode {
     // feature unification enables two (dependencies.md §13).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     match cli.command {
-        Command::Serve {
-            config,
-            listen,
-            admin,
-        } => {
+        Command::Serve { config, listen, admin } => {
             logging::init(cli.log_level.as_deref(), cli.log_format);
             serve::run(config, serve::Overrides { listen, admin }, cli.log_format)
         }
         Command::Check { config } => check::run(&config),
         Command::DemoConfig => demo::run(),
+        Command::Token(args) => token::run(args),
+        Command::Explain { config, route, token } => explain::run(config, &route, &token),
     }
 }

@@ -17,11 +17,7 @@ fn ctx(route_key: &str, params: &[(&str, &str)], auth: AuthContext) -> CallConte
         params: Params(
             params
                 .iter()
-                .map(|(n, v)| Param {
-                    name: (*n).into(),
-                    raw: v.to_string(),
-                    decoded: v.to_string(),
-                })
+                .map(|(n, v)| Param { name: (*n).into(), raw: v.to_string(), decoded: v.to_string() })
                 .collect(),
         ),
         received_at: UNIX_EPOCH + Duration::from_millis(1_583_349_317_135),
@@ -127,13 +123,7 @@ fn v2_event_omits_empty_parts_and_keeps_raw_query_empty() {
     let parts = parts("GET", "/", &[("host", "localhost:8080")]);
     let event = v2(&parts, b"", &ctx("$default", &[], AuthContext::None));
     let obj = event.as_object().unwrap();
-    for absent in [
-        "cookies",
-        "queryStringParameters",
-        "pathParameters",
-        "stageVariables",
-        "body",
-    ] {
+    for absent in ["cookies", "queryStringParameters", "pathParameters", "stageVariables", "body"] {
         assert!(!obj.contains_key(absent), "{absent} should be omitted");
     }
     assert_eq!(event["rawQueryString"], "");
@@ -150,11 +140,7 @@ fn binary_and_non_utf8_bodies_are_base64() {
     assert_eq!(event["isBase64Encoded"], true);
     assert_eq!(event["body"], "UE5H");
     let parts_text = parts("POST", "/", &[("content-type", "text/plain")]);
-    let event = v2(
-        &parts_text,
-        &[0xff, 0xfe, 0],
-        &ctx("$default", &[], AuthContext::None),
-    );
+    let event = v2(&parts_text, &[0xff, 0xfe, 0], &ctx("$default", &[], AuthContext::None));
     assert_eq!(event["isBase64Encoded"], true);
     assert_eq!(event["body"], "//4A");
 }
@@ -168,15 +154,9 @@ fn v2_jwt_authorizer_carries_stringified_claims() {
         "groups": ["admin", "poweruser"],
         "gone": null
     });
-    let auth = AuthContext::Jwt(JwtContext {
-        claims: Arc::new(claims.as_object().unwrap().clone()),
-        scopes: None,
-    });
-    let event = v2(
-        &parts("GET", "/private", &[]),
-        b"",
-        &ctx("GET /private", &[], auth),
-    );
+    let auth =
+        AuthContext::Jwt(JwtContext { claims: Arc::new(claims.as_object().unwrap().clone()), scopes: None });
+    let event = v2(&parts("GET", "/private", &[]), b"", &ctx("GET /private", &[], auth));
     assert_eq!(
         event["requestContext"]["authorizer"],
         json!({"jwt": {"claims": {
@@ -191,10 +171,7 @@ fn v2_jwt_authorizer_carries_stringified_claims() {
         scopes: Some(Arc::from(vec!["read".to_owned()])),
     });
     let event = v2(&parts("GET", "/", &[]), b"", &ctx("GET /", &[], auth));
-    assert_eq!(
-        event["requestContext"]["authorizer"]["jwt"]["scopes"],
-        json!(["read"])
-    );
+    assert_eq!(event["requestContext"]["authorizer"]["jwt"]["scopes"], json!(["read"]));
 }
 
 #[test]
@@ -205,19 +182,10 @@ fn v2_lambda_authorizer_context_keeps_json_types() {
         context: Some(Arc::new(context.as_object().unwrap().clone())),
     });
     let event = v2(&parts("GET", "/", &[]), b"", &ctx("GET /", &[], auth));
-    assert_eq!(
-        event["requestContext"]["authorizer"],
-        json!({"lambda": context})
-    );
-    let auth = AuthContext::Lambda(LambdaContext {
-        principal_id: None,
-        context: None,
-    });
+    assert_eq!(event["requestContext"]["authorizer"], json!({"lambda": context}));
+    let auth = AuthContext::Lambda(LambdaContext { principal_id: None, context: None });
     let event = v2(&parts("GET", "/", &[]), b"", &ctx("GET /", &[], auth));
-    assert_eq!(
-        event["requestContext"]["authorizer"],
-        json!({"lambda": null})
-    );
+    assert_eq!(event["requestContext"]["authorizer"], json!({"lambda": null}));
 }
 
 #[test]
@@ -225,18 +193,9 @@ fn v1_event_matches_the_documented_shape() {
     let parts = parts(
         "GET",
         "/my/path?parameter1=value1&parameter1=value2&parameter2=value",
-        &[
-            ("header1", "value1"),
-            ("header2", "value1"),
-            ("header2", "value2"),
-            ("user-agent", "ua"),
-        ],
+        &[("header1", "value1"), ("header2", "value1"), ("header2", "value2"), ("user-agent", "ua")],
     );
-    let event = v1(
-        &parts,
-        b"Hello from Lambda!",
-        &ctx("GET /my/path", &[], AuthContext::None),
-    );
+    let event = v1(&parts, b"Hello from Lambda!", &ctx("GET /my/path", &[], AuthContext::None));
     let expected = json!({
         "version": "1.0",
         "resource": "/my/path",
@@ -296,12 +255,7 @@ fn v1_absent_maps_are_null_and_resource_is_the_route_template() {
     let event: Value = serde_json::from_slice(&request_v1(&facts).unwrap()).unwrap();
     assert_eq!(event["resource"], "/pets/{id}");
     assert_eq!(event["pathParameters"], json!({"id": "7"}));
-    for null in [
-        "queryStringParameters",
-        "multiValueQueryStringParameters",
-        "stageVariables",
-        "body",
-    ] {
+    for null in ["queryStringParameters", "multiValueQueryStringParameters", "stageVariables", "body"] {
         assert_eq!(event[null], Value::Null, "{null}");
     }
 }
@@ -310,9 +264,7 @@ fn v1_absent_maps_are_null_and_resource_is_the_route_template() {
 fn v1_lambda_authorizer_is_flat_with_principal_id() {
     let auth = AuthContext::Lambda(LambdaContext {
         principal_id: Some("user-1".into()),
-        context: Some(Arc::new(
-            json!({"role": "admin"}).as_object().unwrap().clone(),
-        )),
+        context: Some(Arc::new(json!({"role": "admin"}).as_object().unwrap().clone())),
     });
     let event = v1(&parts("GET", "/", &[]), b"", &ctx("GET /", &[], auth));
     assert_eq!(
@@ -331,15 +283,8 @@ fn v2_events_deserialize_as_aws_lambda_events_types() {
         claims: Arc::new(claims.as_object().unwrap().clone()),
         scopes: Some(Arc::from(vec!["a".to_owned()])),
     });
-    let parts = parts(
-        "PUT",
-        "/items/9?x=1&x=2",
-        &[
-            ("host", "h.example.com"),
-            ("cookie", "a=1; b=2"),
-            ("x-y", "z"),
-        ],
-    );
+    let parts =
+        parts("PUT", "/items/9?x=1&x=2", &[("host", "h.example.com"), ("cookie", "a=1; b=2"), ("x-y", "z")]);
     let context = ctx("PUT /items/{id}", &[("id", "9")], auth);
     let facts = RequestFacts {
         parts: &parts,
@@ -357,10 +302,7 @@ fn v2_events_deserialize_as_aws_lambda_events_types() {
     assert_eq!(typed.route_key.as_deref(), Some("PUT /items/{id}"));
     assert_eq!(typed.raw_path.as_deref(), Some("/items/9"));
     assert_eq!(typed.raw_query_string.as_deref(), Some("x=1&x=2"));
-    assert_eq!(
-        typed.cookies,
-        Some(vec!["a=1".to_owned(), "b=2".to_owned()])
-    );
+    assert_eq!(typed.cookies, Some(vec!["a=1".to_owned(), "b=2".to_owned()]));
     assert_eq!(typed.headers["x-y"], "z");
     assert!(typed.headers.get("cookie").is_none());
     assert_eq!(typed.path_parameters["id"], "9");
@@ -403,23 +345,11 @@ fn v1_events_deserialize_as_aws_lambda_events_types() {
     assert_eq!(typed.headers["x-m"], "2");
     assert_eq!(typed.multi_value_headers.get_all("x-m").iter().count(), 2);
     assert_eq!(typed.query_string_parameters.first("q"), Some("2"));
-    assert_eq!(
-        typed
-            .multi_value_query_string_parameters
-            .all("q")
-            .map(|v| v.len()),
-        Some(2)
-    );
+    assert_eq!(typed.multi_value_query_string_parameters.all("q").map(|v| v.len()), Some(2));
     assert_eq!(typed.path_parameters["proxy"], "b");
     assert_eq!(typed.body.as_deref(), Some("hi"));
-    assert_eq!(
-        typed.request_context.resource_path.as_deref(),
-        Some("/a/{proxy+}")
-    );
-    assert_eq!(
-        typed.request_context.identity.source_ip.as_deref(),
-        Some("203.0.113.9")
-    );
+    assert_eq!(typed.request_context.resource_path.as_deref(), Some("/a/{proxy+}"));
+    assert_eq!(typed.request_context.identity.source_ip.as_deref(), Some("203.0.113.9"));
 }
 
 /// AWS's published payload 2.0 sample (developer guide, "Working with AWS Lambda proxy
@@ -432,11 +362,7 @@ fn v2_event_has_the_same_keys_as_the_published_sample() {
     let parts = parts(
         "POST",
         "/my/path?parameter1=value1&parameter1=value2&parameter2=value",
-        &[
-            ("header1", "value1"),
-            ("header2", "value1,value2"),
-            ("cookie", "cookie1=1; cookie2=2"),
-        ],
+        &[("header1", "value1"), ("header2", "value1,value2"), ("cookie", "cookie1=1; cookie2=2")],
     );
     let claims = json!({"claim1": "value1", "claim2": "value2"});
     let auth = AuthContext::Jwt(JwtContext {
@@ -457,19 +383,13 @@ fn v2_event_has_the_same_keys_as_the_published_sample() {
     };
     let ours: Value = serde_json::from_slice(&request_v2(&facts).unwrap()).unwrap();
     assert_same_keys(&sample, &ours, "$");
-    assert_eq!(
-        ours["queryStringParameters"],
-        sample["queryStringParameters"]
-    );
+    assert_eq!(ours["queryStringParameters"], sample["queryStringParameters"]);
     let mut headers = ours["headers"].as_object().unwrap().clone();
     for added in ["x-forwarded-for", "x-forwarded-port", "x-forwarded-proto"] {
         assert!(headers.remove(added).is_some(), "{added}");
     }
     assert_eq!(Value::Object(headers), sample["headers"]);
-    assert_eq!(
-        ours["requestContext"]["authorizer"],
-        sample["requestContext"]["authorizer"]
-    );
+    assert_eq!(ours["requestContext"]["authorizer"], sample["requestContext"]["authorizer"]);
 }
 
 fn assert_same_keys(expected: &Value, actual: &Value, at: &str) {
@@ -491,19 +411,12 @@ fn forwarded_headers_append_the_source_ip_and_describe_the_connection() {
     let parts = parts(
         "GET",
         "/",
-        &[
-            ("host", "gw.example.com:8443"),
-            ("x-forwarded-for", "198.51.100.1"),
-            ("x-forwarded-proto", "ftp"),
-        ],
+        &[("host", "gw.example.com:8443"), ("x-forwarded-for", "198.51.100.1"), ("x-forwarded-proto", "ftp")],
     );
     let mut c = ctx("$default", &[], AuthContext::None);
     c.tls = true;
     let event = v2(&parts, b"", &c);
-    assert_eq!(
-        event["headers"]["x-forwarded-for"],
-        "198.51.100.1, 203.0.113.9"
-    );
+    assert_eq!(event["headers"]["x-forwarded-for"], "198.51.100.1, 203.0.113.9");
     assert_eq!(event["headers"]["x-forwarded-port"], "8443");
     assert_eq!(event["headers"]["x-forwarded-proto"], "https");
 }

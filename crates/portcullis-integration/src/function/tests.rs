@@ -28,24 +28,14 @@ async fn fixture(
     let state = tempfile::tempdir().unwrap();
     let mut settings = FunctionSettings::new("private", kind, code.path());
     settings.timeout = timeout;
-    let options = FunctionsOptions {
-        state_dir: state.path().into(),
-        ..Default::default()
-    };
+    let options = FunctionsOptions { state_dir: state.path().into(), ..Default::default() };
     let functions = Functions::start([settings], options).await.unwrap();
     let invoker = functions.invoker("private").unwrap();
     let integration = FunctionIntegration::new(
         invoker,
-        FunctionIntegrationSettings {
-            payload_format: format,
-            ..Default::default()
-        },
+        FunctionIntegrationSettings { payload_format: format, ..Default::default() },
     );
-    Fixture {
-        functions,
-        integration,
-        _dirs: (code, state),
-    }
+    Fixture { functions, integration, _dirs: (code, state) }
 }
 
 fn ctx(route_key: &str, auth: AuthContext) -> CallContext {
@@ -61,10 +51,7 @@ fn ctx(route_key: &str, auth: AuthContext) -> CallContext {
 }
 
 fn get(uri: &str) -> Request<Body> {
-    Request::get(uri)
-        .header("host", "localhost")
-        .body(portcullis_core::empty())
-        .unwrap()
+    Request::get(uri).header("host", "localhost").body(portcullis_core::empty()).unwrap()
 }
 
 async fn text(response: Response<Body>) -> String {
@@ -79,33 +66,19 @@ async fn seed_002_private_route_answers_with_the_callers_sub() {
     let handler = "export async function main(event) {\nreturn {\nstatusCode: 200,\nbody: `Hello ${event.requestContext.authorizer.jwt.claims.sub}!`,\n};\n}\n";
     let f = fixture(
         &[("src/private.js", handler)],
-        FunctionKind::Node {
-            handler: "src/private.main".into(),
-        },
+        FunctionKind::Node { handler: "src/private.main".into() },
         PayloadFormat::V2,
         Duration::from_secs(10),
     )
     .await;
     let claims = json!({"sub": "auth0|60357a6d98e3e5006a9d74a3", "iat": 1614140219});
-    let auth = AuthContext::Jwt(JwtContext {
-        claims: Arc::new(claims.as_object().unwrap().clone()),
-        scopes: None,
-    });
+    let auth =
+        AuthContext::Jwt(JwtContext { claims: Arc::new(claims.as_object().unwrap().clone()), scopes: None });
     let call_ctx = ctx("GET /private", auth);
-    let response = f
-        .integration
-        .call(get("/private"), &call_ctx)
-        .await
-        .unwrap();
+    let response = f.integration.call(get("/private"), &call_ctx).await.unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.headers()["content-type"],
-        "text/plain; charset=utf-8"
-    );
-    assert_eq!(
-        text(response).await,
-        "Hello auth0|60357a6d98e3e5006a9d74a3!"
-    );
+    assert_eq!(response.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(text(response).await, "Hello auth0|60357a6d98e3e5006a9d74a3!");
     f.functions.shutdown().await;
 }
 
@@ -114,26 +87,17 @@ async fn payload_1_0_event_and_multi_value_response() {
     let handler = "exports.handler = async (event) => ({ statusCode: 201, multiValueHeaders: { 'set-cookie': ['a=1', 'b=2'] }, body: JSON.stringify({ version: event.version, q: event.multiValueQueryStringParameters.q, method: event.httpMethod }) });";
     let f = fixture(
         &[("h.js", handler)],
-        FunctionKind::Node {
-            handler: "h.handler".into(),
-        },
+        FunctionKind::Node { handler: "h.handler".into() },
         PayloadFormat::V1,
         Duration::from_secs(10),
     )
     .await;
     let call_ctx = ctx("GET /legacy", AuthContext::None);
-    let response = f
-        .integration
-        .call(get("/legacy?q=1&q=2"), &call_ctx)
-        .await
-        .unwrap();
+    let response = f.integration.call(get("/legacy?q=1&q=2"), &call_ctx).await.unwrap();
     assert_eq!(response.status(), 201);
     assert_eq!(response.headers().get_all("set-cookie").iter().count(), 2);
     let body: Value = serde_json::from_str(&text(response).await).unwrap();
-    assert_eq!(
-        body,
-        json!({"version": "1.0", "q": ["1", "2"], "method": "GET"})
-    );
+    assert_eq!(body, json!({"version": "1.0", "q": ["1", "2"], "method": "GET"}));
     f.functions.shutdown().await;
 }
 
@@ -142,9 +106,7 @@ async fn failures_map_to_the_spec_answers() {
     let handler = "export const handler = async (e) => { if (e.rawPath === '/throw') throw new Error('x'); if (e.rawPath === '/bad') return { statusCode: 'nope' }; if (e.rawPath === '/slow') await new Promise((r) => setTimeout(r, 5000)); return 'ok'; };";
     let f = fixture(
         &[("h.mjs", handler)],
-        FunctionKind::Node {
-            handler: "h.handler".into(),
-        },
+        FunctionKind::Node { handler: "h.handler".into() },
         PayloadFormat::V2,
         Duration::from_millis(700),
     )
@@ -153,24 +115,10 @@ async fn failures_map_to_the_spec_answers() {
     let ok = f.integration.call(get("/"), &call_ctx).await.unwrap();
     assert_eq!(ok.headers()["content-type"], "application/json");
     assert_eq!(text(ok).await, "ok");
-    assert!(matches!(
-        f.integration.call(get("/throw"), &call_ctx).await,
-        Err(IntegrationError::Upstream(_))
-    ));
-    assert!(matches!(
-        f.integration.call(get("/bad"), &call_ctx).await,
-        Err(IntegrationError::Upstream(_))
-    ));
-    assert!(matches!(
-        f.integration.call(get("/slow"), &call_ctx).await,
-        Err(IntegrationError::Timeout(_))
-    ));
-    let big = Request::post("/")
-        .body(portcullis_core::full(vec![b'a'; MAX_PAYLOAD_BYTES + 1]))
-        .unwrap();
-    assert!(matches!(
-        f.integration.call(big, &call_ctx).await,
-        Err(IntegrationError::BodyTooLarge)
-    ));
+    assert!(matches!(f.integration.call(get("/throw"), &call_ctx).await, Err(IntegrationError::Upstream(_))));
+    assert!(matches!(f.integration.call(get("/bad"), &call_ctx).await, Err(IntegrationError::Upstream(_))));
+    assert!(matches!(f.integration.call(get("/slow"), &call_ctx).await, Err(IntegrationError::Timeout(_))));
+    let big = Request::post("/").body(portcullis_core::full(vec![b'a'; MAX_PAYLOAD_BYTES + 1])).unwrap();
+    assert!(matches!(f.integration.call(big, &call_ctx).await, Err(IntegrationError::BodyTooLarge)));
     f.functions.shutdown().await;
 }

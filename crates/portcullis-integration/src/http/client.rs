@@ -139,9 +139,7 @@ impl HttpClient {
             http1: builder(&options).build(http1),
             http2: builder(&options).http2_only(true).build(http2),
         };
-        Ok(Self {
-            inner: Arc::new(clients),
-        })
+        Ok(Self { inner: Arc::new(clients) })
     }
 
     /// The pool for `version` (a cheap clone sharing the pool).
@@ -190,9 +188,7 @@ fn root_store(options: &ClientOptions) -> Result<RootCertStore, HttpClientError>
         }
     }
     for (index, cert) in options.extra_roots.iter().enumerate() {
-        roots
-            .add(cert.clone())
-            .map_err(|source| HttpClientError::InvalidRoot { index, source })?;
+        roots.add(cert.clone()).map_err(|source| HttpClientError::InvalidRoot { index, source })?;
     }
     Ok(roots)
 }

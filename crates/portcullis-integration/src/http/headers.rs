@@ -62,11 +62,10 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
 ///   host the header is omitted.
 /// - `apigw-requestid`: the gateway's request id, so upstream logs can be joined with ours.
 pub(super) fn prepare_request(headers: &mut HeaderMap, original_uri: &Uri, ctx: &CallContext) {
-    let original_host = headers.get(header::HOST).cloned().or_else(|| {
-        original_uri
-            .authority()
-            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-    });
+    let original_host = headers
+        .get(header::HOST)
+        .cloned()
+        .or_else(|| original_uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
 
     remove_hop_by_hop(headers);
     headers.remove(header::EXPECT);

@@ -101,10 +101,7 @@ impl CompiledTarget {
             log_prefix,
             parts: parts.into_boxed_slice(),
             literal_len,
-            query: target
-                .query
-                .filter(|q| !q.is_empty())
-                .map(String::into_boxed_str),
+            query: target.query.filter(|q| !q.is_empty()).map(String::into_boxed_str),
             append_request_path: target.append_request_path,
         }
     }
@@ -116,16 +113,8 @@ impl CompiledTarget {
 
     /// The absolute upstream URI for a request to `request_uri` whose route captured `params`.
     /// One allocation (the string, sized up front), then parsed without copying.
-    pub(super) fn upstream_uri(
-        &self,
-        request_uri: &Uri,
-        params: &Params,
-    ) -> Result<Uri, InvalidUri> {
-        let client_path = if self.append_request_path {
-            request_uri.path()
-        } else {
-            ""
-        };
+    pub(super) fn upstream_uri(&self, request_uri: &Uri, params: &Params) -> Result<Uri, InvalidUri> {
+        let client_path = if self.append_request_path { request_uri.path() } else { "" };
         let client_query = request_uri.query().filter(|q| !q.is_empty());
         let capacity = self.prefix.len()
             + self.literal_len
@@ -218,26 +207,12 @@ mod tests {
     fn variables_are_replaced_by_raw_values_and_greedy_keeps_slashes() {
         let t = target(vec![lit("/static/"), var("proxy")], None, false);
         let p = params(&[("proxy", "a%2Fb/c%20d/%C3%A9")]);
-        assert_eq!(
-            build(&t, "/files/a%2Fb/c%20d/%C3%A9", &p),
-            "http://up:3000/static/a%2Fb/c%20d/%C3%A9"
-        );
+        assert_eq!(build(&t, "/files/a%2Fb/c%20d/%C3%A9", &p), "http://up:3000/static/a%2Fb/c%20d/%C3%A9");
     }
 
     #[test]
     fn several_variables_and_a_missing_one() {
-        let t = target(
-            vec![
-                lit("/u/"),
-                var("a"),
-                lit("/x/"),
-                var("b"),
-                lit("/"),
-                var("nope"),
-            ],
-            None,
-            false,
-        );
+        let t = target(vec![lit("/u/"), var("a"), lit("/x/"), var("b"), lit("/"), var("nope")], None, false);
         let p = params(&[("a", "1"), ("b", "two")]);
         assert_eq!(build(&t, "/whatever", &p), "http://up:3000/u/1/x/two/");
     }
@@ -245,15 +220,9 @@ mod tests {
     #[test]
     fn default_route_appends_the_full_request_path() {
         let empty = target(vec![], None, true);
-        assert_eq!(
-            build(&empty, "/pets/1?x=1", &Params::default()),
-            "http://up:3000/pets/1?x=1"
-        );
+        assert_eq!(build(&empty, "/pets/1?x=1", &Params::default()), "http://up:3000/pets/1?x=1");
         let base = target(vec![lit("/base/")], None, true);
-        assert_eq!(
-            build(&base, "/pets/1", &Params::default()),
-            "http://up:3000/base/pets/1"
-        );
+        assert_eq!(build(&base, "/pets/1", &Params::default()), "http://up:3000/base/pets/1");
         let root = target(vec![lit("/")], None, true);
         assert_eq!(build(&root, "/", &Params::default()), "http://up:3000/");
     }
@@ -261,19 +230,10 @@ mod tests {
     #[test]
     fn queries_are_joined_with_ampersand() {
         let t = target(vec![lit("/p")], Some("fixed=1"), false);
-        assert_eq!(
-            build(&t, "/x?a=b&c=%20", &Params::default()),
-            "http://up:3000/p?fixed=1&a=b&c=%20"
-        );
-        assert_eq!(
-            build(&t, "/x", &Params::default()),
-            "http://up:3000/p?fixed=1"
-        );
+        assert_eq!(build(&t, "/x?a=b&c=%20", &Params::default()), "http://up:3000/p?fixed=1&a=b&c=%20");
+        assert_eq!(build(&t, "/x", &Params::default()), "http://up:3000/p?fixed=1");
         let no_query = target(vec![lit("/p")], None, false);
-        assert_eq!(
-            build(&no_query, "/x?a=b", &Params::default()),
-            "http://up:3000/p?a=b"
-        );
+        assert_eq!(build(&no_query, "/x?a=b", &Params::default()), "http://up:3000/p?a=b");
     }
 
     #[test]
@@ -281,9 +241,6 @@ mod tests {
         let t = target(vec![], None, false);
         assert_eq!(build(&t, "/x", &Params::default()), "http://up:3000/");
         let relative = target(vec![var("id")], None, false);
-        assert_eq!(
-            build(&relative, "/x", &params(&[("id", "7")])),
-            "http://up:3000/7"
-        );
+        assert_eq!(build(&relative, "/x", &params(&[("id", "7")])), "http://up:3000/7");
     }
 }

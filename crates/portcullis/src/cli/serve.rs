@@ -24,12 +24,10 @@ pub(crate) struct Overrides {
 pub(crate) fn run(config: Option<PathBuf>, overrides: Overrides, format: LogFormat) -> ExitCode {
     let source = match config {
         Some(path) => Source::File(path),
-        None if Path::new("portcullis.yaml").exists() => {
-            Source::File(PathBuf::from("portcullis.yaml"))
-        }
+        None if Path::new("portcullis.yaml").exists() => Source::File(PathBuf::from("portcullis.yaml")),
         None => Source::Demo,
     };
-    let mut config = match &source {
+    let config = match &source {
         Source::File(path) => match portcullis_config::load(path) {
             Ok(config) => config,
             Err(errors) => {
@@ -39,16 +37,7 @@ pub(crate) fn run(config: Option<PathBuf>, overrides: Overrides, format: LogForm
         },
         Source::Demo => portcullis_config::demo(),
     };
-    if let Some(listen) = overrides.listen {
-        config.listen = listen;
-    }
-    if let Some(admin) = overrides.admin {
-        config.admin = admin;
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -60,6 +49,8 @@ pub(crate) fn run(config: Option<PathBuf>, overrides: Overrides, format: LogForm
             Source::File(path) => Some(path.clone()),
             Source::Demo => None,
         },
+        listen: overrides.listen,
+        admin: overrides.admin,
         access_log_format: match format {
             LogFormat::Json => portcullis_app::AccessLogFormat::Json,
             LogFormat::Pretty => portcullis_app::AccessLogFormat::Pretty,
@@ -75,19 +66,12 @@ pub(crate) fn run(config: Option<PathBuf>, overrides: Overrides, format: LogForm
     }
 }
 
-async fn serve(
-    config: portcullis_config::Config,
-    options: StartOptions,
-    demo: bool,
-) -> anyhow::Result<()> {
-    let mut terminate =
-        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+async fn serve(config: portcullis_config::Config, options: StartOptions, demo: bool) -> anyhow::Result<()> {
+    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
 
-    let running = Running::start(config, options)
-        .await
-        .context("starting the gateway")?;
+    let running = Running::start(config, options).await.context("starting the gateway")?;
     tracing::info!(
         listen = %running.listen_addr(),
         admin = %running.admin_addr(),

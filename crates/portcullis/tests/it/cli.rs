@@ -8,11 +8,7 @@ use crate::harness::{exe, write};
 fn check(yaml: &str) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "gateway.yaml", yaml);
-    let out = Command::new(exe())
-        .args(["check", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = Command::new(exe()).args(["check", "--config"]).arg(&path).output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -38,23 +34,11 @@ fn config_errors_name_file_line_column_and_exit_2() {
             &["tiemout", "timeout"],
         ),
         // Bad method, with a suggestion.
-        (
-            "routes:\n  get /a:\n    http: http://127.0.0.1:1/a\n",
-            "gateway.yaml:2:3",
-            &["GET"],
-        ),
+        ("routes:\n  get /a:\n    http: http://127.0.0.1:1/a\n", "gateway.yaml:2:3", &["GET"]),
         // Greedy variable not last.
-        (
-            "routes:\n  GET /{proxy+}/x:\n    http: http://127.0.0.1:1/a\n",
-            "gateway.yaml:2:3",
-            &["last"],
-        ),
+        ("routes:\n  GET /{proxy+}/x:\n    http: http://127.0.0.1:1/a\n", "gateway.yaml:2:3", &["last"]),
         // Duplicate variable names.
-        (
-            "routes:\n  GET /{id}/{id}:\n    http: http://127.0.0.1:1/a\n",
-            "gateway.yaml:2:3",
-            &["id"],
-        ),
+        ("routes:\n  GET /{id}/{id}:\n    http: http://127.0.0.1:1/a\n", "gateway.yaml:2:3", &["id"]),
         // Duplicate routes (same shape).
         (
             "routes:\n  GET /p/{id}:\n    http: http://127.0.0.1:1/a\n  GET /p/{pid}:\n    http: http://127.0.0.1:1/b\n",
@@ -62,17 +46,9 @@ fn config_errors_name_file_line_column_and_exit_2() {
             &["GET /p/{id}"],
         ),
         // Bad URL.
-        (
-            "routes:\n  GET /a:\n    http: ftp://example.com/a\n",
-            "gateway.yaml:3:11",
-            &["http"],
-        ),
+        ("routes:\n  GET /a:\n    http: ftp://example.com/a\n", "gateway.yaml:3:11", &["http"]),
         // Placeholder that is not a route variable.
-        (
-            "routes:\n  GET /a/{id}:\n    http: http://127.0.0.1:1/{name}\n",
-            "gateway.yaml:3:11",
-            &["name"],
-        ),
+        ("routes:\n  GET /a/{id}:\n    http: http://127.0.0.1:1/{name}\n", "gateway.yaml:3:11", &["name"]),
         // Bad duration.
         (
             "routes:\n  GET /a:\n    http: http://127.0.0.1:1/a\n    timeout: 5 parsecs\n",
@@ -83,10 +59,7 @@ fn config_errors_name_file_line_column_and_exit_2() {
     for (yaml, position, words) in cases {
         let (code, _, stderr) = check(yaml);
         assert_eq!(code, 2, "expected exit 2 for:\n{yaml}\nstderr: {stderr}");
-        assert!(
-            stderr.contains(position),
-            "expected {position} in:\n{stderr}\nfor:\n{yaml}"
-        );
+        assert!(stderr.contains(position), "expected {position} in:\n{stderr}\nfor:\n{yaml}");
         for word in *words {
             assert!(stderr.contains(word), "expected {word:?} in:\n{stderr}");
         }
@@ -107,11 +80,7 @@ fn every_problem_is_reported_at_once() {
 fn serve_refuses_a_bad_config_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "bad.yaml", "listen: not-an-address\n");
-    let out = Command::new(exe())
-        .args(["serve", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = Command::new(exe()).args(["serve", "--config"]).arg(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.yaml:1:"));
 }
@@ -129,16 +98,8 @@ fn version_help_and_demo_config() {
     let demo = Command::new(exe()).arg("demo-config").output().unwrap();
     assert!(demo.status.success());
     let dir = tempfile::tempdir().unwrap();
-    let path = write(
-        dir.path(),
-        "demo.yaml",
-        &String::from_utf8_lossy(&demo.stdout),
-    );
-    let checked = Command::new(exe())
-        .args(["check", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let path = write(dir.path(), "demo.yaml", &String::from_utf8_lossy(&demo.stdout));
+    let checked = Command::new(exe()).args(["check", "--config"]).arg(&path).output().unwrap();
     assert!(
         checked.status.success(),
         "the printed demo config is valid: {}",

@@ -30,15 +30,8 @@ impl Gw {
         }
         let config = write(dir.path(), "portcullis.yaml", yaml);
         let config = config.to_str().expect("utf-8 path").to_owned();
-        let mut args = vec![
-            "serve",
-            "--config",
-            &config,
-            "--listen",
-            "127.0.0.1:0",
-            "--admin",
-            "127.0.0.1:0",
-        ];
+        let mut args =
+            vec!["serve", "--config", &config, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"];
         args.extend_from_slice(extra);
         let proc = SpawnedGateway::spawn(exe(), &args, dir.path());
         Gw { proc, dir }
@@ -50,16 +43,24 @@ impl Gw {
 
     /// Parsed access-log lines so far.
     pub(crate) fn access_log(&self) -> Vec<serde_json::Value> {
-        self.proc
-            .stdout_lines()
-            .iter()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+        self.proc.stdout_lines().iter().filter_map(|l| serde_json::from_str(l).ok()).collect()
     }
 }
 
 pub(crate) fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
     let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("create parent dirs");
+    }
     std::fs::write(&path, contents).expect("write file");
     path
+}
+
+impl Drop for Gw {
+    /// A failing test shows what the gateway logged: the first thing anyone debugging wants.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- gateway stderr ---\n{}", self.proc.stderr_lines().join("\n"));
+        }
+    }
 }

@@ -7,17 +7,12 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::harness::{
-    Behavior, Gw, RecordingUpstream, SpawnedGateway, TestClient, exe, wait_until, write,
-};
+use crate::harness::{Behavior, Gw, RecordingUpstream, SpawnedGateway, TestClient, exe, wait_until, write};
 
 #[tokio::test]
 async fn sigterm_finishes_in_flight_requests_and_refuses_new_connections() {
     let up = RecordingUpstream::start(Behavior::Delay(Duration::from_millis(1500))).await;
-    let mut gw = Gw::start(&format!(
-        "routes:\n  GET /slow:\n    http: {}/slow\n",
-        up.url()
-    ));
+    let mut gw = Gw::start(&format!("routes:\n  GET /slow:\n    http: {}/slow\n", up.url()));
     let url = gw.url("/slow");
     let in_flight = tokio::spawn(async move { TestClient::http1().get(&url).await });
     assert!(
@@ -27,19 +22,11 @@ async fn sigterm_finishes_in_flight_requests_and_refuses_new_connections() {
 
     gw.proc.signal("TERM");
     let listen = gw.proc.listen;
-    let refused = wait_until(Duration::from_secs(2), || {
-        std::net::TcpStream::connect(listen).is_err()
-    })
-    .await;
+    let refused = wait_until(Duration::from_secs(2), || std::net::TcpStream::connect(listen).is_err()).await;
     assert!(refused, "new connections still accepted while draining");
 
     let reply = in_flight.await.unwrap();
-    assert_eq!(
-        reply.status,
-        200,
-        "in-flight request was cut: {}",
-        reply.text()
-    );
+    assert_eq!(reply.status, 200, "in-flight request was cut: {}", reply.text());
     let status = tokio::task::spawn_blocking(move || gw.proc.wait_exit(Duration::from_secs(10)))
         .await
         .unwrap()
@@ -80,32 +67,13 @@ async fn sighup_reloads_a_good_config_and_keeps_serving_through_a_bad_one() {
     );
     gw.proc.signal("HUP");
     let logged = wait_until(Duration::from_secs(5), || {
-        gw.proc
-            .stderr_lines()
-            .iter()
-            .any(|l| l.contains("reload refused"))
+        gw.proc.stderr_lines().iter().any(|l| l.contains("reload refused"))
     })
     .await;
-    assert!(
-        logged,
-        "bad reload not reported: {:?}",
-        gw.proc.stderr_lines()
-    );
-    let refusal = gw
-        .proc
-        .stderr_lines()
-        .into_iter()
-        .find(|l| l.contains("reload refused"))
-        .unwrap();
-    assert!(
-        refusal.contains("portcullis.yaml:3:"),
-        "error names file and line: {refusal}"
-    );
-    assert_eq!(
-        client.get(&gw.url("/a")).await.text(),
-        "a2",
-        "old config keeps serving"
-    );
+    assert!(logged, "bad reload not reported: {:?}", gw.proc.stderr_lines());
+    let refusal = gw.proc.stderr_lines().into_iter().find(|l| l.contains("reload refused")).unwrap();
+    assert!(refusal.contains("portcullis.yaml:3:"), "error names file and line: {refusal}");
+    assert_eq!(client.get(&gw.url("/a")).await.text(), "a2", "old config keeps serving");
     assert_eq!(client.get(&gw.url("/b")).await.text(), "b");
 }
 
@@ -122,25 +90,13 @@ async fn serve_without_a_config_file_runs_the_embedded_demo() {
     assert_eq!(home.status, 200, "{}", home.text());
     let hello = client.get(&format!("{}/hello/world", gw.url())).await;
     assert_eq!(hello.status, 200);
-    assert_eq!(
-        client.get(&format!("{}/nowhere", gw.url())).await.status,
-        404
-    );
+    assert_eq!(client.get(&format!("{}/nowhere", gw.url())).await.status, 404);
     let banner = gw.stderr_lines().join("\n");
-    assert!(
-        banner.contains(&format!("curl -i http://{}/", gw.listen)),
-        "banner shows what to try: {banner}"
-    );
+    assert!(banner.contains(&format!("curl -i http://{}/", gw.listen)), "banner shows what to try: {banner}");
     let health = client.get(&format!("http://{}/healthz", gw.admin)).await;
     assert_eq!(health.status, 200);
     assert_eq!(health.json()["status"], "ok");
-    assert_eq!(
-        client
-            .get(&format!("http://{}/readyz", gw.admin))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(client.get(&format!("http://{}/readyz", gw.admin)).await.status, 200);
 }
 
 #[tokio::test]
@@ -149,10 +105,7 @@ async fn tls_listener_negotiates_h2_and_http1_by_alpn() {
     // Relative paths in the config resolve against the config file's directory.
     let gw = Gw::start_with(
         "tls:\n  cert: cert.pem\n  key: key.pem\nroutes:\n  GET /t: {respond: {body: secure}}\n",
-        &[
-            ("cert.pem", &cert.cert.pem()),
-            ("key.pem", &cert.signing_key.serialize_pem()),
-        ],
+        &[("cert.pem", &cert.cert.pem()), ("key.pem", &cert.signing_key.serialize_pem())],
         &[],
     );
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -160,21 +113,16 @@ async fn tls_listener_negotiates_h2_and_http1_by_alpn() {
     roots.add(cert.cert.der().clone()).unwrap();
     let url = format!("https://localhost:{}/t", gw.proc.listen.port());
     for expected in [http::Version::HTTP_2, http::Version::HTTP_11] {
-        let tls = rustls::ClientConfig::builder()
-            .with_root_certificates(roots.clone())
-            .with_no_client_auth();
-        let builder = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_only();
+        let tls = rustls::ClientConfig::builder().with_root_certificates(roots.clone()).with_no_client_auth();
+        let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_only();
         // The connector offers exactly one protocol by ALPN, so the server's choice is visible.
         let https = if expected == http::Version::HTTP_2 {
             builder.enable_http2().build()
         } else {
             builder.enable_http1().build()
         };
-        let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new())
-            .http2_only(expected == http::Version::HTTP_2)
-            .build(https);
+        let client: Client<_, Empty<Bytes>> =
+            Client::builder(TokioExecutor::new()).http2_only(expected == http::Version::HTTP_2).build(https);
         let response = client.get(url.parse().unwrap()).await.expect("TLS request");
         assert_eq!(response.version(), expected);
         assert_eq!(response.status(), 200);

@@ -4,6 +4,8 @@
 mod harness;
 
 mod cli;
+mod functions;
+mod jwt;
 mod lifecycle;
 mod limits;
 mod proxy;

@@ -17,31 +17,20 @@ async fn variables_are_substituted_and_the_request_is_forwarded_faithfully() {
         .send(
             Method::POST,
             &gw.url("/pets/a%20b?x=1&y=%2F"),
-            &[
-                ("content-type", "text/plain"),
-                ("x-custom", "kept"),
-                ("host", "api.example.com"),
-            ],
+            &[("content-type", "text/plain"), ("x-custom", "kept"), ("host", "api.example.com")],
             "hello body",
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.text(), r#"{"upstream":true}"#);
     assert_eq!(reply.header("x-upstream"), Some("yes"));
-    let request_id = reply
-        .header("apigw-requestid")
-        .expect("request id")
-        .to_owned();
+    let request_id = reply.header("apigw-requestid").expect("request id").to_owned();
 
     let seen = up.requests();
     assert_eq!(seen.len(), 1);
     let r = &seen[0];
     assert_eq!(r.method, Method::POST);
-    assert_eq!(
-        r.uri.path(),
-        "/backend/pets/a%20b",
-        "raw value substituted, not decoded"
-    );
+    assert_eq!(r.uri.path(), "/backend/pets/a%20b", "raw value substituted, not decoded");
     assert_eq!(r.uri.query(), Some("x=1&y=%2F"));
     assert_eq!(&r.body[..], b"hello body");
     assert_eq!(r.headers["x-custom"], "kept");
@@ -61,17 +50,8 @@ async fn greedy_proxy_and_default_route_paths() {
         u = up.url()
     ));
     let client = TestClient::http1();
-    assert_eq!(
-        client.get(&gw.url("/files/a/b%2Fc/d.txt")).await.status,
-        200
-    );
-    assert_eq!(
-        client
-            .send(Method::DELETE, &gw.url("/somewhere/else?q=1"), &[], "")
-            .await
-            .status,
-        200
-    );
+    assert_eq!(client.get(&gw.url("/files/a/b%2Fc/d.txt")).await.status, 200);
+    assert_eq!(client.send(Method::DELETE, &gw.url("/somewhere/else?q=1"), &[], "").await.status, 200);
     let seen = up.requests();
     assert_eq!(seen[0].uri.path(), "/static/a/b%2Fc/d.txt");
     assert_eq!(seen[1].method, Method::DELETE);
@@ -109,28 +89,19 @@ async fn hop_by_hop_headers_are_removed_both_ways() {
         .await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("x-end"), Some("ok"));
-    assert!(
-        reply.header("x-secret-hop").is_none(),
-        "header named in upstream Connection leaked"
-    );
+    assert!(reply.header("x-secret-hop").is_none(), "header named in upstream Connection leaked");
     assert!(reply.header("keep-alive").is_none());
     let seen = &up.requests()[0];
     assert_eq!(seen.headers["x-keep"], "1");
     for hop in ["x-client-hop", "te", "proxy-authorization"] {
-        assert!(
-            !seen.headers.contains_key(hop),
-            "{hop} reached the upstream"
-        );
+        assert!(!seen.headers.contains_key(hop), "{hop} reached the upstream");
     }
 }
 
 #[tokio::test]
 async fn upstream_down_is_500_and_slow_upstream_is_503_within_the_timeout() {
     // A port that was just free: nothing listens there.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let slow = RecordingUpstream::start(Behavior::Never).await;
     let gw = Gw::start(&format!(
         "routes:\n  GET /down:\n    http: http://{closed}/x\n  GET /slow:\n    http: {}/x\n    timeout: 500ms\n",
@@ -146,16 +117,10 @@ async fn upstream_down_is_500_and_slow_upstream_is_503_within_the_timeout() {
     let took = started.elapsed();
     assert_eq!(timed_out.status, 503);
     assert_eq!(timed_out.text(), r#"{"message":"Service Unavailable"}"#);
-    assert!(
-        took >= Duration::from_millis(450) && took < Duration::from_secs(3),
-        "took {took:?}"
-    );
+    assert!(took >= Duration::from_millis(450) && took < Duration::from_secs(3), "took {took:?}");
 
     let log = gw.access_log();
-    let slow_line = log
-        .iter()
-        .find(|l| l["path"] == "/slow")
-        .expect("access log line for /slow");
+    let slow_line = log.iter().find(|l| l["path"] == "/slow").expect("access log line for /slow");
     assert_eq!(slow_line["status"], 503);
     assert_eq!(slow_line["error"], "integration_timeout");
     assert_eq!(slow_line["route_key"], "GET /slow");
@@ -182,22 +147,11 @@ async fn upstream_that_resets_the_connection_is_500() {
 #[tokio::test]
 async fn access_log_has_one_structured_line_per_request() {
     let up = RecordingUpstream::start(Behavior::Ok).await;
-    let gw = Gw::start(&format!(
-        "routes:\n  GET /pets/{{id}}:\n    http: {}/p/{{id}}\n",
-        up.url()
-    ));
-    let reply = TestClient::http1()
-        .send(
-            Method::GET,
-            &gw.url("/pets/42"),
-            &[("user-agent", "it-test/1")],
-            "",
-        )
-        .await;
+    let gw = Gw::start(&format!("routes:\n  GET /pets/{{id}}:\n    http: {}/p/{{id}}\n", up.url()));
+    let reply =
+        TestClient::http1().send(Method::GET, &gw.url("/pets/42"), &[("user-agent", "it-test/1")], "").await;
     let id = reply.header("apigw-requestid").unwrap().to_owned();
-    assert!(
-        crate::harness::wait_until(Duration::from_secs(5), || !gw.access_log().is_empty()).await
-    );
+    assert!(crate::harness::wait_until(Duration::from_secs(5), || !gw.access_log().is_empty()).await);
     let log = gw.access_log();
     assert_eq!(log.len(), 1, "{log:?}");
     let line = &log[0];
@@ -210,9 +164,7 @@ async fn access_log_has_one_structured_line_per_request() {
     assert_eq!(line["source_ip"], "127.0.0.1");
     assert_eq!(line["authorizer"], "none");
     assert_eq!(line["user_agent"], "it-test/1");
-    assert!(
-        line["latency_ms"].as_f64().unwrap() >= line["integration_latency_ms"].as_f64().unwrap()
-    );
+    assert!(line["latency_ms"].as_f64().unwrap() >= line["integration_latency_ms"].as_f64().unwrap());
     assert!(line["time"].as_str().unwrap().ends_with('Z'));
 }
 
@@ -224,9 +176,7 @@ async fn http2_clients_are_served_over_h2c_and_upstreams_still_get_http1() {
     assert_eq!(reply.status, 200);
     assert_eq!(up.requests()[0].version, http::Version::HTTP_11);
     let log = gw.access_log();
-    assert!(
-        crate::harness::wait_until(Duration::from_secs(5), || !gw.access_log().is_empty()).await
-    );
+    assert!(crate::harness::wait_until(Duration::from_secs(5), || !gw.access_log().is_empty()).await);
     let _ = log;
     assert_eq!(gw.access_log()[0]["protocol"], "HTTP/2.0");
 }
@@ -240,9 +190,5 @@ async fn keep_alive_connections_to_the_upstream_are_reused() {
         assert_eq!(client.get(&gw.url("/k")).await.status, 200);
     }
     assert_eq!(up.count(), 20);
-    assert_eq!(
-        up.connections(),
-        1,
-        "sequential requests should share one pooled connection"
-    );
+    assert_eq!(up.connections(), 1, "sequential requests should share one pooled connection");
 }

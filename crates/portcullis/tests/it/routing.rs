@@ -32,9 +32,7 @@ fn priority_config() -> String {
     ];
     let mut yaml = String::from("routes:\n");
     for key in routes {
-        yaml.push_str(&format!(
-            "  \"{key}\":\n    respond: {{status: 200, body: \"{key}\"}}\n"
-        ));
+        yaml.push_str(&format!("  \"{key}\":\n    respond: {{status: 200, body: \"{key}\"}}\n"));
     }
     yaml
 }
@@ -83,9 +81,7 @@ async fn route_priority_table_matches_aws() {
     ];
     assert!(cases.len() >= 25);
     for (method, path, expected) in cases {
-        let reply = client
-            .send(method.parse::<Method>().unwrap(), &gw.url(path), &[], "")
-            .await;
+        let reply = client.send(method.parse::<Method>().unwrap(), &gw.url(path), &[], "").await;
         assert_eq!(reply.status, 200, "{method} {path}: {}", reply.text());
         if *method != "HEAD" {
             assert_eq!(reply.text(), *expected, "{method} {path}");
@@ -101,13 +97,7 @@ async fn greedy_beats_default_and_default_catches_the_rest() {
     let client = TestClient::http1();
     assert_eq!(client.get(&gw.url("/api/x/y")).await.text(), "greedy");
     assert_eq!(client.get(&gw.url("/api")).await.text(), "default");
-    assert_eq!(
-        client
-            .send(Method::POST, &gw.url("/api/x"), &[], "")
-            .await
-            .text(),
-        "default"
-    );
+    assert_eq!(client.send(Method::POST, &gw.url("/api/x"), &[], "").await.text(), "default");
     assert_eq!(client.get(&gw.url("/elsewhere")).await.text(), "default");
 }
 
@@ -115,18 +105,12 @@ async fn greedy_beats_default_and_default_catches_the_rest() {
 async fn a_miss_is_awss_404_with_json_body_and_request_id() {
     let gw = Gw::start("routes:\n  GET /pets: {respond: {body: pets}}\n");
     let client = TestClient::http1();
-    for (method, path) in [
-        (Method::GET, "/nope"),
-        (Method::POST, "/pets"),
-        (Method::GET, "/pets/"),
-    ] {
+    for (method, path) in [(Method::GET, "/nope"), (Method::POST, "/pets"), (Method::GET, "/pets/")] {
         let reply = client.send(method.clone(), &gw.url(path), &[], "").await;
         assert_eq!(reply.status, 404, "{method} {path}");
         assert_eq!(reply.text(), r#"{"message":"Not Found"}"#);
         assert_eq!(reply.header("content-type"), Some("application/json"));
-        let id = reply
-            .header("apigw-requestid")
-            .expect("request id on errors too");
+        let id = reply.header("apigw-requestid").expect("request id on errors too");
         assert_eq!(id.len(), 16);
     }
 }
@@ -146,9 +130,7 @@ async fn dot_segments_and_bad_encoding_are_refused_not_routed() {
 async fn ten_thousand_routes_load_and_match() {
     let mut yaml = String::from("routes:\n");
     for i in 0..10_000 {
-        yaml.push_str(&format!(
-            "  GET /r{i}/{{id}}: {{respond: {{body: r{i}}}}}\n"
-        ));
+        yaml.push_str(&format!("  GET /r{i}/{{id}}: {{respond: {{body: r{i}}}}}\n"));
     }
     let gw = Gw::start(&yaml);
     let client = TestClient::http1();

@@ -1,0 +1,91 @@
+//! Lambda function integrations through the gateway: our Node bootstrap runs an unmodified
+//! handler; the event it gets and the response mapping are AWS's (spec §4).
+
+use http::Method;
+
+use crate::harness::{Gw, TestClient};
+
+const HANDLER: &str = r#"
+export const main = async (event) => {
+  return {
+    statusCode: 201,
+    headers: { "content-type": "application/json", "x-fn": "yes" },
+    cookies: ["a=1; Path=/", "b=2"],
+    body: JSON.stringify({
+      routeKey: event.routeKey,
+      rawPath: event.rawPath,
+      id: event.pathParameters.id,
+      q: event.queryStringParameters.q,
+      method: event.requestContext.http.method,
+      requestId: event.requestContext.requestId,
+      body: event.body,
+      version: event.version,
+    }),
+  };
+};
+"#;
+
+const LEGACY: &str = r#"
+exports.handler = async (event) => ({
+  statusCode: 200,
+  multiValueHeaders: { "x-multi": ["1", "2"] },
+  body: JSON.stringify({ version: event.version, resource: event.resource, path: event.path, id: event.pathParameters.id }),
+});
+"#;
+
+#[tokio::test]
+async fn a_node_handler_gets_a_payload_2_event_and_its_answer_is_mapped() {
+    if std::process::Command::new("node").arg("--version").output().is_err() {
+        panic!("node is required for function tests (scripts/test.sh installs it)");
+    }
+    let gw = Gw::start_with(
+        "functions:\n  api:\n    runtime: nodejs\n    handler: src/app.main\n  legacy:\n    runtime: nodejs\n    handler: legacy.handler\n\
+         routes:\n  POST /items/{id}: {function: api}\n  GET /old/{id}: {function: legacy, payload_format_version: \"1.0\"}\n",
+        &[("src/app.mjs", HANDLER), ("legacy.js", LEGACY)],
+        &[],
+    );
+    let client = TestClient::http1();
+    let reply = client
+        .send(Method::POST, &gw.url("/items/42?q=search"), &[("content-type", "text/plain")], "payload")
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    assert_eq!(reply.header("x-fn"), Some("yes"));
+    let cookies: Vec<_> =
+        reply.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    assert_eq!(cookies, ["a=1; Path=/", "b=2"]);
+    let body = reply.json();
+    assert_eq!(body["routeKey"], "POST /items/{id}");
+    assert_eq!(body["rawPath"], "/items/42");
+    assert_eq!(body["id"], "42");
+    assert_eq!(body["q"], "search");
+    assert_eq!(body["method"], "POST");
+    assert_eq!(body["body"], "payload");
+    assert_eq!(body["version"], "2.0");
+    assert_eq!(body["requestId"], reply.header("apigw-requestid").unwrap());
+
+    let old = client.get(&gw.url("/old/7")).await;
+    assert_eq!(old.status, 200, "{}", old.text());
+    let values: Vec<_> =
+        old.headers.get_all("x-multi").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    assert_eq!(values, ["1", "2"]);
+    let body = old.json();
+    assert_eq!(body["version"], "1.0");
+    assert_eq!(body["resource"], "/old/{id}");
+    assert_eq!(body["path"], "/old/7");
+    assert_eq!(body["id"], "7");
+}
+
+#[tokio::test]
+async fn a_throwing_handler_is_awss_500_and_the_gateway_keeps_serving() {
+    let gw = Gw::start_with(
+        "functions:\n  bad:\n    runtime: nodejs\n    handler: bad.handler\nroutes:\n  GET /bad: {function: bad}\n",
+        &[("bad.mjs", "export const handler = async () => { throw new Error('boom'); };\n")],
+        &[],
+    );
+    let client = TestClient::http1();
+    for _ in 0..2 {
+        let reply = client.get(&gw.url("/bad")).await;
+        assert_eq!(reply.status, 500);
+        assert_eq!(reply.text(), r#"{"message":"Internal Server Error"}"#);
+    }
+}
