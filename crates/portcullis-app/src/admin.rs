@@ -16,6 +16,8 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use portcullis_pipeline::Metrics;
+
 use crate::registry::Registry;
 
 /// State the admin endpoints report.
@@ -24,11 +26,13 @@ pub(crate) struct AdminState {
     pub(crate) ready: AtomicBool,
     /// For the development issuer's documents.
     registry: Arc<Registry>,
+    /// Request counters of the main listener.
+    metrics: Arc<Metrics>,
 }
 
 impl AdminState {
-    pub(crate) fn new(registry: Arc<Registry>) -> Self {
-        AdminState { ready: AtomicBool::new(false), registry }
+    pub(crate) fn new(registry: Arc<Registry>, metrics: Arc<Metrics>) -> Self {
+        AdminState { ready: AtomicBool::new(false), registry, metrics }
     }
 }
 
@@ -75,6 +79,14 @@ fn answer(request: &Request<Incoming>, state: &AdminState) -> Response<Full<Byte
     };
     match (request.method(), request.uri().path()) {
         (&Method::GET, "/healthz") => json(StatusCode::OK, r#"{"status":"ok"}"#),
+        (&Method::GET, "/metrics") => {
+            let mut response = Response::new(Full::new(Bytes::from(state.metrics.render())));
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            response
+        }
         // The development issuer (`issuer: dev`): OIDC discovery and JWKS, so other tools can
         // verify its tokens too.
         (&Method::GET, "/dev/.well-known/openid-configuration") => {

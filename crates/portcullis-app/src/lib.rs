@@ -53,8 +53,8 @@ pub enum StartError {
 }
 
 /// Load, validate and compile `path` without starting anything (`portcullis check`). Returns a
-/// one-line summary of what the config contains.
-pub fn check(path: &Path) -> Result<String, portcullis_config::ConfigErrors> {
+/// one-line summary of what the config contains and its warnings.
+pub fn check(path: &Path) -> Result<(String, Vec<String>), portcullis_config::ConfigErrors> {
     let config = portcullis_config::load(path)?;
     let registry = registry::Registry::for_check().map_err(|e| {
         portcullis_config::ConfigErrors::single(portcullis_config::ConfigError::at(
@@ -65,5 +65,11 @@ pub fn check(path: &Path) -> Result<String, portcullis_config::ConfigErrors> {
         ))
     })?;
     compile::snapshot(&config, &registry)?;
-    Ok(format!("{} routes", config.routes.len()))
+    let summary = format!(
+        "{} routes, {} authorizers, {} functions",
+        config.routes.len(),
+        config.authorizers.len(),
+        config.functions.len()
+    );
+    Ok((summary, config.warnings.iter().map(ToString::to_string).collect()))
 }

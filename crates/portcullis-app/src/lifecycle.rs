@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use portcullis_config::Config;
 use portcullis_core::RequestIdGenerator;
 use portcullis_pipeline::{
-    AccessLogFormat, AccessLogSink, Gateway, JsonLinesSink, ListenerSettings, NoAccessLog,
+    AccessLogFormat, AccessLogSink, Gateway, JsonLinesSink, ListenerSettings, Metrics, NoAccessLog,
 };
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -46,6 +46,9 @@ pub struct Running {
 impl Running {
     /// Compile `config`, bind the listeners and start serving.
     pub async fn start(config: Config, options: StartOptions) -> Result<Self, StartError> {
+        for warning in &config.warnings {
+            tracing::warn!(warning = %warning, "configuration warning");
+        }
         let registry = Arc::new(Registry::new()?);
         registry.prepare_functions(&config).await?;
         let snapshot = compile::snapshot(&config, &registry)?;
@@ -84,7 +87,13 @@ impl Running {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0)
             ^ u64::from(std::process::id()).rotate_left(32);
-        let gateway = Arc::new(Gateway::new(reloader.live(), RequestIdGenerator::new(seed), access_log));
+        let metrics = Arc::new(Metrics::default());
+        let gateway = Arc::new(Gateway::new(
+            reloader.live(),
+            RequestIdGenerator::new(seed),
+            access_log,
+            Arc::clone(&metrics),
+        ));
         let settings = ListenerSettings {
             header_timeout: config.limits.header_timeout,
             idle_timeout: config.limits.idle_timeout,
@@ -93,7 +102,7 @@ impl Running {
             tls,
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let admin_state = Arc::new(AdminState::new(Arc::clone(&registry)));
+        let admin_state = Arc::new(AdminState::new(Arc::clone(&registry), metrics));
         let tasks = vec![
             tokio::spawn(portcullis_pipeline::serve(main_listener, settings, gateway, shutdown_rx.clone())),
             tokio::spawn(admin::serve(admin_listener, Arc::clone(&admin_state), shutdown_rx)),

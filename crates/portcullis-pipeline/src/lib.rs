@@ -20,6 +20,7 @@ pub mod authorize;
 pub mod integrate;
 pub mod limits;
 pub mod listener;
+pub mod metrics;
 pub mod plan;
 pub mod respond;
 pub mod route;
@@ -27,6 +28,7 @@ pub mod stack;
 
 pub use access_log::{AccessLogFormat, AccessLogSink, AccessRecord, JsonLinesSink, NoAccessLog};
 pub use listener::{ListenerSettings, serve, until_stopped};
+pub use metrics::Metrics;
 pub use plan::{Access, RequestLimits, RoutePlan, Snapshot};
 pub use respond::Rejection;
 pub use stack::{ConnMeta, Gateway, REQUEST_ID_HEADER};

@@ -21,6 +21,7 @@ use http_body_util::{BodyExt, Limited};
 use portcullis_core::{AuthContext, BoxError, CallContext, RequestId, RequestIdGenerator};
 
 use crate::access_log::{AccessLogSink, AccessRecord, LoggedBody};
+use crate::metrics::Metrics;
 use crate::plan::Snapshot;
 use crate::respond::Rejection;
 use crate::{authorize, integrate, limits, route};
@@ -44,6 +45,7 @@ pub struct Gateway {
     snapshot: Arc<ArcSwap<Snapshot>>,
     ids: RequestIdGenerator,
     access_log: Arc<dyn AccessLogSink>,
+    metrics: Arc<Metrics>,
 }
 
 impl Gateway {
@@ -52,8 +54,9 @@ impl Gateway {
         snapshot: Arc<ArcSwap<Snapshot>>,
         ids: RequestIdGenerator,
         access_log: Arc<dyn AccessLogSink>,
+        metrics: Arc<Metrics>,
     ) -> Self {
-        Gateway { snapshot, ids, access_log }
+        Gateway { snapshot, ids, access_log, metrics }
     }
 
     /// Answer one request. Never fails: every problem becomes a response (see [`Rejection`]).
@@ -100,6 +103,13 @@ impl Gateway {
             response.headers_mut().insert(&REQUEST_ID_HEADER, value);
         }
         record.status = response.status().as_u16();
+        self.metrics.observe(record.status, started.elapsed());
+        if let Some(reason) = record.authorizer_reason {
+            self.metrics.denial(reason);
+        }
+        if let Some(kind) = record.error {
+            self.metrics.error(kind);
+        }
         response.map(|body| LoggedBody::new(body, record, Arc::clone(&self.access_log), started))
     }
 

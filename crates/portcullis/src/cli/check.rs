@@ -7,7 +7,10 @@ use super::EXIT_CONFIG;
 
 pub(crate) fn run(path: &Path) -> ExitCode {
     match portcullis_app::check(path) {
-        Ok(summary) => {
+        Ok((summary, warnings)) => {
+            for warning in warnings {
+                eprintln!("warning: {warning}");
+            }
             println!("{}: OK ({summary})", path.display());
             ExitCode::SUCCESS
         }

@@ -126,6 +126,19 @@ async fn valid_tokens_reach_the_backend_with_claims_and_invalid_ones_never_do() 
     for line in &log {
         assert!(!line.to_string().contains(&alice[40..80]), "tokens never appear in the access log");
     }
+    for line in gw.proc.stderr_lines() {
+        assert!(!line.contains(&alice[40..80]), "tokens never appear in the diagnostic log: {line}");
+    }
+    assert!(
+        gw.proc.stderr_lines().iter().any(|l| l.contains("debug_headers")),
+        "debug_headers: true is warned about at start-up"
+    );
+
+    // ... and counted in the metrics.
+    let metrics = client.get(&format!("http://{}/metrics", gw.proc.admin)).await.text();
+    assert!(metrics.contains("portcullis_authorizer_denials_total{reason=\"expired\"} 1"), "{metrics}");
+    assert!(metrics.contains("portcullis_authorizer_denials_total{reason=\"token_missing\"} 1"), "{metrics}");
+    assert!(metrics.contains("portcullis_requests_total{class=\"4xx\"}"), "{metrics}");
 }
 
 #[tokio::test]
