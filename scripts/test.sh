@@ -8,6 +8,14 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
 command -v node >/dev/null || need_apt+=(nodejs npm)
+# aws-lambda-ric (Node) compiles aws-lambda-cpp and curl from source when npm installs it.
+for tool in cmake autoconf automake libtoolize make g++; do
+  command -v "$tool" >/dev/null || case "$tool" in
+    libtoolize) need_apt+=(libtool) ;;
+    g++) need_apt+=(g++) ;;
+    *) need_apt+=("$tool") ;;
+  esac
+done
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
@@ -24,10 +32,19 @@ fi
 if [ -f tests/requirements.txt ]; then
   python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 fi
-# Node peers (oidc-provider, jsonwebtoken for seed 000, aws-lambda-ric) live in tests/node.
-if [ -f tests/node/package.json ]; then
-  (cd tests/node && npm install --no-audit --no-fund --loglevel=error)
-fi
+# Node peers: a real OpenID Provider (oidc-provider) for the JWT interop tests, and AWS's Node
+# runtime interface client (aws-lambda-ric, compiled here) for the Lambda emulation tests.
+for dir in crates/portcullis-authz/tests/oidc-provider crates/portcullis-functions/tests/fixtures/node-ric; do
+  if [ -f "$dir/package.json" ] && [ ! -d "$dir/node_modules" ]; then
+    echo "npm install in $dir" >&2
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+  fi
+done
+
+# Interop tests skip loudly when a peer is missing on a developer's machine; here every peer
+# was just installed, so a skip is a failure.
+export PORTCULLIS_REQUIRE_RUNTIME_CLIENTS=1
+export PORTCULLIS_REQUIRE_INTEROP=1
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
