@@ -17,10 +17,11 @@ pub mod lifecycle;
 pub mod registry;
 pub mod reload;
 mod tls;
+mod watch;
 
 use std::path::{Path, PathBuf};
 
-pub use explain::{ExplainError, explain, mint_dev_token};
+pub use explain::{ExplainError, explain, invoke_once, mint_dev_token};
 pub use lifecycle::{Running, StartOptions};
 pub use portcullis_pipeline::AccessLogFormat;
 

@@ -102,11 +102,19 @@ impl Running {
             tls,
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut watchers = Vec::new();
+        for (name, function) in config.functions.iter().filter(|(_, f)| f.watch) {
+            if let Some(invoker) = registry.invoker(name) {
+                let dir = function.dir.clone();
+                watchers.push(tokio::spawn(crate::watch::function_dir(dir, invoker, shutdown_rx.clone())));
+            }
+        }
         let admin_state = Arc::new(AdminState::new(Arc::clone(&registry), metrics));
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(portcullis_pipeline::serve(main_listener, settings, gateway, shutdown_rx.clone())),
             tokio::spawn(admin::serve(admin_listener, Arc::clone(&admin_state), shutdown_rx)),
         ];
+        tasks.extend(watchers);
         admin_state.ready.store(true, Ordering::Relaxed);
         Ok(Running { listen, admin, shutdown, tasks, reloader, admin_state })
     }

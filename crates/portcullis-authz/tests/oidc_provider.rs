@@ -19,6 +19,11 @@ fn provider_dir() -> Option<PathBuf> {
     if node && dir.join("node_modules/oidc-provider").is_dir() {
         return Some(dir);
     }
+    assert!(
+        std::env::var_os("PORTCULLIS_REQUIRE_INTEROP").is_none(),
+        "oidc-provider interop is required (PORTCULLIS_REQUIRE_INTEROP) but node or `npm install` in {} is missing",
+        dir.display()
+    );
     eprintln!(
         "\n\n*** SKIPPED: oidc-provider interop needs node and `npm install` in {} ***\n\n",
         dir.display()

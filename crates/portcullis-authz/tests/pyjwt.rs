@@ -52,6 +52,10 @@ fn python_with_pyjwt() -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
+        assert!(
+            std::env::var_os("PORTCULLIS_REQUIRE_INTEROP").is_none(),
+            "PyJWT interop is required (PORTCULLIS_REQUIRE_INTEROP) but python3 with PyJWT is missing"
+        );
         eprintln!(
             "\n\n*** SKIPPED: PyJWT interop needs python3 with PyJWT: python3 -m pip install \"pyjwt[crypto]>=2.8\" ***\n\n"
         );

@@ -3,6 +3,7 @@
 mod check;
 mod demo;
 mod explain;
+mod invoke;
 mod logging;
 mod serve;
 mod token;
@@ -72,6 +73,17 @@ enum Command {
     },
     /// Print the embedded demo configuration (what `serve` runs without a config file).
     DemoConfig,
+    /// Run a function once with an event and print its result (exit 1 if it failed).
+    Invoke {
+        /// Config file (default: ./portcullis.yaml, or the embedded demo).
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The function's name under `functions:`.
+        function: String,
+        /// The event: a JSON file, or `-` for standard input. Default `{}`.
+        #[arg(long, value_name = "FILE|-")]
+        event: Option<PathBuf>,
+    },
     /// Mint a token from the built-in development issuer (`issuer: dev` authorizers accept it).
     Token(token::Args),
     /// Explain what a route's authorizer decides for a token, check by check (exit 3 if denied).
@@ -117,6 +129,10 @@ pub(crate) fn main() -> ExitCode {
         Command::Check { config } => check::run(&config),
         Command::DemoConfig => demo::run(),
         Command::Token(args) => token::run(args),
+        Command::Invoke { config, function, event } => {
+            logging::init(cli.log_level.as_deref(), cli.log_format);
+            invoke::run(config, &function, event)
+        }
         Command::Explain { config, route, token } => explain::run(config, &route, &token),
     }
 }
