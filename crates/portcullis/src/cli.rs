@@ -35,9 +35,9 @@ pub(crate) struct Cli {
     /// Log level or filter (e.g. `info`, `portcullis=debug`); overrides RUST_LOG.
     #[arg(long, global = true, value_name = "FILTER")]
     log_level: Option<String>,
-    /// Log and access-log format.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Json)]
-    log_format: LogFormat,
+    /// Log and access-log format (default: `log.format` from the config, else `json`).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -123,14 +123,13 @@ pub(crate) fn main() -> ExitCode {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     match cli.command {
         Command::Serve { config, listen, admin } => {
-            logging::init(cli.log_level.as_deref(), cli.log_format);
-            serve::run(config, serve::Overrides { listen, admin }, cli.log_format)
+            serve::run(config, serve::Overrides { listen, admin, log_level: cli.log_level, log_format: cli.log_format })
         }
         Command::Check { config } => check::run(&config),
         Command::DemoConfig => demo::run(),
         Command::Token(args) => token::run(args),
         Command::Invoke { config, function, event } => {
-            logging::init(cli.log_level.as_deref(), cli.log_format);
+            logging::init(cli.log_level.as_deref(), cli.log_format.unwrap_or(LogFormat::Json));
             invoke::run(config, &function, event)
         }
         Command::Explain { config, route, token } => explain::run(config, &route, &token),

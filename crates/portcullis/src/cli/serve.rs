@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use portcullis_app::{Running, StartOptions};
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::{EXIT_CONFIG, EXIT_RUNTIME, LogFormat};
+use super::{EXIT_CONFIG, EXIT_RUNTIME, LogFormat, logging};
 
 /// Where the configuration comes from.
 enum Source {
@@ -19,9 +19,11 @@ enum Source {
 pub(crate) struct Overrides {
     pub(crate) listen: Option<std::net::SocketAddr>,
     pub(crate) admin: Option<std::net::SocketAddr>,
+    pub(crate) log_level: Option<String>,
+    pub(crate) log_format: Option<LogFormat>,
 }
 
-pub(crate) fn run(config: Option<PathBuf>, overrides: Overrides, format: LogFormat) -> ExitCode {
+pub(crate) fn run(config: Option<PathBuf>, overrides: Overrides) -> ExitCode {
     let source = match config {
         Some(path) => Source::File(path),
         None if Path::new("portcullis.yaml").exists() => Source::File(PathBuf::from("portcullis.yaml")),
@@ -37,6 +39,12 @@ pub(crate) fn run(config: Option<PathBuf>, overrides: Overrides, format: LogForm
         },
         Source::Demo => portcullis_config::demo(),
     };
+    // Logging is set up once the config is known: command line, then `log:`, then defaults.
+    let format = overrides.log_format.unwrap_or(match config.log.format {
+        Some(portcullis_config::LogFormat::Pretty) => LogFormat::Pretty,
+        _ => LogFormat::Json,
+    });
+    logging::init(overrides.log_level.as_deref().or(config.log.level.as_deref()), format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -58,6 +66,11 @@ pub(crate) fn run(config: Option<PathBuf>, overrides: Overrides, format: LogForm
     };
     match runtime.block_on(serve(config, options, matches!(source, Source::Demo))) {
         Ok(()) => ExitCode::SUCCESS,
+        // Problems found while compiling the config (e.g. a missing key file) are config errors.
+        Err(error) if error.downcast_ref::<portcullis_app::StartError>().is_some_and(|e| matches!(e, portcullis_app::StartError::Config(_))) => {
+            eprintln!("{error}");
+            ExitCode::from(EXIT_CONFIG)
+        }
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "portcullis stopped");
             eprintln!("error: {error:#}");
@@ -71,7 +84,11 @@ async fn serve(config: portcullis_config::Config, options: StartOptions, demo: b
     let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
 
-    let running = Running::start(config, options).await.context("starting the gateway")?;
+    let running = match Running::start(config, options).await {
+        Ok(running) => running,
+        Err(error @ portcullis_app::StartError::Config(_)) => return Err(error.into()),
+        Err(error) => return Err(anyhow::Error::new(error).context("starting the gateway")),
+    };
     tracing::info!(
         listen = %running.listen_addr(),
         admin = %running.admin_addr(),

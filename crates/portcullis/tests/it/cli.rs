@@ -106,3 +106,42 @@ fn version_help_and_demo_config() {
         String::from_utf8_lossy(&checked.stderr)
     );
 }
+
+#[test]
+fn serve_refuses_a_config_that_fails_to_compile_with_exit_2_and_prints_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "gw.yaml",
+        "authorizers:\n  a:\n    type: jwt\n    issuer: https://idp.example.com\n    audience: [x]\n    jwks_file: missing.json\nroutes:\n  GET /x: {respond: {body: x}, authorizer: a}\n",
+    );
+    let out = Command::new(exe())
+        .args(["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.matches("missing.json").count(), 1, "{stderr}");
+}
+
+#[test]
+fn log_format_comes_from_the_config_unless_given_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "gw.yaml", "log: {format: pretty}\nroutes:\n  GET /x: {respond: {body: x}}\n");
+    let mut child = Command::new(exe())
+        .args(["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let mut first = String::new();
+    let mut byte = [0u8; 1];
+    while std::io::Read::read(&mut stderr, &mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
+        first.push(byte[0] as char);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(first.contains("ready") && !first.trim_start().starts_with('{'), "pretty, not JSON: {first}");
+}
