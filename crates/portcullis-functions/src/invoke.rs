@@ -85,9 +85,7 @@ enum Target {
 
 impl std::fmt::Debug for Invoker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Invoker")
-            .field("function", &self.name())
-            .finish()
+        f.debug_struct("Invoker").field("function", &self.name()).finish()
     }
 }
 
@@ -98,15 +96,10 @@ impl Invoker {
     ///
     /// # Errors
     /// [`StartError::EmptyCommand`] or [`StartError::Bootstrap`].
-    pub async fn start(
-        settings: FunctionSettings,
-        options: &FunctionsOptions,
-    ) -> Result<Self, StartError> {
+    pub async fn start(settings: FunctionSettings, options: &FunctionsOptions) -> Result<Self, StartError> {
         if let FunctionKind::Remote { invoke_url } = &settings.kind {
             let remote = RemoteFunction::new(invoke_url.clone(), &settings);
-            return Ok(Self {
-                target: Target::Remote(Arc::new(remote)),
-            });
+            return Ok(Self { target: Target::Remote(Arc::new(remote)) });
         }
         let state_dir = options.state_dir.clone();
         let bootstraps = tokio::task::spawn_blocking(move || bootstrap::write(&state_dir))
@@ -114,9 +107,7 @@ impl Invoker {
             .map_err(|e| StartError::Bootstrap(std::io::Error::other(e)))?
             .map_err(StartError::Bootstrap)?;
         let spec = Spec::new(settings, options, &bootstraps)?;
-        Ok(Self {
-            target: Target::Local(Pool::start(spec)),
-        })
+        Ok(Self { target: Target::Local(Pool::start(spec)) })
     }
 
     /// Invokes the function synchronously with `payload` (the event JSON) and returns what the

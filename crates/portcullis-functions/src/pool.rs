@@ -45,8 +45,7 @@ impl Admission {
         if place.ahead >= self.queue_size {
             return Err(InvokeError::Throttled);
         }
-        let waited =
-            tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned()).await;
+        let waited = tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned()).await;
         drop(place);
         match waited {
             Ok(Ok(permit)) => Ok(permit),
@@ -127,8 +126,8 @@ impl Pool {
             generation: AtomicU64::new(0),
             reaper: Mutex::new(None),
         });
-        let period = (pool.spec.settings.idle_timeout / 4)
-            .clamp(Duration::from_millis(20), Duration::from_secs(5));
+        let period =
+            (pool.spec.settings.idle_timeout / 4).clamp(Duration::from_millis(20), Duration::from_secs(5));
         let reaper = tokio::spawn(reap_loop(Arc::downgrade(&pool), period));
         *lock(&pool.reaper) = Some(reaper);
         pool.top_up_prewarm();
@@ -139,11 +138,7 @@ impl Pool {
         &self.spec.settings.name
     }
 
-    pub(crate) async fn invoke(
-        &self,
-        payload: Bytes,
-        request_id: &str,
-    ) -> Result<Bytes, InvokeError> {
+    pub(crate) async fn invoke(&self, payload: Bytes, request_id: &str) -> Result<Bytes, InvokeError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(InvokeError::ShuttingDown);
         }
@@ -155,9 +150,7 @@ impl Pool {
             Some(instance) => instance,
             None => self.cold_start(false).await?,
         };
-        let result = instance
-            .run(payload, request_id, self.spec.settings.timeout)
-            .await;
+        let result = instance.run(payload, request_id, self.spec.settings.timeout).await;
         match &result {
             Ok(_) | Err(InvokeError::FunctionError { .. } | InvokeError::ResponseTooLarge) => {
                 self.put_idle(instance);
@@ -195,10 +188,7 @@ impl Pool {
         {
             return;
         }
-        lock(&self.idle).push(Idle {
-            instance,
-            since: Instant::now(),
-        });
+        lock(&self.idle).push(Idle { instance, since: Instant::now() });
     }
 
     /// Spawns an instance and waits for its init to finish. Fails fast while backing off after
@@ -274,11 +264,7 @@ impl Pool {
     /// Starts instances in the background until `prewarm` are live (each holds a permit while it
     /// starts, so prewarming never exceeds `concurrency`).
     fn top_up_prewarm(self: &Arc<Self>) {
-        let want = self
-            .spec
-            .settings
-            .prewarm
-            .min(self.spec.settings.concurrency.get());
+        let want = self.spec.settings.prewarm.min(self.spec.settings.concurrency.get());
         let have = lock(&self.live).len();
         for _ in have..want {
             let Ok(permit) = self.admission.permits.clone().try_acquire_owned() else {
@@ -308,9 +294,7 @@ impl Pool {
                 if !entry.instance.alive() {
                     continue;
                 }
-                if now.duration_since(entry.since) >= settings.idle_timeout
-                    && live > settings.prewarm
-                {
+                if now.duration_since(entry.since) >= settings.idle_timeout && live > settings.prewarm {
                     live -= 1;
                     stopped.push(entry.instance);
                 } else {
@@ -320,11 +304,7 @@ impl Pool {
             *idle = kept;
         }
         for instance in stopped {
-            tracing::info!(
-                function = self.name(),
-                instance = instance.id,
-                "stopping idle instance"
-            );
+            tracing::info!(function = self.name(), instance = instance.id, "stopping idle instance");
         }
     }
 
@@ -334,11 +314,7 @@ impl Pool {
         self.generation.fetch_add(1, Ordering::AcqRel);
         *lock(&self.backoff) = Backoff::default();
         let stale: Vec<Idle> = lock(&self.idle).drain(..).collect();
-        tracing::info!(
-            function = self.name(),
-            stopped = stale.len(),
-            "recycling instances"
-        );
+        tracing::info!(function = self.name(), stopped = stale.len(), "recycling instances");
     }
 
     pub(crate) fn idle_count(&self) -> usize {
@@ -369,14 +345,8 @@ impl Pool {
         self.kill_all();
         let handles: Vec<_> = lock(&self.live).values().cloned().collect();
         let all_exited = futures_join(handles.into_iter().map(|h| h.exited()));
-        if tokio::time::timeout(Duration::from_secs(5), all_exited)
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                function = self.name(),
-                "instances still running 5 s after the kill"
-            );
+        if tokio::time::timeout(Duration::from_secs(5), all_exited).await.is_err() {
+            tracing::warn!(function = self.name(), "instances still running 5 s after the kill");
         }
     }
 }

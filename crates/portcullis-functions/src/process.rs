@@ -62,11 +62,9 @@ impl Spec {
         options: &FunctionsOptions,
         bootstraps: &Bootstraps,
     ) -> Result<Self, StartError> {
-        let arn: Arc<str> = format!(
-            "arn:aws:lambda:{}:{}:function:{}",
-            settings.region, options.account_id, settings.name
-        )
-        .into();
+        let arn: Arc<str> =
+            format!("arn:aws:lambda:{}:{}:function:{}", settings.region, options.account_id, settings.name)
+                .into();
         let (program, args, handler, runtime_dir, python) = match &settings.kind {
             FunctionKind::Node { handler } => (
                 OsString::from("node"),
@@ -91,27 +89,13 @@ impl Spec {
                 } else {
                     OsString::from(first)
                 };
-                (
-                    program,
-                    rest.iter().map(OsString::from).collect(),
-                    None,
-                    None,
-                    false,
-                )
+                (program, rest.iter().map(OsString::from).collect(), None, None, false)
             }
             FunctionKind::Remote { .. } => {
                 return Err(StartError::EmptyCommand(settings.name.clone()));
             }
         };
-        Ok(Self {
-            settings,
-            arn,
-            program,
-            args,
-            handler,
-            runtime_dir,
-            python,
-        })
+        Ok(Self { settings, arn, program, args, handler, runtime_dir, python })
     }
 
     fn command(&self, api: SocketAddr, provisioned: bool) -> Command {
@@ -139,18 +123,11 @@ impl Spec {
             .env("AWS_LAMBDA_FUNCTION_NAME", &s.name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory)
-            .env(
-                "AWS_LAMBDA_LOG_GROUP_NAME",
-                format!("/aws/lambda/{}", s.name),
-            )
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", s.name))
             .env("AWS_LAMBDA_LOG_STREAM_NAME", log_stream_name())
             .env(
                 "AWS_LAMBDA_INITIALIZATION_TYPE",
-                if provisioned {
-                    "provisioned-concurrency"
-                } else {
-                    "on-demand"
-                },
+                if provisioned { "provisioned-concurrency" } else { "on-demand" },
             )
             .env("AWS_REGION", &s.region)
             .env("AWS_DEFAULT_REGION", &s.region)
@@ -213,10 +190,7 @@ pub(crate) struct Instance {
 
 impl std::fmt::Debug for Instance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Instance")
-            .field("id", &self.id)
-            .field("pid", &self.pid)
-            .finish()
+        f.debug_struct("Instance").field("id", &self.id).field("pid", &self.pid).finish()
     }
 }
 
@@ -247,31 +221,13 @@ impl Instance {
             server.abort();
             return Err("the process exited at once".into());
         };
-        lock(live).insert(
-            id,
-            LiveHandle {
-                pid,
-                phase: phase.clone(),
-            },
-        );
+        lock(live).insert(id, LiveHandle { pid, phase: phase.clone() });
         let name: Arc<str> = spec.settings.name.as_str().into();
         if let Some(stdout) = child.stdout.take() {
-            tokio::spawn(forward_output(
-                stdout,
-                "stdout",
-                name.clone(),
-                id,
-                api.clone(),
-            ));
+            tokio::spawn(forward_output(stdout, "stdout", name.clone(), id, api.clone()));
         }
         if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(forward_output(
-                stderr,
-                "stderr",
-                name.clone(),
-                id,
-                api.clone(),
-            ));
+            tokio::spawn(forward_output(stderr, "stderr", name.clone(), id, api.clone()));
         }
         let supervisor_api = api.clone();
         let supervisor_live = live.clone();
@@ -286,25 +242,14 @@ impl Instance {
             supervisor_api.phase.send_replace(Phase::Exited(status));
             lock(&supervisor_live).remove(&id);
         });
-        Ok(Instance {
-            id,
-            generation: 0,
-            pid,
-            api,
-            next_tx,
-            phase,
-            server,
-        })
+        Ok(Instance { id, generation: 0, pid, api, next_tx, phase, server })
     }
 
     /// Waits for the end of init: the first `invocation/next`.
     pub(crate) async fn wait_ready(&self, timeout: Duration) -> Result<(), String> {
         let mut phase = self.phase.clone();
         let waited = tokio::time::timeout(timeout, async {
-            phase
-                .wait_for(|p| !matches!(p, Phase::Starting))
-                .await
-                .map(|p| p.clone())
+            phase.wait_for(|p| !matches!(p, Phase::Starting)).await.map(|p| p.clone())
         })
         .await;
         match waited {
@@ -312,9 +257,7 @@ impl Instance {
             Ok(Err(_)) => Err("the instance is gone".into()),
             Ok(Ok(Phase::Ready)) => Ok(()),
             Ok(Ok(Phase::InitFailed(reason))) => Err(reason),
-            Ok(Ok(Phase::Exited(status))) => {
-                Err(format!("the process exited during init ({status})"))
-            }
+            Ok(Ok(Phase::Exited(status))) => Err(format!("the process exited during init ({status})")),
             Ok(Ok(Phase::Starting)) => Err("the instance is still starting".into()),
         }
     }
@@ -339,21 +282,11 @@ impl Instance {
     ) -> Result<Bytes, InvokeError> {
         let (reply, mut outcome) = oneshot::channel();
         let deadline = SystemTime::now() + timeout;
-        let deadline_ms = deadline
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        let invocation = Invocation {
-            request_id: request_id.into(),
-            payload,
-            deadline_ms,
-            trace_id: trace_id(),
-            reply,
-        };
+        let deadline_ms = deadline.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let invocation =
+            Invocation { request_id: request_id.into(), payload, deadline_ms, trace_id: trace_id(), reply };
         if self.next_tx.try_send(invocation).is_err() {
-            return Err(InvokeError::Crashed {
-                reason: "the instance is not accepting work".into(),
-            });
+            return Err(InvokeError::Crashed { reason: "the instance is not accepting work".into() });
         }
         let mut phase = self.phase.clone();
         tokio::select! {
@@ -392,13 +325,9 @@ impl Drop for Instance {
 fn map_outcome(outcome: Option<Outcome>) -> Result<Bytes, InvokeError> {
     match outcome {
         Some(Outcome::Response(body)) => Ok(body),
-        Some(Outcome::Error { error_type, body }) => {
-            Err(InvokeError::FunctionError { error_type, body })
-        }
+        Some(Outcome::Error { error_type, body }) => Err(InvokeError::FunctionError { error_type, body }),
         Some(Outcome::TooLarge) => Err(InvokeError::ResponseTooLarge),
-        None => Err(InvokeError::Crashed {
-            reason: "the instance dropped the invocation".into(),
-        }),
+        None => Err(InvokeError::Crashed { reason: "the instance dropped the invocation".into() }),
     }
 }
 
@@ -442,10 +371,7 @@ fn random_u64() -> u64 {
 
 /// An X-Ray style trace header: `Root=1-<epoch hex>-<96 bits>;Parent=<64 bits>;Sampled=0`.
 fn trace_id() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     format!(
         "Root=1-{:08x}-{:08x}{:016x};Parent={:016x};Sampled=0",
         secs as u32,
@@ -457,16 +383,9 @@ fn trace_id() -> String {
 
 /// `YYYY/MM/DD/[$LATEST]<32 hex>`, the shape of Lambda's log stream names.
 fn log_stream_name() -> String {
-    let days = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() / 86_400)
-        .unwrap_or(0);
+    let days = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() / 86_400).unwrap_or(0);
     let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}/{m:02}/{d:02}/[$LATEST]{:016x}{:016x}",
-        random_u64(),
-        random_u64()
-    )
+    format!("{y:04}/{m:02}/{d:02}/[$LATEST]{:016x}{:016x}", random_u64(), random_u64())
 }
 
 fn civil_from_days(z: i64) -> (i64, u32, u32) {

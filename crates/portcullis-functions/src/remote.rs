@@ -26,19 +26,10 @@ pub(crate) struct RemoteFunction {
 
 impl RemoteFunction {
     pub(crate) fn new(url: Url, settings: &FunctionSettings) -> Self {
-        let admission = Admission::new(
-            settings.concurrency.get(),
-            settings.queue_size,
-            settings.queue_timeout,
-        );
+        let admission =
+            Admission::new(settings.concurrency.get(), settings.queue_size, settings.queue_timeout);
         let client = Client::builder(TokioExecutor::new()).build_http();
-        Self {
-            name: settings.name.clone(),
-            url,
-            timeout: settings.timeout,
-            admission,
-            client,
-        }
+        Self { name: settings.name.clone(), url, timeout: settings.timeout, admission, client }
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -55,11 +46,7 @@ impl RemoteFunction {
 
     /// POSTs the payload; `X-Amz-Function-Error` on the answer marks a function error, as on the
     /// Lambda Invoke API.
-    pub(crate) async fn invoke(
-        &self,
-        payload: Bytes,
-        request_id: &str,
-    ) -> Result<Bytes, InvokeError> {
+    pub(crate) async fn invoke(&self, payload: Bytes, request_id: &str) -> Result<Bytes, InvokeError> {
         if payload.len() > MAX_PAYLOAD_BYTES {
             return Err(InvokeError::RequestTooLarge);
         }
@@ -70,11 +57,8 @@ impl RemoteFunction {
             .body(Full::new(payload))
             .map_err(|e| InvokeError::Remote(e.to_string()))?;
         let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| InvokeError::Remote(e.to_string()))?;
+            let response =
+                self.client.request(request).await.map_err(|e| InvokeError::Remote(e.to_string()))?;
             let status = response.status();
             let function_error = response
                 .headers()
@@ -94,11 +78,7 @@ impl RemoteFunction {
         if let Some(kind) = function_error {
             let error_type = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
-                .and_then(|v| {
-                    v.get("errorType")
-                        .and_then(|t| t.as_str())
-                        .map(str::to_owned)
-                })
+                .and_then(|v| v.get("errorType").and_then(|t| t.as_str()).map(str::to_owned))
                 .unwrap_or(kind);
             return Err(InvokeError::FunctionError { error_type, body });
         }

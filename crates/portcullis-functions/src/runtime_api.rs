@@ -148,11 +148,7 @@ async fn next(api: &ApiState) -> Response<Full<Bytes>> {
         rx.recv().await
     };
     let Some(invocation) = invocation else {
-        return error(
-            StatusCode::GONE,
-            "Runtime.ExitError",
-            "instance is stopping",
-        );
+        return error(StatusCode::GONE, "Runtime.ExitError", "instance is stopping");
     };
     *lock(&api.current) = Some(invocation.request_id.clone());
     *lock(&api.inflight) = Some((invocation.request_id.clone(), invocation.reply));
@@ -162,10 +158,7 @@ async fn next(api: &ApiState) -> Response<Full<Bytes>> {
     if let Ok(v) = HeaderValue::from_str(&invocation.request_id) {
         headers.insert("lambda-runtime-aws-request-id", v);
     }
-    headers.insert(
-        "lambda-runtime-deadline-ms",
-        HeaderValue::from(invocation.deadline_ms),
-    );
+    headers.insert("lambda-runtime-deadline-ms", HeaderValue::from(invocation.deadline_ms));
     if let Ok(v) = HeaderValue::from_str(&api.arn) {
         headers.insert("lambda-runtime-invoked-function-arn", v);
     }
@@ -185,10 +178,7 @@ fn take_inflight(api: &ApiState, id: &str) -> Option<oneshot::Sender<Outcome>> {
 }
 
 async fn read_body(req: Request<Incoming>) -> Result<Bytes, ()> {
-    match Limited::new(req.into_body(), MAX_PAYLOAD_BYTES)
-        .collect()
-        .await
-    {
+    match Limited::new(req.into_body(), MAX_PAYLOAD_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(_) => Err(()),
     }
@@ -196,11 +186,7 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, ()> {
 
 async fn response(api: &ApiState, id: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let Some(reply) = take_inflight(api, id) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestID",
-            "Invalid request ID",
-        );
+        return error(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID");
     };
     match read_body(req).await {
         Ok(body) => {
@@ -215,31 +201,19 @@ async fn response(api: &ApiState, id: &str, req: Request<Incoming>) -> Response<
                 &format!("Exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes)."),
             );
             // The rest of the body is left unread, so this connection cannot be reused.
-            response
-                .headers_mut()
-                .insert("connection", HeaderValue::from_static("close"));
+            response.headers_mut().insert("connection", HeaderValue::from_static("close"));
             response
         }
     }
 }
 
-async fn invocation_error(
-    api: &ApiState,
-    id: &str,
-    req: Request<Incoming>,
-) -> Response<Full<Bytes>> {
+async fn invocation_error(api: &ApiState, id: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let Some(reply) = take_inflight(api, id) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestID",
-            "Invalid request ID",
-        );
+        return error(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID");
     };
     let error_type = error_type_header(&req);
     let body = read_body(req).await.unwrap_or_default();
-    let error_type = error_type
-        .or_else(|| error_type_from_body(&body))
-        .unwrap_or_else(|| "Unhandled".into());
+    let error_type = error_type.or_else(|| error_type_from_body(&body)).unwrap_or_else(|| "Unhandled".into());
     let _ = reply.send(Outcome::Error { error_type, body });
     accepted()
 }
@@ -247,16 +221,10 @@ async fn invocation_error(
 async fn init_error(api: &ApiState, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let error_type = error_type_header(&req);
     let body = read_body(req).await.unwrap_or_default();
-    let error_type = error_type
-        .or_else(|| error_type_from_body(&body))
-        .unwrap_or_else(|| "Unhandled".into());
+    let error_type = error_type.or_else(|| error_type_from_body(&body)).unwrap_or_else(|| "Unhandled".into());
     let message = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
-        .and_then(|v| {
-            v.get("errorMessage")
-                .and_then(|m| m.as_str())
-                .map(str::to_owned)
-        })
+        .and_then(|v| v.get("errorMessage").and_then(|m| m.as_str()).map(str::to_owned))
         .unwrap_or_default();
     api.phase.send_if_modified(|phase| {
         let starting = matches!(phase, Phase::Starting | Phase::Ready);
@@ -269,26 +237,17 @@ async fn init_error(api: &ApiState, req: Request<Incoming>) -> Response<Full<Byt
 }
 
 fn error_type_header(req: &Request<Incoming>) -> Option<String> {
-    req.headers()
-        .get("lambda-runtime-function-error-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+    req.headers().get("lambda-runtime-function-error-type").and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 fn error_type_from_body(body: &[u8]) -> Option<String> {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .ok()?
-        .get("errorType")?
-        .as_str()
-        .map(str::to_owned)
+    serde_json::from_slice::<serde_json::Value>(body).ok()?.get("errorType")?.as_str().map(str::to_owned)
 }
 
 fn accepted() -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from_static(b"{\"status\":\"OK\"}")));
     *response.status_mut() = StatusCode::ACCEPTED;
-    response
-        .headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
+    response.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
     response
 }
 
@@ -296,8 +255,6 @@ fn error(status: StatusCode, error_type: &str, message: &str) -> Response<Full<B
     let body = serde_json::json!({"errorMessage": message, "errorType": error_type}).to_string();
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
+    response.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
     response
 }

@@ -14,13 +14,7 @@ use super::*;
 /// Builds the fixture crate with the same cargo and target dir as this test run.
 fn build_testfn() -> PathBuf {
     let output = std::process::Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "portcullis-testfn",
-            "--message-format=json",
-        ])
+        .args(["build", "-q", "-p", "portcullis-testfn", "--message-format=json"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run cargo");
@@ -32,9 +26,7 @@ fn build_testfn() -> PathBuf {
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|msg| {
-            msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "portcullis-testfn"
-        })
+        .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "portcullis-testfn")
         .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
         .expect("an executable for portcullis-testfn")
 }
@@ -45,9 +37,7 @@ async fn a_function_built_with_lambda_runtime_runs_unmodified() {
     let dir = dir_with(&[]);
     let mut settings = FunctionSettings::new(
         "native",
-        FunctionKind::Provided {
-            command: vec![exe.to_string_lossy().into_owned()],
-        },
+        FunctionKind::Provided { command: vec![exe.to_string_lossy().into_owned()] },
         dir.path(),
     );
     settings.timeout = Duration::from_secs(5);
@@ -55,17 +45,10 @@ async fn a_function_built_with_lambda_runtime_runs_unmodified() {
     let out = invoke_json(&run.invoker, json!({"a": 1}), "rust-1").await;
     assert_eq!(out["event"], json!({"a": 1}));
     assert_eq!(out["request_id"], "rust-1");
-    assert_eq!(
-        out["arn"],
-        "arn:aws:lambda:us-east-1:123456789012:function:native"
-    );
+    assert_eq!(out["arn"], "arn:aws:lambda:us-east-1:123456789012:function:native");
     assert_eq!(out["function_name"], "native");
     assert!(out["deadline"].as_u64().unwrap() > 1_600_000_000_000);
-    match run
-        .invoker
-        .invoke(Bytes::from_static(br#"{"fail":true}"#), "rust-2")
-        .await
-    {
+    match run.invoker.invoke(Bytes::from_static(br#"{"fail":true}"#), "rust-2").await {
         Err(InvokeError::FunctionError { body, .. }) => {
             let doc: Value = serde_json::from_slice(&body).unwrap();
             assert_eq!(doc["errorMessage"], "asked to fail");
@@ -78,10 +61,7 @@ async fn a_function_built_with_lambda_runtime_runs_unmodified() {
 }
 
 fn skip_or_fail(what: &str) {
-    assert!(
-        !clients_required(),
-        "{what} is required (PORTCULLIS_REQUIRE_RUNTIME_CLIENTS) but missing"
-    );
+    assert!(!clients_required(), "{what} is required (PORTCULLIS_REQUIRE_RUNTIME_CLIENTS) but missing");
     eprintln!("SKIPPED: {what} is not installed");
 }
 
@@ -98,22 +78,13 @@ async fn python_awslambdaric_runs_unmodified() {
         "app.py",
         "def handler(event, context):\n    if event.get('fail'):\n        raise KeyError('missing')\n    return {'echo': event, 'id': context.aws_request_id, 'name': context.function_name}\n",
     )]);
-    let command = ["python3", "-m", "awslambdaric", "app.handler"]
-        .map(String::from)
-        .to_vec();
+    let command = ["python3", "-m", "awslambdaric", "app.handler"].map(String::from).to_vec();
     let mut settings = FunctionSettings::new("ric", FunctionKind::Provided { command }, dir.path());
     settings.timeout = Duration::from_secs(5);
     let run = start(settings).await;
     let out = invoke_json(&run.invoker, json!({"x": [1]}), "py-ric-1").await;
-    assert_eq!(
-        out,
-        json!({"echo": {"x": [1]}, "id": "py-ric-1", "name": "ric"})
-    );
-    match run
-        .invoker
-        .invoke(Bytes::from_static(br#"{"fail":true}"#), "py-ric-2")
-        .await
-    {
+    assert_eq!(out, json!({"echo": {"x": [1]}, "id": "py-ric-1", "name": "ric"}));
+    match run.invoker.invoke(Bytes::from_static(br#"{"fail":true}"#), "py-ric-2").await {
         Err(InvokeError::FunctionError { error_type, .. }) => {
             assert!(error_type.contains("KeyError"), "{error_type}")
         }
@@ -133,21 +104,13 @@ async fn node_aws_lambda_ric_runs_unmodified() {
         "index.js",
         "exports.handler = async (event, context) => { if (event.fail) throw new RangeError('nope'); return { echo: event, id: context.awsRequestId }; };",
     )]);
-    let command = vec![
-        bin.to_string_lossy().into_owned(),
-        "index.handler".to_owned(),
-    ];
-    let mut settings =
-        FunctionSettings::new("noderic", FunctionKind::Provided { command }, dir.path());
+    let command = vec![bin.to_string_lossy().into_owned(), "index.handler".to_owned()];
+    let mut settings = FunctionSettings::new("noderic", FunctionKind::Provided { command }, dir.path());
     settings.timeout = Duration::from_secs(5);
     let run = start(settings).await;
     let out = invoke_json(&run.invoker, json!({"y": true}), "node-ric-1").await;
     assert_eq!(out, json!({"echo": {"y": true}, "id": "node-ric-1"}));
-    match run
-        .invoker
-        .invoke(Bytes::from_static(br#"{"fail":true}"#), "node-ric-2")
-        .await
-    {
+    match run.invoker.invoke(Bytes::from_static(br#"{"fail":true}"#), "node-ric-2").await {
         Err(InvokeError::FunctionError { error_type, .. }) => {
             assert!(error_type.contains("RangeError"), "{error_type}")
         }

@@ -6,9 +6,7 @@ use serde_json::json;
 use super::*;
 
 async fn invoke(run: &Running, event: Value) -> Result<Bytes, InvokeError> {
-    run.invoker
-        .invoke(Bytes::from(event.to_string()), "fault")
-        .await
+    run.invoker.invoke(Bytes::from(event.to_string()), "fault").await
 }
 
 #[tokio::test]
@@ -59,29 +57,14 @@ async fn a_timeout_kills_the_instance_within_timeout_plus_one_second() {
     let mut settings = node(&dir, "f.handler");
     settings.timeout = Duration::from_millis(500);
     let run = start(settings).await;
-    let pid = invoke_json(&run.invoker, json!({}), "a")
-        .await
-        .as_u64()
-        .unwrap() as u32;
+    let pid = invoke_json(&run.invoker, json!({}), "a").await.as_u64().unwrap() as u32;
     let started = Instant::now();
     let result = invoke(&run, json!({"hang": true})).await;
     let took = started.elapsed();
     assert!(matches!(result, Err(InvokeError::Timeout(_))), "{result:?}");
-    assert!(
-        took >= Duration::from_millis(500) && took < Duration::from_millis(1500),
-        "{took:?}"
-    );
-    assert!(
-        eventually(Duration::from_secs(2), || !proc_entry_exists(pid)).await,
-        "killed and reaped"
-    );
-    assert_ne!(
-        invoke_json(&run.invoker, json!({}), "b")
-            .await
-            .as_u64()
-            .unwrap() as u32,
-        pid
-    );
+    assert!(took >= Duration::from_millis(500) && took < Duration::from_millis(1500), "{took:?}");
+    assert!(eventually(Duration::from_secs(2), || !proc_entry_exists(pid)).await, "killed and reaped");
+    assert_ne!(invoke_json(&run.invoker, json!({}), "b").await.as_u64().unwrap() as u32, pid);
     run.functions.shutdown().await;
 }
 
@@ -107,24 +90,11 @@ async fn an_init_failure_is_reported_then_retried_with_backoff() {
         other => panic!("expected a fast init failure, got {other:?}"),
     }
     assert!(started.elapsed() < Duration::from_millis(100));
-    assert!(
-        eventually(Duration::from_secs(2), || run
-            .invoker
-            .instance_pids()
-            .is_empty())
-        .await
-    );
+    assert!(eventually(Duration::from_secs(2), || run.invoker.instance_pids().is_empty()).await);
     // Fixed code is picked up by the next attempt once the backoff has passed.
-    std::fs::write(
-        dir.path().join("f.mjs"),
-        "export const handler = async () => 'fixed';",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("f.mjs"), "export const handler = async () => 'fixed';").unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        invoke_json(&run.invoker, json!({}), "c").await,
-        json!("fixed")
-    );
+    assert_eq!(invoke_json(&run.invoker, json!({}), "c").await, json!("fixed"));
     run.functions.shutdown().await;
 }
 
@@ -141,16 +111,11 @@ async fn a_missing_handler_and_a_missing_runtime_are_init_failures() {
     run.functions.shutdown().await;
     let settings = FunctionSettings::new(
         "nope",
-        FunctionKind::Provided {
-            command: vec!["./does-not-exist".into()],
-        },
+        FunctionKind::Provided { command: vec!["./does-not-exist".into()] },
         dir.path(),
     );
     let run = start(settings).await;
-    assert!(matches!(
-        invoke(&run, json!({})).await,
-        Err(InvokeError::InitFailed { .. })
-    ));
+    assert!(matches!(invoke(&run, json!({})).await, Err(InvokeError::InitFailed { .. })));
     run.functions.shutdown().await;
 }
 
@@ -161,20 +126,11 @@ async fn oversized_responses_and_payloads_are_refused() {
         "export const handler = async (e) => e.big ? 'x'.repeat(7 * 1024 * 1024) : 'small';",
     )]);
     let run = start(node(&dir, "f.handler")).await;
-    assert!(matches!(
-        invoke(&run, json!({"big": true})).await,
-        Err(InvokeError::ResponseTooLarge)
-    ));
+    assert!(matches!(invoke(&run, json!({"big": true})).await, Err(InvokeError::ResponseTooLarge)));
     // The instance survives an oversized response.
-    assert_eq!(
-        invoke_json(&run.invoker, json!({}), "a").await,
-        json!("small")
-    );
+    assert_eq!(invoke_json(&run.invoker, json!({}), "a").await, json!("small"));
     let payload = Bytes::from(vec![b' '; 6 * 1024 * 1024 + 1]);
-    assert!(matches!(
-        run.invoker.invoke(payload, "big").await,
-        Err(InvokeError::RequestTooLarge)
-    ));
+    assert!(matches!(run.invoker.invoke(payload, "big").await, Err(InvokeError::RequestTooLarge)));
     run.functions.shutdown().await;
 }
 
@@ -195,22 +151,13 @@ async fn an_init_that_never_finishes_fails_after_the_init_timeout() {
         other => panic!("expected an init timeout, got {other:?}"),
     }
     assert!(started.elapsed() < Duration::from_millis(1400));
-    assert!(
-        eventually(Duration::from_secs(2), || run
-            .invoker
-            .instance_pids()
-            .is_empty())
-        .await
-    );
+    assert!(eventually(Duration::from_secs(2), || run.invoker.instance_pids().is_empty()).await);
     run.functions.shutdown().await;
 }
 
 #[tokio::test]
 async fn recycle_replaces_instances_with_fresh_code() {
-    let dir = dir_with(&[(
-        "f.mjs",
-        "export const handler = async () => ({ v: 1, pid: process.pid });",
-    )]);
+    let dir = dir_with(&[("f.mjs", "export const handler = async () => ({ v: 1, pid: process.pid });")]);
     let run = start(node(&dir, "f.handler")).await;
     let first = invoke_json(&run.invoker, json!({}), "a").await;
     assert_eq!(first["v"], 1);
@@ -219,11 +166,7 @@ async fn recycle_replaces_instances_with_fresh_code() {
         "export const handler = async () => ({ v: 2, pid: process.pid });",
     )
     .unwrap();
-    assert_eq!(
-        invoke_json(&run.invoker, json!({}), "b").await["v"],
-        1,
-        "warm instance keeps old code"
-    );
+    assert_eq!(invoke_json(&run.invoker, json!({}), "b").await["v"], 1, "warm instance keeps old code");
     run.invoker.recycle();
     let fresh = invoke_json(&run.invoker, json!({}), "c").await;
     assert_eq!(fresh["v"], 2);

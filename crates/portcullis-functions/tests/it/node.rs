@@ -27,23 +27,12 @@ export const handler = async (event, context) => {{
     assert_eq!(first["event"], json!({"hello": "world"}));
     assert_eq!(first["ctx"]["name"], "fn");
     assert_eq!(first["ctx"]["id"], "req-1");
-    assert_eq!(
-        first["ctx"]["arn"],
-        "arn:aws:lambda:us-east-1:123456789012:function:fn"
-    );
+    assert_eq!(first["ctx"]["arn"], "arn:aws:lambda:us-east-1:123456789012:function:fn");
     assert_eq!(first["ctx"]["memory"], "128");
     let remaining = first["ctx"]["remaining"].as_u64().unwrap();
-    assert!(
-        remaining > 8_000 && remaining <= 10_000,
-        "remaining {remaining}"
-    );
+    assert!(remaining > 8_000 && remaining <= 10_000, "remaining {remaining}");
     let env = &first["env"];
-    assert!(
-        env["AWS_LAMBDA_RUNTIME_API"]
-            .as_str()
-            .unwrap()
-            .starts_with("127.0.0.1:")
-    );
+    assert!(env["AWS_LAMBDA_RUNTIME_API"].as_str().unwrap().starts_with("127.0.0.1:"));
     assert_eq!(env["_HANDLER"], "src/app.handler");
     assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "fn");
     assert_eq!(env["AWS_LAMBDA_FUNCTION_VERSION"], "$LATEST");
@@ -53,19 +42,9 @@ export const handler = async (event, context) => {{
     assert_eq!(env["LAMBDA_TASK_ROOT"], dir.path().to_str().unwrap());
     assert_eq!(env["TZ"], ":UTC");
     assert_eq!(env["AWS_LAMBDA_LOG_GROUP_NAME"], "/aws/lambda/fn");
-    assert!(
-        env["AWS_LAMBDA_LOG_STREAM_NAME"]
-            .as_str()
-            .unwrap()
-            .contains("[$LATEST]")
-    );
+    assert!(env["AWS_LAMBDA_LOG_STREAM_NAME"].as_str().unwrap().contains("[$LATEST]"));
     assert_eq!(env["TABLE"], "orders");
-    assert!(
-        env["_X_AMZN_TRACE_ID"]
-            .as_str()
-            .unwrap()
-            .starts_with("Root=1-")
-    );
+    assert!(env["_X_AMZN_TRACE_ID"].as_str().unwrap().starts_with("Root=1-"));
     assert_eq!(env["CARGO_MANIFEST_DIR"], serde_json::Value::Null);
 
     // Warm: the same process answers the second invocation, module state intact.
@@ -82,22 +61,13 @@ async fn commonjs_callback_and_sync_handlers_work() {
             "cb.js",
             "exports.handler = function (event, context, callback) { setTimeout(() => callback(null, { via: 'callback', n: event.n }), 5); };",
         ),
-        (
-            "plain.cjs",
-            "module.exports = { nested: { fn: (event) => ({ via: 'sync', n: event.n }) } };",
-        ),
+        ("plain.cjs", "module.exports = { nested: { fn: (event) => ({ via: 'sync', n: event.n }) } };"),
     ]);
     let run = start(node(&dir, "cb.handler")).await;
-    assert_eq!(
-        invoke_json(&run.invoker, json!({"n": 1}), "a").await,
-        json!({"via": "callback", "n": 1})
-    );
+    assert_eq!(invoke_json(&run.invoker, json!({"n": 1}), "a").await, json!({"via": "callback", "n": 1}));
     run.functions.shutdown().await;
     let run = start(node(&dir, "plain.nested.fn")).await;
-    assert_eq!(
-        invoke_json(&run.invoker, json!({"n": 2}), "b").await,
-        json!({"via": "sync", "n": 2})
-    );
+    assert_eq!(invoke_json(&run.invoker, json!({"n": 2}), "b").await, json!({"via": "sync", "n": 2}));
     run.functions.shutdown().await;
 }
 
@@ -111,10 +81,7 @@ async fn js_files_in_a_module_package_load_as_esm() {
         ),
     ]);
     let run = start(node(&dir, "lib/index.go")).await;
-    assert_eq!(
-        invoke_json(&run.invoker, json!({}), "c").await,
-        json!("string")
-    );
+    assert_eq!(invoke_json(&run.invoker, json!({}), "c").await, json!("string"));
     run.functions.shutdown().await;
 }
 

@@ -13,9 +13,7 @@ async fn sleepers(invoker: &Invoker, n: usize, ms: u64) -> Vec<Result<Value, Inv
     let calls = (0..n).map(|i| {
         let invoker = invoker.clone();
         async move {
-            let out = invoker
-                .invoke(Bytes::from(json!({"ms": ms}).to_string()), &format!("r{i}"))
-                .await?;
+            let out = invoker.invoke(Bytes::from(json!({"ms": ms}).to_string()), &format!("r{i}")).await?;
             Ok(serde_json::from_slice::<Value>(&out).expect("json"))
         }
     });
@@ -30,33 +28,13 @@ async fn n_requests_with_concurrency_n_run_in_parallel_on_n_instances() {
     settings.prewarm = 3;
     let run = start(settings).await;
     // Prewarmed and ready, so cold starts do not stagger the three runs.
-    assert!(
-        eventually(Duration::from_secs(10), || run.invoker.idle_instances()
-            == 3)
-        .await
-    );
-    let results: Vec<Value> = sleepers(&run.invoker, 3, 1000)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap())
-        .collect();
-    let pids: std::collections::HashSet<_> =
-        results.iter().map(|r| r["pid"].as_u64().unwrap()).collect();
+    assert!(eventually(Duration::from_secs(10), || run.invoker.idle_instances() == 3).await);
+    let results: Vec<Value> = sleepers(&run.invoker, 3, 1000).await.into_iter().map(|r| r.unwrap()).collect();
+    let pids: std::collections::HashSet<_> = results.iter().map(|r| r["pid"].as_u64().unwrap()).collect();
     assert_eq!(pids.len(), 3, "three instances: {results:?}");
-    let latest_start = results
-        .iter()
-        .map(|r| r["start"].as_u64().unwrap())
-        .max()
-        .unwrap();
-    let earliest_end = results
-        .iter()
-        .map(|r| r["end"].as_u64().unwrap())
-        .min()
-        .unwrap();
-    assert!(
-        latest_start < earliest_end,
-        "all three overlapped: {results:?}"
-    );
+    let latest_start = results.iter().map(|r| r["start"].as_u64().unwrap()).max().unwrap();
+    let earliest_end = results.iter().map(|r| r["end"].as_u64().unwrap()).min().unwrap();
+    assert!(latest_start < earliest_end, "all three overlapped: {results:?}");
     run.functions.shutdown().await;
 }
 
@@ -66,25 +44,13 @@ async fn the_request_beyond_concurrency_waits_for_a_free_instance() {
     let mut settings = node(&dir, "s.handler");
     settings.concurrency = concurrency(2);
     let run = start(settings).await;
-    let results: Vec<Value> = sleepers(&run.invoker, 3, 300)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap())
-        .collect();
-    let pids: std::collections::HashSet<_> =
-        results.iter().map(|r| r["pid"].as_u64().unwrap()).collect();
+    let results: Vec<Value> = sleepers(&run.invoker, 3, 300).await.into_iter().map(|r| r.unwrap()).collect();
+    let pids: std::collections::HashSet<_> = results.iter().map(|r| r["pid"].as_u64().unwrap()).collect();
     assert_eq!(pids.len(), 2, "never more than two instances: {results:?}");
     let mut by_start = results.clone();
     by_start.sort_by_key(|r| r["start"].as_u64().unwrap());
-    let first_end = by_start[..2]
-        .iter()
-        .map(|r| r["end"].as_u64().unwrap())
-        .min()
-        .unwrap();
-    assert!(
-        by_start[2]["start"].as_u64().unwrap() >= first_end,
-        "the third waited: {results:?}"
-    );
+    let first_end = by_start[..2].iter().map(|r| r["end"].as_u64().unwrap()).min().unwrap();
+    assert!(by_start[2]["start"].as_u64().unwrap() >= first_end, "the third waited: {results:?}");
     run.functions.shutdown().await;
 }
 
@@ -99,10 +65,7 @@ async fn a_full_queue_throttles_at_once_and_a_long_wait_throttles_on_time() {
     invoke_json(&run.invoker, json!({"ms": 0}), "warm-up").await;
     let started = Instant::now();
     let results = sleepers(&run.invoker, 3, 400).await;
-    let throttled = results
-        .iter()
-        .filter(|r| matches!(r, Err(InvokeError::Throttled)))
-        .count();
+    let throttled = results.iter().filter(|r| matches!(r, Err(InvokeError::Throttled))).count();
     let ok = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!((ok, throttled), (2, 1), "{results:?}");
     assert!(started.elapsed() < Duration::from_secs(3));
@@ -114,12 +77,7 @@ async fn a_full_queue_throttles_at_once_and_a_long_wait_throttles_on_time() {
     let run = start(settings).await;
     let results = sleepers(&run.invoker, 2, 600).await;
     assert!(results.iter().any(|r| r.is_ok()));
-    assert!(
-        results
-            .iter()
-            .any(|r| matches!(r, Err(InvokeError::Throttled))),
-        "{results:?}"
-    );
+    assert!(results.iter().any(|r| matches!(r, Err(InvokeError::Throttled))), "{results:?}");
     run.functions.shutdown().await;
 }
 
@@ -131,37 +89,18 @@ async fn idle_instances_are_stopped_and_prewarmed_ones_kept() {
     settings.concurrency = concurrency(3);
     settings.prewarm = 1;
     let run = start(settings).await;
-    assert!(
-        eventually(Duration::from_secs(10), || run
-            .invoker
-            .instance_pids()
-            .len()
-            == 1)
-        .await
-    );
+    assert!(eventually(Duration::from_secs(10), || run.invoker.instance_pids().len() == 1).await);
     let results = sleepers(&run.invoker, 3, 300).await;
-    let pids: std::collections::HashSet<u32> = results
-        .iter()
-        .map(|r| r.as_ref().unwrap()["pid"].as_u64().unwrap() as u32)
-        .collect();
-    assert!(
-        pids.len() >= 2,
-        "ran in parallel on several instances: {results:?}"
-    );
+    let pids: std::collections::HashSet<u32> =
+        results.iter().map(|r| r.as_ref().unwrap()["pid"].as_u64().unwrap() as u32).collect();
+    assert!(pids.len() >= 2, "ran in parallel on several instances: {results:?}");
     // All but the prewarmed minimum of one stop after the idle timeout, and stay stopped.
-    assert!(
-        eventually(Duration::from_secs(5), || run.invoker.instance_pids().len()
-            == 1)
-        .await
-    );
+    assert!(eventually(Duration::from_secs(5), || run.invoker.instance_pids().len() == 1).await);
     tokio::time::sleep(Duration::from_millis(400)).await;
     let survivors = run.invoker.instance_pids();
     assert_eq!(survivors.len(), 1);
     for pid in pids.iter().filter(|pid| !survivors.contains(pid)) {
-        assert!(
-            eventually(Duration::from_secs(2), || !proc_entry_exists(*pid)).await,
-            "{pid} reaped"
-        );
+        assert!(eventually(Duration::from_secs(2), || !proc_entry_exists(*pid)).await, "{pid} reaped");
     }
     run.functions.shutdown().await;
 }
@@ -172,10 +111,7 @@ async fn idle_instances_are_stopped_and_prewarmed_ones_kept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn throughput_of_a_trivial_node_handler() {
-    let dir = dir_with(&[(
-        "t.mjs",
-        "export const handler = async () => ({ statusCode: 200, body: 'ok' });",
-    )]);
+    let dir = dir_with(&[("t.mjs", "export const handler = async () => ({ statusCode: 200, body: 'ok' });")]);
     let mut settings = node(&dir, "t.handler");
     settings.concurrency = concurrency(4);
     let run = start(settings).await;
@@ -183,10 +119,7 @@ async fn throughput_of_a_trivial_node_handler() {
     let n = 2000;
     let started = Instant::now();
     for i in 0..n {
-        run.invoker
-            .invoke(Bytes::from_static(b"{}"), &format!("s{i}"))
-            .await
-            .unwrap();
+        run.invoker.invoke(Bytes::from_static(b"{}"), &format!("s{i}")).await.unwrap();
     }
     let sequential = n as f64 / started.elapsed().as_secs_f64();
     let started = Instant::now();
@@ -195,10 +128,7 @@ async fn throughput_of_a_trivial_node_handler() {
             let invoker = run.invoker.clone();
             tokio::spawn(async move {
                 for i in 0..n / 4 {
-                    invoker
-                        .invoke(Bytes::from_static(b"{}"), &format!("c{w}-{i}"))
-                        .await
-                        .unwrap();
+                    invoker.invoke(Bytes::from_static(b"{}"), &format!("c{w}-{i}")).await.unwrap();
                 }
             })
         })
@@ -221,28 +151,20 @@ async fn callers_that_give_up_while_queued_free_their_place() {
     invoke_json(&run.invoker, json!({"ms": 0}), "warm-up").await;
     let busy = {
         let invoker = run.invoker.clone();
-        tokio::spawn(async move {
-            invoker
-                .invoke(Bytes::from(json!({"ms": 500}).to_string()), "busy")
-                .await
-        })
+        tokio::spawn(async move { invoker.invoke(Bytes::from(json!({"ms": 500}).to_string()), "busy").await })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
     // Queue, then give up (as a client that disconnects does), five times over.
     for i in 0..5 {
         let gave_up = tokio::time::timeout(
             Duration::from_millis(20),
-            run.invoker
-                .invoke(Bytes::from(json!({"ms": 0}).to_string()), &format!("q{i}")),
+            run.invoker.invoke(Bytes::from(json!({"ms": 0}).to_string()), &format!("q{i}")),
         )
         .await;
         assert!(gave_up.is_err(), "still queued behind the busy instance");
     }
     // The single queue place is free again: this one waits and runs instead of being throttled.
-    let queued = run
-        .invoker
-        .invoke(Bytes::from(json!({"ms": 0}).to_string()), "last")
-        .await;
+    let queued = run.invoker.invoke(Bytes::from(json!({"ms": 0}).to_string()), "last").await;
     assert!(queued.is_ok(), "{queued:?}");
     assert!(busy.await.unwrap().is_ok());
     run.functions.shutdown().await;

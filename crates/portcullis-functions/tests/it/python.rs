@@ -9,28 +9,17 @@ async fn python_handler_gets_the_event_context_and_environment() {
             "app.py",
             "import os\ncount = 0\ndef handler(event, context):\n    global count\n    count += 1\n    print('handling', context.aws_request_id)\n    return {'event': event, 'count': count, 'pid': os.getpid(), 'id': context.aws_request_id,\n            'name': context.function_name, 'arn': context.invoked_function_arn,\n            'remaining': context.get_remaining_time_in_millis(), 'handler': os.environ['_HANDLER'],\n            'tz': os.environ['TZ'], 'root': os.environ['LAMBDA_TASK_ROOT']}\n",
         ),
-        (
-            "pkg/mod.py",
-            "def fn(event, context):\n    return 'nested ' + event['x']\n",
-        ),
+        ("pkg/mod.py", "def fn(event, context):\n    return 'nested ' + event['x']\n"),
     ]);
-    let mut settings = FunctionSettings::new(
-        "report",
-        FunctionKind::Python {
-            handler: "app.handler".into(),
-        },
-        dir.path(),
-    );
+    let mut settings =
+        FunctionSettings::new("report", FunctionKind::Python { handler: "app.handler".into() }, dir.path());
     settings.timeout = Duration::from_secs(5);
     let run = start(settings.clone()).await;
     let first = invoke_json(&run.invoker, json!({"a": [1, 2]}), "py-1").await;
     assert_eq!(first["event"], json!({"a": [1, 2]}));
     assert_eq!(first["id"], "py-1");
     assert_eq!(first["name"], "report");
-    assert_eq!(
-        first["arn"],
-        "arn:aws:lambda:us-east-1:123456789012:function:report"
-    );
+    assert_eq!(first["arn"], "arn:aws:lambda:us-east-1:123456789012:function:report");
     assert_eq!(first["handler"], "app.handler");
     assert_eq!(first["tz"], ":UTC");
     assert_eq!(first["root"], dir.path().to_str().unwrap());
@@ -40,30 +29,17 @@ async fn python_handler_gets_the_event_context_and_environment() {
     assert_eq!(second["pid"], first["pid"]);
     run.functions.shutdown().await;
 
-    settings.kind = FunctionKind::Python {
-        handler: "pkg/mod.fn".into(),
-    };
+    settings.kind = FunctionKind::Python { handler: "pkg/mod.fn".into() };
     let run = start(settings).await;
-    assert_eq!(
-        invoke_json(&run.invoker, json!({"x": "ok"}), "py-3").await,
-        json!("nested ok")
-    );
+    assert_eq!(invoke_json(&run.invoker, json!({"x": "ok"}), "py-3").await, json!("nested ok"));
     run.functions.shutdown().await;
 }
 
 #[tokio::test]
 async fn python_handler_exception_is_a_function_error() {
-    let dir = dir_with(&[(
-        "app.py",
-        "def handler(event, context):\n    raise ValueError('bad input')\n",
-    )]);
-    let settings = FunctionSettings::new(
-        "p",
-        FunctionKind::Python {
-            handler: "app.handler".into(),
-        },
-        dir.path(),
-    );
+    let dir = dir_with(&[("app.py", "def handler(event, context):\n    raise ValueError('bad input')\n")]);
+    let settings =
+        FunctionSettings::new("p", FunctionKind::Python { handler: "app.handler".into() }, dir.path());
     let run = start(settings).await;
     match run.invoker.invoke(Bytes::from_static(b"{}"), "e").await {
         Err(portcullis_functions::InvokeError::FunctionError { error_type, body }) => {

@@ -26,12 +26,9 @@ async fn fake_invoke_endpoint() -> std::net::SocketAddr {
                     if path != "/2015-03-31/functions/function/invocations" {
                         *response.status_mut() = http::StatusCode::NOT_FOUND;
                     } else if body.windows(4).any(|w| w == b"fail") {
-                        *response.body_mut() = Full::new(Bytes::from_static(
-                            br#"{"errorType":"Boom","errorMessage":"x"}"#,
-                        ));
-                        response
-                            .headers_mut()
-                            .insert("x-amz-function-error", "Unhandled".parse().unwrap());
+                        *response.body_mut() =
+                            Full::new(Bytes::from_static(br#"{"errorType":"Boom","errorMessage":"x"}"#));
+                        response.headers_mut().insert("x-amz-function-error", "Unhandled".parse().unwrap());
                     }
                     Ok::<_, Infallible>(response)
                 });
@@ -47,34 +44,20 @@ async fn fake_invoke_endpoint() -> std::net::SocketAddr {
 #[tokio::test]
 async fn remote_functions_are_invoked_through_their_invoke_url() {
     let addr = fake_invoke_endpoint().await;
-    let url = format!("http://{addr}/2015-03-31/functions/function/invocations")
-        .parse()
-        .unwrap();
+    let url = format!("http://{addr}/2015-03-31/functions/function/invocations").parse().unwrap();
     let settings = FunctionSettings::new("remote", FunctionKind::Remote { invoke_url: url }, ".");
     let run = start(settings).await;
-    assert_eq!(
-        invoke_json(&run.invoker, json!({"k": "v"}), "r1").await,
-        json!({"k": "v"})
-    );
-    match run
-        .invoker
-        .invoke(Bytes::from_static(br#"{"fail":1}"#), "r2")
-        .await
-    {
+    assert_eq!(invoke_json(&run.invoker, json!({"k": "v"}), "r1").await, json!({"k": "v"}));
+    match run.invoker.invoke(Bytes::from_static(br#"{"fail":1}"#), "r2").await {
         Err(InvokeError::FunctionError { error_type, .. }) => assert_eq!(error_type, "Boom"),
         other => panic!("expected a function error, got {other:?}"),
     }
     run.functions.shutdown().await;
     let refused = FunctionSettings::new(
         "gone",
-        FunctionKind::Remote {
-            invoke_url: "http://127.0.0.1:1/".parse().unwrap(),
-        },
+        FunctionKind::Remote { invoke_url: "http://127.0.0.1:1/".parse().unwrap() },
         ".",
     );
     let run = start(refused).await;
-    assert!(matches!(
-        run.invoker.invoke(Bytes::from_static(b"{}"), "r3").await,
-        Err(InvokeError::Remote(_))
-    ));
+    assert!(matches!(run.invoker.invoke(Bytes::from_static(b"{}"), "r3").await, Err(InvokeError::Remote(_))));
 }

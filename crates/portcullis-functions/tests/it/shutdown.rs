@@ -21,20 +21,11 @@ async fn shutdown_kills_busy_and_idle_instances_and_their_children() {
         .map(|i| {
             let invoker = run.invoker.clone();
             tokio::spawn(async move {
-                invoker
-                    .invoke(Bytes::from_static(br#"{"hang":true}"#), &format!("b{i}"))
-                    .await
+                invoker.invoke(Bytes::from_static(br#"{"hang":true}"#), &format!("b{i}")).await
             })
         })
         .collect();
-    assert!(
-        eventually(Duration::from_secs(10), || run
-            .invoker
-            .instance_pids()
-            .len()
-            == 2)
-        .await
-    );
+    assert!(eventually(Duration::from_secs(10), || run.invoker.instance_pids().len() == 2).await);
     let pids = run.invoker.instance_pids();
     let child = idle["child"].as_u64().unwrap() as u32;
     assert!(process_exists(child));
@@ -48,10 +39,7 @@ async fn shutdown_kills_busy_and_idle_instances_and_their_children() {
         "handler child {child} still running"
     );
     for result in join_all(busy).await {
-        assert!(
-            result.unwrap().is_err(),
-            "in-flight invocations end with an error"
-        );
+        assert!(result.unwrap().is_err(), "in-flight invocations end with an error");
     }
     assert!(matches!(
         run.invoker.invoke(Bytes::from_static(b"{}"), "late").await,
@@ -63,10 +51,7 @@ async fn shutdown_kills_busy_and_idle_instances_and_their_children() {
 async fn dropping_functions_kills_every_instance() {
     let dir = dir_with(&[("f.mjs", "export const handler = async () => process.pid;")]);
     let run = start(node(&dir, "f.handler")).await;
-    let pid = invoke_json(&run.invoker, json!({}), "a")
-        .await
-        .as_u64()
-        .unwrap() as u32;
+    let pid = invoke_json(&run.invoker, json!({}), "a").await.as_u64().unwrap() as u32;
     drop(run);
     assert!(eventually(Duration::from_secs(2), || !process_exists(pid)).await);
 }
