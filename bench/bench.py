@@ -1,0 +1,771 @@
+#!/usr/bin/env python3
+"""Side-by-side load benchmark: nginx direct, HAProxy (native jwt_verify) and Portcullis.
+
+Started by bench/run.sh (which installs the tools and builds the release binaries). Everything
+listens on 127.0.0.1 only, on free ports picked at start; every process started here is killed on
+exit (normal end, error, Ctrl-C or SIGTERM), with its whole process group (nginx workers,
+Portcullis function instances).
+
+Measured per target and run: wrk requests/s and latency percentiles (64 connections, then 1
+connection), wrk status errors (responses >= 400) and socket errors, CPU time of the server's
+process tree from /proc/PID/stat (utime+stime, clock ticks from CLK_TCK) divided by the requests
+completed, and resident memory from /proc/PID/status (VmRSS idle before the run, peak VmRSS
+sampled during the 64-connection run, VmHWM).
+"""
+
+import argparse
+import base64
+import json
+import math
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+ISSUER = "https://issuer.bench.portcullis.test/"
+AUDIENCE = "bench-api"
+KID = "bench-key-1"
+BODY = '{"ok":true}'
+
+STARTED = []  # Popen objects, each leader of its own process group
+
+
+# ---------------------------------------------------------------- process management
+
+
+def cleanup(*_args):
+    """Kill every process group this script started (by its id), then wait for them."""
+    while STARTED:
+        proc = STARTED.pop()
+        # Function instances run in process groups of their own: remember them by pid.
+        descendants = [(p, start_time(p)) for p in tree(proc.pid)[1:]] if proc.poll() is None else []
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(timeout=5)
+        # Leftover members of the group (e.g. function instances) once the leader is gone.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for pid, started in descendants:
+            if start_time(pid) != started:
+                continue  # gone (or the pid was reused): not ours to kill
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def on_signal(signum, _frame):
+    cleanup()
+    sys.exit(128 + signum)
+
+
+def start(name, argv, log_path, cwd=None, env=None):
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd, env=env,
+        start_new_session=True,
+    )
+    proc.bench_name = name
+    proc.bench_log = log_path
+    STARTED.append(proc)
+    return proc
+
+
+def die(msg, proc_logs=()):
+    print(f"\nBENCH FAILED: {msg}", file=sys.stderr)
+    for path in proc_logs:
+        try:
+            with open(path, "rb") as f:
+                tail = f.read()[-3000:].decode(errors="replace")
+            print(f"--- last lines of {path} ---\n{tail}", file=sys.stderr)
+        except OSError:
+            pass
+    cleanup()
+    sys.exit(1)
+
+
+def free_ports(n):
+    """n distinct ports that are free on 127.0.0.1 right now (bound to :0, then released)."""
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def wait_port(port, proc, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            die(f"{proc.bench_name} exited with status {proc.returncode} during start-up", [proc.bench_log])
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    die(f"{proc.bench_name} did not listen on 127.0.0.1:{port} within {timeout}s", [proc.bench_log])
+
+
+# ---------------------------------------------------------------- /proc readings
+
+
+def children_map():
+    kids = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(entry))
+    return kids
+
+
+def tree(pid):
+    kids = children_map()
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def cpu_ticks(pid):
+    """utime+stime of one process, in clock ticks (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return 0
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+
+
+def start_time(pid):
+    """Start time of a process in ticks since boot (None if gone): tells a pid from its reuse."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2:].split()[19])
+
+
+def tree_cpu(pid):
+    """CPU ticks per process of the tree rooted at pid (processes may come and go)."""
+    return {p: cpu_ticks(p) for p in tree(pid)}
+
+
+def status_kb(pid, key):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss_kb(pid):
+    return sum(status_kb(p, "VmRSS") for p in tree(pid))
+
+
+# ---------------------------------------------------------------- key material and tokens
+
+
+def b64url_uint(n):
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+_SIGN_KEY = None
+
+
+def _mint_init(pem):
+    global _SIGN_KEY
+    from cryptography.hazmat.primitives import serialization
+
+    _SIGN_KEY = serialization.load_pem_private_key(pem, password=None)
+
+
+def _mint(args):
+    import jwt
+
+    i, now, overrides, header_overrides = args
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": f"user-{i}", "iat": now, "exp": now + 4 * 3600,
+              "jti": f"bench-{i}"}
+    claims.update(overrides)
+    headers = {"kid": KID}
+    headers.update(header_overrides)
+    return jwt.encode(claims, _SIGN_KEY, algorithm="RS256", headers=headers)
+
+
+def make_keys(work, n_tokens):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    priv_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())
+    pub_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    with open(os.path.join(work, "public.pem"), "wb") as f:
+        f.write(pub_pem)
+    nums = key.public_key().public_numbers()
+    jwks = {"keys": [{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": KID,
+                      "n": b64url_uint(nums.n), "e": b64url_uint(nums.e)}]}
+    with open(os.path.join(work, "jwks.json"), "w") as f:
+        json.dump(jwks, f)
+
+    now = int(time.time())
+    jobs = [(i, now, {}, {}) for i in range(n_tokens + 1)]
+    t0 = time.time()
+    with multiprocessing.Pool(os.cpu_count() or 1, initializer=_mint_init, initargs=(priv_pem,)) as pool:
+        tokens = pool.map(_mint, jobs, chunksize=500)
+        # Tokens each gateway must refuse: the sanity check proves the checks are equivalent.
+        bad = dict(zip(
+            ["expired", "wrong_iss", "wrong_aud"],
+            pool.map(_mint, [
+                (0, now, {"exp": now - 3600, "iat": now - 7200}, {}),
+                (0, now, {"iss": "https://evil.example/"}, {}),
+                (0, now, {"aud": "other-api"}, {}),
+            ]),
+        ))
+    print(f"minted {len(tokens)} RS256 tokens in {time.time() - t0:.1f}s")
+    same = tokens[0]
+    h, p, s = same.split(".")
+    bad["bad_signature"] = f"{h}.{p}.{s[:-6]}{'A' * 6 if not s.endswith('AAAAAA') else 'BBBBBB'}"
+    alg_none_header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+    bad["alg_none"] = f"{alg_none_header}.{p}."
+    with open(os.path.join(work, "tokens.txt"), "w") as f:
+        f.write("\n".join(tokens[1:]) + "\n")
+    return same, bad
+
+
+# ---------------------------------------------------------------- configs
+
+
+def nginx_conf(prefix, port):
+    return f"""daemon off;
+master_process on;
+worker_processes auto;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    keepalive_requests 10000000;
+    keepalive_timeout 120s;
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location / {{
+            default_type application/json;
+            return 200 '{BODY}';
+        }}
+    }}
+}}
+"""
+
+
+def haproxy_conf(port, upstream, pubkey):
+    # The same checks as the Portcullis JWT authorizer: Bearer token present, alg pinned to RS256,
+    # iss, aud, exp (required, in the future), then the RS256 signature against the public key.
+    jwt_rules = f"""    http-request set-var(txn.bearer) http_auth_bearer if is_jwt
+    http-request deny deny_status 401 if is_jwt !{{ var(txn.bearer) -m found }}
+    http-request set-var(txn.jwt_alg) var(txn.bearer),jwt_header_query('$.alg') if is_jwt
+    http-request set-var(txn.jwt_iss) var(txn.bearer),jwt_payload_query('$.iss') if is_jwt
+    http-request set-var(txn.jwt_aud) var(txn.bearer),jwt_payload_query('$.aud') if is_jwt
+    http-request set-var(txn.jwt_exp) var(txn.bearer),jwt_payload_query('$.exp','int') if is_jwt
+    http-request set-var(txn.now) date() if is_jwt
+    http-request deny deny_status 401 if is_jwt !{{ var(txn.jwt_alg) -m str RS256 }}
+    http-request deny deny_status 401 if is_jwt !{{ var(txn.jwt_iss) -m str {ISSUER} }}
+    http-request deny deny_status 401 if is_jwt !{{ var(txn.jwt_aud) -m str {AUDIENCE} }}
+    http-request deny deny_status 401 if is_jwt !{{ var(txn.jwt_exp),sub(txn.now) -m int gt 0 }}
+    http-request deny deny_status 401 if is_jwt !{{ var(txn.bearer),jwt_verify("RS256","{pubkey}") -m int 1 }}
+"""
+    return f"""global
+    maxconn 4096
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    option http-keep-alive
+
+frontend bench
+    bind 127.0.0.1:{port}
+    acl is_jwt path /a /b
+{jwt_rules}    default_backend upstream
+
+backend upstream
+    http-reuse always
+    server nginx 127.0.0.1:{upstream} maxconn 1000
+"""
+
+
+def portcullis_conf(port, admin, upstream, work, testfn, extra_routes):
+    lines = [
+        f"listen: 127.0.0.1:{port}",
+        f"admin: 127.0.0.1:{admin}",
+        f"state_dir: {work}/state-{port}",
+        "access_log: {enabled: false}",
+        "authorizers:",
+        "  jwt:",
+        "    type: jwt",
+        f"    issuer: {ISSUER}",
+        f"    audience: [{AUDIENCE}]",
+        f"    jwks_file: {work}/jwks.json",
+        "    algorithms: [RS256]",
+        "  jwt_uncached:",
+        "    type: jwt",
+        f"    issuer: {ISSUER}",
+        f"    audience: [{AUDIENCE}]",
+        f"    jwks_file: {work}/jwks.json",
+        "    algorithms: [RS256]",
+        "    cache: {max_tokens: 0}    # scenario (b): every request pays a full RS256 verify",
+        "functions:",
+        "  rust:",
+        "    runtime: provided",
+        f"    command: {testfn}",
+        "    concurrency: 2",
+        "  node:",
+        "    runtime: nodejs",
+        "    handler: index.handler",
+        f"    dir: {HERE}/handlers/node",
+        "    concurrency: 2",
+        "routes:",
+        f"  GET /a: {{http: \"http://127.0.0.1:{upstream}/a\", authorizer: jwt}}",
+        f"  GET /b: {{http: \"http://127.0.0.1:{upstream}/b\", authorizer: jwt_uncached}}",
+        f"  GET /public: {{http: \"http://127.0.0.1:{upstream}/public\", authorizer: none}}",
+        "  GET /fn/rust: {function: rust}",
+        "  GET /fn/node: {function: node}",
+    ]
+    # Pad to 10 routes in the small config; the large one adds 10,000 more of mixed shapes.
+    filler = [
+        "GET /pets/{id}", "POST /pets", "ANY /files/{proxy+}", "PUT /users/{id}/settings",
+        "DELETE /orders/{id}",
+    ]
+    for key in filler:
+        lines.append(f'  "{key}": {{respond: {{status: 200, body: filler}}}}')
+    for i in range(extra_routes):
+        shape = i % 4
+        if shape == 0:
+            key = f"GET /svc{i}/items"
+        elif shape == 1:
+            key = f"GET /svc{i}/items/{{id}}"
+        elif shape == 2:
+            key = f"POST /svc{i}/orders/{{order}}/lines"
+        else:
+            key = f"ANY /svc{i}/{{proxy+}}"
+        lines.append(f'  "{key}": {{respond: {{status: 200, body: r{i}}}}}')
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- checks
+
+
+def http_get(url, token=None, timeout=15):
+    req = urllib.request.Request(url)
+    if token is not None:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except OSError as e:
+        return None, str(e).encode()
+
+
+def sanity(targets, same, bad, logs):
+    """Every target answers 200; both gateways refuse the same bad tokens (equivalent checks)."""
+    problems = []
+    for t in targets:
+        status, body = http_get(t["url"], same if t["auth"] else None, timeout=30)
+        if status != 200:
+            problems.append(f"{t['name']}: GET {t['url']} -> {status} {body[:200]!r}")
+    for t in targets:
+        if not t["auth"]:
+            continue
+        status, _ = http_get(t["url"], None)
+        if status not in (401, 403):
+            problems.append(f"{t['name']}: no token -> {status}, expected 401/403")
+        for kind, tok in bad.items():
+            status, _ = http_get(t["url"], tok)
+            if status not in (401, 403):
+                problems.append(f"{t['name']}: {kind} token -> {status}, expected 401/403")
+    if problems:
+        die("sanity check failed:\n  " + "\n  ".join(problems), logs)
+    print("sanity: every target answers 200 to a valid request; both gateways refuse "
+          f"missing, {', '.join(sorted(bad))} tokens")
+
+
+# ---------------------------------------------------------------- wrk
+
+
+def run_wrk(target, conns, threads, duration, tokens_file, sample_pid=None):
+    env = dict(os.environ)
+    env["BENCH_TOKENS"] = tokens_file if target["rotate"] else ""
+    argv = ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{duration}s", "--timeout", "5s",
+            "--latency", "-s", os.path.join(HERE, "wrk.lua")]
+    if target["auth"] and not target["rotate"]:
+        argv += ["-H", f"Authorization: Bearer {target['token']}"]
+    argv.append(target["url"])
+    peak = 0
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True)
+    STARTED.append(proc)
+    if sample_pid is not None:
+        time.sleep(min(1.0, duration / 3))
+        while proc.poll() is None:
+            peak = max(peak, tree_rss_kb(sample_pid) if target["tree_rss"] else status_kb(sample_pid, "VmRSS"))
+            time.sleep(0.25)
+    out, _ = proc.communicate()
+    STARTED.remove(proc)
+    text = out.decode(errors="replace")
+    for line in text.splitlines():
+        if line.startswith("BENCHJSON "):
+            res = json.loads(line[len("BENCHJSON "):])
+            res["peak_rss_kb"] = peak
+            return res
+    raise RuntimeError(f"wrk gave no result for {target['name']}:\n{text}")
+
+
+# ---------------------------------------------------------------- report
+
+
+def fmt_us(us):
+    if us >= 10000:
+        return f"{us / 1000:.1f} ms"
+    if us >= 1000:
+        return f"{us / 1000:.2f} ms"
+    return f"{us:.0f} us"
+
+
+def ratio(a, b):
+    if not b:
+        return "n/a"
+    return f"{a / b:.2f}x"
+
+
+def aggregate(runs):
+    """Combine the rounds of one target: sums for counts, median for latencies and rates."""
+    c64 = [r["c64"] for r in runs]
+    c1 = [r["c1"] for r in runs]
+    req = sum(r["requests"] for r in c64)
+    ticks = sum(r["cpu_ticks"] for r in c64)
+    main_ticks = sum(r["cpu_main_ticks"] for r in c64)
+    return {
+        "rps": statistics.median(r["requests"] / (r["duration_us"] / 1e6) for r in c64),
+        "p50": statistics.median(r["p50_us"] for r in c64),
+        "p99": statistics.median(r["p99_us"] for r in c64),
+        "rps1": statistics.median(r["requests"] / (r["duration_us"] / 1e6) for r in c1),
+        "p50_1": statistics.median(r["p50_us"] for r in c1),
+        "p99_1": statistics.median(r["p99_us"] for r in c1),
+        "non2xx": sum(r["err_status"] for r in c64 + c1),
+        "sockerr": sum(r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"]
+                       for r in c64 + c1),
+        "cpu_us": ticks / CLK_TCK * 1e6 / req if req else float("nan"),
+        "cpu_main_us": main_ticks / CLK_TCK * 1e6 / req if req else float("nan"),
+        "rss_load_mb": max(r["peak_rss_kb"] for r in c64) / 1024,
+        "rss_idle_mb": min(r["idle_rss_kb"] for r in runs) / 1024,
+        "hwm_mb": max(r["hwm_kb"] for r in runs) / 1024,
+        "requests": req,
+    }
+
+
+SCENARIOS = [
+    ("(a) JWT, the same valid token on every request", "haproxy-jwt-same",
+     ["nginx-direct", "haproxy-jwt-same", "portcullis-jwt-same"]),
+    ("(b) JWT, a fresh valid token on every request (20,000 pre-minted, no cache)", "haproxy-jwt-fresh",
+     ["nginx-direct", "haproxy-jwt-fresh", "portcullis-jwt-fresh"]),
+    ("(c) public route, no authorizer", "haproxy-public",
+     ["nginx-direct", "haproxy-public", "portcullis-public"]),
+    ("(d) Lambda routes (trivial handlers, concurrency 2) beside the HTTP proxy path", "haproxy-public",
+     ["nginx-direct", "haproxy-public", "portcullis-public", "portcullis-fn-rust", "portcullis-fn-node"]),
+    ("(e) public route with 10 routes vs 10,010 routes configured", "haproxy-public",
+     ["nginx-direct", "haproxy-public", "portcullis-public", "portcullis10k-public"]),
+]
+
+
+def report(agg, descr):
+    out = []
+    for title, ref, names in SCENARIOS:
+        base, ha = agg["nginx-direct"], agg[ref]
+        out.append(f"\n### {title}\n")
+        out.append("| target | req/s c64 | p50 c64 | p99 c64 | req/s c1 | p50 c1 | p99 c1 | non-2xx | sock err "
+                   "| CPU/req (tree) | CPU/req (main proc) | RSS load | RSS idle | VmHWM |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for n in names:
+            a = agg[n]
+            out.append(
+                f"| {n} | {a['rps']:,.0f} | {fmt_us(a['p50'])} | {fmt_us(a['p99'])} | {a['rps1']:,.0f} "
+                f"| {fmt_us(a['p50_1'])} | {fmt_us(a['p99_1'])} | {a['non2xx']} | {a['sockerr']} "
+                f"| {a['cpu_us']:.1f} us | {a['cpu_main_us']:.1f} us | {a['rss_load_mb']:.1f} MB "
+                f"| {a['rss_idle_mb']:.1f} MB | {a['hwm_mb']:.1f} MB |")
+        out.append("")
+        out.append(f"Ratios (to nginx direct / to {ref}):\n")
+        out.append("| target | req/s c64 | p50 c64 | p99 c64 | req/s c1 | p99 c1 | CPU/req | RSS load |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for n in names:
+            a = agg[n]
+            cells = []
+            for key in ["rps", "p50", "p99", "rps1", "p99_1", "cpu_us", "rss_load_mb"]:
+                cells.append(f"{ratio(a[key], base[key])} / {ratio(a[key], ha[key])}")
+            out.append(f"| {n} | " + " | ".join(cells) + " |")
+    out.append("\n" + descr)
+    return "\n".join(out)
+
+
+def verdicts(agg):
+    """The issue 6 and issue 4 targets, evaluated on these numbers."""
+    g = agg
+    rows = []
+
+    def add(target, ok, figures):
+        rows.append(f"| {target} | {'met' if ok else 'NOT met'} | {figures} |")
+
+    a, ha = g["portcullis-jwt-same"], g["haproxy-jwt-same"]
+    add("(a) CPU/req <= 0.35x HAProxy", a["cpu_us"] <= 0.35 * ha["cpu_us"],
+        f"{a['cpu_us']:.1f} us vs {ha['cpu_us']:.1f} us = {a['cpu_us'] / ha['cpu_us']:.2f}x")
+    add("(a) req/s >= 3x HAProxy", a["rps"] >= 3 * ha["rps"],
+        f"{a['rps']:,.0f} vs {ha['rps']:,.0f} = {a['rps'] / ha['rps']:.2f}x")
+    b, hb = g["portcullis-jwt-fresh"], g["haproxy-jwt-fresh"]
+    add("(b) CPU/req <= HAProxy", b["cpu_us"] <= hb["cpu_us"],
+        f"{b['cpu_us']:.1f} us vs {hb['cpu_us']:.1f} us = {b['cpu_us'] / hb['cpu_us']:.2f}x")
+    c, n = g["portcullis-public"], g["nginx-direct"]
+    add("(c) CPU/req <= 1.5x nginx direct", c["cpu_us"] <= 1.5 * n["cpu_us"],
+        f"{c['cpu_us']:.1f} us vs {n['cpu_us']:.1f} us = {c['cpu_us'] / n['cpu_us']:.2f}x")
+    for pc, hname in [("portcullis-jwt-same", "haproxy-jwt-same"), ("portcullis-jwt-fresh", "haproxy-jwt-fresh"),
+                      ("portcullis-public", "haproxy-public"), ("portcullis-fn-rust", "haproxy-public"),
+                      ("portcullis-fn-node", "haproxy-public"), ("portcullis10k-public", "haproxy-public")]:
+        add(f"p99 c64 below HAProxy: {pc} vs {hname}", g[pc]["p99"] < g[hname]["p99"],
+            f"{fmt_us(g[pc]['p99'])} vs {fmt_us(g[hname]['p99'])}")
+    e = g["portcullis10k-public"]
+    dcpu = e["cpu_us"] / c["cpu_us"] - 1
+    drps = e["rps"] / c["rps"] - 1
+    add("(e) 10,010 vs 10 routes: no measurable difference (|delta| <= 10% in CPU/req and req/s)",
+        abs(dcpu) <= 0.10 and abs(drps) <= 0.10,
+        f"CPU/req {c['cpu_us']:.1f} -> {e['cpu_us']:.1f} us ({dcpu:+.0%}), req/s {c['rps']:,.0f} -> {e['rps']:,.0f} ({drps:+.0%})")
+    pcs = [k for k in g if k.startswith("portcullis")]
+    # RSS of the gateway process itself (function instances are separate processes).
+    load = max(g[k]["rss_load_mb"] for k in pcs)
+    idle = max(g[k]["rss_idle_mb"] for k in pcs)
+    add("RSS under c64 load < 64 MB (gateway process, worst target)", load < 64, f"{load:.1f} MB")
+    add("RSS idle < 20 MB (gateway process, worst instance)", idle < 20, f"{idle:.1f} MB")
+    errs = sum(g[k]["non2xx"] + g[k]["sockerr"] for k in g)
+    add("no errors (non-2xx and socket errors, every target)", errs == 0, f"{errs}")
+    node = g["portcullis-fn-node"]
+    add("issue 4: Node handler >= 10x serverless-offline's ~900 req/s (>= 9,000 req/s)", node["rps"] >= 9000,
+        f"{node['rps']:,.0f} req/s")
+    return "| target | verdict | figures |\n|---|---|---|\n" + "\n".join(rows)
+
+
+# ---------------------------------------------------------------- main
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="3 s runs instead of 10 s")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds, each in a rotated order (>= 2)")
+    ap.add_argument("--duration", type=int, default=None, help="seconds per wrk run (default 10, quick 3)")
+    ap.add_argument("--tokens", type=int, default=20000, help="pre-minted tokens for scenario (b)")
+    ap.add_argument("--bin-dir", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target")), "release"))
+    ap.add_argument("--out", default=None, help="directory for raw results and logs (default: a temp dir)")
+    args = ap.parse_args()
+    duration = args.duration or (3 if args.quick else 10)
+    rounds = max(2, args.rounds)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    portcullis = os.path.join(os.path.abspath(args.bin_dir), "portcullis")
+    testfn = os.path.join(os.path.abspath(args.bin_dir), "portcullis-testfn")
+    for path in (portcullis, testfn):
+        if not os.access(path, os.X_OK):
+            die(f"{path} missing: build with cargo build --release -p portcullis -p portcullis-testfn")
+    for tool in ("wrk", "nginx", "haproxy", "node"):
+        if not shutil.which(tool):
+            die(f"{tool} not found on PATH (bench/run.sh installs it when run as root)")
+
+    work = tempfile.mkdtemp(prefix="portcullis-bench-")
+    out = os.path.abspath(args.out) if args.out else work
+    os.makedirs(out, exist_ok=True)
+    versions = {
+        "haproxy": subprocess.run(["haproxy", "-v"], capture_output=True, text=True).stdout.splitlines()[0],
+        "nginx": subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip(),
+        "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0].strip(),
+        "node": subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip(),
+        "portcullis": subprocess.run([portcullis, "--version"], capture_output=True, text=True).stdout.strip(),
+    }
+    with open("/proc/cpuinfo") as f:
+        model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "unknown")
+    machine = f"{os.cpu_count()} CPUs ({len(os.sched_getaffinity(0))} usable), {model}"
+    print(f"machine: {machine}; load average at start: {os.getloadavg()}")
+    for k, v in versions.items():
+        print(f"{k}: {v}")
+    print(f"work dir: {work}; runs of {duration}s, {rounds} rounds")
+
+    same, bad = make_keys(work, args.tokens)
+    tokens_file = os.path.join(work, "tokens.txt")
+
+    ng_port, ha_port, pc_port, pc_admin, pk_port, pk_admin = free_ports(6)
+
+    prefix = os.path.join(work, "nginx")
+    os.makedirs(prefix)
+    with open(os.path.join(prefix, "nginx.conf"), "w") as f:
+        f.write(nginx_conf(prefix, ng_port))
+    nginx = start("nginx", ["nginx", "-p", prefix, "-c", os.path.join(prefix, "nginx.conf")],
+                  os.path.join(out, "nginx.log"))
+    wait_port(ng_port, nginx)
+
+    ha_cfg = os.path.join(work, "haproxy.cfg")
+    with open(ha_cfg, "w") as f:
+        f.write(haproxy_conf(ha_port, ng_port, os.path.join(work, "public.pem")))
+    check = subprocess.run(["haproxy", "-c", "-f", ha_cfg], capture_output=True, text=True)
+    if check.returncode != 0:
+        die(f"haproxy -c refused the config:\n{check.stdout}{check.stderr}")
+    haproxy = start("haproxy", ["haproxy", "-db", "-f", ha_cfg], os.path.join(out, "haproxy.log"))
+    wait_port(ha_port, haproxy)
+
+    pcs = {}
+    for name, port, admin, extra in [("portcullis", pc_port, pc_admin, 0), ("portcullis10k", pk_port, pk_admin, 10000)]:
+        cfg = os.path.join(work, f"{name}.yaml")
+        with open(cfg, "w") as f:
+            f.write(portcullis_conf(port, admin, ng_port, work, testfn, extra))
+        t0 = time.time()
+        proc = start(name, [portcullis, "--log-level", "warn", "serve", "--config", cfg],
+                     os.path.join(out, f"{name}.log"), cwd=work)
+        wait_port(port, proc, timeout=60)
+        print(f"{name}: listening after {time.time() - t0:.2f}s ({extra + 10} routes)")
+        pcs[name] = (proc, port)
+    logs = [p.bench_log for p in STARTED]
+
+    def T(name, proc, port, path, auth=False, rotate=False, tree_rss=False):
+        return {"name": name, "pid": proc.pid, "url": f"http://127.0.0.1:{port}{path}", "auth": auth,
+                "rotate": rotate, "token": same, "tree_rss": tree_rss}
+
+    pc, pk = pcs["portcullis"][0], pcs["portcullis10k"][0]
+    targets = [
+        T("nginx-direct", nginx, ng_port, "/hello", tree_rss=True),
+        T("haproxy-jwt-same", haproxy, ha_port, "/a", auth=True),
+        T("haproxy-jwt-fresh", haproxy, ha_port, "/b", auth=True, rotate=True),
+        T("haproxy-public", haproxy, ha_port, "/public"),
+        T("portcullis-jwt-same", pc, pc_port, "/a", auth=True),
+        T("portcullis-jwt-fresh", pc, pc_port, "/b", auth=True, rotate=True),
+        T("portcullis-public", pc, pc_port, "/public"),
+        T("portcullis-fn-rust", pc, pc_port, "/fn/rust"),
+        T("portcullis-fn-node", pc, pc_port, "/fn/node"),
+        T("portcullis10k-public", pk, pk_port, "/public"),
+    ]
+    sanity(targets, same, bad, logs)
+
+    # Warm-up (not measured): connection pools, function instances started (cold starts), caches.
+    for t in targets:
+        run_wrk(t, 64, 2, 1, tokens_file)
+
+    raw_path = os.path.join(out, "results.jsonl")
+    raw = open(raw_path, "w")
+    results = {t["name"]: [] for t in targets}
+    t_start = time.time()
+    for rnd in range(rounds):
+        k = (rnd * max(1, len(targets) // rounds)) % len(targets) if rounds > 1 else 0
+        order = targets[k:] + targets[:k]
+        print(f"\nround {rnd + 1}/{rounds}: " + " ".join(t["name"] for t in order))
+        for t in order:
+            pid = t["pid"]
+            if t["name"].startswith("haproxy") or t["name"].startswith("portcullis"):
+                time.sleep(0.5)  # let the previous run's connections close
+            idle_rss = tree_rss_kb(pid) if t["tree_rss"] else status_kb(pid, "VmRSS")
+            before, before_main = tree_cpu(pid), cpu_ticks(pid)
+            c64 = run_wrk(t, 64, 2, duration, tokens_file, sample_pid=pid)
+            after, after_main = tree_cpu(pid), cpu_ticks(pid)
+            # Processes that ended during the run lose their last ticks: a small undercount only.
+            c64["cpu_ticks"] = sum(v - before.get(p, 0) for p, v in after.items())
+            c64["cpu_main_ticks"] = after_main - before_main
+            c1 = run_wrk(t, 1, 1, duration, tokens_file)
+            run = {"round": rnd, "target": t["name"], "c64": c64, "c1": c1, "idle_rss_kb": idle_rss,
+                   "hwm_kb": status_kb(pid, "VmHWM")}
+            results[t["name"]].append(run)
+            raw.write(json.dumps(run) + "\n")
+            raw.flush()
+            rps = c64["requests"] / (c64["duration_us"] / 1e6)
+            cpu = c64["cpu_ticks"] / CLK_TCK * 1e6 / max(1, c64["requests"])
+            print(f"  {t['name']:22s} c64 {rps:9,.0f} req/s p99 {fmt_us(c64['p99_us']):>9s}  "
+                  f"c1 p50 {fmt_us(c1['p50_us']):>8s}  cpu/req {cpu:6.1f} us  "
+                  f"errors {c64['err_status'] + c1['err_status']}/{c64['err_connect'] + c64['err_read'] + c64['err_timeout'] + c1['err_read'] + c1['err_timeout']}")
+            for p in STARTED:
+                if p.poll() is not None:
+                    die(f"{p.bench_name} exited (status {p.returncode}) during the benchmark", [p.bench_log])
+    raw.close()
+
+    agg = {name: aggregate(runs) for name, runs in results.items()}
+
+    descr = (
+        f"Machine: {machine}. Load average at end: {tuple(round(x, 2) for x in os.getloadavg())}. "
+        f"{rounds} rounds in rotated order, wrk -d {duration}s -c 64 -t 2 then -c 1 -t 1, --timeout 5s. "
+        f"Benchmark time {time.time() - t_start:.0f}s. Versions: " + "; ".join(f"{k} {v}" for k, v in versions.items()) + ". "
+        "CPU/req (tree) = utime+stime of the server's process tree (nginx: master+workers; Portcullis: gateway "
+        "plus its function instances) during the c64 run / requests completed. RSS load = peak VmRSS sampled every "
+        "0.25 s during the c64 run (nginx: sum over its processes; others: the main process); RSS idle = before the run."
+    )
+    text = report(agg, descr)
+    ver = verdicts(agg)
+    print("\n## Results\n" + text + "\n\n## Targets\n\n" + ver)
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write(text + "\n\n" + ver + "\n")
+    print(f"\nraw results: {raw_path}; report: {os.path.join(out, 'report.md')}; logs in {out}")
+
+    failures = [n for n, a in agg.items() if a["non2xx"] or a["sockerr"]]
+    cleanup()
+    if failures:
+        print(f"\nBENCH FAILED: non-2xx responses or socket errors on: {', '.join(failures)} "
+              f"(see {raw_path} and the logs in {out})", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        cleanup()
