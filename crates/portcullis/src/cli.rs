@@ -122,9 +122,10 @@ pub(crate) fn main() -> ExitCode {
     // feature unification enables two (dependencies.md §13).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     match cli.command {
-        Command::Serve { config, listen, admin } => {
-            serve::run(config, serve::Overrides { listen, admin, log_level: cli.log_level, log_format: cli.log_format })
-        }
+        Command::Serve { config, listen, admin } => serve::run(
+            config,
+            serve::Overrides { listen, admin, log_level: cli.log_level, log_format: cli.log_format },
+        ),
         Command::Check { config } => check::run(&config),
         Command::DemoConfig => demo::run(),
         Command::Token(args) => token::run(args),

@@ -67,7 +67,11 @@ pub(crate) fn run(config: Option<PathBuf>, overrides: Overrides) -> ExitCode {
     match runtime.block_on(serve(config, options, matches!(source, Source::Demo))) {
         Ok(()) => ExitCode::SUCCESS,
         // Problems found while compiling the config (e.g. a missing key file) are config errors.
-        Err(error) if error.downcast_ref::<portcullis_app::StartError>().is_some_and(|e| matches!(e, portcullis_app::StartError::Config(_))) => {
+        Err(error)
+            if error
+                .downcast_ref::<portcullis_app::StartError>()
+                .is_some_and(|e| matches!(e, portcullis_app::StartError::Config(_))) =>
+        {
             eprintln!("{error}");
             ExitCode::from(EXIT_CONFIG)
         }
