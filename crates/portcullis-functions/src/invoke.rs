@@ -112,7 +112,11 @@ impl Invoker {
 
     /// Invokes the function synchronously with `payload` (the event JSON) and returns what the
     /// handler returned (JSON bytes). `request_id` becomes `Lambda-Runtime-Aws-Request-Id` (the
-    /// handler's `context.awsRequestId`) and tags the instance's log lines.
+    /// handler's `context.awsRequestId`) and tags the instance's log lines. Any string works:
+    /// runtime clients echo the id in the path `invocation/{id}/response`, so the Runtime API takes
+    /// everything up to the last `/` as the id (API Gateway style base64 ids contain `/`), accepts
+    /// it percent-encoded too, and hands out characters a URL path cannot carry (`?`, `#`, space,
+    /// non-ASCII) percent-encoded.
     ///
     /// Ends within `queue_timeout` (waiting) + `init_timeout` (cold start) + `timeout` (run) plus
     /// a few milliseconds; a timed-out instance is killed before this returns.

@@ -283,8 +283,13 @@ impl Instance {
         let (reply, mut outcome) = oneshot::channel();
         let deadline = SystemTime::now() + timeout;
         let deadline_ms = deadline.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-        let invocation =
-            Invocation { request_id: request_id.into(), payload, deadline_ms, trace_id: trace_id(), reply };
+        let invocation = Invocation {
+            request_id: runtime_api::wire_request_id(request_id),
+            payload,
+            deadline_ms,
+            trace_id: trace_id(),
+            reply,
+        };
         if self.next_tx.try_send(invocation).is_err() {
             return Err(InvokeError::Crashed { reason: "the instance is not accepting work".into() });
         }

@@ -114,23 +114,53 @@ pub(crate) async fn serve(listener: TcpListener, api: Arc<ApiState>) {
 const PREFIX: &str = "/2018-06-01/runtime/";
 
 async fn handle(api: &ApiState, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let path = req.uri().path().to_owned();
+    match route(req.method(), req.uri().path()) {
+        Route::Next => next(api).await,
+        Route::Response(id) => response(api, &id, req).await,
+        Route::Error(id) => invocation_error(api, &id, req).await,
+        Route::InitError => init_error(api, req).await,
+        Route::Unknown => error(StatusCode::NOT_FOUND, "NotFound", "unknown path"),
+    }
+}
+
+/// What a Runtime API request asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    Next,
+    /// `invocation/{id}/response`, with `{id}` as the client wrote it.
+    Response(String),
+    /// `invocation/{id}/error`.
+    Error(String),
+    InitError,
+    Unknown,
+}
+
+/// Routes by method and path. The request id is everything between `invocation/` and the
+/// *last* `/`, not one path segment: ids come from the caller (the gateway passes its
+/// API Gateway style request id, base64 that may contain `/`), and runtime clients paste them
+/// into the path verbatim. Splitting on every `/` turned `invocation/ab/cd=/response` into an
+/// unknown path; the client ignored the 404 and polled `next`, and the caller waited for its
+/// timeout.
+fn route(method: &Method, path: &str) -> Route {
     let Some(rest) = path.strip_prefix(PREFIX) else {
-        return error(StatusCode::NOT_FOUND, "NotFound", "unknown path");
+        return Route::Unknown;
     };
-    let method = req.method().clone();
-    match (method, rest.split('/').collect::<Vec<_>>().as_slice()) {
-        (Method::GET, ["invocation", "next"]) => next(api).await,
-        (Method::POST, ["invocation", id, "response"]) => {
-            let id = (*id).to_owned();
-            response(api, &id, req).await
-        }
-        (Method::POST, ["invocation", id, "error"]) => {
-            let id = (*id).to_owned();
-            invocation_error(api, &id, req).await
-        }
-        (Method::POST, ["init", "error"]) => init_error(api, req).await,
-        _ => error(StatusCode::NOT_FOUND, "NotFound", "unknown path"),
+    match (method, rest) {
+        (&Method::GET, "invocation/next") => return Route::Next,
+        (&Method::POST, "init/error") => return Route::InitError,
+        (&Method::POST, _) => {}
+        _ => return Route::Unknown,
+    }
+    let Some((id, action)) = rest.strip_prefix("invocation/").and_then(|r| r.rsplit_once('/')) else {
+        return Route::Unknown;
+    };
+    if id.is_empty() {
+        return Route::Unknown;
+    }
+    match action {
+        "response" => Route::Response(id.to_owned()),
+        "error" => Route::Error(id.to_owned()),
+        _ => Route::Unknown,
     }
 }
 
@@ -168,13 +198,64 @@ async fn next(api: &ApiState) -> Response<Full<Bytes>> {
     response
 }
 
-/// Takes the in-flight invocation if `id` names it.
+/// Takes the in-flight invocation if `id` names it, as sent or percent-decoded (for clients
+/// that encode the id they echo).
 fn take_inflight(api: &ApiState, id: &str) -> Option<oneshot::Sender<Outcome>> {
     let mut inflight = lock(&api.inflight);
     match inflight.as_ref() {
-        Some((current, _)) if &**current == id => inflight.take().map(|(_, reply)| reply),
+        Some((current, _)) if **current == *id || percent_decode(id).as_deref() == Some(&**current) => {
+            inflight.take().map(|(_, reply)| reply)
+        }
         _ => None,
     }
+}
+
+/// `%XX` escapes decoded; `None` when there are none, or they are malformed or not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    if !s.contains('%') {
+        return None;
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The request id as handed to an instance: `request_id` with every character a runtime client
+/// could not paste verbatim into a URL path (`?`, `#`, space, controls, non-ASCII, ...)
+/// percent-encoded. Ids made of URL path characters (UUIDs, API Gateway's base64 ids, which
+/// may contain `/`, `+` and `=`) are unchanged.
+pub(crate) fn wire_request_id(request_id: &str) -> Arc<str> {
+    if request_id.bytes().all(path_safe) {
+        return request_id.into();
+    }
+    let mut out = String::with_capacity(request_id.len() * 3);
+    for byte in request_id.bytes() {
+        if path_safe(byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out.into()
+}
+
+/// RFC 3986 `pchar` (unreserved, sub-delims, `:`, `@`) plus `/` and `%`.
+fn path_safe(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&byte)
 }
 
 async fn read_body(req: Request<Incoming>) -> Result<Bytes, ()> {
@@ -257,4 +338,57 @@ fn error(status: StatusCode, error_type: &str, message: &str) -> Response<Full<B
     *response.status_mut() = status;
     response.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: &str = "/2018-06-01/runtime/";
+
+    #[test]
+    fn request_ids_containing_slashes_route_to_response_and_error() {
+        let id = "dGM90RIFmf/GGDg=";
+        assert_eq!(route(&Method::POST, &format!("{P}invocation/{id}/response")), Route::Response(id.into()));
+        assert_eq!(route(&Method::POST, &format!("{P}invocation/{id}/error")), Route::Error(id.into()));
+        assert_eq!(
+            route(&Method::POST, &format!("{P}invocation/a//b/response")),
+            Route::Response("a//b".into())
+        );
+        assert_eq!(
+            route(&Method::POST, &format!("{P}invocation/5l+7vUyEm2/cvwM=/error")),
+            Route::Error("5l+7vUyEm2/cvwM=".into())
+        );
+    }
+
+    #[test]
+    fn fixed_routes_and_unknown_paths() {
+        assert_eq!(route(&Method::GET, &format!("{P}invocation/next")), Route::Next);
+        assert_eq!(route(&Method::POST, &format!("{P}init/error")), Route::InitError);
+        assert_eq!(route(&Method::POST, &format!("{P}invocation/next")), Route::Unknown);
+        assert_eq!(route(&Method::POST, &format!("{P}invocation//response")), Route::Unknown);
+        assert_eq!(route(&Method::POST, &format!("{P}invocation/id/other")), Route::Unknown);
+        assert_eq!(route(&Method::GET, &format!("{P}invocation/id/response")), Route::Unknown);
+        assert_eq!(route(&Method::POST, "/2018-06-01/other/invocation/id/response"), Route::Unknown);
+    }
+
+    #[test]
+    fn ids_are_percent_decoded_only_when_well_formed() {
+        assert_eq!(percent_decode("ab%2Fcd%3D"), Some("ab/cd=".into()));
+        assert_eq!(percent_decode("plain"), None);
+        assert_eq!(percent_decode("50%zz"), None);
+        assert_eq!(percent_decode("trailing%2"), None);
+        assert_eq!(percent_decode("sign%+5"), None);
+    }
+
+    #[test]
+    fn ids_a_client_cannot_paste_into_a_path_are_encoded_and_others_kept() {
+        assert_eq!(&*wire_request_id("dGM90RIFmf/GGDg="), "dGM90RIFmf/GGDg=");
+        assert_eq!(
+            &*wire_request_id("c0ffee00-1234-5678-9abc-def012345678"),
+            "c0ffee00-1234-5678-9abc-def012345678"
+        );
+        assert_eq!(&*wire_request_id("a?b#c d"), "a%3Fb%23c%20d");
+        assert_eq!(&*wire_request_id("é"), "%C3%A9");
+    }
 }

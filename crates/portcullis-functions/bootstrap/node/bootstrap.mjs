@@ -37,9 +37,20 @@ function errorPayload(err, type) {
   return { errorType: type || typeof err, errorMessage: typeof err === 'string' ? err : JSON.stringify(err), trace: [] };
 }
 
+// Posts a result (response or error) and says so when the Runtime API refuses it. A 404 means
+// this client and the API disagree on the path, so nothing will ever settle the invocation: exit,
+// and the gateway reports a crash at once instead of the caller waiting for its timeout. A 400
+// (the invocation was already settled, e.g. as too large) or 413 is no reason to stop.
+async function deliver(p, body, headers) {
+  const res = await call('POST', p, body, headers);
+  if (res.status === 202) return;
+  console.error(`the runtime API refused POST ${p}: ${res.status} ${res.body.toString('utf8', 0, 200)}`);
+  if (res.status === 404) process.exit(1);
+}
+
 async function postError(p, err, type) {
   const payload = errorPayload(err, type);
-  await call('POST', p, JSON.stringify(payload), {
+  await deliver(p, JSON.stringify(payload), {
     'Content-Type': 'application/json',
     'Lambda-Runtime-Function-Error-Type': payload.errorType,
   });
@@ -156,7 +167,7 @@ for (;;) {
     const event = JSON.parse(next.body.toString('utf8'));
     const result = await run(handler, event, context);
     const body = JSON.stringify(result === undefined ? null : result);
-    await call('POST', `/invocation/${id}/response`, body, { 'Content-Type': 'application/json' });
+    await deliver(`/invocation/${id}/response`, body, { 'Content-Type': 'application/json' });
   } catch (e) {
     await postError(`/invocation/${id}/error`, e).catch(() => process.exit(1));
   }

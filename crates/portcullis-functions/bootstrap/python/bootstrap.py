@@ -44,10 +44,23 @@ def error_payload(exc, error_type=None, request_id=None):
     return payload
 
 
+def deliver(path, body, headers):
+    """Posts a result (response or error) and says so when the Runtime API refuses it. A 404
+    means this client and the API disagree on the path, so nothing will ever settle the
+    invocation: exit, and the gateway reports a crash at once instead of the caller waiting for
+    its timeout. A 400 (the invocation was already settled, e.g. as too large) or 413 is no
+    reason to stop."""
+    status, _, answer = call("POST", path, body, headers)
+    if status == 202:
+        return
+    print(f"the runtime API refused POST {path}: {status} {answer[:200]!r}", file=sys.stderr)
+    if status == 404:
+        sys.exit(1)
+
+
 def post_error(path, exc, error_type=None, request_id=None):
     payload = error_payload(exc, error_type, request_id)
-    call(
-        "POST",
+    deliver(
         path,
         json.dumps(payload).encode(),
         {"Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": payload["errorType"]},
@@ -141,7 +154,7 @@ def main():
         except (TypeError, ValueError) as exc:
             post_error(f"/invocation/{request_id}/error", exc, "Runtime.MarshalError", request_id)
             continue
-        call("POST", f"/invocation/{request_id}/response", payload, {"Content-Type": "application/json"})
+        deliver(f"/invocation/{request_id}/response", payload, {"Content-Type": "application/json"})
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
 mod clients;
 mod faults;
+mod hangs;
 mod node;
 mod pool;
 mod python;
@@ -31,13 +32,7 @@ pub(crate) fn dir_with(files: &[(&str, &str)]) -> TempDir {
 }
 
 pub(crate) fn node(dir: &TempDir, handler: &str) -> FunctionSettings {
-    let mut s = FunctionSettings::new(
-        "fn",
-        FunctionKind::Node {
-            handler: handler.into(),
-        },
-        dir.path(),
-    );
+    let mut s = FunctionSettings::new("fn", FunctionKind::Node { handler: handler.into() }, dir.path());
     s.timeout = Duration::from_secs(10);
     s
 }
@@ -56,18 +51,11 @@ pub(crate) struct Running {
 pub(crate) async fn start(settings: FunctionSettings) -> Running {
     init_tracing();
     let state = tempfile::tempdir().expect("state dir");
-    let options = FunctionsOptions {
-        state_dir: state.path().into(),
-        ..FunctionsOptions::default()
-    };
+    let options = FunctionsOptions { state_dir: state.path().into(), ..FunctionsOptions::default() };
     let name = settings.name.clone();
     let functions = Functions::start([settings], options).await.expect("start");
     let invoker = functions.invoker(&name).expect("invoker");
-    Running {
-        functions,
-        invoker,
-        _state: state,
-    }
+    Running { functions, invoker, _state: state }
 }
 
 pub(crate) async fn invoke_json(invoker: &Invoker, event: Value, id: &str) -> Value {
@@ -81,10 +69,7 @@ pub(crate) async fn invoke_json(invoker: &Invoker, event: Value, id: &str) -> Va
 pub(crate) fn process_exists(pid: u32) -> bool {
     // A zombie is not running; only its parent's reaping removes it from /proc.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit(')')
-            .next()
-            .is_some_and(|rest| !rest.trim_start().starts_with('Z')),
+        Ok(stat) => stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')),
         Err(_) => false,
     }
 }
@@ -113,8 +98,7 @@ fn init_tracing() {
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
             .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| "info".into()),
+                tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
             )
             .try_init();
     });
