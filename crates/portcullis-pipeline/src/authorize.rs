@@ -4,7 +4,7 @@
 //! ends the request here and the integration is never called.
 
 use http::request::Parts;
-use portcullis_authz::DenialStatus;
+use portcullis_authz::{DenialStatus, Reason};
 use portcullis_core::CallContext;
 
 use crate::access_log::AccessRecord;
@@ -33,13 +33,25 @@ pub async fn run(
                 _ => "deny",
             };
             record.authorizer_reason = Some(denial.reason.as_str());
-            tracing::debug!(
-                request_id = %ctx.request_id,
-                authorizer = %name,
-                reason = denial.reason.as_str(),
-                detail = %denial.detail,
-                "request denied"
-            );
+            // A bad token is ordinary traffic (debug); an authorizer that cannot decide at all
+            // (keys unreachable, function broken) is an operational problem (warn).
+            if denial.status == DenialStatus::Error || denial.reason == Reason::KeysUnavailable {
+                tracing::warn!(
+                    request_id = %ctx.request_id,
+                    authorizer = %name,
+                    reason = denial.reason.as_str(),
+                    detail = %denial.detail,
+                    "authorizer could not decide; request denied"
+                );
+            } else {
+                tracing::debug!(
+                    request_id = %ctx.request_id,
+                    authorizer = %name,
+                    reason = denial.reason.as_str(),
+                    detail = %denial.detail,
+                    "request denied"
+                );
+            }
             Err(Rejection::from(&denial))
         }
     }

@@ -128,7 +128,8 @@ fn serve_refuses_a_config_that_fails_to_compile_with_exit_2_and_prints_it_once()
 #[test]
 fn log_format_comes_from_the_config_unless_given_on_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "gw.yaml", "log: {format: pretty}\nroutes:\n  GET /x: {respond: {body: x}}\n");
+    let path =
+        write(dir.path(), "gw.yaml", "log: {format: pretty}\nroutes:\n  GET /x: {respond: {body: x}}\n");
     let mut child = Command::new(exe())
         .args(["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--config"])
         .arg(&path)

@@ -93,8 +93,16 @@ async fn a_throwing_handler_is_awss_500_and_the_gateway_keeps_serving() {
 #[test]
 fn invoke_runs_a_function_once_with_an_event() {
     let dir = tempfile::tempdir().unwrap();
-    crate::harness::write(dir.path(), "portcullis.yaml", "functions:\n  echo:\n    runtime: nodejs\n    handler: echo.handler\n");
-    crate::harness::write(dir.path(), "echo.mjs", "export const handler = async (event) => ({ got: event.name });\n");
+    crate::harness::write(
+        dir.path(),
+        "portcullis.yaml",
+        "functions:\n  echo:\n    runtime: nodejs\n    handler: echo.handler\n",
+    );
+    crate::harness::write(
+        dir.path(),
+        "echo.mjs",
+        "export const handler = async (event) => ({ got: event.name });\n",
+    );
     crate::harness::write(dir.path(), "event.json", r#"{"name":"portcullis"}"#);
     let out = std::process::Command::new(crate::harness::exe())
         .args(["invoke", "echo", "--event", "event.json"])
@@ -104,6 +112,10 @@ fn invoke_runs_a_function_once_with_an_event() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(result["got"], "portcullis");
-    let missing = std::process::Command::new(crate::harness::exe()).args(["invoke", "nope"]).current_dir(dir.path()).output().unwrap();
+    let missing = std::process::Command::new(crate::harness::exe())
+        .args(["invoke", "nope"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(missing.status.code(), Some(1));
 }

@@ -218,3 +218,33 @@ async fn the_demo_protects_private_with_the_dev_issuer() {
     assert_eq!(discovery.status, 200);
     assert_eq!(discovery.json()["issuer"], "http://127.0.0.1:9901/dev");
 }
+
+#[tokio::test]
+async fn an_unreachable_identity_provider_fails_closed_quickly_and_says_why() {
+    let up = RecordingUpstream::start(Behavior::Ok).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let gw = Gw::start(&format!(
+        "authorizers:\n  idp:\n    type: jwt\n    issuer: http://{closed}/\n    audience: [api]\n  dev:\n    type: jwt\n    issuer: dev\n    audience: [api]\n\
+         routes:\n  GET /p:\n    http: {}/p\n    authorizer: idp\n  GET /unused: {{respond: {{body: x}}, authorizer: dev}}\n",
+        up.url()
+    ));
+    // A well-formed, signed token (from the dev issuer) so the authorizer gets as far as keys.
+    let token = mint(gw.dir.path(), &["--sub", "alice", "--aud", "api"]);
+    let started = std::time::Instant::now();
+    let reply = TestClient::http1()
+        .send(Method::GET, &gw.url("/p"), &[("authorization", &format!("Bearer {token}"))], "")
+        .await;
+    assert_eq!(reply.status, 401);
+    assert!(started.elapsed() < std::time::Duration::from_secs(4), "took {:?}", started.elapsed());
+    assert_eq!(up.count(), 0);
+    assert!(
+        wait_until(std::time::Duration::from_secs(5), || gw
+            .proc
+            .stderr_lines()
+            .iter()
+            .any(|l| l.contains("keys_unavailable") && l.contains("WARN")))
+        .await,
+        "the log says why: {:?}",
+        gw.proc.stderr_lines()
+    );
+}
