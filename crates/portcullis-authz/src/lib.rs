@@ -8,7 +8,6 @@
 //! pipeline's rescue table turns it into AWS's bodies.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
-mod claims_strings;
 mod denial;
 mod identity;
 pub mod jwt;
@@ -19,7 +18,6 @@ use std::sync::Arc;
 
 use portcullis_core::{AuthContext, CallContext};
 
-pub use claims_strings::aws_claims_strings;
 pub use denial::{Denial, DenialStatus, Reason};
 pub use identity::{IdentitySource, IdentitySourceError};
 pub use jwt::{Explanation, JwtAuthorizer, JwtSettings, SettingsError, Step};

@@ -10,6 +10,7 @@ mod auth;
 mod body;
 mod context;
 mod request_id;
+mod time;
 
 pub use auth::{AuthContext, JwtContext, LambdaContext};
 pub use body::{Body, BoxError, empty, full};
@@ -17,3 +18,4 @@ pub use context::CallContext;
 /// Path parameters captured by route matching (re-exported so stages need not name the route crate).
 pub use portcullis_route::{Param, Params};
 pub use request_id::{RequestId, RequestIdGenerator};
+pub use time::UtcTime;

@@ -388,20 +388,6 @@ fn trace_id() -> String {
 
 /// `YYYY/MM/DD/[$LATEST]<32 hex>`, the shape of Lambda's log stream names.
 fn log_stream_name() -> String {
-    let days = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() / 86_400).unwrap_or(0);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!("{y:04}/{m:02}/{d:02}/[$LATEST]{:016x}{:016x}", random_u64(), random_u64())
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    let t = portcullis_core::UtcTime::of(SystemTime::now());
+    format!("{:04}/{:02}/{:02}/[$LATEST]{:016x}{:016x}", t.year, t.month, t.day, random_u64(), random_u64())
 }
