@@ -97,16 +97,15 @@ pub fn mint_dev_token(
 /// Run function `name` once with `event` and return its raw result (`portcullis invoke`). The
 /// function gets a fresh instance, exactly as the gateway would start it.
 pub async fn invoke_once(config: &Config, name: &str, event: bytes::Bytes) -> Result<bytes::Bytes, String> {
-    let function = config
-        .functions
-        .get(name)
-        .ok_or_else(|| format!("no function `{name}` in {}", config.origin))?;
+    let function =
+        config.functions.get(name).ok_or_else(|| format!("no function `{name}` in {}", config.origin))?;
     let settings = crate::registry::function_settings(config, name, function);
     let options = portcullis_functions::FunctionsOptions {
         state_dir: config.state_dir.join("functions"),
         account_id: config.account_id.clone(),
     };
-    let functions = portcullis_functions::Functions::start([settings], options).await.map_err(|e| e.to_string())?;
+    let functions =
+        portcullis_functions::Functions::start([settings], options).await.map_err(|e| e.to_string())?;
     let invoker = functions.invoker(name).ok_or_else(|| format!("function `{name}` did not start"))?;
     let result = invoker.invoke(event, "portcullis-invoke").await.map_err(|e| e.to_string());
     functions.shutdown().await;
