@@ -41,7 +41,7 @@ pub async fn explain(config: &Config, route_key: &str, token: &str) -> Result<(S
             true,
         ));
     };
-    let registry = Registry::for_check()?;
+    let registry = Registry::for_check(config)?;
     let mut errors = Vec::new();
     let compiled: HashMap<_, _> = compile_authorizers::all(config, &registry, &mut errors);
     if !errors.is_empty() {
@@ -89,7 +89,7 @@ pub fn mint_dev_token(
     claims: serde_json::Map<String, serde_json::Value>,
     ttl: Duration,
 ) -> Result<String, String> {
-    let registry = Registry::for_check().map_err(|e| e.to_string())?;
+    let registry = Registry::for_check(config).map_err(|e| e.to_string())?;
     let dev = registry.dev_issuer(config)?;
     dev.mint(claims, ttl).map_err(|e| e.to_string())
 }

@@ -57,7 +57,7 @@ pub enum StartError {
 /// one-line summary of what the config contains and its warnings.
 pub fn check(path: &Path) -> Result<(String, Vec<String>), portcullis_config::ConfigErrors> {
     let config = portcullis_config::load(path)?;
-    let registry = registry::Registry::for_check().map_err(|e| {
+    let registry = registry::Registry::for_check(&config).map_err(|e| {
         portcullis_config::ConfigErrors::single(portcullis_config::ConfigError::at(
             path.display().to_string(),
             portcullis_config::Span { line: 1, column: 1 },

@@ -49,7 +49,7 @@ impl Running {
         for warning in &config.warnings {
             tracing::warn!(warning = %warning, "configuration warning");
         }
-        let registry = Arc::new(Registry::new()?);
+        let registry = Arc::new(Registry::new(&config)?);
         registry.prepare_functions(&config).await?;
         let snapshot = compile::snapshot(&config, &registry)?;
         // Key sets of every issuer are fetched in parallel now, then refreshed in the background;

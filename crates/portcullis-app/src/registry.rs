@@ -41,14 +41,18 @@ struct RunningFunction {
 
 impl Registry {
     /// Create the process-wide state.
-    pub fn new() -> Result<Self, StartError> {
+    ///
+    /// Key-set lifetimes are process-wide (key stores are shared by every authorizer with the
+    /// same issuer): the smallest `cache.jwks_refresh` and `cache.jwks_max_stale` of the JWT
+    /// authorizers in `config` apply, read at start-up.
+    pub fn new(config: &Config) -> Result<Self, StartError> {
         let default_client = HttpClient::new(ClientOptions::default())
             .map_err(|e| StartError::Resource(format!("HTTP client: {e}")))?;
         Ok(Registry {
             default_client,
             private_ca_clients: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
-            jwks: JwksRegistry::new(JwksOptions::default())
+            jwks: JwksRegistry::new(jwks_options(config))
                 .map_err(|e| StartError::Resource(format!("JWKS client: {e}")))?,
             dev_issuer: Mutex::new(None),
             checking: false,
@@ -56,8 +60,8 @@ impl Registry {
     }
 
     /// A registry for `portcullis check`: compiles everything, starts nothing.
-    pub fn for_check() -> Result<Self, StartError> {
-        Ok(Registry { checking: true, ..Registry::new()? })
+    pub fn for_check(config: &Config) -> Result<Self, StartError> {
+        Ok(Registry { checking: true, ..Registry::new(config)? })
     }
 
     /// Whether this registry only validates.
@@ -215,4 +219,17 @@ pub(crate) fn function_settings(config: &Config, name: &str, f: &FunctionConfig)
 /// `portcullis token` (another process reading the same file) mints what the gateway accepts.
 pub fn dev_issuer_url(config: &Config) -> String {
     format!("http://{}/dev", config.admin)
+}
+
+/// Key lifecycle bounds from the JWT authorizers' `cache:` settings (the most conservative wins).
+fn jwks_options(config: &Config) -> JwksOptions {
+    let mut options = JwksOptions::default();
+    for authorizer in config.authorizers.values() {
+        if let portcullis_config::AuthorizerConfig::Jwt(jwt) = authorizer {
+            options.default_ttl = options.default_ttl.min(jwt.cache.jwks_refresh);
+            options.max_staleness = options.max_staleness.min(jwt.cache.jwks_max_stale);
+        }
+    }
+    options.min_ttl = options.min_ttl.min(options.default_ttl);
+    options
 }
