@@ -208,6 +208,11 @@ pub(crate) fn function_settings(config: &Config, name: &str, f: &FunctionConfig)
     settings.concurrency =
         std::num::NonZeroUsize::new(f.concurrency.get() as usize).unwrap_or(std::num::NonZeroUsize::MIN);
     settings.environment = f.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    // `handler:` on a `provided` function reaches the program as Lambda's `_HANDLER`, which the
+    // functions crate sets itself only for its own bootstraps.
+    if let FunctionRuntime::Provided { handler: Some(handler), .. } = &f.runtime {
+        settings.environment.push(("_HANDLER".to_owned(), handler.clone()));
+    }
     settings.memory_mb = f.memory.get();
     settings.idle_timeout = f.idle_timeout;
     settings.prewarm = f.prewarm as usize;

@@ -119,3 +119,26 @@ fn invoke_runs_a_function_once_with_an_event() {
         .unwrap();
     assert_eq!(missing.status.code(), Some(1));
 }
+
+#[tokio::test]
+async fn a_provided_function_gets_its_handler_as_underscore_handler() {
+    // A `provided` runtime written in shell: the Runtime API loop with curl-free bash /dev/tcp
+    // would be fragile, so use Python's standard library as "any executable".
+    let program = r#"
+import json, os, urllib.request
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+while True:
+    with urllib.request.urlopen(f"http://{api}/2018-06-01/runtime/invocation/next") as r:
+        rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+    body = json.dumps({"statusCode": 200, "body": os.environ.get("_HANDLER", "-")}).encode()
+    urllib.request.urlopen(urllib.request.Request(f"http://{api}/2018-06-01/runtime/invocation/{rid}/response", data=body, method="POST"))
+"#;
+    let gw = Gw::start_with(
+        "functions:\n  raw:\n    runtime: provided\n    command: [python3, bootstrap.py]\n    handler: my.handler\nroutes:\n  GET /raw: {function: raw}\n",
+        &[("bootstrap.py", program)],
+        &[],
+    );
+    let reply = TestClient::http1().get(&gw.url("/raw")).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.text(), "my.handler");
+}
