@@ -450,9 +450,11 @@ fn demo_config_parses_and_has_the_documented_routes() {
     assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(c.admin.to_string(), "127.0.0.1:9901");
     let keys: Vec<String> = c.routes.iter().map(|r| r.key.to_string()).collect();
-    assert_eq!(keys, ["GET /", "GET /hello/{name}", "ANY /public/{proxy+}"]);
+    assert_eq!(keys, ["GET /private", "GET /", "GET /hello/{name}", "ANY /public/{proxy+}"]);
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
-    let Integration::Respond(r) = &c.routes[0].integration else { panic!("respond") };
+    assert_eq!(c.routes[0].authorizer.as_deref(), Some("dev"), "the demo protects /private");
+    assert!(c.routes[1..].iter().all(|r| r.authorizer.is_none()), "the rest of the demo is public");
+    let Integration::Respond(r) = &c.routes[1].integration else { panic!("respond") };
     assert_eq!(r.status, http::StatusCode::OK);
     let body: serde_json::Value = serde_json::from_str(&r.body).expect("demo front page is JSON");
     assert!(body["try"].is_array());

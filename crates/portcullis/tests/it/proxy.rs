@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use http::Method;
 
-use crate::harness::{Behavior, Gw, RecordingUpstream, TestClient};
+use crate::harness::{Behavior, Gw, RecordingUpstream, TestClient, wait_until};
 
 #[tokio::test]
 async fn variables_are_substituted_and_the_request_is_forwarded_faithfully() {
@@ -119,6 +119,10 @@ async fn upstream_down_is_500_and_slow_upstream_is_503_within_the_timeout() {
     assert_eq!(timed_out.text(), r#"{"message":"Service Unavailable"}"#);
     assert!(took >= Duration::from_millis(450) && took < Duration::from_secs(3), "took {took:?}");
 
+    // Lines are written when the response body ends, by a writer thread: wait for them.
+    assert!(
+        wait_until(Duration::from_secs(5), || gw.access_log().iter().any(|l| l["path"] == "/slow")).await
+    );
     let log = gw.access_log();
     let slow_line = log.iter().find(|l| l["path"] == "/slow").expect("access log line for /slow");
     assert_eq!(slow_line["status"], 503);
@@ -175,9 +179,7 @@ async fn http2_clients_are_served_over_h2c_and_upstreams_still_get_http1() {
     let reply = TestClient::h2c().get(&gw.url("/h2")).await;
     assert_eq!(reply.status, 200);
     assert_eq!(up.requests()[0].version, http::Version::HTTP_11);
-    let log = gw.access_log();
-    assert!(crate::harness::wait_until(Duration::from_secs(5), || !gw.access_log().is_empty()).await);
-    let _ = log;
+    assert!(wait_until(Duration::from_secs(5), || !gw.access_log().is_empty()).await);
     assert_eq!(gw.access_log()[0]["protocol"], "HTTP/2.0");
 }
 
