@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
 command -v node >/dev/null || need_apt+=(nodejs npm)
+# The signal tests run the `kill` program (not the shell builtin): procps provides it.
+[ -x /bin/kill ] || [ -x /usr/bin/kill ] || need_apt+=(procps)
 # aws-lambda-ric (Node) compiles aws-lambda-cpp and curl from source when npm installs it.
 for tool in cmake autoconf automake libtoolize make g++; do
   command -v "$tool" >/dev/null || case "$tool" in
