@@ -11,6 +11,7 @@
 mod denial;
 mod identity;
 pub mod jwt;
+pub mod policy;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -1,0 +1,2 @@
+//! Policy-matching microbenchmark (filled in with the policy module).
+fn main() {}
