@@ -20,11 +20,13 @@
 //! assert_eq!(&response.body()[..], b"made");
 //! ```
 
+mod authorizer;
 mod claims;
 mod clf;
 mod request;
 mod response;
 
+pub use authorizer::{request_authorizer_v1, request_authorizer_v2, token_event};
 pub use claims::claim_string;
 pub use clf::clf_time;
 pub use request::{EventError, RequestFacts, cookies, joined_headers, joined_query, request_v1, request_v2};

@@ -115,6 +115,16 @@ enum AuthorizerV2<'a> {
 /// # Errors
 /// [`EventError::Encode`] if JSON encoding fails.
 pub fn request_v2(facts: &RequestFacts<'_>) -> Result<Vec<u8>, EventError> {
+    Ok(serde_json::to_vec(&event_v2(facts))?)
+}
+
+/// The payload 2.0 event as a JSON value, for the Lambda authorizer's REQUEST 2.0 event (spec
+/// §3.4), which is this event without `body` and `isBase64Encoded` plus the authorizer fields.
+pub(crate) fn value_v2(facts: &RequestFacts<'_>) -> Result<Value, EventError> {
+    Ok(serde_json::to_value(event_v2(facts))?)
+}
+
+fn event_v2<'a>(facts: &RequestFacts<'a>) -> RequestV2<'a> {
     let parts = facts.parts;
     let ctx = facts.ctx;
     let path = parts.uri.path();
@@ -136,7 +146,7 @@ pub fn request_v2(facts: &RequestFacts<'_>) -> Result<Vec<u8>, EventError> {
         }),
         AuthContext::Lambda(lambda) => Some(AuthorizerV2::Lambda(lambda.context.as_deref())),
     };
-    let event = RequestV2 {
+    RequestV2 {
         version: "2.0",
         route_key: &ctx.route_key,
         raw_path: path,
@@ -167,8 +177,7 @@ pub fn request_v2(facts: &RequestFacts<'_>) -> Result<Vec<u8>, EventError> {
         path_parameters: path_parameters(ctx),
         is_base64_encoded,
         stage_variables: stage_variables(facts.stage_variables),
-    };
-    Ok(serde_json::to_vec(&event)?)
+    }
 }
 
 // === payload 1.0 ===
@@ -241,6 +250,17 @@ struct IdentityV1<'a> {
 /// # Errors
 /// [`EventError::Encode`] if JSON encoding fails.
 pub fn request_v1(facts: &RequestFacts<'_>) -> Result<Vec<u8>, EventError> {
+    Ok(serde_json::to_vec(&event_v1(facts))?)
+}
+
+/// The payload 1.0 event as a JSON value, for the Lambda authorizer's REQUEST 1.0 event (spec
+/// §3.3): this event without `body`, `isBase64Encoded` and `requestContext.authorizer`, plus the
+/// authorizer fields.
+pub(crate) fn value_v1(facts: &RequestFacts<'_>) -> Result<Value, EventError> {
+    Ok(serde_json::to_value(event_v1(facts))?)
+}
+
+fn event_v1<'a>(facts: &RequestFacts<'a>) -> RequestV1<'a> {
     let parts = facts.parts;
     let ctx = facts.ctx;
     let path = parts.uri.path();
@@ -265,7 +285,7 @@ pub fn request_v1(facts: &RequestFacts<'_>) -> Result<Vec<u8>, EventError> {
         Some((_method, template)) => template,
         None => path,
     };
-    let event = RequestV1 {
+    RequestV1 {
         version: "1.0",
         resource,
         path,
@@ -309,8 +329,7 @@ pub fn request_v1(facts: &RequestFacts<'_>) -> Result<Vec<u8>, EventError> {
         stage_variables: stage_variables(facts.stage_variables),
         body,
         is_base64_encoded,
-    };
-    Ok(serde_json::to_vec(&event)?)
+    }
 }
 
 /// `requestContext.authorizer` for payload 1.0: the doc sample's `{"claims":null,"scopes":null}`
