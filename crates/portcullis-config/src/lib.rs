@@ -36,6 +36,7 @@ mod decode;
 mod error;
 mod function;
 mod identity;
+mod mapping;
 mod route;
 mod types;
 mod url_template;

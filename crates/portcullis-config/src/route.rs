@@ -51,6 +51,10 @@ pub struct RouteConfig {
     /// `upstream_ca` (https integrations only): a PEM file of CA certificates trusted in
     /// addition to the system roots, resolved against the config's directory. Extension.
     pub upstream_ca: Option<PathBuf>,
+    /// `parameter_mapping`: AWS `RequestParameters` (spec §5.2), key -> value in file order,
+    /// keys checked (grammar, reserved headers) and values at most 512 characters; the value
+    /// grammar is compiled by the app. Default: none.
+    pub parameter_mapping: Vec<(Spanned<String>, Spanned<String>)>,
 }
 
 /// What a route does with a matched request.
@@ -323,6 +327,13 @@ pub(crate) fn decode(
         }
         None => Vec::new(),
     };
+    let parameter_mapping = match m.get("parameter_mapping") {
+        Some((n, p)) => {
+            let key_span = m.key_span("parameter_mapping").unwrap_or(n.span);
+            crate::mapping::decode(cx, n, &p, key_span, kind)
+        }
+        None => Vec::new(),
+    };
     m.finish(cx);
 
     if !integration_ok {
@@ -338,6 +349,7 @@ pub(crate) fn decode(
         rules,
         http_version: http_version?,
         upstream_ca: upstream_ca?,
+        parameter_mapping,
     })
 }
 
