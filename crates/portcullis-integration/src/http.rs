@@ -38,7 +38,7 @@ use portcullis_core::{Body, BoxError, CallContext};
 use crate::{BoxFuture, Integration, IntegrationError};
 
 pub use client::{ClientOptions, HttpClient, HttpClientError};
-pub use target::{PathPart, Scheme, UpstreamTarget};
+pub use target::{PathOverride, PathPart, Scheme, UpstreamTarget};
 
 use client::UpstreamClient;
 use target::CompiledTarget;
@@ -108,7 +108,7 @@ impl HttpIntegration {
     ) -> Result<Response<Body>, IntegrationError> {
         let (mut parts, body) = req.into_parts();
 
-        let uri = match self.target.upstream_uri(&parts.uri, &ctx.params) {
+        let uri = match self.target.upstream_uri_with(&parts.uri, &ctx.params, parts.extensions.get()) {
             Ok(uri) => uri,
             Err(err) => {
                 // Only reachable if a path value is not valid in a URI, which the route matcher

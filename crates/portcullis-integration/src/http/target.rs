@@ -60,6 +60,12 @@ pub struct UpstreamTarget {
     pub append_request_path: bool,
 }
 
+/// Request extension set by parameter mapping's `overwrite:path` (spec §5.2): the upstream
+/// path to use instead of the target's path (already percent-encoded, starting with `/`).
+/// The target's scheme, authority and query, and the client's query, are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathOverride(pub String);
+
 /// An [`UpstreamTarget`] prepared for cheap per-request URL building.
 #[derive(Debug)]
 pub(super) struct CompiledTarget {
@@ -113,20 +119,36 @@ impl CompiledTarget {
 
     /// The absolute upstream URI for a request to `request_uri` whose route captured `params`.
     /// One allocation (the string, sized up front), then parsed without copying.
+    #[cfg(test)]
     pub(super) fn upstream_uri(&self, request_uri: &Uri, params: &Params) -> Result<Uri, InvalidUri> {
+        self.upstream_uri_with(request_uri, params, None)
+    }
+
+    /// [`Self::upstream_uri`], with the path replaced by `path` when given ([`PathOverride`]).
+    pub(super) fn upstream_uri_with(
+        &self,
+        request_uri: &Uri,
+        params: &Params,
+        path: Option<&PathOverride>,
+    ) -> Result<Uri, InvalidUri> {
         let client_path = if self.append_request_path { request_uri.path() } else { "" };
         let client_query = request_uri.query().filter(|q| !q.is_empty());
         let capacity = self.prefix.len()
             + self.literal_len
             + params.iter().map(|p| p.raw.len()).sum::<usize>()
             + client_path.len()
+            + path.map_or(0, |p| p.0.len())
             + self.query.as_deref().map_or(0, |q| q.len() + 1)
             + client_query.map_or(0, |q| q.len() + 1)
             + 1;
         let mut url = String::with_capacity(capacity);
         url.push_str(&self.prefix);
         let path_start = url.len();
-        for part in &self.parts {
+        let parts: &[PathPart] = if path.is_some() { &[] } else { &self.parts };
+        if let Some(PathOverride(path)) = path {
+            url.push_str(path);
+        }
+        for part in parts {
             match part {
                 PathPart::Literal(text) => url.push_str(text),
                 PathPart::Var(name) => {
@@ -136,7 +158,7 @@ impl CompiledTarget {
                 }
             }
         }
-        if self.append_request_path {
+        if self.append_request_path && path.is_none() {
             if url.len() > path_start && url.ends_with('/') {
                 url.pop();
             }
@@ -234,6 +256,15 @@ mod tests {
         assert_eq!(build(&t, "/x", &Params::default()), "http://up:3000/p?fixed=1");
         let no_query = target(vec![lit("/p")], None, false);
         assert_eq!(build(&no_query, "/x?a=b", &Params::default()), "http://up:3000/p?a=b");
+    }
+
+    #[test]
+    fn a_path_override_replaces_the_target_path_and_keeps_the_queries() {
+        let t = target(vec![lit("/base/"), var("id")], Some("fixed=1"), true);
+        let uri: Uri = "/orders/7?a=b".parse().unwrap();
+        let over = PathOverride("/v2/orders/7".to_owned());
+        let built = t.upstream_uri_with(&uri, &params(&[("id", "7")]), Some(&over)).unwrap();
+        assert_eq!(built.to_string(), "http://up:3000/v2/orders/7?fixed=1&a=b");
     }
 
     #[test]
