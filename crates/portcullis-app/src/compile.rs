@@ -13,7 +13,9 @@ use portcullis_integration::http::{
     HttpIntegration, HttpSettings, HttpVersion, PathPart, Scheme, UpstreamTarget,
 };
 use portcullis_integration::respond::RespondIntegration;
-use portcullis_pipeline::{Access, RequestLimits, RoutePlan, Snapshot};
+use portcullis_pipeline::{
+    Access, MappingEnv, MappingError, RequestLimits, RequestMapping, RoutePlan, Snapshot,
+};
 use portcullis_route::{RouteKey, RouteTableBuilder};
 
 use crate::registry::Registry;
@@ -48,8 +50,11 @@ pub fn snapshot(config: &Config, registry: &Registry) -> Result<Snapshot, Config
                 None => continue,
             },
         };
+        let Some(mapping) = mapping(config, route, &mut errors) else {
+            continue;
+        };
         let key_text: Arc<str> = Arc::from(route.key.value.to_string());
-        let plan = Arc::new(RoutePlan { key: key_text, access, integration });
+        let plan = Arc::new(RoutePlan { key: key_text, access, mapping, integration });
         if let Err(duplicate) = table.insert(route.key.value.clone(), plan) {
             errors.push(error_at(config, route, duplicate.to_string()));
         }
@@ -65,6 +70,44 @@ pub fn snapshot(config: &Config, registry: &Registry) -> Result<Snapshot, Config
         },
         debug_headers: config.debug_headers,
     })
+}
+
+/// Compiles the route's `parameter_mapping` (spec §5.2); `Some(None)` when it has none, `None`
+/// after recording an error positioned at the offending character of the value.
+fn mapping(
+    config: &Config,
+    route: &RouteConfig,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Option<RequestMapping>> {
+    if route.parameter_mapping.is_empty() {
+        return Some(None);
+    }
+    // Stage variables are not configurable yet; `$stageVariables.x` is then an error naming x.
+    let env = MappingEnv {
+        stage: &config.stage,
+        api_id: &config.api_id,
+        account_id: &config.account_id,
+        stage_variables: &[],
+    };
+    let entries = route.parameter_mapping.iter().map(|(k, v)| (k.value.as_str(), v.value.as_str()));
+    match RequestMapping::compile(entries, &env) {
+        Ok(mapping) => Some(Some(mapping)),
+        Err((index, error)) => {
+            let (key, value) = &route.parameter_mapping[index];
+            let path = format!("routes.\"{}\".parameter_mapping.{:?}", route.key.value, key.value);
+            let (span, hint) = match &error {
+                MappingError::Value { offset, hint, .. } => (
+                    portcullis_config::Span { line: value.span.line, column: value.span.column + offset },
+                    hint.clone(),
+                ),
+                _ => (key.span, None),
+            };
+            let mut e = ConfigError::at(config.origin.clone(), span, path, error.to_string());
+            e.suggestion = hint;
+            errors.push(e);
+            None
+        }
+    }
 }
 
 fn error_at(config: &Config, route: &RouteConfig, problem: String) -> ConfigError {

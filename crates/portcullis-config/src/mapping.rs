@@ -103,8 +103,7 @@ pub(crate) fn decode(
             );
             continue;
         }
-        let value_span =
-            Span { line: e.value.span.line, column: e.value.span.column + usize::from(quoted) };
+        let value_span = Span { line: e.value.span.line, column: e.value.span.column + usize::from(quoted) };
         out.push((Spanned::new(e.key.clone(), e.key_span), Spanned::new(text, value_span)));
     }
     out
@@ -126,7 +125,9 @@ fn check_key(cx: &mut Cx, key: &str, span: Span, p: &YPath, kind: Option<&str>) 
             cx.error_hint(
                 span,
                 p,
-                format!("unknown mapping action {other:?} in {key:?} (expected `append`, `overwrite` or `remove`)"),
+                format!(
+                    "unknown mapping action {other:?} in {key:?} (expected `append`, `overwrite` or `remove`)"
+                ),
                 hint,
             );
             return None;
@@ -134,7 +135,11 @@ fn check_key(cx: &mut Cx, key: &str, span: Span, p: &YPath, kind: Option<&str>) 
     };
     if target == "path" {
         if action != "overwrite" {
-            cx.error(span, p, format!("the path can only be overwritten: write `overwrite:path`, not {key:?}"));
+            cx.error(
+                span,
+                p,
+                format!("the path can only be overwritten: write `overwrite:path`, not {key:?}"),
+            );
             return None;
         }
         if kind == Some("function") {
@@ -199,7 +204,9 @@ mod tests {
     }
 
     fn route(mapping: &str) -> String {
-        format!("routes:\n  GET /orders/{{id}}:\n    http: http://127.0.0.1:3000/orders/{{id}}\n    parameter_mapping:\n{mapping}")
+        format!(
+            "routes:\n  GET /orders/{{id}}:\n    http: http://127.0.0.1:3000/orders/{{id}}\n    parameter_mapping:\n{mapping}"
+        )
     }
 
     #[test]
@@ -257,13 +264,16 @@ mod tests {
     #[test]
     fn values_are_limited_to_512_characters_and_must_not_be_empty() {
         let long = "a".repeat(513);
-        let e = errors(&route(&format!("      overwrite:header.a: {long}\n      overwrite:header.b: \"\"\n")));
+        let e =
+            errors(&route(&format!("      overwrite:header.a: {long}\n      overwrite:header.b: \"\"\n")));
         assert_eq!(
             e,
             "t.yaml:5:27: routes.\"GET /orders/{id}\".parameter_mapping.\"overwrite:header.a\": a mapping value is 513 characters long; AWS allows at most 512\n\
              t.yaml:6:27: routes.\"GET /orders/{id}\".parameter_mapping.\"overwrite:header.b\": a mapping value must not be empty (AWS: 1 to 512 characters)"
         );
-        assert!(from_str(&route(&format!("      overwrite:header.a: {}\n", "a".repeat(512))), "t.yaml").is_ok());
+        assert!(
+            from_str(&route(&format!("      overwrite:header.a: {}\n", "a".repeat(512))), "t.yaml").is_ok()
+        );
     }
 
     #[test]

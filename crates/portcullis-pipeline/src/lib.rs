@@ -6,6 +6,7 @@
 //! | limits | [`limits`] | 431 / 413 on the request head (spec §7.2) |
 //! | route | [`route`] | AWS route selection (spec §1.3) on the current [`plan::Snapshot`] |
 //! | authorize | [`authorize`] | run the route's authorizer; fail closed |
+//! | mapping | [`mapping`] | request parameter mapping (spec §5.2): headers, query, path |
 //! | integrate | [`integrate`] | call the integration, time it |
 //! | respond | [`respond`] | the single table from rejection to HTTP answer (spec §7.3) |
 //! | access log | [`access_log`] | one structured line per request at end of response |
@@ -20,6 +21,7 @@ pub mod authorize;
 pub mod integrate;
 pub mod limits;
 pub mod listener;
+pub mod mapping;
 pub mod metrics;
 pub mod plan;
 pub mod respond;
@@ -28,6 +30,7 @@ pub mod stack;
 
 pub use access_log::{AccessLogFormat, AccessLogSink, AccessRecord, JsonLinesSink, NoAccessLog};
 pub use listener::{ListenerSettings, serve, until_stopped};
+pub use mapping::{MappingEnv, MappingError, RequestMapping};
 pub use metrics::Metrics;
 pub use plan::{Access, RequestLimits, RoutePlan, Snapshot};
 pub use respond::Rejection;

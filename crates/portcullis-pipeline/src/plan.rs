@@ -36,6 +36,9 @@ pub struct RoutePlan {
     pub key: Arc<str>,
     /// Who may call it.
     pub access: Access,
+    /// Request parameter mapping (spec §5.2), applied between authorize and integrate;
+    /// `None` when the route has none.
+    pub mapping: Option<crate::mapping::RequestMapping>,
     /// Where it goes.
     pub integration: Arc<dyn Integration>,
 }

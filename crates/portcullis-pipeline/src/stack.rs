@@ -1,7 +1,7 @@
 //! The only place the stages are put in order.
 //!
 //! ```text
-//! listener ─▶ limits ─▶ route ─▶ authorize ─▶ integrate ─▶ respond ─▶ access log
+//! listener ─▶ limits ─▶ route ─▶ authorize ─▶ mapping ─▶ integrate ─▶ respond ─▶ access log
 //! ```
 //! Each line of [`Gateway::run`] is one stage, with the reason it sits where it does. CORS and
 //! throttling slot in between route and authorize when they land (CORS preflights must be
@@ -24,7 +24,7 @@ use crate::access_log::{AccessLogSink, AccessRecord, LoggedBody};
 use crate::metrics::Metrics;
 use crate::plan::Snapshot;
 use crate::respond::Rejection;
-use crate::{authorize, integrate, limits, route};
+use crate::{authorize, integrate, limits, mapping, route};
 
 /// The request-id response header AWS HTTP APIs send (spec §7.3), also sent upstream.
 pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("apigw-requestid");
@@ -147,6 +147,11 @@ impl Gateway {
 
         // Authorization (spec §2, §3): a denial ends the request; the integration is not called.
         authorize::run(&plan, &mut parts, &mut ctx, record).await?;
+
+        // Parameter mapping (spec §5.2, §9 step 6): after authorization, so that
+        // `$context.authorizer.*` is known; before the integration, which forwards (HTTP) or
+        // builds its Lambda event from the mapped request.
+        mapping::run(&plan, &mut parts, &ctx)?;
 
         // The body is streamed through a limit rather than buffered: a chunked upload over
         // `max_body` fails mid-stream and becomes 413 (the integration reports BodyTooLarge).
