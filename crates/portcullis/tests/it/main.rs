@@ -8,5 +8,6 @@ mod functions;
 mod jwt;
 mod lifecycle;
 mod limits;
+mod mapping;
 mod proxy;
 mod routing;
