@@ -1,2 +1,206 @@
-//! Declarative authorization rules (issue #5): CEL expressions over `claims`, `request` and
-//! `route`, compiled once at config load and evaluated per request.
+//! Declarative authorization rules (issue #5 item 6): CEL expressions over `claims`, `request`,
+//! `route` and `authorizer`, compiled and checked once at config load and evaluated per request.
+//!
+//! Where it sits: the config crate compiles every `rules:` entry with [`Rule::compile`] (a
+//! syntax or static type error is a config error with its position), groups the rules of one
+//! authorizer or route into a [`RuleSet`], and the request pipeline calls
+//! [`RuleSet::evaluate`] after authorization; any [`RuleFailure`] is a 403 naming the rule.
+//!
+//! What a rule sees (all maps; a missing key is an evaluation error, so the rule fails closed;
+//! test with `has(claims.x)` first when a claim is optional):
+//! - `claims`: the verified JWT's claims as JSON (integers as `int`, or `uint` above
+//!   `i64::MAX`, other numbers `double`); an empty map when no JWT authorizer ran.
+//! - `request`: `method`, `path` (the raw path as sent, still percent-encoded, no query),
+//!   `headers` (lower-case name to value, repeated headers joined with `,`), `query` (decoded
+//!   name to decoded value, `+` as space, repeats joined with `,`, as in the 2.0 event's
+//!   `queryStringParameters`) and `source_ip` (the TCP peer's address as text).
+//! - `route`: `key` (the route key as configured, `GET /pets/{id}`) and `params` (path
+//!   parameter name to its percent-decoded value).
+//! - `authorizer`: with a Lambda authorizer, `principal_id` (when it returned one) and
+//!   `context` (its context object, JSON types kept); an empty map otherwise.
+//!
+//! Cost: evaluation builds only the variables the rules of a set mention, and of those only the
+//! keys named literally (`claims.sub`, `request.headers['x-tenant']`); strings are borrowed
+//! from the request and the claims, not copied. No locks.
+
+mod check;
+mod vars;
+
+use std::sync::{Arc, LazyLock};
+
+use cel::common::types::CelBool;
+use cel::{Context, Env, Program, Value};
+use http::request::Parts;
+use portcullis_core::CallContext;
+
+use check::Needs;
+
+/// The CEL environment every rule is compiled and run with: the standard library (with the
+/// `has`, `all`, `exists`, `exists_one`, `map`, `filter` macros and `optional`), built once.
+static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
+
+/// One compiled rule: parsed, checked, and annotated with what it reads.
+#[derive(Debug)]
+pub struct Rule {
+    source: Arc<str>,
+    program: Program,
+    needs: Needs,
+}
+
+/// Why a rule was rejected at load: where (within the rule's own text) and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{column}: {message}")]
+pub struct RuleError {
+    /// 1-based line within the rule's source.
+    pub line: usize,
+    /// 1-based column (in characters) within that line.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Rule {
+    /// Parses and checks `source`. Rejects syntax errors, names other than `claims`, `request`,
+    /// `route`, `authorizer` (and those bound by macros), unknown fields of `request`, `route`
+    /// and `authorizer`, unknown functions and wrong arities, literal type clashes (`1 + 'a'`)
+    /// and expressions that cannot be boolean. The error's position is within `source`.
+    pub fn compile(source: &str) -> Result<Rule, RuleError> {
+        let program = ENV.compile(source).map_err(|errs| {
+            let first = errs.errors.first();
+            let (line, column) = first.map_or((1, 1), |e| e.pos);
+            RuleError {
+                line: usize::try_from(line).unwrap_or(1).max(1),
+                column: usize::try_from(column).unwrap_or(1).max(1),
+                message: first.map_or_else(|| "syntax error".to_owned(), |e| e.msg.clone()),
+            }
+        })?;
+        let needs = check::check(program.expression()).map_err(|f| {
+            let offset = program.source_info().offset_for(f.expr_id).map_or(0, |(start, _)| start);
+            let (line, column) = line_column(source, offset as usize);
+            RuleError { line, column, message: f.message }
+        })?;
+        Ok(Rule { source: source.into(), program, needs })
+    }
+
+    /// The rule as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+/// 1-based line and column of the `offset`-th character of `source`.
+fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let (mut line, mut column) = (1, 1);
+    for c in source.chars().take(offset) {
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+    }
+    (line, column)
+}
+
+/// All rules of one authorizer or route; all must hold.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    needs: Needs,
+}
+
+/// How a rule failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The rule evaluated to `false`.
+    False,
+    /// The rule could not be evaluated (a missing claim or header, a value of the wrong type):
+    /// treated as a failure, never as a pass.
+    Error(String),
+    /// The rule evaluated to something other than a bool (only possible through `dyn` values,
+    /// e.g. a rule that is just `claims.admin` where that claim is a string); names the type.
+    NotBool(String),
+}
+
+/// The first rule of a set that did not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleFailure {
+    /// 0-based position of the rule in its set (as listed in config).
+    pub index: usize,
+    /// The rule as written.
+    pub source: Arc<str>,
+    /// Why it failed.
+    pub kind: FailureKind,
+}
+
+impl std::fmt::Display for RuleFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "rule {} `{}` ", self.index, self.source)?;
+        match &self.kind {
+            FailureKind::False => write!(f, "is false"),
+            FailureKind::Error(e) => write!(f, "failed: {e}"),
+            FailureKind::NotBool(t) => write!(f, "gave a {t}, not a bool"),
+        }
+    }
+}
+
+/// Written by hand: thiserror would take the `source` field for the error's cause.
+impl std::error::Error for RuleFailure {}
+
+impl RuleSet {
+    /// Groups `rules`; what evaluation builds is the union of what they read.
+    pub fn new(rules: Vec<Rule>) -> RuleSet {
+        let mut needs = Needs::default();
+        for r in &rules {
+            needs.merge(&r.needs);
+        }
+        RuleSet { rules, needs }
+    }
+
+    /// Whether there are no rules (evaluation then always passes).
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The rules, in order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Evaluates every rule against one request, in order, stopping at the first that does not
+    /// hold. Builds only the variables (and keys) the rules read.
+    pub fn evaluate(&self, parts: &Parts, ctx: &CallContext) -> Result<(), RuleFailure> {
+        if self.rules.is_empty() {
+            return Ok(());
+        }
+        let vars = vars::Vars::build(&self.needs, parts, ctx);
+        let mut cel_ctx = Context::with_env(Arc::clone(&ENV));
+        cel_ctx.set_variable_resolver(&vars);
+        for (index, rule) in self.rules.iter().enumerate() {
+            let kind = match Value::resolve_val(rule.program.expression(), &cel_ctx) {
+                Ok(v) => match v.downcast_ref::<CelBool>() {
+                    Some(b) if *b.inner() => continue,
+                    Some(_) => FailureKind::False,
+                    None => FailureKind::NotBool(v.get_type().name().to_owned()),
+                },
+                Err(e) => FailureKind::Error(e.to_string()),
+            };
+            return Err(RuleFailure { index, source: Arc::clone(&rule.source), kind });
+        }
+        Ok(())
+    }
+}
+
+/// For the benchmark only: the cost of pieces of evaluation on their own. Not a stable API.
+#[doc(hidden)]
+pub mod bench_support {
+    /// Builds the full `claims` value (every key) as evaluation would, and returns its size so
+    /// the work cannot be optimised away.
+    pub fn claims_value(claims: &serde_json::Map<String, serde_json::Value>) -> usize {
+        let v = crate::vars::json_object_all(claims);
+        v.as_sizer().map_or(0, |s| usize::try_from(*s.size().inner()).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests;
