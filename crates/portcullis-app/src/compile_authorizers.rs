@@ -6,21 +6,25 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use portcullis_authz::lambda::{
+    ApiIdentity, ContextVariable, LambdaAuthorizer, LambdaEvent, LambdaIdentity, LambdaSettings,
+};
 use portcullis_authz::{Algorithm, Authorizer, IdentitySource, JwtAuthorizer, JwtSettings};
 use portcullis_config::{
-    AuthorizerConfig, Compat, Config, ConfigError, IdentitySource as IdentityConfig, Issuer,
-    JwtAuthorizerConfig, KeySource as KeyConfig, Span,
+    AuthorizerConfig, AuthorizerEvent, Compat, Config, ConfigError, IdentitySource as IdentityConfig, Issuer,
+    JwtAuthorizerConfig, KeySource as KeyConfig, LambdaAuthorizerConfig, PayloadFormatVersion, Span,
 };
 use portcullis_jwks::KeySource;
 
 use crate::registry::Registry;
 
-/// One compiled authorizer: the trait object the pipeline calls and, for JWT authorizers, the
-/// concrete type `portcullis explain` needs.
+/// One compiled authorizer: the trait object the pipeline calls and the concrete type
+/// `portcullis explain` needs.
 #[derive(Clone)]
 pub(crate) struct Compiled {
     pub(crate) dynamic: Arc<dyn Authorizer>,
     pub(crate) jwt: Option<Arc<JwtAuthorizer>>,
+    pub(crate) lambda: Option<Arc<LambdaAuthorizer>>,
 }
 
 /// Compile every configured authorizer; problems are pushed to `errors`.
@@ -48,15 +52,25 @@ pub(crate) fn all(
                         Compiled {
                             dynamic: Arc::clone(&authorizer) as Arc<dyn Authorizer>,
                             jwt: Some(authorizer),
+                            lambda: None,
                         },
                     );
                 }
                 Err(problem) => errors.push(at(problem)),
             },
-            AuthorizerConfig::Lambda(_) => errors.push(at(
-                "Lambda authorizers (issue #5) are not available in this build; use a JWT authorizer"
-                    .to_owned(),
-            )),
+            AuthorizerConfig::Lambda(lambda) => match lambda_authorizer(config, registry, name, lambda) {
+                Ok(authorizer) => {
+                    compiled.insert(
+                        name.clone(),
+                        Compiled {
+                            dynamic: Arc::clone(&authorizer) as Arc<dyn Authorizer>,
+                            jwt: None,
+                            lambda: Some(authorizer),
+                        },
+                    );
+                }
+                Err(problem) => errors.push(at(problem)),
+            },
         }
     }
     compiled
@@ -118,4 +132,53 @@ fn jwt_authorizer(
     settings.compat_aws = config.compat == Compat::Aws;
     settings.token_cache_capacity = jwt.cache.max_tokens;
     JwtAuthorizer::new(settings, store).map_err(|e| e.to_string())
+}
+
+/// The `region`, `account_id`, `api_id` and `stage` of `config`, for ARNs and events.
+pub(crate) fn api_identity(config: &Config) -> ApiIdentity {
+    ApiIdentity {
+        region: config.region.clone(),
+        account_id: config.account_id.clone(),
+        api_id: config.api_id.clone(),
+        stage: config.stage.clone(),
+        domain: None,
+        stage_variables: Vec::new(),
+    }
+}
+
+fn lambda_authorizer(
+    config: &Config,
+    registry: &Registry,
+    name: &str,
+    lambda: &LambdaAuthorizerConfig,
+) -> Result<Arc<LambdaAuthorizer>, String> {
+    let event = match lambda.event {
+        AuthorizerEvent::Token => LambdaEvent::Token,
+        AuthorizerEvent::Request { payload_format_version: PayloadFormatVersion::V1 } => {
+            LambdaEvent::RequestV1
+        }
+        AuthorizerEvent::Request { payload_format_version: PayloadFormatVersion::V2 } => {
+            LambdaEvent::RequestV2
+        }
+    };
+    let mut settings = LambdaSettings::new(name, event);
+    settings.simple_responses = lambda.simple_responses;
+    settings.identity_source = lambda
+        .identity_source
+        .iter()
+        .map(|source| match source {
+            IdentityConfig::Header(header) => Ok(LambdaIdentity::Header(header.clone())),
+            IdentityConfig::QueryString(name) => Ok(LambdaIdentity::Query(name.clone())),
+            IdentityConfig::Cookie(name) => Ok(LambdaIdentity::Cookie(name.clone())),
+            IdentityConfig::Context(variable) => ContextVariable::parse(variable)
+                .map(LambdaIdentity::Context)
+                .map_err(|e| format!("identity_source: {e}")),
+            IdentityConfig::StageVariable(name) => Ok(LambdaIdentity::StageVariable(name.clone())),
+        })
+        .collect::<Result<_, _>>()?;
+    settings.result_ttl = lambda.result_ttl;
+    settings.token_validation = lambda.token_validation.as_ref().map(|t| t.regex.clone());
+    settings.forward_context = lambda.forward_context.iter().map(|(h, k)| (h.clone(), k.clone())).collect();
+    settings.api = api_identity(config);
+    registry.lambda_authorizer(settings, &lambda.function)
 }

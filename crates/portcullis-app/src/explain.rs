@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use http::Request;
+use portcullis_authz::lambda::{LambdaAuthorizer, LambdaIdentity};
 use portcullis_authz::{IdentitySource, RouteAuth};
-use portcullis_config::{Config, ConfigErrors};
+use portcullis_config::{AuthorizerConfig, Config, ConfigErrors};
+use portcullis_core::{CallContext, RequestIdGenerator};
 use portcullis_route::RouteKey;
 
 use crate::compile_authorizers;
@@ -26,10 +28,29 @@ pub enum ExplainError {
     Start(#[from] crate::StartError),
 }
 
-/// The decision for `token` on `route_key`, and whether the request would be let through.
-pub async fn explain(config: &Config, route_key: &str, token: &str) -> Result<(String, bool), ExplainError> {
-    let key: RouteKey =
-        route_key.parse().map_err(|e: portcullis_route::RouteKeyError| ExplainError::Route(e.to_string()))?;
+/// What to explain: one request to one route.
+#[derive(Debug, Clone, Default)]
+pub struct ExplainRequest {
+    /// The route key, e.g. `GET /pets/{id}`.
+    pub route_key: String,
+    /// The token, placed where the authorizer looks for it (JWT: `Bearer ` added for headers;
+    /// Lambda: the value as given).
+    pub token: String,
+    /// The request path; default: the route's path with the braces removed.
+    pub path: Option<String>,
+    /// Extra request headers (`name: value`), e.g. further identity sources.
+    pub headers: Vec<(String, String)>,
+    /// Lambda authorizers: first send the same identity to this path, as an earlier request
+    /// would have, so that the explained request reuses that cached answer.
+    pub cached_from: Option<String>,
+}
+
+/// The decision for the request on `request.route_key`, and whether it would be let through.
+pub async fn explain(config: &Config, request: &ExplainRequest) -> Result<(String, bool), ExplainError> {
+    let key: RouteKey = request
+        .route_key
+        .parse()
+        .map_err(|e: portcullis_route::RouteKeyError| ExplainError::Route(e.to_string()))?;
     let route = config
         .routes
         .iter()
@@ -41,28 +62,42 @@ pub async fn explain(config: &Config, route_key: &str, token: &str) -> Result<(S
             true,
         ));
     };
-    let registry = Registry::for_check(config)?;
+    let is_lambda = matches!(config.authorizers.get(name), Some(AuthorizerConfig::Lambda(_)));
+    // A Lambda authorizer needs its function running; a JWT authorizer needs nothing started.
+    let registry = if is_lambda { Registry::new(config)? } else { Registry::for_check(config)? };
+    registry.prepare_functions(config).await?;
     let mut errors = Vec::new();
     let compiled: HashMap<_, _> = compile_authorizers::all(config, &registry, &mut errors);
     if !errors.is_empty() {
+        registry.shutdown().await;
         return Err(ConfigErrors(errors).into());
     }
-    let Some(jwt) = compiled.get(name).and_then(|c| c.jwt.clone()) else {
-        return Err(ExplainError::Route(format!("authorizer `{name}` is not a JWT authorizer")));
-    };
-    registry.jwks().start_all();
-    let _ = registry.jwks().ready_all(Duration::from_secs(3)).await;
-
-    // A request for the route with the token where the authorizer looks for it.
-    let path = match &key {
-        RouteKey::Route { path, .. } => path.as_str().replace(['{', '}', '+'], ""),
-        RouteKey::Default => "/".to_owned(),
+    let path = match (&request.path, &key) {
+        (Some(path), _) => path.clone(),
+        (None, RouteKey::Route { path, .. }) => path.as_str().replace(['{', '}', '+'], ""),
+        (None, RouteKey::Default) => "/".to_owned(),
     };
     let method = match key.method() {
         Some(portcullis_route::MethodSel::Method(m)) => m.clone(),
         _ => http::Method::GET,
     };
+    if let Some(lambda) = compiled.get(name).and_then(|c| c.lambda.clone()) {
+        let result = explain_lambda(config, &lambda, name, &key, method, &path, request).await;
+        registry.shutdown().await;
+        return result;
+    }
+    let Some(jwt) = compiled.get(name).and_then(|c| c.jwt.clone()) else {
+        return Err(ExplainError::Route(format!("authorizer `{name}` cannot be explained")));
+    };
+    registry.jwks().start_all();
+    let _ = registry.jwks().ready_all(Duration::from_secs(3)).await;
+
+    // A request for the route with the token where the authorizer looks for it.
+    let token = request.token.strip_prefix("Bearer ").unwrap_or(&request.token);
     let mut builder = Request::builder().method(method);
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
     let uri = match jwt.settings().identity_source.first() {
         Some(IdentitySource::Header(header)) => {
             builder = builder.header(header, format!("Bearer {token}"));
@@ -81,6 +116,147 @@ pub async fn explain(config: &Config, route_key: &str, token: &str) -> Result<(S
     registry.shutdown().await;
     let allowed = explanation.outcome.is_ok();
     Ok((format!("route: {key}\nauthorizer: {name} (jwt)\n{explanation}"), allowed))
+}
+
+/// A request to `path` carrying the explained identity: the token in the first identity
+/// source (as given, `Bearer ` included), plus the extra headers.
+fn lambda_request(
+    lambda: &LambdaAuthorizer,
+    method: &http::Method,
+    path: &str,
+    request: &ExplainRequest,
+) -> Result<http::request::Parts, ExplainError> {
+    let mut builder = Request::builder().method(method.clone()).header(http::header::HOST, "localhost");
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
+    let uri = match lambda.settings().identity_source.first() {
+        Some(LambdaIdentity::Header(header)) => {
+            builder = builder.header(header, &request.token);
+            path.to_owned()
+        }
+        Some(LambdaIdentity::Query(q)) => format!("{path}?{q}={}", request.token),
+        Some(LambdaIdentity::Cookie(c)) => {
+            builder = builder.header(http::header::COOKIE, format!("{c}={}", request.token));
+            path.to_owned()
+        }
+        _ => path.to_owned(),
+    };
+    let built = builder.uri(uri).body(()).map_err(|e| ExplainError::Route(e.to_string()))?;
+    Ok(built.into_parts().0)
+}
+
+fn call_context(route_key: &RouteKey) -> CallContext {
+    CallContext {
+        request_id: RequestIdGenerator::new(std::process::id().into()).next_id(),
+        client_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        tls: false,
+        route_key: route_key.to_string().into(),
+        params: Default::default(),
+        received_at: std::time::SystemTime::now(),
+        auth: portcullis_core::AuthContext::None,
+    }
+}
+
+async fn explain_lambda(
+    config: &Config,
+    lambda: &LambdaAuthorizer,
+    name: &str,
+    key: &RouteKey,
+    method: http::Method,
+    path: &str,
+    request: &ExplainRequest,
+) -> Result<(String, bool), ExplainError> {
+    use std::fmt::Write as _;
+    let settings = lambda.settings();
+    let mut out = String::new();
+    let _ = writeln!(out, "route: {key}");
+    let _ = writeln!(
+        out,
+        "authorizer: {name} (lambda: function {}, event {:?}, result_ttl {}s, identity [{}])",
+        lambda.function_name(),
+        settings.event,
+        settings.result_ttl.as_secs(),
+        settings.identity_source.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    );
+    let ctx = call_context(key);
+    if let Some(earlier) = &request.cached_from {
+        let mut parts = lambda_request(lambda, &method, earlier, request)?;
+        let first = lambda.explain(&mut parts, &ctx).await;
+        let _ = writeln!(out, "earlier request: {method} {earlier} ({})", first.arn);
+        if let Some(answer) = &first.answer {
+            let _ = writeln!(out, "  answer (now cached): {answer}");
+        }
+    }
+    let mut parts = lambda_request(lambda, &method, path, request)?;
+    let explanation = lambda.explain(&mut parts, &ctx).await;
+    let _ = writeln!(out, "request: {method} {path}");
+    let _ = writeln!(out, "  arn: {}", explanation.arn);
+    let source = if explanation.cached { "from the cache" } else { "invoked" };
+    match &explanation.answer {
+        Some(answer) => {
+            let _ = writeln!(out, "  answer ({source}): {answer}");
+        }
+        None => {
+            let _ = writeln!(out, "  answer: none");
+        }
+    }
+    let allowed = match &explanation.outcome {
+        Ok(_) => {
+            let _ = writeln!(out, "decision: ALLOW");
+            true
+        }
+        Err(denial) => {
+            let status = match denial.status {
+                portcullis_authz::DenialStatus::Unauthorized => 401,
+                portcullis_authz::DenialStatus::Forbidden => 403,
+                portcullis_authz::DenialStatus::Error => 500,
+            };
+            let _ = writeln!(out, "decision: DENY {status} {}: {}", denial.reason, denial.detail);
+            false
+        }
+    };
+    // The cache surprise, before it happens: other routes of this authorizer that the same
+    // cached answer would deny (spec §3.7).
+    if let Some(answer) = &explanation.answer
+        && !settings.result_ttl.is_zero()
+    {
+        let denied: Vec<String> = config
+            .routes
+            .iter()
+            .filter(|r| r.authorizer.as_deref() == Some(name) && r.key.value != *key)
+            .filter_map(|r| {
+                let (m, p) = match &r.key.value {
+                    RouteKey::Route { path, .. } => (
+                        match r.key.value.method() {
+                            Some(portcullis_route::MethodSel::Method(m)) => m.clone(),
+                            _ => http::Method::GET,
+                        },
+                        path.as_str().replace(['{', '}', '+'], ""),
+                    ),
+                    RouteKey::Default => (http::Method::GET, "/".to_owned()),
+                };
+                let arn = portcullis_authz::policy::method_arn(
+                    &settings.api.region,
+                    &settings.api.account_id,
+                    &settings.api.api_id,
+                    &settings.api.stage,
+                    m.as_str(),
+                    &p,
+                );
+                (!answer.allows(&arn)).then(|| format!("{} ({arn})", r.key.value))
+            })
+            .collect();
+        if !denied.is_empty() && allowed {
+            let _ = writeln!(
+                out,
+                "note: this answer is cached for {}s per identity and reused for every route of `{name}`; it would deny: {}. Return a wildcard Resource or add $context.routeKey to identity_source.",
+                settings.result_ttl.as_secs(),
+                denied.join("; ")
+            );
+        }
+    }
+    Ok((out, allowed))
 }
 
 /// Mint a token from the development issuer of `config` (`portcullis token`).

@@ -21,7 +21,7 @@ mod watch;
 
 use std::path::{Path, PathBuf};
 
-pub use explain::{ExplainError, explain, invoke_once, mint_dev_token};
+pub use explain::{ExplainError, ExplainRequest, explain, invoke_once, mint_dev_token};
 pub use lifecycle::{Running, StartOptions};
 pub use portcullis_pipeline::AccessLogFormat;
 

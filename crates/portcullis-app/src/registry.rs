@@ -9,8 +9,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use portcullis_authz::BoxFuture;
+use portcullis_authz::lambda::{AuthorizerFunction, LambdaAuthorizer, LambdaSettings};
 use portcullis_config::{Config, ConfigError, ConfigErrors, FunctionConfig, FunctionRuntime, Span};
-use portcullis_functions::{FunctionKind, FunctionSettings, Functions, FunctionsOptions, Invoker};
+use portcullis_functions::{
+    FunctionKind, FunctionSettings, Functions, FunctionsOptions, InvokeError, Invoker,
+};
 use portcullis_integration::http::{ClientOptions, HttpClient};
 use portcullis_jwks::{DevIssuer, JwksOptions, JwksRegistry, KeySource, KeyStore};
 use rustls_pki_types::CertificateDer;
@@ -29,6 +33,9 @@ pub struct Registry {
     jwks: JwksRegistry,
     /// The built-in development issuer, opened on first use by an `issuer: dev` authorizer.
     dev_issuer: Mutex<Option<Arc<DevIssuer>>>,
+    /// Lambda authorizers by name, with a fingerprint of their settings and function: a reload
+    /// that changes neither keeps the authorizer, and with it its answer cache.
+    lambda_authorizers: Mutex<HashMap<String, (String, Arc<LambdaAuthorizer>)>>,
     /// `portcullis check`: validate only; start no processes.
     checking: bool,
 }
@@ -55,6 +62,7 @@ impl Registry {
             jwks: JwksRegistry::new(jwks_options(config))
                 .map_err(|e| StartError::Resource(format!("JWKS client: {e}")))?,
             dev_issuer: Mutex::new(None),
+            lambda_authorizers: Mutex::new(HashMap::new()),
             checking: false,
         })
     }
@@ -146,6 +154,42 @@ impl Registry {
         self.functions.lock().ok()?.get(name).map(|f| f.invoker.clone())
     }
 
+    /// The Lambda authorizer `name` with `settings` invoking function `function`: the one built
+    /// by an earlier (re)load when nothing changed (so its cache stays warm), else a new one.
+    pub(crate) fn lambda_authorizer(
+        &self,
+        settings: LambdaSettings,
+        function: &str,
+    ) -> Result<Arc<LambdaAuthorizer>, String> {
+        let invoker = self.invoker(function);
+        let function_fingerprint = self
+            .functions
+            .lock()
+            .map_err(|_| "registry poisoned".to_owned())?
+            .get(function)
+            .map(|f| f.settings.clone())
+            .unwrap_or_default();
+        let fingerprint = format!("{settings:?}|{function_fingerprint}");
+        let mut authorizers = self.lambda_authorizers.lock().map_err(|_| "registry poisoned".to_owned())?;
+        if let Some((existing, authorizer)) = authorizers.get(&settings.name)
+            && *existing == fingerprint
+        {
+            return Ok(Arc::clone(authorizer));
+        }
+        let function: Arc<dyn AuthorizerFunction> = match invoker {
+            Some(invoker) => Arc::new(invoker),
+            // `portcullis check` starts no functions: a stand-in that would fail closed.
+            None if self.checking => Arc::new(NotRunning(function.to_owned())),
+            None => return Err(format!("function `{function}` is not running")),
+        };
+        let name = settings.name.clone();
+        let authorizer = Arc::new(LambdaAuthorizer::new(settings, function).map_err(|e| e.to_string())?);
+        if !self.checking {
+            authorizers.insert(name, (fingerprint, Arc::clone(&authorizer)));
+        }
+        Ok(authorizer)
+    }
+
     /// Stop every function instance and background key refresh.
     pub async fn shutdown(&self) {
         self.jwks.shutdown().await;
@@ -179,6 +223,22 @@ impl Registry {
         let client = HttpClient::new(options).map_err(|e| e.to_string())?;
         clients.insert(ca_file.to_path_buf(), client.clone());
         Ok(client)
+    }
+}
+
+/// The function of a Lambda authorizer under `portcullis check`, where nothing runs.
+struct NotRunning(String);
+
+impl AuthorizerFunction for NotRunning {
+    fn invoke<'a>(
+        &'a self,
+        _payload: bytes::Bytes,
+        _request_id: &'a str,
+    ) -> BoxFuture<'a, Result<bytes::Bytes, InvokeError>> {
+        Box::pin(async { Err(InvokeError::ShuttingDown) })
+    }
+    fn name(&self) -> &str {
+        &self.0
     }
 }
 

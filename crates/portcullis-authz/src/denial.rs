@@ -58,6 +58,26 @@ pub enum Reason {
     IssuedInFuture,
     /// None of the route's scopes is in the token.
     ScopeInsufficient,
+    /// A Lambda authorizer's identity source is missing or empty; the function was not invoked.
+    IdentityMissing,
+    /// A TOKEN authorizer's token does not match `token_validation`; not invoked.
+    TokenValidationFailed,
+    /// The authorizer function failed with the error message `Unauthorized` (spec §3.8).
+    FunctionUnauthorized,
+    /// The returned policy has a matching `Deny` statement.
+    PolicyExplicitDeny,
+    /// No `Allow` statement of the returned policy matches this request's ARN.
+    PolicyImplicitDeny,
+    /// A simple response with `isAuthorized: false`.
+    NotAuthorized,
+    /// The authorizer function failed, crashed, was throttled or could not be invoked.
+    FunctionFailed,
+    /// The authorizer function did not answer within 10 s.
+    FunctionTimeout,
+    /// The authorizer function answered something that is not a valid response.
+    ResponseMalformed,
+    /// A declarative rule (`rules:`) did not hold.
+    RuleFailed,
 }
 
 impl Reason {
@@ -83,6 +103,16 @@ impl Reason {
             Reason::NotYetValid => "not_yet_valid",
             Reason::IssuedInFuture => "issued_in_future",
             Reason::ScopeInsufficient => "scope_insufficient",
+            Reason::IdentityMissing => "identity_missing",
+            Reason::TokenValidationFailed => "token_validation_failed",
+            Reason::FunctionUnauthorized => "function_unauthorized",
+            Reason::PolicyExplicitDeny => "policy_explicit_deny",
+            Reason::PolicyImplicitDeny => "policy_implicit_deny",
+            Reason::NotAuthorized => "not_authorized",
+            Reason::FunctionFailed => "authorizer_function_failed",
+            Reason::FunctionTimeout => "authorizer_function_timeout",
+            Reason::ResponseMalformed => "authorizer_response_malformed",
+            Reason::RuleFailed => "rule_failed",
         }
     }
 
@@ -107,6 +137,16 @@ impl Reason {
             Reason::NotYetValid => "the token is not valid yet",
             Reason::IssuedInFuture => "the token was issued in the future",
             Reason::ScopeInsufficient => "the token does not have a required scope",
+            Reason::IdentityMissing
+            | Reason::TokenValidationFailed
+            | Reason::FunctionUnauthorized
+            | Reason::PolicyExplicitDeny
+            | Reason::PolicyImplicitDeny
+            | Reason::NotAuthorized
+            | Reason::FunctionFailed
+            | Reason::FunctionTimeout
+            | Reason::ResponseMalformed
+            | Reason::RuleFailed => "the request is not authorized",
         }
     }
 }
@@ -150,12 +190,13 @@ impl Denial {
 
     /// A 403 for missing scopes (spec §2.6); no header, as observed on AWS.
     pub(crate) fn forbidden(detail: impl Into<String>) -> Self {
-        Self {
-            status: DenialStatus::Forbidden,
-            reason: Reason::ScopeInsufficient,
-            detail: detail.into(),
-            www_authenticate: None,
-        }
+        Self::plain(DenialStatus::Forbidden, Reason::ScopeInsufficient, detail)
+    }
+
+    /// A denial without a `www-authenticate` header (Lambda authorizers and rules: AWS sends
+    /// none, spec §3.8).
+    pub fn plain(status: DenialStatus, reason: Reason, detail: impl Into<String>) -> Self {
+        Self { status, reason, detail: detail.into(), www_authenticate: None }
     }
 }
 

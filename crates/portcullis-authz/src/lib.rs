@@ -11,6 +11,7 @@
 mod denial;
 mod identity;
 pub mod jwt;
+pub mod lambda;
 pub mod policy;
 
 use std::future::Future;

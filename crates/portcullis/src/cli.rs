@@ -94,9 +94,20 @@ enum Command {
         /// The route key, e.g. "GET /private".
         #[arg(long, value_name = "ROUTE_KEY")]
         route: String,
-        /// The token (with or without `Bearer `).
-        #[arg(long, value_name = "JWT")]
+        /// The token: for JWT authorizers with or without `Bearer `; for Lambda authorizers
+        /// the identity value exactly as the client would send it.
+        #[arg(long, value_name = "TOKEN")]
         token: String,
+        /// The request path (default: the route's path with the braces removed).
+        #[arg(long, value_name = "PATH")]
+        path: Option<String>,
+        /// An extra request header, `name: value` (repeatable), e.g. another identity source.
+        #[arg(long = "header", short = 'H', value_name = "HEADER")]
+        headers: Vec<String>,
+        /// Lambda authorizers: first send the same identity to this path, so the explained
+        /// request reuses that cached answer (shows the cached-policy surprise).
+        #[arg(long, value_name = "PATH")]
+        cached_from: Option<String>,
     },
 }
 
@@ -133,6 +144,8 @@ pub(crate) fn main() -> ExitCode {
             logging::init(cli.log_level.as_deref(), cli.log_format.unwrap_or(LogFormat::Json));
             invoke::run(config, &function, event)
         }
-        Command::Explain { config, route, token } => explain::run(config, &route, &token),
+        Command::Explain { config, route, token, path, headers, cached_from } => {
+            explain::run(config, route, token, path, &headers, cached_from)
+        }
     }
 }

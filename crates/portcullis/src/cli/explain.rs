@@ -8,12 +8,29 @@ use super::{EXIT_CONFIG, EXIT_RUNTIME, load_config};
 /// Exit status when the token would be denied.
 const EXIT_DENIED: u8 = 3;
 
-pub(crate) fn run(config: Option<PathBuf>, route: &str, token: &str) -> ExitCode {
+pub(crate) fn run(
+    config: Option<PathBuf>,
+    route_key: String,
+    token: String,
+    path: Option<String>,
+    headers: &[String],
+    cached_from: Option<String>,
+) -> ExitCode {
     let config = match load_config(config) {
         Ok(config) => config,
         Err(code) => return code,
     };
-    let token = token.strip_prefix("Bearer ").unwrap_or(token);
+    let mut parsed = Vec::with_capacity(headers.len());
+    for header in headers {
+        match header.split_once(':') {
+            Some((name, value)) => parsed.push((name.trim().to_owned(), value.trim().to_owned())),
+            None => {
+                eprintln!("error: --header {header:?} is not `name: value`");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
+    }
+    let request = portcullis_app::ExplainRequest { route_key, token, path, headers: parsed, cached_from };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -21,7 +38,7 @@ pub(crate) fn run(config: Option<PathBuf>, route: &str, token: &str) -> ExitCode
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
-    match runtime.block_on(portcullis_app::explain(&config, route, token)) {
+    match runtime.block_on(portcullis_app::explain(&config, &request)) {
         Ok((text, allowed)) => {
             print!("{text}");
             if allowed { ExitCode::SUCCESS } else { ExitCode::from(EXIT_DENIED) }

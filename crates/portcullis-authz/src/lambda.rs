@@ -1,0 +1,590 @@
+//! The Lambda authorizer (spec §3, issue 5): a function decides, by an IAM policy or a simple
+//! `{isAuthorized, context}` answer, and its answer is cached per identity for `result_ttl`.
+//!
+//! Order of work per request, each step fail-closed:
+//! 1. identity values (all present and non-empty, else 401 without invoking, spec §3.9);
+//! 2. `token_validation` for TOKEN events (mismatch: 401 without invoking, spec §3.1);
+//! 3. the cached answer for this identity, or one invocation shared by every concurrent request
+//!    with the same identity (single flight); failures are never cached;
+//! 4. the answer evaluated against *this* request: an IAM policy against this request's
+//!    `methodArn`/`routeArn` (so a cached policy can deny another route, as on AWS, spec §3.7),
+//!    a simple answer as is;
+//! 5. on Allow, the context handed on ([`AuthContext::Lambda`]) and `forward_context` headers.
+
+mod cache;
+mod identity;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
+use portcullis_core::{AuthContext, CallContext, LambdaContext};
+use portcullis_events as events;
+use portcullis_functions::{InvokeError, Invoker};
+use serde_json::{Map, Value};
+
+use self::cache::DecisionCache;
+pub use self::identity::{ContextVariable, LambdaIdentity, UnknownContextVariable};
+use crate::policy::{self, ContextRules, Decision, IamResponse, Policy, SimpleResponse};
+use crate::{Authorizer, BoxFuture, Denial, DenialStatus, Reason, RouteAuth};
+
+/// AWS's limit on a Lambda authorizer's answer time for HTTP APIs (spec §3.11), not raisable.
+pub const AUTHORIZER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Which event the function receives (spec §3.1–§3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LambdaEvent {
+    /// `event: token`: `{type: TOKEN, authorizationToken, methodArn}`.
+    Token,
+    /// `event: request`, payload 1.0.
+    RequestV1,
+    /// `event: request`, payload 2.0.
+    RequestV2,
+}
+
+/// The values that go into ARNs and events: where this "API" lives.
+#[derive(Debug, Clone)]
+pub struct ApiIdentity {
+    /// `region` (ARNs).
+    pub region: String,
+    /// `account_id` (ARNs, `requestContext.accountId`).
+    pub account_id: String,
+    /// `api_id` (ARNs, `requestContext.apiId`).
+    pub api_id: String,
+    /// Stage name (`$default` by default).
+    pub stage: String,
+    /// `requestContext.domainName` override; `None` uses `Host`.
+    pub domain: Option<String>,
+    /// Stage variables (events, `$stageVariables.x` identity sources).
+    pub stage_variables: Vec<(String, String)>,
+}
+
+impl Default for ApiIdentity {
+    fn default() -> Self {
+        Self {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            api_id: "portcullis".into(),
+            stage: "$default".into(),
+            domain: None,
+            stage_variables: Vec::new(),
+        }
+    }
+}
+
+/// Runtime settings of one Lambda authorizer (mapped from the YAML by `portcullis-app`).
+#[derive(Debug, Clone)]
+pub struct LambdaSettings {
+    /// The authorizer's name, for logs and the cache.
+    pub name: String,
+    /// Event shape.
+    pub event: LambdaEvent,
+    /// `simple_responses`: the answer is `{isAuthorized, context}` (request 2.0 only).
+    pub simple_responses: bool,
+    /// Identity sources, in configuration order: all must be present; they form the cache key.
+    pub identity_source: Vec<LambdaIdentity>,
+    /// How long an answer is reused for the same identity; zero disables the cache.
+    pub result_ttl: Duration,
+    /// TOKEN events: the whole token must match (compiled anchored by the config loader).
+    pub token_validation: Option<regex::Regex>,
+    /// `(header, context key)`: on Allow the context value is sent upstream in the header,
+    /// after removing every client-sent header of that name.
+    pub forward_context: Vec<(HeaderName, String)>,
+    /// Largest number of cached answers (identities). Default 10 000.
+    pub cache_capacity: u64,
+    /// ARNs and event fields.
+    pub api: ApiIdentity,
+    /// Answer deadline; [`AUTHORIZER_TIMEOUT`] unless a test shortens it.
+    pub timeout: Duration,
+}
+
+impl LambdaSettings {
+    /// Settings with the defaults for `event`: the Authorization header for TOKEN events, no
+    /// identity sources for REQUEST events, no cache, a 10 s timeout.
+    pub fn new(name: impl Into<String>, event: LambdaEvent) -> Self {
+        let identity_source = match event {
+            LambdaEvent::Token => vec![LambdaIdentity::Header(http::header::AUTHORIZATION)],
+            _ => Vec::new(),
+        };
+        Self {
+            name: name.into(),
+            event,
+            simple_responses: false,
+            identity_source,
+            result_ttl: Duration::ZERO,
+            token_validation: None,
+            forward_context: Vec::new(),
+            cache_capacity: 10_000,
+            api: ApiIdentity::default(),
+            timeout: AUTHORIZER_TIMEOUT,
+        }
+    }
+}
+
+/// Settings that cannot work (the config loader reports these as config errors).
+#[derive(Debug, thiserror::Error)]
+pub enum LambdaSettingsError {
+    /// Simple responses exist only for REQUEST 2.0 (spec §3.6).
+    #[error("simple responses need a request event with payload format 2.0")]
+    SimpleNeedsV2,
+    /// A TOKEN authorizer reads exactly one header (spec §3.1).
+    #[error("a token authorizer reads exactly one header")]
+    TokenNeedsOneHeader,
+    /// Caching needs a key (spec §3.9).
+    #[error("caching (result_ttl > 0) needs at least one identity source")]
+    CacheNeedsIdentity,
+    /// `result_ttl` is 0 to 3600 s (spec §3.9).
+    #[error("result_ttl is over 3600s")]
+    TtlTooLong,
+}
+
+/// The function a Lambda authorizer calls. [`Invoker`] is the real one; the seam exists so that
+/// tests can count invocations exactly.
+pub trait AuthorizerFunction: Send + Sync + 'static {
+    /// Invoke once with `payload`; `request_id` tags the invocation's logs.
+    fn invoke<'a>(&'a self, payload: Bytes, request_id: &'a str)
+    -> BoxFuture<'a, Result<Bytes, InvokeError>>;
+    /// The function's name, for logs.
+    fn name(&self) -> &str;
+}
+
+impl AuthorizerFunction for Invoker {
+    fn invoke<'a>(
+        &'a self,
+        payload: Bytes,
+        request_id: &'a str,
+    ) -> BoxFuture<'a, Result<Bytes, InvokeError>> {
+        Box::pin(Invoker::invoke(self, payload, request_id))
+    }
+    fn name(&self) -> &str {
+        Invoker::name(self)
+    }
+}
+
+/// A parsed, cacheable answer of the function.
+#[derive(Debug)]
+pub enum Answer {
+    /// An IAM-policy answer: evaluated against every request it is reused for.
+    Policy {
+        /// `principalId`.
+        principal_id: Option<String>,
+        /// The policy.
+        policy: Policy,
+        /// `context`.
+        context: Option<Arc<Map<String, Value>>>,
+    },
+    /// A simple answer: applies to every route of the authorizer as is.
+    Simple {
+        /// `isAuthorized`.
+        is_authorized: bool,
+        /// `context`.
+        context: Option<Arc<Map<String, Value>>>,
+    },
+}
+
+/// Why the function produced no usable answer; never cached.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FunctionFailure {
+    /// The function failed with the message `Unauthorized` (spec §3.8): 401.
+    #[error("the function answered Unauthorized")]
+    Unauthorized,
+    /// No answer in time: 500.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// The invocation failed: 500.
+    #[error("{0}")]
+    Failed(String),
+    /// The answer is not a valid response: 500.
+    #[error("malformed answer: {0}")]
+    Malformed(String),
+}
+
+/// A Lambda authorizer. Shared by every route that names it; its cache survives reloads when
+/// the registry hands the same instance to the new snapshot.
+pub struct LambdaAuthorizer {
+    settings: LambdaSettings,
+    function: Arc<dyn AuthorizerFunction>,
+    cache: Option<DecisionCache>,
+    context_rules: ContextRules,
+}
+
+impl fmt::Debug for LambdaAuthorizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LambdaAuthorizer")
+            .field("name", &self.settings.name)
+            .field("function", &self.function.name())
+            .field("event", &self.settings.event)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What `portcullis explain` shows for a Lambda authorizer.
+#[derive(Debug)]
+pub struct LambdaExplanation {
+    /// The ARN the request was evaluated against.
+    pub arn: String,
+    /// Whether the answer came from the cache.
+    pub cached: bool,
+    /// The function's answer, when there was one.
+    pub answer: Option<Arc<Answer>>,
+    /// The outcome.
+    pub outcome: Result<AuthContext, Denial>,
+}
+
+impl Answer {
+    /// Whether this answer lets a request with `arn` through (what a cached answer would do
+    /// for another route).
+    pub fn allows(&self, arn: &str) -> bool {
+        match self {
+            Answer::Simple { is_authorized, .. } => *is_authorized,
+            Answer::Policy { policy, .. } => matches!(policy.evaluate(arn), Decision::Allow),
+        }
+    }
+}
+
+impl fmt::Display for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys = |context: &Option<Arc<Map<String, Value>>>| match context {
+            Some(c) => c.keys().map(String::as_str).collect::<Vec<_>>().join(", "),
+            None => "none".to_owned(),
+        };
+        match self {
+            Answer::Simple { is_authorized, context } => {
+                write!(f, "simple answer: isAuthorized {is_authorized}; context keys: {}", keys(context))
+            }
+            Answer::Policy { principal_id, policy, context } => write!(
+                f,
+                "IAM policy: principalId {}; Allow resources [{}]; context keys: {}",
+                principal_id.as_deref().unwrap_or("(none)"),
+                policy.allowed_resources().join(", "),
+                keys(context)
+            ),
+        }
+    }
+}
+
+impl LambdaAuthorizer {
+    /// Checks `settings` and builds the authorizer around `function`.
+    ///
+    /// # Errors
+    /// [`LambdaSettingsError`] for combinations AWS does not allow.
+    pub fn new(
+        settings: LambdaSettings,
+        function: Arc<dyn AuthorizerFunction>,
+    ) -> Result<Self, LambdaSettingsError> {
+        if settings.simple_responses && settings.event != LambdaEvent::RequestV2 {
+            return Err(LambdaSettingsError::SimpleNeedsV2);
+        }
+        if settings.event == LambdaEvent::Token
+            && !(settings.identity_source.len() == 1
+                && matches!(settings.identity_source[0], LambdaIdentity::Header(_)))
+        {
+            return Err(LambdaSettingsError::TokenNeedsOneHeader);
+        }
+        if settings.result_ttl > Duration::from_secs(3600) {
+            return Err(LambdaSettingsError::TtlTooLong);
+        }
+        if !settings.result_ttl.is_zero() && settings.identity_source.is_empty() {
+            return Err(LambdaSettingsError::CacheNeedsIdentity);
+        }
+        let cache = (!settings.result_ttl.is_zero() && settings.cache_capacity > 0)
+            .then(|| DecisionCache::new(settings.cache_capacity, settings.result_ttl));
+        let context_rules = ContextRules {
+            // TOKEN events are REST's contract: primitive context values only (spec §3.10).
+            primitives_only: settings.event == LambdaEvent::Token,
+            // HTTP API payload 1.0 reserves `claims` (spec §3.5).
+            reserve_claims: settings.event == LambdaEvent::RequestV1,
+        };
+        Ok(Self { settings, function, cache, context_rules })
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &LambdaSettings {
+        &self.settings
+    }
+
+    /// The name of the function it invokes.
+    pub fn function_name(&self) -> &str {
+        self.function.name()
+    }
+
+    /// The ARN of a request (spec §3.1: the actual request path after the verb).
+    pub fn request_arn(&self, parts: &http::request::Parts) -> String {
+        let api = &self.settings.api;
+        policy::method_arn(
+            &api.region,
+            &api.account_id,
+            &api.api_id,
+            &api.stage,
+            parts.method.as_str(),
+            parts.uri.path(),
+        )
+    }
+
+    /// Decides like [`Authorizer::authorize`] and says whether the answer was cached.
+    pub async fn explain(&self, parts: &mut http::request::Parts, ctx: &CallContext) -> LambdaExplanation {
+        let arn = self.request_arn(parts);
+        let (outcome, cached, answer) = self.decide(parts, ctx).await;
+        LambdaExplanation { arn, cached, answer, outcome }
+    }
+
+    async fn decide(
+        &self,
+        parts: &mut http::request::Parts,
+        ctx: &CallContext,
+    ) -> (Result<AuthContext, Denial>, bool, Option<Arc<Answer>>) {
+        // 1. Identity: every configured source present and non-empty (spec §3.9).
+        let mut values = Vec::with_capacity(self.settings.identity_source.len());
+        for source in &self.settings.identity_source {
+            match source.extract(parts, ctx, &self.settings.api) {
+                Some(value) => values.push(value),
+                None => {
+                    let denial = Denial::plain(
+                        DenialStatus::Unauthorized,
+                        Reason::IdentityMissing,
+                        format!("identity source {source} is missing or empty; the function was not invoked"),
+                    );
+                    return (Err(denial), false, None);
+                }
+            }
+        }
+        // 2. token_validation before any invocation (spec §3.1).
+        if self.settings.event == LambdaEvent::Token
+            && let Some(pattern) = &self.settings.token_validation
+            && !values.first().is_some_and(|token| pattern.is_match(token))
+        {
+            let denial = Denial::plain(
+                DenialStatus::Unauthorized,
+                Reason::TokenValidationFailed,
+                "the token does not match token_validation; the function was not invoked",
+            );
+            return (Err(denial), false, None);
+        }
+        let arn = self.request_arn(parts);
+        // 3. The answer: cached, or one invocation per identity at a time.
+        let invoked = AtomicBool::new(false);
+        let answer = match &self.cache {
+            Some(cache) => {
+                cache
+                    .get_or_invoke(self.cache_key(&values), async {
+                        invoked.store(true, Ordering::Relaxed);
+                        self.invoke(parts, ctx, &arn, &values).await.map(Arc::new)
+                    })
+                    .await
+            }
+            None => {
+                invoked.store(true, Ordering::Relaxed);
+                self.invoke(parts, ctx, &arn, &values).await.map(Arc::new)
+            }
+        };
+        let cached = !invoked.load(Ordering::Relaxed);
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(failure) => return (Err(self.failure_denial(&failure)), cached, None),
+        };
+        // 4. Evaluate for this request.
+        let outcome = self.evaluate(&answer, &arn, cached);
+        // 5. Hand the context on.
+        if let Ok(AuthContext::Lambda(lambda)) = &outcome {
+            self.forward_headers(parts, lambda);
+        } else {
+            self.strip_forwarded(parts);
+        }
+        (outcome, cached, Some(answer))
+    }
+
+    fn cache_key(&self, values: &[String]) -> cache::Key {
+        // Values cannot contain NUL in headers; the separator keeps ["a,b"] and ["a","b"] apart.
+        let mut key = String::with_capacity(values.iter().map(|v| v.len() + 1).sum());
+        for value in values {
+            key.push_str(value);
+            key.push('\0');
+        }
+        cache::Key::from(key)
+    }
+
+    async fn invoke(
+        &self,
+        parts: &http::request::Parts,
+        ctx: &CallContext,
+        arn: &str,
+        values: &[String],
+    ) -> Result<Answer, FunctionFailure> {
+        let api = &self.settings.api;
+        let facts = events::RequestFacts {
+            parts,
+            body: &[],
+            ctx,
+            stage: &api.stage,
+            api_id: &api.api_id,
+            account_id: &api.account_id,
+            domain: api.domain.as_deref(),
+            stage_variables: &api.stage_variables,
+        };
+        let event = match self.settings.event {
+            LambdaEvent::Token => events::token_event(values.first().map_or("", String::as_str), arn),
+            LambdaEvent::RequestV1 => events::request_authorizer_v1(&facts, arn, values),
+            LambdaEvent::RequestV2 => events::request_authorizer_v2(&facts, arn, values),
+        }
+        .map_err(|e| FunctionFailure::Failed(e.to_string()))?;
+        let output = tokio::time::timeout(
+            self.settings.timeout,
+            self.function.invoke(Bytes::from(event), ctx.request_id.as_str()),
+        )
+        .await
+        .map_err(|_| FunctionFailure::Timeout(self.settings.timeout))?;
+        let output = match output {
+            Ok(output) => output,
+            Err(InvokeError::FunctionError { error_type, body }) => {
+                return Err(if is_unauthorized(&body) {
+                    FunctionFailure::Unauthorized
+                } else {
+                    FunctionFailure::Failed(format!("the function failed ({error_type})"))
+                });
+            }
+            Err(InvokeError::Timeout(after)) => return Err(FunctionFailure::Timeout(after)),
+            Err(other) => return Err(FunctionFailure::Failed(other.to_string())),
+        };
+        self.parse(&output)
+    }
+
+    fn parse(&self, output: &[u8]) -> Result<Answer, FunctionFailure> {
+        if self.settings.simple_responses {
+            let simple = SimpleResponse::parse(output, self.context_rules)
+                .map_err(|e| FunctionFailure::Malformed(e.to_string()))?;
+            Ok(Answer::Simple { is_authorized: simple.is_authorized, context: simple.context.map(Arc::new) })
+        } else {
+            let iam = IamResponse::parse(output, self.context_rules)
+                .map_err(|e| FunctionFailure::Malformed(e.to_string()))?;
+            Ok(Answer::Policy {
+                principal_id: iam.principal_id,
+                policy: iam.policy,
+                context: iam.context.map(Arc::new),
+            })
+        }
+    }
+
+    fn evaluate(&self, answer: &Answer, arn: &str, cached: bool) -> Result<AuthContext, Denial> {
+        match answer {
+            Answer::Simple { is_authorized: true, context } => {
+                Ok(AuthContext::Lambda(LambdaContext { principal_id: None, context: context.clone() }))
+            }
+            Answer::Simple { is_authorized: false, .. } => Err(Denial::plain(
+                DenialStatus::Forbidden,
+                Reason::NotAuthorized,
+                if cached { "isAuthorized is false (cached answer)" } else { "isAuthorized is false" },
+            )),
+            Answer::Policy { principal_id, policy, context } => match policy.evaluate(arn) {
+                Decision::Allow => Ok(AuthContext::Lambda(LambdaContext {
+                    principal_id: principal_id.clone(),
+                    context: context.clone(),
+                })),
+                Decision::ExplicitDeny { statement } => Err(Denial::plain(
+                    DenialStatus::Forbidden,
+                    Reason::PolicyExplicitDeny,
+                    format!("statement {statement} of the policy denies {arn}"),
+                )),
+                Decision::ImplicitDeny => Err(Denial::plain(
+                    DenialStatus::Forbidden,
+                    Reason::PolicyImplicitDeny,
+                    self.implicit_deny_detail(policy, arn, cached),
+                )),
+            },
+        }
+    }
+
+    /// The classic AWS surprise (spec §3.7): a policy naming only the ARN of the request that
+    /// produced it, cached and reused for another route. Say so in words.
+    fn implicit_deny_detail(&self, policy: &Policy, arn: &str, cached: bool) -> String {
+        let allowed = policy.allowed_resources();
+        if allowed.is_empty() {
+            return format!("no Allow statement in the policy; {arn} is implicitly denied");
+        }
+        let list = allowed.join(", ");
+        if cached {
+            format!(
+                "the cached policy (answered for an earlier request with the same identity, result_ttl {}s) allows only [{list}], not this request's {arn}: it names another route's ARN. Return a wildcard Resource (e.g. arn:aws:execute-api:{}:{}:{}/*) or add $context.routeKey to identity_source",
+                self.settings.result_ttl.as_secs(),
+                self.settings.api.region,
+                self.settings.api.account_id,
+                self.settings.api.api_id,
+            )
+        } else {
+            format!("the policy allows only [{list}], not {arn}")
+        }
+    }
+
+    fn failure_denial(&self, failure: &FunctionFailure) -> Denial {
+        let function = self.function.name();
+        match failure {
+            FunctionFailure::Unauthorized => Denial::plain(
+                DenialStatus::Unauthorized,
+                Reason::FunctionUnauthorized,
+                format!("function {function} answered Unauthorized"),
+            ),
+            FunctionFailure::Timeout(after) => Denial::plain(
+                DenialStatus::Error,
+                Reason::FunctionTimeout,
+                format!("function {function} did not answer within {after:?}"),
+            ),
+            FunctionFailure::Failed(why) => Denial::plain(
+                DenialStatus::Error,
+                Reason::FunctionFailed,
+                format!("function {function}: {why}"),
+            ),
+            FunctionFailure::Malformed(why) => Denial::plain(
+                DenialStatus::Error,
+                Reason::ResponseMalformed,
+                format!("function {function}: {why}"),
+            ),
+        }
+    }
+
+    fn strip_forwarded(&self, parts: &mut http::request::Parts) {
+        for (header, _) in &self.settings.forward_context {
+            parts.headers.remove(header);
+        }
+    }
+
+    fn forward_headers(&self, parts: &mut http::request::Parts, lambda: &LambdaContext) {
+        self.strip_forwarded(parts);
+        let Some(context) = &lambda.context else { return };
+        for (header, key) in &self.settings.forward_context {
+            let value = match context.get(key) {
+                None | Some(Value::Null) => continue,
+                Some(Value::String(s)) => HeaderValue::from_str(s),
+                Some(other) => HeaderValue::from_str(&other.to_string()),
+            };
+            // A value that cannot be a header (control characters) is dropped, not mangled.
+            if let Ok(value) = value {
+                parts.headers.insert(header.clone(), value);
+            }
+        }
+    }
+}
+
+/// Node's `callback("Unauthorized")`/`throw new Error("Unauthorized")` and Python's
+/// `raise Exception("Unauthorized")` all post `errorMessage: "Unauthorized"`.
+fn is_unauthorized(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("errorMessage").and_then(Value::as_str).map(|m| m == "Unauthorized"))
+        .unwrap_or(false)
+}
+
+impl Authorizer for LambdaAuthorizer {
+    fn authorize<'a>(
+        &'a self,
+        parts: &'a mut http::request::Parts,
+        ctx: &'a CallContext,
+        _route: &'a RouteAuth,
+    ) -> BoxFuture<'a, Result<AuthContext, Denial>> {
+        Box::pin(async move { self.decide(parts, ctx).await.0 })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,183 @@
+//! Identity sources of Lambda authorizers (spec §3.9): request headers, query parameters,
+//! cookies (extension), `$context` variables and stage variables.
+
+use std::fmt;
+
+use http::header::{COOKIE, USER_AGENT};
+use portcullis_core::CallContext;
+
+use super::ApiIdentity;
+
+/// One identity source of a Lambda authorizer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LambdaIdentity {
+    /// `$request.header.<name>` (case-insensitive; repeated headers joined with `,`).
+    Header(http::HeaderName),
+    /// `$request.querystring.<name>` (case-sensitive; repeated parameters joined with `,`).
+    Query(String),
+    /// `$request.cookie.<name>`: a Portcullis extension.
+    Cookie(String),
+    /// `$context.<variable>`.
+    Context(ContextVariable),
+    /// `$stageVariables.<name>`.
+    StageVariable(String),
+}
+
+/// The `$context` variables an identity source may name (spec §3.9, §7.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContextVariable {
+    /// `routeKey`: makes the cache per route, as on AWS.
+    RouteKey,
+    /// `httpMethod`.
+    HttpMethod,
+    /// `path` (the request path).
+    Path,
+    /// `stage`.
+    Stage,
+    /// `apiId`.
+    ApiId,
+    /// `accountId`.
+    AccountId,
+    /// `requestId` (disables caching in effect: every request is its own identity).
+    RequestId,
+    /// `identity.sourceIp`.
+    SourceIp,
+    /// `identity.userAgent`.
+    UserAgent,
+    /// `domainName`.
+    DomainName,
+}
+
+/// A `$context` variable that identity sources do not support.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown $context variable {0:?} (supported: {list})", list = ContextVariable::NAMES.join(", "))]
+pub struct UnknownContextVariable(pub String);
+
+impl ContextVariable {
+    const NAMES: &'static [&'static str] = &[
+        "routeKey",
+        "httpMethod",
+        "path",
+        "stage",
+        "apiId",
+        "accountId",
+        "requestId",
+        "identity.sourceIp",
+        "identity.userAgent",
+        "domainName",
+    ];
+
+    /// Parses the part after `$context.`.
+    ///
+    /// # Errors
+    /// [`UnknownContextVariable`] for anything else.
+    pub fn parse(name: &str) -> Result<Self, UnknownContextVariable> {
+        Ok(match name {
+            "routeKey" => Self::RouteKey,
+            "httpMethod" => Self::HttpMethod,
+            "path" => Self::Path,
+            "stage" => Self::Stage,
+            "apiId" => Self::ApiId,
+            "accountId" => Self::AccountId,
+            "requestId" => Self::RequestId,
+            "identity.sourceIp" => Self::SourceIp,
+            "identity.userAgent" => Self::UserAgent,
+            "domainName" => Self::DomainName,
+            other => return Err(UnknownContextVariable(other.to_owned())),
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::RouteKey => "routeKey",
+            Self::HttpMethod => "httpMethod",
+            Self::Path => "path",
+            Self::Stage => "stage",
+            Self::ApiId => "apiId",
+            Self::AccountId => "accountId",
+            Self::RequestId => "requestId",
+            Self::SourceIp => "identity.sourceIp",
+            Self::UserAgent => "identity.userAgent",
+            Self::DomainName => "domainName",
+        }
+    }
+}
+
+impl LambdaIdentity {
+    /// The value for this request; `None` when absent or empty (spec §3.9: both mean 401).
+    pub(crate) fn extract(
+        &self,
+        parts: &http::request::Parts,
+        ctx: &CallContext,
+        api: &ApiIdentity,
+    ) -> Option<String> {
+        let value = match self {
+            Self::Header(name) => {
+                let mut joined: Option<String> = None;
+                for value in parts.headers.get_all(name) {
+                    let text = String::from_utf8_lossy(value.as_bytes());
+                    match &mut joined {
+                        Some(j) => {
+                            j.push(',');
+                            j.push_str(&text);
+                        }
+                        None => joined = Some(text.into_owned()),
+                    }
+                }
+                joined?
+            }
+            Self::Query(name) => {
+                let query = parts.uri.query()?;
+                let values: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
+                    .filter(|(k, _)| k == name)
+                    .map(|(_, v)| v.into_owned())
+                    .collect();
+                if values.is_empty() {
+                    return None;
+                }
+                values.join(",")
+            }
+            Self::Cookie(name) => {
+                parts.headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|header| {
+                    header.split(';').find_map(|pair| {
+                        let (k, v) = pair.trim().split_once('=')?;
+                        (k.trim() == name).then(|| v.trim().trim_matches('"').to_owned())
+                    })
+                })?
+            }
+            Self::Context(variable) => match variable {
+                ContextVariable::RouteKey => ctx.route_key.to_string(),
+                ContextVariable::HttpMethod => parts.method.as_str().to_owned(),
+                ContextVariable::Path => parts.uri.path().to_owned(),
+                ContextVariable::Stage => api.stage.clone(),
+                ContextVariable::ApiId => api.api_id.clone(),
+                ContextVariable::AccountId => api.account_id.clone(),
+                ContextVariable::RequestId => ctx.request_id.as_str().to_owned(),
+                ContextVariable::SourceIp => ctx.client_addr.ip().to_string(),
+                ContextVariable::UserAgent => {
+                    parts.headers.get(USER_AGENT).and_then(|v| v.to_str().ok())?.to_owned()
+                }
+                ContextVariable::DomainName => match &api.domain {
+                    Some(domain) => domain.clone(),
+                    None => parts.headers.get(http::header::HOST).and_then(|v| v.to_str().ok())?.to_owned(),
+                },
+            },
+            Self::StageVariable(name) => {
+                api.stage_variables.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())?
+            }
+        };
+        (!value.trim().is_empty()).then_some(value)
+    }
+}
+
+impl fmt::Display for LambdaIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Header(name) => write!(f, "$request.header.{name}"),
+            Self::Query(name) => write!(f, "$request.querystring.{name}"),
+            Self::Cookie(name) => write!(f, "$request.cookie.{name}"),
+            Self::Context(variable) => write!(f, "$context.{}", variable.name()),
+            Self::StageVariable(name) => write!(f, "$stageVariables.{name}"),
+        }
+    }
+}
