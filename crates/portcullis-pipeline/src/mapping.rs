@@ -220,7 +220,9 @@ impl RequestMapping {
                     }
                     (Action::Append, None) => {}
                     (action, Some(text)) => {
-                        let v = HeaderValue::from_str(&text)
+                        // Bytes, not `from_str`: UTF-8 text (a claim such as `José`) is sent as is;
+                        // only control characters are refused.
+                        let v = HeaderValue::from_bytes(text.as_bytes())
                             .map_err(|_| MappingError::HeaderValue(name.clone()))?;
                         if *action == Action::Overwrite {
                             parts.headers.insert(name.clone(), v);
@@ -900,6 +902,14 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn non_ascii_values_are_sent_as_utf8() {
+        let m = compile(&[("overwrite:header.x-name", "$request.querystring.n")]);
+        let mut p = parts("/x?n=Jos%C3%A9", &[]);
+        m.apply(&mut p, &ctx(AuthContext::None)).unwrap();
+        assert_eq!(p.headers["x-name"].as_bytes(), "José".as_bytes());
     }
 
     #[test]
