@@ -35,8 +35,10 @@ if [ -f tests/requirements.txt ]; then
   python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 fi
 # Node peers: a real OpenID Provider (oidc-provider) for the JWT interop tests, and AWS's Node
-# runtime interface client (aws-lambda-ric, compiled here) for the Lambda emulation tests.
-for dir in crates/portcullis-authz/tests/oidc-provider crates/portcullis-functions/tests/fixtures/node-ric; do
+# runtime interface client (aws-lambda-ric, compiled here) for the Lambda emulation tests, and
+# `jsonwebtoken` for seed 000's Lambda authorizer, run verbatim.
+for dir in crates/portcullis-authz/tests/oidc-provider crates/portcullis-functions/tests/fixtures/node-ric \
+           crates/portcullis/tests/fixtures/clerk-authz; do
   if [ -f "$dir/package.json" ] && [ ! -d "$dir/node_modules" ]; then
     echo "npm install in $dir" >&2
     (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)

@@ -277,7 +277,7 @@ pub async fn invoke_once(config: &Config, name: &str, event: bytes::Bytes) -> Re
         config.functions.get(name).ok_or_else(|| format!("no function `{name}` in {}", config.origin))?;
     let settings = crate::registry::function_settings(config, name, function);
     let options = portcullis_functions::FunctionsOptions {
-        state_dir: config.state_dir.join("functions"),
+        state_dir: crate::registry::functions_state_dir(config),
         account_id: config.account_id.clone(),
     };
     let functions =

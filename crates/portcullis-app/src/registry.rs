@@ -98,7 +98,7 @@ impl Registry {
         let fingerprints: Vec<(String, String)> =
             to_start.iter().map(|s| (s.name.clone(), format!("{s:?}"))).collect();
         let options = FunctionsOptions {
-            state_dir: config.state_dir.join("functions"),
+            state_dir: functions_state_dir(config),
             account_id: config.account_id.clone(),
         };
         let pools = Functions::start(to_start, options).await.map_err(|e| {
@@ -297,4 +297,12 @@ fn jwks_options(config: &Config) -> JwksOptions {
     }
     options.min_ttl = options.min_ttl.min(options.default_ttl);
     options
+}
+
+/// Where function bootstraps are written: absolute, because instances run in their own `dir`
+/// and must find the bootstrap whatever the gateway's working directory and however the config
+/// path was given (a relative `--config` makes a relative `state_dir`).
+pub(crate) fn functions_state_dir(config: &Config) -> PathBuf {
+    let dir = config.state_dir.join("functions");
+    std::path::absolute(&dir).unwrap_or(dir)
 }

@@ -68,6 +68,9 @@ pub enum Reason {
     PolicyExplicitDeny,
     /// No `Allow` statement of the returned policy matches this request's ARN.
     PolicyImplicitDeny,
+    /// An implicit deny by a *cached* policy that allows other ARNs only: the classic AWS
+    /// surprise of a policy naming the ARN of the request that produced it (spec §3.7).
+    CachedPolicyMismatch,
     /// A simple response with `isAuthorized: false`.
     NotAuthorized,
     /// The authorizer function failed, crashed, was throttled or could not be invoked.
@@ -108,6 +111,7 @@ impl Reason {
             Reason::FunctionUnauthorized => "function_unauthorized",
             Reason::PolicyExplicitDeny => "policy_explicit_deny",
             Reason::PolicyImplicitDeny => "policy_implicit_deny",
+            Reason::CachedPolicyMismatch => "cached_policy_mismatch",
             Reason::NotAuthorized => "not_authorized",
             Reason::FunctionFailed => "authorizer_function_failed",
             Reason::FunctionTimeout => "authorizer_function_timeout",
@@ -142,6 +146,7 @@ impl Reason {
             | Reason::FunctionUnauthorized
             | Reason::PolicyExplicitDeny
             | Reason::PolicyImplicitDeny
+            | Reason::CachedPolicyMismatch
             | Reason::NotAuthorized
             | Reason::FunctionFailed
             | Reason::FunctionTimeout

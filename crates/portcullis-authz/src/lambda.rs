@@ -487,11 +487,16 @@ impl LambdaAuthorizer {
                     Reason::PolicyExplicitDeny,
                     format!("statement {statement} of the policy denies {arn}"),
                 )),
-                Decision::ImplicitDeny => Err(Denial::plain(
-                    DenialStatus::Forbidden,
-                    Reason::PolicyImplicitDeny,
-                    self.implicit_deny_detail(policy, arn, cached),
-                )),
+                Decision::ImplicitDeny => {
+                    let other_route = cached && !policy.allowed_resources().is_empty();
+                    let reason =
+                        if other_route { Reason::CachedPolicyMismatch } else { Reason::PolicyImplicitDeny };
+                    Err(Denial::plain(
+                        DenialStatus::Forbidden,
+                        reason,
+                        self.implicit_deny_detail(policy, arn, cached),
+                    ))
+                }
             },
         }
     }

@@ -35,7 +35,16 @@ pub async fn run(
             record.authorizer_reason = Some(denial.reason.as_str());
             // A bad token is ordinary traffic (debug); an authorizer that cannot decide at all
             // (keys unreachable, function broken) is an operational problem (warn).
-            if denial.status == DenialStatus::Error || denial.reason == Reason::KeysUnavailable {
+            if denial.reason == Reason::CachedPolicyMismatch {
+                // A configuration trap users must see without debug logging (spec §3.7).
+                tracing::warn!(
+                    request_id = %ctx.request_id,
+                    authorizer = %name,
+                    reason = denial.reason.as_str(),
+                    detail = %denial.detail,
+                    "a cached authorizer policy denied this route"
+                );
+            } else if denial.status == DenialStatus::Error || denial.reason == Reason::KeysUnavailable {
                 tracing::warn!(
                     request_id = %ctx.request_id,
                     authorizer = %name,

@@ -241,7 +241,7 @@ async fn a_cached_policy_naming_another_route_denies_and_says_why() {
     call(&a, &mut request("GET", "/pets/1", &token), "GET /pets/{id}").await.unwrap();
     let d = call(&a, &mut request("GET", "/pets/2", &token), "GET /pets/{id}").await.unwrap_err();
     assert_eq!(f.calls(), 1, "the second request used the cached policy");
-    assert_eq!((d.status, d.reason), (DenialStatus::Forbidden, Reason::PolicyImplicitDeny));
+    assert_eq!((d.status, d.reason), (DenialStatus::Forbidden, Reason::CachedPolicyMismatch));
     assert!(d.detail.contains("cached policy"), "{}", d.detail);
     assert!(d.detail.contains("another route's ARN"), "{}", d.detail);
     assert!(d.detail.contains("api1/$default/GET/pets/1"), "{}", d.detail);

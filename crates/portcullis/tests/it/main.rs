@@ -6,6 +6,7 @@ mod harness;
 mod cli;
 mod functions;
 mod jwt;
+mod lambda_authz;
 mod lifecycle;
 mod limits;
 mod mapping;
