@@ -15,16 +15,20 @@
 //!   of its target, so a backend never mistakes a client-sent value for a mapped one;
 //! - `append:header` adds a field line (the client's lines stay), `append:querystring` adds a
 //!   `name=value` pair; `overwrite` replaces every occurrence; `remove` drops every occurrence;
-//! - `overwrite:path` becomes a [`PathOverride`] request extension the HTTP integration honours.
+//! - `overwrite:path` becomes a [`PathOverride`] request extension the HTTP integration honours;
+//! - the body is read (up to `max_body`) only when a value references `$request.body`; a JSON
+//!   path is evaluated on its first 100 KB, as AWS does; the integration gets the same bytes.
 
 use std::fmt::Write as _;
 use std::time::UNIX_EPOCH;
 
+use bytes::Bytes;
 use http::HeaderValue;
 use http::header::{HOST, HeaderName, USER_AGENT};
 use http::request::Parts;
+use http_body_util::BodyExt;
 use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
-use portcullis_core::{AuthContext, CallContext};
+use portcullis_core::{AuthContext, Body, CallContext, full};
 use portcullis_integration::http::PathOverride;
 use serde_json::Value;
 
@@ -38,6 +42,8 @@ const PATH: &AsciiSet =
     &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'<').add(b'>').add(b'?').add(b'`').add(b'{').add(b'}');
 /// Like [`PATH`], for decoded values: a literal `%` must be encoded too.
 const PATH_DECODED: &AsciiSet = &PATH.add(b'%').add(b'\\').add(b'^').add(b'|').add(b'[').add(b']');
+/// AWS truncates the body to this before evaluating a JSON path (spec §5.2).
+const BODY_JSON_LIMIT: usize = 100 * 1024;
 /// Query names and values: everything but RFC 3986 unreserved characters.
 const QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
@@ -147,6 +153,15 @@ enum Var {
     Claim(String),
     /// `$context.authorizer.<key>` (Lambda authorizer context).
     AuthorizerKey(String),
+    /// `$request.body` (the whole body as text) or `$request.body.<path>` (a JSON value).
+    Body(Vec<JsonStep>),
+}
+
+/// One step of a `$request.body` JSON path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum JsonStep {
+    Key(String),
+    Index(usize),
 }
 
 /// The `$context` variables a mapping may use (spec §7.4), for errors and hints.
@@ -192,12 +207,36 @@ impl RequestMapping {
         self.ops.is_empty()
     }
 
+    /// Whether a value references `$request.body`, so the body must be read before applying.
+    pub fn needs_body(&self) -> bool {
+        self.ops.iter().any(|op| match op {
+            Op::Header { value, .. } | Op::Query { value, .. } | Op::Path(value) => {
+                value.0.iter().any(|p| matches!(p, Part::Var(Var::Body(_))))
+            }
+        })
+    }
+
     /// Applies the mapping to a request's head.
     ///
     /// # Errors
     /// Only when a mapped value cannot be represented (a header value with control characters,
     /// a path that does not parse); the caller answers 500.
     pub fn apply(&self, parts: &mut Parts, ctx: &CallContext) -> Result<(), MappingError> {
+        self.apply_with_body(parts, ctx, None)
+    }
+
+    /// [`Self::apply`] with the request body, for mappings that reference `$request.body`
+    /// (without it, body references are absent and their entries skipped).
+    ///
+    /// # Errors
+    /// As [`Self::apply`].
+    pub fn apply_with_body(
+        &self,
+        parts: &mut Parts,
+        ctx: &CallContext,
+        body: Option<&Bytes>,
+    ) -> Result<(), MappingError> {
+        let json = Json::new(body);
         // Evaluate everything first: every value sees the request as it arrived here.
         let values: Vec<Option<String>> = self
             .ops
@@ -206,8 +245,10 @@ impl RequestMapping {
                 Op::Header { action: Action::Remove, .. } | Op::Query { action: Action::Remove, .. } => {
                     Some(String::new())
                 }
-                Op::Header { value, .. } | Op::Query { value, .. } => render(value, parts, ctx, Target::Text),
-                Op::Path(value) => render(value, parts, ctx, Target::Path),
+                Op::Header { value, .. } | Op::Query { value, .. } => {
+                    render(value, parts, ctx, &json, Target::Text)
+                }
+                Op::Path(value) => render(value, parts, ctx, &json, Target::Path),
             })
             .collect();
 
@@ -272,14 +313,74 @@ impl RequestMapping {
 
 /// The mapping stage: applies the route's mapping, if any. A value that cannot be represented
 /// is the integration request failing to build: 500, as AWS answers an integration failure.
-pub fn run(plan: &RoutePlan, parts: &mut Parts, ctx: &CallContext) -> Result<(), Rejection> {
+///
+/// `body` is returned unchanged unless a value references `$request.body`: then it is read
+/// whole (it is already limited to `max_body`; over the limit is 413) and handed on as bytes.
+pub async fn run(
+    plan: &RoutePlan,
+    parts: &mut Parts,
+    body: Body,
+    ctx: &CallContext,
+) -> Result<Body, Rejection> {
     let Some(mapping) = &plan.mapping else {
-        return Ok(());
+        return Ok(body);
     };
-    mapping.apply(parts, ctx).map_err(|error| {
+    let (body, bytes) = if mapping.needs_body() {
+        let bytes = body.collect().await.map_err(|error| {
+            if is_length_limit(&*error) {
+                Rejection::PayloadTooLarge
+            } else {
+                tracing::debug!(request_id = %ctx.request_id, %error, "request body could not be read");
+                Rejection::BadRequest
+            }
+        })?;
+        let bytes = bytes.to_bytes();
+        (full(bytes.clone()), Some(bytes))
+    } else {
+        (body, None)
+    };
+    mapping.apply_with_body(parts, ctx, bytes.as_ref()).map_err(|error| {
         tracing::warn!(request_id = %ctx.request_id, route = %ctx.route_key, %error, "parameter mapping failed");
         Rejection::InternalServerError
-    })
+    })?;
+    Ok(body)
+}
+
+/// Whether `error` or one of its sources is the `max_body` limit.
+fn is_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+/// The body, parsed as JSON once (from its first 100 KB) when a JSON path needs it.
+struct Json<'b> {
+    body: Option<&'b Bytes>,
+    parsed: std::cell::OnceCell<Option<Value>>,
+}
+
+impl<'b> Json<'b> {
+    fn new(body: Option<&'b Bytes>) -> Self {
+        Self { body, parsed: std::cell::OnceCell::new() }
+    }
+
+    fn text(&self) -> Option<String> {
+        self.body.map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+
+    fn value(&self) -> Option<&Value> {
+        self.parsed
+            .get_or_init(|| {
+                let b = self.body?;
+                serde_json::from_slice(&b[..b.len().min(BODY_JSON_LIMIT)]).ok()
+            })
+            .as_ref()
+    }
 }
 
 /// The query string split into (raw name, raw value) pairs, as sent.
@@ -311,7 +412,7 @@ enum Target {
 }
 
 /// The value, or `None` when any variable in it is absent.
-fn render(t: &Template, parts: &Parts, ctx: &CallContext, target: Target) -> Option<String> {
+fn render(t: &Template, parts: &Parts, ctx: &CallContext, json: &Json<'_>, target: Target) -> Option<String> {
     let mut out = String::new();
     for part in &t.0 {
         match part {
@@ -323,7 +424,10 @@ fn render(t: &Template, parts: &Parts, ctx: &CallContext, target: Target) -> Opt
                 }
             }
             Part::Var(var) => {
-                let value = lookup(var, parts, ctx, target)?;
+                let value = match var {
+                    Var::Body(steps) => body_value(json, steps)?,
+                    _ => lookup(var, parts, ctx, target)?,
+                };
                 let raw = matches!(var, Var::Path | Var::PathParam(_));
                 match target {
                     Target::Path if raw => out.extend(utf8_percent_encode(&value, PATH)),
@@ -408,7 +512,26 @@ fn lookup(var: &Var, parts: &Parts, ctx: &CallContext, target: Target) -> Option
             AuthContext::Lambda(l) => context_value(l.context.as_ref()?.get(key)?)?,
             _ => return None,
         },
+        // Looked up by `render`, which holds the body.
+        Var::Body(_) => return None,
     })
+}
+
+/// `$request.body` is the body as text; `$request.body.<path>` the JSON value there (strings
+/// raw, other values as compact JSON; `null`, a missing path or a body that is not JSON within
+/// its first 100 KB are absent).
+fn body_value(json: &Json<'_>, steps: &[JsonStep]) -> Option<String> {
+    if steps.is_empty() {
+        return json.text();
+    }
+    let mut v = json.value()?;
+    for step in steps {
+        v = match step {
+            JsonStep::Key(k) => v.get(k)?,
+            JsonStep::Index(i) => v.get(i)?,
+        };
+    }
+    context_value(v)
 }
 
 /// A Lambda authorizer context value as text: strings raw, numbers and booleans as their
@@ -493,7 +616,8 @@ fn parse(value: &str, env: &MappingEnv<'_>) -> Result<Template, MappingError> {
         } else {
             let mut end = i + 1;
             while end < chars.len()
-                && (chars[end].is_ascii_alphanumeric() || matches!(chars[end], '_' | '-' | '.' | ':'))
+                && (chars[end].is_ascii_alphanumeric()
+                    || matches!(chars[end], '_' | '-' | '.' | ':' | '[' | ']'))
             {
                 end += 1;
             }
@@ -531,6 +655,45 @@ fn parse(value: &str, env: &MappingEnv<'_>) -> Result<Template, MappingError> {
     Ok(Template(parts))
 }
 
+/// Parses the part after `$request.body`: empty (the whole body) or `.a.b[0].c`. AWS supports
+/// neither recursive descent (`..`) nor filters (`?(...)`), and neither does this.
+fn json_path(path: &str) -> Result<Vec<JsonStep>, String> {
+    let mut steps = Vec::new();
+    if path.is_empty() {
+        return Ok(steps);
+    }
+    let Some(path) = path.strip_prefix('.') else {
+        return Err("expected `.` after `$request.body`".into());
+    };
+    if path.starts_with('.') || path.contains("..") {
+        return Err("recursive descent (`..`) is not supported (as on AWS)".into());
+    }
+    if path.contains('?') || path.contains('*') {
+        return Err("filters and wildcards are not supported (as on AWS)".into());
+    }
+    for segment in path.split('.') {
+        let (key, mut rest) = segment.split_at(segment.find('[').unwrap_or(segment.len()));
+        if key.is_empty() {
+            return Err(format!("invalid JSON path segment {segment:?} (write `a[0]`, not `[0]`)"));
+        }
+        steps.push(JsonStep::Key(key.to_owned()));
+        while !rest.is_empty() {
+            let Some(close) = rest.find(']') else {
+                return Err(format!("`[` without `]` in {segment:?}"));
+            };
+            let index = rest[1..close]
+                .parse::<usize>()
+                .map_err(|_| format!("array index {:?} is not a whole number", &rest[1..close]))?;
+            steps.push(JsonStep::Index(index));
+            rest = &rest[close + 1..];
+            if !rest.is_empty() && !rest.starts_with('[') {
+                return Err(format!("invalid JSON path segment {segment:?}"));
+            }
+        }
+    }
+    Ok(steps)
+}
+
 enum Resolved {
     Constant(String),
     Var(Var),
@@ -552,10 +715,14 @@ fn variable(name: &str, env: &MappingEnv<'_>) -> Result<Resolved, (String, Optio
                 ("querystring", q) => Ok(Resolved::Var(Var::Query(q.to_owned()))),
                 ("path", "") => Ok(Resolved::Var(Var::Path)),
                 ("path", p) => Ok(Resolved::Var(Var::PathParam(p.to_owned()))),
-                ("body", _) => Err((
-                    format!("`${name}`: request body mapping (`$request.body...`) is not supported by Portcullis yet"),
-                    Some("map from headers, query strings, the path, `$context` or stage variables".into()),
-                )),
+                ("body", _) => json_path(rest.strip_prefix("body").unwrap_or_default())
+                    .map(|steps| Resolved::Var(Var::Body(steps)))
+                    .map_err(|problem| {
+                        (
+                            format!("`${name}`: {problem}"),
+                            Some("write e.g. `$request.body.order.items[0].id`".into()),
+                        )
+                    }),
                 _ => Err((
                     format!("unknown request variable `${name}`"),
                     Some("use `$request.header.NAME`, `$request.querystring.NAME`, `$request.path` or `$request.path.NAME`".into()),
@@ -884,9 +1051,15 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        match compile_err("${request.body.name}") {
+        match compile_err("${request.body..name}") {
             MappingError::Value { offset: 2, problem, .. } => {
-                assert!(problem.contains("not supported"), "{problem}")
+                assert!(problem.contains("recursive descent"), "{problem}")
+            }
+            other => panic!("{other:?}"),
+        }
+        match compile_err("$request.body.a[x]") {
+            MappingError::Value { offset: 1, problem, .. } => {
+                assert!(problem.contains("whole number"), "{problem}")
             }
             other => panic!("{other:?}"),
         }
@@ -902,6 +1075,71 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn body_values_come_from_json_paths_or_the_whole_body() {
+        let m = compile(&[
+            ("overwrite:header.x-name", "$request.body.pets[1].name"),
+            ("overwrite:header.x-pet", "${request.body.pets[0]}"),
+            ("overwrite:header.x-n", "$request.body.n"),
+            ("overwrite:header.x-missing", "$request.body.nope"),
+            ("overwrite:querystring.all", "$request.body"),
+        ]);
+        assert!(m.needs_body());
+        assert!(!compile(&[("overwrite:header.x", "$request.path")]).needs_body());
+        let body = Bytes::from_static(br#"{"pets":[{"name":"rex"},{"name":"tom"}],"n":2}"#);
+        let mut p = parts("/x", &[("x-missing", "client")]);
+        m.apply_with_body(&mut p, &ctx(AuthContext::None), Some(&body)).unwrap();
+        assert_eq!(header_values(&p, "x-name"), ["tom"]);
+        assert_eq!(header_values(&p, "x-pet"), [r#"{"name":"rex"}"#]);
+        assert_eq!(header_values(&p, "x-n"), ["2"]);
+        assert!(p.headers.get("x-missing").is_none());
+        assert!(p.uri.query().unwrap().starts_with("all=%7B%22pets%22"));
+
+        // A JSON path looks at the first 100 KB only; the whole body is not truncated.
+        let mut big = br#"{"a":"x","pad":""#.to_vec();
+        big.extend(std::iter::repeat_n(b'p', BODY_JSON_LIMIT));
+        big.extend(br#"","z":1}"#);
+        let big = Bytes::from(big);
+        let m = compile(&[
+            ("overwrite:header.x-a", "$request.body.a"),
+            ("overwrite:header.x-len", "$request.body"),
+        ]);
+        let mut p = parts("/x", &[]);
+        m.apply_with_body(&mut p, &ctx(AuthContext::None), Some(&big)).unwrap();
+        assert!(p.headers.get("x-a").is_none(), "truncated JSON does not parse: the entry is skipped");
+        assert_eq!(p.headers["x-len"].len(), big.len());
+    }
+
+    #[tokio::test]
+    async fn the_stage_reads_the_body_only_when_referenced_and_hands_it_on() {
+        use http_body_util::Limited;
+        let plan = |entries: &[(&str, &str)]| crate::plan::RoutePlan {
+            key: Arc::from("GET /x"),
+            access: crate::plan::Access::Public,
+            rules: None,
+            mapping: Some(compile(entries)),
+            integration: Arc::new(portcullis_integration::respond::RespondIntegration::new(
+                http::StatusCode::OK,
+                http::HeaderMap::new(),
+                Bytes::new(),
+            )),
+        };
+        let limited = |bytes: &'static [u8], max: usize| -> Body {
+            Limited::new(full(Bytes::from_static(bytes)), max)
+                .map_err(|e| -> portcullis_core::BoxError { e })
+                .boxed()
+        };
+        let with_body = plan(&[("overwrite:header.x-id", "$request.body.id")]);
+        let mut p = parts("/x", &[]);
+        let body =
+            run(&with_body, &mut p, limited(br#"{"id":7}"#, 100), &ctx(AuthContext::None)).await.unwrap();
+        assert_eq!(p.headers["x-id"], "7");
+        assert_eq!(body.collect().await.unwrap().to_bytes(), Bytes::from_static(br#"{"id":7}"#));
+        let mut p = parts("/x", &[]);
+        let over = run(&with_body, &mut p, limited(br#"{"id":7}"#, 3), &ctx(AuthContext::None)).await;
+        assert_eq!(over.err(), Some(Rejection::PayloadTooLarge));
     }
 
     #[test]

@@ -148,16 +148,17 @@ impl Gateway {
         // Authorization (spec §2, §3): a denial ends the request; the integration is not called.
         authorize::run(&plan, &mut parts, &mut ctx, record).await?;
 
-        // Parameter mapping (spec §5.2, §9 step 6): after authorization, so that
-        // `$context.authorizer.*` is known; before the integration, which forwards (HTTP) or
-        // builds its Lambda event from the mapped request.
-        mapping::run(&plan, &mut parts, &ctx)?;
-
         // The body is streamed through a limit rather than buffered: a chunked upload over
         // `max_body` fails mid-stream and becomes 413 (the integration reports BodyTooLarge).
         let body = Limited::new(body, snapshot.limits.max_body as usize)
             .map_err(|error| -> BoxError { error })
             .boxed();
+
+        // Parameter mapping (spec §5.2, §9 step 6): after authorization, so that
+        // `$context.authorizer.*` is known; before the integration, which forwards (HTTP) or
+        // builds its Lambda event from the mapped request. It reads the (limited) body only
+        // when a value references `$request.body`.
+        let body = mapping::run(&plan, &mut parts, body, &ctx).await?;
 
         // Integration (spec §4, §5).
         integrate::call(&plan, Request::from_parts(parts, body), &ctx, record).await
