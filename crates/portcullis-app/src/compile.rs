@@ -27,14 +27,12 @@ pub fn snapshot(config: &Config, registry: &Registry) -> Result<Snapshot, Config
     let authorizers = crate::compile_authorizers::all(config, registry, &mut errors);
     let mut table = RouteTableBuilder::new();
     for route in &config.routes {
-        for rule in &route.rules {
-            errors.push(ConfigError::at(
-                config.origin.clone(),
-                rule.span,
-                format!("routes.\"{}\".rules", route.key.value),
-                "CEL rules (issue #5) are not available in this build",
-            ));
-        }
+        let rules = crate::compile_authorizers::compile_rules(
+            config,
+            &format!("routes.\"{}\".rules", route.key.value),
+            &route.rules,
+            &mut errors,
+        );
         let Some(integration) = integration(config, route, registry, &mut errors) else {
             continue;
         };
@@ -45,6 +43,7 @@ pub fn snapshot(config: &Config, registry: &Registry) -> Result<Snapshot, Config
                     name: Arc::from(name.as_str()),
                     authorizer: Arc::clone(&authorizer.dynamic),
                     route: RouteAuth { scopes: route.scopes.clone().into() },
+                    rules: authorizer.rules.clone(),
                 },
                 // The authorizer failed to compile; its own error is already recorded.
                 None => continue,
@@ -54,7 +53,7 @@ pub fn snapshot(config: &Config, registry: &Registry) -> Result<Snapshot, Config
             continue;
         };
         let key_text: Arc<str> = Arc::from(route.key.value.to_string());
-        let plan = Arc::new(RoutePlan { key: key_text, access, mapping, integration });
+        let plan = Arc::new(RoutePlan { key: key_text, access, rules, mapping, integration });
         if let Err(duplicate) = table.insert(route.key.value.clone(), plan) {
             errors.push(error_at(config, route, duplicate.to_string()));
         }

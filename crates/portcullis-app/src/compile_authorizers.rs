@@ -12,9 +12,10 @@ use portcullis_authz::lambda::{
 use portcullis_authz::{Algorithm, Authorizer, IdentitySource, JwtAuthorizer, JwtSettings};
 use portcullis_config::{
     AuthorizerConfig, AuthorizerEvent, Compat, Config, ConfigError, IdentitySource as IdentityConfig, Issuer,
-    JwtAuthorizerConfig, KeySource as KeyConfig, LambdaAuthorizerConfig, PayloadFormatVersion, Span,
+    JwtAuthorizerConfig, KeySource as KeyConfig, LambdaAuthorizerConfig, PayloadFormatVersion, Span, Spanned,
 };
 use portcullis_jwks::KeySource;
+use portcullis_rules::{Rule, RuleSet};
 
 use crate::registry::Registry;
 
@@ -25,6 +26,8 @@ pub(crate) struct Compiled {
     pub(crate) dynamic: Arc<dyn Authorizer>,
     pub(crate) jwt: Option<Arc<JwtAuthorizer>>,
     pub(crate) lambda: Option<Arc<LambdaAuthorizer>>,
+    /// `rules:` of a JWT authorizer, checked after it allowed a request.
+    pub(crate) rules: Option<Arc<RuleSet>>,
 }
 
 /// Compile every configured authorizer; problems are pushed to `errors`.
@@ -44,7 +47,7 @@ pub(crate) fn all(
             )
         };
         match authorizer {
-            AuthorizerConfig::Jwt(jwt) => match jwt_authorizer(config, registry, name, jwt, errors) {
+            AuthorizerConfig::Jwt(jwt) => match jwt_authorizer(config, registry, name, jwt) {
                 Ok(authorizer) => {
                     let authorizer = Arc::new(authorizer);
                     compiled.insert(
@@ -53,6 +56,12 @@ pub(crate) fn all(
                             dynamic: Arc::clone(&authorizer) as Arc<dyn Authorizer>,
                             jwt: Some(authorizer),
                             lambda: None,
+                            rules: compile_rules(
+                                config,
+                                &format!("authorizers.{name}.rules"),
+                                &jwt.rules,
+                                errors,
+                            ),
                         },
                     );
                 }
@@ -66,6 +75,7 @@ pub(crate) fn all(
                             dynamic: Arc::clone(&authorizer) as Arc<dyn Authorizer>,
                             jwt: None,
                             lambda: Some(authorizer),
+                            rules: None,
                         },
                     );
                 }
@@ -81,16 +91,7 @@ fn jwt_authorizer(
     registry: &Registry,
     name: &str,
     jwt: &JwtAuthorizerConfig,
-    errors: &mut Vec<ConfigError>,
 ) -> Result<JwtAuthorizer, String> {
-    for rule in &jwt.rules {
-        errors.push(ConfigError::at(
-            config.origin.clone(),
-            rule.span,
-            format!("authorizers.{name}.rules"),
-            "CEL rules (issue #5) are not available in this build",
-        ));
-    }
     let (issuer, source) = match (&jwt.issuer, &jwt.keys) {
         (Issuer::Dev, _) => {
             let dev = registry.dev_issuer(config)?;
@@ -181,4 +182,36 @@ fn lambda_authorizer(
     settings.forward_context = lambda.forward_context.iter().map(|(h, k)| (h.clone(), k.clone())).collect();
     settings.api = api_identity(config);
     registry.lambda_authorizer(settings, &lambda.function)
+}
+
+/// Compile `rules:` (CEL) once at load; a syntax or type error is a config error at the rule's
+/// position (the line within a multi-line rule added, the column given within the rule).
+pub(crate) fn compile_rules(
+    config: &Config,
+    path: &str,
+    rules: &[Spanned<String>],
+    errors: &mut Vec<ConfigError>,
+) -> Option<Arc<RuleSet>> {
+    if rules.is_empty() {
+        return None;
+    }
+    let mut compiled = Vec::with_capacity(rules.len());
+    for (index, rule) in rules.iter().enumerate() {
+        match Rule::compile(rule) {
+            Ok(rule) => compiled.push(rule),
+            Err(e) => {
+                let span = Span { line: rule.span.line + e.line.saturating_sub(1), column: rule.span.column };
+                errors.push(ConfigError::at(
+                    config.origin.clone(),
+                    span,
+                    format!("{path}[{index}]"),
+                    format!(
+                        "invalid rule {:?}: {} (at line {}, column {} of the rule)",
+                        rule.value, e.message, e.line, e.column
+                    ),
+                ));
+            }
+        }
+    }
+    (compiled.len() == rules.len()).then(|| Arc::new(RuleSet::new(compiled)))
 }

@@ -4,8 +4,9 @@
 //! ends the request here and the integration is never called.
 
 use http::request::Parts;
-use portcullis_authz::{DenialStatus, Reason};
+use portcullis_authz::{Authorizer, Denial, DenialStatus, Reason, RouteAuth};
 use portcullis_core::CallContext;
+use portcullis_rules::RuleSet;
 
 use crate::access_log::AccessRecord;
 use crate::plan::{Access, RoutePlan};
@@ -18,9 +19,49 @@ pub async fn run(
     ctx: &mut CallContext,
     record: &mut AccessRecord,
 ) -> Result<(), Rejection> {
-    let Access::Authorizer { name, authorizer, route } = &plan.access else {
-        return Ok(());
-    };
+    if let Access::Authorizer { name, authorizer, route, rules } = &plan.access {
+        decide(name, authorizer.as_ref(), route, parts, ctx, record).await?;
+        check_rules(rules.as_deref(), "authorizer", parts, ctx, record)?;
+    }
+    check_rules(plan.rules.as_deref(), "route", parts, ctx, record)
+}
+
+/// Declarative rules (issue 5): every rule must hold, else 403 naming the rule. An evaluation
+/// error (a missing claim, a wrong type) fails the rule: fail closed.
+fn check_rules(
+    rules: Option<&RuleSet>,
+    owner: &str,
+    parts: &Parts,
+    ctx: &CallContext,
+    record: &mut AccessRecord,
+) -> Result<(), Rejection> {
+    let Some(rules) = rules else { return Ok(()) };
+    match rules.evaluate(parts, ctx) {
+        Ok(()) => Ok(()),
+        Err(failure) => {
+            record.authorizer = "deny";
+            record.authorizer_reason = Some(Reason::RuleFailed.as_str());
+            tracing::info!(
+                request_id = %ctx.request_id,
+                rule_index = failure.index,
+                rule = %failure.source,
+                "{owner} rule did not hold: {failure}; request denied"
+            );
+            let denial =
+                Denial::plain(DenialStatus::Forbidden, Reason::RuleFailed, format!("{owner} {failure}"));
+            Err(Rejection::from(&denial))
+        }
+    }
+}
+
+async fn decide(
+    name: &str,
+    authorizer: &dyn Authorizer,
+    route: &RouteAuth,
+    parts: &mut Parts,
+    ctx: &mut CallContext,
+    record: &mut AccessRecord,
+) -> Result<(), Rejection> {
     match authorizer.authorize(parts, ctx, route).await {
         Ok(auth) => {
             ctx.auth = auth;

@@ -1118,6 +1118,7 @@ mod tests {
         let plan = |entries: &[(&str, &str)]| crate::plan::RoutePlan {
             key: Arc::from("GET /x"),
             access: crate::plan::Access::Public,
+            rules: None,
             mapping: Some(compile(entries)),
             integration: Arc::new(portcullis_integration::respond::RespondIntegration::new(
                 http::StatusCode::OK,

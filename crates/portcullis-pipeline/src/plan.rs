@@ -10,6 +10,7 @@ use std::sync::Arc;
 use portcullis_authz::{Authorizer, RouteAuth};
 use portcullis_integration::Integration;
 use portcullis_route::RouteTable;
+use portcullis_rules::RuleSet;
 
 /// Everything the request path needs, compiled from one configuration.
 pub struct Snapshot {
@@ -36,6 +37,8 @@ pub struct RoutePlan {
     pub key: Arc<str>,
     /// Who may call it.
     pub access: Access,
+    /// The route's own `rules:` (CEL), checked after the authorizer's (extension, issue 5).
+    pub rules: Option<Arc<RuleSet>>,
     /// Request parameter mapping (spec §5.2), applied between authorize and integrate;
     /// `None` when the route has none.
     pub mapping: Option<crate::mapping::RequestMapping>,
@@ -55,5 +58,7 @@ pub enum Access {
         authorizer: Arc<dyn Authorizer>,
         /// Route-level requirements (scopes).
         route: RouteAuth,
+        /// The authorizer's `rules:` (CEL), checked once it allowed the request.
+        rules: Option<Arc<RuleSet>>,
     },
 }

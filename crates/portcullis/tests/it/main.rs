@@ -12,3 +12,4 @@ mod limits;
 mod mapping;
 mod proxy;
 mod routing;
+mod rules;
