@@ -66,7 +66,9 @@ fn set(sources: &[&str]) -> RuleSet {
 
 fn benches(c: &mut Criterion) {
     let (parts, ctx) = request();
-    let cases: [(&str, RuleSet); 5] = [
+    let cases: [(&str, RuleSet); 7] = [
+        ("constant_true", set(&["true"])),
+        ("method_rule", set(&["request.method == 'GET'"])),
         ("one_claim_rule", set(&["claims.metadata.role == 'admin'"])),
         (
             "three_rules",

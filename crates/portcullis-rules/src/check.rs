@@ -608,3 +608,74 @@ impl Checker {
         })
     }
 }
+
+/// Rewrites `v.f`, a field selected directly on a variable, into `v['f']`. Same meaning on the
+/// maps rules see (same value, same missing-key error), but cel resolves a select chain as a
+/// qualified name first (`request.method` could be a variable or type of that dotted name),
+/// which costs a string join and several lookups per evaluation; an index does not, and the
+/// selects above it then work on the value directly. Checking has already run on the original
+/// tree, so positions in errors are unaffected. New nodes take ids from `next_id` upwards.
+pub(crate) fn index_root_selects(e: &mut IdedExpr, next_id: &mut u64) {
+    match &mut e.expr {
+        Expr::Select(sel) => {
+            let on_variable = matches!(&sel.operand.expr, Expr::Ident(n) if n != "optional");
+            if !sel.test && on_variable {
+                let operand = std::mem::take(&mut *sel.operand);
+                let field = std::mem::take(&mut sel.field);
+                *next_id += 1;
+                let key = IdedExpr { id: *next_id, expr: Expr::Literal(LiteralValue::String(field.into())) };
+                e.expr = Expr::Call(CallExpr {
+                    func_name: operators::INDEX.to_owned(),
+                    target: None,
+                    args: vec![operand, key],
+                });
+            } else {
+                index_root_selects(&mut sel.operand, next_id);
+            }
+        }
+        Expr::Call(call) => {
+            if let Some(t) = call.target.as_deref_mut() {
+                index_root_selects(t, next_id);
+            }
+            call.args.iter_mut().for_each(|a| index_root_selects(a, next_id));
+        }
+        Expr::List(list) => list.elements.iter_mut().for_each(|a| index_root_selects(a, next_id)),
+        Expr::Map(map) => {
+            for entry in &mut map.entries {
+                if let EntryExpr::MapEntry(me) = &mut entry.expr {
+                    index_root_selects(&mut me.key, next_id);
+                    index_root_selects(&mut me.value, next_id);
+                }
+            }
+        }
+        Expr::Comprehension(c) => {
+            for part in
+                [&mut c.iter_range, &mut c.accu_init, &mut c.loop_cond, &mut c.loop_step, &mut c.result]
+            {
+                index_root_selects(part, next_id);
+            }
+        }
+        Expr::Struct(_) | Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => {}
+    }
+}
+
+/// The largest node id in `e`.
+pub(crate) fn max_id(e: &IdedExpr) -> u64 {
+    let children: Vec<&IdedExpr> = match &e.expr {
+        Expr::Select(sel) => vec![&sel.operand],
+        Expr::Call(call) => call.target.as_deref().into_iter().chain(call.args.iter()).collect(),
+        Expr::List(list) => list.elements.iter().collect(),
+        Expr::Map(map) => map
+            .entries
+            .iter()
+            .filter_map(|en| match &en.expr {
+                EntryExpr::MapEntry(me) => Some([&me.key, &me.value]),
+                EntryExpr::StructField(_) => None,
+            })
+            .flatten()
+            .collect(),
+        Expr::Comprehension(c) => vec![&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result],
+        Expr::Struct(_) | Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => vec![],
+    };
+    children.into_iter().map(max_id).fold(e.id, u64::max)
+}

@@ -29,7 +29,7 @@ mod vars;
 use std::sync::{Arc, LazyLock};
 
 use cel::common::types::CelBool;
-use cel::{Context, Env, Program, Value};
+use cel::{Context, Env, IdedExpr, Value};
 use http::request::Parts;
 use portcullis_core::CallContext;
 
@@ -43,7 +43,9 @@ static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
 #[derive(Debug)]
 pub struct Rule {
     source: Arc<str>,
-    program: Program,
+    /// The checked tree, with selects on variables turned into indexes (see
+    /// `check::index_root_selects`).
+    expr: IdedExpr,
     needs: Needs,
 }
 
@@ -79,7 +81,10 @@ impl Rule {
             let (line, column) = line_column(source, offset as usize);
             RuleError { line, column, message: f.message }
         })?;
-        Ok(Rule { source: source.into(), program, needs })
+        let mut expr = program.expression().clone();
+        let mut next_id = check::max_id(&expr);
+        check::index_root_selects(&mut expr, &mut next_id);
+        Ok(Rule { source: source.into(), expr, needs })
     }
 
     /// The rule as written.
@@ -88,10 +93,14 @@ impl Rule {
     }
 }
 
-/// 1-based line and column of the `offset`-th character of `source`.
+/// 1-based line and column (in characters) of the byte `offset` into `source` (cel's node
+/// offsets are byte offsets).
 fn line_column(source: &str, offset: usize) -> (usize, usize) {
     let (mut line, mut column) = (1, 1);
-    for c in source.chars().take(offset) {
+    for (at, c) in source.char_indices() {
+        if at >= offset {
+            break;
+        }
         if c == '\n' {
             line += 1;
             column = 1;
@@ -177,7 +186,7 @@ impl RuleSet {
         let mut cel_ctx = Context::with_env(Arc::clone(&ENV));
         cel_ctx.set_variable_resolver(&vars);
         for (index, rule) in self.rules.iter().enumerate() {
-            let kind = match Value::resolve_val(rule.program.expression(), &cel_ctx) {
+            let kind = match Value::resolve_val(&rule.expr, &cel_ctx) {
                 Ok(v) => match v.downcast_ref::<CelBool>() {
                     Some(b) if *b.inner() => continue,
                     Some(_) => FailureKind::False,

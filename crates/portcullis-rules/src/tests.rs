@@ -376,6 +376,8 @@ fn accepted_rules_cover_every_declared_function() {
         "[1, 2].map(x, x * 2) == [2, 4] && [1, 2].filter(x, x > 1) == [2]",
         "[1, 2].exists_one(x, x == 1) && {'a': 1}.a == 1",
         "claims.tenant == 'acme' ? true : false",
+        "[{'a': 1}].exists(m, m.a == 1) && {'a': {'b': 1}}.a.b == 1",
+        "claims.metadata.role == claims['metadata']['role'] && claims.metadata == claims['metadata']",
     ] {
         holds(source, &r);
     }
@@ -408,4 +410,14 @@ fn only_read_keys_are_built() {
     let whole = Rule::compile("'admin' in claims && size(request.headers) > 0").expect("compiles");
     assert_eq!(whole.needs.claims, Need::All);
     assert_eq!(whole.needs.headers, Need::All);
+}
+
+#[test]
+fn error_columns_count_characters_not_bytes() {
+    let e = compile_err("'ééé' + 1 == 2");
+    assert_eq!((e.line, e.column), (1, 7), "{e}");
+    let e = compile_err("claims.a == 'é' &&\n  'ü' - 1 == 2");
+    assert_eq!((e.line, e.column), (2, 7), "{e}");
+    let e = compile_err("'ééé' == ");
+    assert_eq!((e.line, e.column), (1, 10), "{e}");
 }
