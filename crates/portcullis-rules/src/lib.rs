@@ -29,15 +29,22 @@ mod vars;
 use std::sync::{Arc, LazyLock};
 
 use cel::common::types::CelBool;
-use cel::{Context, Env, IdedExpr, Value};
+use cel::{Context, Env, ExecutionError, IdedExpr, Value};
 use http::request::Parts;
 use portcullis_core::CallContext;
 
 use check::Needs;
 
-/// The CEL environment every rule is compiled and run with: the standard library (with the
-/// `has`, `all`, `exists`, `exists_one`, `map`, `filter` macros and `optional`), built once.
-static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
+/// The CEL environment rules are compiled with: the standard library (with the `has`, `all`,
+/// `exists`, `exists_one`, `map`, `filter` macros and `optional`), built once.
+static ENV: LazyLock<Env> = LazyLock::new(Env::stdlib);
+
+thread_local! {
+    /// The same environment for evaluation, one per thread: every evaluation clones the `Arc`
+    /// into its `Context`, and a per-thread copy keeps that reference count off a cache line
+    /// shared by all cores. Programs do not depend on the environment they were compiled in.
+    static RUN_ENV: Arc<Env> = Arc::new(Env::stdlib());
+}
 
 /// One compiled rule: parsed, checked, and annotated with what it reads.
 #[derive(Debug)]
@@ -183,7 +190,7 @@ impl RuleSet {
             return Ok(());
         }
         let vars = vars::Vars::build(&self.needs, parts, ctx);
-        let mut cel_ctx = Context::with_env(Arc::clone(&ENV));
+        let mut cel_ctx = Context::with_env(RUN_ENV.with(Arc::clone));
         cel_ctx.set_variable_resolver(&vars);
         for (index, rule) in self.rules.iter().enumerate() {
             let kind = match Value::resolve_val(&rule.expr, &cel_ctx) {
@@ -192,11 +199,46 @@ impl RuleSet {
                     Some(_) => FailureKind::False,
                     None => FailureKind::NotBool(v.get_type().name().to_owned()),
                 },
-                Err(e) => FailureKind::Error(e.to_string()),
+                Err(e) => FailureKind::Error(describe_error(&e)),
             };
             return Err(RuleFailure { index, source: Arc::clone(&rule.source), kind });
         }
         Ok(())
+    }
+}
+
+/// An evaluation error in words that name keys, functions and types but never values: claims
+/// can carry personal data and the message may end up in logs.
+fn describe_error(e: &ExecutionError) -> String {
+    let ty = |v: &Value| v.type_of().to_string();
+    match e {
+        ExecutionError::NoSuchKey(k) => format!("no such key: {k}"),
+        ExecutionError::UndeclaredReference(n) => format!("undeclared reference to '{n}'"),
+        ExecutionError::NoSuchOverload(o) => o.to_string(),
+        ExecutionError::InvalidArgumentCount { expected, actual } => {
+            format!("expected {expected} argument(s), got {actual}")
+        }
+        ExecutionError::UnexpectedType { got, want } => format!("expected a {want}, got a {got}"),
+        ExecutionError::ValuesNotComparable(a, b) => {
+            format!("a {} cannot be compared to a {}", ty(a), ty(b))
+        }
+        ExecutionError::UnsupportedBinaryOperator(op, a, b) | ExecutionError::Overflow(op, a, b) => {
+            format!("operator '{op}' failed on a {} and a {}", ty(a), ty(b))
+        }
+        ExecutionError::UnsupportedTargetType { target } => format!("unsupported target type {}", ty(target)),
+        ExecutionError::NotSupportedAsMethod { method, target } => {
+            format!("'{method}' is not a method of {}", ty(target))
+        }
+        ExecutionError::UnsupportedKeyType(v) => format!("a {} cannot be a map key", ty(v)),
+        ExecutionError::UnsupportedIndex(i, v) => format!("a {} cannot index a {}", ty(i), ty(v)),
+        ExecutionError::IndexOutOfBounds(_) => "index out of bounds".to_owned(),
+        ExecutionError::DivisionByZero(_) | ExecutionError::RemainderByZero(_) => {
+            "division by zero".to_owned()
+        }
+        ExecutionError::FunctionError { function, .. } => format!("function '{function}' failed"),
+        ExecutionError::DuplicateKey(v) => format!("repeated map key of type {}", ty(v)),
+        ExecutionError::MissingArgumentOrTarget => "missing argument or target".to_owned(),
+        _ => "evaluation error".to_owned(),
     }
 }
 

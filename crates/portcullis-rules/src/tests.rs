@@ -421,3 +421,55 @@ fn error_columns_count_characters_not_bytes() {
     let e = compile_err("'ééé' == ");
     assert_eq!((e.line, e.column), (1, 10), "{e}");
 }
+
+#[test]
+fn evaluation_errors_never_quote_claim_values() {
+    let mut claims = clerk_claims();
+    claims.insert("email".into(), json!("alice.secret@example.com"));
+    let r = req("GET", "/", &[], jwt(claims));
+    for rule in [
+        "claims.email < 5",
+        "claims.email - 1 == 0",
+        "claims.email[0] == 'a'",
+        "[claims.email][3] == 'x'",
+        "int(claims.email) == 1",
+        "{claims.email: 1, claims.email: 2}.size() == 1",
+    ] {
+        match fails(rule, &r) {
+            FailureKind::Error(msg) => assert!(!msg.contains("alice"), "{rule}: {msg}"),
+            other => panic!("{rule}: expected an evaluation error, got {other:?}"),
+        }
+    }
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Whatever text a config holds, compiling it returns (never panics), and an error's
+        /// position lies within the text.
+        #[test]
+        fn compile_never_panics_and_positions_are_inside(source in "[ -~\n]{0,40}") {
+            if let Err(e) = Rule::compile(&source) {
+                let lines = source.split('\n').count();
+                prop_assert!(e.line >= 1 && e.line <= lines, "{e} for {source:?}");
+                let width = source.split('\n').nth(e.line - 1).map_or(0, |l| l.chars().count());
+                prop_assert!(e.column >= 1 && e.column <= width + 1, "{e} for {source:?}");
+            }
+        }
+
+        /// A claim compared with a literal holds exactly when the strings are equal.
+        #[test]
+        fn claim_equality_matches_string_equality(claim in "[a-z0-9 ]{0,8}", lit in "[a-z0-9 ]{0,8}") {
+            let mut claims = Map::new();
+            claims.insert("role".into(), Value::String(claim.clone()));
+            let r = req("GET", "/", &[], jwt(claims));
+            let rule = format!("claims.role == '{lit}'");
+            prop_assert_eq!(eval(&[&rule], &r).is_ok(), claim == lit);
+        }
+    }
+}
