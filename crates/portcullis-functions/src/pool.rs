@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::MAX_PAYLOAD_BYTES;
 use crate::invoke::InvokeError;
-use crate::process::{Instance, Live, Spec, lock};
+use crate::process::{Dispatched, Instance, Live, Spec, lock};
 
 /// Admission control shared with remote functions: `concurrency` permits, and a bounded number
 /// of callers waiting (at most `queue_timeout`) for one.
@@ -138,7 +138,11 @@ impl Pool {
         &self.spec.settings.name
     }
 
-    pub(crate) async fn invoke(&self, payload: Bytes, request_id: &str) -> Result<Bytes, InvokeError> {
+    pub(crate) async fn invoke(
+        self: &Arc<Self>,
+        payload: Bytes,
+        request_id: &str,
+    ) -> Result<Bytes, InvokeError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(InvokeError::ShuttingDown);
         }
@@ -150,8 +154,23 @@ impl Pool {
             Some(instance) => instance,
             None => self.cold_start(false).await?,
         };
-        let result = instance.run(payload, request_id, self.spec.settings.timeout).await;
-        match &result {
+        let dispatched = match instance.dispatch(payload, request_id, self.spec.settings.timeout) {
+            Ok(dispatched) => dispatched,
+            Err(error) => {
+                let result = Err(error);
+                self.settle(instance, &result, request_id);
+                return result;
+            }
+        };
+        let mut busy =
+            Busy { pool: self, request_id, running: Some(Running { instance, dispatched, permit }) };
+        busy.finish().await
+    }
+
+    /// Puts the instance of a finished invocation back in the idle list, or drops (kills) it
+    /// when the result says it is broken (crash, timeout).
+    fn settle(&self, instance: Instance, result: &Result<Bytes, InvokeError>, request_id: &str) {
+        match result {
             Ok(_) | Err(InvokeError::FunctionError { .. } | InvokeError::ResponseTooLarge) => {
                 self.put_idle(instance);
             }
@@ -166,9 +185,6 @@ impl Pool {
                 drop(instance);
             }
         }
-        // Released only after the instance is back in the idle list, so the next waiter finds it.
-        drop(permit);
-        result
     }
 
     fn take_idle(&self) -> Option<Instance> {
@@ -348,6 +364,58 @@ impl Pool {
         if tokio::time::timeout(Duration::from_secs(5), all_exited).await.is_err() {
             tracing::warn!(function = self.name(), "instances still running 5 s after the kill");
         }
+    }
+}
+
+/// What an invocation in flight holds: its instance, its pending outcome and its permit.
+struct Running {
+    instance: Instance,
+    dispatched: Dispatched,
+    permit: OwnedSemaphorePermit,
+}
+
+/// An invocation in flight. When its caller goes away before it ends (the client disconnected,
+/// an outer timeout fired), dropping this finishes the invocation in a background task, so the
+/// instance goes back to the pool warm, as on Lambda, where a caller leaving does not stop the
+/// function, instead of being killed and cold-started again. The permit is held until then:
+/// the instance is still busy and counts against `concurrency`. The background wait ends by the
+/// invocation's deadline like any other (the instance is killed on timeout).
+struct Busy<'a> {
+    pool: &'a Arc<Pool>,
+    request_id: &'a str,
+    running: Option<Running>,
+}
+
+impl Busy<'_> {
+    async fn finish(&mut self) -> Result<Bytes, InvokeError> {
+        let Some(running) = self.running.as_mut() else {
+            return Err(InvokeError::Crashed { reason: "the invocation was already finished".into() });
+        };
+        let result = running.instance.finish(&mut running.dispatched).await;
+        if let Some(running) = self.running.take() {
+            self.pool.settle(running.instance, &result, self.request_id);
+            // Released only after the instance is back in the idle list, so the next waiter
+            // finds it.
+            drop(running.permit);
+        }
+        result
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        let Some(mut running) = self.running.take() else { return };
+        // Without a runtime (it is shutting down) `running` is dropped here, which kills the
+        // instance: nothing leaks either way.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let pool = self.pool.clone();
+        let request_id = self.request_id.to_owned();
+        tracing::debug!(function = pool.name(), instance = running.instance.id, %request_id, "caller went away; finishing the invocation in the background");
+        runtime.spawn(async move {
+            let result = running.instance.finish(&mut running.dispatched).await;
+            pool.settle(running.instance, &result, &request_id);
+            drop(running.permit);
+        });
     }
 }
 

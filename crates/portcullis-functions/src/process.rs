@@ -272,15 +272,16 @@ impl Instance {
         self.pid
     }
 
-    /// Runs one invocation on this (idle, ready) instance. Ends within `timeout`: on expiry the
-    /// process group is killed and the result is [`InvokeError::Timeout`].
-    pub(crate) async fn run(
+    /// Hands one invocation to this (idle, ready) instance. The result is awaited with
+    /// [`Instance::finish`]; the split lets the pool finish an invocation whose caller went away
+    /// in the background, so the instance goes back to the pool instead of being killed.
+    pub(crate) fn dispatch(
         &self,
         payload: Bytes,
         request_id: &str,
         timeout: Duration,
-    ) -> Result<Bytes, InvokeError> {
-        let (reply, mut outcome) = oneshot::channel();
+    ) -> Result<Dispatched, InvokeError> {
+        let (reply, outcome) = oneshot::channel();
         let deadline = SystemTime::now() + timeout;
         let deadline_ms = deadline.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         let invocation = Invocation {
@@ -293,20 +294,26 @@ impl Instance {
         if self.next_tx.try_send(invocation).is_err() {
             return Err(InvokeError::Crashed { reason: "the instance is not accepting work".into() });
         }
+        Ok(Dispatched { outcome, deadline: tokio::time::Instant::now() + timeout, timeout })
+    }
+
+    /// Waits for the outcome of a [`Instance::dispatch`]ed invocation. Ends by its deadline: on
+    /// expiry the process group is killed and the result is [`InvokeError::Timeout`].
+    pub(crate) async fn finish(&self, dispatched: &mut Dispatched) -> Result<Bytes, InvokeError> {
         let mut phase = self.phase.clone();
         tokio::select! {
             biased;
-            reported = &mut outcome => map_outcome(reported.ok()),
+            reported = &mut dispatched.outcome => map_outcome(reported.ok()),
             _ = phase.wait_for(|p| matches!(p, Phase::Exited(_))) => {
                 // A response posted just before the exit still counts.
-                match outcome.try_recv() {
+                match dispatched.outcome.try_recv() {
                     Ok(reported) => map_outcome(Some(reported)),
                     Err(_) => Err(InvokeError::Crashed { reason: self.exit_status() }),
                 }
             }
-            _ = tokio::time::sleep(timeout) => {
+            _ = tokio::time::sleep_until(dispatched.deadline) => {
                 kill_group(self.pid);
-                Err(InvokeError::Timeout(timeout))
+                Err(InvokeError::Timeout(dispatched.timeout))
             }
         }
     }
@@ -325,6 +332,13 @@ impl Drop for Instance {
         self.server.abort();
         let _ = &self.api;
     }
+}
+
+/// An invocation handed to an instance and not finished yet.
+pub(crate) struct Dispatched {
+    outcome: oneshot::Receiver<Outcome>,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
 }
 
 fn map_outcome(outcome: Option<Outcome>) -> Result<Bytes, InvokeError> {

@@ -2,7 +2,7 @@
 // `path/file.export` (ESM or CommonJS, async or callback style), so users need nothing but `node`.
 // Written to the state directory by portcullis-functions at start; run as `node bootstrap.mjs`.
 import fs from 'node:fs';
-import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -11,18 +11,165 @@ const SEP = API.lastIndexOf(':');
 const HOST = API.slice(0, SEP);
 const PORT = Number(API.slice(SEP + 1));
 const BASE = '/2018-06-01/runtime';
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+// A minimal HTTP/1.1 client on one kept-alive socket. The bootstrap makes one request at a time
+// to one server (the gateway's Runtime API), so a full `http.request` (agent, ClientRequest,
+// IncomingMessage, stream machinery) is pure overhead: it cost more CPU per invocation than the
+// gateway itself. This speaks exactly what that server sends: a status line, headers, and a
+// Content-Length (or chunked) body; `Connection: close` drops the socket after the response.
+const HEAD_END = Buffer.from('\r\n\r\n');
+const MAX_HEAD = 64 * 1024;
+let sock = null; // the kept-alive connection, or null
+let pending = null; // { sock, resolve, reject } of the request in flight
+let parts = []; // received, unparsed bytes
+let have = 0; // their total length
+let head = null; // the parsed status line and headers of the response being read
+
+function connect() {
+  const s = net.connect({ host: HOST, port: PORT });
+  s.setNoDelay(true);
+  s.on('data', (chunk) => onData(s, chunk));
+  s.on('error', (e) => drop(s, e));
+  s.on('close', () => drop(s, new Error('the runtime API closed the connection')));
+  return s;
+}
+
+// Forgets a broken connection and fails the request waiting on it (once).
+function drop(s, err) {
+  if (sock === s) {
+    sock = null;
+    parts = [];
+    have = 0;
+    head = null;
+  }
+  s.destroy();
+  if (pending && pending.sock === s) {
+    const p = pending;
+    pending = null;
+    p.reject(err);
+  }
+}
+
+function parseHead(text) {
+  const lines = text.split('\r\n');
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
+  if (!m) return null;
+  const headers = {};
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+  }
+  const te = headers['transfer-encoding'];
+  return {
+    status: Number(m[1]),
+    headers,
+    chunked: te !== undefined && /chunked/i.test(te),
+    length: Number(headers['content-length'] ?? 0),
+    close: /close/i.test(headers.connection ?? ''),
+  };
+}
+
+// The body of a complete chunked message in `b`, or null while it is incomplete.
+function dechunk(b) {
+  const out = [];
+  let at = 0;
+  for (;;) {
+    const eol = b.indexOf('\r\n', at);
+    if (eol < 0) return null;
+    const size = parseInt(b.toString('latin1', at, eol), 16);
+    if (Number.isNaN(size)) throw new Error('malformed chunked body');
+    if (size === 0) {
+      const end = b.indexOf(HEAD_END, eol);
+      return end < 0 ? null : Buffer.concat(out);
+    }
+    if (b.length < eol + 2 + size + 2) return null;
+    out.push(b.subarray(eol + 2, eol + 2 + size));
+    at = eol + 2 + size + 2;
+  }
+}
+
+function onData(s, chunk) {
+  if (s !== sock || !pending) {
+    drop(s, new Error('unexpected data from the runtime API'));
+    return;
+  }
+  parts.push(chunk);
+  have += chunk.length;
+  if (!head) {
+    const b = parts.length === 1 ? parts[0] : Buffer.concat(parts, have);
+    const end = b.indexOf(HEAD_END);
+    if (end < 0) {
+      parts = [b];
+      if (have > MAX_HEAD) drop(s, new Error('response head too large'));
+      return;
+    }
+    head = parseHead(b.toString('latin1', 0, end));
+    if (!head) {
+      drop(s, new Error('malformed response from the runtime API'));
+      return;
+    }
+    const rest = b.subarray(end + 4);
+    parts = rest.length ? [rest] : [];
+    have = rest.length;
+  }
+  let body;
+  if (head.chunked) {
+    try {
+      body = dechunk(parts.length === 1 ? parts[0] : Buffer.concat(parts, have));
+    } catch (e) {
+      drop(s, e);
+      return;
+    }
+    if (body === null) return;
+  } else {
+    if (have < head.length) return;
+    body = parts.length === 1 ? parts[0] : Buffer.concat(parts, have);
+    if (body.length > head.length) {
+      // More than was asked for: this client sends one request at a time, so the stream is off.
+      drop(s, new Error('unexpected data from the runtime API'));
+      return;
+    }
+  }
+  const { status, headers, close } = head;
+  const p = pending;
+  pending = null;
+  parts = [];
+  have = 0;
+  head = null;
+  if (close) {
+    sock = null;
+    s.destroy();
+  }
+  p.resolve({ status, headers, body });
+}
+
+// Header values this client may send verbatim (no CR/LF, no bytes a latin1 write would mangle).
+const SAFE_VALUE = /^[\t\x20-\x7e]*$/;
 
 function call(method, p, body, headers = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: HOST, port: PORT, method, path: BASE + p, agent, headers }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
+    if (!sock) sock = connect();
+    pending = { sock, resolve, reject };
+    let h = `${method} ${BASE}${p} HTTP/1.1\r\nHost: ${API}\r\n`;
+    for (const name in headers) {
+      const value = String(headers[name]);
+      // An unsendable value is left out; the error body carries the same information.
+      if (SAFE_VALUE.test(value)) h += `${name}: ${value}\r\n`;
+    }
+    if (body === undefined) {
+      sock.write(h + '\r\n', 'latin1');
+    } else if (typeof body === 'string') {
+      sock.write(`${h}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    } else {
+      sock.cork();
+      sock.write(`${h}Content-Length: ${body.length}\r\n\r\n`, 'latin1');
+      sock.write(body);
+      sock.uncork();
+    }
   });
 }
 
@@ -134,6 +281,12 @@ try {
 }
 
 const env = process.env;
+// Read once, as AWS's runtime does: every process.env access is a call into C++.
+const FUNCTION_NAME = env.AWS_LAMBDA_FUNCTION_NAME;
+const FUNCTION_VERSION = env.AWS_LAMBDA_FUNCTION_VERSION;
+const MEMORY_SIZE = env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE;
+const LOG_GROUP = env.AWS_LAMBDA_LOG_GROUP_NAME;
+const LOG_STREAM = env.AWS_LAMBDA_LOG_STREAM_NAME;
 for (;;) {
   let next;
   for (let attempt = 0; !next; attempt++) {
@@ -153,13 +306,13 @@ for (;;) {
   else delete env._X_AMZN_TRACE_ID;
   const context = {
     callbackWaitsForEmptyEventLoop: true,
-    functionName: env.AWS_LAMBDA_FUNCTION_NAME,
-    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
+    functionName: FUNCTION_NAME,
+    functionVersion: FUNCTION_VERSION,
     invokedFunctionArn: next.headers['lambda-runtime-invoked-function-arn'],
-    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    memoryLimitInMB: MEMORY_SIZE,
     awsRequestId: id,
-    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
-    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+    logGroupName: LOG_GROUP,
+    logStreamName: LOG_STREAM,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
   };
   current = id;

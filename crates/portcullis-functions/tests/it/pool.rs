@@ -169,3 +169,31 @@ async fn callers_that_give_up_while_queued_free_their_place() {
     assert!(busy.await.unwrap().is_ok());
     run.functions.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_caller_that_goes_away_mid_invocation_leaves_the_instance_warm_and_busy_until_done() {
+    let dir = dir_with(&[(
+        "c.mjs",
+        "let done = 0; export const handler = async (event) => { await new Promise((r) => setTimeout(r, event.ms)); done += 1; return { pid: process.pid, done }; };",
+    )]);
+    let mut settings = node(&dir, "c.handler");
+    settings.concurrency = concurrency(1);
+    let run = start(settings).await;
+    let first = invoke_json(&run.invoker, json!({"ms": 0}), "warm-up").await;
+    // The caller gives up while the handler runs (as a client that disconnects does).
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(50),
+        run.invoker.invoke(Bytes::from(json!({"ms": 400}).to_string()), "abandoned"),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the handler was still running");
+    let started = Instant::now();
+    let next = invoke_json(&run.invoker, json!({"ms": 0}), "next").await;
+    // The same process, not a cold start; the abandoned invocation ran to its end first (the
+    // instance stayed busy and counted against concurrency 1 until then).
+    assert_eq!(next["pid"], first["pid"], "{next}");
+    assert_eq!(next["done"], 3, "{next}");
+    assert!(started.elapsed() >= Duration::from_millis(250), "waited {:?}", started.elapsed());
+    assert_eq!(run.invoker.instance_pids().len(), 1);
+    run.functions.shutdown().await;
+}
