@@ -47,7 +47,7 @@ thread_local! {
 }
 
 /// One compiled rule: parsed, checked, and annotated with what it reads.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Rule {
     source: Arc<str>,
     /// The checked tree, with selects on variables turned into indexes (see
@@ -119,7 +119,7 @@ fn line_column(source: &str, offset: usize) -> (usize, usize) {
 }
 
 /// All rules of one authorizer or route; all must hold.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RuleSet {
     rules: Vec<Rule>,
     needs: Needs,
