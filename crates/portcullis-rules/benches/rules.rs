@@ -66,7 +66,8 @@ fn set(sources: &[&str]) -> RuleSet {
 
 fn benches(c: &mut Criterion) {
     let (parts, ctx) = request();
-    let cases: [(&str, RuleSet); 7] = [
+    let cases: [(&str, RuleSet); 8] = [
+        ("matches_rule", set(&["claims.sub.matches('^user_[A-Za-z0-9]+$')"])),
         ("constant_true", set(&["true"])),
         ("method_rule", set(&["request.method == 'GET'"])),
         ("one_claim_rule", set(&["claims.metadata.role == 'admin'"])),

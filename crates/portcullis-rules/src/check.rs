@@ -167,6 +167,10 @@ const GLOBAL_FUNCTIONS: [(&str, usize); 13] = [
     ("optional.none", 0),
 ];
 
+/// The member function a `matches` call with a literal pattern is rewritten to (see
+/// [`index_root_selects`]); not callable from rule text, as it is no identifier.
+pub(crate) const MATCHES_LITERAL: &str = "@matches_literal";
+
 /// Checks a parsed rule; returns what it reads, or the first finding in source order of walk.
 pub(crate) fn check(root: &IdedExpr) -> Result<Needs, Finding> {
     let mut checker = Checker { needs: Needs::default(), scope: Vec::new() };
@@ -209,6 +213,18 @@ fn literal_path(expr: &IdedExpr) -> Option<(&str, Vec<&str>)> {
             }
             _ => return None,
         }
+    }
+}
+
+/// Why a literal `matches` pattern is not a valid regular expression, if it is not.
+fn invalid_regex(pattern: &IdedExpr) -> Option<String> {
+    match &pattern.expr {
+        Expr::Literal(LiteralValue::String(p)) => regex::Regex::new(p.inner()).err().map(|e| {
+            let e = e.to_string();
+            let why = e.lines().last().unwrap_or_default().trim_start_matches("error: ");
+            format!("invalid regular expression in matches(): {why}")
+        }),
+        _ => None,
     }
 }
 
@@ -454,6 +470,10 @@ impl Checker {
                 return clash(format!("'.{name}()' takes {arity} argument(s), not {}", call.args.len()));
             }
             return match name {
+                "matches" if invalid_regex(&call.args[0]).is_some() => Err(Finding {
+                    expr_id: call.args[0].id,
+                    message: invalid_regex(&call.args[0]).unwrap_or_default(),
+                }),
                 "contains" | "startsWith" | "endsWith" | "matches" => {
                     for (ty, what) in [(target_ty, "its receiver"), (arg_tys[0], "its argument")] {
                         if !ty.may_be(Ty::String) {
@@ -596,6 +616,11 @@ impl Checker {
         if arity != call.args.len() {
             return clash(format!("'{name}()' takes {arity} argument(s), not {}", call.args.len()));
         }
+        if name == "matches"
+            && let Some(message) = invalid_regex(&call.args[1])
+        {
+            return Err(Finding { expr_id: call.args[1].id, message });
+        }
         Ok(match name {
             "size" | "int" => Ty::Int,
             "uint" => Ty::Uint,
@@ -638,6 +663,19 @@ pub(crate) fn index_root_selects(e: &mut IdedExpr, next_id: &mut u64) {
                 index_root_selects(t, next_id);
             }
             call.args.iter_mut().for_each(|a| index_root_selects(a, next_id));
+            // `s.matches('re')` and `matches(s, 're')` with a literal pattern: the cached form.
+            let literal_last = matches!(
+                call.args.last(),
+                Some(IdedExpr { expr: Expr::Literal(LiteralValue::String(_)), .. })
+            );
+            if call.func_name == "matches" && literal_last {
+                if call.target.is_none() && call.args.len() == 2 {
+                    call.target = Some(Box::new(call.args.remove(0)));
+                }
+                if call.target.is_some() && call.args.len() == 1 {
+                    call.func_name = MATCHES_LITERAL.to_owned();
+                }
+            }
         }
         Expr::List(list) => list.elements.iter_mut().for_each(|a| index_root_selects(a, next_id)),
         Expr::Map(map) => {

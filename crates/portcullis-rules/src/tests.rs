@@ -473,3 +473,28 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn matches_with_a_literal_pattern_is_checked_at_load_and_cached() {
+    let e = compile_err("claims.sub.matches('user_(')");
+    assert_eq!(e.message, "invalid regular expression in matches(): unclosed group");
+    assert_eq!((e.line, e.column), (1, 20), "{e}");
+    let e = compile_err("matches(claims.sub, '[a-')");
+    assert!(e.message.contains("invalid regular expression"), "{e}");
+    let r = clerk_req();
+    for _ in 0..2 {
+        holds("claims.sub.matches('^user_[A-Za-z0-9]+$') && matches(claims.sid, '^sess_')", &r);
+        assert_eq!(fails("claims.sub.matches('^org_')", &r), FailureKind::False);
+        assert_eq!(fails("matches(claims.sub, '^org_')", &r), FailureKind::False);
+    }
+    for source in ["claims.sub.matches('^u')", "matches(claims.sub, '^u')"] {
+        let rule = Rule::compile(source).expect(source);
+        assert!(format!("{:?}", rule.expr).contains("@matches_literal"), "{source} not rewritten");
+    }
+    // Patterns computed at run time still work, through cel's own `matches`.
+    holds("claims.sub.matches('^' + 'user_')", &r);
+    // A non-string receiver fails closed.
+    assert!(matches!(fails("claims.exp.matches('^1')", &r), FailureKind::Error(_)));
+    // The rewritten name cannot be called from rule text.
+    assert!(Rule::compile("claims.sub.@matches_literal('a')").is_err());
+}
