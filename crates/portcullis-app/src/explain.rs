@@ -10,6 +10,7 @@ use portcullis_authz::{IdentitySource, RouteAuth};
 use portcullis_config::{AuthorizerConfig, Config, ConfigErrors};
 use portcullis_core::{CallContext, RequestIdGenerator};
 use portcullis_route::RouteKey;
+use portcullis_rules::RuleSet;
 
 use crate::compile_authorizers;
 use crate::registry::Registry;
@@ -57,10 +58,31 @@ pub async fn explain(config: &Config, request: &ExplainRequest) -> Result<(Strin
         .find(|r| r.key.value == key)
         .ok_or_else(|| ExplainError::Route(format!("no route `{key}` in {}", config.origin)))?;
     let Some(name) = &route.authorizer else {
-        return Ok((
-            format!("route `{key}` is public (authorizer: none): every request reaches its integration\n"),
-            true,
-        ));
+        if route.rules.is_empty() {
+            return Ok((
+                format!(
+                    "route `{key}` is public (authorizer: none): every request reaches its integration\n"
+                ),
+                true,
+            ));
+        }
+        let mut text = format!("route `{key}` is public (authorizer: none); its rules decide\n");
+        let path = match (&request.path, &key) {
+            (Some(path), _) => path.clone(),
+            (None, RouteKey::Route { path, .. }) => path.as_str().replace(['{', '}', '+'], ""),
+            (None, RouteKey::Default) => "/".to_owned(),
+        };
+        let method = match key.method() {
+            Some(portcullis_route::MethodSel::Method(m)) => m.clone(),
+            _ => http::Method::GET,
+        };
+        let mut builder = Request::builder().method(method).uri(path);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        let parts = builder.body(()).map_err(|e| ExplainError::Route(e.to_string()))?.into_parts().0;
+        let allowed = explain_rules(&mut text, config, route, None, &parts, &call_context(&key, &parts))?;
+        return Ok((text, allowed));
     };
     let is_lambda = matches!(config.authorizers.get(name), Some(AuthorizerConfig::Lambda(_)));
     // A Lambda authorizer needs its function running; a JWT authorizer needs nothing started.
@@ -114,8 +136,48 @@ pub async fn explain(config: &Config, request: &ExplainRequest) -> Result<(Strin
     let (parts, ()) = request.into_parts();
     let explanation = jwt.explain(&parts, &RouteAuth { scopes: route.scopes.clone().into() }).await;
     registry.shutdown().await;
-    let allowed = explanation.outcome.is_ok();
-    Ok((format!("route: {key}\nauthorizer: {name} (jwt)\n{explanation}"), allowed))
+    let mut text = format!("route: {key}\nauthorizer: {name} (jwt)\n{explanation}");
+    let mut allowed = explanation.outcome.is_ok();
+    if let Ok(auth) = explanation.outcome {
+        let mut ctx = call_context(&key, &parts);
+        ctx.auth = auth;
+        let authorizer_rules = compiled.get(name).and_then(|c| c.rules.clone());
+        allowed = explain_rules(&mut text, config, route, authorizer_rules.as_deref(), &parts, &ctx)?;
+    }
+    Ok((text, allowed))
+}
+
+/// Appends the authorizer's and the route's `rules` checks to `out`; whether all hold.
+fn explain_rules(
+    out: &mut String,
+    config: &Config,
+    route: &portcullis_config::RouteConfig,
+    authorizer_rules: Option<&RuleSet>,
+    parts: &http::request::Parts,
+    ctx: &CallContext,
+) -> Result<bool, ExplainError> {
+    use std::fmt::Write as _;
+    let mut errors = Vec::new();
+    let route_rules = compile_authorizers::compile_rules(config, "rules", &route.rules, &mut errors);
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors).into());
+    }
+    for (owner, rules) in [("authorizer", authorizer_rules), ("route", route_rules.as_deref())] {
+        let Some(rules) = rules else { continue };
+        match rules.evaluate(parts, ctx) {
+            Ok(()) => {
+                for rule in rules.rules() {
+                    let _ = writeln!(out, "ok   {owner} rule `{}`", rule.source());
+                }
+            }
+            Err(failure) => {
+                let _ = writeln!(out, "FAIL {owner} {failure}");
+                let _ = writeln!(out, "=> deny rule_failed (Forbidden)");
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// A request to `path` carrying the explained identity: the token in the first identity
@@ -146,13 +208,20 @@ fn lambda_request(
     Ok(built.into_parts().0)
 }
 
-fn call_context(route_key: &RouteKey) -> CallContext {
+/// The context the pipeline would build for `parts` on `route_key` (path parameters included,
+/// so that rules reading `route.params` see them).
+fn call_context(route_key: &RouteKey, parts: &http::request::Parts) -> CallContext {
+    let mut table = portcullis_route::RouteTableBuilder::new();
+    let params = match table.insert(route_key.clone(), ()) {
+        Ok(()) => table.build().find(&parts.method, parts.uri.path()).ok().flatten().map(|m| m.params),
+        Err(_) => None,
+    };
     CallContext {
         request_id: RequestIdGenerator::new(std::process::id().into()).next_id(),
         client_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         tls: false,
         route_key: route_key.to_string().into(),
-        params: Default::default(),
+        params: params.unwrap_or_default(),
         received_at: std::time::SystemTime::now(),
         auth: portcullis_core::AuthContext::None,
     }
@@ -179,9 +248,9 @@ async fn explain_lambda(
         settings.result_ttl.as_secs(),
         settings.identity_source.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
     );
-    let ctx = call_context(key);
     if let Some(earlier) = &request.cached_from {
         let mut parts = lambda_request(lambda, &method, earlier, request)?;
+        let ctx = call_context(key, &parts);
         let first = lambda.explain(&mut parts, &ctx).await;
         let _ = writeln!(out, "earlier request: {method} {earlier} ({})", first.arn);
         if let Some(answer) = &first.answer {
@@ -189,7 +258,9 @@ async fn explain_lambda(
         }
     }
     let mut parts = lambda_request(lambda, &method, path, request)?;
+    let ctx = call_context(key, &parts);
     let explanation = lambda.explain(&mut parts, &ctx).await;
+    let route = config.routes.iter().find(|r| r.key.value == *key);
     let _ = writeln!(out, "request: {method} {path}");
     let _ = writeln!(out, "  arn: {}", explanation.arn);
     let source = if explanation.cached { "from the cache" } else { "invoked" };
@@ -202,9 +273,15 @@ async fn explain_lambda(
         }
     }
     let allowed = match &explanation.outcome {
-        Ok(_) => {
-            let _ = writeln!(out, "decision: ALLOW");
-            true
+        Ok(auth) => {
+            let mut ctx = ctx.clone();
+            ctx.auth = auth.clone();
+            let rules_hold = match route {
+                Some(route) => explain_rules(&mut out, config, route, None, &parts, &ctx)?,
+                None => true,
+            };
+            let _ = writeln!(out, "decision: {}", if rules_hold { "ALLOW" } else { "DENY 403 rule_failed" });
+            rules_hold
         }
         Err(denial) => {
             let status = match denial.status {

@@ -168,3 +168,34 @@ fn rules_on_a_jwt_authorizer_are_refused_under_compat_aws() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("portcullis.yaml:7:") && stderr.contains("rules"), "{stderr}");
 }
+
+#[test]
+fn explain_checks_the_rules_after_the_authorizer() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("portcullis.yaml"), config("http://127.0.0.1:9")).unwrap();
+    let explain = |args: &[&str]| {
+        let out = Command::new(exe())
+            .args(["explain", "--config", "portcullis.yaml"])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let admin = mint(dir.path(), &["--sub", "a", "--aud", "api", "--claim", r#"metadata={"role":"admin"}"#]);
+    let member =
+        mint(dir.path(), &["--sub", "m", "--aud", "api", "--claim", r#"metadata={"role":"member"}"#]);
+    let (code, out) = explain(&["--route", "GET /admin", "--token", &admin]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("ok   authorizer rule `claims.metadata.role == 'admin'`"), "{out}");
+    let (code, out) = explain(&["--route", "GET /admin", "--token", &member]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("FAIL authorizer rule 0 `claims.metadata.role == 'admin'` is false"), "{out}");
+    let (code, out) = explain(&["--route", "GET /tenants/{id}", "--path", "/tenants/public", "--token", "x"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = explain(&["--route", "GET /tenants/{id}", "--path", "/tenants/secret", "--token", "x"]);
+    assert_eq!(code, Some(3), "{out}");
+}
