@@ -229,7 +229,7 @@ async fn request_authorizer_with_simple_answers_and_a_per_route_cache() {
             "functions:\n  authz:\n    runtime: nodejs\n    handler: authz.handler\n  echo:\n    runtime: nodejs\n    handler: echo.handler\n\
              authorizers:\n  keys:\n    type: lambda\n    function: authz\n    event: request\n    payload_format_version: \"2.0\"\n    simple_responses: true\n\
              \x20   identity_source: [$request.header.x-api-key, $context.routeKey]\n    result_ttl: 60s\n    forward_context: {{x-tenant: tenant}}\n\
-             routes:\n  GET /a: {{http: {up}/a, authorizer: keys}}\n  POST /b: {{function: echo, authorizer: keys}}\n",
+             routes:\n  GET /a:\n    http: {up}/a\n    authorizer: keys\n    parameter_mapping:\n      overwrite:header.x-mapped-tenant: $context.authorizer.tenant\n      overwrite:querystring.route: $context.authorizer.route\n  POST /b: {{function: echo, authorizer: keys}}\n",
             up = up.url()
         ),
         &[("authz.mjs", REQUEST_AUTHZ), ("echo.mjs", ECHO)],
@@ -241,7 +241,11 @@ async fn request_authorizer_with_simple_answers_and_a_per_route_cache() {
 
     let ok = client.send(Method::GET, &gw.url("/a"), &[("x-api-key", "good")], "").await;
     assert_eq!(ok.status, 200, "{}", ok.text());
-    assert_eq!(up.requests()[0].headers["x-tenant"], "t-good");
+    let seen = &up.requests()[0];
+    assert_eq!(seen.headers["x-tenant"], "t-good");
+    // Parameter mapping reads the authorizer's context (spec §5.2 `$context.authorizer.<key>`).
+    assert_eq!(seen.headers["x-mapped-tenant"], "t-good");
+    assert_eq!(seen.uri.query(), Some("route=GET%20%2Fa"));
 
     let fn_reply = client.send(Method::POST, &gw.url("/b"), &[("x-api-key", "good")], "").await;
     assert_eq!(fn_reply.status, 200, "{}", fn_reply.text());
