@@ -10,6 +10,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{HeaderName, HeaderValue};
 use portcullis_core::{AuthContext, CallContext, JwtContext};
 use portcullis_jwks::{KeyError, KeyStore};
@@ -313,13 +315,11 @@ impl JwtAuthorizer {
             format!("{} key kid {:?} from {}", key.kind().as_str(), key.kid(), self.keys.label())
         });
 
-        let valid = jsonwebtoken::crypto::verify(
-            parsed.signature,
-            parsed.signing_input.as_bytes(),
-            key.decoding_key(),
-            parsed.alg,
-        )
-        .unwrap_or(false);
+        // The key's own parsed aws-lc key (built at JWKS load), not jsonwebtoken::crypto::verify,
+        // which rebuilds it on every call (issue 6). Same algorithms, same base64url decoding.
+        let valid = URL_SAFE_NO_PAD
+            .decode(parsed.signature)
+            .is_ok_and(|signature| key.verify(parsed.alg, parsed.signing_input.as_bytes(), &signature));
         if !valid {
             let detail = format!("{:?} signature does not verify with kid {:?}", parsed.alg, key.kid());
             return Err(deny(&mut trace, "signature", (Reason::SignatureInvalid, detail)));

@@ -31,6 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use ::http::header::{HOST, HeaderValue};
 use ::http::{Request, Response, Uri, Version};
 use http_body_util::BodyExt;
 use portcullis_core::{Body, BoxError, CallContext};
@@ -78,6 +79,8 @@ pub struct HttpIntegration {
     client: UpstreamClient,
     target: CompiledTarget,
     timeout: Duration,
+    /// `Host` for upstream connections that are always HTTP/1, made once (see [`http1_host`]).
+    host: Option<HeaderValue>,
 }
 
 impl fmt::Debug for HttpIntegration {
@@ -96,6 +99,7 @@ impl HttpIntegration {
     pub fn new(client: &HttpClient, settings: HttpSettings) -> Self {
         Self {
             client: client.for_version(settings.version),
+            host: http1_host(&settings.target, settings.version),
             target: CompiledTarget::new(settings.target),
             timeout: settings.timeout,
         }
@@ -123,6 +127,9 @@ impl HttpIntegration {
         };
 
         headers::prepare_request(&mut parts.headers, &parts.uri, ctx);
+        if let Some(host) = &self.host {
+            parts.headers.insert(HOST, host.clone());
+        }
         parts.uri = uri;
         // Whatever the client spoke: the pool decides h1/h2 per connection, and the legacy client
         // refuses an HTTP/2-versioned request on an HTTP/1 connection.
@@ -185,6 +192,30 @@ impl Integration for HttpIntegration {
     }
 }
 
+/// The `Host` header hyper-util's client writes on an HTTP/1 connection when the request has
+/// none (`host`, plus `:port` as written unless it is the scheme's default), built once per route
+/// instead of formatted on every request (issue 6). Only for pools that always speak HTTP/1: over
+/// HTTP/2 the authority travels as `:authority` and no `host` header may be added, so those
+/// requests are left to the client as before.
+fn http1_host(target: &UpstreamTarget, version: HttpVersion) -> Option<HeaderValue> {
+    let always_http1 = match version {
+        HttpVersion::Http1 => true,
+        HttpVersion::Auto => target.scheme == Scheme::Http,
+        HttpVersion::Http2 => false,
+    };
+    if !always_http1 {
+        return None;
+    }
+    let host = target.authority.host();
+    let value = match (target.authority.port(), target.scheme) {
+        (None, _) => host.to_owned(),
+        (Some(port), Scheme::Https) if port.as_u16() == 443 => host.to_owned(),
+        (Some(port), Scheme::Http) if port.as_u16() == 80 => host.to_owned(),
+        (Some(port), _) => format!("{host}:{port}"),
+    };
+    HeaderValue::from_str(&value).ok()
+}
+
 /// Whether `err` or any of its sources is the `Limited` body's over-limit error.
 fn is_length_limit(err: &(dyn StdError + 'static)) -> bool {
     let mut current = Some(err);
@@ -228,5 +259,37 @@ impl fmt::Display for ErrorChain<'_> {
             current = e.source();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ::http::uri::Authority;
+
+    fn target(scheme: Scheme, authority: &'static str) -> UpstreamTarget {
+        UpstreamTarget {
+            scheme,
+            authority: Authority::from_static(authority),
+            path: Vec::new(),
+            query: None,
+            append_request_path: false,
+        }
+    }
+
+    #[test]
+    fn http1_host_matches_what_the_client_would_write() {
+        let host = |scheme, authority, version| {
+            http1_host(&target(scheme, authority), version).map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(host(Scheme::Http, "up:3000", HttpVersion::Auto).as_deref(), Some("up:3000"));
+        assert_eq!(host(Scheme::Http, "up:80", HttpVersion::Auto).as_deref(), Some("up"));
+        assert_eq!(host(Scheme::Http, "up", HttpVersion::Http1).as_deref(), Some("up"));
+        assert_eq!(host(Scheme::Http, "[::1]:8080", HttpVersion::Auto).as_deref(), Some("[::1]:8080"));
+        assert_eq!(host(Scheme::Https, "up:443", HttpVersion::Http1).as_deref(), Some("up"));
+        assert_eq!(host(Scheme::Https, "up:80", HttpVersion::Http1).as_deref(), Some("up:80"));
+        // Pools that may or must speak HTTP/2 are left to the client.
+        assert_eq!(host(Scheme::Https, "up", HttpVersion::Auto), None);
+        assert_eq!(host(Scheme::Http, "up", HttpVersion::Http2), None);
     }
 }

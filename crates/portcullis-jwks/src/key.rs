@@ -70,6 +70,11 @@ pub struct VerifyKey {
     kind: KeyKind,
     alg: Option<Algorithm>,
     decoding: DecodingKey,
+    /// The key parsed by aws-lc once per algorithm it supports, so a verify never rebuilds it
+    /// (jsonwebtoken's `crypto::verify` clones the key and rebuilds the RSA/EC key object on
+    /// every call; issue 6). `None` where aws-lc refused the material: such a key verifies
+    /// nothing, as before.
+    parsed: Vec<(Algorithm, Option<ParsedPublicKey>)>,
     fingerprint: [u8; 32],
 }
 
@@ -122,7 +127,19 @@ impl VerifyKey {
         }
         let mut fingerprint = [0u8; 32];
         fingerprint.copy_from_slice(ctx.finish().as_ref());
-        Ok(Self { kid: kid.map(Arc::from), kind, alg, decoding, fingerprint })
+        let parsed = parse_for_each_alg(kind, &material);
+        Ok(Self { kid: kid.map(Arc::from), kind, alg, decoding, parsed, fingerprint })
+    }
+
+    /// Whether `signature` (decoded bytes) is a valid `alg` signature of `message` by this key.
+    /// The same aws-lc algorithms as jsonwebtoken's aws-lc provider (`*_2048_8192_*` RSA, fixed
+    /// ECDSA), without re-parsing the key.
+    pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        self.parsed
+            .iter()
+            .find(|(a, _)| *a == alg)
+            .and_then(|(_, key)| key.as_ref())
+            .is_some_and(|key| key.verify_sig(message, signature).is_ok())
     }
 
     /// The JWK `kid`, if it had one (PEM keys have none).
@@ -160,6 +177,56 @@ impl VerifyKey {
     pub fn same_key(&self, other: &VerifyKey) -> bool {
         self.fingerprint == other.fingerprint && self.kid == other.kid
     }
+}
+
+/// The aws-lc verification algorithm jsonwebtoken's aws-lc provider uses for `alg`.
+fn lc_algorithm(alg: Algorithm) -> Option<&'static dyn lc::VerificationAlgorithm> {
+    Some(match alg {
+        Algorithm::RS256 => &lc::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &lc::RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &lc::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &lc::RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &lc::RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &lc::RSA_PSS_2048_8192_SHA512,
+        Algorithm::ES256 => &lc::ECDSA_P256_SHA256_FIXED,
+        Algorithm::ES384 => &lc::ECDSA_P384_SHA384_FIXED,
+        Algorithm::EdDSA => &lc::ED25519,
+        _ => return None,
+    })
+}
+
+fn rsa_params(alg: Algorithm) -> Option<&'static lc::RsaParameters> {
+    Some(match alg {
+        Algorithm::RS256 => &lc::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &lc::RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &lc::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &lc::RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &lc::RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &lc::RSA_PSS_2048_8192_SHA512,
+        _ => return None,
+    })
+}
+
+/// One parsed key per algorithm the key kind supports (built at load, never per request).
+fn parse_for_each_alg(kind: KeyKind, material: &KeyMaterial) -> Vec<(Algorithm, Option<ParsedPublicKey>)> {
+    crate::ASYMMETRIC_ALGORITHMS
+        .iter()
+        .copied()
+        .filter(|alg| kind.supports(*alg))
+        .map(|alg| {
+            let parsed = match material {
+                KeyMaterial::Rsa { n, e } => rsa_params(alg).and_then(|params| {
+                    lc::RsaPublicKeyComponents { n: n.as_slice(), e: e.as_slice() }
+                        .to_parsed_public_key(params)
+                        .ok()
+                }),
+                KeyMaterial::EcP256(bytes) | KeyMaterial::EcP384(bytes) | KeyMaterial::Ed25519(bytes) => {
+                    lc_algorithm(alg).and_then(|lc_alg| ParsedPublicKey::new(lc_alg, bytes).ok())
+                }
+            };
+            (alg, parsed)
+        })
+        .collect()
 }
 
 /// An immutable set of keys, swapped whole on refresh.

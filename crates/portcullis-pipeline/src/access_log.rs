@@ -18,17 +18,108 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::Method;
+use http::header::HeaderValue;
+use http::{Method, Uri};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use portcullis_core::{Body, BoxError, RequestId, UtcTime};
 use serde::Serialize;
 
-/// Everything logged about one request. Field names follow AWS `$context` variables where one
-/// exists (spec §7.4), in snake case.
-#[derive(Debug, Clone, Serialize)]
+/// Everything logged about one request, kept in the form the request already has (ids, `Arc`s,
+/// shared buffers): filling it allocates nothing, and the text of the line is only made by a
+/// sink that writes it ([`AccessLine`]), so `access_log: {enabled: false}` costs no formatting.
+#[derive(Debug, Clone)]
 pub struct AccessRecord {
     /// `apigw-requestid`.
-    pub request_id: String,
+    pub request_id: RequestId,
+    /// Request receipt time (`time`, RFC 3339 UTC, and `time_epoch_ms`, `requestTimeEpoch`).
+    pub received_at: SystemTime,
+    /// TCP peer address (`identity.sourceIp`).
+    pub source_ip: IpAddr,
+    /// HTTP method.
+    pub method: Method,
+    /// Matched route key; `None` (logged as `-`) when none matched.
+    pub route_key: Option<Arc<str>>,
+    /// Request URI as sent; its path (no query string) is logged.
+    pub uri: Uri,
+    /// `HTTP/1.1` or `HTTP/2.0`.
+    pub protocol: &'static str,
+    /// Status sent to the client.
+    pub status: u16,
+    /// Response body bytes sent.
+    pub response_bytes: u64,
+    /// Total time from request head to end of the response body.
+    pub latency_ms: f64,
+    /// Time spent in the integration until its response head; absent when none was called.
+    pub integration_latency_ms: Option<f64>,
+    /// What the authorizer decided: `none` (public route), `allow`, `deny`, or `error`.
+    pub authorizer: &'static str,
+    /// Why the authorizer denied (`expired`, `kid_unknown`, …).
+    pub authorizer_reason: Option<&'static str>,
+    /// Why the gateway answered by itself (`not_found`, `integration_timeout`, …).
+    pub error: Option<&'static str>,
+    /// `user-agent` header (logged when it is visible ASCII).
+    pub user_agent: Option<HeaderValue>,
+}
+
+impl AccessRecord {
+    /// A record for a request received at `received_at`.
+    pub fn start(
+        request_id: RequestId,
+        received_at: SystemTime,
+        source_ip: IpAddr,
+        method: &Method,
+        uri: &Uri,
+        protocol: &'static str,
+    ) -> Self {
+        AccessRecord {
+            request_id,
+            received_at,
+            source_ip,
+            method: method.clone(),
+            route_key: None,
+            uri: uri.clone(),
+            protocol,
+            status: 0,
+            response_bytes: 0,
+            latency_ms: 0.0,
+            integration_latency_ms: None,
+            authorizer: "none",
+            authorizer_reason: None,
+            error: None,
+            user_agent: None,
+        }
+    }
+
+    /// The line as it is written. Field names follow AWS `$context` variables where one exists
+    /// (spec §7.4), in snake case.
+    pub fn line(&self) -> AccessLine<'_> {
+        let since_epoch = self.received_at.duration_since(UNIX_EPOCH).unwrap_or_default();
+        AccessLine {
+            request_id: self.request_id.as_str(),
+            time: rfc3339(since_epoch),
+            time_epoch_ms: since_epoch.as_millis() as u64,
+            source_ip: self.source_ip,
+            method: self.method.as_str(),
+            route_key: self.route_key.as_deref().unwrap_or("-"),
+            path: self.uri.path(),
+            protocol: self.protocol,
+            status: self.status,
+            response_bytes: self.response_bytes,
+            latency_ms: self.latency_ms,
+            integration_latency_ms: self.integration_latency_ms,
+            authorizer: self.authorizer,
+            authorizer_reason: self.authorizer_reason,
+            error: self.error,
+            user_agent: self.user_agent.as_ref().and_then(|v| v.to_str().ok()),
+        }
+    }
+}
+
+/// One access-log line, serialized as one JSON object (field order as declared).
+#[derive(Debug, Serialize)]
+pub struct AccessLine<'a> {
+    /// `apigw-requestid`.
+    pub request_id: &'a str,
     /// Request receipt time, RFC 3339 UTC.
     pub time: String,
     /// Request receipt time, milliseconds since the epoch (`requestTimeEpoch`).
@@ -36,11 +127,11 @@ pub struct AccessRecord {
     /// TCP peer address (`identity.sourceIp`).
     pub source_ip: IpAddr,
     /// HTTP method.
-    pub method: String,
+    pub method: &'a str,
     /// Matched route key, `-` when none matched.
-    pub route_key: String,
+    pub route_key: &'a str,
     /// Request path as sent (no query string).
-    pub path: String,
+    pub path: &'a str,
     /// `HTTP/1.1` or `HTTP/2.0`.
     pub protocol: &'static str,
     /// Status sent to the client.
@@ -62,39 +153,7 @@ pub struct AccessRecord {
     pub error: Option<&'static str>,
     /// `user-agent` header.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_agent: Option<String>,
-}
-
-impl AccessRecord {
-    /// A record for a request received now.
-    pub fn start(
-        request_id: RequestId,
-        received_at: SystemTime,
-        source_ip: IpAddr,
-        method: &Method,
-        path: &str,
-        protocol: &'static str,
-    ) -> Self {
-        let since_epoch = received_at.duration_since(UNIX_EPOCH).unwrap_or_default();
-        AccessRecord {
-            request_id: request_id.as_str().to_owned(),
-            time: rfc3339(since_epoch),
-            time_epoch_ms: since_epoch.as_millis() as u64,
-            source_ip,
-            method: method.as_str().to_owned(),
-            route_key: "-".to_owned(),
-            path: path.to_owned(),
-            protocol,
-            status: 0,
-            response_bytes: 0,
-            latency_ms: 0.0,
-            integration_latency_ms: None,
-            authorizer: "none",
-            authorizer_reason: None,
-            error: None,
-            user_agent: None,
-        }
-    }
+    pub user_agent: Option<&'a str>,
 }
 
 /// Where finished records go.
@@ -155,6 +214,7 @@ impl JsonLinesSink {
 
 impl AccessLogSink for JsonLinesSink {
     fn emit(&self, record: AccessRecord) {
+        let record = record.line();
         let mut line = match self.format {
             AccessLogFormat::Json => serde_json::to_vec(&record).unwrap_or_default(),
             AccessLogFormat::Pretty => format!(

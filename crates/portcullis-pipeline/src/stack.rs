@@ -78,11 +78,10 @@ impl Gateway {
             received_at,
             conn.client_addr.ip(),
             request.method(),
-            request.uri().path(),
+            request.uri(),
             protocol,
         );
-        record.user_agent =
-            request.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        record.user_agent = request.headers().get(USER_AGENT).cloned();
 
         // One snapshot for the whole request: a reload never changes rules mid-request.
         let snapshot = self.snapshot.load_full();
@@ -133,8 +132,7 @@ impl Gateway {
 
         // Route selection (spec §1.3). A miss is AWS's 404, before any authorizer runs.
         let (plan, params) = route::select(snapshot, &parts.method, parts.uri.path())?;
-        record.route_key.clear();
-        record.route_key.push_str(&plan.key);
+        record.route_key = Some(Arc::clone(&plan.key));
         let mut ctx = CallContext {
             request_id,
             client_addr: conn.client_addr,
