@@ -389,19 +389,80 @@ fn random_u64() -> u64 {
 }
 
 /// An X-Ray style trace header: `Root=1-<epoch hex>-<96 bits>;Parent=<64 bits>;Sampled=0`.
+///
+/// Built per invocation, so written by hand from a per-thread generator (seeded from
+/// `RandomState`) rather than with `format!` and a fresh SipHash per number: it was a visible
+/// share of the gateway's own instructions per invocation. Trace ids need uniqueness, not secrecy.
 fn trace_id() -> String {
     let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    format!(
-        "Root=1-{:08x}-{:08x}{:016x};Parent={:016x};Sampled=0",
-        secs as u32,
-        random_u64() as u32,
-        random_u64(),
-        random_u64()
-    )
+    let (a, b, c) = TRACE_RNG.with(|rng| {
+        let mut state = rng.get();
+        let mut next = || {
+            // splitmix64
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let out = (next(), next(), next());
+        rng.set(state);
+        out
+    });
+    let mut out = String::with_capacity(80);
+    out.push_str("Root=1-");
+    push_hex(&mut out, secs & 0xFFFF_FFFF, 8);
+    out.push('-');
+    push_hex(&mut out, a & 0xFFFF_FFFF, 8);
+    push_hex(&mut out, b, 16);
+    out.push_str(";Parent=");
+    push_hex(&mut out, c, 16);
+    out.push_str(";Sampled=0");
+    out
+}
+
+thread_local! {
+    static TRACE_RNG: std::cell::Cell<u64> = std::cell::Cell::new(random_u64());
+}
+
+/// The low `digits` hex digits of `value`, zero-padded, lower case.
+fn push_hex(out: &mut String, value: u64, digits: u32) {
+    for i in (0..digits).rev() {
+        let nibble = ((value >> (i * 4)) & 0xF) as u8;
+        out.push(char::from(if nibble < 10 { b'0' + nibble } else { b'a' + nibble - 10 }));
+    }
 }
 
 /// `YYYY/MM/DD/[$LATEST]<32 hex>`, the shape of Lambda's log stream names.
 fn log_stream_name() -> String {
     let t = portcullis_core::UtcTime::of(SystemTime::now());
     format!("{:04}/{:02}/{:02}/[$LATEST]{:016x}{:016x}", t.year, t.month, t.day, random_u64(), random_u64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_ids_have_the_x_ray_shape_and_differ() {
+        let ids: Vec<String> = (0..1000).map(|_| trace_id()).collect();
+        for id in &ids {
+            let rest = id.strip_prefix("Root=1-").expect(id);
+            let (root, rest) = rest.split_once(";Parent=").expect(id);
+            let (parent, sampled) = rest.split_once(';').expect(id);
+            assert_eq!(sampled, "Sampled=0");
+            let (epoch, unique) = root.split_once('-').expect(id);
+            assert_eq!((epoch.len(), unique.len(), parent.len()), (8, 24, 16), "{id}");
+            assert!(
+                [epoch, unique, parent]
+                    .iter()
+                    .all(|p| p.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))),
+                "{id}"
+            );
+            let secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+            assert!(u64::from_str_radix(epoch, 16).unwrap().abs_diff(secs & 0xFFFF_FFFF) < 5, "{id}");
+        }
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+    }
 }

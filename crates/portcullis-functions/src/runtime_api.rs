@@ -56,7 +56,8 @@ pub(crate) enum Phase {
 
 /// Shared between the instance handle, its API server and its output readers.
 pub(crate) struct ApiState {
-    pub(crate) arn: Arc<str>,
+    /// The function ARN as a header value, built once (`None` if the ARN is not a valid value).
+    arn: Option<HeaderValue>,
     next_rx: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
     inflight: Mutex<Option<(Arc<str>, oneshot::Sender<Outcome>)>>,
     /// The request id most recently handed out, for tagging output lines.
@@ -67,7 +68,7 @@ pub(crate) struct ApiState {
 impl ApiState {
     pub(crate) fn new(arn: Arc<str>, next_rx: mpsc::Receiver<Invocation>) -> Self {
         Self {
-            arn,
+            arn: HeaderValue::from_str(&arn).ok(),
             next_rx: tokio::sync::Mutex::new(next_rx),
             inflight: Mutex::new(None),
             current: Mutex::new(None),
@@ -189,8 +190,8 @@ async fn next(api: &ApiState) -> Response<Full<Bytes>> {
         headers.insert("lambda-runtime-aws-request-id", v);
     }
     headers.insert("lambda-runtime-deadline-ms", HeaderValue::from(invocation.deadline_ms));
-    if let Ok(v) = HeaderValue::from_str(&api.arn) {
-        headers.insert("lambda-runtime-invoked-function-arn", v);
+    if let Some(v) = &api.arn {
+        headers.insert("lambda-runtime-invoked-function-arn", v.clone());
     }
     if let Ok(v) = HeaderValue::from_str(&invocation.trace_id) {
         headers.insert("lambda-runtime-trace-id", v);
