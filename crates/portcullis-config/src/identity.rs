@@ -84,7 +84,31 @@ pub(crate) fn parse(cx: &mut Cx, text: &str, span: Span, path: &YPath) -> Option
         }
         "$request.querystring." => IdentitySource::QueryString(name.to_owned()),
         "$request.cookie." => IdentitySource::Cookie(name.to_owned()),
-        "$context." => IdentitySource::Context(name.to_owned()),
+        "$context." => {
+            if !CONTEXT_VARIABLES.contains(&name) {
+                let hint = crate::decode::suggest(name, CONTEXT_VARIABLES.iter().copied())
+                    .map(|v| format!("did you mean `$context.{v}`?"))
+                    .or_else(|| Some(format!("supported: {}", CONTEXT_VARIABLES.join(", "))));
+                cx.error_hint(span, path, format!("unknown context variable {text:?}"), hint);
+                return None;
+            }
+            IdentitySource::Context(name.to_owned())
+        }
         _ => IdentitySource::StageVariable(name.to_owned()),
     })
 }
+
+/// The `$context` variables a Lambda authorizer's identity source may name (the ones that make
+/// sense as a cache key; `portcullis-authz` resolves each).
+const CONTEXT_VARIABLES: &[&str] = &[
+    "routeKey",
+    "httpMethod",
+    "path",
+    "stage",
+    "apiId",
+    "accountId",
+    "requestId",
+    "identity.sourceIp",
+    "identity.userAgent",
+    "domainName",
+];

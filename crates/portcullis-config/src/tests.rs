@@ -801,13 +801,13 @@ fn misplaced_and_inconsistent_settings_are_golden() {
              t.yaml:6:65: authorizers.c.identity_source: a token authorizer reads exactly one header, e.g. [$request.header.Authorization]",
         ),
         (
-            "authorizers:\n  a: {type: jwt, issuer: dev, algorithms: [HS256, none, rs256], jwks_uri: https://x/k, identity_source: [$context.x]}\n  b: {typ: jwt}\n",
+            "authorizers:\n  a: {type: jwt, issuer: dev, algorithms: [HS256, none, rs256], jwks_uri: https://x/k, identity_source: [$context.path]}\n  b: {typ: jwt}\n",
             "t.yaml:2:6: authorizers.a: missing `audience` (the accepted `aud` values)\n  help: e.g. `audience: [my-api]`\n\
              t.yaml:2:44: authorizers.a.algorithms[0]: algorithm \"HS256\" is never accepted: only asymmetric signatures can be verified with public keys\n\
              t.yaml:2:51: authorizers.a.algorithms[1]: algorithm \"none\" is never accepted: only asymmetric signatures can be verified with public keys\n\
              t.yaml:2:57: authorizers.a.algorithms[2]: invalid value \"rs256\" (expected `RS256`, `RS384`, `RS512`, `PS256`, `PS384`, `PS512`, `ES256`, `ES384` or `EdDSA`)\n  help: did you mean `RS256`?\n\
              t.yaml:2:65: authorizers.a.jwks_uri: `issuer: dev` serves its own keys; remove `jwks_uri`\n\
-             t.yaml:2:106: authorizers.a.identity_source[0]: a JWT authorizer reads its token from a header, query string or cookie, not $context.x\n\
+             t.yaml:2:106: authorizers.a.identity_source[0]: a JWT authorizer reads its token from a header, query string or cookie, not $context.path\n\
              t.yaml:3:7: authorizers.b.typ: unknown key \"typ\"\n  help: did you mean `type`? (jwt or lambda)",
         ),
     ];
@@ -858,4 +858,13 @@ mod robustness {
             check(&source);
         }
     }
+}
+
+#[test]
+fn unknown_context_variables_in_identity_sources_are_refused_with_a_suggestion() {
+    let yaml = "functions:\n  f: {runtime: nodejs, handler: a.handler}\nauthorizers:\n  z: {type: lambda, function: f, event: request, identity_source: [$context.routekey], result_ttl: 0s}\n";
+    let got = errors(yaml);
+    assert!(got.contains("t.yaml:4:"), "{got}");
+    assert!(got.contains("unknown context variable \"$context.routekey\""), "{got}");
+    assert!(got.contains("did you mean `$context.routeKey`?"), "{got}");
 }
