@@ -148,8 +148,13 @@ async fn seed_000_cached_policy_denies_another_route_and_the_log_says_why() {
     .await;
     assert!(explained, "the log names the cached-policy surprise");
 
-    let record =
-        gw.access_log().into_iter().find(|r| r["path"] == "/admin/reports").expect("access log line");
+    // The access-log line is written by a writer thread at the end of the body: wait for it.
+    let logged = wait_until(std::time::Duration::from_secs(5), || {
+        gw.access_log().iter().any(|r| r["path"] == "/admin/reports")
+    })
+    .await;
+    assert!(logged, "access log line");
+    let record = gw.access_log().into_iter().find(|r| r["path"] == "/admin/reports").unwrap();
     assert_eq!(record["authorizer_reason"], "cached_policy_mismatch");
 }
 
