@@ -41,7 +41,7 @@ pub(crate) fn all(
         let at = |problem: String| {
             ConfigError::at(
                 config.origin.clone(),
-                Span { line: 1, column: 1 },
+                config.authorizer_spans.get(name).copied().unwrap_or(Span { line: 1, column: 1 }),
                 format!("authorizers.{name}"),
                 problem,
             )

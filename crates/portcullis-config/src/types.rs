@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 
 use crate::authorizer::{self, AuthorizerConfig, AuthorizerKind};
 use crate::decode::{self, Cx, MapReader, YPath, did_you_mean};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, Span};
 use crate::function::{self, FunctionConfig};
 use crate::route::{self, RouteConfig, RouteRefs};
 use crate::yaml::Node;
@@ -82,6 +82,9 @@ pub struct Config {
     pub debug_headers: bool,
     /// `authorizers`: name -> authorizer, in file order.
     pub authorizers: IndexMap<String, AuthorizerConfig>,
+    /// Where each authorizer's name is written, so that later compile steps (a function that is
+    /// not running, key files) report problems at the authorizer.
+    pub authorizer_spans: IndexMap<String, Span>,
     /// `default_authorizer`: the authorizer of routes that do not name one. Default: none
     /// (routes are public unless they name an authorizer). Must name an authorizer.
     pub default_authorizer: Option<String>,
@@ -360,6 +363,7 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
     }
 
     let mut authorizers = IndexMap::new();
+    let mut authorizer_spans = IndexMap::new();
     let mut authorizer_kinds: IndexMap<String, AuthorizerKind> = IndexMap::new();
     let mut authorizers_ok = true;
     if let Some((n, p)) = m.get("authorizers")
@@ -379,6 +383,7 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
             match authorizer::decode(cx, &e.value, &p.key(&e.key), &function_names) {
                 Some(a) => {
                     authorizers.insert(e.key.clone(), a);
+                    authorizer_spans.insert(e.key.clone(), e.key_span);
                 }
                 None => authorizers_ok = false,
             }
@@ -468,6 +473,7 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
         stage: stage?,
         debug_headers: debug_headers?,
         authorizers,
+        authorizer_spans,
         default_authorizer: default_authorizer?,
         functions,
         routes,

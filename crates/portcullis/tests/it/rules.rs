@@ -199,3 +199,19 @@ fn explain_checks_the_rules_after_the_authorizer() {
     let (code, out) = explain(&["--route", "GET /tenants/{id}", "--path", "/tenants/secret", "--token", "x"]);
     assert_eq!(code, Some(3), "{out}");
 }
+
+#[test]
+fn authorizer_compile_errors_point_at_the_authorizer() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "routes:\n  GET /a: {respond: {status: 200}, authorizer: keyfile}\nauthorizers:\n  keyfile:\n    type: jwt\n    issuer: https://idp.example.com\n    audience: [api]\n    public_key_file: missing.pem\n";
+    std::fs::write(dir.path().join("portcullis.yaml"), yaml).unwrap();
+    let out = Command::new(exe())
+        .args(["check", "--config", "portcullis.yaml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("portcullis.yaml:4:3: authorizers.keyfile:"), "{stderr}");
+    assert!(stderr.contains("missing.pem"), "{stderr}");
+}
