@@ -20,7 +20,7 @@ const BASE = '/2018-06-01/runtime';
 const HEAD_END = Buffer.from('\r\n\r\n');
 const MAX_HEAD = 64 * 1024;
 let sock = null; // the kept-alive connection, or null
-let pending = null; // { sock, resolve, reject } of the request in flight
+let pending = []; // { sock, resolve, reject } of the requests in flight, oldest first (pipelined)
 let parts = []; // received, unparsed bytes
 let have = 0; // their total length
 let head = null; // the parsed status line and headers of the response being read
@@ -43,11 +43,9 @@ function drop(s, err) {
     head = null;
   }
   s.destroy();
-  if (pending && pending.sock === s) {
-    const p = pending;
-    pending = null;
-    p.reject(err);
-  }
+  const failed = pending.filter((p) => p.sock === s);
+  pending = pending.filter((p) => p.sock !== s);
+  for (const p of failed) p.reject(err);
 }
 
 function parseHead(text) {
@@ -84,7 +82,7 @@ function dechunk(b) {
     if (Number.isNaN(size)) throw new Error('malformed chunked body');
     if (size === 0) {
       const end = b.indexOf(HEAD_END, eol);
-      return end < 0 ? null : Buffer.concat(out);
+      return end < 0 ? null : { body: Buffer.concat(out), end: end + 4 };
     }
     if (b.length < eol + 2 + size + 2) return null;
     out.push(b.subarray(eol + 2, eol + 2 + size));
@@ -93,58 +91,67 @@ function dechunk(b) {
 }
 
 function onData(s, chunk) {
-  if (s !== sock || !pending) {
+  if (s !== sock || pending.length === 0) {
     drop(s, new Error('unexpected data from the runtime API'));
     return;
   }
   parts.push(chunk);
   have += chunk.length;
-  if (!head) {
-    const b = parts.length === 1 ? parts[0] : Buffer.concat(parts, have);
-    const end = b.indexOf(HEAD_END);
-    if (end < 0) {
-      parts = [b];
-      if (have > MAX_HEAD) drop(s, new Error('response head too large'));
-      return;
-    }
-    head = parseHead(b.toString('latin1', 0, end));
+  // Several responses may arrive in one read (requests are pipelined): parse until incomplete.
+  while (pending.length > 0 && have > 0) {
     if (!head) {
-      drop(s, new Error('malformed response from the runtime API'));
-      return;
+      const b = parts.length === 1 ? parts[0] : Buffer.concat(parts, have);
+      const end = b.indexOf(HEAD_END);
+      if (end < 0) {
+        parts = [b];
+        if (have > MAX_HEAD) drop(s, new Error('response head too large'));
+        return;
+      }
+      head = parseHead(b.toString('latin1', 0, end));
+      if (!head) {
+        drop(s, new Error('malformed response from the runtime API'));
+        return;
+      }
+      const rest = b.subarray(end + 4);
+      parts = rest.length ? [rest] : [];
+      have = rest.length;
     }
-    const rest = b.subarray(end + 4);
+    let body;
+    let rest;
+    if (head.chunked) {
+      const b = parts.length === 1 ? parts[0] : Buffer.concat(parts, have);
+      let done;
+      try {
+        done = dechunk(b);
+      } catch (e) {
+        drop(s, e);
+        return;
+      }
+      if (done === null) return;
+      body = done.body;
+      rest = b.subarray(done.end);
+    } else {
+      if (have < head.length) return;
+      const b = parts.length === 1 ? parts[0] : Buffer.concat(parts, have);
+      body = b.subarray(0, head.length);
+      rest = b.subarray(head.length);
+    }
+    const { status, headers, close } = head;
+    const p = pending.shift();
     parts = rest.length ? [rest] : [];
     have = rest.length;
-  }
-  let body;
-  if (head.chunked) {
-    try {
-      body = dechunk(parts.length === 1 ? parts[0] : Buffer.concat(parts, have));
-    } catch (e) {
-      drop(s, e);
-      return;
+    head = null;
+    if (close) {
+      sock = null;
+      s.destroy();
     }
-    if (body === null) return;
-  } else {
-    if (have < head.length) return;
-    body = parts.length === 1 ? parts[0] : Buffer.concat(parts, have);
-    if (body.length > head.length) {
-      // More than was asked for: this client sends one request at a time, so the stream is off.
-      drop(s, new Error('unexpected data from the runtime API'));
+    p.resolve({ status, headers, body });
+    if (close) {
+      drop(s, new Error('the runtime API closed the connection'));
       return;
     }
   }
-  const { status, headers, close } = head;
-  const p = pending;
-  pending = null;
-  parts = [];
-  have = 0;
-  head = null;
-  if (close) {
-    sock = null;
-    s.destroy();
-  }
-  p.resolve({ status, headers, body });
+  if (have > 0 && pending.length === 0) drop(s, new Error('unexpected data from the runtime API'));
 }
 
 // Header values this client may send verbatim (no CR/LF, no bytes a latin1 write would mangle).
@@ -153,7 +160,7 @@ const SAFE_VALUE = /^[\t\x20-\x7e]*$/;
 function call(method, p, body, headers = {}) {
   return new Promise((resolve, reject) => {
     if (!sock) sock = connect();
-    pending = { sock, resolve, reject };
+    pending.push({ sock, resolve, reject });
     let h = `${method} ${BASE}${p} HTTP/1.1\r\nHost: ${API}\r\n`;
     for (const name in headers) {
       const value = String(headers[name]);
@@ -287,16 +294,31 @@ const FUNCTION_VERSION = env.AWS_LAMBDA_FUNCTION_VERSION;
 const MEMORY_SIZE = env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE;
 const LOG_GROUP = env.AWS_LAMBDA_LOG_GROUP_NAME;
 const LOG_STREAM = env.AWS_LAMBDA_LOG_STREAM_NAME;
+// The previous invocation's result, posted and not yet acknowledged: the next poll is written
+// right behind it on the same connection (HTTP/1.1 pipelining), saving a round trip and a
+// wake-up on both sides per invocation. Responses come back in order, so once the poll has an
+// answer the post's acknowledgement has been read.
+let posting = null;
 for (;;) {
   let next;
   for (let attempt = 0; !next; attempt++) {
     try {
       next = await call('GET', '/invocation/next');
     } catch (e) {
+      // The result pipelined ahead of this poll went down with the connection: its invocation
+      // is unsettled, so exit (the gateway reports the crash) rather than take another one.
+      if (posting) await posting.catch(() => process.exit(1));
+      posting = null;
       // A kept-alive socket the server closed fails once; a gateway that is gone fails again.
       if (attempt >= 2) process.exit(0);
       await new Promise((r) => setTimeout(r, 20));
     }
+  }
+  if (posting) {
+    // A result that could not be delivered leaves its invocation unsettled: exit, so that the
+    // gateway reports the crash at once.
+    await posting.catch(() => process.exit(1));
+    posting = null;
   }
   if (next.status !== 200) process.exit(1);
   const id = next.headers['lambda-runtime-aws-request-id'];
@@ -320,7 +342,8 @@ for (;;) {
     const event = JSON.parse(next.body.toString('utf8'));
     const result = await run(handler, event, context);
     const body = JSON.stringify(result === undefined ? null : result);
-    await deliver(`/invocation/${id}/response`, body, { 'Content-Type': 'application/json' });
+    posting = deliver(`/invocation/${id}/response`, body, { 'Content-Type': 'application/json' });
+    posting.catch(() => {});
   } catch (e) {
     await postError(`/invocation/${id}/error`, e).catch(() => process.exit(1));
   }
