@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
-command -v node >/dev/null || need_apt+=(nodejs npm)
+command -v python3 >/dev/null || need_apt+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
 # The signal tests run the `kill` program (not the shell builtin): procps provides it.
 [ -x /bin/kill ] || [ -x /usr/bin/kill ] || need_apt+=(procps)
 # aws-lambda-ric (Node) compiles aws-lambda-cpp and curl from source when npm installs it.
@@ -31,8 +33,10 @@ fi
 
 # Interop peers we did not write: PyJWT (tokens for every algorithm), the AWS Python runtime
 # interface client. Installed quietly; already-present versions are kept.
+# Debian's own python3 is "externally managed" (PEP 668) and refuses pip installs without this;
+# pip versions that predate the flag ignore the variable.
 if [ -f tests/requirements.txt ]; then
-  python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 fi
 # Node peers: a real OpenID Provider (oidc-provider) for the JWT interop tests, and AWS's Node
 # runtime interface client (aws-lambda-ric, compiled here) for the Lambda emulation tests, and
@@ -49,6 +53,11 @@ done
 # was just installed, so a skip is a failure.
 export PORTCULLIS_REQUIRE_RUNTIME_CLIENTS=1
 export PORTCULLIS_REQUIRE_INTEROP=1
+
+# The lint steps need the rustfmt and clippy components; a bare rustup toolchain may lack them.
+if command -v rustup >/dev/null; then
+  rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
