@@ -390,6 +390,46 @@ pub fn joined_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
     out
 }
 
+/// The value of header `name` as AWS hands it on (spec §4.1): every occurrence, in order, joined
+/// with `,`; non-UTF-8 bytes replaced with U+FFFD. `None` when the header is absent. Borrowed when
+/// it occurs once. Shared by events, identity sources, parameter mapping and rules, so that all
+/// read a repeated header the same way.
+pub fn header_value<'h>(
+    headers: &'h HeaderMap,
+    name: impl http::header::AsHeaderName,
+) -> Option<Cow<'h, str>> {
+    let mut values = headers.get_all(name).into_iter();
+    let first = String::from_utf8_lossy(values.next()?.as_bytes());
+    let Some(second) = values.next() else { return Some(first) };
+    let mut joined = first.into_owned();
+    for value in std::iter::once(second).chain(values) {
+        joined.push(',');
+        joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
+    }
+    Some(Cow::Owned(joined))
+}
+
+/// The decoded value of query parameter `name` (exact, case-sensitive name), repeats joined
+/// with `,` as in `queryStringParameters` (spec §4.1); `None` when it is not in `raw`.
+pub fn query_value(raw: &str, name: &str) -> Option<String> {
+    let mut joined: Option<String> = None;
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if form_decode(n) != name {
+            continue;
+        }
+        let v = form_decode(v);
+        match &mut joined {
+            Some(j) => {
+                j.push(',');
+                j.push_str(&v);
+            }
+            None => joined = Some(v),
+        }
+    }
+    joined
+}
+
 /// The `cookies` array: every `name=value` pair of every `Cookie` header, in order, trimmed;
 /// nameless cookies (no `=`, or an empty name) dropped (spec §4.1).
 pub fn cookies(headers: &HeaderMap) -> Vec<&str> {
@@ -419,7 +459,9 @@ fn multi_query(raw: &str) -> BTreeMap<String, Vec<String>> {
     out
 }
 
-fn form_decode(s: &str) -> String {
+/// `application/x-www-form-urlencoded` decoding of a query name or value: `+` is a space,
+/// `%XX` is decoded, invalid UTF-8 replaced.
+pub fn form_decode(s: &str) -> String {
     let plus_as_space = s.replace('+', " ");
     percent_encoding::percent_decode_str(&plus_as_space).decode_utf8_lossy().into_owned()
 }

@@ -276,7 +276,7 @@ impl RequestMapping {
                     let pairs = query.get_or_insert_with(|| raw_pairs(parts.uri.query()));
                     let encoded_name = utf8_percent_encode(name, QUERY).to_string();
                     if matches!(action, Action::Remove | Action::Overwrite) {
-                        pairs.retain(|(n, _)| form_decode(n) != *name);
+                        pairs.retain(|(n, _)| portcullis_events::form_decode(n) != *name);
                     }
                     if let (Action::Append | Action::Overwrite, Some(text)) = (action, value) {
                         pairs.push((encoded_name, utf8_percent_encode(&text, QUERY).to_string()));
@@ -396,12 +396,6 @@ fn raw_pairs(query: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `application/x-www-form-urlencoded` decoding, as the Lambda events do (`+` is a space).
-fn form_decode(s: &str) -> String {
-    let plus_as_space = s.replace('+', " ");
-    percent_decode_str(&plus_as_space).decode_utf8_lossy().into_owned()
-}
-
 /// Where a rendered value goes, which decides how variable values are escaped.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Target {
@@ -442,36 +436,8 @@ fn render(t: &Template, parts: &Parts, ctx: &CallContext, json: &Json<'_>, targe
 
 fn lookup(var: &Var, parts: &Parts, ctx: &CallContext, target: Target) -> Option<String> {
     Some(match var {
-        Var::Header(name) => {
-            let mut joined: Option<String> = None;
-            for v in parts.headers.get_all(name) {
-                let text = String::from_utf8_lossy(v.as_bytes());
-                match &mut joined {
-                    Some(j) => {
-                        j.push(',');
-                        j.push_str(&text);
-                    }
-                    None => joined = Some(text.into_owned()),
-                }
-            }
-            joined?
-        }
-        Var::Query(name) => {
-            let mut joined: Option<String> = None;
-            for (n, v) in raw_pairs(parts.uri.query()) {
-                if form_decode(&n) == *name {
-                    let v = form_decode(&v);
-                    match &mut joined {
-                        Some(j) => {
-                            j.push(',');
-                            j.push_str(&v);
-                        }
-                        None => joined = Some(v),
-                    }
-                }
-            }
-            joined?
-        }
+        Var::Header(name) => portcullis_events::header_value(&parts.headers, name)?.into_owned(),
+        Var::Query(name) => portcullis_events::query_value(parts.uri.query()?, name)?,
         Var::Path => {
             let raw = parts.uri.path();
             if target == Target::Path { raw.to_owned() } else { form_decode_path(raw) }

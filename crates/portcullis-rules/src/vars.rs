@@ -2,7 +2,6 @@
 //! where they read them by literal names, and borrowing every string from the request and the
 //! claims instead of copying it.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use cel::common::types::{
@@ -153,31 +152,19 @@ fn request<'v>(needs: &Needs, parts: &'v Parts, ctx: &'v CallContext) -> Boxed<'
 
 /// Header values as text: borrowed when valid UTF-8, repeats joined with `,` (spec §4.1: how
 /// API Gateway joins duplicate headers in the 2.0 event).
-fn header_value<'v>(values: http::header::GetAll<'v, http::HeaderValue>) -> Option<Cow<'v, str>> {
-    let mut it = values.iter();
-    let first = String::from_utf8_lossy(it.next()?.as_bytes());
-    let Some(second) = it.next() else { return Some(first) };
-    let mut joined = first.into_owned();
-    for v in std::iter::once(second).chain(it) {
-        joined.push(',');
-        joined.push_str(&String::from_utf8_lossy(v.as_bytes()));
-    }
-    Some(Cow::Owned(joined))
-}
-
 fn headers<'v>(need: &Need, headers: &'v http::HeaderMap) -> Boxed<'v> {
     let entries = match need {
         Need::Keys(names) => names
             .iter()
             .filter_map(|n| {
-                let v = header_value(headers.get_all(n.as_str()))?;
+                let v = portcullis_events::header_value(headers, n.as_str())?;
                 Some((CelMapKey::from(n.clone()), s(v)))
             })
             .collect(),
         _ => headers
             .keys()
             .filter_map(|n| {
-                let v = header_value(headers.get_all(n))?;
+                let v = portcullis_events::header_value(headers, n)?;
                 Some((CelMapKey::from(n.as_str()), s(v)))
             })
             .collect(),
@@ -185,33 +172,9 @@ fn headers<'v>(need: &Need, headers: &'v http::HeaderMap) -> Boxed<'v> {
     map(entries)
 }
 
-/// Query parameters form-decoded (`+` is a space, `%XX` decoded), repeats joined with `,`: the
-/// same values a payload 2.0 `queryStringParameters` carries (spec §4.1).
-pub(crate) fn query_pairs(raw: &str) -> HashMap<String, String> {
-    let mut out: HashMap<String, String> = HashMap::new();
-    for pair in raw.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let (name, value) = (form_decode(name), form_decode(value));
-        match out.get_mut(&name) {
-            Some(v) => {
-                v.push(',');
-                v.push_str(&value);
-            }
-            None => {
-                out.insert(name, value);
-            }
-        }
-    }
-    out
-}
-
-fn form_decode(s: &str) -> String {
-    let plus_as_space = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&plus_as_space).decode_utf8_lossy().into_owned()
-}
-
 fn query<'v>(need: &Need, raw: &str) -> Boxed<'v> {
-    let entries = query_pairs(raw)
+    // The same values a payload 2.0 `queryStringParameters` carries (spec §4.1).
+    let entries = portcullis_events::joined_query(raw)
         .into_iter()
         .filter(|(k, _)| need.wants(k))
         .map(|(k, v)| (CelMapKey::from(k), s(v)))

@@ -112,31 +112,8 @@ impl LambdaIdentity {
         api: &ApiIdentity,
     ) -> Option<String> {
         let value = match self {
-            Self::Header(name) => {
-                let mut joined: Option<String> = None;
-                for value in parts.headers.get_all(name) {
-                    let text = String::from_utf8_lossy(value.as_bytes());
-                    match &mut joined {
-                        Some(j) => {
-                            j.push(',');
-                            j.push_str(&text);
-                        }
-                        None => joined = Some(text.into_owned()),
-                    }
-                }
-                joined?
-            }
-            Self::Query(name) => {
-                let query = parts.uri.query()?;
-                let values: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
-                    .filter(|(k, _)| k == name)
-                    .map(|(_, v)| v.into_owned())
-                    .collect();
-                if values.is_empty() {
-                    return None;
-                }
-                values.join(",")
-            }
+            Self::Header(name) => portcullis_events::header_value(&parts.headers, name)?.into_owned(),
+            Self::Query(name) => portcullis_events::query_value(parts.uri.query()?, name)?,
             Self::Cookie(name) => {
                 parts.headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|header| {
                     header.split(';').find_map(|pair| {

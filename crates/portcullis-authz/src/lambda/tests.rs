@@ -251,25 +251,23 @@ async fn a_cached_policy_naming_another_route_denies_and_says_why() {
 
 #[tokio::test]
 async fn route_key_in_the_identity_makes_the_cache_per_route() {
-    let f = seed_like();
     let mut s = token_settings(300);
     s.event = LambdaEvent::RequestV2;
     s.identity_source = vec![
         LambdaIdentity::Header(http::header::AUTHORIZATION),
         LambdaIdentity::Context(ContextVariable::RouteKey),
     ];
-    let f2 = Fake::new(move |event, _| {
+    let f = Fake::new(move |event, _| {
         let arn = event["routeArn"].clone();
         Ok(policy_for("Allow", arn, json!({})))
     });
-    drop(f);
-    let a = authorizer(s, &f2);
+    let a = authorizer(s, &f);
     let token = [("authorization", "Bearer admin")];
     call(&a, &mut request("GET", "/a", &token), "GET /a").await.unwrap();
     call(&a, &mut request("GET", "/b", &token), "GET /b").await.unwrap();
     call(&a, &mut request("GET", "/a", &token), "GET /a").await.unwrap();
-    assert_eq!(f2.calls(), 2, "one invocation per route key");
-    assert_eq!(f2.last_event()["identitySource"], json!(["Bearer admin", "GET /b"]));
+    assert_eq!(f.calls(), 2, "one invocation per route key");
+    assert_eq!(f.last_event()["identitySource"], json!(["Bearer admin", "GET /b"]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

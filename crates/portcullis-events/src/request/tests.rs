@@ -420,3 +420,16 @@ fn forwarded_headers_append_the_source_ip_and_describe_the_connection() {
     assert_eq!(event["headers"]["x-forwarded-port"], "8443");
     assert_eq!(event["headers"]["x-forwarded-proto"], "https");
 }
+
+#[test]
+fn single_values_join_repeats_with_a_comma_and_decode_the_query() {
+    let p = parts("GET", "/x?a=1&b=x+y&a=2&c%20d=%2F", &[("x-t", "one"), ("X-T", "two"), ("y", "only")]);
+    assert_eq!(header_value(&p.headers, "x-t").as_deref(), Some("one,two"));
+    assert!(matches!(header_value(&p.headers, "y"), Some(std::borrow::Cow::Borrowed("only"))));
+    assert_eq!(header_value(&p.headers, "absent"), None);
+    let q = p.uri.query().unwrap();
+    assert_eq!(query_value(q, "a").as_deref(), Some("1,2"));
+    assert_eq!(query_value(q, "b").as_deref(), Some("x y"));
+    assert_eq!(query_value(q, "c d").as_deref(), Some("/"));
+    assert_eq!(query_value(q, "A"), None, "names are case-sensitive");
+}

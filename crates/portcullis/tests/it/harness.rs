@@ -47,6 +47,26 @@ impl Gw {
     }
 }
 
+/// `portcullis SUBCOMMAND --config portcullis.yaml ARGS` run in `dir`: the exit code and what
+/// it printed (stdout, then stderr).
+pub(crate) fn cli(dir: &Path, subcommand: &str, args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(exe())
+        .args([subcommand, "--config", "portcullis.yaml"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run portcullis");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), text)
+}
+
+/// A token from the development issuer of the config in `dir` (`portcullis token ARGS`).
+pub(crate) fn mint(dir: &Path, args: &[&str]) -> String {
+    let (code, out) = cli(dir, "token", args);
+    assert_eq!(code, Some(0), "token failed: {out}");
+    out.trim().to_owned()
+}
+
 pub(crate) fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
     let path = dir.join(name);
     if let Some(parent) = path.parent() {

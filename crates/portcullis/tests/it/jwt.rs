@@ -1,25 +1,11 @@
 //! JWT authorizers end to end, with the built-in development issuer minting real ES256 tokens
 //! through the `portcullis token` CLI: what reaches the backend, and what never does.
 
-use std::path::Path;
 use std::process::Command;
 
 use http::Method;
 
-use crate::harness::{Behavior, Gw, RecordingUpstream, TestClient, exe, wait_until};
-
-/// `portcullis token ARGS` run against the config in `dir`.
-fn mint(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(exe())
-        .arg("token")
-        .args(["--config", "portcullis.yaml"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "token failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
+use crate::harness::{Behavior, Gw, RecordingUpstream, TestClient, exe, mint, wait_until};
 
 /// The token with one character in the middle of its signature changed (still canonical base64).
 fn flip_signature_char(token: &str) -> String {

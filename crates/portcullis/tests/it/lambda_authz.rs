@@ -3,12 +3,11 @@
 //! simple answers; the cache across routes, and `portcullis explain`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use http::Method;
 use serde_json::json;
 
-use crate::harness::{Behavior, Gw, RecordingUpstream, TestClient, exe, wait_until};
+use crate::harness::{Behavior, Gw, RecordingUpstream, TestClient, cli, wait_until};
 
 /// The seed's function directory with `{PASTE YOUR PEM KEY HERE}` replaced by `public_pem`,
 /// and `node_modules` linked from the fixture (installed by scripts/test.sh).
@@ -158,18 +157,8 @@ async fn seed_000_cached_policy_denies_another_route_and_the_log_says_why() {
     assert_eq!(record["authorizer_reason"], "cached_policy_mismatch");
 }
 
-fn explain(dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(exe())
-        .arg("explain")
-        .args(["--config", "portcullis.yaml"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
+fn explain(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    cli(dir, "explain", args)
 }
 
 #[tokio::test]
@@ -184,7 +173,7 @@ async fn explain_runs_the_authorizer_and_names_the_cached_policy_surprise() {
 
     let (code, out) =
         explain(dir.path(), &["--route", "GET /admin/{proxy+}", "--path", "/admin/users", "--token", &admin]);
-    assert_eq!(code, 0, "{out}");
+    assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("decision: ALLOW"), "{out}");
     assert!(
         out.contains("api/$default/GET/admin/users") || out.contains("/$default/GET/admin/users"),
@@ -208,14 +197,14 @@ async fn explain_runs_the_authorizer_and_names_the_cached_policy_surprise() {
             &admin,
         ],
     );
-    assert_eq!(code, 3, "{out}");
+    assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("answer (from the cache)"), "{out}");
     assert!(out.contains("DENY 403 cached_policy_mismatch"), "{out}");
     assert!(out.contains("another route's ARN"), "{out}");
 
     let member = bearer(&clerk_token(&key, "user_member", "member"));
     let (code, out) = explain(dir.path(), &["--route", "GET /admin/{proxy+}", "--token", &member]);
-    assert_eq!(code, 3, "{out}");
+    assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("DENY 403 policy_explicit_deny"), "{out}");
 }
 

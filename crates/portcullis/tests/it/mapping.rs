@@ -2,25 +2,11 @@
 //! receives after `parameter_mapping`, with real tokens from the development issuer, and bad
 //! mappings refused by `portcullis check` with file:line:column.
 
-use std::path::Path;
 use std::process::Command;
 
 use http::Method;
 
-use crate::harness::{Behavior, Gw, RecordingUpstream, TestClient, exe, write};
-
-/// `portcullis token ARGS` run against the config in `dir`.
-fn mint(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(exe())
-        .arg("token")
-        .args(["--config", "portcullis.yaml"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "token failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
+use crate::harness::{Behavior, Gw, RecordingUpstream, TestClient, exe, mint, write};
 
 fn config(upstream: &str) -> String {
     format!(

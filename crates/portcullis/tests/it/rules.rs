@@ -1,24 +1,9 @@
 //! Declarative rules (CEL) end to end: on a JWT authorizer and on a route, with real tokens from
 //! the development issuer; what reaches the backend and what never does; load-time errors.
 
-use std::path::Path;
-use std::process::Command;
-
 use http::Method;
 
-use crate::harness::{Behavior, Gw, RecordingUpstream, TestClient, exe};
-
-fn mint(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(exe())
-        .arg("token")
-        .args(["--config", "portcullis.yaml"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "token failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
+use crate::harness::{Behavior, Gw, RecordingUpstream, TestClient, cli, mint};
 
 fn config(upstream: &str) -> String {
     format!(
@@ -141,13 +126,8 @@ fn a_bad_rule_is_a_config_error_with_its_position() {
     let yaml = "authorizers:\n  dev:\n    type: jwt\n    issuer: dev\n    audience: [api]\n\
                 routes:\n  GET /a:\n    respond: {status: 200}\n    authorizer: dev\n    rules:\n      - \"claims.sub ==\"\n      - \"clams.sub == 'x'\"\n";
     std::fs::write(dir.path().join("portcullis.yaml"), yaml).unwrap();
-    let out = Command::new(exe())
-        .args(["check", "--config", "portcullis.yaml"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = cli(dir.path(), "check", &[]);
+    assert_eq!(code, Some(2));
     assert!(stderr.contains("portcullis.yaml:11:"), "syntax error at the first rule's line: {stderr}");
     assert!(stderr.contains("portcullis.yaml:12:"), "unknown variable at the second rule's line: {stderr}");
     assert!(stderr.contains("clams"), "{stderr}");
@@ -159,13 +139,8 @@ fn rules_on_a_jwt_authorizer_are_refused_under_compat_aws() {
     let yaml = "compat: aws\nauthorizers:\n  a:\n    type: jwt\n    issuer: https://idp.example.com\n    audience: [api]\n    rules: [\"claims.sub == 'x'\"]\n\
                 routes:\n  GET /a: {respond: {status: 200}, authorizer: a}\n";
     std::fs::write(dir.path().join("portcullis.yaml"), yaml).unwrap();
-    let out = Command::new(exe())
-        .args(["check", "--config", "portcullis.yaml"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = cli(dir.path(), "check", &[]);
+    assert_eq!(code, Some(2));
     assert!(stderr.contains("portcullis.yaml:7:") && stderr.contains("rules"), "{stderr}");
 }
 
@@ -173,18 +148,7 @@ fn rules_on_a_jwt_authorizer_are_refused_under_compat_aws() {
 fn explain_checks_the_rules_after_the_authorizer() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("portcullis.yaml"), config("http://127.0.0.1:9")).unwrap();
-    let explain = |args: &[&str]| {
-        let out = Command::new(exe())
-            .args(["explain", "--config", "portcullis.yaml"])
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-        )
-    };
+    let explain = |args: &[&str]| cli(dir.path(), "explain", args);
     let admin = mint(dir.path(), &["--sub", "a", "--aud", "api", "--claim", r#"metadata={"role":"admin"}"#]);
     let member =
         mint(dir.path(), &["--sub", "m", "--aud", "api", "--claim", r#"metadata={"role":"member"}"#]);
@@ -205,13 +169,8 @@ fn authorizer_compile_errors_point_at_the_authorizer() {
     let dir = tempfile::tempdir().unwrap();
     let yaml = "routes:\n  GET /a: {respond: {status: 200}, authorizer: keyfile}\nauthorizers:\n  keyfile:\n    type: jwt\n    issuer: https://idp.example.com\n    audience: [api]\n    public_key_file: missing.pem\n";
     std::fs::write(dir.path().join("portcullis.yaml"), yaml).unwrap();
-    let out = Command::new(exe())
-        .args(["check", "--config", "portcullis.yaml"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = cli(dir.path(), "check", &[]);
+    assert_eq!(code, Some(2));
     assert!(stderr.contains("portcullis.yaml:4:3: authorizers.keyfile:"), "{stderr}");
     assert!(stderr.contains("missing.pem"), "{stderr}");
 }
