@@ -57,6 +57,8 @@ pub async fn explain(config: &Config, request: &ExplainRequest) -> Result<(Strin
         .iter()
         .find(|r| r.key.value == key)
         .ok_or_else(|| ExplainError::Route(format!("no route `{key}` in {}", config.origin)))?;
+    let (method, sample_path) = sample_request(&key);
+    let path = request.path.clone().unwrap_or(sample_path);
     let Some(name) = &route.authorizer else {
         if route.rules.is_empty() {
             return Ok((
@@ -67,15 +69,6 @@ pub async fn explain(config: &Config, request: &ExplainRequest) -> Result<(Strin
             ));
         }
         let mut text = format!("route `{key}` is public (authorizer: none); its rules decide\n");
-        let path = match (&request.path, &key) {
-            (Some(path), _) => path.clone(),
-            (None, RouteKey::Route { path, .. }) => path.as_str().replace(['{', '}', '+'], ""),
-            (None, RouteKey::Default) => "/".to_owned(),
-        };
-        let method = match key.method() {
-            Some(portcullis_route::MethodSel::Method(m)) => m.clone(),
-            _ => http::Method::GET,
-        };
         let mut builder = Request::builder().method(method).uri(path);
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
@@ -94,15 +87,6 @@ pub async fn explain(config: &Config, request: &ExplainRequest) -> Result<(Strin
         registry.shutdown().await;
         return Err(ConfigErrors(errors).into());
     }
-    let path = match (&request.path, &key) {
-        (Some(path), _) => path.clone(),
-        (None, RouteKey::Route { path, .. }) => path.as_str().replace(['{', '}', '+'], ""),
-        (None, RouteKey::Default) => "/".to_owned(),
-    };
-    let method = match key.method() {
-        Some(portcullis_route::MethodSel::Method(m)) => m.clone(),
-        _ => http::Method::GET,
-    };
     if let Some(lambda) = compiled.get(name).and_then(|c| c.lambda.clone()) {
         let result = explain_lambda(config, &lambda, name, &key, method, &path, request).await;
         registry.shutdown().await;
@@ -178,6 +162,20 @@ fn explain_rules(
         }
     }
     Ok(true)
+}
+
+/// A method and path that `key` matches: its method (GET for `ANY` and `$default`) and its path
+/// with the braces of variables removed (`/pets/{id}` -> `/pets/id`).
+fn sample_request(key: &RouteKey) -> (http::Method, String) {
+    let method = match key.method() {
+        Some(portcullis_route::MethodSel::Method(m)) => m.clone(),
+        _ => http::Method::GET,
+    };
+    let path = match key {
+        RouteKey::Route { path, .. } => path.as_str().replace(['{', '}', '+'], ""),
+        RouteKey::Default => "/".to_owned(),
+    };
+    (method, path)
 }
 
 /// A request to `path` carrying the explained identity: the token in the first identity
@@ -303,24 +301,8 @@ async fn explain_lambda(
             .iter()
             .filter(|r| r.authorizer.as_deref() == Some(name) && r.key.value != *key)
             .filter_map(|r| {
-                let (m, p) = match &r.key.value {
-                    RouteKey::Route { path, .. } => (
-                        match r.key.value.method() {
-                            Some(portcullis_route::MethodSel::Method(m)) => m.clone(),
-                            _ => http::Method::GET,
-                        },
-                        path.as_str().replace(['{', '}', '+'], ""),
-                    ),
-                    RouteKey::Default => (http::Method::GET, "/".to_owned()),
-                };
-                let arn = portcullis_authz::policy::method_arn(
-                    &settings.api.region,
-                    &settings.api.account_id,
-                    &settings.api.api_id,
-                    &settings.api.stage,
-                    m.as_str(),
-                    &p,
-                );
+                let (m, p) = sample_request(&r.key.value);
+                let arn = lambda.arn(&m, &p);
                 (!answer.allows(&arn)).then(|| format!("{} ({arn})", r.key.value))
             })
             .collect();

@@ -313,15 +313,13 @@ impl LambdaAuthorizer {
 
     /// The ARN of a request (spec §3.1: the actual request path after the verb).
     pub fn request_arn(&self, parts: &http::request::Parts) -> String {
+        self.arn(&parts.method, parts.uri.path())
+    }
+
+    /// The `methodArn`/`routeArn` of `method` on `raw_path` for this authorizer's API.
+    pub fn arn(&self, method: &http::Method, raw_path: &str) -> String {
         let api = &self.settings.api;
-        policy::method_arn(
-            &api.region,
-            &api.account_id,
-            &api.api_id,
-            &api.stage,
-            parts.method.as_str(),
-            parts.uri.path(),
-        )
+        policy::method_arn(&api.region, &api.account_id, &api.api_id, &api.stage, method.as_str(), raw_path)
     }
 
     /// Decides like [`Authorizer::authorize`] and says whether the answer was cached.
