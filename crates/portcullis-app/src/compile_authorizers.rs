@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use portcullis_authz::lambda::{
-    ApiIdentity, ContextVariable, LambdaAuthorizer, LambdaEvent, LambdaIdentity, LambdaSettings,
-};
+use portcullis_authz::lambda::{ApiIdentity, LambdaAuthorizer, LambdaEvent, LambdaIdentity, LambdaSettings};
 use portcullis_authz::{Algorithm, Authorizer, IdentitySource, JwtAuthorizer, JwtSettings};
 use portcullis_config::{
     AuthorizerConfig, AuthorizerEvent, Compat, Config, ConfigError, IdentitySource as IdentityConfig, Issuer,
@@ -168,15 +166,13 @@ fn lambda_authorizer(
         .identity_source
         .iter()
         .map(|source| match source {
-            IdentityConfig::Header(header) => Ok(LambdaIdentity::Header(header.clone())),
-            IdentityConfig::QueryString(name) => Ok(LambdaIdentity::Query(name.clone())),
-            IdentityConfig::Cookie(name) => Ok(LambdaIdentity::Cookie(name.clone())),
-            IdentityConfig::Context(variable) => ContextVariable::parse(variable)
-                .map(LambdaIdentity::Context)
-                .map_err(|e| format!("identity_source: {e}")),
-            IdentityConfig::StageVariable(name) => Ok(LambdaIdentity::StageVariable(name.clone())),
+            IdentityConfig::Header(header) => LambdaIdentity::Header(header.clone()),
+            IdentityConfig::QueryString(name) => LambdaIdentity::Query(name.clone()),
+            IdentityConfig::Cookie(name) => LambdaIdentity::Cookie(name.clone()),
+            IdentityConfig::Context(variable) => LambdaIdentity::Context(*variable),
+            IdentityConfig::StageVariable(name) => LambdaIdentity::StageVariable(name.clone()),
         })
-        .collect::<Result<_, _>>()?;
+        .collect();
     settings.result_ttl = lambda.result_ttl;
     settings.token_validation = lambda.token_validation.as_ref().map(|t| t.regex.clone());
     settings.forward_context = lambda.forward_context.iter().map(|(h, k)| (h.clone(), k.clone())).collect();

@@ -27,7 +27,7 @@ use portcullis_functions::{InvokeError, Invoker};
 use serde_json::{Map, Value};
 
 use self::cache::DecisionCache;
-pub use self::identity::{ContextVariable, LambdaIdentity, UnknownContextVariable};
+pub use self::identity::{ContextVariable, LambdaIdentity};
 use crate::policy::{self, ContextRules, Decision, IamResponse, Policy, SimpleResponse};
 use crate::{Authorizer, BoxFuture, Denial, DenialStatus, Reason, RouteAuth};
 

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use portcullis_core::ContextVariable;
+
 use crate::decode::{Cx, YPath};
 use crate::error::Span;
 
@@ -23,7 +25,7 @@ pub enum IdentitySource {
     /// A cookie. **Not AWS**: an error under `compat: aws`.
     Cookie(String),
     /// A `$context` variable such as `routeKey` or `identity.sourceIp`.
-    Context(String),
+    Context(ContextVariable),
     /// A stage variable.
     StageVariable(String),
 }
@@ -84,31 +86,21 @@ pub(crate) fn parse(cx: &mut Cx, text: &str, span: Span, path: &YPath) -> Option
         }
         "$request.querystring." => IdentitySource::QueryString(name.to_owned()),
         "$request.cookie." => IdentitySource::Cookie(name.to_owned()),
-        "$context." => {
-            if !CONTEXT_VARIABLES.contains(&name) {
-                let hint = crate::decode::suggest(name, CONTEXT_VARIABLES.iter().copied())
+        "$context." => match ContextVariable::parse(name) {
+            Some(variable) => IdentitySource::Context(variable),
+            None => {
+                let hint = crate::decode::suggest(name, ContextVariable::names())
                     .map(|v| format!("did you mean `$context.{v}`?"))
-                    .or_else(|| Some(format!("supported: {}", CONTEXT_VARIABLES.join(", "))));
+                    .or_else(|| {
+                        Some(format!(
+                            "supported: {}",
+                            ContextVariable::names().collect::<Vec<_>>().join(", ")
+                        ))
+                    });
                 cx.error_hint(span, path, format!("unknown context variable {text:?}"), hint);
                 return None;
             }
-            IdentitySource::Context(name.to_owned())
-        }
+        },
         _ => IdentitySource::StageVariable(name.to_owned()),
     })
 }
-
-/// The `$context` variables a Lambda authorizer's identity source may name (the ones that make
-/// sense as a cache key; `portcullis-authz` resolves each).
-const CONTEXT_VARIABLES: &[&str] = &[
-    "routeKey",
-    "httpMethod",
-    "path",
-    "stage",
-    "apiId",
-    "accountId",
-    "requestId",
-    "identity.sourceIp",
-    "identity.userAgent",
-    "domainName",
-];

@@ -9,12 +9,14 @@
 mod auth;
 mod body;
 mod context;
+mod context_variable;
 mod request_id;
 mod time;
 
 pub use auth::{AuthContext, JwtContext, LambdaContext};
 pub use body::{Body, BoxError, empty, full};
 pub use context::CallContext;
+pub use context_variable::ContextVariable;
 /// Path parameters captured by route matching (re-exported so stages need not name the route crate).
 pub use portcullis_route::{Param, Params};
 pub use request_id::{RequestId, RequestIdGenerator};

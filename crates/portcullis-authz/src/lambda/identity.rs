@@ -5,6 +5,7 @@ use std::fmt;
 
 use http::header::{COOKIE, USER_AGENT};
 use portcullis_core::CallContext;
+pub use portcullis_core::ContextVariable;
 
 use super::ApiIdentity;
 
@@ -21,86 +22,6 @@ pub enum LambdaIdentity {
     Context(ContextVariable),
     /// `$stageVariables.<name>`.
     StageVariable(String),
-}
-
-/// The `$context` variables an identity source may name (spec §3.9, §7.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContextVariable {
-    /// `routeKey`: makes the cache per route, as on AWS.
-    RouteKey,
-    /// `httpMethod`.
-    HttpMethod,
-    /// `path` (the request path).
-    Path,
-    /// `stage`.
-    Stage,
-    /// `apiId`.
-    ApiId,
-    /// `accountId`.
-    AccountId,
-    /// `requestId` (disables caching in effect: every request is its own identity).
-    RequestId,
-    /// `identity.sourceIp`.
-    SourceIp,
-    /// `identity.userAgent`.
-    UserAgent,
-    /// `domainName`.
-    DomainName,
-}
-
-/// A `$context` variable that identity sources do not support.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("unknown $context variable {0:?} (supported: {list})", list = ContextVariable::NAMES.join(", "))]
-pub struct UnknownContextVariable(pub String);
-
-impl ContextVariable {
-    const NAMES: &'static [&'static str] = &[
-        "routeKey",
-        "httpMethod",
-        "path",
-        "stage",
-        "apiId",
-        "accountId",
-        "requestId",
-        "identity.sourceIp",
-        "identity.userAgent",
-        "domainName",
-    ];
-
-    /// Parses the part after `$context.`.
-    ///
-    /// # Errors
-    /// [`UnknownContextVariable`] for anything else.
-    pub fn parse(name: &str) -> Result<Self, UnknownContextVariable> {
-        Ok(match name {
-            "routeKey" => Self::RouteKey,
-            "httpMethod" => Self::HttpMethod,
-            "path" => Self::Path,
-            "stage" => Self::Stage,
-            "apiId" => Self::ApiId,
-            "accountId" => Self::AccountId,
-            "requestId" => Self::RequestId,
-            "identity.sourceIp" => Self::SourceIp,
-            "identity.userAgent" => Self::UserAgent,
-            "domainName" => Self::DomainName,
-            other => return Err(UnknownContextVariable(other.to_owned())),
-        })
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::RouteKey => "routeKey",
-            Self::HttpMethod => "httpMethod",
-            Self::Path => "path",
-            Self::Stage => "stage",
-            Self::ApiId => "apiId",
-            Self::AccountId => "accountId",
-            Self::RequestId => "requestId",
-            Self::SourceIp => "identity.sourceIp",
-            Self::UserAgent => "identity.userAgent",
-            Self::DomainName => "domainName",
-        }
-    }
 }
 
 impl LambdaIdentity {
@@ -153,7 +74,7 @@ impl fmt::Display for LambdaIdentity {
             Self::Header(name) => write!(f, "$request.header.{name}"),
             Self::Query(name) => write!(f, "$request.querystring.{name}"),
             Self::Cookie(name) => write!(f, "$request.cookie.{name}"),
-            Self::Context(variable) => write!(f, "$context.{}", variable.name()),
+            Self::Context(variable) => write!(f, "$context.{variable}"),
             Self::StageVariable(name) => write!(f, "$stageVariables.{name}"),
         }
     }
