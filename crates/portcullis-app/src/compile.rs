@@ -7,15 +7,14 @@ use std::sync::Arc;
 use bytes::Bytes;
 use portcullis_authz::RouteAuth;
 use portcullis_config::{Config, ConfigError, ConfigErrors, Integration as IntegrationConfig, RouteConfig};
+use portcullis_core::ApiIdentity;
 use portcullis_integration::Integration;
 use portcullis_integration::function::{FunctionIntegration, FunctionIntegrationSettings, PayloadFormat};
 use portcullis_integration::http::{
     HttpIntegration, HttpSettings, HttpVersion, PathPart, Scheme, UpstreamTarget,
 };
 use portcullis_integration::respond::RespondIntegration;
-use portcullis_pipeline::{
-    Access, MappingEnv, MappingError, RequestLimits, RequestMapping, RoutePlan, Snapshot,
-};
+use portcullis_pipeline::{Access, MappingError, RequestLimits, RequestMapping, RoutePlan, Snapshot};
 use portcullis_route::{RouteKey, RouteTableBuilder};
 
 use crate::registry::Registry;
@@ -82,12 +81,7 @@ fn mapping(
         return Some(None);
     }
     // Stage variables are not configurable yet; `$stageVariables.x` is then an error naming x.
-    let env = MappingEnv {
-        stage: &config.stage,
-        api_id: &config.api_id,
-        account_id: &config.account_id,
-        stage_variables: &[],
-    };
+    let env = api_identity(config);
     let entries = route.parameter_mapping.iter().map(|(k, v)| (k.value.as_str(), v.value.as_str()));
     match RequestMapping::compile(entries, &env) {
         Ok(mapping) => Some(Some(mapping)),
@@ -106,6 +100,17 @@ fn mapping(
             errors.push(e);
             None
         }
+    }
+}
+
+/// The `region`, `account_id`, `api_id` and `stage` of `config`, for ARNs, events and mapping.
+pub(crate) fn api_identity(config: &Config) -> ApiIdentity {
+    ApiIdentity {
+        region: config.region.clone(),
+        account_id: config.account_id.clone(),
+        api_id: config.api_id.clone(),
+        stage: config.stage.clone(),
+        ..ApiIdentity::default()
     }
 }
 
@@ -185,11 +190,7 @@ fn integration(
                     portcullis_config::PayloadFormatVersion::V2 => PayloadFormat::V2,
                 },
                 timeout: route.timeout,
-                stage: config.stage.clone(),
-                api_id: config.api_id.clone(),
-                account_id: config.account_id.clone(),
-                domain: None,
-                stage_variables: Vec::new(),
+                api: api_identity(config),
             };
             Some(Arc::new(FunctionIntegration::new(invoker, settings)))
         }

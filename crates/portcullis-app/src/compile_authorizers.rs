@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use portcullis_authz::lambda::{ApiIdentity, LambdaAuthorizer, LambdaEvent, LambdaIdentity, LambdaSettings};
+use portcullis_authz::lambda::{LambdaAuthorizer, LambdaEvent, LambdaIdentity, LambdaSettings};
 use portcullis_authz::{Algorithm, Authorizer, IdentitySource, JwtAuthorizer, JwtSettings};
 use portcullis_config::{
     AuthorizerConfig, AuthorizerEvent, Compat, Config, ConfigError, IdentitySource as IdentityConfig, Issuer,
@@ -133,18 +133,6 @@ fn jwt_authorizer(
     JwtAuthorizer::new(settings, store).map_err(|e| e.to_string())
 }
 
-/// The `region`, `account_id`, `api_id` and `stage` of `config`, for ARNs and events.
-pub(crate) fn api_identity(config: &Config) -> ApiIdentity {
-    ApiIdentity {
-        region: config.region.clone(),
-        account_id: config.account_id.clone(),
-        api_id: config.api_id.clone(),
-        stage: config.stage.clone(),
-        domain: None,
-        stage_variables: Vec::new(),
-    }
-}
-
 fn lambda_authorizer(
     config: &Config,
     registry: &Registry,
@@ -176,7 +164,7 @@ fn lambda_authorizer(
     settings.result_ttl = lambda.result_ttl;
     settings.token_validation = lambda.token_validation.as_ref().map(|t| t.regex.clone());
     settings.forward_context = lambda.forward_context.iter().map(|(h, k)| (h.clone(), k.clone())).collect();
-    settings.api = api_identity(config);
+    settings.api = crate::compile::api_identity(config);
     registry.lambda_authorizer(settings, &lambda.function)
 }
 

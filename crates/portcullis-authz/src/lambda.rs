@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
+pub use portcullis_core::ApiIdentity;
 use portcullis_core::{AuthContext, CallContext, LambdaContext};
 use portcullis_events as events;
 use portcullis_functions::{InvokeError, Invoker};
@@ -43,36 +44,6 @@ pub enum LambdaEvent {
     RequestV1,
     /// `event: request`, payload 2.0.
     RequestV2,
-}
-
-/// The values that go into ARNs and events: where this "API" lives.
-#[derive(Debug, Clone)]
-pub struct ApiIdentity {
-    /// `region` (ARNs).
-    pub region: String,
-    /// `account_id` (ARNs, `requestContext.accountId`).
-    pub account_id: String,
-    /// `api_id` (ARNs, `requestContext.apiId`).
-    pub api_id: String,
-    /// Stage name (`$default` by default).
-    pub stage: String,
-    /// `requestContext.domainName` override; `None` uses `Host`.
-    pub domain: Option<String>,
-    /// Stage variables (events, `$stageVariables.x` identity sources).
-    pub stage_variables: Vec<(String, String)>,
-}
-
-impl Default for ApiIdentity {
-    fn default() -> Self {
-        Self {
-            region: "us-east-1".into(),
-            account_id: "123456789012".into(),
-            api_id: "portcullis".into(),
-            stage: "$default".into(),
-            domain: None,
-            stage_variables: Vec::new(),
-        }
-    }
 }
 
 /// Runtime settings of one Lambda authorizer (mapped from the YAML by `portcullis-app`).
@@ -411,17 +382,7 @@ impl LambdaAuthorizer {
         arn: &str,
         values: &[String],
     ) -> Result<Answer, FunctionFailure> {
-        let api = &self.settings.api;
-        let facts = events::RequestFacts {
-            parts,
-            body: &[],
-            ctx,
-            stage: &api.stage,
-            api_id: &api.api_id,
-            account_id: &api.account_id,
-            domain: api.domain.as_deref(),
-            stage_variables: &api.stage_variables,
-        };
+        let facts = events::RequestFacts::new(parts, &[], ctx, &self.settings.api);
         let event = match self.settings.event {
             LambdaEvent::Token => events::token_event(values.first().map_or("", String::as_str), arn),
             LambdaEvent::RequestV1 => events::request_authorizer_v1(&facts, arn, values),

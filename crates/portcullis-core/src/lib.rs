@@ -6,6 +6,7 @@
 //! AWS calls `apigw-requestid` ([`RequestId`]), the facts about one request that every stage may
 //! read ([`CallContext`]) and what an authorizer proved about the caller ([`AuthContext`]).
 
+mod api;
 mod auth;
 mod body;
 mod context;
@@ -13,6 +14,7 @@ mod context_variable;
 mod request_id;
 mod time;
 
+pub use api::ApiIdentity;
 pub use auth::{AuthContext, JwtContext, LambdaContext};
 pub use body::{Body, BoxError, empty, full};
 pub use context::CallContext;

@@ -37,6 +37,27 @@ pub struct RequestFacts<'a> {
     pub stage_variables: &'a [(String, String)],
 }
 
+impl<'a> RequestFacts<'a> {
+    /// The facts of one request on the API described by `api`.
+    pub fn new(
+        parts: &'a http::request::Parts,
+        body: &'a [u8],
+        ctx: &'a CallContext,
+        api: &'a portcullis_core::ApiIdentity,
+    ) -> Self {
+        Self {
+            parts,
+            body,
+            ctx,
+            stage: &api.stage,
+            api_id: &api.api_id,
+            account_id: &api.account_id,
+            domain: api.domain.as_deref(),
+            stage_variables: &api.stage_variables,
+        }
+    }
+}
+
 /// The event could not be encoded.
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {

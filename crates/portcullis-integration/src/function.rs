@@ -13,7 +13,7 @@ use std::time::Duration;
 use ::http::{Request, Response};
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use portcullis_core::{Body, BoxError, CallContext};
+use portcullis_core::{ApiIdentity, Body, BoxError, CallContext};
 use portcullis_events as events;
 use portcullis_functions::{InvokeError, Invoker, MAX_PAYLOAD_BYTES};
 
@@ -37,16 +37,8 @@ pub struct FunctionIntegrationSettings {
     /// The integration timeout (default 30 s, the HTTP API maximum): covers waiting for an
     /// instance, a cold start and the run. On expiry the answer is 503.
     pub timeout: Duration,
-    /// The stage name for `requestContext.stage` (`$default` by default).
-    pub stage: String,
-    /// `requestContext.apiId`.
-    pub api_id: String,
-    /// `requestContext.accountId`.
-    pub account_id: String,
-    /// `requestContext.domainName`; `None` uses the request's `Host`.
-    pub domain: Option<String>,
-    /// `stageVariables`.
-    pub stage_variables: Vec<(String, String)>,
+    /// Stage, API id, account, domain and stage variables for the event's `requestContext`.
+    pub api: ApiIdentity,
 }
 
 impl Default for FunctionIntegrationSettings {
@@ -54,11 +46,7 @@ impl Default for FunctionIntegrationSettings {
         Self {
             payload_format: PayloadFormat::V2,
             timeout: Duration::from_secs(30),
-            stage: "$default".to_owned(),
-            api_id: "portcullis".to_owned(),
-            account_id: "123456789012".to_owned(),
-            domain: None,
-            stage_variables: Vec::new(),
+            api: ApiIdentity::default(),
         }
     }
 }
@@ -102,16 +90,7 @@ impl FunctionIntegration {
         // The whole body is needed for the event; Lambda's 6 MB sync limit applies (spec §4.5).
         let body = collect_bounded(body, MAX_PAYLOAD_BYTES).await?;
         let s = &self.settings;
-        let facts = events::RequestFacts {
-            parts: &parts,
-            body: &body,
-            ctx,
-            stage: &s.stage,
-            api_id: &s.api_id,
-            account_id: &s.account_id,
-            domain: s.domain.as_deref(),
-            stage_variables: &s.stage_variables,
-        };
+        let facts = events::RequestFacts::new(&parts, &body, ctx, &s.api);
         let event = match s.payload_format {
             PayloadFormat::V2 => events::request_v2(&facts),
             PayloadFormat::V1 => events::request_v1(&facts),

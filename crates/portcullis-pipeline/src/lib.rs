@@ -30,7 +30,7 @@ pub mod stack;
 
 pub use access_log::{AccessLogFormat, AccessLogSink, AccessRecord, JsonLinesSink, NoAccessLog};
 pub use listener::{ListenerSettings, serve, until_stopped};
-pub use mapping::{MappingEnv, MappingError, RequestMapping};
+pub use mapping::{MappingError, RequestMapping};
 pub use metrics::Metrics;
 pub use plan::{Access, RequestLimits, RoutePlan, Snapshot};
 pub use respond::Rejection;

@@ -28,7 +28,7 @@ use http::header::{HOST, HeaderName, USER_AGENT};
 use http::request::Parts;
 use http_body_util::BodyExt;
 use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
-use portcullis_core::{AuthContext, Body, CallContext, full};
+use portcullis_core::{ApiIdentity, AuthContext, Body, CallContext, full};
 use portcullis_integration::http::PathOverride;
 use serde_json::Value;
 
@@ -46,19 +46,6 @@ const PATH_DECODED: &AsciiSet = &PATH.add(b'%').add(b'\\').add(b'^').add(b'|').a
 const BODY_JSON_LIMIT: usize = 100 * 1024;
 /// Query names and values: everything but RFC 3986 unreserved characters.
 const QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-
-/// Facts fixed for the whole configuration, substituted into values at compile time.
-#[derive(Debug, Clone, Copy)]
-pub struct MappingEnv<'a> {
-    /// `$context.stage`.
-    pub stage: &'a str,
-    /// `$context.apiId`.
-    pub api_id: &'a str,
-    /// `$context.accountId`.
-    pub account_id: &'a str,
-    /// `$stageVariables.<name>` -> value.
-    pub stage_variables: &'a [(String, String)],
-}
 
 /// Why a mapping failed to compile, or (rarely) to apply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -193,7 +180,7 @@ impl RequestMapping {
     /// within the value for value problems).
     pub fn compile<'e>(
         entries: impl IntoIterator<Item = (&'e str, &'e str)>,
-        env: &MappingEnv<'_>,
+        env: &ApiIdentity,
     ) -> Result<Self, (usize, MappingError)> {
         let mut ops = Vec::new();
         for (i, (key, value)) in entries.into_iter().enumerate() {
@@ -527,7 +514,7 @@ fn form_decode_path(raw: &str) -> String {
     percent_decode_str(raw).decode_utf8_lossy().into_owned()
 }
 
-fn compile_entry(key: &str, value: &str, env: &MappingEnv<'_>) -> Result<Op, MappingError> {
+fn compile_entry(key: &str, value: &str, env: &ApiIdentity) -> Result<Op, MappingError> {
     let bad_key = || MappingError::Key(key.to_owned());
     let (action, target) = key.split_once(':').ok_or_else(bad_key)?;
     let action = match action {
@@ -558,7 +545,7 @@ fn compile_entry(key: &str, value: &str, env: &MappingEnv<'_>) -> Result<Op, Map
 
 /// Parses a value: literal text, `$name.path` (up to the first character that cannot be in a
 /// name) and `${name.path}`. A `$` not followed by `{` or a dotted name is literal text.
-fn parse(value: &str, env: &MappingEnv<'_>) -> Result<Template, MappingError> {
+fn parse(value: &str, env: &ApiIdentity) -> Result<Template, MappingError> {
     let chars: Vec<char> = value.chars().collect();
     let mut parts: Vec<Part> = Vec::new();
     let mut literal = String::new();
@@ -666,7 +653,7 @@ enum Resolved {
 }
 
 /// Resolves one variable name (without `$`/`${}`).
-fn variable(name: &str, env: &MappingEnv<'_>) -> Result<Resolved, (String, Option<String>)> {
+fn variable(name: &str, env: &ApiIdentity) -> Result<Resolved, (String, Option<String>)> {
     let (root, rest) = name.split_once('.').unwrap_or((name, ""));
     let need = |what: &str| (format!("`${name}` needs a {what} after `{root}.`"), None);
     match root {
@@ -708,11 +695,7 @@ fn variable(name: &str, env: &MappingEnv<'_>) -> Result<Resolved, (String, Optio
     }
 }
 
-fn context_variable(
-    rest: &str,
-    name: &str,
-    env: &MappingEnv<'_>,
-) -> Result<Resolved, (String, Option<String>)> {
+fn context_variable(rest: &str, name: &str, env: &ApiIdentity) -> Result<Resolved, (String, Option<String>)> {
     let var = match rest {
         "stage" => return Ok(Resolved::Constant(env.stage.to_owned())),
         "apiId" => return Ok(Resolved::Constant(env.api_id.to_owned())),
@@ -810,18 +793,18 @@ mod tests {
 
     fn compile(entries: &[(&str, &str)]) -> RequestMapping {
         let vars = vec![("env".to_owned(), "prod".to_owned())];
-        let env = MappingEnv {
-            stage: "$default",
-            api_id: "portcullis",
-            account_id: "123456789012",
-            stage_variables: &vars,
-        };
+        let env = ApiIdentity { stage_variables: vars, ..ApiIdentity::default() };
         RequestMapping::compile(entries.iter().copied(), &env).unwrap()
     }
 
     fn compile_err(value: &str) -> MappingError {
         let vars = vec![("env".to_owned(), "prod".to_owned())];
-        let env = MappingEnv { stage: "$default", api_id: "a", account_id: "1", stage_variables: &vars };
+        let env = ApiIdentity {
+            api_id: "a".into(),
+            account_id: "1".into(),
+            stage_variables: vars,
+            ..ApiIdentity::default()
+        };
         RequestMapping::compile([("overwrite:header.x", value)], &env).unwrap_err().1
     }
 
