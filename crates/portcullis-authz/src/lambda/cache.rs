@@ -30,3 +30,23 @@ impl DecisionCache {
         self.answers.try_get_with(key, invoke).await.map_err(|shared| (*shared).clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_cache_holds_at_most_its_capacity() {
+        let cache = DecisionCache::new(8, Duration::from_secs(300));
+        for i in 0..500 {
+            let answer = Answer::Simple { is_authorized: true, context: None };
+            cache
+                .get_or_invoke(Key::from(format!("identity-{i}")), async { Ok(Arc::new(answer)) })
+                .await
+                .unwrap();
+        }
+        cache.answers.run_pending_tasks().await;
+        let held = cache.answers.entry_count();
+        assert!((1..=8).contains(&held), "{held} entries for a capacity of 8");
+    }
+}
