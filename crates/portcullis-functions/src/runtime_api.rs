@@ -97,7 +97,10 @@ pub(crate) async fn serve(listener: TcpListener, api: Arc<ApiState>) {
                             let api = api.clone();
                             async move { Ok::<_, Infallible>(handle(&api, req).await) }
                         });
+                        // pipeline_flush: a response to a pipelined request is not flushed on its
+                        // own while the next request is already buffered (see let_caller_dispatch).
                         let _ = http1::Builder::new()
+                            .pipeline_flush(true)
                             .serve_connection(TokioIo::new(stream), service)
                             .await;
                     });
@@ -273,6 +276,7 @@ async fn response(api: &ApiState, id: &str, req: Request<Incoming>) -> Response<
     match read_body(req).await {
         Ok(body) => {
             let _ = reply.send(Outcome::Response(body));
+            let_caller_dispatch().await;
             accepted()
         }
         Err(()) => {
@@ -297,7 +301,17 @@ async fn invocation_error(api: &ApiState, id: &str, req: Request<Incoming>) -> R
     let body = read_body(req).await.unwrap_or_default();
     let error_type = error_type.or_else(|| error_type_from_body(&body)).unwrap_or_else(|| "Unhandled".into());
     let _ = reply.send(Outcome::Error { error_type, body });
+    let_caller_dispatch().await;
     accepted()
+}
+
+/// Lets the caller's task run before the acknowledgement of a result is written. The caller puts
+/// the instance back and releases its permit, and the next waiting request dispatches to it at
+/// once. A client that pipelined its next poll behind the result (our Node bootstrap does) then
+/// gets the 202 and its next invocation in one write, and wakes once per invocation instead of
+/// twice. A client that waits for the 202 before polling loses nothing but this one re-poll.
+async fn let_caller_dispatch() {
+    tokio::task::yield_now().await;
 }
 
 async fn init_error(api: &ApiState, req: Request<Incoming>) -> Response<Full<Bytes>> {
