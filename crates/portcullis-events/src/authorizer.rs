@@ -7,7 +7,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::request::{EventError, RequestFacts, value_v1, value_v2};
+use crate::request::{EventError, RequestFacts, V2Kind, value_v1, write_v2};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -65,21 +65,7 @@ pub fn request_authorizer_v2(
     route_arn: &str,
     identity_source: &[String],
 ) -> Result<Vec<u8>, EventError> {
-    let mut event = value_v2(facts)?;
-    if let Value::Object(map) = &mut event {
-        map.remove("body");
-        map.remove("isBase64Encoded");
-        if let Some(Value::Object(context)) = map.get_mut("requestContext") {
-            context.remove("authorizer");
-        }
-        map.insert("type".into(), Value::from("REQUEST"));
-        map.insert("routeArn".into(), Value::from(route_arn));
-        map.insert(
-            "identitySource".into(),
-            identity_source.iter().map(|s| Value::from(s.as_str())).collect(),
-        );
-    }
-    Ok(serde_json::to_vec(&event)?)
+    write_v2(facts, V2Kind::Authorizer { route_arn, identity_source })
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@
 mod authorizer;
 mod claims;
 mod clf;
+mod json;
 mod request;
 mod response;
 

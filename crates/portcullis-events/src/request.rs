@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -13,6 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::claims::claim_string;
 use crate::clf::{clf_time, epoch_millis};
+use crate::json::Object;
 
 /// Everything an event is built from. The pipeline owns all of it; the builders only borrow.
 #[derive(Debug, Clone, Copy)]
@@ -69,59 +71,21 @@ pub enum EventError {
 // === payload 2.0 ===
 
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RequestV2<'a> {
-    version: &'static str,
-    route_key: &'a str,
-    raw_path: &'a str,
-    raw_query_string: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cookies: Option<Vec<&'a str>>,
-    headers: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    query_string_parameters: Option<BTreeMap<String, String>>,
-    request_context: ContextV2<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    body: Option<Cow<'a, str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    path_parameters: Option<BTreeMap<&'a str, &'a str>>,
-    is_base64_encoded: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stage_variables: Option<BTreeMap<&'a str, &'a str>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ContextV2<'a> {
-    account_id: &'a str,
-    api_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    authorizer: Option<AuthorizerV2<'a>>,
-    domain_name: &'a str,
-    domain_prefix: &'a str,
-    http: HttpV2<'a>,
-    request_id: &'a str,
-    route_key: &'a str,
-    stage: &'a str,
-    time: String,
-    time_epoch: u64,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct HttpV2<'a> {
-    method: &'a str,
-    path: &'a str,
-    protocol: &'static str,
-    source_ip: String,
-    user_agent: &'a str,
-}
-
-#[derive(Serialize)]
 #[serde(rename_all = "lowercase")]
 enum AuthorizerV2<'a> {
     Jwt { claims: BTreeMap<&'a str, String>, scopes: Option<&'a [String]> },
     Lambda(Option<&'a Map<String, Value>>),
+}
+
+/// Which 2.0-shaped event [`write_v2`] writes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum V2Kind<'a> {
+    /// The integration event (spec §4.1).
+    Integration,
+    /// The REQUEST 2.0 authorizer event (spec §3.4): the integration event without `body`,
+    /// `isBase64Encoded` and `requestContext.authorizer`, plus `type`, `routeArn` and
+    /// `identitySource` (the resolved values, in configuration order).
+    Authorizer { route_arn: &'a str, identity_source: &'a [String] },
 }
 
 /// The payload 2.0 request event (spec §4.1) as JSON bytes.
@@ -131,73 +95,149 @@ enum AuthorizerV2<'a> {
 /// `rawQueryString` as sent (`""` when none); `queryStringParameters` decoded, repeats joined
 /// with `,`; `cookies`, `queryStringParameters`, `pathParameters`, `stageVariables` and `body`
 /// omitted when empty; `http.protocol` always `HTTP/1.1`; `authorizer` omitted when no
-/// authorizer ran.
+/// authorizer ran. Maps are written with their keys in byte order.
 ///
 /// # Errors
-/// [`EventError::Encode`] if JSON encoding fails.
+/// [`EventError::Encode`] if JSON encoding of an authorizer context fails.
 pub fn request_v2(facts: &RequestFacts<'_>) -> Result<Vec<u8>, EventError> {
-    Ok(serde_json::to_vec(&event_v2(facts))?)
+    write_v2(facts, V2Kind::Integration)
 }
 
-/// The payload 2.0 event as a JSON value, for the Lambda authorizer's REQUEST 2.0 event (spec
-/// §3.4), which is this event without `body` and `isBase64Encoded` plus the authorizer fields.
-pub(crate) fn value_v2(facts: &RequestFacts<'_>) -> Result<Value, EventError> {
-    Ok(serde_json::to_value(event_v2(facts))?)
-}
-
-fn event_v2<'a>(facts: &RequestFacts<'a>) -> RequestV2<'a> {
+/// Writes a 2.0-shaped event field by field (see [`crate::json`] for why not through serde
+/// structs). The member order is the one the serde structs had: the documented sample's.
+pub(crate) fn write_v2(facts: &RequestFacts<'_>, kind: V2Kind<'_>) -> Result<Vec<u8>, EventError> {
     let parts = facts.parts;
     let ctx = facts.ctx;
     let path = parts.uri.path();
-    let cookie_list = cookies(&parts.headers);
-    let mut headers = joined_headers(&parts.headers);
-    headers.remove(COOKIE.as_str());
-    for (name, value) in forwarded_headers(facts) {
-        headers.insert(name.to_owned(), value);
+    let raw_query = parts.uri.query().unwrap_or("");
+    let source_ip = ip_text(ctx.client_addr.ip());
+    let integration = matches!(kind, V2Kind::Integration);
+    let (body, is_base64_encoded) =
+        if integration { encode_body(facts.body, &parts.headers) } else { (None, false) };
+    let mut out = Vec::with_capacity(1024 + body.as_ref().map_or(0, |b| b.len()));
+    let mut event = Object::new(&mut out);
+    if let V2Kind::Authorizer { route_arn, identity_source } = kind {
+        event.str("type", "REQUEST");
+        event.str("routeArn", route_arn);
+        event.str_array("identitySource", identity_source);
     }
-    let query = joined_query(parts.uri.query().unwrap_or(""));
-    let (body, is_base64_encoded) = encode_body(facts.body, &parts.headers);
-    let domain = domain_name(facts);
-    let (time, time_epoch) = (clf_time(ctx.received_at), epoch_millis(ctx.received_at));
-    let authorizer = match &ctx.auth {
-        AuthContext::None => None,
-        AuthContext::Jwt(jwt) => Some(AuthorizerV2::Jwt {
-            claims: jwt.claims.iter().filter_map(|(k, v)| claim_string(v).map(|s| (k.as_str(), s))).collect(),
-            scopes: jwt.scopes.as_deref(),
-        }),
-        AuthContext::Lambda(lambda) => Some(AuthorizerV2::Lambda(lambda.context.as_deref())),
-    };
-    RequestV2 {
-        version: "2.0",
-        route_key: &ctx.route_key,
-        raw_path: path,
-        raw_query_string: parts.uri.query().unwrap_or(""),
-        cookies: (!cookie_list.is_empty()).then_some(cookie_list),
-        headers,
-        query_string_parameters: (!query.is_empty()).then_some(query),
-        request_context: ContextV2 {
-            account_id: facts.account_id,
-            api_id: facts.api_id,
-            authorizer,
-            domain_name: domain,
-            domain_prefix: domain_prefix(domain),
-            http: HttpV2 {
-                method: parts.method.as_str(),
-                path,
-                protocol: "HTTP/1.1",
-                source_ip: ctx.client_addr.ip().to_string(),
-                user_agent: header_str(&parts.headers, USER_AGENT.as_str()),
-            },
-            request_id: ctx.request_id.as_str(),
-            route_key: &ctx.route_key,
-            stage: facts.stage,
-            time,
-            time_epoch,
-        },
-        body,
-        path_parameters: path_parameters(ctx),
-        is_base64_encoded,
-        stage_variables: stage_variables(facts.stage_variables),
+    event.str("version", "2.0");
+    event.str("routeKey", &ctx.route_key);
+    event.str("rawPath", path);
+    event.str("rawQueryString", raw_query);
+    let cookie_list = cookies(&parts.headers);
+    if !cookie_list.is_empty() {
+        event.str_array("cookies", &cookie_list);
+    }
+    event.str_map("headers", headers_v2(facts, &source_ip));
+    let query = joined_query(raw_query);
+    if !query.is_empty() {
+        event.str_map("queryStringParameters", &query);
+    }
+    {
+        let mut context = Object::new(event.key("requestContext"));
+        context.str("accountId", facts.account_id);
+        context.str("apiId", facts.api_id);
+        if integration {
+            match &ctx.auth {
+                AuthContext::None => {}
+                AuthContext::Jwt(jwt) => {
+                    let claims =
+                        jwt.claims.iter().filter_map(|(k, v)| claim_string(v).map(|s| (k.as_str(), s)));
+                    let authorizer =
+                        AuthorizerV2::Jwt { claims: claims.collect(), scopes: jwt.scopes.as_deref() };
+                    context.serialize("authorizer", &authorizer)?;
+                }
+                AuthContext::Lambda(lambda) => {
+                    context.serialize("authorizer", &AuthorizerV2::Lambda(lambda.context.as_deref()))?;
+                }
+            }
+        }
+        let domain = domain_name(facts);
+        context.str("domainName", domain);
+        context.str("domainPrefix", domain_prefix(domain));
+        {
+            let mut http = Object::new(context.key("http"));
+            http.str("method", parts.method.as_str());
+            http.str("path", path);
+            http.str("protocol", "HTTP/1.1");
+            http.str("sourceIp", &source_ip);
+            http.str("userAgent", header_str(&parts.headers, USER_AGENT.as_str()));
+            http.end();
+        }
+        context.str("requestId", ctx.request_id.as_str());
+        context.str("routeKey", &ctx.route_key);
+        context.str("stage", facts.stage);
+        context.str("time", &clf_time(ctx.received_at));
+        context.u64("timeEpoch", epoch_millis(ctx.received_at));
+        context.end();
+    }
+    if let Some(body) = &body {
+        event.str("body", body);
+    }
+    if !ctx.params.is_empty() {
+        event.str_map(
+            "pathParameters",
+            sorted_last_wins(ctx.params.iter().map(|p| (&*p.name, p.decoded.as_str()))),
+        );
+    }
+    if integration {
+        event.bool("isBase64Encoded", is_base64_encoded);
+    }
+    if !facts.stage_variables.is_empty() {
+        let vars = facts.stage_variables.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        event.str_map("stageVariables", sorted_last_wins(vars));
+    }
+    event.end();
+    Ok(out)
+}
+
+/// The 2.0 `headers` map: one member per name, repeats joined with `,`, `cookie` left out and
+/// the `x-forwarded-*` headers API Gateway sets (spec §4.1) in place of client-sent ones; sorted
+/// by name.
+fn headers_v2<'h>(facts: &RequestFacts<'h>, source_ip: &str) -> Vec<(&'h str, Cow<'h, str>)> {
+    let headers = &facts.parts.headers;
+    let forwarded = forwarded_headers(facts, source_ip);
+    let mut out = Vec::with_capacity(headers.keys_len() + forwarded.len());
+    for name in headers.keys() {
+        let name = name.as_str();
+        if name == COOKIE.as_str() || forwarded.iter().any(|(f, _)| *f == name) {
+            continue;
+        }
+        if let Some(value) = header_value(headers, name) {
+            out.push((name, value));
+        }
+    }
+    out.extend(forwarded.into_iter().map(|(name, value)| (name, Cow::Owned(value))));
+    out.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out
+}
+
+/// `pairs` sorted by key, the last of repeated keys kept (what collecting into a `BTreeMap` does).
+fn sorted_last_wins<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(&'a str, &'a str)> {
+    let mut out: Vec<_> = pairs.collect();
+    out.reverse();
+    out.sort_by(|a, b| a.0.cmp(b.0));
+    out.dedup_by(|later, earlier| later.0 == earlier.0);
+    out
+}
+
+/// An IP address as text, without `core::fmt` for IPv4 (under callgrind the `Display` of an
+/// `Ipv4Addr` cost 2,700 instructions, called twice per event).
+fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut out = String::with_capacity(15);
+            let mut digits = itoa::Buffer::new();
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                out.push_str(digits.format(octet));
+            }
+            out
+        }
+        IpAddr::V6(v6) => v6.to_string(),
     }
 }
 
@@ -292,7 +332,8 @@ fn event_v1<'a>(facts: &RequestFacts<'a>) -> RequestV1<'a> {
             .or_default()
             .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
     }
-    for (name, value) in forwarded_headers(facts) {
+    let source_ip = ip_text(ctx.client_addr.ip());
+    for (name, value) in forwarded_headers(facts, &source_ip) {
         multi_headers.insert(name.to_owned(), vec![value]);
     }
     let headers =
@@ -332,7 +373,7 @@ fn event_v1<'a>(facts: &RequestFacts<'a>) -> RequestV1<'a> {
                 cognito_identity_id: None,
                 cognito_identity_pool_id: None,
                 principal_org_id: None,
-                source_ip: ctx.client_addr.ip().to_string(),
+                source_ip,
                 user: None,
                 user_agent: header_str(&parts.headers, USER_AGENT.as_str()),
                 user_arn: None,
@@ -491,19 +532,27 @@ pub fn form_decode(s: &str) -> String {
 /// observed in real events): the source IP appended to any client-sent `x-forwarded-for` (with
 /// `", "`, as proxies append), and `x-forwarded-proto` / `x-forwarded-port` describing the
 /// client's connection (port from `Host`, else 443/80), replacing client-sent values.
-fn forwarded_headers(facts: &RequestFacts<'_>) -> [(&'static str, String); 3] {
+fn forwarded_headers(facts: &RequestFacts<'_>, source_ip: &str) -> [(&'static str, String); 3] {
     let ctx = facts.ctx;
-    let ip = ctx.client_addr.ip().to_string();
-    let sent: Vec<&str> =
-        facts.parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
-    let xff = if sent.is_empty() { ip } else { format!("{}, {ip}", sent.join(", ")) };
+    let mut xff = String::new();
+    for sent in facts.parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()) {
+        xff.push_str(sent);
+        xff.push_str(", ");
+    }
+    xff.push_str(source_ip);
     let host = facts.parts.headers.get(HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
     let port = match host.rsplit_once(':') {
-        Some((_, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => port.to_owned(),
-        _ => (if ctx.tls { "443" } else { "80" }).to_owned(),
+        Some((_, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => port,
+        _ => {
+            if ctx.tls {
+                "443"
+            } else {
+                "80"
+            }
+        }
     };
     let proto = if ctx.tls { "https" } else { "http" };
-    [("x-forwarded-for", xff), ("x-forwarded-port", port), ("x-forwarded-proto", proto.to_owned())]
+    [("x-forwarded-for", xff), ("x-forwarded-port", port.to_owned()), ("x-forwarded-proto", proto.to_owned())]
 }
 
 fn path_parameters(ctx: &CallContext) -> Option<BTreeMap<&str, &str>> {
