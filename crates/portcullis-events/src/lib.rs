@@ -9,8 +9,10 @@
 //!
 //! It deliberately does not use `aws_lambda_events` to *emit* events: that crate's serializer
 //! writes fields AWS never sends (`httpMethod` on 2.0 contexts, `null` for absent maps) — see
-//! `shared/research/dependencies.md` §8. Our structs are serialize-only and follow the spec field
-//! for field; the tests deserialize what we emit with `aws_lambda_events` as a cross-check.
+//! `shared/research/dependencies.md` §8. Payload 1.0 goes through serialize-only structs; the 2.0
+//! events, built on every invocation, are written field by field (`json.rs`). Both follow the
+//! spec field for field; the tests deserialize what we emit with `aws_lambda_events` as a
+//! cross-check.
 //!
 //! ```
 //! let output = br#"{"statusCode":201,"cookies":["a=1"],"body":"made"}"#;
