@@ -33,8 +33,8 @@ pub use authorizer::{request_authorizer_v1, request_authorizer_v2, token_event};
 pub use claims::claim_string;
 pub use clf::clf_time;
 pub use request::{
-    EventError, RequestFacts, cookies, form_decode, header_value, joined_headers, joined_query, query_value,
-    request_v1, request_v2,
+    EventError, RequestFacts, cookies, form_decode, header_value, joined_query, query_value, request_v1,
+    request_v2,
 };
 pub use response::{ResponseError, response_v1, response_v2};
 

@@ -208,7 +208,7 @@ fn headers_v2<'h>(facts: &RequestFacts<'h>, source_ip: &str) -> Vec<(&'h str, Co
             out.push((name, value));
         }
     }
-    out.extend(forwarded.into_iter().map(|(name, value)| (name, Cow::Owned(value))));
+    out.extend(forwarded);
     out.sort_unstable_by(|a, b| a.0.cmp(b.0));
     out
 }
@@ -334,7 +334,7 @@ fn event_v1<'a>(facts: &RequestFacts<'a>) -> RequestV1<'a> {
     }
     let source_ip = ip_text(ctx.client_addr.ip());
     for (name, value) in forwarded_headers(facts, &source_ip) {
-        multi_headers.insert(name.to_owned(), vec![value]);
+        multi_headers.insert(name.to_owned(), vec![value.into_owned()]);
     }
     let headers =
         multi_headers.iter().filter_map(|(k, v)| v.last().map(|last| (k.clone(), last.clone()))).collect();
@@ -435,25 +435,8 @@ fn authorizer_v1(auth: &AuthContext) -> Map<String, Value> {
 
 // === shared pieces (also for the Lambda authorizer events of spec §3.3/§3.4) ===
 
-/// Header names (lower-case) to values, repeated headers joined with `,` as documented (spec
-/// §4.1; open question 7 of §10: we follow the doc, not the emulator's `", "`). Non-UTF-8 bytes
-/// are replaced with U+FFFD.
-pub fn joined_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
-    let mut out: BTreeMap<String, String> = BTreeMap::new();
-    for (name, value) in headers {
-        let value = String::from_utf8_lossy(value.as_bytes());
-        out.entry(name.as_str().to_owned())
-            .and_modify(|joined| {
-                joined.push(',');
-                joined.push_str(&value);
-            })
-            .or_insert_with(|| value.into_owned());
-    }
-    out
-}
-
 /// The value of header `name` as AWS hands it on (spec §4.1): every occurrence, in order, joined
-/// with `,`; non-UTF-8 bytes replaced with U+FFFD. `None` when the header is absent. Borrowed when
+/// with `,` (open question 7 of spec §10: the doc's `,`, not the emulator's `", "`); non-UTF-8 bytes replaced with U+FFFD. `None` when the header is absent. Borrowed when
 /// it occurs once. Shared by events, identity sources, parameter mapping and rules, so that all
 /// read a repeated header the same way.
 pub fn header_value<'h>(
@@ -532,7 +515,7 @@ pub fn form_decode(s: &str) -> String {
 /// observed in real events): the source IP appended to any client-sent `x-forwarded-for` (with
 /// `", "`, as proxies append), and `x-forwarded-proto` / `x-forwarded-port` describing the
 /// client's connection (port from `Host`, else 443/80), replacing client-sent values.
-fn forwarded_headers(facts: &RequestFacts<'_>, source_ip: &str) -> [(&'static str, String); 3] {
+fn forwarded_headers(facts: &RequestFacts<'_>, source_ip: &str) -> [(&'static str, Cow<'static, str>); 3] {
     let ctx = facts.ctx;
     let mut xff = String::new();
     for sent in facts.parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()) {
@@ -542,17 +525,17 @@ fn forwarded_headers(facts: &RequestFacts<'_>, source_ip: &str) -> [(&'static st
     xff.push_str(source_ip);
     let host = facts.parts.headers.get(HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
     let port = match host.rsplit_once(':') {
-        Some((_, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => port,
-        _ => {
-            if ctx.tls {
-                "443"
-            } else {
-                "80"
-            }
+        Some((_, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            Cow::Owned(port.to_owned())
         }
+        _ => Cow::Borrowed(if ctx.tls { "443" } else { "80" }),
     };
     let proto = if ctx.tls { "https" } else { "http" };
-    [("x-forwarded-for", xff), ("x-forwarded-port", port.to_owned()), ("x-forwarded-proto", proto.to_owned())]
+    [
+        ("x-forwarded-for", Cow::Owned(xff)),
+        ("x-forwarded-port", port),
+        ("x-forwarded-proto", Cow::Borrowed(proto)),
+    ]
 }
 
 fn path_parameters(ctx: &CallContext) -> Option<BTreeMap<&str, &str>> {

@@ -71,7 +71,16 @@ fn token_event_is_exactly_the_three_documented_fields() {
 
 #[test]
 fn request_v2_event_has_route_arn_identity_array_and_no_body() {
-    let (parts, ctx) = (parts(), ctx());
+    let parts = parts();
+    // An authorizer outcome already in the context (none is, in the pipeline) must still not be
+    // handed to an authorizer: this makes the `requestContext.authorizer` check able to fail.
+    let ctx = CallContext {
+        auth: AuthContext::Lambda(portcullis_core::LambdaContext {
+            principal_id: Some("p".into()),
+            context: None,
+        }),
+        ..ctx()
+    };
     let vars = [("env".to_owned(), "dev".to_owned())];
     let ids = ["Bearer abc".to_owned(), "t1".to_owned()];
     let bytes = request_authorizer_v2(&facts(&parts, &ctx, &vars), ARN, &ids).unwrap();
