@@ -4,6 +4,7 @@
 #   bench/run.sh            # 10 s wrk runs, 2 rounds (about 8 minutes plus the build)
 #   bench/run.sh --quick    # 3 s runs (about 3 minutes)
 #   bench/run.sh --rounds 3 --out /tmp/bench-results
+#   bench/run.sh --only nginx-direct,portcullis-public,portcullis-fn-node   # some targets only
 #
 # On a fresh Debian machine, run as root once: it installs wrk, nginx, haproxy, node and PyJWT
 # when missing (no system service is used: each server runs from its own temp config on
