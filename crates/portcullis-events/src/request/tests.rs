@@ -433,3 +433,13 @@ fn single_values_join_repeats_with_a_comma_and_decode_the_query() {
     assert_eq!(query_value(q, "c d").as_deref(), Some("/"));
     assert_eq!(query_value(q, "A"), None, "names are case-sensitive");
 }
+
+#[test]
+fn ip_text_matches_display_for_both_families() {
+    for ip in
+        ["0.0.0.0", "203.0.113.9", "255.255.255.255", "10.0.100.7", "::1", "2001:db8::7", "::ffff:10.0.0.1"]
+    {
+        let ip: std::net::IpAddr = ip.parse().unwrap();
+        assert_eq!(ip_text(ip), ip.to_string());
+    }
+}

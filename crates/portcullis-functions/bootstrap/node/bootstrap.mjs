@@ -141,12 +141,11 @@ function onData(s, chunk) {
     parts = rest.length ? [rest] : [];
     have = rest.length;
     head = null;
-    if (close) {
-      sock = null;
-      s.destroy();
-    }
     p.resolve({ status, headers, body });
     if (close) {
+      // The server ends the connection after this response: forget it with anything read past
+      // the response, and fail what was pipelined behind it (the continuation of `p` runs later,
+      // as a microtask, and reconnects).
       drop(s, new Error('the runtime API closed the connection'));
       return;
     }
