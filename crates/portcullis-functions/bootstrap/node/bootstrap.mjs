@@ -287,6 +287,45 @@ try {
 }
 
 const env = process.env;
+// `_X_AMZN_TRACE_ID` changes with every invocation, as on AWS, but is not written with setenv(3):
+// glibc never frees a `NAME=value` string once set (callers may still hold it), so an instance
+// leaked ~150 bytes per invocation, without bound (150 MB per million), and each write searched
+// a tree of every value ever set: it cost more CPU per invocation than everything else the
+// bootstrap does. `process.env` becomes a proxy of the real environment that serves this one
+// name from a variable. JavaScript sees it like any other variable: reads, `in`, `Object.keys`,
+// spreads, and the environment of child processes (Node builds it from `process.env`). Only
+// native code calling getenv(3) does not see it (see docs/decisions.md).
+const TRACE = '_X_AMZN_TRACE_ID';
+let traceId; // the current invocation's trace header, or undefined
+delete env[TRACE];
+process.env = new Proxy(env, {
+  get: (t, k) => (k === TRACE ? traceId : t[k]),
+  has: (t, k) => (k === TRACE ? traceId !== undefined : k in t),
+  set(t, k, v) {
+    if (k === TRACE) traceId = String(v);
+    else t[k] = v;
+    return true;
+  },
+  deleteProperty(t, k) {
+    if (k === TRACE) traceId = undefined;
+    else delete t[k];
+    return true;
+  },
+  defineProperty(t, k, d) {
+    if (k !== TRACE) return Reflect.defineProperty(t, k, d);
+    traceId = String(d.value);
+    return true;
+  },
+  ownKeys(t) {
+    const keys = Reflect.ownKeys(t);
+    if (traceId !== undefined) keys.push(TRACE);
+    return keys;
+  },
+  getOwnPropertyDescriptor(t, k) {
+    if (k !== TRACE) return Reflect.getOwnPropertyDescriptor(t, k);
+    return traceId === undefined ? undefined : { value: traceId, writable: true, enumerable: true, configurable: true };
+  },
+});
 // Read once, as AWS's runtime does: every process.env access is a call into C++.
 const FUNCTION_NAME = env.AWS_LAMBDA_FUNCTION_NAME;
 const FUNCTION_VERSION = env.AWS_LAMBDA_FUNCTION_VERSION;
@@ -323,8 +362,7 @@ for (;;) {
   const id = next.headers['lambda-runtime-aws-request-id'];
   const deadline = Number(next.headers['lambda-runtime-deadline-ms']);
   const trace = next.headers['lambda-runtime-trace-id'];
-  if (trace) env._X_AMZN_TRACE_ID = trace;
-  else delete env._X_AMZN_TRACE_ID;
+  traceId = trace || undefined;
   const context = {
     callbackWaitsForEmptyEventLoop: true,
     functionName: FUNCTION_NAME,

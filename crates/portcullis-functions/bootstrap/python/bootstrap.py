@@ -86,6 +86,32 @@ class LambdaContext:
         return max(0, int(self._deadline_ms - time.time() * 1000))
 
 
+TRACE = "_X_AMZN_TRACE_ID"
+
+
+def set_trace(trace):
+    """Sets `_X_AMZN_TRACE_ID` for the invocation in `os.environ` only, not with putenv(3).
+
+    glibc never frees a `NAME=value` string once set, so writing a new trace header per
+    invocation leaked without bound (140 MB per million invocations). Python code sees the
+    variable as usual; native getenv(3) and child processes started without `env=` do not (see
+    docs/decisions.md). Interpreters without `os.environ._data` fall back to the plain write.
+    """
+    environ = os.environ
+    try:
+        data, key = environ._data, environ.encodekey(TRACE)
+    except AttributeError:
+        if trace:
+            environ[TRACE] = trace
+        else:
+            environ.pop(TRACE, None)
+        return
+    if trace:
+        data[key] = environ.encodevalue(trace)
+    else:
+        data.pop(key, None)
+
+
 def load_handler():
     spec = os.environ.get("_HANDLER", "")
     try:
@@ -133,10 +159,7 @@ def main():
             sys.exit(1)
         request_id = headers.get("Lambda-Runtime-Aws-Request-Id")
         trace = headers.get("Lambda-Runtime-Trace-Id")
-        if trace:
-            os.environ["_X_AMZN_TRACE_ID"] = trace
-        else:
-            os.environ.pop("_X_AMZN_TRACE_ID", None)
+        set_trace(trace)
         context = LambdaContext(
             request_id,
             int(headers.get("Lambda-Runtime-Deadline-Ms", "0")),

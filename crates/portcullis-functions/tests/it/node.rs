@@ -103,3 +103,48 @@ async fn seed_002_private_handler_runs_verbatim() {
     );
     run.functions.shutdown().await;
 }
+
+/// `_X_AMZN_TRACE_ID` is the invocation's trace header wherever JavaScript looks (reads, `in`,
+/// keys, spreads, child processes), changes per invocation, and is never written to the C
+/// environment: glibc keeps every `setenv` value forever, so writing it leaked per invocation.
+#[tokio::test]
+async fn the_trace_id_is_per_invocation_everywhere_javascript_looks_and_not_in_the_c_environment() {
+    let handler = r#"import { execFileSync } from 'node:child_process';
+export const handler = async () => {
+  const t = process.env._X_AMZN_TRACE_ID;
+  process.env.SET_BY_HANDLER = 42;
+  const child = execFileSync('/bin/sh', ['-c', 'printf "%s|%s" "$_X_AMZN_TRACE_ID" "$SET_BY_HANDLER"']).toString();
+  const native = process.report.getReport().environmentVariables;
+  return {
+    t,
+    has: '_X_AMZN_TRACE_ID' in process.env,
+    keys: Object.keys(process.env).filter((k) => k === '_X_AMZN_TRACE_ID').length,
+    spread: { ...process.env }._X_AMZN_TRACE_ID,
+    json: JSON.parse(JSON.stringify(process.env))._X_AMZN_TRACE_ID,
+    child,
+    setType: typeof process.env.SET_BY_HANDLER,
+    nativeTrace: native._X_AMZN_TRACE_ID ?? null,
+    nativeSet: native.SET_BY_HANDLER ?? null,
+  };
+};"#;
+    let dir = dir_with(&[("app.mjs", handler)]);
+    let run = start(node(&dir, "app.handler")).await;
+    let mut seen = Vec::new();
+    for id in ["t-1", "t-2", "t-3"] {
+        let r = invoke_json(&run.invoker, json!({}), id).await;
+        let t = r["t"].as_str().unwrap().to_owned();
+        assert!(t.starts_with("Root=1-") && t.contains(";Parent=") && t.ends_with(";Sampled=0"), "{t}");
+        assert_eq!(r["has"], true);
+        assert_eq!(r["keys"], 1, "listed once");
+        assert_eq!(r["spread"], t.as_str());
+        assert_eq!(r["json"], t.as_str());
+        assert_eq!(r["child"], format!("{t}|42"), "a child process gets the trace id and handler-set variables");
+        assert_eq!(r["setType"], "string", "process.env still coerces values to strings");
+        assert_eq!(r["nativeTrace"], serde_json::Value::Null, "never setenv(3)");
+        assert_eq!(r["nativeSet"], "42", "other writes still reach the C environment");
+        seen.push(t);
+    }
+    seen.dedup();
+    assert_eq!(seen.len(), 3, "a new trace id per invocation: {seen:?}");
+    run.functions.shutdown().await;
+}

@@ -51,3 +51,34 @@ async fn python_handler_exception_is_a_function_error() {
     }
     run.functions.shutdown().await;
 }
+
+/// As in Node: the trace header is per invocation in `os.environ`, and never putenv(3)'d (glibc
+/// keeps every value ever set, so that leaked per invocation).
+#[tokio::test]
+async fn python_trace_id_is_per_invocation_in_os_environ_and_not_in_the_c_environment() {
+    let dir = dir_with(&[(
+        "app.py",
+        r#"import ctypes, os
+libc = ctypes.CDLL(None)
+libc.getenv.restype = ctypes.c_char_p
+def handler(event, context):
+    os.environ['SET_BY_HANDLER'] = '42'
+    return {'t': os.environ.get('_X_AMZN_TRACE_ID'), 'has': '_X_AMZN_TRACE_ID' in os.environ,
+            'native': libc.getenv(b'_X_AMZN_TRACE_ID'), 'native_set': libc.getenv(b'SET_BY_HANDLER').decode()}
+"#,
+    )]);
+    let settings = FunctionSettings::new("py", FunctionKind::Python { handler: "app.handler".into() }, dir.path());
+    let run = start(settings).await;
+    let mut seen = Vec::new();
+    for id in ["p-1", "p-2"] {
+        let r = invoke_json(&run.invoker, json!({}), id).await;
+        let t = r["t"].as_str().unwrap().to_owned();
+        assert!(t.starts_with("Root=1-") && t.ends_with(";Sampled=0"), "{t}");
+        assert_eq!(r["has"], true);
+        assert_eq!(r["native"], serde_json::Value::Null, "never putenv(3)");
+        assert_eq!(r["native_set"], "42", "other writes still reach the C environment");
+        seen.push(t);
+    }
+    assert_ne!(seen[0], seen[1]);
+    run.functions.shutdown().await;
+}
