@@ -154,6 +154,15 @@ impl Invoker {
         }
     }
 
+    /// Runtime API connections the live instances have opened, as `(tcp, local)`: `local`
+    /// counts our bootstraps' private Unix socket (diagnostics, tests).
+    pub fn runtime_api_connections(&self) -> (u32, u32) {
+        match &self.target {
+            Target::Local(pool) => pool.connections(),
+            Target::Remote(_) => (0, 0),
+        }
+    }
+
     /// How many instances are ready and idle right now (diagnostics, tests).
     pub fn idle_instances(&self) -> usize {
         match &self.target {

@@ -16,7 +16,9 @@
 //! Instance identity: `AWS_LAMBDA_RUNTIME_API` is only `host:port`, and a runtime client has no
 //! way to say which instance it is. Each instance therefore gets its **own** listener on
 //! `127.0.0.1:0`; the listener *is* the instance's identity, so a response or a crash is always
-//! tied to the invocation that instance was given, with no guessing from connections.
+//! tied to the invocation that instance was given, with no guessing from connections. Our own
+//! bootstraps also get a second door to the same API, a Unix socket (`LocalListener` in
+//! `runtime_api.rs`): same protocol, without the TCP/IP path per message.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 

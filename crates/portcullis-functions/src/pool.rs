@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::MAX_PAYLOAD_BYTES;
 use crate::invoke::InvokeError;
-use crate::process::{Dispatched, Instance, Live, Spec, lock};
+use crate::process::{Dispatched, Instance, Live, LiveHandle, Spec, lock};
 
 /// Admission control shared with remote functions: `concurrency` permits, and a bounded number
 /// of callers waiting (at most `queue_timeout`) for one.
@@ -341,6 +341,11 @@ impl Pool {
     pub(crate) fn pids(&self) -> Vec<u32> {
         let live = lock(&self.live);
         live.values().map(|h| h.pid()).collect()
+    }
+
+    /// Runtime API connections accepted by the live instances: (TCP, local socket).
+    pub(crate) fn connections(&self) -> (u32, u32) {
+        lock(&self.live).values().map(LiveHandle::connections).fold((0, 0), |a, c| (a.0 + c.0, a.1 + c.1))
     }
 
     /// Kills every instance without waiting (for `Drop`).

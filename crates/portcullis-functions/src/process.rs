@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use crate::bootstrap::Bootstraps;
 use crate::invoke::{InvokeError, StartError};
-use crate::runtime_api::{self, ApiState, Invocation, Outcome, Phase};
+use crate::runtime_api::{self, ApiState, Invocation, LocalListener, Outcome, Phase};
 use crate::settings::{FunctionKind, FunctionSettings, FunctionsOptions};
 
 /// Locks a std mutex, ignoring poisoning: every critical section here is a plain field update
@@ -43,6 +43,9 @@ const PASS_THROUGH: &[&str] = &[
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
 ];
+
+/// The variable that gives our bootstraps the instance's [`LocalListener`] address.
+const LOCAL_API_VAR: &str = "PORTCULLIS_RUNTIME_API_LOCAL";
 
 /// Everything needed to spawn instances of one function, computed once at start.
 #[derive(Debug)]
@@ -98,7 +101,7 @@ impl Spec {
         Ok(Self { settings, arn, program, args, handler, runtime_dir, python })
     }
 
-    fn command(&self, api: SocketAddr, provisioned: bool) -> Command {
+    fn command(&self, api: SocketAddr, local: Option<&str>, provisioned: bool) -> Command {
         let s = &self.settings;
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args).current_dir(&s.dir).env_clear();
@@ -114,6 +117,10 @@ impl Spec {
         }
         if let Some(handler) = &self.handler {
             cmd.env("_HANDLER", handler);
+        }
+        if let Some(local) = local {
+            // Read and removed by our bootstraps before the handler loads.
+            cmd.env(LOCAL_API_VAR, local);
         }
         if let Some(dir) = &self.runtime_dir {
             cmd.env("LAMBDA_RUNTIME_DIR", dir);
@@ -144,13 +151,25 @@ impl Spec {
 }
 
 /// What the pool keeps of every live instance, busy or idle, so shutdown can reach all of them.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct LiveHandle {
     pid: u32,
     phase: watch::Receiver<Phase>,
+    api: Arc<ApiState>,
+}
+
+impl std::fmt::Debug for LiveHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveHandle").field("pid", &self.pid).finish_non_exhaustive()
+    }
 }
 
 impl LiveHandle {
+    /// Runtime API connections accepted so far: (TCP, local socket).
+    pub(crate) fn connections(&self) -> (u32, u32) {
+        (self.api.tcp_connections.load(Ordering::Relaxed), self.api.local_connections.load(Ordering::Relaxed))
+    }
+
     pub(crate) fn pid(&self) -> u32 {
         self.pid
     }
@@ -206,11 +225,14 @@ impl Instance {
             .await
             .map_err(|e| format!("could not bind the runtime API: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        // Only our own bootstraps (which have a `_HANDLER`) know the local socket.
+        let local = spec.handler.as_ref().and_then(|_| LocalListener::bind());
+        let local_env = local.as_ref().map(|l| l.env_value.clone());
         let (next_tx, next_rx) = mpsc::channel(1);
         let api = Arc::new(ApiState::new(spec.arn.clone(), next_rx));
         let phase = api.phase.subscribe();
-        let server = tokio::spawn(runtime_api::serve(listener, api.clone()));
-        let mut child = match spec.command(addr, provisioned).spawn() {
+        let server = tokio::spawn(runtime_api::serve(listener, local.map(|l| l.listener), api.clone()));
+        let mut child = match spec.command(addr, local_env.as_deref(), provisioned).spawn() {
             Ok(child) => child,
             Err(e) => {
                 server.abort();
@@ -221,7 +243,7 @@ impl Instance {
             server.abort();
             return Err("the process exited at once".into());
         };
-        lock(live).insert(id, LiveHandle { pid, phase: phase.clone() });
+        lock(live).insert(id, LiveHandle { pid, phase: phase.clone(), api: api.clone() });
         let name: Arc<str> = spec.settings.name.as_str().into();
         if let Some(stdout) = child.stdout.take() {
             tokio::spawn(forward_output(stdout, "stdout", name.clone(), id, api.clone()));
@@ -384,7 +406,7 @@ async fn forward_output(
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-fn random_u64() -> u64 {
+pub(crate) fn random_u64() -> u64 {
     RandomState::new().hash_one(COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 

@@ -11,6 +11,13 @@ const SEP = API.lastIndexOf(':');
 const HOST = API.slice(0, SEP);
 const PORT = Number(API.slice(SEP + 1));
 const BASE = '/2018-06-01/runtime';
+// The gateway's private Unix socket for this instance (abstract namespace, `@` for the NUL):
+// the same API without the TCP/IP path per message. Removed from the environment before the
+// handler loads, which sees only what Lambda sets. TCP remains the fallback.
+const LOCAL = process.env.PORTCULLIS_RUNTIME_API_LOCAL || '';
+delete process.env.PORTCULLIS_RUNTIME_API_LOCAL;
+// The gateway binds the name padded with NULs to the whole of sun_path (see runtime_api.rs).
+let local = /^@[\x21-\x7e]{1,106}$/.test(LOCAL) ? `\0${LOCAL.slice(1)}`.padEnd(108, '\0') : '';
 
 // A minimal HTTP/1.1 client on one kept-alive socket. The bootstrap makes one request at a time
 // to one server (the gateway's Runtime API), so a full `http.request` (agent, ClientRequest,
@@ -26,10 +33,16 @@ let have = 0; // their total length
 let head = null; // the parsed status line and headers of the response being read
 
 function connect() {
-  const s = net.connect({ host: HOST, port: PORT });
-  s.setNoDelay(true);
+  const s = local ? net.connect({ path: local }) : net.connect({ host: HOST, port: PORT });
+  if (!local) s.setNoDelay(true);
+  let connected = false;
+  s.on('connect', () => (connected = true));
   s.on('data', (chunk) => onData(s, chunk));
-  s.on('error', (e) => drop(s, e));
+  s.on('error', (e) => {
+    // The local socket could not be reached at all: use TCP from now on.
+    if (local && !connected) local = '';
+    drop(s, e);
+  });
   s.on('close', () => drop(s, new Error('the runtime API closed the connection')));
   return s;
 }

@@ -7,26 +7,52 @@ import http.client
 import importlib
 import json
 import os
+import socket
 import sys
 import time
 import traceback
 
 API = os.environ.get("AWS_LAMBDA_RUNTIME_API", "")
 BASE = "/2018-06-01/runtime"
+# The gateway's private Unix socket for this instance (abstract namespace, "@" for the NUL): the
+# same API without the TCP/IP path per message. Removed from the environment before the handler
+# loads, which sees only what Lambda sets. TCP remains the fallback.
+_local = os.environ.pop("PORTCULLIS_RUNTIME_API_LOCAL", "")
+# The gateway binds the name padded with NULs to the whole of sun_path (see runtime_api.rs).
+_local = ("\0" + _local[1:]).ljust(108, "\0") if _local.startswith("@") and 1 < len(_local) <= 107 else ""
 _conn = None
 
 
+class LocalConnection(http.client.HTTPConnection):
+    """HTTP on the local Unix socket; `Host` stays the TCP address."""
+
+    reached = False
+
+    def connect(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(_local)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+        self.reached = True
+
+
 def call(method, path, body=None, headers=None):
-    """One request on a kept-alive connection, reconnecting once if it went stale."""
-    global _conn
+    """One request on a kept-alive connection, reconnecting once if it went stale (and falling
+    back to TCP if the local socket cannot be reached)."""
+    global _conn, _local
     for attempt in (0, 1):
         if _conn is None:
-            _conn = http.client.HTTPConnection(API)
+            _conn = LocalConnection(API) if _local else http.client.HTTPConnection(API)
         try:
             _conn.request(method, BASE + path, body=body, headers=headers or {})
             res = _conn.getresponse()
             return res.status, res.headers, res.read()
         except (http.client.HTTPException, OSError):
+            if isinstance(_conn, LocalConnection) and not _conn.reached:
+                _local = ""
             _conn.close()
             _conn = None
             if attempt:

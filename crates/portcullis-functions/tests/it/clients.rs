@@ -57,6 +57,11 @@ async fn a_function_built_with_lambda_runtime_runs_unmodified() {
     }
     let again = invoke_json(&run.invoker, json!({}), "rust-3").await;
     assert_eq!(again["pid"], out["pid"], "warm after a handled error");
+    let (tcp, local) = run.invoker.runtime_api_connections();
+    assert!(
+        tcp >= 1 && local == 0,
+        "other runtime clients use AWS_LAMBDA_RUNTIME_API: {tcp} tcp, {local} local"
+    );
     run.functions.shutdown().await;
 }
 

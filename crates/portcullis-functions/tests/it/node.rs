@@ -2,7 +2,7 @@ use serde_json::json;
 
 use super::*;
 
-const ENV_KEYS: &str = r#"["AWS_LAMBDA_RUNTIME_API","_HANDLER","AWS_LAMBDA_FUNCTION_NAME","AWS_LAMBDA_FUNCTION_VERSION","AWS_LAMBDA_FUNCTION_MEMORY_SIZE","AWS_REGION","AWS_DEFAULT_REGION","LAMBDA_TASK_ROOT","TZ","AWS_LAMBDA_LOG_GROUP_NAME","AWS_LAMBDA_LOG_STREAM_NAME","TABLE","_X_AMZN_TRACE_ID","CARGO_MANIFEST_DIR"]"#;
+const ENV_KEYS: &str = r#"["AWS_LAMBDA_RUNTIME_API","_HANDLER","AWS_LAMBDA_FUNCTION_NAME","AWS_LAMBDA_FUNCTION_VERSION","AWS_LAMBDA_FUNCTION_MEMORY_SIZE","AWS_REGION","AWS_DEFAULT_REGION","LAMBDA_TASK_ROOT","TZ","AWS_LAMBDA_LOG_GROUP_NAME","AWS_LAMBDA_LOG_STREAM_NAME","TABLE","_X_AMZN_TRACE_ID","CARGO_MANIFEST_DIR","PORTCULLIS_RUNTIME_API_LOCAL"]"#;
 
 #[tokio::test]
 async fn esm_handler_gets_the_event_context_and_lambda_environment() {
@@ -46,12 +46,39 @@ export const handler = async (event, context) => {{
     assert_eq!(env["TABLE"], "orders");
     assert!(env["_X_AMZN_TRACE_ID"].as_str().unwrap().starts_with("Root=1-"));
     assert_eq!(env["CARGO_MANIFEST_DIR"], serde_json::Value::Null);
+    assert_eq!(env["PORTCULLIS_RUNTIME_API_LOCAL"], serde_json::Value::Null, "the bootstrap's own, removed");
 
     // Warm: the same process answers the second invocation, module state intact.
     let second = invoke_json(&run.invoker, json!({}), "req-2").await;
     assert_eq!(second["count"], 2);
     assert_eq!(second["pid"], first["pid"]);
+    // Our bootstrap talks to the API over its private Unix socket, on one kept-alive connection.
+    assert_eq!(run.invoker.runtime_api_connections(), (0, 1));
     run.functions.shutdown().await;
+}
+
+/// The bootstrap falls back to `AWS_LAMBDA_RUNTIME_API` (TCP) when the local socket it is given
+/// cannot be reached. Run as a `provided` command so that the gateway passes no socket of its
+/// own and the bad name below is the one the bootstrap sees.
+#[tokio::test]
+async fn the_node_bootstrap_falls_back_to_tcp_when_the_local_socket_is_unreachable() {
+    let dir = dir_with(&[("app.mjs", "export const handler = async (e) => ({ ok: e.n });")]);
+    let state = tempfile::tempdir().unwrap();
+    let options = FunctionsOptions { state_dir: state.path().into(), ..FunctionsOptions::default() };
+    let bootstrap = state.path().join("bootstrap/node/bootstrap.mjs");
+    let command = vec!["node".to_owned(), bootstrap.to_string_lossy().into_owned()];
+    let mut settings = FunctionSettings::new("fb", FunctionKind::Provided { command }, dir.path());
+    settings.environment = vec![
+        ("_HANDLER".into(), "app.handler".into()),
+        ("PORTCULLIS_RUNTIME_API_LOCAL".into(), "@portcullis/nobody-listens-here".into()),
+    ];
+    settings.timeout = Duration::from_secs(10);
+    let functions = Functions::start([settings], options).await.unwrap();
+    let invoker = functions.invoker("fb").unwrap();
+    assert_eq!(invoke_json(&invoker, json!({"n": 1}), "fb-1").await, json!({"ok": 1}));
+    assert_eq!(invoke_json(&invoker, json!({"n": 2}), "fb-2").await, json!({"ok": 2}));
+    assert_eq!(invoker.runtime_api_connections(), (1, 0));
+    functions.shutdown().await;
 }
 
 #[tokio::test]
@@ -138,7 +165,11 @@ export const handler = async () => {
         assert_eq!(r["keys"], 1, "listed once");
         assert_eq!(r["spread"], t.as_str());
         assert_eq!(r["json"], t.as_str());
-        assert_eq!(r["child"], format!("{t}|42"), "a child process gets the trace id and handler-set variables");
+        assert_eq!(
+            r["child"],
+            format!("{t}|42"),
+            "a child process gets the trace id and handler-set variables"
+        );
         assert_eq!(r["setType"], "string", "process.env still coerces values to strings");
         assert_eq!(r["nativeTrace"], serde_json::Value::Null, "never setenv(3)");
         assert_eq!(r["nativeSet"], "42", "other writes still reach the C environment");

@@ -7,7 +7,7 @@ async fn python_handler_gets_the_event_context_and_environment() {
     let dir = dir_with(&[
         (
             "app.py",
-            "import os\ncount = 0\ndef handler(event, context):\n    global count\n    count += 1\n    print('handling', context.aws_request_id)\n    return {'event': event, 'count': count, 'pid': os.getpid(), 'id': context.aws_request_id,\n            'name': context.function_name, 'arn': context.invoked_function_arn,\n            'remaining': context.get_remaining_time_in_millis(), 'handler': os.environ['_HANDLER'],\n            'tz': os.environ['TZ'], 'root': os.environ['LAMBDA_TASK_ROOT']}\n",
+            "import os\ncount = 0\ndef handler(event, context):\n    global count\n    count += 1\n    print('handling', context.aws_request_id)\n    return {'event': event, 'count': count, 'pid': os.getpid(), 'id': context.aws_request_id,\n            'name': context.function_name, 'arn': context.invoked_function_arn,\n            'remaining': context.get_remaining_time_in_millis(), 'handler': os.environ['_HANDLER'],\n            'local': os.environ.get('PORTCULLIS_RUNTIME_API_LOCAL'),\n            'tz': os.environ['TZ'], 'root': os.environ['LAMBDA_TASK_ROOT']}\n",
         ),
         ("pkg/mod.py", "def fn(event, context):\n    return 'nested ' + event['x']\n"),
     ]);
@@ -21,12 +21,14 @@ async fn python_handler_gets_the_event_context_and_environment() {
     assert_eq!(first["name"], "report");
     assert_eq!(first["arn"], "arn:aws:lambda:us-east-1:123456789012:function:report");
     assert_eq!(first["handler"], "app.handler");
+    assert_eq!(first["local"], serde_json::Value::Null, "the bootstrap's own variable, removed");
     assert_eq!(first["tz"], ":UTC");
     assert_eq!(first["root"], dir.path().to_str().unwrap());
     assert!(first["remaining"].as_u64().unwrap() > 3_000);
     let second = invoke_json(&run.invoker, json!({}), "py-2").await;
     assert_eq!(second["count"], 2);
     assert_eq!(second["pid"], first["pid"]);
+    assert_eq!(run.invoker.runtime_api_connections(), (0, 1), "over the private Unix socket");
     run.functions.shutdown().await;
 
     settings.kind = FunctionKind::Python { handler: "pkg/mod.fn".into() };
@@ -67,7 +69,8 @@ def handler(event, context):
             'native': libc.getenv(b'_X_AMZN_TRACE_ID'), 'native_set': libc.getenv(b'SET_BY_HANDLER').decode()}
 "#,
     )]);
-    let settings = FunctionSettings::new("py", FunctionKind::Python { handler: "app.handler".into() }, dir.path());
+    let settings =
+        FunctionSettings::new("py", FunctionKind::Python { handler: "app.handler".into() }, dir.path());
     let run = start(settings).await;
     let mut seen = Vec::new();
     for id in ["p-1", "p-2"] {
