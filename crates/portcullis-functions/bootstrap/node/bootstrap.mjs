@@ -169,9 +169,19 @@ function onData(s, chunk) {
 // Header values this client may send verbatim (no CR/LF, no bytes a latin1 write would mangle).
 const SAFE_VALUE = /^[\t\x20-\x7e]*$/;
 
+// Writes made in one tick leave in one system call: the socket is corked at the first and
+// uncorked on the next tick. The main loop writes a result and the next poll back to back; as two
+// writes they were two system calls here (strace: 2 writes per invocation, now 1).
+function corkForThisTick(s) {
+  if (s.writableCorked) return;
+  s.cork();
+  process.nextTick(() => s.uncork());
+}
+
 function call(method, p, body, headers = {}) {
   return new Promise((resolve, reject) => {
     if (!sock) sock = connect();
+    corkForThisTick(sock);
     pending.push({ sock, resolve, reject });
     let h = `${method} ${BASE}${p} HTTP/1.1\r\nHost: ${API}\r\n`;
     for (const name in headers) {
