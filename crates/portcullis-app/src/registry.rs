@@ -276,6 +276,7 @@ pub(crate) fn function_settings(config: &Config, name: &str, f: &FunctionConfig)
     settings.memory_mb = f.memory.get();
     settings.idle_timeout = f.idle_timeout;
     settings.prewarm = f.prewarm as usize;
+    settings.max_invocations = f.max_invocations;
     settings.region = config.region.clone();
     settings
 }

@@ -1,6 +1,6 @@
 //! `functions:`: Lambda handlers Portcullis runs itself (issue 4, spec §4).
 
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroU64};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -43,6 +43,9 @@ pub struct FunctionConfig {
     pub memory: NonZeroU32,
     /// `idle_timeout`: a warm instance unused this long is stopped. Default `5m`.
     pub idle_timeout: Duration,
+    /// `max_invocations`: an instance that has finished this many invocations is stopped and
+    /// replaced on demand, bounding what a long-lived instance can leak. Default: none.
+    pub max_invocations: Option<NonZeroU64>,
     /// `dir`: working directory of instances and root for `handler` (`LAMBDA_TASK_ROOT`).
     /// Default: the config file's directory; relative paths resolve against it.
     pub dir: PathBuf,
@@ -249,6 +252,10 @@ pub(crate) fn decode(cx: &mut Cx, node: &Node, path: &YPath) -> Option<FunctionC
         Some((n, p)) => decode::duration(cx, n, &p, false),
         None => Some(Duration::from_secs(300)),
     };
+    let max_invocations = match m.get("max_invocations") {
+        Some((n, p)) => decode::integer(cx, n, &p, 1, 1_000_000_000_000).map(NonZeroU64::new),
+        None => Some(None),
+    };
     let watch = match m.get("watch") {
         Some((n, p)) => decode::boolean(cx, n, &p),
         None => Some(false),
@@ -310,6 +317,7 @@ pub(crate) fn decode(cx: &mut Cx, node: &Node, path: &YPath) -> Option<FunctionC
         watch: watch?,
         memory: NonZeroU32::new(memory?)?,
         idle_timeout: idle_timeout?,
+        max_invocations: max_invocations?,
         dir: dir?,
     })
 }

@@ -507,7 +507,7 @@ functions:
     watch: true
     memory: 256
     idle_timeout: 2m
-  report: {runtime: python, handler: app.handler, dir: py}
+  report: {runtime: python, handler: app.handler, dir: py, max_invocations: 100_000}
   native: {runtime: provided, command: [./target/release/bootstrap, --fast]}
   remote: {invoke_url: "http://127.0.0.1:9000/2015-03-31/functions/function/invocations"}
   clerk-authz: {runtime: nodejs, handler: authz.handler}
@@ -601,6 +601,8 @@ fn full_config_decodes_into_typed_values() {
     assert_eq!(f.environment.get("COUNT").map(String::as_str), Some("3"));
     assert_eq!((f.prewarm, f.watch, f.memory.get()), (2, true, 256));
     assert_eq!(f.idle_timeout, Duration::from_secs(120));
+    assert_eq!(f.max_invocations, None, "default: reused until idle");
+    assert_eq!(c.functions["report"].max_invocations.map(|n| n.get()), Some(100_000));
     assert_eq!(f.dir, base);
     let r = &c.functions["report"];
     assert_eq!(r.dir, base.join("py"));
@@ -785,12 +787,13 @@ fn misplaced_and_inconsistent_settings_are_golden() {
              t.yaml:2:64: routes.\"GET /x\".respond.headers.content-length: header \"content-length\" is managed by the gateway and cannot be set here",
         ),
         (
-            "functions:\n  a: {runtime: nodejs}\n  b: {runtime: provided, invoke_url: http://x}\n  c: {runtime: python, handler: a.b, concurrency: 2, prewarm: 3, environment: {AWS_REGION: x}}\n  d: {runtime: ruby, handler: a.b}\n",
+            "functions:\n  a: {runtime: nodejs}\n  b: {runtime: provided, invoke_url: http://x}\n  c: {runtime: python, handler: a.b, concurrency: 2, prewarm: 3, environment: {AWS_REGION: x}}\n  d: {runtime: ruby, handler: a.b}\n  e: {runtime: nodejs, handler: a.b, max_invocations: 0}\n",
             "t.yaml:2:6: functions.a: missing `handler`\n  help: e.g. `handler: src/index.handler` (file path, then the export)\n\
              t.yaml:3:38: functions.b.invoke_url: `invoke_url` and `runtime` exclude each other: a function runs locally or remotely\n\
              t.yaml:4:63: functions.c.prewarm: prewarm (3) cannot exceed concurrency (2)\n\
              t.yaml:4:80: functions.c.environment.AWS_REGION: AWS_REGION is reserved: the Lambda runtime sets it\n\
-             t.yaml:5:16: functions.d.runtime: invalid value \"ruby\" (expected `nodejs`, `python` or `provided`)",
+             t.yaml:5:16: functions.d.runtime: invalid value \"ruby\" (expected `nodejs`, `python` or `provided`)\n\
+             t.yaml:6:55: functions.e.max_invocations: 0 is out of range (allowed: 1 to 1000000000000)",
         ),
         (
             "functions:\n  f: {runtime: nodejs, handler: a.b}\nauthorizers:\n  a: {type: lambda, function: f, event: token, simple_responses: true, payload_format_version: '2.0'}\n  b: {type: lambda, function: f, event: request, token_validation: x, result_ttl: 5s}\n  c: {type: lambda, function: f, event: token, identity_source: [$request.querystring.t]}\n",

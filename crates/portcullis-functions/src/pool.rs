@@ -169,10 +169,22 @@ impl Pool {
 
     /// Puts the instance of a finished invocation back in the idle list, or drops (kills) it
     /// when the result says it is broken (crash, timeout).
-    fn settle(&self, instance: Instance, result: &Result<Bytes, InvokeError>, request_id: &str) {
+    fn settle(&self, mut instance: Instance, result: &Result<Bytes, InvokeError>, request_id: &str) {
         match result {
             Ok(_) | Err(InvokeError::FunctionError { .. } | InvokeError::ResponseTooLarge) => {
-                self.put_idle(instance);
+                instance.invocations += 1;
+                match self.spec.settings.max_invocations {
+                    Some(max) if instance.invocations >= max.get() => {
+                        tracing::info!(
+                            function = self.name(),
+                            instance = instance.id,
+                            invocations = instance.invocations,
+                            "instance retired after max_invocations"
+                        );
+                        drop(instance);
+                    }
+                    _ => self.put_idle(instance),
+                }
             }
             Err(error) => {
                 tracing::warn!(

@@ -200,6 +200,8 @@ pub(crate) struct Instance {
     pub(crate) id: u64,
     /// The pool generation the instance was started in (see `Pool::recycle`).
     pub(crate) generation: u64,
+    /// Invocations finished so far (for `max_invocations`).
+    pub(crate) invocations: u64,
     pid: u32,
     api: Arc<ApiState>,
     next_tx: mpsc::Sender<Invocation>,
@@ -264,7 +266,7 @@ impl Instance {
             supervisor_api.phase.send_replace(Phase::Exited(status));
             lock(&supervisor_live).remove(&id);
         });
-        Ok(Instance { id, generation: 0, pid, api, next_tx, phase, server })
+        Ok(Instance { id, generation: 0, invocations: 0, pid, api, next_tx, phase, server })
     }
 
     /// Waits for the end of init: the first `invocation/next`.

@@ -1,6 +1,6 @@
 //! The typed settings a function runs with (built by `portcullis-app` from the YAML config).
 
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -73,6 +73,11 @@ pub struct FunctionSettings {
     pub init_timeout: Duration,
     /// `AWS_REGION` / `AWS_DEFAULT_REGION` and the ARN's region. Default `us-east-1`.
     pub region: String,
+    /// An instance that has finished this many invocations is stopped instead of being reused,
+    /// and the next request starts a fresh one. Bounds what a long-lived instance can leak (the
+    /// real runtime clients set `_X_AMZN_TRACE_ID` with `setenv` per invocation, which glibc
+    /// never frees). Default `None`: instances are reused until idle.
+    pub max_invocations: Option<NonZeroU64>,
 }
 
 impl FunctionSettings {
@@ -92,6 +97,7 @@ impl FunctionSettings {
             queue_timeout: Duration::from_secs(10),
             init_timeout: Duration::from_secs(10),
             region: "us-east-1".to_owned(),
+            max_invocations: None,
         }
     }
 }

@@ -197,3 +197,39 @@ async fn a_caller_that_goes_away_mid_invocation_leaves_the_instance_warm_and_bus
     assert_eq!(run.invoker.instance_pids().len(), 1);
     run.functions.shutdown().await;
 }
+
+/// `max_invocations`: an instance is retired (its process stopped) after that many finished
+/// invocations, handled errors included, and the next request gets a fresh one.
+#[tokio::test]
+async fn an_instance_is_retired_after_max_invocations() {
+    let dir = dir_with(&[(
+        "f.mjs",
+        "let n = 0; export const handler = async (e) => { n += 1; if (e.fail) throw new Error('x'); return { pid: process.pid, n }; };",
+    )]);
+    let mut settings = node(&dir, "f.handler");
+    settings.max_invocations = std::num::NonZeroU64::new(3);
+    let run = start(settings).await;
+    let mut seen = Vec::new();
+    for i in 0..7 {
+        if i == 1 {
+            // A handled error counts as an invocation, and the instance stays warm for the next.
+            assert!(run.invoker.invoke(Bytes::from_static(br#"{"fail":true}"#), "fail").await.is_err());
+            seen.push(seen[0]);
+            continue;
+        }
+        let r = invoke_json(&run.invoker, json!({}), &format!("r-{i}")).await;
+        seen.push(r["pid"].as_u64().unwrap() as u32);
+        assert_eq!(r["n"], (i % 3) as u64 + 1, "the instance's own count: {r}");
+    }
+    assert_eq!(seen[0..3], [seen[0]; 3]);
+    assert_eq!(seen[3..6], [seen[3]; 3]);
+    assert!(seen[0] != seen[3] && seen[3] != seen[6], "{seen:?}");
+    for retired in [seen[0], seen[3]] {
+        assert!(
+            eventually(Duration::from_secs(2), || !proc_entry_exists(retired)).await,
+            "{retired} stopped"
+        );
+    }
+    assert_eq!(run.invoker.instance_pids(), vec![seen[6]]);
+    run.functions.shutdown().await;
+}
