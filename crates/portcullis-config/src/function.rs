@@ -102,6 +102,8 @@ const RESERVED_ENV: &[&str] = &[
     "AWS_LAMBDA_RUNTIME_API",
     "LAMBDA_TASK_ROOT",
     "LAMBDA_RUNTIME_DIR",
+    // Not AWS's: the address of the Runtime API socket Portcullis gives its own bootstraps.
+    "PORTCULLIS_RUNTIME_API_LOCAL",
 ];
 
 #[derive(Clone, Copy, PartialEq)]
@@ -278,7 +280,8 @@ pub(crate) fn decode(cx: &mut Cx, node: &Node, path: &YPath) -> Option<FunctionC
                 continue;
             }
             if RESERVED_ENV.contains(&e.key.as_str()) {
-                cx.error(e.key_span, &ep, format!("{} is reserved: the Lambda runtime sets it", e.key));
+                let who = if e.key.starts_with("PORTCULLIS_") { "Portcullis" } else { "the Lambda runtime" };
+                cx.error(e.key_span, &ep, format!("{} is reserved: {who} sets it", e.key));
                 continue;
             }
             let value =

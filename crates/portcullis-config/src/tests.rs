@@ -787,11 +787,12 @@ fn misplaced_and_inconsistent_settings_are_golden() {
              t.yaml:2:64: routes.\"GET /x\".respond.headers.content-length: header \"content-length\" is managed by the gateway and cannot be set here",
         ),
         (
-            "functions:\n  a: {runtime: nodejs}\n  b: {runtime: provided, invoke_url: http://x}\n  c: {runtime: python, handler: a.b, concurrency: 2, prewarm: 3, environment: {AWS_REGION: x}}\n  d: {runtime: ruby, handler: a.b}\n  e: {runtime: nodejs, handler: a.b, max_invocations: 0}\n",
+            "functions:\n  a: {runtime: nodejs}\n  b: {runtime: provided, invoke_url: http://x}\n  c: {runtime: python, handler: a.b, concurrency: 2, prewarm: 3, environment: {AWS_REGION: x, PORTCULLIS_RUNTIME_API_LOCAL: y}}\n  d: {runtime: ruby, handler: a.b}\n  e: {runtime: nodejs, handler: a.b, max_invocations: 0}\n",
             "t.yaml:2:6: functions.a: missing `handler`\n  help: e.g. `handler: src/index.handler` (file path, then the export)\n\
              t.yaml:3:38: functions.b.invoke_url: `invoke_url` and `runtime` exclude each other: a function runs locally or remotely\n\
              t.yaml:4:63: functions.c.prewarm: prewarm (3) cannot exceed concurrency (2)\n\
              t.yaml:4:80: functions.c.environment.AWS_REGION: AWS_REGION is reserved: the Lambda runtime sets it\n\
+             t.yaml:4:95: functions.c.environment.PORTCULLIS_RUNTIME_API_LOCAL: PORTCULLIS_RUNTIME_API_LOCAL is reserved: Portcullis sets it\n\
              t.yaml:5:16: functions.d.runtime: invalid value \"ruby\" (expected `nodejs`, `python` or `provided`)\n\
              t.yaml:6:55: functions.e.max_invocations: 0 is out of range (allowed: 1 to 1000000000000)",
         ),

@@ -169,7 +169,12 @@ impl Pool {
 
     /// Puts the instance of a finished invocation back in the idle list, or drops (kills) it
     /// when the result says it is broken (crash, timeout).
-    fn settle(&self, mut instance: Instance, result: &Result<Bytes, InvokeError>, request_id: &str) {
+    fn settle(
+        self: &Arc<Self>,
+        mut instance: Instance,
+        result: &Result<Bytes, InvokeError>,
+        request_id: &str,
+    ) {
         match result {
             Ok(_) | Err(InvokeError::FunctionError { .. } | InvokeError::ResponseTooLarge) => {
                 instance.invocations += 1;
@@ -181,7 +186,7 @@ impl Pool {
                             invocations = instance.invocations,
                             "instance retired after max_invocations"
                         );
-                        drop(instance);
+                        self.replace_prewarmed(instance);
                     }
                     _ => self.put_idle(instance),
                 }
@@ -197,6 +202,27 @@ impl Pool {
                 drop(instance);
             }
         }
+    }
+
+    /// Stops `instance` and, if the function keeps `prewarm` instances, starts a replacement once
+    /// its process is gone (it counts as live until then).
+    fn replace_prewarmed(self: &Arc<Self>, instance: Instance) {
+        let exited = lock(&self.live).get(&instance.id).cloned();
+        drop(instance);
+        if self.spec.settings.prewarm == 0 {
+            return;
+        }
+        let pool = Arc::downgrade(self);
+        tokio::spawn(async move {
+            if let Some(exited) = exited {
+                exited.exited().await;
+            }
+            if let Some(pool) = pool.upgrade()
+                && !pool.closed.load(Ordering::Acquire)
+            {
+                pool.top_up_prewarm();
+            }
+        });
     }
 
     fn take_idle(&self) -> Option<Instance> {

@@ -118,10 +118,13 @@ impl Spec {
         if let Some(handler) = &self.handler {
             cmd.env("_HANDLER", handler);
         }
-        if let Some(local) = local {
+        match local {
             // Read and removed by our bootstraps before the handler loads.
-            cmd.env(LOCAL_API_VAR, local);
-        }
+            Some(local) => cmd.env(LOCAL_API_VAR, local),
+            // Our bootstrap without a socket of ours uses TCP, never an address from elsewhere.
+            None if self.handler.is_some() => cmd.env_remove(LOCAL_API_VAR),
+            None => &mut cmd,
+        };
         if let Some(dir) = &self.runtime_dir {
             cmd.env("LAMBDA_RUNTIME_DIR", dir);
         }
@@ -155,6 +158,7 @@ impl Spec {
 pub(crate) struct LiveHandle {
     pid: u32,
     phase: watch::Receiver<Phase>,
+    /// The instance's API state, for its connection counters.
     api: Arc<ApiState>,
 }
 

@@ -155,12 +155,13 @@ const ABSTRACT_NAME_LEN: usize = 107;
 /// pays the whole TCP/IP path twice: segmentation, the receive path run in the sender's context,
 /// ACKs, and a socket lock that the two CPUs of a small machine fight over. A Unix stream socket
 /// copies the bytes and wakes the reader, nothing more: `bench/transport.mjs` measures a round
-/// trip at ~19 µs of CPU over TCP and ~14 µs over this socket. It is only an extra door: `AWS_LAMBDA_RUNTIME_API` stays TCP, so
-/// every other runtime client (`lambda_runtime`, `awslambdaric`, `aws-lambda-ric`) and any
-/// handler code that reads it works as on Lambda, and our bootstraps fall back to it when the
-/// socket cannot be reached. The abstract namespace needs no file (nothing to clean up after a
-/// crash, no path length limit from a deep state directory) and, like the TCP listener on
-/// 127.0.0.1, is reachable only from this machine.
+/// trip at ~19 µs of CPU over TCP and ~14 µs over this socket. It is only an extra door:
+/// `AWS_LAMBDA_RUNTIME_API` stays TCP, so every other runtime client (`lambda_runtime`,
+/// `awslambdaric`, `aws-lambda-ric`) and any handler code that reads it works as on Lambda, and
+/// our bootstraps fall back to it when the socket cannot be reached. The abstract namespace needs
+/// no file (nothing to clean up after a crash, no path length limit from a deep state directory)
+/// and, like the TCP listener on 127.0.0.1, is reachable from this network namespace only (any
+/// local process there can connect to either; the name is not a secret).
 pub(crate) struct LocalListener {
     pub(crate) listener: UnixListener,
     /// The address for the bootstrap: the abstract name with `@` for its leading NUL byte (an
@@ -187,7 +188,7 @@ impl LocalListener {
             // address, and abstract names are compared with their length. The bootstraps pad
             // the same way, so any client that sends the exact bytes it was given matches too.
             let mut padded = [0u8; ABSTRACT_NAME_LEN];
-            padded[..name.len()].copy_from_slice(name.as_bytes());
+            padded.get_mut(..name.len())?.copy_from_slice(name.as_bytes());
             let bound = std::os::unix::net::SocketAddr::from_abstract_name(padded)
                 .and_then(|addr| std::os::unix::net::UnixListener::bind_addr(&addr))
                 .and_then(|l| l.set_nonblocking(true).map(|()| l))

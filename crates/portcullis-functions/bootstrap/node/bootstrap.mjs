@@ -2,6 +2,7 @@
 // `path/file.export` (ESM or CommonJS, async or callback style), so users need nothing but `node`.
 // Written to the state directory by portcullis-functions at start; run as `node bootstrap.mjs`.
 import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -300,24 +301,18 @@ async function crash(e, type) {
 process.on('uncaughtException', (e) => crash(e, 'Runtime.UncaughtException'));
 process.on('unhandledRejection', (e) => crash(e, 'Runtime.UnhandledPromiseRejection'));
 
-let handler;
-try {
-  handler = await loadHandler();
-} catch (e) {
-  await postError('/init/error', e).catch(() => {});
-  console.error(String(e && e.message || e));
-  process.exit(1);
-}
-
-const env = process.env;
 // `_X_AMZN_TRACE_ID` changes with every invocation, as on AWS, but is not written with setenv(3):
 // glibc never frees a `NAME=value` string once set (callers may still hold it), so an instance
 // leaked ~150 bytes per invocation, without bound (150 MB per million), and each write searched
 // a tree of every value ever set: it cost more CPU per invocation than everything else the
 // bootstrap does. `process.env` becomes a proxy of the real environment that serves this one
 // name from a variable. JavaScript sees it like any other variable: reads, `in`, `Object.keys`,
-// spreads, and the environment of child processes (Node builds it from `process.env`). Only
-// native code calling getenv(3) does not see it (see docs/decisions.md).
+// spreads, and the environment of child processes (Node builds it from `process.env`). What does
+// not see it: native getenv(3), worker threads (they copy the real environment), and
+// `structuredClone(process.env)` throws (a proxy cannot be cloned); see docs/decisions.md.
+// Installed before the handler loads, and re-exported, so that `import { env } from
+// 'node:process'` and a module-level `const { env } = process` get the proxy too.
+const env = process.env;
 const TRACE = '_X_AMZN_TRACE_ID';
 let traceId; // the current invocation's trace header, or undefined
 delete env[TRACE];
@@ -335,12 +330,17 @@ process.env = new Proxy(env, {
     return true;
   },
   defineProperty(t, k, d) {
-    if (k !== TRACE) return Reflect.defineProperty(t, k, d);
+    // What Node accepts on `process.env`: a data descriptor, writable, enumerable and
+    // configurable. Anything else goes to the real environment, which throws Node's own error.
+    const plain = 'value' in d && d.writable === true && d.enumerable === true && d.configurable === true;
+    if (k !== TRACE || !plain) return Reflect.defineProperty(t, k, d);
     traceId = String(d.value);
     return true;
   },
   ownKeys(t) {
-    const keys = Reflect.ownKeys(t);
+    // Filtered: a native setenv of the same name must not make it appear twice (a proxy that
+    // lists a key twice throws on every Object.keys and child process spawn).
+    const keys = Reflect.ownKeys(t).filter((k) => k !== TRACE);
     if (traceId !== undefined) keys.push(TRACE);
     return keys;
   },
@@ -349,6 +349,20 @@ process.env = new Proxy(env, {
     return traceId === undefined ? undefined : { value: traceId, writable: true, enumerable: true, configurable: true };
   },
 });
+syncBuiltinESMExports();
+
+let handler;
+try {
+  handler = await loadHandler();
+} catch (e) {
+  // A second attempt goes over TCP if the local socket could not be reached.
+  await postError('/init/error', e)
+    .catch(() => postError('/init/error', e))
+    .catch(() => {});
+  console.error(String(e && e.message || e));
+  process.exit(1);
+}
+
 // Read once, as AWS's runtime does: every process.env access is a call into C++.
 const FUNCTION_NAME = env.AWS_LAMBDA_FUNCTION_NAME;
 const FUNCTION_VERSION = env.AWS_LAMBDA_FUNCTION_VERSION;

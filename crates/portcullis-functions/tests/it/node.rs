@@ -137,8 +137,16 @@ async fn seed_002_private_handler_runs_verbatim() {
 #[tokio::test]
 async fn the_trace_id_is_per_invocation_everywhere_javascript_looks_and_not_in_the_c_environment() {
     let handler = r#"import { execFileSync } from 'node:child_process';
+import { env as importedEnv } from 'node:process';
+const { env: capturedEnv } = process;
 export const handler = async () => {
   const t = process.env._X_AMZN_TRACE_ID;
+  let getterRefused = false;
+  try {
+    Object.defineProperty(process.env, '_X_AMZN_TRACE_ID', { get: () => 'x', configurable: true, enumerable: true });
+  } catch (e) {
+    getterRefused = e.code === 'ERR_INVALID_OBJECT_DEFINE_PROPERTY';
+  }
   process.env.SET_BY_HANDLER = 42;
   const child = execFileSync('/bin/sh', ['-c', 'printf "%s|%s" "$_X_AMZN_TRACE_ID" "$SET_BY_HANDLER"']).toString();
   const native = process.report.getReport().environmentVariables;
@@ -152,6 +160,10 @@ export const handler = async () => {
     setType: typeof process.env.SET_BY_HANDLER,
     nativeTrace: native._X_AMZN_TRACE_ID ?? null,
     nativeSet: native.SET_BY_HANDLER ?? null,
+    imported: importedEnv._X_AMZN_TRACE_ID,
+    captured: capturedEnv._X_AMZN_TRACE_ID,
+    getterRefused,
+    after: process.env._X_AMZN_TRACE_ID,
   };
 };"#;
     let dir = dir_with(&[("app.mjs", handler)]);
@@ -173,6 +185,10 @@ export const handler = async () => {
         assert_eq!(r["setType"], "string", "process.env still coerces values to strings");
         assert_eq!(r["nativeTrace"], serde_json::Value::Null, "never setenv(3)");
         assert_eq!(r["nativeSet"], "42", "other writes still reach the C environment");
+        assert_eq!(r["imported"], t.as_str(), "import {{ env }} from 'node:process' sees it");
+        assert_eq!(r["captured"], t.as_str(), "a module-level `const {{ env }} = process` sees it");
+        assert_eq!(r["getterRefused"], true, "an accessor is refused with Node's own error");
+        assert_eq!(r["after"], t.as_str(), "and changes nothing");
         seen.push(t);
     }
     seen.dedup();

@@ -233,3 +233,29 @@ async fn an_instance_is_retired_after_max_invocations() {
     assert_eq!(run.invoker.instance_pids(), vec![seen[6]]);
     run.functions.shutdown().await;
 }
+
+/// A retired `prewarm` instance is replaced in the background, without waiting for a request.
+#[tokio::test]
+async fn a_retired_prewarmed_instance_is_replaced() {
+    let dir = dir_with(&[("f.mjs", "export const handler = async () => ({ pid: process.pid });")]);
+    let mut settings = node(&dir, "f.handler");
+    settings.prewarm = 1;
+    settings.concurrency = concurrency(2);
+    settings.max_invocations = std::num::NonZeroU64::new(2);
+    let run = start(settings).await;
+    assert!(eventually(Duration::from_secs(10), || run.invoker.idle_instances() == 1).await);
+    let first = invoke_json(&run.invoker, json!({}), "p-1").await["pid"].as_u64().unwrap() as u32;
+    let second = invoke_json(&run.invoker, json!({}), "p-2").await["pid"].as_u64().unwrap() as u32;
+    assert_eq!(first, second, "the prewarmed instance served both");
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let pids = run.invoker.instance_pids();
+            pids.len() == 1 && pids[0] != first && run.invoker.idle_instances() == 1
+        })
+        .await,
+        "a fresh prewarmed instance, idle: {:?}",
+        run.invoker.instance_pids()
+    );
+    assert!(!proc_entry_exists(first));
+    run.functions.shutdown().await;
+}
