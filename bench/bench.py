@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Side-by-side load benchmark: nginx direct, HAProxy (native jwt_verify) and Portcullis.
 
-Started by bench/run.sh (which installs the tools and builds the release binaries). Everything
-listens on 127.0.0.1 only, on free ports picked at start; every process started here is killed on
+Started by bench/run.sh (which installs the tools and builds the binaries with the production
+profile). Everything listens on 127.0.0.1 only, on free ports picked at start; every process started here is killed on
 exit (normal end, error, Ctrl-C or SIGTERM), with its whole process group (nginx workers,
 Portcullis function instances).
 
@@ -625,7 +625,7 @@ def main():
     ap.add_argument("--only", default=None,
                     help="comma-separated target names to load (default: all), e.g. nginx-direct,portcullis-fn-node")
     ap.add_argument("--tokens", type=int, default=20000, help="pre-minted tokens for scenario (b)")
-    ap.add_argument("--bin-dir", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target")), "release"))
+    ap.add_argument("--bin-dir", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target")), "production"))
     ap.add_argument("--out", default=None, help="directory for raw results and logs (default: a temp dir)")
     args = ap.parse_args()
     duration = args.duration or (3 if args.quick else 10)
@@ -639,7 +639,7 @@ def main():
     testfn = os.path.join(os.path.abspath(args.bin_dir), "portcullis-testfn")
     for path in (portcullis, testfn):
         if not os.access(path, os.X_OK):
-            die(f"{path} missing: build with cargo build --release -p portcullis -p portcullis-testfn")
+            die(f"{path} missing: build with cargo build --profile production -p portcullis -p portcullis-testfn")
     for tool in ("wrk", "nginx", "haproxy", "node"):
         if not shutil.which(tool):
             die(f"{tool} not found on PATH (bench/run.sh installs it when run as root)")

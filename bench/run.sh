@@ -8,10 +8,10 @@
 #
 # On a fresh Debian machine, run as root once: it installs wrk, nginx, haproxy, node and PyJWT
 # when missing (no system service is used: each server runs from its own temp config on
-# 127.0.0.1). It builds the release binaries (`cargo build --release -p portcullis -p
-# portcullis-testfn`, honouring CARGO_TARGET_DIR), then hands over to bench/bench.py, which
-# starts everything, loads it with wrk and prints the tables. Every process started is killed on
-# exit. Set BENCH_SKIP_BUILD=1 to use binaries already built.
+# 127.0.0.1). It builds the binaries with the production profile (`cargo build --profile
+# production -p portcullis -p portcullis-testfn`, fat LTO, honouring CARGO_TARGET_DIR), then
+# hands over to bench/bench.py, which starts everything, loads it with wrk and prints the tables.
+# Every process started is killed on exit. Set BENCH_SKIP_BUILD=1 to use binaries already built.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -50,10 +50,10 @@ if ! "$PY" -c 'import jwt, cryptography' 2>/dev/null; then
 fi
 
 if [[ -z "${BENCH_SKIP_BUILD:-}" ]]; then
-  echo "building release binaries (cargo build --release -p portcullis -p portcullis-testfn)"
-  cargo build --release -p portcullis -p portcullis-testfn
+  echo "building the binaries (cargo build --profile production -p portcullis -p portcullis-testfn)"
+  cargo build --profile production -p portcullis -p portcullis-testfn
 fi
-BIN_DIR="${CARGO_TARGET_DIR:-$REPO/target}/release"
+BIN_DIR="${CARGO_TARGET_DIR:-$REPO/target}/production"
 
 # bench.py kills what it starts; this trap covers an interrupted bench.py itself.
 child=
