@@ -1,10 +1,13 @@
-// CPU per round trip of a ~600-byte message over loopback TCP and over an abstract Unix socket,
+// CPU per round trip of a ~600-byte message over loopback TCP and over a Unix socket file,
 // both ends in one Node process pinned to one CPU (no cross-CPU wake-ups, so the figures are the
 // transports' own cost). Backs the choice of a Unix socket for our bootstraps' Runtime API
 // connection (docs/decisions.md, "Our bootstraps reach the Runtime API over a Unix socket").
 //
 //   taskset -c 0 node bench/transport.mjs            # both transports, 3 rounds each
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 
 const N = 50000;
 const payload = Buffer.alloc(600, 'x');
@@ -16,7 +19,9 @@ function round(mode) {
       if (tcp) c.setNoDelay(true);
       c.on('data', () => c.write(payload));
     });
-    const addr = tcp ? { port: 0, host: '127.0.0.1' } : { path: `\0portcullis-transport-bench/${process.pid}` };
+    const file = path.join(os.tmpdir(), `portcullis-transport-bench-${process.pid}.sock`);
+    if (!tcp) fs.rmSync(file, { force: true });
+    const addr = tcp ? { port: 0, host: '127.0.0.1' } : { path: file };
     server.listen(addr, () => {
       const c = net.connect(tcp ? { port: server.address().port, host: '127.0.0.1' } : addr);
       if (tcp) c.setNoDelay(true);

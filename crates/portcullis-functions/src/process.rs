@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::hash::{BuildHasher, RandomState};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -57,6 +57,8 @@ pub(crate) struct Spec {
     handler: Option<String>,
     runtime_dir: Option<PathBuf>,
     python: bool,
+    /// Where our bootstraps' Runtime API sockets are bound.
+    sockets: PathBuf,
 }
 
 impl Spec {
@@ -98,10 +100,19 @@ impl Spec {
                 return Err(StartError::EmptyCommand(settings.name.clone()));
             }
         };
-        Ok(Self { settings, arn, program, args, handler, runtime_dir, python })
+        Ok(Self {
+            settings,
+            arn,
+            program,
+            args,
+            handler,
+            runtime_dir,
+            python,
+            sockets: bootstraps.sockets.clone(),
+        })
     }
 
-    fn command(&self, api: SocketAddr, local: Option<&str>, provisioned: bool) -> Command {
+    fn command(&self, api: SocketAddr, local: Option<&Path>, provisioned: bool) -> Command {
         let s = &self.settings;
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args).current_dir(&s.dir).env_clear();
@@ -232,13 +243,13 @@ impl Instance {
             .map_err(|e| format!("could not bind the runtime API: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         // Only our own bootstraps (which have a `_HANDLER`) know the local socket.
-        let local = spec.handler.as_ref().and_then(|_| LocalListener::bind());
-        let local_env = local.as_ref().map(|l| l.env_value.clone());
+        let local = spec.handler.as_ref().and_then(|_| LocalListener::bind(&spec.sockets));
+        let local_path = local.as_ref().map(|l| l.path().to_owned());
         let (next_tx, next_rx) = mpsc::channel(1);
         let api = Arc::new(ApiState::new(spec.arn.clone(), next_rx));
         let phase = api.phase.subscribe();
-        let server = tokio::spawn(runtime_api::serve(listener, local.map(|l| l.listener), api.clone()));
-        let mut child = match spec.command(addr, local_env.as_deref(), provisioned).spawn() {
+        let server = tokio::spawn(runtime_api::serve(listener, local, api.clone()));
+        let mut child = match spec.command(addr, local_path.as_deref(), provisioned).spawn() {
             Ok(child) => child,
             Err(e) => {
                 server.abort();

@@ -6,6 +6,7 @@
 
 use std::convert::Infallible;
 use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -93,7 +94,7 @@ impl ApiState {
 
 /// Serves the Runtime API on `listener` and, for our own bootstraps, on `local` (a Unix socket,
 /// see [`LocalListener`]) until the task is aborted (dropping the connection tasks with it).
-pub(crate) async fn serve(listener: TcpListener, local: Option<UnixListener>, api: Arc<ApiState>) {
+pub(crate) async fn serve(listener: TcpListener, local: Option<LocalListener>, api: Arc<ApiState>) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -132,10 +133,10 @@ where
 
 /// Accepts on the local listener; never completes without one.
 async fn accept_local(
-    local: Option<&UnixListener>,
+    local: Option<&LocalListener>,
 ) -> io::Result<(UnixStream, tokio::net::unix::SocketAddr)> {
     match local {
-        Some(listener) => listener.accept().await,
+        Some(local) => local.listener.accept().await,
         None => std::future::pending().await,
     }
 }
@@ -145,11 +146,7 @@ async fn accept_failed(error: io::Error) {
     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
 }
 
-/// `sun_path` (108 bytes) minus the NUL that marks an abstract name.
-#[cfg(target_os = "linux")]
-const ABSTRACT_NAME_LEN: usize = 107;
-
-/// A Unix socket in the abstract namespace that our own bootstraps use instead of TCP.
+/// A Unix socket in the state directory that our own bootstraps use instead of TCP.
 ///
 /// Each invocation is two small messages on the instance's connection, and on loopback TCP each
 /// pays the whole TCP/IP path twice: segmentation, the receive path run in the sender's context,
@@ -158,51 +155,41 @@ const ABSTRACT_NAME_LEN: usize = 107;
 /// trip at ~19 µs of CPU over TCP and ~14 µs over this socket. It is only an extra door:
 /// `AWS_LAMBDA_RUNTIME_API` stays TCP, so every other runtime client (`lambda_runtime`,
 /// `awslambdaric`, `aws-lambda-ric`) and any handler code that reads it works as on Lambda, and
-/// our bootstraps fall back to it when the socket cannot be reached. The abstract namespace needs
-/// no file (nothing to clean up after a crash, no path length limit from a deep state directory)
-/// and, like the TCP listener on 127.0.0.1, is reachable from this network namespace only (any
-/// local process there can connect to either; the name is not a secret).
+/// our bootstraps fall back to it when the socket cannot be reached (or not bound: a path longer
+/// than `sun_path`). A path, not Linux's abstract namespace: Node 18's libuv cannot connect to
+/// abstract names, and the directory (mode 0700) keeps other users out, which neither an
+/// abstract name nor the TCP port does. The file is removed when the listener is dropped.
 pub(crate) struct LocalListener {
-    pub(crate) listener: UnixListener,
-    /// The address for the bootstrap: the abstract name with `@` for its leading NUL byte (an
-    /// environment variable cannot hold NUL).
-    pub(crate) env_value: String,
+    listener: UnixListener,
+    path: PathBuf,
 }
 
 impl LocalListener {
-    /// Binds a fresh abstract name (`None` where abstract sockets do not exist, or the bind
-    /// fails: the bootstrap then uses TCP).
-    pub(crate) fn bind() -> Option<Self> {
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::linux::net::SocketAddrExt;
-            static NEXT: AtomicU64 = AtomicU64::new(0);
-            let name = format!(
-                "portcullis/{}/{:x}/{}",
-                std::process::id(),
-                crate::process::random_u64(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            );
-            // Padded with NULs to the whole of `sun_path` (107 bytes after the leading NUL):
-            // libuv, under Node's `net.connect({path})`, always connects with the full-length
-            // address, and abstract names are compared with their length. The bootstraps pad
-            // the same way, so any client that sends the exact bytes it was given matches too.
-            let mut padded = [0u8; ABSTRACT_NAME_LEN];
-            padded.get_mut(..name.len())?.copy_from_slice(name.as_bytes());
-            let bound = std::os::unix::net::SocketAddr::from_abstract_name(padded)
-                .and_then(|addr| std::os::unix::net::UnixListener::bind_addr(&addr))
-                .and_then(|l| l.set_nonblocking(true).map(|()| l))
-                .and_then(UnixListener::from_std);
-            match bound {
-                Ok(listener) => Some(Self { listener, env_value: format!("@{name}") }),
-                Err(error) => {
-                    tracing::debug!(%error, "no unix socket for the runtime API; the bootstrap uses TCP");
-                    None
-                }
+    /// Binds a fresh `<dir>/<gateway pid>-<n>.sock` (`None` if that fails: the bootstrap then
+    /// uses TCP).
+    pub(crate) fn bind(dir: &Path) -> Option<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path = dir.join(format!("{}-{}.sock", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
+        // A leftover from an earlier gateway that had the same pid and crashed.
+        let _ = std::fs::remove_file(&path);
+        match UnixListener::bind(&path) {
+            Ok(listener) => Some(Self { listener, path }),
+            Err(error) => {
+                tracing::debug!(%error, path = %path.display(), "no unix socket for the runtime API; the bootstrap uses TCP");
+                None
             }
         }
-        #[cfg(not(target_os = "linux"))]
-        None
+    }
+
+    /// The socket's path, for the bootstrap's environment.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for LocalListener {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 

@@ -12,13 +12,11 @@ const SEP = API.lastIndexOf(':');
 const HOST = API.slice(0, SEP);
 const PORT = Number(API.slice(SEP + 1));
 const BASE = '/2018-06-01/runtime';
-// The gateway's private Unix socket for this instance (abstract namespace, `@` for the NUL):
-// the same API without the TCP/IP path per message. Removed from the environment before the
-// handler loads, which sees only what Lambda sets. TCP remains the fallback.
-const LOCAL = process.env.PORTCULLIS_RUNTIME_API_LOCAL || '';
+// The path of the gateway's private Unix socket for this instance: the same API without the
+// TCP/IP path per message. Removed from the environment before the handler loads, which sees
+// only what Lambda sets. TCP remains the fallback.
+let local = process.env.PORTCULLIS_RUNTIME_API_LOCAL || '';
 delete process.env.PORTCULLIS_RUNTIME_API_LOCAL;
-// The gateway binds the name padded with NULs to the whole of sun_path (see runtime_api.rs).
-let local = /^@[\x21-\x7e]{1,106}$/.test(LOCAL) ? `\0${LOCAL.slice(1)}`.padEnd(108, '\0') : '';
 
 // A minimal HTTP/1.1 client on one kept-alive socket. The bootstrap makes one request at a time
 // to one server (the gateway's Runtime API), so a full `http.request` (agent, ClientRequest,

@@ -14,12 +14,10 @@ import traceback
 
 API = os.environ.get("AWS_LAMBDA_RUNTIME_API", "")
 BASE = "/2018-06-01/runtime"
-# The gateway's private Unix socket for this instance (abstract namespace, "@" for the NUL): the
-# same API without the TCP/IP path per message. Removed from the environment before the handler
-# loads, which sees only what Lambda sets. TCP remains the fallback.
+# The path of the gateway's private Unix socket for this instance: the same API without the TCP/IP
+# path per message. Removed from the environment before the handler loads, which sees only what
+# Lambda sets. TCP remains the fallback.
 _local = os.environ.pop("PORTCULLIS_RUNTIME_API_LOCAL", "")
-# The gateway binds the name padded with NULs to the whole of sun_path (see runtime_api.rs).
-_local = ("\0" + _local[1:]).ljust(108, "\0") if _local.startswith("@") and 1 < len(_local) <= 107 else ""
 _conn = None
 
 

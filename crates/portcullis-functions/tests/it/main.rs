@@ -9,6 +9,7 @@ mod pool;
 mod python;
 mod remote;
 mod shutdown;
+mod transport;
 
 use std::num::NonZeroUsize;
 use std::path::Path;

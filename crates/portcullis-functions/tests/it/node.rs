@@ -57,30 +57,6 @@ export const handler = async (event, context) => {{
     run.functions.shutdown().await;
 }
 
-/// The bootstrap falls back to `AWS_LAMBDA_RUNTIME_API` (TCP) when the local socket it is given
-/// cannot be reached. Run as a `provided` command so that the gateway passes no socket of its
-/// own and the bad name below is the one the bootstrap sees.
-#[tokio::test]
-async fn the_node_bootstrap_falls_back_to_tcp_when_the_local_socket_is_unreachable() {
-    let dir = dir_with(&[("app.mjs", "export const handler = async (e) => ({ ok: e.n });")]);
-    let state = tempfile::tempdir().unwrap();
-    let options = FunctionsOptions { state_dir: state.path().into(), ..FunctionsOptions::default() };
-    let bootstrap = state.path().join("bootstrap/node/bootstrap.mjs");
-    let command = vec!["node".to_owned(), bootstrap.to_string_lossy().into_owned()];
-    let mut settings = FunctionSettings::new("fb", FunctionKind::Provided { command }, dir.path());
-    settings.environment = vec![
-        ("_HANDLER".into(), "app.handler".into()),
-        ("PORTCULLIS_RUNTIME_API_LOCAL".into(), "@portcullis/nobody-listens-here".into()),
-    ];
-    settings.timeout = Duration::from_secs(10);
-    let functions = Functions::start([settings], options).await.unwrap();
-    let invoker = functions.invoker("fb").unwrap();
-    assert_eq!(invoke_json(&invoker, json!({"n": 1}), "fb-1").await, json!({"ok": 1}));
-    assert_eq!(invoke_json(&invoker, json!({"n": 2}), "fb-2").await, json!({"ok": 2}));
-    assert_eq!(invoker.runtime_api_connections(), (1, 0));
-    functions.shutdown().await;
-}
-
 #[tokio::test]
 async fn commonjs_callback_and_sync_handlers_work() {
     let dir = dir_with(&[

@@ -85,25 +85,3 @@ def handler(event, context):
     assert_ne!(seen[0], seen[1]);
     run.functions.shutdown().await;
 }
-
-/// As in Node: an unreachable local socket makes the bootstrap use `AWS_LAMBDA_RUNTIME_API`.
-#[tokio::test]
-async fn the_python_bootstrap_falls_back_to_tcp_when_the_local_socket_is_unreachable() {
-    let dir = dir_with(&[("app.py", "def handler(event, context):\n    return {'ok': event['n']}\n")]);
-    let state = tempfile::tempdir().unwrap();
-    let options = FunctionsOptions { state_dir: state.path().into(), ..FunctionsOptions::default() };
-    let bootstrap = state.path().join("bootstrap/python/bootstrap.py");
-    let command = vec!["python3".to_owned(), bootstrap.to_string_lossy().into_owned()];
-    let mut settings = FunctionSettings::new("pyfb", FunctionKind::Provided { command }, dir.path());
-    settings.environment = vec![
-        ("_HANDLER".into(), "app.handler".into()),
-        ("PORTCULLIS_RUNTIME_API_LOCAL".into(), "@portcullis/nobody-listens-here".into()),
-    ];
-    settings.timeout = Duration::from_secs(10);
-    let functions = Functions::start([settings], options).await.unwrap();
-    let invoker = functions.invoker("pyfb").unwrap();
-    assert_eq!(invoke_json(&invoker, json!({"n": 1}), "pyfb-1").await, json!({"ok": 1}));
-    assert_eq!(invoke_json(&invoker, json!({"n": 2}), "pyfb-2").await, json!({"ok": 2}));
-    assert_eq!(invoker.runtime_api_connections(), (1, 0));
-    functions.shutdown().await;
-}
