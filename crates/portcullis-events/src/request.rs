@@ -436,9 +436,10 @@ fn authorizer_v1(auth: &AuthContext) -> Map<String, Value> {
 // === shared pieces (also for the Lambda authorizer events of spec §3.3/§3.4) ===
 
 /// The value of header `name` as AWS hands it on (spec §4.1): every occurrence, in order, joined
-/// with `,` (open question 7 of spec §10: the doc's `,`, not the emulator's `", "`); non-UTF-8 bytes replaced with U+FFFD. `None` when the header is absent. Borrowed when
-/// it occurs once. Shared by events, identity sources, parameter mapping and rules, so that all
-/// read a repeated header the same way.
+/// with `,` (open question 7 of spec §10: the doc's `,`, not the emulator's `", "`); non-UTF-8
+/// bytes replaced with U+FFFD. `None` when the header is absent. Borrowed when it occurs once.
+/// Shared by events, identity sources, parameter mapping and rules, so that all read a repeated
+/// header the same way.
 pub fn header_value<'h>(
     headers: &'h HeaderMap,
     name: impl http::header::AsHeaderName,

@@ -186,7 +186,7 @@ impl Pool {
                             invocations = instance.invocations,
                             "instance retired after max_invocations"
                         );
-                        self.replace_prewarmed(instance);
+                        self.retire(instance);
                     }
                     _ => self.put_idle(instance),
                 }
@@ -204,9 +204,10 @@ impl Pool {
         }
     }
 
-    /// Stops `instance` and, if the function keeps `prewarm` instances, starts a replacement once
-    /// its process is gone (it counts as live until then).
-    fn replace_prewarmed(self: &Arc<Self>, instance: Instance) {
+    /// Stops a healthy `instance` that has served `max_invocations` and, if the function keeps
+    /// `prewarm` instances, starts a replacement once its process is gone (it counts as live
+    /// until then, so topping up earlier would see nothing missing).
+    fn retire(self: &Arc<Self>, instance: Instance) {
         let exited = lock(&self.live).get(&instance.id).cloned();
         drop(instance);
         if self.spec.settings.prewarm == 0 {

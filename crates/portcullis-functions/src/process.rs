@@ -423,7 +423,7 @@ async fn forward_output(
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-pub(crate) fn random_u64() -> u64 {
+fn random_u64() -> u64 {
     RandomState::new().hash_one(COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 

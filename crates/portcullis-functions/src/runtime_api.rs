@@ -175,7 +175,8 @@ impl LocalListener {
         match UnixListener::bind(&path) {
             Ok(listener) => Some(Self { listener, path }),
             Err(error) => {
-                tracing::debug!(%error, path = %path.display(), "no unix socket for the runtime API; the bootstrap uses TCP");
+                let path = path.display();
+                tracing::debug!(%error, %path, "no unix socket for the runtime API; the bootstrap uses TCP");
                 None
             }
         }
