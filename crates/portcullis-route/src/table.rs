@@ -6,10 +6,12 @@
 //! routes whose template continues with a greedy variable at the node. Both are arrays indexed
 //! by method (the seven nameable methods, then `ANY`), so the method dimension costs nothing.
 //!
-//! Memory: most nodes are path prefixes no route ends at, so the method tables live in a side
-//! array and a node holds their indexes; a node is 56 bytes instead of 184, and `build` trims
-//! every vector to its length. With 10,000 routes (about 25,000 nodes) the table went from
-//! 8.0 MB to 2.5 MB of heap (docs/benchmarks.md, idle memory).
+//! Memory: a large config holds tens of thousands of nodes (10,010 routes: about 25,000), kept
+//! for the life of the config, so the frozen table is laid out flat. Most nodes are path
+//! prefixes no route ends at: the method tables live in a side array and a node holds their
+//! indexes. Literal children live in one edge array over one string of distinct literals,
+//! with a hash index for the few nodes with many children. A frozen node is 32 bytes, with no
+//! allocation of its own (docs/benchmarks.md, idle memory).
 //!
 //! A lookup never looks at routes that cannot match: it only follows children that match the
 //! request's segments, so its cost depends on the request path and on how many templates share
@@ -19,6 +21,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use hashbrown::HashTable;
 use http::Method;
 
 use crate::error::{DuplicateRoute, PathError};
@@ -107,15 +110,21 @@ impl FxHasher {
     }
 }
 
+/// The hash of a literal (or request segment) in the frozen table's indexes.
+fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(bytes);
+    h.finish()
+}
+
 type LiteralMap = HashMap<Box<str>, u32, BuildHasherDefault<FxHasher>>;
 
 /// Up to this many literal children are kept in a list: scanning a few short strings is
 /// cheaper than hashing the request segment.
 const FEW: usize = 8;
 
-/// The literal children of a node, keyed by decoded literal: a short list, or (past [`FEW`]) a
-/// map. The map is boxed because few nodes have one, and an empty map inline would cost every
-/// node 32 bytes.
+/// The literal children of a node being built, keyed by decoded literal: a short list, or (past
+/// [`FEW`]) a map.
 #[derive(Debug, Clone, Default)]
 struct Literals {
     few: Vec<(Box<str>, u32)>,
@@ -145,20 +154,18 @@ impl Literals {
         }
     }
 
-    fn children(&self) -> impl Iterator<Item = u32> + '_ {
-        self.few.iter().map(|(_, c)| *c).chain(self.many.iter().flat_map(|m| m.values().copied()))
+    /// Every `(literal, child)` pair, in no particular order.
+    fn iter(&self) -> impl Iterator<Item = (&str, u32)> + '_ {
+        let few = self.few.iter().map(|(k, c)| (&**k, *c));
+        few.chain(self.many.iter().flat_map(|m| m.iter().map(|(k, c)| (&**k, *c))))
     }
 
-    /// Gives back the spare capacity left by growing while routes were inserted.
-    fn shrink_to_fit(&mut self) {
-        self.few.shrink_to_fit();
-        if let Some(many) = &mut self.many {
-            many.shrink_to_fit();
-        }
+    fn children(&self) -> impl Iterator<Item = u32> + '_ {
+        self.iter().map(|(_, c)| c)
     }
 }
 
-/// One trie node (one template-prefix shape).
+/// One trie node (one template-prefix shape) while the table is being built.
 #[derive(Debug, Clone)]
 struct Node {
     literals: Literals,
@@ -186,6 +193,100 @@ impl Node {
             exact_min: u16::MAX,
             exact_max: 0,
             greedy_min: u16::MAX,
+        }
+    }
+}
+
+/// A literal child in the frozen table: the bytes `text[start..start + len]` lead to `child`.
+#[derive(Debug, Clone, Copy)]
+struct Edge {
+    start: u32,
+    len: u32,
+    child: u32,
+}
+
+/// A node of the frozen table. Its literal children are `edges[first..first + count]`, scanned
+/// when there are at most [`FEW`], found through `maps[map]` (edge numbers by literal hash)
+/// when there are more. The other fields are those of [`Node`].
+#[derive(Debug, Clone)]
+struct FrozenNode {
+    first: u32,
+    count: u32,
+    map: u32,
+    var: u32,
+    exact: u32,
+    greedy: u32,
+    exact_min: u16,
+    exact_max: u16,
+    greedy_min: u16,
+}
+
+/// The literal children of every frozen node, stored once for the whole table.
+#[derive(Debug, Clone, Default)]
+struct Children {
+    /// Every distinct literal, concatenated.
+    text: Box<str>,
+    edges: Box<[Edge]>,
+    maps: Box<[HashTable<u32>]>,
+}
+
+impl Children {
+    fn literal(&self, edge: &Edge) -> &[u8] {
+        let start = edge.start as usize;
+        self.text.as_bytes().get(start..start + edge.len as usize).unwrap_or_default()
+    }
+
+    /// The child of `node` whose literal is `seg`.
+    fn get(&self, node: &FrozenNode, seg: &str) -> Option<u32> {
+        let seg = seg.as_bytes();
+        let edge = if node.map == NONE {
+            let first = node.first as usize;
+            let edges = self.edges.get(first..first + node.count as usize)?;
+            edges.iter().find(|edge| self.literal(edge) == seg)?
+        } else {
+            let map = self.maps.get(node.map as usize)?;
+            let is_seg = |e: &u32| self.edges.get(*e as usize).is_some_and(|edge| self.literal(edge) == seg);
+            self.edges.get(*map.find(hash_bytes(seg), is_seg)? as usize)?
+        };
+        Some(edge.child)
+    }
+
+    /// Lays out the literal children of `nodes`, in node order; `frozen[i]` gets node `i`'s.
+    fn freeze(nodes: &[Node], frozen: &mut [FrozenNode]) -> Children {
+        let index = |n: usize| u32::try_from(n).expect("route table larger than 4 GiB");
+        let mut text = String::new();
+        let mut interned: HashMap<&str, u32, BuildHasherDefault<FxHasher>> = HashMap::default();
+        let mut edges = Vec::new();
+        let mut maps = Vec::new();
+        for (node, out) in nodes.iter().zip(frozen.iter_mut()) {
+            let first = edges.len();
+            for (literal, child) in node.literals.iter() {
+                let start = *interned.entry(literal).or_insert_with(|| {
+                    text.push_str(literal);
+                    index(text.len() - literal.len())
+                });
+                edges.push(Edge { start, len: index(literal.len()), child });
+            }
+            let count = edges.len() - first;
+            (out.first, out.count) = (index(first), index(count));
+            if count > FEW {
+                let rehash = |e: &u32| {
+                    let edge: &Edge = &edges[*e as usize];
+                    let start = edge.start as usize;
+                    hash_bytes(&text.as_bytes()[start..start + edge.len as usize])
+                };
+                let mut map = HashTable::with_capacity(count);
+                for e in first..edges.len() {
+                    map.insert_unique(rehash(&index(e)), index(e), rehash);
+                }
+                out.map = index(maps.len());
+                maps.push(map);
+            }
+        }
+        Children {
+            text: text.into_boxed_str(),
+            edges: edges.into_boxed_slice(),
+            maps: maps.into_boxed_slice(),
         }
     }
 }
@@ -326,14 +427,25 @@ impl<T> RouteTableBuilder<T> {
             let n = &mut nodes[i];
             (n.exact_min, n.exact_max, n.greedy_min) = (emin, emax, gmin);
         }
-        for node in &mut nodes {
-            node.literals.shrink_to_fit();
-        }
-        nodes.shrink_to_fit();
+        let mut frozen: Box<[FrozenNode]> = nodes
+            .iter()
+            .map(|n| FrozenNode {
+                first: 0,
+                count: 0,
+                map: NONE,
+                var: n.var,
+                exact: n.exact,
+                greedy: n.greedy,
+                exact_min: n.exact_min,
+                exact_max: n.exact_max,
+                greedy_min: n.greedy_min,
+            })
+            .collect();
+        let children = Children::freeze(&nodes, &mut frozen);
         routes.shrink_to_fit();
         tables.shrink_to_fit();
         let var_counts = routes.iter().map(|(k, _)| k.path().map_or(0, |p| p.var_names().count())).collect();
-        RouteTable { routes, nodes, tables, default, var_counts, root_greedy_takes_slash }
+        RouteTable { routes, nodes: frozen, children, tables, default, var_counts, root_greedy_takes_slash }
     }
 }
 
@@ -341,7 +453,8 @@ impl<T> RouteTableBuilder<T> {
 #[derive(Debug, Clone)]
 pub struct RouteTable<T> {
     routes: Vec<(RouteKey, T)>,
-    nodes: Vec<Node>,
+    nodes: Box<[FrozenNode]>,
+    children: Children,
     tables: Vec<MethodTable>,
     default: u32,
     var_counts: Vec<usize>,
@@ -370,7 +483,8 @@ struct Best {
 
 /// State of one search.
 struct Search<'s, 'p> {
-    nodes: &'s [Node],
+    nodes: &'s [FrozenNode],
+    children: &'s Children,
     tables: &'s [MethodTable],
     segs: Segs<'p>,
     slot: Option<usize>,
@@ -410,7 +524,7 @@ impl Search<'_, '_> {
             return;
         }
         let seg = self.segs.get(depth);
-        if let Some(child) = n.literals.get(seg) {
+        if let Some(child) = self.children.get(n, seg) {
             self.exact(child, depth + 1, literals + 1);
         }
         if n.var != NONE && !seg.is_empty() {
@@ -444,7 +558,7 @@ impl Search<'_, '_> {
             self.best = Some(Best { route, literals, depth });
         }
         let seg = self.segs.get(depth);
-        if let Some(child) = n.literals.get(seg) {
+        if let Some(child) = self.children.get(n, seg) {
             self.greedy(child, depth + 1, literals + 1);
         }
         if n.var != NONE && !seg.is_empty() {
@@ -498,6 +612,7 @@ impl<T> RouteTable<T> {
     fn search<'s, 'p>(&'s self, method: &'p Method, segs: Segs<'p>) -> Search<'s, 'p> {
         let mut search = Search {
             nodes: &self.nodes,
+            children: &self.children,
             tables: &self.tables,
             segs,
             slot: method_slot(method),
@@ -549,7 +664,7 @@ impl<T> RouteTable<T> {
 mod size {
     /// Pins the node size the module docs promise: every one of the ~2.5 nodes per route pays it.
     #[test]
-    fn a_node_stays_small() {
-        assert_eq!(std::mem::size_of::<super::Node>(), 56);
+    fn a_frozen_node_stays_small() {
+        assert_eq!(std::mem::size_of::<super::FrozenNode>(), 32);
     }
 }

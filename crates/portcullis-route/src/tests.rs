@@ -441,3 +441,33 @@ fn lookup_work_is_bounded_by_the_table_even_when_every_prefix_is_ambiguous() {
     // below could still win on paper), but the count stays small.
     assert!(visits(&path) <= 64, "{}", visits(&path));
 }
+
+#[test]
+fn literal_children_are_found_in_short_lists_and_in_hashed_ones() {
+    // Up to 8 literal children are scanned, more go through a hash index over the shared edge
+    // array; literals that are prefixes of one another, a percent-encoded one and literals
+    // shared between nodes (stored once) must all resolve the same way on both sides.
+    for n in [1usize, 7, 8, 9, 40] {
+        let mut keys: Vec<String> = (0..n).map(|i| format!("GET /x/l{i}")).collect();
+        keys.extend(["GET /x/{v}".to_owned(), "GET /y/l0".to_owned(), "GET /x/l0/l1".to_owned()]);
+        keys.push(if n > 2 { "GET /x/l1x".to_owned() } else { "GET /x/a%20b".to_owned() });
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let t = table(&refs);
+        for i in 0..n {
+            let want = format!("GET /x/l{i}");
+            assert_eq!(outcome(&t, "GET", &format!("/x/l{i}")).map(|o| o.0), Some(want), "{n} children");
+        }
+        let var = Some("GET /x/{v}".to_owned());
+        for miss in ["/x/l", "/x/zz", "/x/L0", &format!("/x/l{n}")] {
+            assert_eq!(outcome(&t, "GET", miss).map(|o| o.0), var, "{miss} with {n} children");
+        }
+        assert_eq!(outcome(&t, "GET", "/y/l0").map(|o| o.0).as_deref(), Some("GET /y/l0"));
+        assert_eq!(outcome(&t, "GET", "/x/l0/l1").map(|o| o.0).as_deref(), Some("GET /x/l0/l1"));
+        assert_eq!(outcome(&t, "GET", "/y/l1"), None);
+        if n > 2 {
+            assert_eq!(outcome(&t, "GET", "/x/l1x").map(|o| o.0).as_deref(), Some("GET /x/l1x"));
+        } else {
+            assert_eq!(outcome(&t, "GET", "/x/a b").map(|o| o.0).as_deref(), Some("GET /x/a%20b"));
+        }
+    }
+}
