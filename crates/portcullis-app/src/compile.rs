@@ -2,6 +2,7 @@
 //! runtime objects. Every runtime crate takes its own typed settings; this is the only place
 //! that knows both vocabularies.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,7 +15,9 @@ use portcullis_integration::http::{
     HttpIntegration, HttpSettings, HttpVersion, PathPart, Scheme, UpstreamTarget,
 };
 use portcullis_integration::respond::RespondIntegration;
-use portcullis_pipeline::{Access, MappingError, RequestLimits, RequestMapping, RoutePlan, Snapshot};
+use portcullis_pipeline::{
+    Access, MappingError, RequestLimits, RequestMapping, RouteAuthorizer, RoutePlan, Snapshot,
+};
 use portcullis_route::{RouteKey, RouteTableBuilder};
 
 use crate::registry::Registry;
@@ -25,25 +28,32 @@ pub fn snapshot(config: &Config, registry: &Registry) -> Result<Snapshot, Config
     let mut errors = Vec::new();
     let authorizers = crate::compile_authorizers::all(config, registry, &mut errors);
     let mut table = RouteTableBuilder::new();
+    // Allocations made here and dropped again sit between the snapshot's in the heap and keep
+    // its pages resident after the load (`heap`): per route, only what the snapshot keeps.
+    let mut key_text = String::new();
     for route in &config.routes {
-        let rules = crate::compile_authorizers::compile_rules(
-            config,
-            &format!("routes.\"{}\".rules", route.key.value),
-            &route.rules,
-            &mut errors,
-        );
+        let rules = if route.rules.is_empty() {
+            None
+        } else {
+            crate::compile_authorizers::compile_rules(
+                config,
+                &format!("routes.\"{}\".rules", route.key.value),
+                &route.rules,
+                &mut errors,
+            )
+        };
         let Some(integration) = integration(config, route, registry, &mut errors) else {
             continue;
         };
         let access = match &route.authorizer {
             None => Access::Public,
             Some(name) => match authorizers.get(name) {
-                Some(authorizer) => Access::Authorizer {
+                Some(authorizer) => Access::Authorizer(Box::new(RouteAuthorizer {
                     name: Arc::from(name.as_str()),
                     authorizer: Arc::clone(&authorizer.dynamic),
                     route: RouteAuth { scopes: route.scopes.clone().into() },
                     rules: authorizer.rules.clone(),
-                },
+                })),
                 // The authorizer failed to compile; its own error is already recorded.
                 None => continue,
             },
@@ -51,9 +61,15 @@ pub fn snapshot(config: &Config, registry: &Registry) -> Result<Snapshot, Config
         let Some(mapping) = mapping(config, route, &mut errors) else {
             continue;
         };
-        let key_text: Arc<str> = Arc::from(route.key.value.to_string());
-        let plan = Arc::new(RoutePlan { key: key_text, access, rules, mapping, integration });
-        if let Err(duplicate) = table.insert(route.key.value.clone(), plan) {
+        key_text.clear();
+        // Writing to a `String` cannot fail.
+        let _ = write!(key_text, "{}", route.key.value);
+        let plan =
+            Arc::new(RoutePlan { key: Arc::from(key_text.as_str()), access, rules, mapping, integration });
+        // Parsed again rather than cloned: a clone would share the variable names' `Arc`s with
+        // the config, which was built on the loading thread, and pin pages of its arena.
+        let key = plan.key.parse::<RouteKey>().unwrap_or_else(|_| route.key.value.clone());
+        if let Err(duplicate) = table.insert(key, plan) {
             errors.push(error_at(config, route, duplicate.to_string()));
         }
     }
@@ -76,7 +92,7 @@ fn mapping(
     config: &Config,
     route: &RouteConfig,
     errors: &mut Vec<ConfigError>,
-) -> Option<Option<RequestMapping>> {
+) -> Option<Option<Box<RequestMapping>>> {
     if route.parameter_mapping.is_empty() {
         return Some(None);
     }
@@ -84,7 +100,7 @@ fn mapping(
     let env = api_identity(config);
     let entries = route.parameter_mapping.iter().map(|(k, v)| (k.value.as_str(), v.value.as_str()));
     match RequestMapping::compile(entries, &env) {
-        Ok(mapping) => Some(Some(mapping)),
+        Ok(mapping) => Some(Some(Box::new(mapping))),
         Err((index, error)) => {
             let (key, value) = &route.parameter_mapping[index];
             let path = format!("routes.\"{}\".parameter_mapping.{:?}", route.key.value, key.value);

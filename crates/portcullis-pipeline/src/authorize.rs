@@ -19,9 +19,9 @@ pub async fn run(
     ctx: &mut CallContext,
     record: &mut AccessRecord,
 ) -> Result<(), Rejection> {
-    if let Access::Authorizer { name, authorizer, route, rules } = &plan.access {
-        decide(name, authorizer.as_ref(), route, parts, ctx, record).await?;
-        check_rules(rules.as_deref(), "authorizer", parts, ctx, record)?;
+    if let Access::Authorizer(access) = &plan.access {
+        decide(&access.name, access.authorizer.as_ref(), &access.route, parts, ctx, record).await?;
+        check_rules(access.rules.as_deref(), "authorizer", parts, ctx, record)?;
     }
     check_rules(plan.rules.as_deref(), "route", parts, ctx, record)
 }

@@ -32,6 +32,6 @@ pub use access_log::{AccessLogFormat, AccessLogSink, AccessRecord, JsonLinesSink
 pub use listener::{ListenerSettings, serve, until_stopped};
 pub use mapping::{MappingError, RequestMapping};
 pub use metrics::Metrics;
-pub use plan::{Access, RequestLimits, RoutePlan, Snapshot};
+pub use plan::{Access, RequestLimits, RouteAuthorizer, RoutePlan, Snapshot};
 pub use respond::Rejection;
 pub use stack::{ConnMeta, Gateway, REQUEST_ID_HEADER};

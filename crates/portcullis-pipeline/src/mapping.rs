@@ -1068,7 +1068,7 @@ mod tests {
             key: Arc::from("GET /x"),
             access: crate::plan::Access::Public,
             rules: None,
-            mapping: Some(compile(entries)),
+            mapping: Some(Box::new(compile(entries))),
             integration: Arc::new(portcullis_integration::respond::RespondIntegration::new(
                 http::StatusCode::OK,
                 http::HeaderMap::new(),
