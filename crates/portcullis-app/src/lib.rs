@@ -13,6 +13,7 @@ mod admin;
 pub mod compile;
 mod compile_authorizers;
 pub mod explain;
+pub mod heap;
 pub mod lifecycle;
 pub mod registry;
 pub mod reload;

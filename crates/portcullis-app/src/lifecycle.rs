@@ -116,6 +116,9 @@ impl Running {
         ];
         tasks.extend(watchers);
         admin_state.ready.store(true, Ordering::Relaxed);
+        // The parsed config is no longer needed; its pages go back with the loader's.
+        drop(config);
+        crate::heap::release_free_pages();
         Ok(Running { listen, admin, shutdown, tasks, reloader, admin_state })
     }
 

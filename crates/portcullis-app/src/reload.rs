@@ -46,10 +46,15 @@ impl Reloader {
     /// Re-read, validate and compile the config file; swap only if all of it is good.
     pub async fn reload(&self) -> Result<(), ReloadError> {
         let path = self.config_path.as_ref().ok_or(ReloadError::NoConfigFile)?;
-        let config = portcullis_config::load(path)?;
+        // Waits for the parse. `portcullis serve` reloads from the future it runs with
+        // `block_on` on the main thread, so no request worker waits.
+        let config = crate::heap::load_config(path)?;
         self.registry.prepare_functions(&config).await?;
         let snapshot = compile::snapshot(&config, &self.registry)?;
         self.live.store(Arc::new(snapshot));
+        drop(config);
+        // The parse tree and the previous snapshot (once its last request ends) were freed.
+        crate::heap::release_free_pages();
         Ok(())
     }
 }

@@ -38,22 +38,6 @@ pub(crate) struct Overrides {
     pub(crate) log_format: Option<LogFormat>,
 }
 
-/// Parses the config on a short-lived thread. The positioned YAML tree of a large config peaks
-/// at several times the size of what is kept (about 29 MB for 10,000 routes, issue 6); freed in
-/// the main thread's heap, glibc keeps those pages resident, while the thread's own arena is
-/// trimmed. Measured with 10,001 routes (debug build): peak RSS 75.4 -> 45.9 MB, idle RSS
-/// 44.7 -> 42.8 MB; the rest of the idle figure is the compiled snapshot, not the parser.
-fn load_off_main_arena(path: &Path) -> Result<portcullis_config::Config, portcullis_config::ConfigErrors> {
-    let owned = path.to_path_buf();
-    match std::thread::Builder::new()
-        .name("config-load".into())
-        .spawn(move || portcullis_config::load(&owned))
-    {
-        Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-        Err(_) => portcullis_config::load(path),
-    }
-}
-
 pub(crate) fn run(config: Option<PathBuf>, overrides: Overrides) -> ExitCode {
     let source = match config {
         Some(path) => Source::File(path),
@@ -61,7 +45,7 @@ pub(crate) fn run(config: Option<PathBuf>, overrides: Overrides) -> ExitCode {
         None => Source::Demo,
     };
     let config = match &source {
-        Source::File(path) => match load_off_main_arena(path) {
+        Source::File(path) => match portcullis_app::heap::load_config(path) {
             Ok(config) => config,
             Err(errors) => {
                 eprintln!("{errors}");
