@@ -559,6 +559,10 @@ def report(agg, descr):
     return "\n".join(out)
 
 
+# VmRSS (kB) of each Portcullis instance one second after it listened, before any request.
+START_RSS_KB = {}
+
+
 def verdicts(agg):
     """The issue 6 and issue 4 targets, evaluated on these numbers (rows whose targets were not
     loaded, see --only, are left out)."""
@@ -604,7 +608,12 @@ def verdicts(agg):
         load = max(g[k]["rss_load_mb"] for k in pcs)
         idle = max(g[k]["rss_idle_mb"] for k in pcs)
         add("RSS under c64 load < 64 MB (gateway process, worst target)", load < 64, f"{load:.1f} MB")
-        add("RSS idle < 20 MB (gateway process, worst instance)", idle < 20, f"{idle:.1f} MB")
+        add("RSS idle < 20 MB (gateway process, worst instance, before each run: after the warm-up "
+            "load, pooled upstream connections included)", idle < 20, f"{idle:.1f} MB")
+    if START_RSS_KB:
+        name, kb = max(START_RSS_KB.items(), key=lambda item: item[1])
+        add("RSS idle < 20 MB at start (gateway process, worst instance, before any request)", kb / 1024 < 20,
+            f"{kb / 1024:.1f} MB ({name})")
     errs = sum(g[k]["non2xx"] + g[k]["sockerr"] for k in g)
     add("no errors (non-2xx and socket errors, every target)", errs == 0, f"{errs}")
     if have("portcullis-fn-node"):
@@ -693,7 +702,13 @@ def main():
         proc = start(name, [portcullis, "--log-level", "warn", "serve", "--config", cfg],
                      os.path.join(out, f"{name}.log"), cwd=work)
         wait_port(port, proc, timeout=60)
-        print(f"{name}: listening after {time.time() - t0:.2f}s ({extra + 10} routes)")
+        listening = time.time() - t0
+        # Idle at start: before any request, so no upstream connection is pooled yet (the
+        # "RSS idle" of the tables is read before each run, after the warm-up load).
+        time.sleep(1)
+        START_RSS_KB[name] = status_kb(proc.pid, "VmRSS")
+        print(f"{name}: listening after {listening:.2f}s ({extra + 10} routes), "
+              f"VmRSS {START_RSS_KB[name] / 1024:.1f} MB idle at start")
         pcs[name] = (proc, port)
     logs = [p.bench_log for p in STARTED]
 
@@ -769,7 +784,9 @@ def main():
         f"Benchmark time {time.time() - t_start:.0f}s. Versions: " + "; ".join(f"{k} {v}" for k, v in versions.items()) + ". "
         "CPU/req (tree) = utime+stime of the server's process tree (nginx: master+workers; Portcullis: gateway "
         "plus its function instances) during the c64 run / requests completed. RSS load = peak VmRSS sampled every "
-        "0.25 s during the c64 run (nginx: sum over its processes; others: the main process); RSS idle = before the run."
+        "0.25 s during the c64 run (nginx: sum over its processes; others: the main process); RSS idle = before the run. "
+        "Idle at start (VmRSS 1 s after listening, before any request): "
+        + ", ".join(f"{k} {v / 1024:.1f} MB" for k, v in START_RSS_KB.items()) + "."
     )
     text = report(agg, descr)
     ver = verdicts(agg)

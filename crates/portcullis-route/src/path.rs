@@ -6,6 +6,7 @@
 //! Literal segments are compared after percent-decoding, on both sides, so a `%2F` inside a
 //! segment stays inside that segment.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -21,8 +22,9 @@ pub const MAX_SEGMENTS: usize = 128;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Segment {
     /// A literal segment, percent-decoded (`caf%C3%A9` is stored as `café`). The empty literal
-    /// stands for `/` (root) or a trailing slash, and only ever comes last.
-    Literal(Box<str>),
+    /// stands for `/` (root) or a trailing slash, and only ever comes last. Shared, like the
+    /// variable names: a table stores each distinct name once (`RouteTableBuilder::insert`).
+    Literal(Arc<str>),
     /// `{name}`: exactly one non-empty segment.
     Var(Arc<str>),
     /// `{name+}`: one or more remaining segments; always the last segment.
@@ -53,6 +55,20 @@ impl PathTemplate {
     /// The segments, in order. `/` is `[Literal("")]`; `/pets/` is `[Literal("pets"), Literal("")]`.
     pub fn segments(&self) -> &[Segment] {
         &self.segments
+    }
+
+    /// Makes every literal and variable name point at the copy in `pool` (adding the new ones),
+    /// so that a table of many routes keeps one allocation per distinct name.
+    pub(crate) fn share_names<S: std::hash::BuildHasher>(&mut self, pool: &mut HashSet<Arc<str>, S>) {
+        for seg in &mut self.segments {
+            let (Segment::Literal(name) | Segment::Var(name) | Segment::Greedy(name)) = seg;
+            match pool.get(&**name) {
+                Some(shared) => *name = Arc::clone(shared),
+                None => {
+                    pool.insert(Arc::clone(name));
+                }
+            }
+        }
     }
 
     /// The variable names in path order (`{name+}` gives `name`).

@@ -18,8 +18,9 @@
 //! its prefixes, not on the size of the table. See the crate docs for the priority rules and
 //! [`RouteTable::find`] for the search itself.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 use hashbrown::HashTable;
 use http::Method;
@@ -117,7 +118,7 @@ fn hash_bytes(bytes: &[u8]) -> u64 {
     h.finish()
 }
 
-type LiteralMap = HashMap<Box<str>, u32, BuildHasherDefault<FxHasher>>;
+type LiteralMap = HashMap<Arc<str>, u32, BuildHasherDefault<FxHasher>>;
 
 /// Up to this many literal children are kept in a list: scanning a few short strings is
 /// cheaper than hashing the request segment.
@@ -127,7 +128,7 @@ const FEW: usize = 8;
 /// [`FEW`]) a map.
 #[derive(Debug, Clone, Default)]
 struct Literals {
-    few: Vec<(Box<str>, u32)>,
+    few: Vec<(Arc<str>, u32)>,
     many: Option<Box<LiteralMap>>,
 }
 
@@ -139,7 +140,7 @@ impl Literals {
         }
     }
 
-    fn insert(&mut self, literal: Box<str>, child: u32) {
+    fn insert(&mut self, literal: Arc<str>, child: u32) {
         match &mut self.many {
             None if self.few.len() < FEW => self.few.push((literal, child)),
             None => {
@@ -298,6 +299,8 @@ pub struct RouteTableBuilder<T> {
     routes: Vec<(RouteKey, T)>,
     nodes: Vec<Node>,
     tables: Vec<MethodTable>,
+    /// Every literal and variable name seen, so each is stored once (see `share_names`).
+    names: HashSet<Arc<str>, BuildHasherDefault<FxHasher>>,
     default: u32,
     root_greedy_takes_slash: bool,
 }
@@ -315,6 +318,7 @@ impl<T> RouteTableBuilder<T> {
             routes: Vec::new(),
             nodes: vec![Node::new()],
             tables: Vec::new(),
+            names: HashSet::default(),
             default: NONE,
             root_greedy_takes_slash: true,
         }
@@ -333,7 +337,10 @@ impl<T> RouteTableBuilder<T> {
     /// # Errors
     /// [`DuplicateRoute`] if an earlier route has the same method selector and path shape
     /// (variable names ignored, literals compared decoded); the table is left unchanged.
-    pub fn insert(&mut self, key: RouteKey, value: T) -> Result<(), DuplicateRoute> {
+    pub fn insert(&mut self, mut key: RouteKey, value: T) -> Result<(), DuplicateRoute> {
+        if let RouteKey::Route { path, .. } = &mut key {
+            path.share_names(&mut self.names);
+        }
         let index = u32::try_from(self.routes.len()).expect("more than 4 billion routes");
         let slot = match &key {
             RouteKey::Default => &mut self.default,
@@ -403,7 +410,14 @@ impl<T> RouteTableBuilder<T> {
 
     /// Freezes the table, precomputing the pruning bounds of every node.
     pub fn build(self) -> RouteTable<T> {
-        let RouteTableBuilder { mut routes, mut nodes, mut tables, default, root_greedy_takes_slash } = self;
+        let RouteTableBuilder {
+            mut routes,
+            mut nodes,
+            mut tables,
+            names: _,
+            default,
+            root_greedy_takes_slash,
+        } = self;
         // Children are always pushed after their parent, so a reverse sweep sees every child
         // before its parent.
         for i in (0..nodes.len()).rev() {

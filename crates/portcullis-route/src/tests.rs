@@ -471,3 +471,23 @@ fn literal_children_are_found_in_short_lists_and_in_hashed_ones() {
         }
     }
 }
+
+#[test]
+fn a_table_stores_each_distinct_name_once() {
+    use crate::Segment;
+    let t = table(&["GET /items/{id}", "POST /orders/{id}/items", "ANY /items/{id}/{proxy+}"]);
+    let names: Vec<&std::sync::Arc<str>> = t
+        .routes()
+        .flat_map(|(k, _)| k.path().expect("route").segments())
+        .map(|s| match s {
+            Segment::Literal(n) | Segment::Var(n) | Segment::Greedy(n) => n,
+        })
+        .collect();
+    for (i, a) in names.iter().enumerate() {
+        for b in &names[i + 1..] {
+            assert_eq!(std::sync::Arc::ptr_eq(a, b), a == b, "{a} / {b}: one allocation per distinct name");
+        }
+    }
+    // Sharing changes no answer.
+    assert_eq!(outcome(&t, "GET", "/items/7").map(|o| o.1), Some(vec!["id=7|7".to_owned()]));
+}
