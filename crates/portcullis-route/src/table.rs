@@ -166,10 +166,10 @@ impl Literals {
     }
 }
 
-/// One trie node (one template-prefix shape) while the table is being built.
-#[derive(Debug, Clone)]
-struct Node {
-    literals: Literals,
+/// What a trie node leads to besides its literal children, in the builder and frozen alike.
+#[derive(Debug, Clone, Copy)]
+struct Links {
+    /// The `{var}` child, [`NONE`] if none.
     var: u32,
     /// Index in the method tables of the routes whose template ends here, [`NONE`] if none.
     exact: u32,
@@ -184,17 +184,24 @@ struct Node {
     greedy_min: u16,
 }
 
+/// One trie node (one template-prefix shape) while the table is being built.
+#[derive(Debug, Clone)]
+struct Node {
+    literals: Literals,
+    links: Links,
+}
+
 impl Node {
     fn new() -> Self {
-        Node {
-            literals: Literals::default(),
+        let links = Links {
             var: NONE,
             exact: NONE,
             greedy: NONE,
             exact_min: u16::MAX,
             exact_max: 0,
             greedy_min: u16::MAX,
-        }
+        };
+        Node { literals: Literals::default(), links }
     }
 }
 
@@ -208,18 +215,13 @@ struct Edge {
 
 /// A node of the frozen table. Its literal children are `edges[first..first + count]`, scanned
 /// when there are at most [`FEW`], found through `maps[map]` (edge numbers by literal hash)
-/// when there are more. The other fields are those of [`Node`].
+/// when there are more.
 #[derive(Debug, Clone)]
 struct FrozenNode {
     first: u32,
     count: u32,
     map: u32,
-    var: u32,
-    exact: u32,
-    greedy: u32,
-    exact_min: u16,
-    exact_max: u16,
-    greedy_min: u16,
+    links: Links,
 }
 
 /// The literal children of every frozen node, stored once for the whole table.
@@ -357,10 +359,10 @@ impl<T> RouteTableBuilder<T> {
                                 child
                             }
                         },
-                        Segment::Var(_) => match self.nodes[node].var {
+                        Segment::Var(_) => match self.nodes[node].links.var {
                             NONE => {
                                 let child = self.push_node();
-                                self.nodes[node].var = child as u32;
+                                self.nodes[node].links.var = child as u32;
                                 child
                             }
                             child => child as usize,
@@ -372,7 +374,7 @@ impl<T> RouteTableBuilder<T> {
                     };
                 }
                 let node = &mut self.nodes[node];
-                let table = if greedy { &mut node.greedy } else { &mut node.exact };
+                let table = if greedy { &mut node.links.greedy } else { &mut node.links.exact };
                 if *table == NONE {
                     *table = u32::try_from(self.tables.len()).expect("more than 4 billion method tables");
                     self.tables.push(MethodTable::EMPTY);
@@ -423,38 +425,27 @@ impl<T> RouteTableBuilder<T> {
         for i in (0..nodes.len()).rev() {
             let (mut emin, mut emax, mut gmin) = (u16::MAX, 0u16, u16::MAX);
             // A table exists only once a route was inserted into it, so it is never empty.
-            if nodes[i].exact != NONE {
+            if nodes[i].links.exact != NONE {
                 (emin, emax) = (0, 0);
             }
-            if nodes[i].greedy != NONE {
+            if nodes[i].links.greedy != NONE {
                 gmin = 0;
             }
-            let children = nodes[i].literals.children().chain((nodes[i].var != NONE).then_some(nodes[i].var));
+            let var = nodes[i].links.var;
+            let children = nodes[i].literals.children().chain((var != NONE).then_some(var));
             for c in children {
-                let c = &nodes[c as usize];
+                let c = &nodes[c as usize].links;
                 if c.exact_min <= c.exact_max {
                     emin = emin.min(c.exact_min + 1);
                     emax = emax.max(c.exact_max + 1);
                 }
                 gmin = gmin.min(c.greedy_min.saturating_add(1));
             }
-            let n = &mut nodes[i];
+            let n = &mut nodes[i].links;
             (n.exact_min, n.exact_max, n.greedy_min) = (emin, emax, gmin);
         }
-        let mut frozen: Box<[FrozenNode]> = nodes
-            .iter()
-            .map(|n| FrozenNode {
-                first: 0,
-                count: 0,
-                map: NONE,
-                var: n.var,
-                exact: n.exact,
-                greedy: n.greedy,
-                exact_min: n.exact_min,
-                exact_max: n.exact_max,
-                greedy_min: n.greedy_min,
-            })
-            .collect();
+        let mut frozen: Box<[FrozenNode]> =
+            nodes.iter().map(|n| FrozenNode { first: 0, count: 0, map: NONE, links: n.links }).collect();
         let children = Children::freeze(&nodes, &mut frozen);
         routes.shrink_to_fit();
         tables.shrink_to_fit();
@@ -523,7 +514,8 @@ impl Search<'_, '_> {
     /// segments could not beat the literal count of the best candidate so far (rule 2).
     fn exact(&mut self, node: u32, depth: usize, literals: usize) {
         self.visits += 1;
-        let n = &self.nodes[node as usize];
+        let frozen = &self.nodes[node as usize];
+        let n = &frozen.links;
         let remaining = self.segs.len() - depth;
         if remaining < usize::from(n.exact_min) || remaining > usize::from(n.exact_max) {
             return;
@@ -538,7 +530,7 @@ impl Search<'_, '_> {
             return;
         }
         let seg = self.segs.get(depth);
-        if let Some(child) = self.children.get(n, seg) {
+        if let Some(child) = self.children.get(frozen, seg) {
             self.exact(child, depth + 1, literals + 1);
         }
         if n.var != NONE && !seg.is_empty() {
@@ -552,7 +544,8 @@ impl Search<'_, '_> {
     /// rules 4 and 5 follow from those two, rule 6 from the literal-first visiting order.
     fn greedy(&mut self, node: u32, depth: usize, literals: usize) {
         self.visits += 1;
-        let n = &self.nodes[node as usize];
+        let frozen = &self.nodes[node as usize];
+        let n = &frozen.links;
         let last = self.segs.len() - 1; // the deepest position a greedy variable can start at
         if depth > last || usize::from(n.greedy_min) > last - depth {
             return;
@@ -572,7 +565,7 @@ impl Search<'_, '_> {
             self.best = Some(Best { route, literals, depth });
         }
         let seg = self.segs.get(depth);
-        if let Some(child) = self.children.get(n, seg) {
+        if let Some(child) = self.children.get(frozen, seg) {
             self.greedy(child, depth + 1, literals + 1);
         }
         if n.var != NONE && !seg.is_empty() {
