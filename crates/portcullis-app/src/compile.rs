@@ -2,7 +2,6 @@
 //! runtime objects. Every runtime crate takes its own typed settings; this is the only place
 //! that knows both vocabularies.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -28,9 +27,6 @@ pub fn snapshot(config: &Config, registry: &Registry) -> Result<Snapshot, Config
     let mut errors = Vec::new();
     let authorizers = crate::compile_authorizers::all(config, registry, &mut errors);
     let mut table = RouteTableBuilder::new();
-    // Allocations made here and dropped again sit between the snapshot's in the heap and keep
-    // its pages resident after the load (`heap`): per route, only what the snapshot keeps.
-    let mut key_text = String::new();
     for route in &config.routes {
         let rules = if route.rules.is_empty() {
             None
@@ -61,15 +57,10 @@ pub fn snapshot(config: &Config, registry: &Registry) -> Result<Snapshot, Config
         let Some(mapping) = mapping(config, route, &mut errors) else {
             continue;
         };
-        key_text.clear();
-        // Writing to a `String` cannot fail.
-        let _ = write!(key_text, "{}", route.key.value);
-        let plan =
-            Arc::new(RoutePlan { key: Arc::from(key_text.as_str()), access, rules, mapping, integration });
-        // Parsed again rather than cloned: a clone would share the variable names' `Arc`s with
-        // the config, which was built on the loading thread, and pin pages of its arena.
-        let key = plan.key.parse::<RouteKey>().unwrap_or_else(|_| route.key.value.clone());
-        if let Err(duplicate) = table.insert(key, plan) {
+        let key_text: Arc<str> = Arc::from(route.key.value.to_string());
+        let plan = Arc::new(RoutePlan { key: key_text, access, rules, mapping, integration });
+        // The table keeps its own copies of the key's names (see `heap`).
+        if let Err(duplicate) = table.insert(route.key.value.clone(), plan) {
             errors.push(error_at(config, route, duplicate.to_string()));
         }
     }

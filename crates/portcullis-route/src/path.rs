@@ -57,17 +57,22 @@ impl PathTemplate {
         &self.segments
     }
 
-    /// Makes every literal and variable name point at the copy in `pool` (adding the new ones),
-    /// so that a table of many routes keeps one allocation per distinct name.
+    /// Makes every literal and variable name point at the copy in `pool`, adding a copy of its
+    /// own for each new name: a table of many routes keeps one allocation per distinct name, and
+    /// none of the caller's. Holding the caller's would keep alive what it was built from (a
+    /// config parsed on a loader thread: one shared name pins a page of that thread's heap).
     pub(crate) fn share_names<S: std::hash::BuildHasher>(&mut self, pool: &mut HashSet<Arc<str>, S>) {
         for seg in &mut self.segments {
             let (Segment::Literal(name) | Segment::Var(name) | Segment::Greedy(name)) = seg;
-            match pool.get(&**name) {
-                Some(shared) => *name = Arc::clone(shared),
+            let shared = match pool.get(&**name) {
+                Some(shared) => Arc::clone(shared),
                 None => {
-                    pool.insert(Arc::clone(name));
+                    let own: Arc<str> = Arc::from(&**name);
+                    pool.insert(Arc::clone(&own));
+                    own
                 }
-            }
+            };
+            *name = shared;
         }
     }
 

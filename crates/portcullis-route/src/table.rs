@@ -334,7 +334,8 @@ impl<T> RouteTableBuilder<T> {
         self
     }
 
-    /// Adds a route.
+    /// Adds a route. The table keeps its own copy of each literal and variable name, shared by
+    /// every route that uses it, and none of `key`'s allocations.
     ///
     /// # Errors
     /// [`DuplicateRoute`] if an earlier route has the same method selector and path shape

@@ -490,4 +490,16 @@ fn a_table_stores_each_distinct_name_once() {
     }
     // Sharing changes no answer.
     assert_eq!(outcome(&t, "GET", "/items/7").map(|o| o.1), Some(vec!["id=7|7".to_owned()]));
+
+    // And the table holds none of the caller's allocations: a config's keys keep nothing alive.
+    let given: RouteKey = "GET /things/{thing}".parse().expect("valid");
+    let mut b = RouteTableBuilder::new();
+    b.insert(given.clone(), ()).expect("one route");
+    let t = b.build();
+    let kept = t.routes().next().expect("the route").0.path().expect("route").segments().to_vec();
+    for (kept, given) in kept.iter().zip(given.path().expect("route").segments()) {
+        let (Segment::Literal(k) | Segment::Var(k) | Segment::Greedy(k)) = kept;
+        let (Segment::Literal(g) | Segment::Var(g) | Segment::Greedy(g)) = given;
+        assert!(k == g && !std::sync::Arc::ptr_eq(k, g), "{k}: a copy of its own");
+    }
 }
