@@ -307,3 +307,49 @@ pub(crate) fn functions_state_dir(config: &Config) -> PathBuf {
     let dir = config.state_dir.join("functions");
     std::path::absolute(&dir).unwrap_or(dir)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use portcullis_functions::FunctionKind;
+
+    use super::function_settings;
+
+    /// Every `functions:` setting reaches the runtime settings, the non-AWS ones included.
+    #[test]
+    fn function_config_maps_onto_runtime_settings() {
+        let yaml = "functions:
+  f: {runtime: nodejs, handler: app.handler, dir: fn, timeout: 7s, concurrency: 3, prewarm: 1,
+      memory: 256, idle_timeout: 2m, max_invocations: 1000, environment: {TABLE: orders}}
+  n: {runtime: provided, command: [./bootstrap, --fast], handler: main.handler}
+  d: {runtime: python, handler: app.handler}
+region: eu-west-1
+";
+        let config =
+            portcullis_config::from_str_in(yaml, "t.yaml", std::path::Path::new("/srv")).expect("valid");
+        let settings = |name: &str| function_settings(&config, name, &config.functions[name]);
+
+        let f = settings("f");
+        assert!(matches!(&f.kind, FunctionKind::Node { handler } if handler == "app.handler"));
+        assert_eq!(f.dir, std::path::Path::new("/srv/fn"));
+        assert_eq!((f.timeout, f.concurrency.get(), f.prewarm), (Duration::from_secs(7), 3, 1));
+        assert_eq!((f.memory_mb, f.idle_timeout), (256, Duration::from_secs(120)));
+        assert_eq!(f.max_invocations.map(|n| n.get()), Some(1000));
+        assert_eq!(f.environment, vec![("TABLE".to_owned(), "orders".to_owned())]);
+        assert_eq!(f.region, "eu-west-1");
+
+        let n = settings("n");
+        let FunctionKind::Provided { command } = &n.kind else { panic!("{:?}", n.kind) };
+        assert_eq!(
+            command,
+            &["/srv/./bootstrap", "--fast"],
+            "the command resolves against the config's directory"
+        );
+        assert_eq!(n.environment, vec![("_HANDLER".to_owned(), "main.handler".to_owned())]);
+
+        let d = settings("d");
+        assert_eq!(d.max_invocations, None, "reused until idle by default");
+        assert!(matches!(&d.kind, FunctionKind::Python { handler } if handler == "app.handler"));
+    }
+}

@@ -129,13 +129,13 @@ impl Spec {
         if let Some(handler) = &self.handler {
             cmd.env("_HANDLER", handler);
         }
-        match local {
-            // Read and removed by our bootstraps before the handler loads.
-            Some(local) => cmd.env(LOCAL_API_VAR, local),
-            // Our bootstrap without a socket of ours uses TCP, never an address from elsewhere.
-            None if self.handler.is_some() => cmd.env_remove(LOCAL_API_VAR),
-            None => &mut cmd,
-        };
+        // Read and removed by our bootstraps before the handler loads. Without a socket of ours,
+        // our bootstrap uses TCP, never an address from `environment`.
+        if let Some(local) = local {
+            cmd.env(LOCAL_API_VAR, local);
+        } else if self.handler.is_some() {
+            cmd.env_remove(LOCAL_API_VAR);
+        }
         if let Some(dir) = &self.runtime_dir {
             cmd.env("LAMBDA_RUNTIME_DIR", dir);
         }
