@@ -31,6 +31,19 @@ if ((${#need_apt[@]})); then
   fi
 fi
 
+# Seed 002's handler is an ES module in a `.js` file with no "type": "module", which Node.js
+# loads from version 20 on; Debian 12's own nodejs is 18. An older node gets Node 20 from the npm
+# registry (the `node` package ships the binary), in a cache directory put first on PATH.
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  node20="${XDG_CACHE_HOME:-$HOME/.cache}/portcullis/node20"
+  if [ ! -x "$node20/node_modules/.bin/node" ]; then
+    echo "node $(node --version) is older than 20: installing Node 20 into $node20" >&2
+    npm install --prefix "$node20" --no-audit --no-fund --loglevel=error node@20
+  fi
+  export PATH="$node20/node_modules/.bin:$PATH"
+  node --version >&2
+fi
+
 # Interop peers we did not write: PyJWT (tokens for every algorithm), the AWS Python runtime
 # interface client. Installed quietly; already-present versions are kept.
 # Debian's own python3 is "externally managed" (PEP 668) and refuses pip installs without this;
