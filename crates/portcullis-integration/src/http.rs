@@ -22,6 +22,7 @@
 
 mod client;
 mod headers;
+mod pool;
 mod target;
 mod watched_body;
 
@@ -42,6 +43,7 @@ pub use client::{ClientOptions, HttpClient, HttpClientError};
 pub use target::{PathOverride, PathPart, Scheme, UpstreamTarget};
 
 use client::UpstreamClient;
+use pool::{Http1Pool, PoolError};
 use target::CompiledTarget;
 use watched_body::WatchedBody;
 
@@ -76,11 +78,25 @@ pub struct HttpSettings {
 /// The HTTP proxy integration of one route. Cheap to share: the pools live in the
 /// [`HttpClient`] it was built from.
 pub struct HttpIntegration {
-    client: UpstreamClient,
+    transport: Transport,
     target: CompiledTarget,
     timeout: Duration,
-    /// `Host` for upstream connections that are always HTTP/1, made once (see [`http1_host`]).
-    host: Option<HeaderValue>,
+}
+
+/// How requests reach the upstream.
+enum Transport {
+    /// The upstream always speaks HTTP/1.1 (`http1`, or `auto` over plain `http`): the origin's
+    /// own pool, origin-form URIs, and the `Host` header made once (see [`http1_host`]).
+    Http1 { pool: Arc<Http1Pool>, host: HeaderValue },
+    /// HTTP/2, or ALPN over TLS: hyper-util's client (boxed: it is several times the size of
+    /// the other variant, and a config may hold thousands of routes), absolute URIs.
+    Negotiated(Box<UpstreamClient>),
+}
+
+/// Why sending failed, before the error is mapped to an [`IntegrationError`].
+enum SendFailure {
+    Connect(BoxError),
+    Exchange(BoxError),
 }
 
 impl fmt::Debug for HttpIntegration {
@@ -95,14 +111,17 @@ impl fmt::Debug for HttpIntegration {
 impl HttpIntegration {
     /// An integration sending requests through `client`'s pools for `settings.version`.
     /// Everything that does not depend on the request (URL prefix, literal path parts, target
-    /// query) is prepared here, once.
+    /// query, the pool itself) is prepared here, once.
     pub fn new(client: &HttpClient, settings: HttpSettings) -> Self {
-        Self {
-            client: client.for_version(settings.version),
-            host: http1_host(&settings.target, settings.version),
-            target: CompiledTarget::new(settings.target),
-            timeout: settings.timeout,
-        }
+        let target = CompiledTarget::new(settings.target.clone());
+        let (transport, target) = match http1_host(&settings.target, settings.version) {
+            Some(host) => {
+                let pool = client.http1_pool(settings.target.scheme, &settings.target.authority);
+                (Transport::Http1 { pool, host }, target.in_origin_form())
+            }
+            None => (Transport::Negotiated(Box::new(client.for_version(settings.version))), target),
+        };
+        Self { transport, target, timeout: settings.timeout }
     }
 
     async fn forward(
@@ -127,33 +146,37 @@ impl HttpIntegration {
         };
 
         headers::prepare_request(&mut parts.headers, &parts.uri, ctx);
-        if let Some(host) = &self.host {
+        if let Transport::Http1 { host, .. } = &self.transport {
             parts.headers.insert(HOST, host.clone());
         }
         parts.uri = uri;
-        // Whatever the client spoke: the pool decides h1/h2 per connection, and the legacy client
-        // refuses an HTTP/2-versioned request on an HTTP/1 connection.
+        // Whatever the client spoke: the connection decides h1/h2, and the legacy client refuses
+        // an HTTP/2-versioned request on an HTTP/1 connection.
         parts.version = Version::HTTP_11;
 
         let over_limit = Arc::new(AtomicBool::new(false));
         let body = WatchedBody::new(body, Arc::clone(&over_limit));
         let req = Request::from_parts(parts, body);
-        let log_uri = LogUri(req.uri().clone());
+        let log_uri = LogUri { prefix: self.target.log_prefix(), uri: req.uri().clone() };
 
-        let outcome = tokio::time::timeout(self.timeout, self.client.request(req)).await;
+        let outcome = tokio::time::timeout(self.timeout, self.send(req)).await;
         match outcome {
             Ok(Ok(mut response)) => {
                 headers::prepare_response(response.headers_mut());
-                Ok(response.map(|incoming| incoming.map_err(BoxError::from).boxed()))
+                Ok(response)
             }
-            Ok(Err(err)) => {
-                let too_large = over_limit.load(Ordering::Acquire) || is_length_limit(&err);
+            Ok(Err(failure)) => {
+                let (is_connect, err) = match failure {
+                    SendFailure::Connect(err) => (true, err),
+                    SendFailure::Exchange(err) => (false, err),
+                };
+                let too_large = over_limit.load(Ordering::Acquire) || is_length_limit(err.as_ref());
                 let (what, mapped) = if too_large {
                     ("request body over the limit", IntegrationError::BodyTooLarge)
-                } else if err.is_connect() {
-                    ("could not connect", IntegrationError::Connect(Box::new(err)))
+                } else if is_connect {
+                    ("could not connect", IntegrationError::Connect(err))
                 } else {
-                    ("upstream failed", IntegrationError::Upstream(Box::new(err)))
+                    ("upstream failed", IntegrationError::Upstream(err))
                 };
                 tracing::warn!(
                     upstream = %log_uri,
@@ -180,6 +203,22 @@ impl HttpIntegration {
             }
         }
     }
+
+    /// One exchange over the route's transport; the response body is boxed either way.
+    async fn send(&self, req: Request<WatchedBody>) -> Result<Response<Body>, SendFailure> {
+        match &self.transport {
+            Transport::Http1 { pool, .. } => match pool.send(req).await {
+                Ok(response) => Ok(response.map(|body| body.map_err(BoxError::from).boxed())),
+                Err(PoolError::Connect(err)) => Err(SendFailure::Connect(err)),
+                Err(err @ PoolError::Http(_)) => Err(SendFailure::Exchange(Box::new(err))),
+            },
+            Transport::Negotiated(client) => match client.request(req).await {
+                Ok(response) => Ok(response.map(|body| body.map_err(BoxError::from).boxed())),
+                Err(err) if err.is_connect() => Err(SendFailure::Connect(Box::new(err))),
+                Err(err) => Err(SendFailure::Exchange(Box::new(err))),
+            },
+        }
+    }
 }
 
 impl Integration for HttpIntegration {
@@ -192,11 +231,11 @@ impl Integration for HttpIntegration {
     }
 }
 
-/// The `Host` header hyper-util's client writes on an HTTP/1 connection when the request has
-/// none (`host`, plus `:port` as written unless it is the scheme's default), built once per route
-/// instead of formatted on every request (issue 6). Only for pools that always speak HTTP/1: over
-/// HTTP/2 the authority travels as `:authority` and no `host` header may be added, so those
-/// requests are left to the client as before.
+/// The `Host` header of an upstream that always speaks HTTP/1 (`host`, plus `:port` as written
+/// unless it is the scheme's default, as hyper-util's client writes it), built once per route
+/// instead of formatted on every request (issue 6); `None` when the upstream may speak HTTP/2,
+/// where the authority travels as `:authority` and no `host` header may be added. `Some` also
+/// picks the route's transport: the origin's HTTP/1.1 pool.
 fn http1_host(target: &UpstreamTarget, version: HttpVersion) -> Option<HeaderValue> {
     let always_http1 = match version {
         HttpVersion::Http1 => true,
@@ -229,21 +268,17 @@ fn is_length_limit(err: &(dyn StdError + 'static)) -> bool {
 }
 
 /// An upstream URI for logs: scheme, host, port and path; never userinfo or the query (both may
-/// carry secrets such as passwords or API keys).
-struct LogUri(Uri);
+/// carry secrets such as passwords or API keys). The prefix is the target's, so it is the same
+/// whether the request URI is absolute or in origin form.
+struct LogUri<'a> {
+    prefix: &'a str,
+    uri: Uri,
+}
 
-impl fmt::Display for LogUri {
+impl fmt::Display for LogUri<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(scheme) = self.0.scheme_str() {
-            write!(f, "{scheme}://")?;
-        }
-        if let Some(host) = self.0.host() {
-            f.write_str(host)?;
-        }
-        if let Some(port) = self.0.port_u16() {
-            write!(f, ":{port}")?;
-        }
-        f.write_str(self.0.path())
+        f.write_str(self.prefix)?;
+        f.write_str(self.uri.path())
     }
 }
 

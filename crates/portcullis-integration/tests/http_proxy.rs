@@ -842,6 +842,138 @@ async fn idle_pooled_connections_are_closed_after_the_idle_timeout() {
     drop(integration);
 }
 
+#[tokio::test]
+async fn a_connection_the_upstream_closed_while_idle_is_not_reused() {
+    // Answers one request per connection with a keep-alive response, then closes it: the pooled
+    // connection dies while idle, and the next call must get a fresh one instead of an error.
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    let addr = raw_upstream(move |mut stream| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            read_head(&mut stream).await;
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+            let _ = stream.shutdown().await;
+        }
+    })
+    .await;
+    let integration = integration(&client(), settings(Scheme::Http, addr, vec![lit("/")]));
+    for _ in 0..3 {
+        let response = call(&integration, get("/"), &ctx(&[])).await.unwrap();
+        assert_eq!(body_text(response).await, "ok");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_response_body_dropped_before_its_end_closes_the_connection_instead_of_pooling_it() {
+    let (chunks_tx, chunks_rx) = mpsc::channel::<Bytes>(1);
+    let chunks_rx = Arc::new(tokio::sync::Mutex::new(Some(chunks_rx)));
+    let mut upstream = serve(None, move |req: Request<Incoming>| {
+        let chunks_rx = Arc::clone(&chunks_rx);
+        async move {
+            if req.uri().path() == "/stream" {
+                // The first call gets a body that never ends.
+                let rx = chunks_rx.lock().await.take().unwrap();
+                let body = ChannelBody(rx).map_err(|e| e).boxed();
+                return Response::new(body);
+            }
+            Response::new(up_full("whole"))
+        }
+    })
+    .await;
+    let client = client();
+    let streaming = integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/stream")]));
+    let whole = integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/whole")]));
+
+    let response = call(&streaming, get("/"), &ctx(&[])).await.unwrap();
+    chunks_tx.send(Bytes::from_static(b"first")).await.unwrap();
+    let mut body = response.into_body();
+    let first = timeout(WAIT, body.frame()).await.unwrap().unwrap().unwrap();
+    assert_eq!(first.into_data().unwrap(), "first");
+    drop(body);
+    // The connection is closed (its unread rest could not be skipped), not handed out again.
+    timeout(WAIT, upstream.closed.recv()).await.expect("connection kept after a dropped body").unwrap();
+
+    let response = call(&whole, get("/"), &ctx(&[])).await.unwrap();
+    assert_eq!(body_text(response).await, "whole");
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 2);
+}
+
+/// An upstream that answers `200 slow` after `delay`, counting connections.
+async fn slow_upstream(delay: Duration) -> Upstream {
+    serve(None, move |_req: Request<Incoming>| async move {
+        tokio::time::sleep(delay).await;
+        Response::new(up_full("slow"))
+    })
+    .await
+}
+
+async fn concurrent_calls(integration: &Arc<HttpIntegration>, n: usize) {
+    let calls: Vec<_> = (0..n)
+        .map(|_| {
+            let integration = Arc::clone(integration);
+            tokio::spawn(async move {
+                let response = call(&integration, get("/"), &ctx(&[])).await.unwrap();
+                body_text(response).await
+            })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap(), "slow");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_calls_open_one_connection_each_and_all_are_reused_afterwards() {
+    let upstream = slow_upstream(Duration::from_millis(100)).await;
+    let integration = integration(&client(), settings(Scheme::Http, upstream.addr, vec![lit("/")]));
+    concurrent_calls(&integration, 4).await;
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 4);
+    concurrent_calls(&integration, 4).await;
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test]
+async fn at_most_pool_max_idle_per_host_connections_stay_open_after_a_burst() {
+    let mut upstream = slow_upstream(Duration::from_millis(100)).await;
+    let client = HttpClient::new(ClientOptions {
+        native_roots: false,
+        pool_max_idle_per_host: 1,
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    let integration = integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/")]));
+    concurrent_calls(&integration, 3).await;
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 3);
+    for _ in 0..2 {
+        timeout(WAIT, upstream.closed.recv()).await.expect("surplus connection kept").unwrap();
+    }
+    concurrent_calls(&integration, 1).await;
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 3, "the kept connection was not reused");
+    assert!(upstream.closed.try_recv().is_err(), "the kept connection was closed");
+}
+
+#[tokio::test]
+async fn routes_compiled_again_for_the_same_origin_share_its_pooled_connections() {
+    // A reload compiles new integrations while the old ones still serve: the origin's pool, and
+    // its open connections, carry over.
+    let (upstream, mut records) = recording_upstream(None).await;
+    let client = client();
+    let old = integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/old")]));
+    let response = call(&old, get("/"), &ctx(&[])).await.unwrap();
+    assert_eq!(body_text(response).await, "upstream-body");
+    next_record(&mut records).await;
+
+    let new = integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/new")]));
+    drop(old);
+    let response = call(&new, get("/"), &ctx(&[])).await.unwrap();
+    assert_eq!(body_text(response).await, "upstream-body");
+    assert_eq!(next_record(&mut records).await.uri.path(), "/new");
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 1);
+}
+
 /// A TCP relay between the gateway and `target` that can black-hole traffic, to simulate an
 /// upstream that silently died with its TCP connection still open.
 struct Relay {

@@ -1,8 +1,12 @@
 //! The process-wide upstream client: connection pools, TLS configuration, HTTP/2 settings.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
+
+use ::http::Uri;
+use ::http::uri::Authority;
 
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
@@ -12,6 +16,8 @@ use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::CertificateDer;
 
 use super::HttpVersion;
+use super::pool::{Http1Pool, PoolLimits};
+use super::target::Scheme;
 use super::watched_body::WatchedBody;
 
 /// One pooled hyper client; `Clone` shares the pool.
@@ -78,11 +84,20 @@ pub struct HttpClient {
 }
 
 /// One pool per [`HttpVersion`], because the version is a property of a connection: an h2c
-/// pool must never hand out an HTTP/1 connection and vice versa.
+/// pool must never hand out an HTTP/1 connection and vice versa. Upstreams that always speak
+/// HTTP/1.1 get an [`Http1Pool`] per origin instead (see `pool.rs` for why).
 struct Clients {
     auto: UpstreamClient,
     http1: UpstreamClient,
     http2: UpstreamClient,
+    /// Connector of the HTTP/1.1 pools: no ALPN offered over TLS.
+    http1_connector: HttpsConnector<HttpConnector>,
+    limits: PoolLimits,
+    /// The HTTP/1.1 pool of each origin, shared by every route that sends there. Weak, so that a
+    /// pool no route uses any more (after a reload) is dropped with its connections; a reload
+    /// that keeps the origin finds the pool alive, because the old routes still hold it while
+    /// the new ones are compiled. Locked only while a config is compiled.
+    http1_pools: Mutex<HashMap<(Scheme, Authority), Weak<Http1Pool>>>,
 }
 
 impl fmt::Debug for HttpClient {
@@ -127,6 +142,7 @@ impl HttpClient {
             .https_or_http()
             .enable_http1()
             .wrap_connector(tcp.clone());
+        let http1_connector = http1.clone();
         // ALPN `h2` only; over plain http the client below speaks h2c with prior knowledge.
         let http2 = HttpsConnectorBuilder::new()
             .with_tls_config(tls)
@@ -138,6 +154,12 @@ impl HttpClient {
             auto: builder(&options).build(auto),
             http1: builder(&options).build(http1),
             http2: builder(&options).http2_only(true).build(http2),
+            http1_connector,
+            limits: PoolLimits {
+                idle_timeout: options.pool_idle_timeout,
+                max_idle: options.pool_max_idle_per_host,
+            },
+            http1_pools: Mutex::new(HashMap::new()),
         };
         Ok(Self { inner: Arc::new(clients) })
     }
@@ -149,6 +171,28 @@ impl HttpClient {
             HttpVersion::Http1 => self.inner.http1.clone(),
             HttpVersion::Http2 => self.inner.http2.clone(),
         }
+    }
+}
+
+impl HttpClient {
+    /// The HTTP/1.1 pool of `scheme://authority`, created on first use. Called when a config is
+    /// compiled, never per request.
+    pub(super) fn http1_pool(&self, scheme: Scheme, authority: &Authority) -> Arc<Http1Pool> {
+        let mut pools = self.inner.http1_pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (scheme, authority.clone());
+        if let Some(pool) = pools.get(&key).and_then(Weak::upgrade) {
+            return pool;
+        }
+        pools.retain(|_, pool| pool.strong_count() > 0);
+        let origin = Uri::builder()
+            .scheme(scheme.as_str())
+            .authority(authority.clone())
+            .path_and_query("/")
+            .build()
+            .expect("a scheme, a parsed authority and `/` always make a URI");
+        let pool = Arc::new(Http1Pool::new(origin, self.inner.http1_connector.clone(), self.inner.limits));
+        pools.insert(key, Arc::downgrade(&pool));
+        pool
     }
 }
 

@@ -8,7 +8,7 @@ use ::http::uri::{Authority, InvalidUri};
 use portcullis_core::Params;
 
 /// URL scheme of an upstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scheme {
     /// Plain TCP.
     Http,
@@ -17,7 +17,7 @@ pub enum Scheme {
 }
 
 impl Scheme {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Scheme::Http => "http",
             Scheme::Https => "https",
@@ -77,6 +77,9 @@ pub(super) struct CompiledTarget {
     literal_len: usize,
     query: Option<Box<str>>,
     append_request_path: bool,
+    /// Build `/path?query` only, for a connection-level client that writes the URI as is
+    /// (the HTTP/1.1 pools); otherwise `scheme://authority/path?query`.
+    origin_form: bool,
 }
 
 impl CompiledTarget {
@@ -109,7 +112,14 @@ impl CompiledTarget {
             literal_len,
             query: target.query.filter(|q| !q.is_empty()).map(String::into_boxed_str),
             append_request_path: target.append_request_path,
+            origin_form: false,
         }
+    }
+
+    /// The same target, building origin-form URIs (`/path?query`).
+    pub(super) fn in_origin_form(mut self) -> Self {
+        self.origin_form = true;
+        self
     }
 
     /// `scheme://host:port`, for logs (no userinfo).
@@ -142,7 +152,9 @@ impl CompiledTarget {
             + client_query.map_or(0, |q| q.len() + 1)
             + 1;
         let mut url = String::with_capacity(capacity);
-        url.push_str(&self.prefix);
+        if !self.origin_form {
+            url.push_str(&self.prefix);
+        }
         let path_start = url.len();
         let parts: &[PathPart] = if path.is_some() { &[] } else { &self.parts };
         if let Some(PathOverride(path)) = path {
