@@ -42,6 +42,26 @@ def user_sys(pid):
     return (int(fields[11]), int(fields[12]))
 
 
+def haproxy_tcp_conf(port, upstream):
+    """HAProxy forwarding TCP bytes to the upstream: no HTTP parsing, no header rewriting."""
+    return f"""global
+    maxconn 4096
+
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+
+frontend bench
+    bind 127.0.0.1:{port}
+    default_backend upstream
+
+backend upstream
+    server nginx 127.0.0.1:{upstream}
+"""
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin-dir", required=True)
@@ -54,8 +74,11 @@ def main():
     ap.add_argument("--tokens", type=int, default=2000)
     ap.add_argument("--extra-routes", type=int, default=0)
     ap.add_argument("--out", default=None)
-    ap.add_argument("--server", choices=["portcullis", "haproxy", "nginx"], default="portcullis",
-                    help="which server to measure (haproxy and nginx for calibration, cpu mode)")
+    ap.add_argument("--server", choices=["portcullis", "haproxy", "haproxy-tcp", "nginx"],
+                    default="portcullis",
+                    help="which server to measure (the others for calibration, cpu mode): "
+                         "haproxy-tcp is HAProxy in TCP mode, forwarding bytes without parsing "
+                         "HTTP, the floor of any user-space proxy on this kernel")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="portcullis-prof-")
@@ -88,10 +111,17 @@ def main():
         with open(ha_cfg, "w") as f:
             f.write(bench.haproxy_conf(pc_port, ng_port, os.path.join(work, "public.pem")))
         argv = ["haproxy", "-db", "-f", ha_cfg]
+    elif args.server == "haproxy-tcp":
+        ha_cfg = os.path.join(work, "haproxy-tcp.cfg")
+        with open(ha_cfg, "w") as f:
+            f.write(haproxy_tcp_conf(pc_port, ng_port))
+        argv = ["haproxy", "-db", "-f", ha_cfg]
     elif args.server == "nginx":
         pc_port = ng_port
     proc = nginx if args.server == "nginx" else bench.start(
         args.server, argv, os.path.join(out, f"{args.server}.log"), cwd=work)
+    if args.server == "haproxy-tcp" and args.path != "/public":
+        bench.die("--server haproxy-tcp forwards bytes only: use --path /public")
     bench.wait_port(pc_port, proc, timeout=120)
     pid = proc.pid
 

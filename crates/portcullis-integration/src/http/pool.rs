@@ -97,11 +97,10 @@ impl Http1Pool {
             match sender.try_send_request(req).await {
                 Ok(response) => {
                     let slot = Some(Return { pool: Arc::downgrade(self), sender });
-                    let mut response = response.map(|body| PooledBody { body, slot: None });
-                    let body = response.body_mut();
-                    body.slot = slot;
-                    if body.body.is_end_stream() {
-                        body.give_back();
+                    let mut response = response.map(|body| PooledBody { body, slot });
+                    // No body to wait for (HEAD, 204, 304, empty): reusable at once.
+                    if response.body().body.is_end_stream() {
+                        response.body_mut().give_back();
                     }
                     return Ok(response);
                 }
