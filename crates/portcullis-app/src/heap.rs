@@ -6,7 +6,7 @@
 //! pages resident unless they sit at the very top of an arena, and raises its trim threshold
 //! after a large block is freed, so without help a gateway that loaded a large config idles at
 //! its loading peak. Two things keep the idle figure near what is live:
-//! - [`load_config`] parses on a short-lived thread, so the parse tree and the decoded config
+//! - [`load_config`] (and [`load_config_async`]) parse on a short-lived thread, so the parse tree and the decoded config
 //!   sit in that thread's arena, apart from the snapshot compiled from them on the caller's;
 //!   once the config is dropped the whole arena is free and glibc shrinks it;
 //! - [`release_free_pages`] (`malloc_trim(0)`) returns every whole free page of every arena.
@@ -20,36 +20,69 @@ use std::path::Path;
 
 use portcullis_config::{Config, ConfigErrors};
 
-/// [`portcullis_config::load`] on a thread of its own (see the module docs); on the calling
-/// thread if no thread can be started.
+/// [`portcullis_config::load`] on a thread of its own (see the module docs), waiting for it;
+/// on the calling thread if no thread can be started. For start-up, before the runtime runs.
 ///
 /// # Errors
 /// Those of [`portcullis_config::load`].
 pub fn load_config(path: &Path) -> Result<Config, ConfigErrors> {
-    let owned = path.to_path_buf();
-    match std::thread::Builder::new()
-        .name("config-load".into())
-        .spawn(move || portcullis_config::load(&owned))
-    {
-        Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+    match spawn_loader(path, |loaded| loaded) {
+        Ok(loader) => loader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
         Err(_) => portcullis_config::load(path),
     }
 }
 
-/// Returns the heap's whole free pages to the OS; `true` if glibc reports that it released any.
+/// [`load_config`] for async callers (a reload): the loader thread hands its result over a
+/// channel, so no runtime thread blocks while the file is parsed.
+///
+/// # Errors
+/// Those of [`portcullis_config::load`].
+pub async fn load_config_async(path: &Path) -> Result<Config, ConfigErrors> {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let loader = match spawn_loader(path, move |loaded| {
+        // The receiver is gone only if the reload itself was dropped: nothing is waiting.
+        let _ = sender.send(loaded);
+    }) {
+        Ok(loader) => loader,
+        Err(_) => return portcullis_config::load(path),
+    };
+    match receiver.await {
+        Ok(loaded) => loaded,
+        // The sender was dropped without sending: the parser panicked. Re-raise its panic here,
+        // as `load_config` does.
+        Err(_) => match loader.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => portcullis_config::load(path),
+        },
+    }
+}
+
+/// Starts the `config-load` thread: it parses `path` and hands the result to `deliver`.
+fn spawn_loader<T: Send + 'static>(
+    path: &Path,
+    deliver: impl FnOnce(Result<Config, ConfigErrors>) -> T + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<T>> {
+    let owned = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("config-load".into())
+        .spawn(move || deliver(portcullis_config::load(&owned)))
+}
+
+/// Returns the heap's whole free pages to the OS.
 ///
 /// Call at a quiet point (after a load, not per request): glibc walks every arena under its
 /// lock. A no-op off glibc (musl, other systems), whose allocators have no equivalent call.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
-pub(crate) fn release_free_pages() -> bool {
+pub(crate) fn release_free_pages() {
     // SAFETY: `malloc_trim` takes a plain integer, touches only the allocator's own state
     // under the allocator's locks (MT-Safe per its manual page), and frees no live block.
-    unsafe { libc::malloc_trim(0) != 0 }
+    // Its result (whether any memory was released) changes nothing for the caller.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// A no-op where the allocator is not glibc's.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub(crate) fn release_free_pages() -> bool {
-    false
-}
+pub(crate) fn release_free_pages() {}

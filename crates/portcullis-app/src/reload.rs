@@ -46,9 +46,7 @@ impl Reloader {
     /// Re-read, validate and compile the config file; swap only if all of it is good.
     pub async fn reload(&self) -> Result<(), ReloadError> {
         let path = self.config_path.as_ref().ok_or(ReloadError::NoConfigFile)?;
-        // Waits for the parse. `portcullis serve` reloads from the future it runs with
-        // `block_on` on the main thread, so no request worker waits.
-        let config = crate::heap::load_config(path)?;
+        let config = crate::heap::load_config_async(path).await?;
         self.registry.prepare_functions(&config).await?;
         let snapshot = compile::snapshot(&config, &self.registry)?;
         self.live.store(Arc::new(snapshot));

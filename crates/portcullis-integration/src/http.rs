@@ -113,15 +113,18 @@ impl HttpIntegration {
     /// Everything that does not depend on the request (URL prefix, literal path parts, target
     /// query, the pool itself) is prepared here, once.
     pub fn new(client: &HttpClient, settings: HttpSettings) -> Self {
-        let target = CompiledTarget::new(settings.target.clone());
-        let (transport, target) = match http1_host(&settings.target, settings.version) {
+        let HttpSettings { target, timeout, version } = settings;
+        let (transport, target) = match http1_host(&target, version) {
             Some(host) => {
-                let pool = client.http1_pool(settings.target.scheme, &settings.target.authority);
-                (Transport::Http1 { pool, host }, target.in_origin_form())
+                let pool = client.http1_pool(target.scheme, &target.authority);
+                (Transport::Http1 { pool, host }, CompiledTarget::new(target).in_origin_form())
             }
-            None => (Transport::Negotiated(Box::new(client.for_version(settings.version))), target),
+            None => {
+                let client = Box::new(client.for_version(version));
+                (Transport::Negotiated(client), CompiledTarget::new(target))
+            }
         };
-        Self { transport, target, timeout: settings.timeout }
+        Self { transport, target, timeout }
     }
 
     async fn forward(
@@ -130,8 +133,10 @@ impl HttpIntegration {
         ctx: &CallContext,
     ) -> Result<Response<Body>, IntegrationError> {
         let (mut parts, body) = req.into_parts();
+        // Our own extension, not for the upstream; kept to rebuild the URI for a failure's log.
+        let path_override = parts.extensions.remove::<PathOverride>();
 
-        let uri = match self.target.upstream_uri_with(&parts.uri, &ctx.params, parts.extensions.get()) {
+        let uri = match self.target.upstream_uri_with(&parts.uri, &ctx.params, path_override.as_ref()) {
             Ok(uri) => uri,
             Err(err) => {
                 // Only reachable if a path value is not valid in a URI, which the route matcher
@@ -149,7 +154,7 @@ impl HttpIntegration {
         if let Transport::Http1 { host, .. } = &self.transport {
             parts.headers.insert(HOST, host.clone());
         }
-        parts.uri = uri;
+        let client_uri = std::mem::replace(&mut parts.uri, uri);
         // Whatever the client spoke: the connection decides h1/h2, and the legacy client refuses
         // an HTTP/2-versioned request on an HTTP/1 connection.
         parts.version = Version::HTTP_11;
@@ -157,7 +162,12 @@ impl HttpIntegration {
         let over_limit = Arc::new(AtomicBool::new(false));
         let body = WatchedBody::new(body, Arc::clone(&over_limit));
         let req = Request::from_parts(parts, body);
-        let log_uri = LogUri { prefix: self.target.log_prefix(), uri: req.uri().clone() };
+        // The upstream URI for a failure's log, built again then: a clone kept for every request
+        // would cost an allocation (the URI's buffer becomes shared) on the success path.
+        let log_uri = || LogUri {
+            prefix: self.target.log_prefix(),
+            uri: self.target.upstream_uri_with(&client_uri, &ctx.params, path_override.as_ref()).ok(),
+        };
 
         let outcome = tokio::time::timeout(self.timeout, self.send(req)).await;
         match outcome {
@@ -179,7 +189,7 @@ impl HttpIntegration {
                     ("upstream failed", IntegrationError::Upstream(err))
                 };
                 tracing::warn!(
-                    upstream = %log_uri,
+                    upstream = %log_uri(),
                     error = %ErrorChain(mapped.source().unwrap_or(&mapped)),
                     "HTTP integration failed: {what}"
                 );
@@ -188,14 +198,14 @@ impl HttpIntegration {
             Err(_elapsed) if over_limit.load(Ordering::Acquire) => {
                 // The body tripped the limit and the upstream never answered: the client's fault.
                 tracing::warn!(
-                    upstream = %log_uri,
+                    upstream = %log_uri(),
                     "HTTP integration failed: request body over the limit"
                 );
                 Err(IntegrationError::BodyTooLarge)
             }
             Err(_elapsed) => {
                 tracing::warn!(
-                    upstream = %log_uri,
+                    upstream = %log_uri(),
                     timeout = ?self.timeout,
                     "HTTP integration timed out waiting for the response head"
                 );
@@ -272,13 +282,13 @@ fn is_length_limit(err: &(dyn StdError + 'static)) -> bool {
 /// whether the request URI is absolute or in origin form.
 struct LogUri<'a> {
     prefix: &'a str,
-    uri: Uri,
+    uri: Option<Uri>,
 }
 
 impl fmt::Display for LogUri<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.prefix)?;
-        f.write_str(self.uri.path())
+        f.write_str(self.uri.as_ref().map_or("", Uri::path))
     }
 }
 

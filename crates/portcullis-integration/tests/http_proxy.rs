@@ -690,9 +690,14 @@ async fn https_upstream_offering_h2_by_alpn_gets_http2() {
 async fn https_upstream_with_an_untrusted_certificate_is_a_connect_error() {
     let pki = pki();
     let (upstream, mut records) = recording_upstream(Some(pki.acceptor_h1)).await;
-    let integration = integration(&client(), settings(Scheme::Https, upstream.addr, vec![lit("/")]));
-    let err = call(&integration, get("/"), &ctx(&[])).await.unwrap_err();
-    assert!(matches!(err, IntegrationError::Connect(_)), "{err:?}");
+    // `auto` goes through hyper-util's client, `1.1` through our own HTTP/1.1 pool.
+    for version in [HttpVersion::Auto, HttpVersion::Http1] {
+        let mut settings = settings(Scheme::Https, upstream.addr, vec![lit("/")]);
+        settings.version = version;
+        let integration = integration(&client(), settings);
+        let err = call(&integration, get("/"), &ctx(&[])).await.unwrap_err();
+        assert!(matches!(err, IntegrationError::Connect(_)), "{version:?}: {err:?}");
+    }
     assert!(records.try_recv().is_err(), "the upstream must not see a request");
 }
 

@@ -31,6 +31,20 @@ pub enum Segment {
     Greedy(Arc<str>),
 }
 
+impl Segment {
+    /// The literal (decoded) or the variable's name: the one shared allocation each segment
+    /// holds.
+    pub fn name(&self) -> &Arc<str> {
+        let (Segment::Literal(name) | Segment::Var(name) | Segment::Greedy(name)) = self;
+        name
+    }
+
+    fn name_mut(&mut self) -> &mut Arc<str> {
+        let (Segment::Literal(name) | Segment::Var(name) | Segment::Greedy(name)) = self;
+        name
+    }
+}
+
 /// The path of a route key, e.g. `/pets/{id}` or `/{proxy+}`: validated and split into
 /// [`Segment`]s. `Display` writes it exactly as it was written.
 #[derive(Debug, Clone)]
@@ -63,7 +77,7 @@ impl PathTemplate {
     /// config parsed on a loader thread: one shared name pins a page of that thread's heap).
     pub(crate) fn share_names<S: std::hash::BuildHasher>(&mut self, pool: &mut HashSet<Arc<str>, S>) {
         for seg in &mut self.segments {
-            let (Segment::Literal(name) | Segment::Var(name) | Segment::Greedy(name)) = seg;
+            let name = seg.name_mut();
             let shared = match pool.get(&**name) {
                 Some(shared) => Arc::clone(shared),
                 None => {

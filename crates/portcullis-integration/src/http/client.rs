@@ -172,9 +172,7 @@ impl HttpClient {
             HttpVersion::Http2 => self.inner.http2.clone(),
         }
     }
-}
 
-impl HttpClient {
     /// The HTTP/1.1 pool of `scheme://authority`, created on first use. Called when a config is
     /// compiled, never per request.
     pub(super) fn http1_pool(&self, scheme: Scheme, authority: &Authority) -> Arc<Http1Pool> {

@@ -69,7 +69,7 @@ pub struct PathOverride(pub String);
 /// An [`UpstreamTarget`] prepared for cheap per-request URL building.
 #[derive(Debug)]
 pub(super) struct CompiledTarget {
-    /// `scheme://authority`.
+    /// `scheme://authority`; empty when building origin-form URIs ([`Self::in_origin_form`]).
     prefix: Box<str>,
     /// `scheme://host:port`, without any userinfo, for logs.
     log_prefix: Box<str>,
@@ -77,9 +77,6 @@ pub(super) struct CompiledTarget {
     literal_len: usize,
     query: Option<Box<str>>,
     append_request_path: bool,
-    /// Build `/path?query` only, for a connection-level client that writes the URI as is
-    /// (the HTTP/1.1 pools); otherwise `scheme://authority/path?query`.
-    origin_form: bool,
 }
 
 impl CompiledTarget {
@@ -112,13 +109,13 @@ impl CompiledTarget {
             literal_len,
             query: target.query.filter(|q| !q.is_empty()).map(String::into_boxed_str),
             append_request_path: target.append_request_path,
-            origin_form: false,
         }
     }
 
-    /// The same target, building origin-form URIs (`/path?query`).
+    /// The same target, building origin-form URIs (`/path?query`) for a connection-level client
+    /// that writes the URI as it is (the HTTP/1.1 pools): no `scheme://authority` prefix.
     pub(super) fn in_origin_form(mut self) -> Self {
-        self.origin_form = true;
+        self.prefix = Box::default();
         self
     }
 
@@ -152,9 +149,7 @@ impl CompiledTarget {
             + client_query.map_or(0, |q| q.len() + 1)
             + 1;
         let mut url = String::with_capacity(capacity);
-        if !self.origin_form {
-            url.push_str(&self.prefix);
-        }
+        url.push_str(&self.prefix);
         let path_start = url.len();
         let parts: &[PathPart] = if path.is_some() { &[] } else { &self.parts };
         if let Some(PathOverride(path)) = path {
