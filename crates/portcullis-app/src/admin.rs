@@ -2,21 +2,15 @@
 //! documents are served here too. Never exposed on the main listener, so a route can never
 //! shadow it and it needs no authorizer.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-
-use portcullis_pipeline::Metrics;
+use portcullis_core::Body;
+use portcullis_pipeline::{ConnMeta, Metrics};
 
 use crate::registry::Registry;
 
@@ -36,27 +30,11 @@ impl AdminState {
     }
 }
 
-/// Serve the admin endpoints until shutdown.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    state: Arc<AdminState>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let state = Arc::clone(&state);
-                tokio::spawn(async move {
-                    let service = service_fn(move |request: Request<Incoming>| {
-                        let state = Arc::clone(&state);
-                        async move { Ok::<_, Infallible>(answer(&request, &state)) }
-                    });
-                    let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).await;
-                });
-            }
-            _ = portcullis_pipeline::until_stopped(&mut shutdown) => return,
-        }
+impl portcullis_pipeline::Handler for AdminState {
+    type Body = Body;
+
+    async fn handle(&self, request: Request<Incoming>, _conn: ConnMeta) -> Response<Body> {
+        answer(&request, self).map(|body| body.map_err(|never| match never {}).boxed())
     }
 }
 

@@ -24,12 +24,29 @@ use portcullis_config::{Config, ConfigErrors};
 /// on the calling thread if no thread can be started. For start-up, before the runtime runs.
 ///
 /// # Errors
-/// Those of [`portcullis_config::load`].
+/// Those of [`portcullis_config::load`], and a panic of the loader as an error.
 pub fn load_config(path: &Path) -> Result<Config, ConfigErrors> {
     match spawn_loader(path, |loaded| loaded) {
-        Ok(loader) => loader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        Ok(loader) => loader.join().unwrap_or_else(|panic| Err(loader_crashed(path, &*panic))),
         Err(_) => portcullis_config::load(path),
     }
+}
+
+/// A panic in the parser or decoder, as an error: a bad file must never take the serving
+/// process down (a reload keeps the old config), whatever is wrong with it.
+fn loader_crashed(path: &Path, panic: &(dyn std::any::Any + Send)) -> ConfigErrors {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no detail".to_owned());
+    tracing::error!(path = %path.display(), %detail, "the config loader crashed");
+    ConfigErrors::single(portcullis_config::ConfigError::at(
+        path.display().to_string(),
+        portcullis_config::Span::default(),
+        "",
+        format!("the config could not be loaded (the loader crashed: {detail})"),
+    ))
 }
 
 /// [`load_config`] for async callers (a reload): the loader thread hands its result over a
@@ -48,10 +65,10 @@ pub async fn load_config_async(path: &Path) -> Result<Config, ConfigErrors> {
     };
     match receiver.await {
         Ok(loaded) => loaded,
-        // The sender was dropped without sending: the parser panicked. Re-raise its panic here,
-        // as `load_config` does.
+        // The sender was dropped without sending: the parser panicked (the thread has ended, so
+        // joining does not block). Reported as an error, as `load_config` does.
         Err(_) => match loader.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
+            Err(panic) => Err(loader_crashed(path, &*panic)),
             Ok(()) => portcullis_config::load(path),
         },
     }
@@ -65,6 +82,8 @@ fn spawn_loader<T: Send + 'static>(
     let owned = path.to_path_buf();
     std::thread::Builder::new()
         .name("config-load".into())
+        // Nesting is bounded by the parser; the margin is for the decoder's recursion.
+        .stack_size(8 * 1024 * 1024)
         .spawn(move || deliver(portcullis_config::load(&owned)))
 }
 

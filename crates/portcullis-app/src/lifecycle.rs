@@ -1,6 +1,7 @@
 //! Start, run and stop the gateway: bind listeners, serve, drain.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -8,16 +9,41 @@ use std::sync::atomic::Ordering;
 use portcullis_config::Config;
 use portcullis_core::RequestIdGenerator;
 use portcullis_pipeline::{
-    AccessLogFormat, AccessLogSink, Gateway, JsonLinesSink, ListenerSettings, Metrics, NoAccessLog,
+    AccessLogFormat, AccessLogSink, ConnectionLimits, Gateway, JsonLinesSink, ListenerSettings, Metrics,
+    NoAccessLog,
 };
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::admin::{self, AdminState};
+use crate::admin::AdminState;
 use crate::registry::Registry;
 use crate::reload::{ReloadError, Reloader};
 use crate::{StartError, compile, tls};
+
+/// Connections the admin listener accepts at once.
+const ADMIN_MAX_CONNECTIONS: NonZeroUsize = NonZeroUsize::new(256).expect("non-zero");
+
+/// Raises the process's open-file limit to its hard limit (the soft limit is often 1,024, far
+/// below what a gateway needs), and returns the limit now in force. Call once at start.
+pub fn raise_open_file_limit() -> u64 {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => hard,
+            Err(error) => {
+                tracing::warn!(%error, soft, hard, "could not raise the open-file limit");
+                soft
+            }
+        },
+        Ok((soft, _)) => soft,
+        Err(_) => 1024,
+    }
+}
+
+fn open_file_limit() -> u64 {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).map_or(1024, |(soft, _)| soft)
+}
 
 /// How to start.
 #[derive(Debug, Clone)]
@@ -94,13 +120,30 @@ impl Running {
             access_log,
             Arc::clone(&metrics),
         ));
+        let open_files = open_file_limit();
+        let mut connections = ConnectionLimits::for_open_files(open_files);
+        if let Some(max) = config.limits.max_connections.and_then(|n| NonZeroUsize::new(n as usize)) {
+            connections.max = max;
+        }
+        connections.per_client =
+            config.limits.max_connections_per_client.and_then(|n| NonZeroUsize::new(n as usize));
         let settings = ListenerSettings {
             header_timeout: config.limits.header_timeout,
             idle_timeout: config.limits.idle_timeout,
             max_header_bytes: usize::try_from(config.limits.max_header_bytes).unwrap_or(usize::MAX),
             drain_timeout: config.limits.drain_timeout,
+            connections,
+            http2_max_concurrent_streams: config.limits.http2_max_concurrent_streams,
             tls,
         };
+        // The admin listener shares the main listener's timeouts and drain, with a small
+        // connection cap of its own (it serves operators and probes, not traffic) and no TLS.
+        let admin_settings = ListenerSettings {
+            connections: ConnectionLimits { max: ADMIN_MAX_CONNECTIONS, per_client: None },
+            tls: None,
+            ..settings.clone()
+        };
+        tracing::debug!(max_connections = settings.connections.max, open_files, "connection limits");
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut watchers = Vec::new();
         for (name, function) in config.functions.iter().filter(|(_, f)| f.watch) {
@@ -112,7 +155,12 @@ impl Running {
         let admin_state = Arc::new(AdminState::new(Arc::clone(&registry), metrics));
         let mut tasks = vec![
             tokio::spawn(portcullis_pipeline::serve(main_listener, settings, gateway, shutdown_rx.clone())),
-            tokio::spawn(admin::serve(admin_listener, Arc::clone(&admin_state), shutdown_rx)),
+            tokio::spawn(portcullis_pipeline::serve(
+                admin_listener,
+                admin_settings,
+                Arc::clone(&admin_state),
+                shutdown_rx,
+            )),
         ];
         tasks.extend(watchers);
         admin_state.ready.store(true, Ordering::Relaxed);

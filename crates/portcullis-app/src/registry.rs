@@ -25,6 +25,7 @@ use crate::StartError;
 /// Long-lived, process-wide state.
 pub struct Registry {
     default_client: HttpClient,
+    client_options: ClientOptions,
     private_ca_clients: Mutex<HashMap<PathBuf, HttpClient>>,
     /// Function pools by name, with the settings they were started with: a reload that leaves a
     /// function's settings unchanged keeps its warm instances.
@@ -53,10 +54,11 @@ impl Registry {
     /// same issuer): the smallest `cache.jwks_refresh` and `cache.jwks_max_stale` of the JWT
     /// authorizers in `config` apply, read at start-up.
     pub fn new(config: &Config) -> Result<Self, StartError> {
-        let default_client = HttpClient::new(ClientOptions::default())
+        let default_client = HttpClient::new(client_options(config))
             .map_err(|e| StartError::Resource(format!("HTTP client: {e}")))?;
         Ok(Registry {
             default_client,
+            client_options: client_options(config),
             private_ca_clients: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
             jwks: JwksRegistry::new(jwks_options(config))
@@ -219,7 +221,7 @@ impl Registry {
         if roots.is_empty() {
             return Err(format!("no certificate in {}", ca_file.display()));
         }
-        let options = ClientOptions { extra_roots: roots, ..ClientOptions::default() };
+        let options = ClientOptions { extra_roots: roots, ..self.client_options.clone() };
         let client = HttpClient::new(options).map_err(|e| e.to_string())?;
         clients.insert(ca_file.to_path_buf(), client.clone());
         Ok(client)
@@ -279,6 +281,16 @@ pub(crate) fn function_settings(config: &Config, name: &str, f: &FunctionConfig)
     settings.max_invocations = f.max_invocations;
     settings.region = config.region.clone();
     settings
+}
+
+/// Upstream client settings from `limits:` (read at start; a restart applies changes).
+fn client_options(config: &Config) -> ClientOptions {
+    ClientOptions {
+        max_connections_per_origin: usize::try_from(config.limits.upstream_max_connections)
+            .unwrap_or(usize::MAX),
+        max_pending_per_origin: usize::try_from(config.limits.upstream_max_pending).unwrap_or(usize::MAX),
+        ..ClientOptions::default()
+    }
 }
 
 /// The `iss` of the development issuer: derived from the admin address *as configured*, so that

@@ -67,26 +67,63 @@ pub const DEMO_YAML: &str = include_str!("demo.yaml");
 /// The origin named in errors about [`DEMO_YAML`].
 pub const DEMO_ORIGIN: &str = "<embedded demo>";
 
+/// The largest config file read, in bytes. A config of 10,000 routes is about 1 MB.
+pub const MAX_CONFIG_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Reads, parses and validates the config file at `path`. Relative paths in it (TLS files,
 /// `state_dir`, function `dir`, key files, `upstream_ca`) resolve against the file's directory.
 ///
 /// # Errors
-/// Every problem found, sorted by position; a file that cannot be read is one error at 0:0.
+/// Every problem found, sorted by position; a file that cannot be read, is not a regular file or
+/// is larger than [`MAX_CONFIG_FILE_BYTES`] is one error at 0:0.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let origin = path.display().to_string();
-    let source = std::fs::read_to_string(path).map_err(|e| {
-        ConfigErrors::single(ConfigError::at(
-            &origin,
-            Span::default(),
-            "",
-            format!("cannot read the config file: {e}"),
-        ))
-    })?;
+    let source = read_config_file(path)
+        .map_err(|problem| ConfigErrors::single(ConfigError::at(&origin, Span::default(), "", problem)))?;
     let base = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => Path::new(".").to_owned(),
     };
     from_str_in(&source, &origin, &base)
+}
+
+/// Reads a config file (or any definition file) with the loader's safety bounds: a regular
+/// file only (a FIFO, a device such as `/dev/zero` or a directory is refused without reading
+/// from it), at most [`MAX_CONFIG_FILE_BYTES`], UTF-8.
+///
+/// # Errors
+/// The problem, as a sentence for the user.
+pub fn read_config_file(path: &Path) -> Result<String, String> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    // Non-blocking, so opening a FIFO with no writer returns at once instead of hanging; reads
+    // of a regular file are unaffected.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("cannot read the config file: {e}"))?;
+    let metadata = file.metadata().map_err(|e| format!("cannot read the config file: {e}"))?;
+    if !metadata.is_file() {
+        let kind =
+            if metadata.is_dir() { "a directory" } else { "not a regular file (a device, FIFO or socket)" };
+        return Err(format!("cannot read the config file: it is {kind}"));
+    }
+    if metadata.len() > MAX_CONFIG_FILE_BYTES {
+        return Err(format!(
+            "the config file is {} bytes, more than the {MAX_CONFIG_FILE_BYTES} a config may have",
+            metadata.len()
+        ));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    // `take`: a file that grows while it is read still stops at the limit.
+    file.take(MAX_CONFIG_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the config file: {e}"))?;
+    if bytes.len() as u64 > MAX_CONFIG_FILE_BYTES {
+        return Err(format!("the config file grew past {MAX_CONFIG_FILE_BYTES} bytes while it was read"));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("the config file is not UTF-8: {e}"))
 }
 
 /// Parses and validates `source`; `origin` names it in errors (usually the file name).

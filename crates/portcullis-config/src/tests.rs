@@ -45,7 +45,7 @@ fn unknown_key_far_from_every_name_lists_the_known_ones() {
     let e = errors("limits:\n  zzzzzz: 1\n");
     assert_eq!(
         e,
-        "t.yaml:2:3: limits.zzzzzz: unknown key \"zzzzzz\"\n  help: expected one of: `max_body`, `max_header_bytes`, `header_timeout`, `idle_timeout`, `drain_timeout`"
+        "t.yaml:2:3: limits.zzzzzz: unknown key \"zzzzzz\"\n  help: expected one of: `max_body`, `max_header_bytes`, `header_timeout`, `idle_timeout`, `drain_timeout`, `max_connections`, `max_connections_per_client`, `http2_max_concurrent_streams`, `upstream_max_connections`, `upstream_max_pending`"
     );
 }
 
@@ -486,7 +486,7 @@ const FULL: &str = r#"
 listen: 0.0.0.0:8443
 admin: "[::1]:9000"
 tls: {cert: certs/cert.pem, key: /etc/keys/key.pem}
-limits: {max_body: 1MiB, max_header_bytes: 16KiB, header_timeout: 2s, idle_timeout: 90s, drain_timeout: 5s}
+limits: {max_body: 1MiB, max_header_bytes: 16KiB, header_timeout: 2s, idle_timeout: 90s, drain_timeout: 5s, max_connections: 5000, max_connections_per_client: 64, http2_max_concurrent_streams: 50, upstream_max_connections: 200, upstream_max_pending: 0}
 state_dir: state
 log: {format: pretty, level: "portcullis=debug,info"}
 access_log: {enabled: false}
@@ -580,6 +580,11 @@ fn full_config_decodes_into_typed_values() {
             header_timeout: Duration::from_secs(2),
             idle_timeout: Duration::from_secs(90),
             drain_timeout: Duration::from_secs(5),
+            max_connections: Some(5000),
+            max_connections_per_client: Some(64),
+            http2_max_concurrent_streams: 50,
+            upstream_max_connections: 200,
+            upstream_max_pending: 0,
         }
     );
     assert_eq!(c.state_dir, base.join("state"));

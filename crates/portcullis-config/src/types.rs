@@ -125,6 +125,21 @@ pub struct LimitsConfig {
     /// `drain_timeout`: on SIGTERM/SIGINT, how long in-flight requests may finish. Default
     /// `30s`.
     pub drain_timeout: Duration,
+    /// `max_connections`: most client connections open at once on the main listener. Default:
+    /// from the open-file limit (half of it, less a reserve), decided at start.
+    pub max_connections: Option<u64>,
+    /// `max_connections_per_client`: most connections from one client address. Default: no cap
+    /// (behind a load balancer every client has the balancer's address).
+    pub max_connections_per_client: Option<u64>,
+    /// `http2_max_concurrent_streams`: most concurrent streams per HTTP/2 client connection.
+    /// Default `100`.
+    pub http2_max_concurrent_streams: u32,
+    /// `upstream_max_connections`: most connections (HTTP/1.1) or concurrent requests (HTTP/2)
+    /// to one upstream origin. Default `1024`.
+    pub upstream_max_connections: u64,
+    /// `upstream_max_pending`: most requests waiting for a connection to one origin once it is
+    /// at `upstream_max_connections`; beyond it a request gets 503 at once. Default `1024`.
+    pub upstream_max_pending: u64,
 }
 
 impl Default for LimitsConfig {
@@ -135,6 +150,11 @@ impl Default for LimitsConfig {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             drain_timeout: Duration::from_secs(30),
+            max_connections: None,
+            max_connections_per_client: None,
+            http2_max_concurrent_streams: 100,
+            upstream_max_connections: 1024,
+            upstream_max_pending: 1024,
         }
     }
 }
@@ -492,6 +512,22 @@ fn limits(cx: &mut Cx, n: &Node, p: &YPath) -> Option<LimitsConfig> {
         opt(cx, &mut m, "idle_timeout", d.idle_timeout, |cx, n, p| decode::duration(cx, n, p, false));
     let drain_timeout =
         opt(cx, &mut m, "drain_timeout", d.drain_timeout, |cx, n, p| decode::duration(cx, n, p, true));
+    let count = |cx: &mut Cx, n: &Node, p: &YPath| decode::integer(cx, n, p, 1, 1 << 24);
+    let max_connections = opt(cx, &mut m, "max_connections", None, |cx, n, p| count(cx, n, p).map(Some));
+    let max_connections_per_client =
+        opt(cx, &mut m, "max_connections_per_client", None, |cx, n, p| count(cx, n, p).map(Some));
+    let http2_max_concurrent_streams = opt(
+        cx,
+        &mut m,
+        "http2_max_concurrent_streams",
+        u64::from(d.http2_max_concurrent_streams),
+        |cx, n, p| decode::integer(cx, n, p, 1, 10_000),
+    );
+    let upstream_max_connections =
+        opt(cx, &mut m, "upstream_max_connections", d.upstream_max_connections, count);
+    let upstream_max_pending = opt(cx, &mut m, "upstream_max_pending", d.upstream_max_pending, |cx, n, p| {
+        decode::integer(cx, n, p, 0, 1 << 24)
+    });
     m.finish(cx);
     Some(LimitsConfig {
         max_body: max_body?,
@@ -499,5 +535,10 @@ fn limits(cx: &mut Cx, n: &Node, p: &YPath) -> Option<LimitsConfig> {
         header_timeout: header_timeout?,
         idle_timeout: idle_timeout?,
         drain_timeout: drain_timeout?,
+        max_connections: max_connections?,
+        max_connections_per_client: max_connections_per_client?,
+        http2_max_concurrent_streams: u32::try_from(http2_max_concurrent_streams?).unwrap_or(100),
+        upstream_max_connections: upstream_max_connections?,
+        upstream_max_pending: upstream_max_pending?,
     })
 }

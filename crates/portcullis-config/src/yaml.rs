@@ -15,6 +15,10 @@ use crate::error::Span;
 
 /// Upper bound on nodes, counting alias expansions, so `&a [*b, *b, ...]` bombs are refused.
 const MAX_NODES: usize = 250_000;
+/// Upper bound on the text a document holds once its aliases are expanded (scalars and keys).
+/// Counting nodes alone lets a small file alias one large string a hundred thousand times: a
+/// 104 KB file could ask for gigabytes. The largest real configs (10,000 routes) hold about 1 MB.
+pub(crate) const MAX_EXPANDED_BYTES: usize = 32 * 1024 * 1024;
 /// Upper bound on nesting depth.
 const MAX_DEPTH: usize = 64;
 
@@ -25,6 +29,8 @@ pub(crate) struct Node {
     pub(crate) span: Span,
     /// Number of nodes in this subtree (for the alias budget).
     weight: usize,
+    /// Bytes of text (scalars and keys) in this subtree (for the alias budget).
+    bytes: usize,
 }
 
 /// What a node holds.
@@ -94,6 +100,7 @@ pub(crate) fn parse(source: &str) -> Result<(Node, Vec<YamlError>), YamlError> {
         parser: Parser::new_from_str(source),
         anchors: HashMap::new(),
         nodes: 0,
+        bytes: 0,
         duplicates: Vec::new(),
     };
     let root = b.document()?;
@@ -104,6 +111,7 @@ struct Builder<'a> {
     parser: Parser<'a, serde_saphyr::granit_parser::StrInput<'a>>,
     anchors: HashMap<usize, Node>,
     nodes: usize,
+    bytes: usize,
     duplicates: Vec<YamlError>,
 }
 
@@ -132,7 +140,7 @@ impl<'a> Builder<'a> {
     }
 
     fn document(&mut self) -> Result<Node, YamlError> {
-        let empty = |span| Node { kind: Kind::Map(Vec::new()), span, weight: 1 };
+        let empty = |span| Node { kind: Kind::Map(Vec::new()), span, weight: 1, bytes: 0 };
         let mut root = None;
         let mut documents = 0;
         while let Some((ev, sp)) = self.next()? {
@@ -169,13 +177,24 @@ impl<'a> Builder<'a> {
         Ok(root)
     }
 
-    fn count(&mut self, weight: usize, span: Span) -> Result<(), YamlError> {
+    fn count(&mut self, weight: usize, bytes: usize, span: Span) -> Result<(), YamlError> {
         self.nodes = self.nodes.saturating_add(weight);
+        self.bytes = self.bytes.saturating_add(bytes);
         if self.nodes > MAX_NODES {
             return Err(YamlError {
                 span,
                 path: String::new(),
                 problem: format!("document too large: more than {MAX_NODES} nodes after expanding aliases"),
+            });
+        }
+        if self.bytes > MAX_EXPANDED_BYTES {
+            return Err(YamlError {
+                span,
+                path: String::new(),
+                problem: format!(
+                    "document too large: more than {} MiB of text after expanding aliases",
+                    MAX_EXPANDED_BYTES / (1024 * 1024)
+                ),
             });
         }
         Ok(())
@@ -192,11 +211,13 @@ impl<'a> Builder<'a> {
         }
         let (node, anchor) = match ev {
             Event::Scalar(text, style, anchor, _tag) => {
-                self.count(1, span)?;
+                self.count(1, text.len(), span)?;
+                let bytes = text.len();
                 let node = Node {
                     kind: Kind::Scalar { text: text.into_owned(), plain: style == ScalarStyle::Plain },
                     span,
                     weight: 1,
+                    bytes,
                 };
                 (node, anchor)
             }
@@ -208,15 +229,21 @@ impl<'a> Builder<'a> {
                         problem: "alias to an unknown anchor".into(),
                     });
                 };
+                // Counted before cloning: the budget refuses an expansion before it is made.
+                let (weight, bytes) = (target.weight, target.bytes);
+                self.count(weight, bytes, span)?;
+                let Some(target) = self.anchors.get(&id) else {
+                    return Err(eof(span));
+                };
                 let mut node = target.clone();
-                self.count(node.weight, span)?;
                 node.span = span;
                 return Ok(node);
             }
             Event::SequenceStart(_, anchor, _) => {
-                self.count(1, span)?;
+                self.count(1, 0, span)?;
                 let mut items = Vec::new();
                 let mut weight = 1;
+                let mut bytes = 0;
                 loop {
                     let Some((ev, sp)) = self.next()? else {
                         return Err(eof(span));
@@ -226,12 +253,13 @@ impl<'a> Builder<'a> {
                     }
                     let item = self.node(ev, sp, depth + 1, &path.index(items.len()))?;
                     weight += item.weight;
+                    bytes += item.bytes;
                     items.push(item);
                 }
-                (Node { kind: Kind::Seq(items), span, weight }, anchor)
+                (Node { kind: Kind::Seq(items), span, weight, bytes }, anchor)
             }
             Event::MappingStart(_, anchor, _) => {
-                self.count(1, span)?;
+                self.count(1, 0, span)?;
                 let node = self.mapping(span, depth, path)?;
                 (node, anchor)
             }
@@ -253,6 +281,7 @@ impl<'a> Builder<'a> {
         let mut entries: Vec<Entry> = Vec::new();
         let mut merges: Vec<Node> = Vec::new();
         let mut weight = 1;
+        let mut bytes = 0;
         loop {
             let Some((ev, sp)) = self.next()? else {
                 return Err(eof(span));
@@ -270,6 +299,7 @@ impl<'a> Builder<'a> {
             };
             let value = self.node(ev, sp, depth + 1, &value_path)?;
             weight += key_node.weight + value.weight;
+            bytes += key_node.bytes + value.bytes;
             let (key, plain) = match key_node.kind {
                 Kind::Scalar { text, plain } => (text, plain),
                 _ => {
@@ -325,7 +355,7 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        Ok(Node { kind: Kind::Map(entries), span, weight })
+        Ok(Node { kind: Kind::Map(entries), span, weight, bytes })
     }
 }
 

@@ -160,7 +160,29 @@ impl Spec {
             .kill_on_drop(true)
             // Its own process group, so a kill reaches whatever the handler spawned too.
             .process_group(0);
+        die_with_gateway(&mut cmd);
         cmd
+    }
+}
+
+/// Asks the kernel to SIGKILL the instance as soon as the gateway process is gone, however it
+/// ended (SIGKILL and crashes included, where no shutdown code runs), so no function process
+/// outlives its gateway. The signal is tied to the thread that forks: instances are spawned from
+/// async tasks, that is from runtime worker threads, which live as long as the gateway.
+#[allow(unsafe_code)]
+fn die_with_gateway(cmd: &mut Command) {
+    let gateway = nix::unistd::getpid();
+    // SAFETY: the closure runs in the forked child between fork and exec. It calls only
+    // `prctl` and `getppid` (async-signal-safe system calls), allocates nothing and touches no
+    // lock. Checking the parent after arming closes the race where the gateway died before.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            if nix::unistd::getppid() != gateway {
+                return Err(std::io::Error::other("the gateway exited while this instance started"));
+            }
+            Ok(())
+        });
     }
 }
 
@@ -391,6 +413,11 @@ fn map_outcome(outcome: Option<Outcome>) -> Result<Bytes, InvokeError> {
 
 /// Sends each output line to the gateway log, tagged with the function, the instance and the
 /// request id it was most likely printed for.
+/// The longest line of function output kept whole. A longer line is logged cut to this length,
+/// marked with how many bytes were dropped: a handler that prints without end (or a megabyte of
+/// JSON on one line) costs the gateway this much memory per stream, never more.
+pub(crate) const MAX_OUTPUT_LINE: usize = 16 * 1024;
+
 async fn forward_output(
     stream: impl AsyncRead + Unpin,
     stream_name: &'static str,
@@ -398,27 +425,86 @@ async fn forward_output(
     instance: u64,
     api: Arc<ApiState>,
 ) {
-    let mut reader = BufReader::new(stream);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&line);
-                let text = text.trim_end_matches(['\n', '\r']);
-                let request_id = api.current_request();
-                tracing::info!(
-                    target: "portcullis::function",
-                    function = %function,
-                    instance,
-                    request_id = request_id.as_deref().unwrap_or("-"),
-                    stream = stream_name,
-                    "{text}"
-                );
+    let mut lines = BoundedLines::new(BufReader::new(stream), MAX_OUTPUT_LINE);
+    while let Some(line) = lines.next_line().await {
+        let text = String::from_utf8_lossy(&line.text);
+        let request_id = api.current_request();
+        let request_id = request_id.as_deref().unwrap_or("-");
+        if line.dropped == 0 {
+            tracing::info!(target: "portcullis::function", function = %function, instance, request_id, stream = stream_name, "{text}");
+        } else {
+            tracing::info!(
+                target: "portcullis::function",
+                function = %function,
+                instance,
+                request_id,
+                stream = stream_name,
+                truncated_bytes = line.dropped,
+                "{text} [… {} more bytes of this line dropped]",
+                line.dropped
+            );
+        }
+    }
+}
+
+/// One line of output, cut to the reader's limit.
+#[derive(Debug)]
+pub(crate) struct OutputLine {
+    /// The first bytes of the line, without its end-of-line characters.
+    pub(crate) text: Vec<u8>,
+    /// How many bytes of the line were beyond the limit and dropped.
+    pub(crate) dropped: u64,
+}
+
+/// Reads lines of at most `limit` bytes from a stream, discarding (and counting) the rest of a
+/// longer line instead of buffering it: memory stays at `limit` plus the reader's buffer.
+pub(crate) struct BoundedLines<R> {
+    reader: R,
+    limit: usize,
+}
+
+impl<R: tokio::io::AsyncBufRead + Unpin> BoundedLines<R> {
+    pub(crate) fn new(reader: R, limit: usize) -> Self {
+        BoundedLines { reader, limit }
+    }
+
+    /// The next line, or `None` at end of stream (or on a read error). A last line without a
+    /// newline is returned too.
+    pub(crate) async fn next_line(&mut self) -> Option<OutputLine> {
+        let mut text = Vec::new();
+        let mut dropped = 0u64;
+        let mut read_any = false;
+        loop {
+            let available = match self.reader.fill_buf().await {
+                Ok(buffer) => buffer,
+                Err(_) => return read_any.then(|| finish(text, dropped)),
+            };
+            if available.is_empty() {
+                return read_any.then(|| finish(text, dropped));
+            }
+            read_any = true;
+            let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+                Some(end) => (&available[..end], Some(end + 1)),
+                None => (available, None),
+            };
+            let room = self.limit.saturating_sub(text.len());
+            let kept = chunk.len().min(room);
+            text.extend_from_slice(&chunk[..kept]);
+            dropped += (chunk.len() - kept) as u64;
+            let consumed = done.unwrap_or(chunk.len());
+            self.reader.consume(consumed);
+            if done.is_some() {
+                return Some(finish(text, dropped));
             }
         }
     }
+}
+
+fn finish(mut text: Vec<u8>, dropped: u64) -> OutputLine {
+    if dropped == 0 && text.last() == Some(&b'\r') {
+        text.pop();
+    }
+    OutputLine { text, dropped }
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -503,5 +589,35 @@ mod tests {
         }
         let distinct: std::collections::HashSet<_> = ids.iter().collect();
         assert_eq!(distinct.len(), ids.len());
+    }
+}
+
+#[cfg(test)]
+mod output_tests {
+    use super::BoundedLines;
+
+    async fn lines(input: &[u8], limit: usize) -> Vec<(String, u64)> {
+        // A 4-byte buffer, so lines span many reads.
+        let reader = tokio::io::BufReader::with_capacity(4, input);
+        let mut lines = BoundedLines::new(reader, limit);
+        let mut out = Vec::new();
+        while let Some(line) = lines.next_line().await {
+            out.push((String::from_utf8(line.text).unwrap(), line.dropped));
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn short_lines_pass_whole_and_crlf_is_trimmed() {
+        let got = lines(b"one\r\ntwo\n\nlast", 8).await;
+        assert_eq!(got, [("one".into(), 0), ("two".into(), 0), (String::new(), 0), ("last".into(), 0)]);
+    }
+
+    #[tokio::test]
+    async fn long_lines_are_cut_at_the_limit_and_the_rest_counted() {
+        let got = lines(b"0123456789abcdef\nok\n0123456789", 10).await;
+        assert_eq!(got, [("0123456789".into(), 6), ("ok".into(), 0), ("0123456789".into(), 0)]);
+        let got = lines(b"0123456789X", 10).await;
+        assert_eq!(got, [("0123456789".into(), 1)]);
     }
 }

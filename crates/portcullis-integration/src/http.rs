@@ -22,6 +22,7 @@
 
 mod client;
 mod headers;
+mod limit;
 mod pool;
 mod target;
 mod watched_body;
@@ -43,6 +44,7 @@ pub use client::{ClientOptions, HttpClient, HttpClientError};
 pub use target::{PathOverride, PathPart, Scheme, UpstreamTarget};
 
 use client::UpstreamClient;
+use limit::{OriginLimit, PermitBody};
 use pool::{Http1Pool, PoolError};
 use target::CompiledTarget;
 use watched_body::WatchedBody;
@@ -89,14 +91,16 @@ enum Transport {
     /// own pool, origin-form URIs, and the `Host` header made once (see [`http1_host`]).
     Http1 { pool: Arc<Http1Pool>, host: HeaderValue },
     /// HTTP/2, or ALPN over TLS: hyper-util's client (boxed: it is several times the size of
-    /// the other variant, and a config may hold thousands of routes), absolute URIs.
-    Negotiated(Box<UpstreamClient>),
+    /// the other variant, and a config may hold thousands of routes), absolute URIs; each
+    /// request holds a place under the origin's cap until its response body ends.
+    Negotiated { client: Box<UpstreamClient>, limit: Arc<OriginLimit> },
 }
 
 /// Why sending failed, before the error is mapped to an [`IntegrationError`].
 enum SendFailure {
     Connect(BoxError),
     Exchange(BoxError),
+    Saturated,
 }
 
 impl fmt::Debug for HttpIntegration {
@@ -120,8 +124,9 @@ impl HttpIntegration {
                 (Transport::Http1 { pool, host }, CompiledTarget::new(target).in_origin_form())
             }
             None => {
+                let limit = client.origin_limit(target.scheme, &target.authority);
                 let client = Box::new(client.for_version(version));
-                (Transport::Negotiated(client), CompiledTarget::new(target))
+                (Transport::Negotiated { client, limit }, CompiledTarget::new(target))
             }
         };
         Self { transport, target, timeout }
@@ -179,6 +184,13 @@ impl HttpIntegration {
                 let (is_connect, err) = match failure {
                     SendFailure::Connect(err) => (true, err),
                     SendFailure::Exchange(err) => (false, err),
+                    SendFailure::Saturated => {
+                        tracing::warn!(
+                            upstream = %self.target.log_prefix(),
+                            "HTTP integration refused: the upstream is at its connection limit and its queue is full"
+                        );
+                        return Err(IntegrationError::Saturated);
+                    }
                 };
                 let too_large = over_limit.load(Ordering::Acquire) || is_length_limit(err.as_ref());
                 let (what, mapped) = if too_large {
@@ -221,12 +233,18 @@ impl HttpIntegration {
                 Ok(response) => Ok(response.map(|body| body.map_err(BoxError::from).boxed())),
                 Err(PoolError::Connect(err)) => Err(SendFailure::Connect(err)),
                 Err(err @ PoolError::Http(_)) => Err(SendFailure::Exchange(Box::new(err))),
+                Err(PoolError::Saturated(_)) => Err(SendFailure::Saturated),
             },
-            Transport::Negotiated(client) => match client.request(req).await {
-                Ok(response) => Ok(response.map(|body| body.map_err(BoxError::from).boxed())),
-                Err(err) if err.is_connect() => Err(SendFailure::Connect(Box::new(err))),
-                Err(err) => Err(SendFailure::Exchange(Box::new(err))),
-            },
+            Transport::Negotiated { client, limit } => {
+                let permit = limit.acquire().await.map_err(|_| SendFailure::Saturated)?;
+                match client.request(req).await {
+                    Ok(response) => {
+                        Ok(response.map(|body| PermitBody::new(body, permit).map_err(BoxError::from).boxed()))
+                    }
+                    Err(err) if err.is_connect() => Err(SendFailure::Connect(Box::new(err))),
+                    Err(err) => Err(SendFailure::Exchange(Box::new(err))),
+                }
+            }
         }
     }
 }

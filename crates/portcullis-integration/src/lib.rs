@@ -47,4 +47,7 @@ pub enum IntegrationError {
     /// The client's request body went over the configured limit while being streamed.
     #[error("request body exceeds the configured limit")]
     BodyTooLarge,
+    /// The upstream is at its connection limit and the queue for it is full.
+    #[error("the upstream is at its connection limit and its queue is full")]
+    Saturated,
 }

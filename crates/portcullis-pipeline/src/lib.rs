@@ -29,7 +29,7 @@ pub mod route;
 pub mod stack;
 
 pub use access_log::{AccessLogFormat, AccessLogSink, AccessRecord, JsonLinesSink, NoAccessLog};
-pub use listener::{ListenerSettings, serve, until_stopped};
+pub use listener::{ConnectionLimits, Handler, ListenerSettings, serve, until_stopped};
 pub use mapping::{MappingError, RequestMapping};
 pub use metrics::Metrics;
 pub use plan::{Access, RequestLimits, RouteAuthorizer, RoutePlan, Snapshot};

@@ -1,29 +1,48 @@
 //! Listener: accept connections, speak HTTP/1.1 and HTTP/2 (h2c, or ALPN over TLS), protect the
-//! gateway from slow and idle clients, and drain gracefully on shutdown.
+//! gateway from slow, idle and greedy clients, and drain gracefully on shutdown. The main and
+//! the admin listener both run here, each with its own [`Handler`].
 //!
 //! Protections, and where each is enforced:
+//! - silent connections: a connection that has not started a request within `header_timeout`
+//!   of being accepted is closed (this covers the protocol sniffing that precedes hyper's own
+//!   timers, and a TLS client that finishes its handshake and then says nothing);
 //! - slow request heads (slowloris): hyper's HTTP/1 header-read timeout (`header_timeout`); it
 //!   starts whenever the connection waits for a request head, so it also ends HTTP/1.1
 //!   keep-alive connections that stay silent that long;
 //! - slow TLS handshakes: the same `header_timeout`;
 //! - idle connections of either protocol: a per-connection watchdog closes (gracefully) a
 //!   connection with no request in flight for `idle_timeout`;
+//! - too many connections: at most `max_connections` at once ([`conns`]); at the cap the listener
+//!   stops accepting (new clients wait in the kernel's backlog) and asks idle connections to
+//!   close, so a pile of idle sockets cannot lock out new clients; `max_connections_per_client`
+//!   caps one client address;
+//! - HTTP/2 fan-out: at most `http2_max_concurrent_streams` streams per client connection;
 //! - oversized heads: hyper's read-buffer cap (64 KiB, or twice the budget if larger) bounds
 //!   memory; the exact budget is enforced with a JSON 431 by [`crate::limits`].
 //!
-//! Shutdown: when the shutdown signal fires, the accept loop stops (new connections are
-//! refused), every connection is told to finish its in-flight requests and close, and [`serve`]
-//! returns when all have closed or `drain_timeout` has passed, whichever is first.
+//! Shutdown: when the shutdown signal fires, the accept loop stops (the socket closes, so new
+//! connections are refused and a load balancer moves on). HTTP/2 connections get a GOAWAY and
+//! finish their open streams. HTTP/1.1 connections are never closed under a request: the next
+//! response on each carries `connection: close`, and a connection idle for [`DRAIN_IDLE_GRACE`]
+//! is closed, so a keep-alive client that sends its next request as the drain starts gets an
+//! answer rather than a reset. [`serve`] returns when all connections have closed or
+//! `drain_timeout` has passed, whichever is first.
+
+mod conns;
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http::header::{CONNECTION, HeaderValue};
+use http::{Request, Response, Version};
 use http_body::{Body as HttpBody, Frame, SizeHint};
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -32,14 +51,35 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-use crate::access_log::LoggedBody;
-use crate::stack::{ConnMeta, Gateway};
+pub use conns::ConnectionLimits;
+use conns::{ConnTracker, Slot};
+
+use crate::stack::ConnMeta;
+
+/// How long an idle HTTP/1.1 connection is kept open once draining has started, so that a
+/// request already on its way gets an answer (with `connection: close`) instead of a reset.
+pub const DRAIN_IDLE_GRACE: Duration = Duration::from_secs(1);
+
+/// What a listener serves: one request in, one response out, never an error (every failure is
+/// a response). The main listener serves the [`crate::Gateway`]; the admin listener its own.
+pub trait Handler: Send + Sync + 'static {
+    /// The response body.
+    type Body: HttpBody<Data = Bytes, Error = BoxError> + Send + 'static;
+
+    /// Answer one request that arrived on `conn`.
+    fn handle(
+        &self,
+        request: Request<Incoming>,
+        conn: ConnMeta,
+    ) -> impl Future<Output = Response<Self::Body>> + Send;
+}
 
 /// How the listener treats connections. Fixed for the life of a listener (changing them takes a
 /// restart; the route table is what reloads).
 #[derive(Clone)]
 pub struct ListenerSettings {
-    /// Time allowed for a complete request head (and a TLS handshake).
+    /// Time allowed for a complete request head (and a TLS handshake); also the time a new
+    /// connection has to start its first request.
     pub header_timeout: Duration,
     /// Close connections with no request in flight for this long.
     pub idle_timeout: Duration,
@@ -47,15 +87,19 @@ pub struct ListenerSettings {
     pub max_header_bytes: usize,
     /// How long in-flight requests get to finish after shutdown starts.
     pub drain_timeout: Duration,
+    /// Connection caps.
+    pub connections: ConnectionLimits,
+    /// Most concurrent streams one HTTP/2 client connection may open.
+    pub http2_max_concurrent_streams: u32,
     /// TLS, with ALPN `h2` and `http/1.1`, when set.
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
-/// Serve `listener` until `shutdown` becomes true, then drain.
-pub async fn serve(
+/// Serve `listener` with `handler` until `shutdown` becomes true, then drain.
+pub async fn serve<H: Handler>(
     listener: TcpListener,
     settings: ListenerSettings,
-    gateway: Arc<Gateway>,
+    handler: Arc<H>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -68,46 +112,65 @@ pub async fn serve(
     builder
         .http2()
         .timer(TokioTimer::new())
+        .max_concurrent_streams(settings.http2_max_concurrent_streams)
         .max_header_list_size(u32::try_from(settings.max_header_bytes.saturating_mul(2)).unwrap_or(u32::MAX))
         .keep_alive_interval(Some(Duration::from_secs(30)))
         .keep_alive_timeout(Duration::from_secs(10));
     let builder = Arc::new(builder);
     let tls = settings.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    let tracker = Arc::new(ConnTracker::new(settings.connections));
     // Every connection task holds a clone of `drained_tx`; when all are gone, draining is done.
     let (drained_tx, mut drained_rx) = mpsc::channel::<()>(1);
     // Connections get their own receiver: the accept loop's is borrowed by `wait_for` below.
     let connection_shutdown = shutdown.clone();
 
     loop {
+        // At the connection cap: accept nothing (new clients wait in the backlog) until a
+        // connection ends, asking idle ones to make room meanwhile.
+        if tracker.full() {
+            tokio::select! {
+                () = tracker.wait_for_room() => continue,
+                () = until_stopped(&mut shutdown) => break,
+            }
+        }
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, client_addr) = match accepted {
                     Ok(pair) => pair,
                     Err(error) => {
-                        // EMFILE and friends: back off briefly instead of spinning.
+                        // EMFILE and friends: make room and back off instead of spinning.
                         tracing::warn!(%error, "accept failed");
+                        tracker.press();
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 };
+                let accepted_at = Instant::now();
+                let Some(slot) = tracker.admit(client_addr.ip()) else {
+                    tracing::debug!(client = %client_addr, "connection refused: per-client connection cap");
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let task = ConnectionTask {
                     builder: Arc::clone(&builder),
-                    gateway: Arc::clone(&gateway),
+                    handler: Arc::clone(&handler),
                     shutdown: connection_shutdown.clone(),
                     settings: settings.clone(),
+                    slot,
+                    accepted_at,
                     _drained: drained_tx.clone(),
                 };
                 match tls.clone() {
                     None => {
-                        let meta = ConnMeta { client_addr, tls: false };
+                        let meta = ConnMeta { client_addr, local_port: local_port(&stream), tls: false };
                         tokio::spawn(task.run(stream, meta));
                     }
                     Some(acceptor) => {
+                        let local_port = local_port(&stream);
                         tokio::spawn(async move {
                             let handshake = tokio::time::timeout(task.settings.header_timeout, acceptor.accept(stream)).await;
                             match handshake {
-                                Ok(Ok(stream)) => task.run(stream, ConnMeta { client_addr, tls: true }).await,
+                                Ok(Ok(stream)) => task.run(stream, ConnMeta { client_addr, local_port, tls: true }).await,
                                 Ok(Err(error)) => tracing::debug!(%client_addr, %error, "TLS handshake failed"),
                                 Err(_) => tracing::debug!(%client_addr, "TLS handshake timed out"),
                             }
@@ -115,7 +178,7 @@ pub async fn serve(
                     }
                 }
             }
-            _ = until_stopped(&mut shutdown) => break,
+            () = until_stopped(&mut shutdown) => break,
         }
     }
     // Stop accepting: the socket closes here, so new connections are refused while we drain.
@@ -126,39 +189,56 @@ pub async fn serve(
     }
 }
 
+fn local_port(stream: &tokio::net::TcpStream) -> u16 {
+    stream.local_addr().map(|addr| addr.port()).unwrap_or(0)
+}
+
 /// Resolves once the shutdown flag is set (or its sender is gone). The guard `wait_for` returns
 /// is dropped here, so callers' futures stay `Send`.
 pub async fn until_stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
-struct ConnectionTask {
+struct ConnectionTask<H> {
     builder: Arc<auto::Builder<TokioExecutor>>,
-    gateway: Arc<Gateway>,
+    handler: Arc<H>,
     shutdown: watch::Receiver<bool>,
     settings: ListenerSettings,
+    slot: Slot,
+    accepted_at: Instant,
     _drained: mpsc::Sender<()>,
 }
 
-impl ConnectionTask {
+impl<H: Handler> ConnectionTask<H> {
     async fn run<I>(mut self, io: I, meta: ConnMeta)
     where
         I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
         let activity = Arc::new(Activity::new());
-        let gateway = Arc::clone(&self.gateway);
+        let handler = Arc::clone(&self.handler);
         let service_activity = Arc::clone(&activity);
-        let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-            let gateway = Arc::clone(&gateway);
-            let guard = InFlight::enter(Arc::clone(&service_activity));
+        let service = service_fn(move |request: Request<Incoming>| {
+            let handler = Arc::clone(&handler);
+            let version = request.version();
+            let guard = InFlight::enter(Arc::clone(&service_activity), version);
             async move {
-                let response = gateway.handle(request, meta).await;
+                let mut response = handler.handle(request, meta).await;
+                // Draining: tell an HTTP/1.1 client to take its next request elsewhere; hyper
+                // closes the connection once this response is written.
+                if guard.0.draining.load(Ordering::Relaxed) && version != Version::HTTP_2 {
+                    response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+                }
                 Ok::<_, Infallible>(response.map(|body| TrackedBody { inner: body, _guard: guard }))
             }
         });
         let connection = self.builder.serve_connection_with_upgrades(TokioIo::new(io), service);
         tokio::pin!(connection);
+        let first_request_deadline =
+            tokio::time::sleep_until((self.accepted_at + self.settings.header_timeout).into());
+        tokio::pin!(first_request_deadline);
+        let mut pressure = self.slot.pressure();
         let mut closing = false;
+        let mut draining = false;
         loop {
             tokio::select! {
                 result = connection.as_mut() => {
@@ -167,14 +247,35 @@ impl ConnectionTask {
                     }
                     break;
                 }
-                _ = until_stopped(&mut self.shutdown), if !closing => {
+                () = &mut first_request_deadline, if !activity.started() => {
+                    tracing::debug!(client = %meta.client_addr, "closing a connection that sent no request in time");
+                    break;
+                }
+                () = until_stopped(&mut self.shutdown), if !draining => {
+                    draining = true;
+                    activity.draining.store(true, Ordering::Relaxed);
+                    if activity.http2.load(Ordering::Relaxed) {
+                        // GOAWAY: open streams finish, no new ones start.
+                        connection.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                }
+                () = activity.idle_for(DRAIN_IDLE_GRACE), if draining && !closing => {
                     connection.as_mut().graceful_shutdown();
                     closing = true;
                 }
-                _ = activity.idle_for(self.settings.idle_timeout), if !closing => {
+                () = activity.idle_for(self.settings.idle_timeout), if !closing => {
                     tracing::debug!(client = %meta.client_addr, "closing idle connection");
                     connection.as_mut().graceful_shutdown();
                     closing = true;
+                }
+                // The sender lives in the tracker this connection's slot holds: never closed.
+                Ok(()) = pressure.changed(), if !closing => {
+                    if activity.idle_at_least(conns::PRESSURE_MIN_IDLE) {
+                        tracing::debug!(client = %meta.client_addr, "closing an idle connection to make room");
+                        connection.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
                 }
             }
         }
@@ -185,28 +286,53 @@ impl ConnectionTask {
 struct Activity {
     epoch: Instant,
     in_flight: AtomicUsize,
+    /// Milliseconds since `epoch` of the last start or end of a request.
     last_change_ms: AtomicU64,
+    /// Whether any request has started on this connection.
+    started: AtomicBool,
+    /// Whether the connection speaks HTTP/2 (known from its first request).
+    http2: AtomicBool,
+    /// Set when the listener starts draining.
+    draining: AtomicBool,
 }
 
 impl Activity {
     fn new() -> Self {
-        Activity { epoch: Instant::now(), in_flight: AtomicUsize::new(0), last_change_ms: AtomicU64::new(0) }
+        Activity {
+            epoch: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            last_change_ms: AtomicU64::new(0),
+            started: AtomicBool::new(false),
+            http2: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+        }
     }
 
     fn touch(&self) {
         self.last_change_ms.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 
+    fn started(&self) -> bool {
+        self.started.load(Ordering::Relaxed)
+    }
+
+    fn idle_since(&self) -> Instant {
+        self.epoch + Duration::from_millis(self.last_change_ms.load(Ordering::Relaxed))
+    }
+
+    /// Whether no request is in flight and none has been for at least `limit`.
+    fn idle_at_least(&self, limit: Duration) -> bool {
+        self.in_flight.load(Ordering::Relaxed) == 0 && self.idle_since().elapsed() >= limit
+    }
+
     /// Resolves once no request has been in flight for `limit`.
     async fn idle_for(&self, limit: Duration) {
         loop {
-            let last = Duration::from_millis(self.last_change_ms.load(Ordering::Relaxed));
-            let idle_since = self.epoch + last;
-            if self.in_flight.load(Ordering::Relaxed) == 0 && idle_since.elapsed() >= limit {
+            if self.idle_at_least(limit) {
                 return;
             }
             let wake = if self.in_flight.load(Ordering::Relaxed) == 0 {
-                idle_since + limit
+                self.idle_since() + limit
             } else {
                 Instant::now() + limit
             };
@@ -219,8 +345,12 @@ impl Activity {
 struct InFlight(Arc<Activity>);
 
 impl InFlight {
-    fn enter(activity: Arc<Activity>) -> Self {
+    fn enter(activity: Arc<Activity>, version: Version) -> Self {
         activity.in_flight.fetch_add(1, Ordering::Relaxed);
+        activity.started.store(true, Ordering::Relaxed);
+        if version == Version::HTTP_2 {
+            activity.http2.store(true, Ordering::Relaxed);
+        }
         activity.touch();
         InFlight(activity)
     }
@@ -234,14 +364,14 @@ impl Drop for InFlight {
 }
 
 pin_project_lite::pin_project! {
-    struct TrackedBody {
+    struct TrackedBody<B> {
         #[pin]
-        inner: LoggedBody,
+        inner: B,
         _guard: InFlight,
     }
 }
 
-impl HttpBody for TrackedBody {
+impl<B: HttpBody<Data = Bytes, Error = BoxError>> HttpBody for TrackedBody<B> {
     type Data = Bytes;
     type Error = BoxError;
 

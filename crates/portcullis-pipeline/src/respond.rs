@@ -104,7 +104,7 @@ impl From<&IntegrationError> for Rejection {
     /// AWS's "integration failure" (500); only a timeout is 503. See docs/decisions.md.
     fn from(error: &IntegrationError) -> Self {
         match error {
-            IntegrationError::Timeout(_) => Rejection::ServiceUnavailable,
+            IntegrationError::Timeout(_) | IntegrationError::Saturated => Rejection::ServiceUnavailable,
             IntegrationError::BodyTooLarge => Rejection::PayloadTooLarge,
             IntegrationError::Connect(_) | IntegrationError::Upstream(_) => Rejection::InternalServerError,
         }

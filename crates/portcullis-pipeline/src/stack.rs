@@ -36,6 +36,8 @@ pub static DENY_REASON_HEADER: HeaderName = HeaderName::from_static("x-portculli
 pub struct ConnMeta {
     /// The TCP peer.
     pub client_addr: SocketAddr,
+    /// The port the client connected to (the listener's).
+    pub local_port: u16,
     /// Whether the connection is TLS.
     pub tls: bool,
 }
@@ -160,5 +162,17 @@ impl Gateway {
 
         // Integration (spec §4, §5).
         integrate::call(&plan, Request::from_parts(parts, body), &ctx, record).await
+    }
+}
+
+impl crate::listener::Handler for Gateway {
+    type Body = LoggedBody;
+
+    fn handle(
+        &self,
+        request: Request<hyper::body::Incoming>,
+        conn: ConnMeta,
+    ) -> impl std::future::Future<Output = Response<LoggedBody>> + Send {
+        Gateway::handle(self, request, conn)
     }
 }

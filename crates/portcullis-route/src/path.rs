@@ -341,7 +341,31 @@ pub(crate) fn with_segments<R>(
     Ok(f(raw, decoded))
 }
 
-/// Refuses `.` and `..` (no dot-segment tricks through the gateway).
+/// Refuses `.` and `..` (no dot-segment tricks through the gateway), also where a segment
+/// hides them from a naive split: behind an encoded slash (`..%2Fadmin` decodes to one segment
+/// `../admin`, which an upstream that decodes before normalising reads as a step up), behind a
+/// backslash (a separator to some servers), or behind a second layer of encoding
+/// (`%252E%252E%252F`, for upstreams that decode twice). Only segments holding `/`, `\` or `%`
+/// take the slow path.
 fn check_dots(seg: &str) -> Result<(), PathError> {
-    if seg == "." || seg == ".." { Err(PathError::DotSegment) } else { Ok(()) }
+    if is_dots(seg) {
+        return Err(PathError::DotSegment);
+    }
+    if !seg.bytes().any(|b| matches!(b, b'/' | b'\\' | b'%')) {
+        return Ok(());
+    }
+    if seg.split(['/', '\\']).any(is_dots) {
+        return Err(PathError::DotSegment);
+    }
+    if seg.contains('%')
+        && let Ok(again) = decode(seg)
+        && again.split(['/', '\\']).any(is_dots)
+    {
+        return Err(PathError::DotSegment);
+    }
+    Ok(())
+}
+
+fn is_dots(piece: &str) -> bool {
+    piece == "." || piece == ".."
 }

@@ -184,6 +184,13 @@ fn refused_request_paths_are_errors_even_with_a_default_route() {
         ("/a/%2e%2e/b", PathError::DotSegment),
         ("/a/%2E", PathError::DotSegment),
         ("/a/.%2E", PathError::DotSegment),
+        // Hidden behind an encoded slash, a backslash, or a second layer of encoding.
+        ("/files/..%2Finternal%2Fsecret", PathError::DotSegment),
+        ("/files/a%2F..%2F..%2Fetc", PathError::DotSegment),
+        ("/files/..%5Cinternal", PathError::DotSegment),
+        ("/files/..\\internal", PathError::DotSegment),
+        ("/files/%252E%252E%252Fsecret", PathError::DotSegment),
+        ("/files/%2e%2e%2f", PathError::DotSegment),
         ("/a/%zz", PathError::BadPercentEncoding),
         ("/a/%4", PathError::BadPercentEncoding),
         ("/a/%", PathError::BadPercentEncoding),

@@ -231,7 +231,12 @@ fn reference_refusal(path: &str) -> Option<PathError> {
     if decoded.iter().any(Result::is_err) {
         return Some(PathError::NotUtf8);
     }
-    if decoded.iter().flatten().any(|s| s == "." || s == "..") {
+    // A dot segment, also behind an encoded slash, a backslash or a second layer of encoding.
+    let dots = |s: &str| s.split(['/', '\\']).any(|p| p == "." || p == "..");
+    let deep = |s: &str| {
+        dots(s) || (strict(s) && percent_decode_str(s).decode_utf8().is_ok_and(|again| dots(&again)))
+    };
+    if decoded.iter().flatten().any(|s| deep(s)) {
         return Some(PathError::DotSegment);
     }
     None

@@ -5,6 +5,7 @@ mod clients;
 mod faults;
 mod hangs;
 mod node;
+mod output;
 mod pool;
 mod python;
 mod remote;

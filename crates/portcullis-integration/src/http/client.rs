@@ -16,6 +16,7 @@ use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::CertificateDer;
 
 use super::HttpVersion;
+use super::limit::OriginLimit;
 use super::pool::{Http1Pool, PoolLimits};
 use super::target::Scheme;
 use super::watched_body::WatchedBody;
@@ -43,6 +44,11 @@ pub struct ClientOptions {
     pub http2_keep_alive_interval: Duration,
     /// How long to wait for a ping's answer before closing the connection. Default: 10 s.
     pub http2_keep_alive_timeout: Duration,
+    /// Most connections (HTTP/1.1) or concurrent requests (HTTP/2) to one origin. Default: 1024.
+    pub max_connections_per_origin: usize,
+    /// Most requests waiting for an origin at its cap; beyond, a request fails at once.
+    /// Default: 1024.
+    pub max_pending_per_origin: usize,
 }
 
 impl Default for ClientOptions {
@@ -54,6 +60,8 @@ impl Default for ClientOptions {
             pool_max_idle_per_host: 1024,
             http2_keep_alive_interval: Duration::from_secs(20),
             http2_keep_alive_timeout: Duration::from_secs(10),
+            max_connections_per_origin: 1024,
+            max_pending_per_origin: 1024,
         }
     }
 }
@@ -93,6 +101,11 @@ struct Clients {
     /// Connector of the HTTP/1.1 pools: no ALPN offered over TLS.
     http1_connector: HttpsConnector<HttpConnector>,
     limits: PoolLimits,
+    /// Caps per origin, from the options.
+    origin_caps: (usize, usize),
+    /// The connection cap of each origin, shared by its HTTP/1.1 pool and by requests through
+    /// the negotiating clients. Weak, like the pools.
+    origin_limits: Mutex<HashMap<(Scheme, Authority), Weak<OriginLimit>>>,
     /// The HTTP/1.1 pool of each origin, shared by every route that sends there. Weak, so that a
     /// pool no route uses any more (after a reload) is dropped with its connections; a reload
     /// that keeps the origin finds the pool alive, because the old routes still hold it while
@@ -159,6 +172,8 @@ impl HttpClient {
                 idle_timeout: options.pool_idle_timeout,
                 max_idle: options.pool_max_idle_per_host,
             },
+            origin_caps: (options.max_connections_per_origin, options.max_pending_per_origin),
+            origin_limits: Mutex::new(HashMap::new()),
             http1_pools: Mutex::new(HashMap::new()),
         };
         Ok(Self { inner: Arc::new(clients) })
@@ -188,9 +203,26 @@ impl HttpClient {
             .path_and_query("/")
             .build()
             .expect("a scheme, a parsed authority and `/` always make a URI");
-        let pool = Arc::new(Http1Pool::new(origin, self.inner.http1_connector.clone(), self.inner.limits));
+        let limit = self.origin_limit(scheme, authority);
+        let pool =
+            Arc::new(Http1Pool::new(origin, self.inner.http1_connector.clone(), self.inner.limits, limit));
         pools.insert(key, Arc::downgrade(&pool));
         pool
+    }
+
+    /// The connection cap of `scheme://authority`, created on first use. Called when a config
+    /// is compiled, never per request.
+    pub(super) fn origin_limit(&self, scheme: Scheme, authority: &Authority) -> Arc<OriginLimit> {
+        let mut limits = self.inner.origin_limits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (scheme, authority.clone());
+        if let Some(limit) = limits.get(&key).and_then(Weak::upgrade) {
+            return limit;
+        }
+        limits.retain(|_, limit| limit.strong_count() > 0);
+        let (max, max_pending) = self.inner.origin_caps;
+        let limit = Arc::new(OriginLimit::new(max, max_pending));
+        limits.insert(key, Arc::downgrade(&limit));
+        limit
     }
 }
 

@@ -30,8 +30,10 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use portcullis_core::BoxError;
+use tokio::sync::OwnedSemaphorePermit;
 use tower::Service as _;
 
+use super::limit::{OriginLimit, Saturated};
 use super::watched_body::WatchedBody;
 
 type Sender = SendRequest<WatchedBody>;
@@ -45,6 +47,9 @@ pub(super) enum PoolError {
     /// The connection was made but the exchange failed.
     #[error(transparent)]
     Http(#[from] hyper::Error),
+    /// Every connection the origin may have is busy and the queue for one is full.
+    #[error(transparent)]
+    Saturated(#[from] Saturated),
 }
 
 /// Idle-connection limits of a pool.
@@ -60,6 +65,8 @@ pub(super) struct Http1Pool {
     origin: Uri,
     connector: HttpsConnector<HttpConnector>,
     limits: PoolLimits,
+    /// The origin's connection cap: every open connection holds one of its permits.
+    origin_limit: Arc<OriginLimit>,
     state: Mutex<State>,
 }
 
@@ -77,8 +84,13 @@ struct Idle {
 }
 
 impl Http1Pool {
-    pub(super) fn new(origin: Uri, connector: HttpsConnector<HttpConnector>, limits: PoolLimits) -> Self {
-        Self { origin, connector, limits, state: Mutex::new(State::default()) }
+    pub(super) fn new(
+        origin: Uri,
+        connector: HttpsConnector<HttpConnector>,
+        limits: PoolLimits,
+        origin_limit: Arc<OriginLimit>,
+    ) -> Self {
+        Self { origin, connector, limits, origin_limit, state: Mutex::new(State::default()) }
     }
 
     /// Sends `req` (origin-form URI, `Host` set) on a pooled or new connection. The response's
@@ -90,10 +102,7 @@ impl Http1Pool {
         // At most one retry, and only of a request that never left (see the module comment).
         let mut fresh_only = false;
         loop {
-            let (mut sender, reused) = match self.checkout(fresh_only).await {
-                Some(sender) => (sender, true),
-                None => (self.connect().await?, false),
-            };
+            let (mut sender, reused) = self.sender(fresh_only).await?;
             match sender.try_send_request(req).await {
                 Ok(response) => {
                     let slot = Some(Return { pool: Arc::downgrade(self), sender });
@@ -116,6 +125,32 @@ impl Http1Pool {
         }
     }
 
+    /// A connection to send on: an idle one, a new one if the origin's cap allows, or else the
+    /// first to come back or make room, waiting in the origin's bounded queue. The second value
+    /// says whether the connection was reused.
+    async fn sender(&self, fresh_only: bool) -> Result<(Sender, bool), PoolError> {
+        if let Some(sender) = self.checkout(fresh_only).await {
+            return Ok((sender, true));
+        }
+        if let Some(permit) = self.origin_limit.try_acquire() {
+            return Ok((self.connect(permit).await?, false));
+        }
+        let _queued = self.origin_limit.enqueue()?;
+        loop {
+            let returned = self.origin_limit.returned.notified();
+            tokio::pin!(returned);
+            // Registered before looking, so a connection returned in between is not missed.
+            returned.as_mut().enable();
+            if let Some(sender) = self.checkout(fresh_only).await {
+                return Ok((sender, true));
+            }
+            tokio::select! {
+                permit = self.origin_limit.next_permit() => return Ok((self.connect(permit?).await?, false)),
+                () = returned => {}
+            }
+        }
+    }
+
     /// The most recently idled connection that is still open, ready to send.
     async fn checkout(&self, fresh_only: bool) -> Option<Sender> {
         if fresh_only {
@@ -134,7 +169,8 @@ impl Http1Pool {
         }
     }
 
-    async fn connect(&self) -> Result<Sender, PoolError> {
+    /// A new connection, holding `permit` (a place under the origin's cap) until it closes.
+    async fn connect(&self, permit: OwnedSemaphorePermit) -> Result<Sender, PoolError> {
         let mut connector = self.connector.clone();
         let io = connector.call(self.origin.clone()).await.map_err(PoolError::Connect)?;
         let (sender, connection) = http1::handshake(io).await?;
@@ -142,6 +178,7 @@ impl Http1Pool {
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "upstream connection ended with an error");
             }
+            drop(permit);
         });
         Ok(sender)
     }
@@ -161,6 +198,9 @@ impl Http1Pool {
             state.reaper = true;
             runtime.spawn(reap(Arc::downgrade(self), self.limits.idle_timeout));
         }
+        drop(state);
+        // A request queued at the origin's cap may take it.
+        self.origin_limit.returned.notify_one();
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -60,6 +60,8 @@ pub(crate) fn run(config: Option<PathBuf>, overrides: Overrides) -> ExitCode {
         _ => LogFormat::Json,
     });
     logging::init(overrides.log_level.as_deref().or(config.log.level.as_deref()), format);
+    let open_files = portcullis_app::lifecycle::raise_open_file_limit();
+    tracing::debug!(open_files, "open-file limit");
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(workers) = worker_threads() {
         builder.worker_threads(workers);
