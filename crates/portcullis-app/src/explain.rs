@@ -329,6 +329,25 @@ pub fn mint_dev_token(
     dev.mint(claims, ttl).map_err(|e| e.to_string())
 }
 
+/// The development issuer's JWKS (JSON text) and public key (PEM) for `config`
+/// (`portcullis token --print-jwks`, `--print-pem`).
+pub fn dev_issuer_keys(config: &Config) -> Result<(String, String), String> {
+    let registry = Registry::for_check(config).map_err(|e| e.to_string())?;
+    let dev = registry.dev_issuer(config)?;
+    Ok((dev.jwks().to_string(), dev.public_key_pem()))
+}
+
+/// Whether some `issuer: dev` authorizer of `config` accepts tokens for `audience`.
+pub fn dev_audience_accepted(config: &Config, audience: &str) -> bool {
+    config.authorizers.values().any(|authorizer| match authorizer {
+        AuthorizerConfig::Jwt(jwt) => {
+            matches!(jwt.issuer, portcullis_config::Issuer::Dev)
+                && (jwt.audience.is_empty() || jwt.audience.iter().any(|a| a == audience))
+        }
+        AuthorizerConfig::Lambda(_) => false,
+    })
+}
+
 /// Run function `name` once with `event` and return its raw result (`portcullis invoke`). The
 /// function gets a fresh instance, exactly as the gateway would start it.
 pub async fn invoke_once(config: &Config, name: &str, event: bytes::Bytes) -> Result<bytes::Bytes, String> {

@@ -15,6 +15,7 @@ mod compile_authorizers;
 pub mod explain;
 pub mod heap;
 pub mod lifecycle;
+pub mod preflight;
 pub mod registry;
 pub mod reload;
 mod tls;
@@ -22,7 +23,10 @@ mod watch;
 
 use std::path::{Path, PathBuf};
 
-pub use explain::{ExplainError, ExplainRequest, explain, invoke_once, mint_dev_token};
+pub use explain::{
+    ExplainError, ExplainRequest, dev_audience_accepted, dev_issuer_keys, explain, invoke_once,
+    mint_dev_token,
+};
 pub use lifecycle::{Running, StartOptions};
 pub use portcullis_pipeline::AccessLogFormat;
 
@@ -73,5 +77,7 @@ pub fn check(path: &Path) -> Result<(String, Vec<String>), portcullis_config::Co
         config.authorizers.len(),
         config.functions.len()
     );
-    Ok((summary, config.warnings.iter().map(ToString::to_string).collect()))
+    let mut warnings: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
+    warnings.extend(preflight::warnings(&config).into_iter().map(|w| format!("{}: {w}", config.origin)));
+    Ok((summary, warnings))
 }

@@ -41,6 +41,26 @@ pub fn raise_open_file_limit() -> u64 {
     }
 }
 
+/// `--listen` may move a config written for loopback onto a public address: the development
+/// issuer is refused there as the config check refuses it in the file.
+fn refuse_exposed_dev_issuer(config: &Config, listen: SocketAddr) -> Result<(), StartError> {
+    if listen.ip().is_loopback() || config.allow_dev_issuer {
+        return Ok(());
+    }
+    let dev = config.authorizers.iter().find(|(_, a)| {
+        matches!(a, portcullis_config::AuthorizerConfig::Jwt(jwt) if matches!(jwt.issuer, portcullis_config::Issuer::Dev))
+    });
+    let Some((name, _)) = dev else { return Ok(()) };
+    Err(StartError::Config(portcullis_config::ConfigErrors::single(portcullis_config::ConfigError::at(
+        config.origin.clone(),
+        config.authorizer_spans.get(name).copied().unwrap_or_default(),
+        format!("authorizers.{name}"),
+        format!(
+            "`issuer: dev` on a listener other machines can reach ({listen}): tokens from the development issuer would be accepted from anyone; listen on 127.0.0.1, or set `allow_dev_issuer: true` if this is meant"
+        ),
+    ))))
+}
+
 fn open_file_limit() -> u64 {
     nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).map_or(1024, |(soft, _)| soft)
 }
@@ -75,6 +95,9 @@ impl Running {
         for warning in &config.warnings {
             tracing::warn!(warning = %warning, "configuration warning");
         }
+        for warning in crate::preflight::warnings(&config) {
+            tracing::warn!(%warning, "configuration warning");
+        }
         let registry = Arc::new(Registry::new(&config)?);
         registry.prepare_functions(&config).await?;
         let snapshot = compile::snapshot(&config, &registry)?;
@@ -96,6 +119,7 @@ impl Running {
             None => None,
         };
         let listen_at = options.listen.unwrap_or(config.listen);
+        refuse_exposed_dev_issuer(&config, listen_at)?;
         let admin_at = options.admin.unwrap_or(config.admin);
         let bind_error = |addr| move |source| StartError::Bind { addr, source };
         let main_listener = TcpListener::bind(listen_at).await.map_err(bind_error(listen_at))?;

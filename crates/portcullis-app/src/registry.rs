@@ -236,6 +236,7 @@ impl AuthorizerFunction for NotRunning {
         &'a self,
         _payload: bytes::Bytes,
         _request_id: &'a str,
+        _deadline: std::time::Duration,
     ) -> BoxFuture<'a, Result<bytes::Bytes, InvokeError>> {
         Box::pin(async { Err(InvokeError::ShuttingDown) })
     }

@@ -115,9 +115,14 @@ pub enum LambdaSettingsError {
 /// The function a Lambda authorizer calls. [`Invoker`] is the real one; the seam exists so that
 /// tests can count invocations exactly.
 pub trait AuthorizerFunction: Send + Sync + 'static {
-    /// Invoke once with `payload`; `request_id` tags the invocation's logs.
-    fn invoke<'a>(&'a self, payload: Bytes, request_id: &'a str)
-    -> BoxFuture<'a, Result<Bytes, InvokeError>>;
+    /// Invoke once with `payload`; `request_id` tags the invocation's logs. An invocation still
+    /// running after `deadline` is ended (its instance killed and replaced).
+    fn invoke<'a>(
+        &'a self,
+        payload: Bytes,
+        request_id: &'a str,
+        deadline: Duration,
+    ) -> BoxFuture<'a, Result<Bytes, InvokeError>>;
     /// The function's name, for logs.
     fn name(&self) -> &str;
 }
@@ -127,8 +132,9 @@ impl AuthorizerFunction for Invoker {
         &'a self,
         payload: Bytes,
         request_id: &'a str,
+        deadline: Duration,
     ) -> BoxFuture<'a, Result<Bytes, InvokeError>> {
-        Box::pin(Invoker::invoke(self, payload, request_id))
+        Box::pin(Invoker::invoke_within(self, payload, request_id, deadline))
     }
     fn name(&self) -> &str {
         Invoker::name(self)
@@ -391,7 +397,7 @@ impl LambdaAuthorizer {
         .map_err(|e| FunctionFailure::Failed(e.to_string()))?;
         let output = tokio::time::timeout(
             self.settings.timeout,
-            self.function.invoke(Bytes::from(event), ctx.request_id.as_str()),
+            self.function.invoke(Bytes::from(event), ctx.request_id.as_str(), self.settings.timeout),
         )
         .await
         .map_err(|_| FunctionFailure::Timeout(self.settings.timeout))?;

@@ -80,6 +80,10 @@ pub struct Config {
     /// `debug_headers`: add denial reason headers to responses. Default `false`; recorded as
     /// a warning when on (it tells clients why their token failed). Extension.
     pub debug_headers: bool,
+    /// `allow_dev_issuer`: let authorizers with `issuer: dev` run on a listener that is not
+    /// loopback. Default `false`: anyone who can read the config directory can mint tokens the
+    /// development issuer signs, so it is refused where other machines can connect.
+    pub allow_dev_issuer: bool,
     /// `authorizers`: name -> authorizer, in file order.
     pub authorizers: IndexMap<String, AuthorizerConfig>,
     /// Where each authorizer's name is written, so that later compile steps (a function that is
@@ -229,6 +233,34 @@ fn opt<T>(
     match m.get(key) {
         Some((n, p)) => f(cx, n, &p),
         None => Some(default),
+    }
+}
+
+/// The development issuer signs with a key anyone who can read `state_dir` can use: an
+/// authorizer trusting it on a listener other machines reach is an error unless
+/// `allow_dev_issuer: true` says it is meant.
+fn refuse_exposed_dev_issuer(
+    cx: &mut Cx,
+    listen: SocketAddr,
+    authorizers: &IndexMap<String, AuthorizerConfig>,
+    spans: &IndexMap<String, Span>,
+) {
+    if listen.ip().is_loopback() {
+        return;
+    }
+    for (name, authorizer) in authorizers {
+        if let AuthorizerConfig::Jwt(jwt) = authorizer
+            && matches!(jwt.issuer, authorizer::Issuer::Dev)
+        {
+            let span = spans.get(name).copied().unwrap_or_default();
+            cx.error(
+                span,
+                &YPath::default().key("authorizers").key(name),
+                format!(
+                    "`issuer: dev` on a listener other machines can reach ({listen}): tokens from the development issuer would be accepted from anyone; listen on 127.0.0.1, or set `allow_dev_issuer: true` if this is meant"
+                ),
+            );
+        }
     }
 }
 
@@ -470,6 +502,10 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
     if !m.has("routes") {
         cx.warn(m.span, &top, "no `routes`: every request will get 404");
     }
+    let allow_dev_issuer = opt(cx, &mut m, "allow_dev_issuer", false, decode::boolean);
+    if let (Some(listen), Some(false)) = (listen, allow_dev_issuer) {
+        refuse_exposed_dev_issuer(cx, listen, &authorizers, &authorizer_spans);
+    }
     m.allow_extension_keys();
     m.finish(cx);
 
@@ -492,6 +528,7 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
         api_id: api_id?,
         stage: stage?,
         debug_headers: debug_headers?,
+        allow_dev_issuer: allow_dev_issuer?,
         authorizers,
         authorizer_spans,
         default_authorizer: default_authorizer?,

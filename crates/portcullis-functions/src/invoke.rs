@@ -125,8 +125,28 @@ impl Invoker {
     /// See [`InvokeError`].
     pub async fn invoke(&self, payload: Bytes, request_id: &str) -> Result<Bytes, InvokeError> {
         match &self.target {
-            Target::Local(pool) => pool.invoke(payload, request_id).await,
+            Target::Local(pool) => pool.invoke(payload, request_id, None).await,
             Target::Remote(remote) => remote.invoke(payload, request_id).await,
+        }
+    }
+
+    /// [`invoke`](Self::invoke) for a caller that will not wait longer than `limit`: an
+    /// invocation still running then ends as a timeout and its instance is killed and replaced,
+    /// as at the function's own timeout (whichever comes first).
+    ///
+    /// # Errors
+    /// As [`invoke`](Self::invoke); [`InvokeError::Timeout`] after `limit`.
+    pub async fn invoke_within(
+        &self,
+        payload: Bytes,
+        request_id: &str,
+        limit: Duration,
+    ) -> Result<Bytes, InvokeError> {
+        match &self.target {
+            Target::Local(pool) => pool.invoke(payload, request_id, Some(limit)).await,
+            Target::Remote(remote) => tokio::time::timeout(limit, remote.invoke(payload, request_id))
+                .await
+                .unwrap_or(Err(InvokeError::Timeout(limit))),
         }
     }
 

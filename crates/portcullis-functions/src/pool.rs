@@ -142,6 +142,7 @@ impl Pool {
         self: &Arc<Self>,
         payload: Bytes,
         request_id: &str,
+        limit: Option<Duration>,
     ) -> Result<Bytes, InvokeError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(InvokeError::ShuttingDown);
@@ -154,7 +155,11 @@ impl Pool {
             Some(instance) => instance,
             None => self.cold_start(false).await?,
         };
-        let dispatched = match instance.dispatch(payload, request_id, self.spec.settings.timeout) {
+        // A caller's deadline shorter than the function's timeout (a Lambda authorizer's 10 s)
+        // ends the invocation like the function's own timeout: the instance is killed and
+        // replaced, never left running for a caller that has gone.
+        let timeout = limit.map_or(self.spec.settings.timeout, |limit| limit.min(self.spec.settings.timeout));
+        let dispatched = match instance.dispatch(payload, request_id, timeout) {
             Ok(dispatched) => dispatched,
             Err(error) => {
                 let result = Err(error);

@@ -13,7 +13,7 @@ use std::time::Duration;
 use ::http::{Request, Response};
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use portcullis_core::{ApiIdentity, Body, BoxError, CallContext};
+use portcullis_core::{ApiIdentity, Body, CallContext};
 use portcullis_events as events;
 use portcullis_functions::{InvokeError, Invoker, MAX_PAYLOAD_BYTES};
 
@@ -63,9 +63,6 @@ pub enum FunctionCallError {
     /// The event could not be built.
     #[error(transparent)]
     Event(#[from] events::EventError),
-    /// The client's request body could not be read.
-    #[error("could not read the request body: {0}")]
-    RequestBody(#[source] BoxError),
 }
 
 /// Answers requests by invoking a Lambda function.
@@ -106,7 +103,9 @@ impl FunctionIntegration {
                 .map_err(|_| IntegrationError::Timeout(s.timeout))?;
         let output = match invoked {
             Ok(output) => output,
-            Err(InvokeError::Timeout(after)) => return Err(IntegrationError::Timeout(after)),
+            // The function's own timeout is a function error (500); only the integration's
+            // timeout above is 503.
+            Err(InvokeError::Timeout(after)) => return Err(IntegrationError::FunctionTimeout(after)),
             Err(InvokeError::RequestTooLarge) => return Err(IntegrationError::BodyTooLarge),
             Err(error) => {
                 tracing::warn!(function = self.invoker.name(), request_id = %ctx.request_id, %error, "function invocation failed");
@@ -136,7 +135,7 @@ async fn collect_bounded(mut body: Body, limit: usize) -> Result<Bytes, Integrat
             {
                 IntegrationError::BodyTooLarge
             } else {
-                upstream(FunctionCallError::RequestBody(error))
+                IntegrationError::ClientBody(error)
             }
         })?;
         if let Some(data) = frame.data_ref() {

@@ -30,7 +30,6 @@ mod watched_body;
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ::http::header::{HOST, HeaderValue};
@@ -47,7 +46,7 @@ use client::UpstreamClient;
 use limit::{OriginLimit, PermitBody};
 use pool::{Http1Pool, PoolError};
 use target::CompiledTarget;
-use watched_body::WatchedBody;
+use watched_body::{BodyFault, WatchedBody};
 
 /// Which HTTP version to speak to the upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -164,8 +163,8 @@ impl HttpIntegration {
         // an HTTP/2-versioned request on an HTTP/1 connection.
         parts.version = Version::HTTP_11;
 
-        let over_limit = Arc::new(AtomicBool::new(false));
-        let body = WatchedBody::new(body, Arc::clone(&over_limit));
+        let fault = Arc::new(BodyFault::default());
+        let body = WatchedBody::new(body, Arc::clone(&fault));
         let req = Request::from_parts(parts, body);
         // The upstream URI for a failure's log, built again then: a clone kept for every request
         // would cost an allocation (the URI's buffer becomes shared) on the success path.
@@ -192,9 +191,11 @@ impl HttpIntegration {
                         return Err(IntegrationError::Saturated);
                     }
                 };
-                let too_large = over_limit.load(Ordering::Acquire) || is_length_limit(err.as_ref());
+                let too_large = fault.over_limit() || is_length_limit(err.as_ref());
                 let (what, mapped) = if too_large {
                     ("request body over the limit", IntegrationError::BodyTooLarge)
+                } else if fault.client_error() {
+                    ("the client's request body failed", IntegrationError::ClientBody(err))
                 } else if is_connect {
                     ("could not connect", IntegrationError::Connect(err))
                 } else {
@@ -207,7 +208,7 @@ impl HttpIntegration {
                 );
                 Err(mapped)
             }
-            Err(_elapsed) if over_limit.load(Ordering::Acquire) => {
+            Err(_elapsed) if fault.over_limit() => {
                 // The body tripped the limit and the upstream never answered: the client's fault.
                 tracing::warn!(
                     upstream = %log_uri(),

@@ -47,6 +47,14 @@ pub enum IntegrationError {
     /// The client's request body went over the configured limit while being streamed.
     #[error("request body exceeds the configured limit")]
     BodyTooLarge,
+    /// The client's request body broke off or was malformed (bad chunked encoding, a reset
+    /// stream) while it was being read.
+    #[error("the request body could not be read: {0}")]
+    ClientBody(#[source] BoxError),
+    /// A Lambda function ran past its own timeout (`functions.X.timeout`). Unlike the
+    /// integration timeout, this is a function error on AWS (500).
+    #[error("the function timed out after {0:?}")]
+    FunctionTimeout(Duration),
     /// The upstream is at its connection limit and the queue for it is full.
     #[error("the upstream is at its connection limit and its queue is full")]
     Saturated,

@@ -129,6 +129,14 @@ impl DevIssuer {
         json!({ "keys": [self.jwk] })
     }
 
+    /// The public key as a PEM `PUBLIC KEY` (SubjectPublicKeyInfo), for verifiers that embed a
+    /// key instead of fetching a JWKS (a networkless Lambda authorizer, say).
+    pub fn public_key_pem(&self) -> String {
+        let mut der = P256_SPKI_PREFIX.to_vec();
+        der.extend_from_slice(self.key.public_key().as_ref());
+        pem_block("PUBLIC KEY", &der)
+    }
+
     /// The keys as a source, so the gateway verifies dev tokens without an HTTP round trip.
     pub fn key_source(&self) -> KeySource {
         KeySource::Static(self.jwks())
@@ -171,15 +179,26 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 }
 
 fn encode_pem(der: &[u8]) -> String {
+    pem_block("PRIVATE KEY", der)
+}
+
+fn pem_block(label: &str, der: &[u8]) -> String {
     let b64 = STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN PRIVATE KEY-----\n");
+    let mut out = format!("-----BEGIN {label}-----\n");
     for chunk in b64.as_bytes().chunks(64) {
         out.push_str(&String::from_utf8_lossy(chunk));
         out.push('\n');
     }
-    out.push_str("-----END PRIVATE KEY-----\n");
+    out.push_str(&format!("-----END {label}-----\n"));
     out
 }
+
+/// The DER of a P-256 SubjectPublicKeyInfo up to its 65-byte point: `SEQUENCE { SEQUENCE {
+/// id-ecPublicKey, prime256v1 }, BIT STRING (no unused bits) }`.
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01, 0x06, 0x08, 0x2A, 0x86,
+    0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
 
 fn decode_pem(pem: &str) -> Option<Vec<u8>> {
     let body: String = pem

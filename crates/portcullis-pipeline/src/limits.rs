@@ -1,6 +1,7 @@
 //! Size checks on the request head, before routing (spec §7.2 and §9 step 1).
 
-use http::header::CONTENT_LENGTH;
+use http::Version;
+use http::header::{CONTENT_LENGTH, HOST};
 use http::request::Parts;
 
 use crate::plan::RequestLimits;
@@ -27,6 +28,12 @@ pub fn check_head(parts: &Parts, limits: &RequestLimits) -> Result<(), Rejection
     if size > limits.max_header_bytes {
         return Err(Rejection::HeadersTooLarge);
     }
+    // RFC 9112, section 3.2: an HTTP/1.1 request has exactly one Host, an HTTP/1.0 request at
+    // most one; HTTP/2 carries the authority in `:authority` and may add at most one `host`.
+    let hosts = parts.headers.get_all(HOST).iter().count();
+    if hosts > 1 || (hosts == 0 && parts.version == Version::HTTP_11) {
+        return Err(Rejection::BadRequest);
+    }
     if let Some(length) = parts.headers.get(CONTENT_LENGTH) {
         let announced = length.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok());
         match announced {
@@ -45,7 +52,7 @@ mod tests {
     use http::Request;
 
     fn parts(headers: &[(&str, String)]) -> Parts {
-        let mut builder = Request::get("/pets/1");
+        let mut builder = Request::get("/pets/1").header("host", "gw");
         for (name, value) in headers {
             builder = builder.header(*name, value);
         }
@@ -56,7 +63,7 @@ mod tests {
 
     #[test]
     fn heads_at_the_limit_pass_and_one_byte_more_fails() {
-        let line = "GET /pets/1 HTTP/1.1\r\n".len();
+        let line = "GET /pets/1 HTTP/1.1\r\n".len() + "host: gw\r\n".len();
         let overhead = "x-big: \r\n".len();
         let fill = 10_240 - line - overhead;
         assert_eq!(check_head(&parts(&[("x-big", "a".repeat(fill))]), &LIMITS), Ok(()));
@@ -64,6 +71,18 @@ mod tests {
             check_head(&parts(&[("x-big", "a".repeat(fill + 1))]), &LIMITS),
             Err(Rejection::HeadersTooLarge)
         );
+    }
+
+    #[test]
+    fn http11_requests_need_exactly_one_host() {
+        let without = Request::get("/").body(()).unwrap().into_parts().0;
+        assert_eq!(check_head(&without, &LIMITS), Err(Rejection::BadRequest));
+        let two = Request::get("/").header("host", "a").header("host", "b").body(()).unwrap().into_parts().0;
+        assert_eq!(check_head(&two, &LIMITS), Err(Rejection::BadRequest));
+        let http2 = Request::get("/").version(Version::HTTP_2).body(()).unwrap().into_parts().0;
+        assert_eq!(check_head(&http2, &LIMITS), Ok(()), "HTTP/2 has :authority");
+        let http10 = Request::get("/").version(Version::HTTP_10).body(()).unwrap().into_parts().0;
+        assert_eq!(check_head(&http10, &LIMITS), Ok(()));
     }
 
     #[test]

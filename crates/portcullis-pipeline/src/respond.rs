@@ -34,7 +34,8 @@ pub enum Rejection {
     TooManyRequests,
     /// The integration or an authorizer failed (spec §4.5, §3.8).
     InternalServerError,
-    /// The integration did not answer within its timeout (spec §4.5: 503, not 504).
+    /// The integration did not answer within its timeout (spec §4.5: 503, not 504), or its
+    /// upstream is at its connection cap with a full queue.
     ServiceUnavailable,
 }
 
@@ -106,7 +107,10 @@ impl From<&IntegrationError> for Rejection {
         match error {
             IntegrationError::Timeout(_) | IntegrationError::Saturated => Rejection::ServiceUnavailable,
             IntegrationError::BodyTooLarge => Rejection::PayloadTooLarge,
-            IntegrationError::Connect(_) | IntegrationError::Upstream(_) => Rejection::InternalServerError,
+            IntegrationError::ClientBody(_) => Rejection::BadRequest,
+            IntegrationError::Connect(_)
+            | IntegrationError::Upstream(_)
+            | IntegrationError::FunctionTimeout(_) => Rejection::InternalServerError,
         }
     }
 }

@@ -32,7 +32,21 @@ impl SpawnedGateway {
     /// Run `exe args…` (JSON logs are forced) and wait up to 30 s for its ready line.
     /// Panics with the process output if it exits or never gets ready.
     pub fn spawn(exe: &Path, args: &[&str], cwd: &Path) -> Self {
-        let mut child = Command::new(exe)
+        Self::spawn_wrapped(&[], exe, args, cwd)
+    }
+
+    /// [`spawn`](Self::spawn) through a wrapper program that execs the gateway, e.g.
+    /// `["prlimit", "--nofile=1024:1024", "--"]`: the pid stays the gateway's.
+    pub fn spawn_wrapped(wrapper: &[&str], exe: &Path, args: &[&str], cwd: &Path) -> Self {
+        let mut command = match wrapper.split_first() {
+            Some((program, wrapper_args)) => {
+                let mut command = Command::new(program);
+                command.args(wrapper_args).arg(exe);
+                command
+            }
+            None => Command::new(exe),
+        };
+        let mut child = command
             .args(["--log-format", "json"])
             .args(args)
             .current_dir(cwd)

@@ -16,6 +16,7 @@ struct Fake {
     delay: Duration,
     answer: Box<Answerer>,
     events: Mutex<Vec<Value>>,
+    deadlines: Mutex<Vec<Duration>>,
 }
 
 impl Fake {
@@ -33,6 +34,7 @@ impl Fake {
             delay,
             answer: Box::new(answer),
             events: Mutex::new(Vec::new()),
+            deadlines: Mutex::new(Vec::new()),
         })
     }
     fn calls(&self) -> usize {
@@ -48,8 +50,10 @@ impl AuthorizerFunction for Fake {
         &'a self,
         payload: Bytes,
         _request_id: &'a str,
+        deadline: std::time::Duration,
     ) -> BoxFuture<'a, Result<Bytes, InvokeError>> {
         Box::pin(async move {
+            self.deadlines.lock().unwrap().push(deadline);
             let n = self.calls.fetch_add(1, Ordering::SeqCst);
             let event: Value = serde_json::from_slice(&payload).unwrap();
             self.events.lock().unwrap().push(event.clone());
@@ -380,6 +384,8 @@ async fn a_slow_function_times_out_as_500() {
         .unwrap_err();
     assert_eq!((d.status, d.reason), (DenialStatus::Error, Reason::FunctionTimeout));
     assert!(started.elapsed() < Duration::from_secs(2));
+    // The function is told the same deadline, so the instance is stopped, not left running.
+    assert_eq!(*f.deadlines.lock().unwrap(), [Duration::from_millis(200)]);
 }
 
 #[tokio::test]

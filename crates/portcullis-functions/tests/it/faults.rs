@@ -176,3 +176,30 @@ async fn recycle_replaces_instances_with_fresh_code() {
     assert!(eventually(Duration::from_secs(2), || !proc_entry_exists(old)).await);
     run.functions.shutdown().await;
 }
+
+/// A caller's deadline shorter than the function's timeout (a Lambda authorizer's 10 s) ends the
+/// invocation at the deadline: the instance still running is killed, and the next invocation
+/// gets a fresh one.
+#[tokio::test]
+async fn an_invocation_past_the_callers_deadline_is_killed_and_its_instance_replaced() {
+    let dir = dir_with(&[(
+        "f.mjs",
+        "export const handler = async (e) => { if (e.hang) await new Promise((r) => setTimeout(r, 20000)); return process.pid; };",
+    )]);
+    let run = start(node(&dir, "f.handler")).await;
+    let first: u32 = serde_json::from_value(invoke_json(&run.invoker, json!({}), "a").await).unwrap();
+    let started = Instant::now();
+    let hung = run
+        .invoker
+        .invoke_within(Bytes::from(json!({"hang": true}).to_string()), "b", Duration::from_millis(500))
+        .await;
+    assert!(matches!(hung, Err(InvokeError::Timeout(_))), "{hung:?}");
+    assert!(started.elapsed() < Duration::from_secs(3), "ended after {:?}", started.elapsed());
+    assert!(
+        eventually(Duration::from_secs(3), || !process_exists(first)).await,
+        "the hung instance still runs"
+    );
+    let second: u32 = serde_json::from_value(invoke_json(&run.invoker, json!({}), "c").await).unwrap();
+    assert_ne!(first, second, "a fresh instance answers next");
+    run.functions.shutdown().await;
+}

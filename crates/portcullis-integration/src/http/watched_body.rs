@@ -1,10 +1,12 @@
-//! The request body on its way to the upstream, watched for the pipeline's size limit.
+//! The request body on its way to the upstream, watched for the client's faults.
 //!
 //! Why: the pipeline wraps request bodies in `http_body_util::Limited`. When the limit trips
 //! while hyper streams the body, HTTP/1 hands the body error back through the response future,
 //! but HTTP/2 only resets the stream (`CANCEL`) and the response future reports that reset. The
 //! flag set here is the one signal that works for both, so the failure is reported as
-//! `BodyTooLarge` (413) rather than an upstream failure.
+//! `BodyTooLarge` (413) rather than an upstream failure. Any other error of the client's body
+//! (a malformed chunked encoding, a stream the client reset) is the client's fault too, and is
+//! reported as such (400), never as a failing upstream.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,15 +17,34 @@ use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use portcullis_core::{Body, BoxError};
 
-/// A [`Body`] that raises `over_limit` if it fails with `LengthLimitError`.
+/// What went wrong with a client's body, if anything.
+#[derive(Debug, Default)]
+pub(super) struct BodyFault {
+    over_limit: AtomicBool,
+    client_error: AtomicBool,
+}
+
+impl BodyFault {
+    /// The body went over the pipeline's size limit.
+    pub(super) fn over_limit(&self) -> bool {
+        self.over_limit.load(Ordering::Acquire)
+    }
+
+    /// The body failed for another reason of the client's.
+    pub(super) fn client_error(&self) -> bool {
+        self.client_error.load(Ordering::Acquire)
+    }
+}
+
+/// A [`Body`] that records in a [`BodyFault`] how it failed.
 pub(super) struct WatchedBody {
     inner: Body,
-    over_limit: Arc<AtomicBool>,
+    fault: Arc<BodyFault>,
 }
 
 impl WatchedBody {
-    pub(super) fn new(inner: Body, over_limit: Arc<AtomicBool>) -> Self {
-        Self { inner, over_limit }
+    pub(super) fn new(inner: Body, fault: Arc<BodyFault>) -> Self {
+        Self { inner, fault }
     }
 }
 
@@ -36,10 +57,13 @@ impl HttpBody for WatchedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Err(err))) = &polled
-            && super::is_length_limit(err.as_ref())
-        {
-            self.over_limit.store(true, Ordering::Release);
+        if let Poll::Ready(Some(Err(err))) = &polled {
+            let flag = if super::is_length_limit(err.as_ref()) {
+                &self.fault.over_limit
+            } else {
+                &self.fault.client_error
+            };
+            flag.store(true, Ordering::Release);
         }
         polled
     }

@@ -27,9 +27,40 @@ pub(crate) struct Args {
     /// (`metadata={"role":"admin"}`, `n=3`, `ok=true`), else taken as a string.
     #[arg(long = "claim", value_name = "NAME=VALUE")]
     claims: Vec<String>,
-    /// Lifetime, e.g. `15m`, `1h`.
-    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
-    ttl: Duration,
+    /// Lifetime, e.g. `15m`, `1h`; negative (`-5m`) for a token that expired that long ago,
+    /// to test how expired tokens are refused. At most 24h unless `--force`.
+    #[arg(long, default_value = "1h", value_parser = parse_ttl, allow_hyphen_values = true)]
+    ttl: Ttl,
+    /// Allow a lifetime over 24 hours.
+    #[arg(long)]
+    force: bool,
+    /// Print the development issuer's JWKS (JSON) instead of a token.
+    #[arg(long, conflicts_with = "print_pem")]
+    print_jwks: bool,
+    /// Print the development issuer's public key as PEM instead of a token (for verifiers that
+    /// embed a key, such as a networkless Lambda authorizer).
+    #[arg(long)]
+    print_pem: bool,
+}
+
+/// The longest lifetime minted without `--force`: a development token should not outlive the
+/// day it was made for.
+const MAX_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// A token lifetime, possibly negative.
+#[derive(Debug, Clone, Copy)]
+struct Ttl {
+    expired: bool,
+    length: Duration,
+}
+
+fn parse_ttl(text: &str) -> Result<Ttl, String> {
+    let (expired, rest) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let length = humantime::parse_duration(rest.trim()).map_err(|e| e.to_string())?;
+    Ok(Ttl { expired, length })
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
@@ -37,6 +68,30 @@ pub(crate) fn run(args: Args) -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
+    if args.print_jwks || args.print_pem {
+        return match portcullis_app::dev_issuer_keys(&config) {
+            Ok((jwks, pem)) => {
+                if args.print_jwks {
+                    println!("{jwks}");
+                } else {
+                    print!("{pem}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::from(EXIT_RUNTIME)
+            }
+        };
+    }
+    if !args.ttl.expired && args.ttl.length > MAX_TTL && !args.force {
+        eprintln!(
+            "error: --ttl {} is longer than {}: a development token should not outlive the day; add --force if you mean it",
+            humantime::format_duration(args.ttl.length),
+            humantime::format_duration(MAX_TTL)
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
     let mut claims = Map::new();
     if let Some(sub) = args.sub {
         claims.insert("sub".into(), Value::String(sub));
@@ -47,7 +102,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
             claims.insert("aud".into(), Value::String(args.aud[0].clone()));
         }
         _ => {
-            claims.insert("aud".into(), Value::from(args.aud));
+            claims.insert("aud".into(), Value::from(args.aud.clone()));
         }
     }
     if let Some(scope) = args.scope {
@@ -61,7 +116,26 @@ pub(crate) fn run(args: Args) -> ExitCode {
         let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
         claims.insert(name.to_owned(), value);
     }
-    match portcullis_app::mint_dev_token(&config, claims, args.ttl) {
+    for aud in &args.aud {
+        if !portcullis_app::dev_audience_accepted(&config, aud) {
+            eprintln!(
+                "warning: no `issuer: dev` authorizer of {} accepts the audience {aud:?}; the gateway will refuse this token (check `audience:`)",
+                config.origin
+            );
+        }
+    }
+    let ttl = if args.ttl.expired {
+        // An expired token: issued an hour before it expired, `length` ago.
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let exp = now.saturating_sub(args.ttl.length.as_secs());
+        claims.insert("exp".into(), Value::from(exp));
+        claims.insert("iat".into(), Value::from(exp.saturating_sub(3600)));
+        Duration::ZERO
+    } else {
+        args.ttl.length
+    };
+    match portcullis_app::mint_dev_token(&config, claims, ttl) {
         Ok(token) => {
             println!("{token}");
             ExitCode::SUCCESS
