@@ -51,12 +51,14 @@
 //! ```
 
 mod arn;
+mod cfn;
 mod diagnostic;
 mod emit;
 mod native;
 mod openapi;
 mod options;
 mod output;
+mod sam;
 mod source;
 mod tree;
 
@@ -125,7 +127,7 @@ pub fn import(
     let root = source::parse(&mut cx, source)?;
     let mut native = match kind {
         SourceKind::OpenApi => openapi::import(&mut cx, &root)?,
-        SourceKind::Sam => return Err(cx.fatal(root.span, "", "SAM import is not implemented yet")),
+        SourceKind::Sam => sam::import(&mut cx, &root)?,
         SourceKind::Serverless => {
             return Err(cx.fatal(root.span, "", "serverless import is not implemented yet"));
         }

@@ -13,7 +13,8 @@ use crate::diagnostic::ImportErrors;
 use crate::native::{Cors, Item, Native, Route};
 use crate::source::{Cx, VKind, Val};
 
-pub(crate) use security::Scheme;
+use security::Scheme;
+pub(crate) use security::{identity_sources, version};
 
 /// Methods an operation may be written under, and the route method each stands for.
 const METHODS: &[(&str, &str)] = &[
@@ -75,10 +76,15 @@ pub(crate) fn check_version(cx: &mut Cx<'_>, root: &Val) -> Result<(), ImportErr
 pub(crate) fn read_into(cx: &mut Cx<'_>, root: &Val, native: &mut Native) {
     root_extensions(cx, root, native);
     let components = root.get("components");
-    let schemes = components
+    let mut schemes = components
         .and_then(|c| c.get("securitySchemes"))
         .map(|s| security::schemes(cx, s, native))
         .unwrap_or_default();
+    // Authorizers defined beside the document (a SAM API's `Auth`) are security schemes too.
+    for (name, a) in &native.authorizers {
+        let jwt = matches!(a.value, crate::native::Authorizer::Jwt { .. });
+        schemes.entry(name.clone()).or_insert(Scheme::Authorizer { jwt });
+    }
     let integrations = components.and_then(|c| c.get("x-amazon-apigateway-integrations"));
     if root.get("security").is_some() {
         cx.warn_key(root, "security", "a root-level `security` is not applied to routes by API Gateway; routes without their own `security` are public")
