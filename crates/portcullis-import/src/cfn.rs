@@ -86,11 +86,6 @@ impl<'t> Template<'t> {
         }
     }
 
-    /// What logical id `id` names.
-    pub(crate) fn resource(&self, id: &str) -> Option<&Resource> {
-        self.resources.get(id)
-    }
-
     /// `v` with every intrinsic in it resolved. Entries and items whose intrinsics cannot be
     /// resolved are left out (and reported); `Err` when `v` itself cannot be.
     pub(crate) fn resolve(&self, cx: &mut Cx<'_>, v: &Val) -> Resolved {
@@ -170,7 +165,7 @@ impl<'t> Template<'t> {
             Some(Resource::Function(native)) => Ok(Val::string_at(native.clone(), at)),
             Some(Resource::HttpApi) => Ok(Val::string_at(name, at)),
             Some(Resource::Other(kind)) => {
-                cx.warn(at, format!("`Ref {name}` stands for the physical id of a {kind}, which exists only on AWS; left out"));
+                cx.warn(at, format!("`Ref {name}` stands for the physical id of a resource of type {kind}, which exists only on AWS; left out"));
                 Err(Unresolved::Reported)
             }
             None => {

@@ -149,7 +149,7 @@ fn plain_ok(s: &str, in_flow: bool) -> bool {
 
 /// Whether YAML (1.2 core schema, or 1.1 for the old booleans some readers still honour)
 /// would read this plain scalar as null, a boolean or a number.
-fn reads_as_non_string(s: &str) -> bool {
+pub(crate) fn reads_as_non_string(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();
     if matches!(lower.as_str(), "~" | "null" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n") {
         return true;

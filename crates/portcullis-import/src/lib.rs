@@ -58,7 +58,9 @@ mod native;
 mod openapi;
 mod options;
 mod output;
+mod overlay;
 mod sam;
+mod serverless;
 mod source;
 mod tree;
 
@@ -67,9 +69,9 @@ use std::path::Path;
 pub use diagnostic::{Diagnostic, ImportErrors, Severity};
 pub use options::{DEFAULT_ACCOUNT_ID, DEFAULT_REGION, ImportOptions};
 pub use output::Imported;
+pub use overlay::merge_overlay;
 pub use tree::SourcePos;
 
-use crate::native::Native;
 use crate::source::{Cx, Val};
 
 /// The kind of definition to read.
@@ -125,18 +127,20 @@ pub fn import(
 ) -> Result<Imported, ImportErrors> {
     let mut cx = Cx::new(origin, options);
     let root = source::parse(&mut cx, source)?;
-    let mut native = match kind {
-        SourceKind::OpenApi => openapi::import(&mut cx, &root)?,
-        SourceKind::Sam => sam::import(&mut cx, &root)?,
+    let (mut native, notes) = match kind {
+        SourceKind::OpenApi => (openapi::import(&mut cx, &root)?, Vec::new()),
+        SourceKind::Sam => (sam::import(&mut cx, &root)?, Vec::new()),
         SourceKind::Serverless => {
-            return Err(cx.fatal(root.span, "", "serverless import is not implemented yet"));
+            let service = serverless::import(&mut cx, &root)?;
+            (service.native, service.notes)
         }
     };
     if native.region.is_none() {
         native.region = options.region.clone();
     }
     native.account_id = options.account_id.clone();
-    let header = header(kind, origin, &root, &native);
+    let mut header = header(kind, origin, &root);
+    header.extend(notes);
     let tree = native::to_tree(&native, origin);
     Ok(Imported::new(header, tree, cx.diagnostics, &options.base_dir))
 }
@@ -166,8 +170,7 @@ pub fn import_file(kind: SourceKind, path: &Path, options: &ImportOptions) -> Re
     Ok(imported)
 }
 
-fn header(kind: SourceKind, origin: &str, root: &Val, native: &Native) -> Vec<String> {
-    let _ = native;
+fn header(kind: SourceKind, origin: &str, root: &Val) -> Vec<String> {
     let title = root.get("info").and_then(|i| i.get("title")).and_then(Val::str);
     let mut lines = vec![match title {
         Some(t) => format!("Portcullis config imported from {origin} ({}, \"{t}\").", kind.describe()),

@@ -12,7 +12,8 @@ mod http_api;
 
 use crate::cfn::Template;
 use crate::diagnostic::ImportErrors;
-use crate::native::Native;
+use crate::diagnostic::Severity;
+use crate::native::{Native, RouteAuth};
 use crate::source::{Cx, Key, Val};
 
 /// The logical id SAM gives the API it creates for events that name no `ApiId`.
@@ -53,6 +54,9 @@ pub(crate) fn import(cx: &mut Cx<'_>, root: &Val) -> Result<Native, ImportErrors
     let api_props = apis.iter().find(|(k, _)| k.text == api).and_then(|(_, r)| r.get("Properties"));
     let auth = http_api::read(cx, &template, api_props, globals.and_then(|g| g.get("HttpApi")), &mut native);
     events::routes(cx, &events, &api, &auth, &mut native);
+    if auth.default_iam {
+        leave_out_iam_defaulted(cx, root, &mut native);
+    }
     Ok(native)
 }
 
@@ -91,4 +95,25 @@ fn choose_api(cx: &mut Cx<'_>, resources: &Val, apis: &[(&Key, &Val)], events: &
         return wanted.clone();
     }
     ids.into_iter().next().unwrap_or_else(|| IMPLICIT_API.to_owned())
+}
+
+/// Routes that fall back to an IAM default authorizer: left out (fail closed), each reported.
+fn leave_out_iam_defaulted(cx: &mut Cx<'_>, root: &Val, native: &mut Native) {
+    let defaulted: Vec<String> = native
+        .routes
+        .iter()
+        .filter(|(_, r)| r.value.auth == RouteAuth::Inherit)
+        .map(|(k, _)| k.clone())
+        .collect();
+    for key in defaulted {
+        let Some(route) = native.routes.shift_remove(&key) else {
+            continue;
+        };
+        let message = format!(
+            "route `{key}` uses the API's default IAM authorization, which Portcullis cannot check; left out"
+        );
+        cx.report(Severity::Error, route.at, &root.path, message)
+            .help(format!("define `routes.\"{key}\"` in the overlay with an authorizer Portcullis can run"))
+            .resolved_by_route(&key);
+    }
 }

@@ -74,20 +74,21 @@ pub(super) fn decode(
             .resolved_by_route(route_key);
         return None;
     };
+    if kind != "aws_proxy" && kind != "http_proxy" {
+        let t = integ.get("type").unwrap_or(integ);
+        cx.error(t, format!("route `{route_key}`: integration type `{kind}` is not an HTTP API integration (only aws_proxy and http_proxy are); left out"))
+            .resolved_by_route(route_key);
+        return None;
+    }
     let Some(uri) = integ.get("uri") else {
         cx.error_key(integ, "uri", format!("route `{route_key}`: the integration has no `uri`; left out"))
             .resolved_by_route(route_key);
         return None;
     };
-    let mut route = match kind.as_str() {
-        "aws_proxy" => Route::new(Target::Function(lambda_target(cx, route_key, integ, uri, native)?)),
-        "http_proxy" => Route::new(Target::Http(http_target(cx, route_key, method, integ, uri)?)),
-        other => {
-            let t = integ.get("type").map_or(integ, |t| t);
-            cx.error(t, format!("route `{route_key}`: integration type `{other}` is not an HTTP API integration (only aws_proxy and http_proxy are); left out"))
-                .resolved_by_route(route_key);
-            return None;
-        }
+    let mut route = if kind == "aws_proxy" {
+        Route::new(Target::Function(lambda_target(cx, route_key, integ, uri, native)?))
+    } else {
+        Route::new(Target::Http(http_target(cx, route_key, method, integ, uri)?))
     };
     route.payload_format_version = payload_format_version(cx, integ, kind == "aws_proxy");
     route.timeout_ms = timeout(cx, integ);

@@ -156,9 +156,8 @@ fn code_dir(
             f.dir = Some(if trimmed.is_empty() { ".".into() } else { trimmed.to_owned() });
         }
         _ => {
-            let at = if matches!(uri.kind, VKind::Map(_)) { &uri } else { resource };
             cx.error(
-                at,
+                &uri,
                 format!("function `{name}`: CodeUri {} is in S3, not on this machine", uri.describe()),
             )
             .help(format!("give `functions.{name}.dir` in the overlay"))

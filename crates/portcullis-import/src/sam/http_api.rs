@@ -16,6 +16,8 @@ pub(crate) struct ApiAuth {
     pub(crate) scopes: IndexMap<String, Vec<String>>,
     /// `EnableIamAuthorizer: true`: routes may name `AWS_IAM`.
     pub(crate) iam: bool,
+    /// `DefaultAuthorizer: AWS_IAM`: routes without their own authorizer cannot be served.
+    pub(crate) default_iam: bool,
 }
 
 /// Settings Portcullis does not apply, and why.
@@ -127,9 +129,8 @@ fn read_auth(cx: &mut Cx<'_>, a: &Val, native: &mut Native) -> ApiAuth {
     if let Some(d) = a.get("DefaultAuthorizer") {
         match d.str() {
             Some("AWS_IAM") => {
-                cx.error(d, "DefaultAuthorizer AWS_IAM: IAM authorization cannot be checked by Portcullis")
-                    .help("set `default_authorizer` in the overlay to an authorizer Portcullis can run")
-                    .resolved_by(&[&["default_authorizer"]]);
+                cx.warn(d, "DefaultAuthorizer AWS_IAM: routes without an Auth.Authorizer of their own use IAM authorization, which Portcullis cannot check; they are left out");
+                auth.default_iam = true;
             }
             Some(name) if native.authorizers.contains_key(name) => {
                 native.default_authorizer = Some(Item::new(name.to_owned(), d.span))
