@@ -92,10 +92,10 @@ impl<'t> Template<'t> {
         if let Some(tag) = short_form(v) {
             return self.call(cx, v, &tag, &untagged(v));
         }
-        if let [(key, arg)] = v.entries() {
-            if key.text == "Ref" || key.text == "Condition" || key.text.starts_with("Fn::") {
-                return self.call(cx, v, &key.text, arg);
-            }
+        if let [(key, arg)] = v.entries()
+            && (key.text == "Ref" || key.text == "Condition" || key.text.starts_with("Fn::"))
+        {
+            return self.call(cx, v, &key.text, arg);
         }
         match &v.kind {
             VKind::Scalar { .. } => Ok(v.clone()),

@@ -173,7 +173,7 @@ impl Route {
 
 /// `30s`, `1500ms`.
 fn millis(ms: u64) -> String {
-    if ms % 1000 == 0 { format!("{}s", ms / 1000) } else { format!("{ms}ms") }
+    if ms.is_multiple_of(1000) { format!("{}s", ms / 1000) } else { format!("{ms}ms") }
 }
 
 fn pairs(items: &[(String, String)]) -> Tree {
@@ -283,6 +283,9 @@ fn function_tree(f: &Function) -> Tree {
     if !f.environment.is_empty() {
         t.set("environment", pairs(&f.environment));
     }
+    if f.runtime.is_none() && f.notes.is_empty() {
+        t = t.note("How it runs is not in the definition: give runtime, handler and dir (or invoke_url) in an overlay.");
+    }
     f.notes.iter().fold(t, |t, n| t.note(n.clone()))
 }
 
@@ -309,25 +312,6 @@ fn route_tree(r: &Route) -> Tree {
         t.set("response_parameters", by_status);
     }
     t
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timeouts_keep_their_unit() {
-        assert_eq!(millis(30_000), "30s");
-        assert_eq!(millis(1_500), "1500ms");
-    }
-
-    #[test]
-    fn lambda_runtimes_map_to_native_ones() {
-        assert_eq!(Runtime::of_lambda("nodejs20.x"), Some(Runtime::Nodejs));
-        assert_eq!(Runtime::of_lambda("python3.12"), Some(Runtime::Python));
-        assert_eq!(Runtime::of_lambda("provided.al2023"), Some(Runtime::Provided));
-        assert_eq!(Runtime::of_lambda("java21"), None);
-    }
 }
 
 impl Native {
@@ -380,5 +364,24 @@ impl Native {
             .resolved_by_function(&f.name);
         }
         Some(f.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_keep_their_unit() {
+        assert_eq!(millis(30_000), "30s");
+        assert_eq!(millis(1_500), "1500ms");
+    }
+
+    #[test]
+    fn lambda_runtimes_map_to_native_ones() {
+        assert_eq!(Runtime::of_lambda("nodejs20.x"), Some(Runtime::Nodejs));
+        assert_eq!(Runtime::of_lambda("python3.12"), Some(Runtime::Python));
+        assert_eq!(Runtime::of_lambda("provided.al2023"), Some(Runtime::Provided));
+        assert_eq!(Runtime::of_lambda("java21"), None);
     }
 }

@@ -62,11 +62,16 @@ pub fn merge_overlay(
         return Err(ImportErrors::single(d));
     }
     let origin: Arc<str> = Arc::from(overlay_origin);
-    let overlay = tree_of(root, &origin);
+    let overlay = tree_of(root, root.span(), &origin);
     let mut merged = imported.tree.clone();
     merge(&mut merged, overlay.clone(), &[]);
-    let mut diagnostics: Vec<Diagnostic> =
-        imported.diagnostics.iter().filter(|d| !resolved(d, &overlay)).cloned().collect();
+    let dropped = drop_unused_functions(&mut merged);
+    let mut diagnostics: Vec<Diagnostic> = imported
+        .diagnostics
+        .iter()
+        .filter(|d| !resolved(d, &overlay) && !about_dropped_function(d, &dropped))
+        .cloned()
+        .collect();
     for d in doc.duplicate_keys() {
         diagnostics.push(Diagnostic::new(
             Severity::Warning,
@@ -81,14 +86,58 @@ pub fn merge_overlay(
     Ok(Imported::new(header, merged, diagnostics, &imported.base_dir))
 }
 
+/// Removes functions that say nothing about how they run and that no route or authorizer
+/// uses any more (the overlay sent their routes elsewhere); returns their names.
+fn drop_unused_functions(tree: &mut Tree) -> Vec<String> {
+    let uses = |section: &str| -> Vec<String> {
+        let entries = match tree.get(section).map(|t| &t.value) {
+            Some(TValue::Map(entries)) => entries.as_slice(),
+            _ => &[],
+        };
+        entries
+            .iter()
+            .filter_map(|(_, e)| match e.get("function").map(|f| &f.value) {
+                Some(TValue::Str(name)) => Some(name.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let used: Vec<String> = uses("routes").into_iter().chain(uses("authorizers")).collect();
+    let Some(functions) = base_entry(tree, "functions") else {
+        return Vec::new();
+    };
+    let TValue::Map(entries) = &mut functions.value else {
+        return Vec::new();
+    };
+    let mut dropped = Vec::new();
+    entries.retain(|(name, f)| {
+        let unknown = f.get("runtime").is_none() && f.get("invoke_url").is_none();
+        let keep = !unknown || used.contains(name);
+        if !keep {
+            dropped.push(name.clone());
+        }
+        keep
+    });
+    if entries.is_empty() {
+        tree.remove("functions");
+    }
+    dropped
+}
+
+/// Whether `d` is about one of the `dropped` functions.
+fn about_dropped_function(d: &Diagnostic, dropped: &[String]) -> bool {
+    d.resolved_by.iter().any(|p| p.len() == 3 && p[0] == "functions" && dropped.contains(&p[1]))
+}
+
 /// Whether the overlay writes one of the paths that resolve `d`.
 fn resolved(d: &Diagnostic, overlay: &Tree) -> bool {
     d.resolved_by.iter().any(|path| overlay.at_path(path).is_some_and(|t| !is_null(t)))
 }
 
-/// An overlay node as a [`Tree`], every node with its position.
-fn tree_of(node: document::Node<'_>, origin: &Arc<str>) -> Tree {
-    let pos = SourcePos { origin: origin.clone(), line: node.span().line, column: node.span().column };
+/// An overlay node as a [`Tree`], every node with its position: a scalar's own, a mapping's
+/// or list's `at` (the key it is written under, so that `# from` names the key's line).
+fn tree_of(node: document::Node<'_>, at: Span, origin: &Arc<str>) -> Tree {
+    let pos = SourcePos { origin: origin.clone(), line: at.line, column: at.column };
     let tree = match node.kind() {
         Kind::Scalar => {
             let text = node.scalar().unwrap_or_default();
@@ -100,15 +149,18 @@ fn tree_of(node: document::Node<'_>, origin: &Arc<str>) -> Tree {
                 Tree::str(text)
             }
         }
-        Kind::Seq => {
-            Tree { value: TValue::Seq(node.items().map(|i| tree_of(i, origin)).collect()), ..Tree::map() }
-        }
-        Kind::Map => Tree {
-            value: TValue::Map(
-                node.entries().map(|e| (e.key().to_owned(), tree_of(e.value(), origin))).collect(),
-            ),
+        Kind::Seq => Tree {
+            value: TValue::Seq(node.items().map(|i| tree_of(i, i.span(), origin)).collect()),
             ..Tree::map()
         },
+        Kind::Map => {
+            let entry = |e: document::Entry<'_>| {
+                let v = e.value();
+                let at = if v.kind() == Kind::Scalar { v.span() } else { e.key_span() };
+                (e.key().to_owned(), tree_of(v, at, origin))
+            };
+            Tree { value: TValue::Map(node.entries().map(entry).collect()), ..Tree::map() }
+        }
     };
     tree.at(Some(pos))
 }
@@ -143,6 +195,7 @@ fn merge(base: &mut Tree, over: Tree, path: &[&str]) {
                 from.extend(value.from.iter().take(1).cloned());
                 if shown {
                     existing.from = from;
+                    existing.show_from = true;
                 }
             }
             None => {
@@ -171,12 +224,14 @@ fn type_changes(base: &Tree, over: &Tree) -> bool {
 fn exclusive_keys(base: &mut Tree, over: &Tree, path: &[&str]) {
     let writes = |k: &str| over.get(k).is_some_and(|v| !is_null(v));
     match path {
-        ["routes", _] => {
-            if INTEGRATIONS.iter().any(|k| writes(k)) {
-                INTEGRATIONS.iter().filter(|k| !writes(k)).for_each(|k| base.remove(k));
-            }
+        ["routes", _] if INTEGRATIONS.iter().any(|k| writes(k)) => {
+            INTEGRATIONS.iter().filter(|k| !writes(k)).for_each(|k| base.remove(k));
         }
         ["functions", _] => {
+            if writes("invoke_url") || writes("runtime") {
+                // The import's "how it runs is not in the definition" no longer applies.
+                base.notes.clear();
+            }
             if writes("invoke_url") {
                 ["runtime", "handler", "command", "dir"]
                     .iter()
@@ -186,12 +241,11 @@ fn exclusive_keys(base: &mut Tree, over: &Tree, path: &[&str]) {
                 base.remove("invoke_url");
             }
         }
-        ["authorizers", _] => {
+        ["authorizers", _]
             if KEY_SOURCES.iter().any(|k| writes(k))
-                || over.get("issuer").is_some_and(|i| i.value == TValue::Str("dev".into()))
-            {
-                KEY_SOURCES.iter().filter(|k| !writes(k)).for_each(|k| base.remove(k));
-            }
+                || over.get("issuer").is_some_and(|i| i.value == TValue::Str("dev".into())) =>
+        {
+            KEY_SOURCES.iter().filter(|k| !writes(k)).for_each(|k| base.remove(k));
         }
         _ => {}
     }

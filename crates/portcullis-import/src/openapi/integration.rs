@@ -120,13 +120,13 @@ fn unknown_properties(cx: &mut Cx<'_>, integ: &Val) {
 
 /// `false` (reported) for integrations through a VPC link or to an AWS service action.
 fn served_connection(cx: &mut Cx<'_>, route_key: &str, integ: &Val) -> bool {
-    if let Some(ct) = integ.get("connectionType") {
-        if ct.str().is_some_and(|c| c.eq_ignore_ascii_case("VPC_LINK")) {
-            cx.error(ct, format!("route `{route_key}`: a VPC link integration (connectionType: VPC_LINK) reaches a private AWS network Portcullis cannot join; left out"))
-                .help(format!("give `routes.\"{route_key}\"` an `http` URL the gateway can reach, in the overlay"))
-                .resolved_by_route(route_key);
-            return false;
-        }
+    if let Some(ct) = integ.get("connectionType")
+        && ct.str().is_some_and(|c| c.eq_ignore_ascii_case("VPC_LINK"))
+    {
+        cx.error(ct, format!("route `{route_key}`: a VPC link integration (connectionType: VPC_LINK) reaches a private AWS network Portcullis cannot join; left out"))
+            .help(format!("give `routes.\"{route_key}\"` an `http` URL the gateway can reach, in the overlay"))
+            .resolved_by_route(route_key);
+        return false;
     }
     if let Some(sub) = integ.get("integrationSubtype") {
         cx.error(
@@ -149,20 +149,20 @@ fn lambda_target(
     uri: &Val,
     native: &mut Native,
 ) -> Option<String> {
-    if let Some(m) = integ.get("httpMethod").and_then(Val::str) {
-        if !m.eq_ignore_ascii_case("POST") {
-            cx.warn_key(
-                integ,
-                "httpMethod",
-                format!("a Lambda proxy integration is invoked with POST; httpMethod {m} ignored"),
-            );
-        }
+    if let Some(m) = integ.get("httpMethod").and_then(Val::str)
+        && !m.eq_ignore_ascii_case("POST")
+    {
+        cx.warn_key(
+            integ,
+            "httpMethod",
+            format!("a Lambda proxy integration is invoked with POST; httpMethod {m} ignored"),
+        );
     }
     let name = native.lambda_function(cx, uri);
-    if name.is_none() {
-        if let Some(d) = cx.diagnostics.last_mut() {
-            d.resolved_by_route(route_key);
-        }
+    if name.is_none()
+        && let Some(d) = cx.diagnostics.last_mut()
+    {
+        d.resolved_by_route(route_key);
     }
     name
 }
@@ -185,14 +185,15 @@ fn http_target(cx: &mut Cx<'_>, route_key: &str, method: &str, integ: &Val, uri:
             .resolved_by_route(route_key);
         return None;
     }
-    if let Some(m) = integ.get("httpMethod").and_then(Val::str) {
-        if !m.eq_ignore_ascii_case("ANY") && !m.eq_ignore_ascii_case(method) {
-            cx.warn_key(
-                integ,
-                "httpMethod",
-                format!("httpMethod {m}: Portcullis forwards the client's method ({method}) unchanged"),
-            );
-        }
+    if let Some(m) = integ.get("httpMethod").and_then(Val::str)
+        && !m.eq_ignore_ascii_case("ANY")
+        && !m.eq_ignore_ascii_case(method)
+    {
+        cx.warn_key(
+            integ,
+            "httpMethod",
+            format!("httpMethod {m}: Portcullis forwards the client's method ({method}) unchanged"),
+        );
     }
     Some(url.to_owned())
 }

@@ -47,7 +47,7 @@ pub(crate) fn read(
     let props = Props { own: resource.get("Properties"), globals };
     let mut f = Function { timeout: Some(LAMBDA_DEFAULT_TIMEOUT), ..Function::default() };
     runtime(cx, t, &name, resource, &props, &mut f);
-    code_dir(cx, t, &name, resource, &props, &mut f);
+    code_dir(cx, t, &name, &props, &mut f);
     if let Some(v) = t.get(cx, props.get("Timeout")) {
         f.timeout = number(cx, &v, "a number of seconds").or(f.timeout);
     }
@@ -129,14 +129,7 @@ fn runtime(
 
 /// `dir` from `CodeUri` (a local path, relative to the template); S3 locations and inline
 /// code are reported.
-fn code_dir(
-    cx: &mut Cx<'_>,
-    t: &Template<'_>,
-    name: &str,
-    resource: &Val,
-    props: &Props<'_>,
-    f: &mut Function,
-) {
+fn code_dir(cx: &mut Cx<'_>, t: &Template<'_>, name: &str, props: &Props<'_>, f: &mut Function) {
     if let Some(inline) = props.get("InlineCode") {
         cx.error(
             inline,

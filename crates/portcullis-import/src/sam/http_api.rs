@@ -60,15 +60,15 @@ pub(crate) fn read(
         cx.error(uri, "DefinitionUri: the OpenAPI definition is in another file, which is not read here")
             .help("import that file as an OpenAPI definition, with this template's functions in the overlay");
     }
-    if let Some(c) = props.get("CorsConfiguration") {
-        if let Some(c) = t.get(cx, Some(c)).and_then(|c| cors(cx, &c)) {
-            let at = c.1;
-            let merged = match native.cors.take() {
-                Some(body) => overlay_cors(body.value, c.0),
-                None => c.0,
-            };
-            native.cors = Some(Item::new(merged, at));
-        }
+    if let Some(c) = props.get("CorsConfiguration")
+        && let Some(c) = t.get(cx, Some(c)).and_then(|c| cors(cx, &c))
+    {
+        let at = c.1;
+        let merged = match native.cors.take() {
+            Some(body) => overlay_cors(body.value, c.0),
+            None => c.0,
+        };
+        native.cors = Some(Item::new(merged, at));
     }
     for (key, why) in NOT_APPLIED {
         if let Some(v) = props.get(key) {
