@@ -33,6 +33,9 @@ pub(crate) struct Template<'t> {
     mappings: Option<&'t Val>,
     region: String,
     account: String,
+    /// Outside a template (an OpenAPI file with `Fn::Sub` URIs), `${Name.Arn}` names the
+    /// function `Name`.
+    assume_functions: bool,
 }
 
 /// Why a value has no resolved form.
@@ -83,6 +86,19 @@ impl<'t> Template<'t> {
             mappings: root.get("Mappings"),
             region: cx.options.region().to_owned(),
             account: cx.options.account_id().to_owned(),
+            assume_functions: false,
+        }
+    }
+
+    /// Intrinsics outside a template: pseudo parameters, and `Name.Arn` as function `Name`.
+    pub(crate) fn standalone(cx: &Cx<'_>) -> Template<'static> {
+        Template {
+            parameters: IndexMap::new(),
+            resources: IndexMap::new(),
+            mappings: None,
+            region: cx.options.region().to_owned(),
+            account: cx.options.account_id().to_owned(),
+            assume_functions: true,
         }
     }
 
@@ -208,10 +224,11 @@ impl<'t> Template<'t> {
     /// `Function.Arn` of a function of this template.
     fn attribute(&self, target: &str) -> Option<String> {
         let (id, attr) = target.split_once('.')?;
-        match (self.resources.get(id)?, attr) {
-            (Resource::Function(native), "Arn") => {
+        match (self.resources.get(id), attr) {
+            (Some(Resource::Function(native)), "Arn") => {
                 Some(arn::of_function(&self.region, &self.account, native))
             }
+            (None, "Arn") if self.assume_functions => Some(arn::of_function(&self.region, &self.account, id)),
             _ => None,
         }
     }

@@ -323,6 +323,11 @@ impl Native {
             cx.error(uri, format!("expected a Lambda function ARN, found {}", uri.describe()));
             return None;
         };
+        // The AWS variables API Gateway resolves when it imports OpenAPI.
+        let text = &text
+            .replace("${AWS::Partition}", "aws")
+            .replace("${AWS::Region}", cx.options.region())
+            .replace("${AWS::AccountId}", cx.options.account_id());
         let f = match arn::function(text) {
             Ok(f) => f,
             Err(ArnError::NotLambda) => {

@@ -9,6 +9,7 @@ mod security;
 
 use indexmap::IndexMap;
 
+use crate::cfn::Template;
 use crate::diagnostic::ImportErrors;
 use crate::native::{Cors, Item, Native, Route};
 use crate::source::{Cx, VKind, Val};
@@ -43,7 +44,9 @@ const REST_ONLY_ROOT: &[&str] = &[
 pub(crate) fn import(cx: &mut Cx<'_>, root: &Val) -> Result<Native, ImportErrors> {
     let mut native = Native::default();
     check_version(cx, root)?;
-    read_into(cx, root, &mut native);
+    // Definitions written for CloudFormation's `AWS::Include` carry `Fn::Sub` URIs.
+    let root = Template::standalone(cx).resolve(cx, root).unwrap_or_else(|_| root.clone());
+    read_into(cx, &root, &mut native);
     Ok(native)
 }
 

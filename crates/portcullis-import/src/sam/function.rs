@@ -136,7 +136,7 @@ fn code_dir(cx: &mut Cx<'_>, t: &Template<'_>, name: &str, props: &Props<'_>, f:
             format!("function `{name}`: InlineCode is not written anywhere Portcullis can run it"),
         )
         .help(format!("put the code in a file and give `functions.{name}.dir` in the overlay"))
-        .resolved_by(&[&["functions", name, "dir"]]);
+        .resolved_by(&[&["functions", name, "dir"], &["functions", name, "invoke_url"]]);
         return;
     }
     let Some(uri) = t.get(cx, props.get("CodeUri")) else {
@@ -154,7 +154,7 @@ fn code_dir(cx: &mut Cx<'_>, t: &Template<'_>, name: &str, props: &Props<'_>, f:
                 format!("function `{name}`: CodeUri {} is in S3, not on this machine", uri.describe()),
             )
             .help(format!("give `functions.{name}.dir` in the overlay"))
-            .resolved_by(&[&["functions", name, "dir"]]);
+            .resolved_by(&[&["functions", name, "dir"], &["functions", name, "invoke_url"]]);
         }
     }
 }

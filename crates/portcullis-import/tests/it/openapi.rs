@@ -237,3 +237,29 @@ fn the_kind_of_a_definition_is_detected() {
     assert_eq!(SourceKind::detect(&text("serverless/supertokens.yml")), Some(SourceKind::Serverless));
     assert_eq!(SourceKind::detect("listen: 127.0.0.1:8080\n"), None);
 }
+
+#[test]
+fn aws_variables_and_fn_sub_name_functions_in_a_stand_alone_definition() {
+    let definition = r#"openapi: "3.0.1"
+info: {title: tasks-api, version: v1.0}
+paths:
+  /tasks:
+    get:
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:ListTasks/invocations
+        payloadFormatVersion: "2.0"
+  /tasks/{id}:
+    get:
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        payloadFormatVersion: "2.0"
+        uri:
+          Fn::Sub: arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${GetTaskFunction.Arn}/invocations
+"#;
+    let imported = import(SourceKind::OpenApi, definition, "tasks.yaml", &ImportOptions::default()).unwrap();
+    assert_has(&imported.yaml, "  GET /tasks:\n    function: ListTasks\n");
+    assert_has(&imported.yaml, "  GET /tasks/{id}:\n    function: GetTaskFunction\n");
+    assert_eq!(positions(&imported), ["9:14 error", "17:11 error"], "{:?}", diagnostics(&imported));
+}

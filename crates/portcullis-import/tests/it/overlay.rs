@@ -122,3 +122,50 @@ fn an_overlay_that_is_not_a_mapping_or_not_yaml_is_refused() {
     assert_eq!(err.diagnostics[0].origin, "overlay.yaml");
     assert!(err.diagnostics[0].message.starts_with("invalid YAML"), "{err}");
 }
+
+#[test]
+fn every_fixture_with_errors_loads_once_its_overlay_resolves_them() {
+    let cases = [
+        (SourceKind::OpenApi, "openapi/unsupported.yaml", "overlay/unsupported-openapi.yaml"),
+        (SourceKind::Sam, "sam/unsupported.yaml", "overlay/unsupported-sam.yaml"),
+        (SourceKind::Serverless, "serverless/v4-request-authorizer.yml", "overlay/v4.yaml"),
+    ];
+    for (kind, definition, overlay) in cases {
+        let imported = import(kind, definition);
+        assert!(imported.has_errors(), "{definition}");
+        let merged = merge_overlay(&imported, &read(overlay), overlay).unwrap();
+        // What remains are routes left out on purpose (IAM, VPC links...): they do not stop a load.
+        let errors: Vec<String> = merged
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == portcullis_import::Severity::Error)
+            .map(|d| d.message.clone())
+            .collect();
+        assert!(errors.iter().all(|e| e.contains("left out")), "{definition}: {errors:?}");
+        load(&merged);
+    }
+}
+
+#[test]
+fn an_overlay_route_replaces_one_the_import_left_out() {
+    let imported = import(SourceKind::Sam, "sam/unsupported.yaml");
+    let merged =
+        merge_overlay(&imported, &read("overlay/unsupported-sam.yaml"), "overlay/unsupported-sam.yaml")
+            .unwrap();
+    assert!(
+        merged.diagnostics.iter().all(|d| !d.message.contains("GET /secret")),
+        "{:?}",
+        diagnostics(&merged)
+    );
+    assert_has(
+        &merged.yaml,
+        "  # from overlay/unsupported-sam.yaml:13\n  GET /secret:\n    function: HelloFunction\n    authorizer: local\n",
+    );
+    let config = load(&merged);
+    assert!(
+        config
+            .routes
+            .iter()
+            .any(|r| r.key.to_string() == "GET /secret" && r.authorizer.as_deref() == Some("local"))
+    );
+}
