@@ -3,7 +3,8 @@
 //! `portcullis-import` reads OpenAPI definitions, SAM templates and `serverless.yml` with it.
 //!
 //! It is the same reader as the loader's, with the same safety limits (duplicate keys reported,
-//! alias expansion capped at 250,000 nodes, nesting at 64 levels, one document), and it keeps
+//! alias expansion capped at 250,000 nodes and 32 MiB of text, nesting at 64 levels, one
+//! document), and it keeps
 //! what the loader ignores: each node's tag as written (`!Ref`, `!GetAtt`, `!!str`), so
 //! CloudFormation's short-form intrinsics can be told apart from plain strings.
 //!

@@ -52,6 +52,7 @@
 
 mod arn;
 mod cfn;
+mod cors;
 mod diagnostic;
 mod emit;
 mod native;
@@ -149,16 +150,19 @@ pub fn import(
 /// to its directory, which [`Imported::base_dir`] reports (`options.base_dir` is ignored).
 ///
 /// # Errors
-/// As [`import`]; a file that cannot be read is one error at 0:0.
+/// As [`import`]; a file that cannot be read (or is not a regular file, or is larger than
+/// [`portcullis_config::MAX_CONFIG_FILE_BYTES`]) is one error at 0:0.
 pub fn import_file(kind: SourceKind, path: &Path, options: &ImportOptions) -> Result<Imported, ImportErrors> {
     let origin = path.display().to_string();
-    let source = std::fs::read_to_string(path).map_err(|e| {
+    // The loader's bounds: a regular file, at most MAX_CONFIG_FILE_BYTES, UTF-8.
+    let source = portcullis_config::read_config_file(path).map_err(|problem| {
+        let problem = problem.replace("config file", "definition");
         ImportErrors::single(Diagnostic::new(
             Severity::Error,
             &origin,
             portcullis_config::Span::default(),
             "",
-            format!("cannot read the definition: {e}"),
+            problem,
         ))
     })?;
     let base_dir = match path.parent() {

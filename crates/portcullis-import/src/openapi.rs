@@ -10,9 +10,10 @@ mod security;
 use indexmap::IndexMap;
 
 use crate::cfn::Template;
+use crate::cors;
 use crate::diagnostic::ImportErrors;
 use crate::native::{Cors, Item, Native, Route};
-use crate::source::{Cx, VKind, Val};
+use crate::source::{Cx, Val};
 
 use security::Scheme;
 pub(crate) use security::{identity_sources, version};
@@ -130,67 +131,18 @@ fn root_extensions(cx: &mut Cx<'_>, root: &Val, native: &mut Native) {
 
 /// `x-amazon-apigateway-cors`: lower-camel keys.
 fn cors(cx: &mut Cx<'_>, v: &Val) -> Option<Cors> {
-    read_cors(
+    cors::read(
         cx,
         v,
         &[
-            ("allowOrigins", CorsField::Origins),
-            ("allowMethods", CorsField::Methods),
-            ("allowHeaders", CorsField::Headers),
-            ("exposeHeaders", CorsField::Expose),
-            ("maxAge", CorsField::MaxAge),
-            ("allowCredentials", CorsField::Credentials),
+            ("allowOrigins", cors::Field::Origins),
+            ("allowMethods", cors::Field::Methods),
+            ("allowHeaders", cors::Field::Headers),
+            ("exposeHeaders", cors::Field::Expose),
+            ("maxAge", cors::Field::MaxAge),
+            ("allowCredentials", cors::Field::Credentials),
         ],
     )
-}
-
-/// One CORS property.
-#[derive(Clone, Copy)]
-pub(crate) enum CorsField {
-    Origins,
-    Methods,
-    Headers,
-    Expose,
-    MaxAge,
-    Credentials,
-}
-
-/// A CORS configuration with the given spelling of its keys (OpenAPI lower-camel, SAM
-/// upper-camel, serverless `allowedOrigins`...). Unknown keys are warned about.
-pub(crate) fn read_cors(cx: &mut Cx<'_>, v: &Val, keys: &[(&str, CorsField)]) -> Option<Cors> {
-    if !matches!(v.kind, VKind::Map(_)) {
-        cx.expected(v, "a CORS configuration (a mapping)");
-        return None;
-    }
-    let mut c = Cors::default();
-    for (key, value) in v.entries() {
-        let Some((_, field)) = keys.iter().find(|(k, _)| *k == key.text) else {
-            cx.warn_key(v, &key.text, format!("unknown CORS property `{}`; ignored", key.text));
-            continue;
-        };
-        let list = |cx: &mut Cx<'_>| match value.strings() {
-            Some(l) => l,
-            None => {
-                cx.expected(value, "a list of strings");
-                Vec::new()
-            }
-        };
-        match field {
-            CorsField::Origins => c.allow_origins = list(cx),
-            CorsField::Methods => c.allow_methods = list(cx),
-            CorsField::Headers => c.allow_headers = list(cx),
-            CorsField::Expose => c.expose_headers = list(cx),
-            CorsField::MaxAge => match value.str().and_then(|s| s.trim().parse().ok()) {
-                Some(n) => c.max_age = Some(n),
-                None => cx.expected(value, "a number of seconds"),
-            },
-            CorsField::Credentials => match value.bool() {
-                Some(b) => c.allow_credentials = Some(b),
-                None => cx.expected(value, "true or false"),
-            },
-        }
-    }
-    Some(c)
 }
 
 fn path_item(

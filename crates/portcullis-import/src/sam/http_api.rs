@@ -4,8 +4,9 @@
 use indexmap::IndexMap;
 
 use crate::cfn::Template;
+use crate::cors;
 use crate::native::{Authorizer, Cors, Item, Native};
-use crate::openapi::{self, CorsField, identity_sources, version};
+use crate::openapi::{self, identity_sources, version};
 use crate::source::{Cx, VKind, Val};
 
 /// What events need to know about the API's `Auth`.
@@ -65,7 +66,7 @@ pub(crate) fn read(
     {
         let at = c.1;
         let merged = match native.cors.take() {
-            Some(body) => overlay_cors(body.value, c.0),
+            Some(body) => cors::over(body.value, c.0),
             None => c.0,
         };
         native.cors = Some(Item::new(merged, at));
@@ -243,26 +244,12 @@ fn cors(cx: &mut Cx<'_>, v: &Val) -> Option<(Cors, portcullis_config::Span)> {
         return v.str().map(|o| (Cors { allow_origins: vec![o.to_owned()], ..Cors::default() }, v.span));
     }
     let keys = [
-        ("AllowOrigins", CorsField::Origins),
-        ("AllowMethods", CorsField::Methods),
-        ("AllowHeaders", CorsField::Headers),
-        ("ExposeHeaders", CorsField::Expose),
-        ("MaxAge", CorsField::MaxAge),
-        ("AllowCredentials", CorsField::Credentials),
+        ("AllowOrigins", cors::Field::Origins),
+        ("AllowMethods", cors::Field::Methods),
+        ("AllowHeaders", cors::Field::Headers),
+        ("ExposeHeaders", cors::Field::Expose),
+        ("MaxAge", cors::Field::MaxAge),
+        ("AllowCredentials", cors::Field::Credentials),
     ];
-    openapi::read_cors(cx, v, &keys).map(|c| (c, v.span))
-}
-
-/// SAM merges `CorsConfiguration` over the body's `x-amazon-apigateway-cors`, the property
-/// winning field by field.
-fn overlay_cors(base: Cors, over: Cors) -> Cors {
-    let pick = |o: Vec<String>, b: Vec<String>| if o.is_empty() { b } else { o };
-    Cors {
-        allow_origins: pick(over.allow_origins, base.allow_origins),
-        allow_methods: pick(over.allow_methods, base.allow_methods),
-        allow_headers: pick(over.allow_headers, base.allow_headers),
-        expose_headers: pick(over.expose_headers, base.expose_headers),
-        max_age: over.max_age.or(base.max_age),
-        allow_credentials: over.allow_credentials.or(base.allow_credentials),
-    }
+    cors::read(cx, v, &keys).map(|c| (c, v.span))
 }

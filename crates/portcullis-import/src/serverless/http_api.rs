@@ -1,8 +1,9 @@
 //! `provider.httpApi` (authorizers, CORS, payload) and `httpApi` events -> authorizers, CORS
 //! and routes.
 
+use crate::cors;
 use crate::native::{Authorizer, Cors, Item, Native, Route, RouteAuth, Target};
-use crate::openapi::{CorsField, read_cors, version};
+use crate::openapi::version;
 use crate::source::{Cx, Val};
 
 /// Headers the Framework allows when `cors: true` (or an object without `allowedHeaders`).
@@ -248,14 +249,14 @@ pub(crate) fn cors(cx: &mut Cx<'_>, http_api: Option<&Val>, methods: &[String], 
         Some(true) => Cors::default(),
         None => {
             let keys = [
-                ("allowedOrigins", CorsField::Origins),
-                ("allowedMethods", CorsField::Methods),
-                ("allowedHeaders", CorsField::Headers),
-                ("exposedResponseHeaders", CorsField::Expose),
-                ("maxAge", CorsField::MaxAge),
-                ("allowCredentials", CorsField::Credentials),
+                ("allowedOrigins", cors::Field::Origins),
+                ("allowedMethods", cors::Field::Methods),
+                ("allowedHeaders", cors::Field::Headers),
+                ("exposedResponseHeaders", cors::Field::Expose),
+                ("maxAge", cors::Field::MaxAge),
+                ("allowCredentials", cors::Field::Credentials),
             ];
-            match read_cors(cx, v, &keys) {
+            match cors::read(cx, v, &keys) {
                 Some(c) => c,
                 None => return,
             }
