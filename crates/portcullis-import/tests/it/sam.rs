@@ -197,3 +197,21 @@ fn a_template_without_resources_or_serverless_resources_is_refused() {
         "t.yaml:3:3: error: Resources: no AWS::Serverless::Function or AWS::Serverless::HttpApi in this template: nothing to serve"
     );
 }
+
+#[test]
+fn import_file_makes_code_directories_relative_to_the_template() {
+    let path = crate::support::fixture("sam/clerk.yaml");
+    let imported = portcullis_import::import_file(SourceKind::Sam, &path, &ImportOptions::default()).unwrap();
+    assert_eq!(imported.base_dir, path.parent().unwrap());
+    assert_has(
+        &imported.yaml,
+        &format!("# Portcullis config imported from {} (AWS SAM template).\n", path.display()),
+    );
+    let config = load(&imported);
+    assert_eq!(config.functions["ApiFunction"].dir, path.parent().unwrap().join("src"));
+    let missing = path.with_file_name("missing.yaml");
+    let err =
+        portcullis_import::import_file(SourceKind::Sam, &missing, &ImportOptions::default()).unwrap_err();
+    assert_eq!((err.diagnostics[0].line, err.diagnostics[0].column), (0, 0));
+    assert!(err.to_string().contains("cannot read the definition"), "{err}");
+}
