@@ -32,10 +32,13 @@ pub(crate) fn render(header: &[String], root: &Tree) -> Rendered {
     for h in header {
         out.line(&comment(h), None);
     }
+    if !header.is_empty() {
+        out.line("", None);
+    }
     if let TValue::Map(entries) = &root.value {
         for (i, (key, value)) in entries.iter().enumerate() {
             // A blank line before each section (a top-level key holding a mapping).
-            if (i > 0 || !header.is_empty()) && matches!(&value.value, TValue::Map(e) if !e.is_empty()) {
+            if i > 0 && matches!(&value.value, TValue::Map(e) if !e.is_empty()) {
                 out.line("", None);
             }
             entry(&mut out, 0, key, value, root.from.first());

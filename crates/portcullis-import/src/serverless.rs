@@ -75,10 +75,13 @@ pub(crate) fn import(cx: &mut Cx<'_>, raw: &Val) -> Result<Service, ImportErrors
     if let Some(id) = http_api.and_then(|h| h.get("id")) {
         cx.warn(id, "provider.httpApi.id: the HTTP API is defined outside this service; only this service's routes are imported");
     }
-    let notes = vec![format!(
-        "Service `{service_name}`, stage `{}`: the stage feeds variables only; the Serverless Framework deploys HTTP APIs to $default.",
-        resolver.stage
-    )];
+    let notes = vec![
+        format!(
+            "Service `{service_name}`, stage `{}`: the stage feeds variables only; the Serverless",
+            resolver.stage
+        ),
+        "Framework deploys HTTP APIs to the $default stage, which this config keeps.".to_owned(),
+    ];
     Ok(Service { native, notes })
 }
 

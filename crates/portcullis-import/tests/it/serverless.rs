@@ -37,7 +37,8 @@ fn supertokens_style_jwt_authorizer_with_variables_resolved() {
     assert!(!yaml.contains("\nstage:"), "{yaml}");
     assert_has(
         yaml,
-        "# Service `supertokens-api`, stage `dev`: the stage feeds variables only; the Serverless Framework deploys HTTP APIs to $default.\n",
+        "# Service `supertokens-api`, stage `dev`: the stage feeds variables only; the Serverless\n\
+         # Framework deploys HTTP APIs to the $default stage, which this config keeps.\n\n",
     );
     let config = load(&imported);
     assert_eq!(config.stage, "$default");
