@@ -18,6 +18,8 @@
 //! granit-parser (the YAML parser under serde-saphyr, re-exported by it); the decoder walks it,
 //! collecting problems instead of stopping, and refuses unknown keys everywhere (serde's
 //! `deny_unknown_fields`, with a "did you mean" hint). Errors come out sorted by position.
+//! The [`document`] module lends that positioned tree, read-only and with YAML tags, to crates
+//! that read other YAML documents (`portcullis-import`: OpenAPI, SAM, `serverless.yml`).
 //!
 //! ```
 //! let yaml = "routes:\n  GET /pets/{id}:\n    http: http://127.0.0.1:3000/pets/{id}\n    tiemout: 5s\n";
@@ -33,6 +35,7 @@
 
 mod authorizer;
 mod decode;
+pub mod document;
 mod error;
 mod function;
 mod identity;

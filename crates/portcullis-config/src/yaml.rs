@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, ScanError, Span as YSpan};
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, ScanError, Span as YSpan, Tag};
 
 use crate::decode::YPath;
 use crate::error::Span;
@@ -27,6 +27,9 @@ const MAX_DEPTH: usize = 64;
 pub(crate) struct Node {
     pub(crate) kind: Kind,
     pub(crate) span: Span,
+    /// The tag as written (`!Ref`, `!!str`), if any. The config loader ignores tags; the
+    /// public `document` view exposes them (CloudFormation's short forms are tags).
+    pub(crate) tag: Option<String>,
     /// Number of nodes in this subtree (for the alias budget).
     weight: usize,
     /// Bytes of text (scalars and keys) in this subtree (for the alias budget).
@@ -80,6 +83,10 @@ pub(crate) struct YamlError {
 
 fn span_of(s: &YSpan) -> Span {
     Span { line: s.start.line(), column: s.start.col() + 1 }
+}
+
+fn tag_text(tag: Option<&Tag>) -> Option<String> {
+    tag.map(|t| format!("{}{}", t.original_handle(), t.suffix()))
 }
 
 fn scan_error(e: &ScanError) -> YamlError {
@@ -140,7 +147,7 @@ impl<'a> Builder<'a> {
     }
 
     fn document(&mut self) -> Result<Node, YamlError> {
-        let empty = |span| Node { kind: Kind::Map(Vec::new()), span, weight: 1, bytes: 0 };
+        let empty = |span| Node { kind: Kind::Map(Vec::new()), span, tag: None, weight: 1, bytes: 0 };
         let mut root = None;
         let mut documents = 0;
         while let Some((ev, sp)) = self.next()? {
@@ -210,12 +217,13 @@ impl<'a> Builder<'a> {
             });
         }
         let (node, anchor) = match ev {
-            Event::Scalar(text, style, anchor, _tag) => {
+            Event::Scalar(text, style, anchor, tag) => {
                 self.count(1, text.len(), span)?;
                 let bytes = text.len();
                 let node = Node {
                     kind: Kind::Scalar { text: text.into_owned(), plain: style == ScalarStyle::Plain },
                     span,
+                    tag: tag_text(tag.as_deref()),
                     weight: 1,
                     bytes,
                 };
@@ -239,7 +247,7 @@ impl<'a> Builder<'a> {
                 node.span = span;
                 return Ok(node);
             }
-            Event::SequenceStart(_, anchor, _) => {
+            Event::SequenceStart(_, anchor, tag) => {
                 self.count(1, 0, span)?;
                 let mut items = Vec::new();
                 let mut weight = 1;
@@ -256,11 +264,12 @@ impl<'a> Builder<'a> {
                     bytes += item.bytes;
                     items.push(item);
                 }
-                (Node { kind: Kind::Seq(items), span, weight, bytes }, anchor)
+                (Node { kind: Kind::Seq(items), span, tag: tag_text(tag.as_deref()), weight, bytes }, anchor)
             }
-            Event::MappingStart(_, anchor, _) => {
+            Event::MappingStart(_, anchor, tag) => {
                 self.count(1, 0, span)?;
-                let node = self.mapping(span, depth, path)?;
+                let mut node = self.mapping(span, depth, path)?;
+                node.tag = tag_text(tag.as_deref());
                 (node, anchor)
             }
             _ => {
@@ -355,7 +364,7 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        Ok(Node { kind: Kind::Map(entries), span, weight, bytes })
+        Ok(Node { kind: Kind::Map(entries), span, tag: None, weight, bytes })
     }
 }
 
