@@ -1,71 +1,123 @@
-//! `Config` -> `Snapshot`: the dull, explicit mapping from validated config to ready-to-call
-//! runtime objects. Every runtime crate takes its own typed settings; this is the only place
-//! that knows both vocabularies.
+//! `Config` -> runtime objects: the only code that reads a [`Config`].
+//!
+//! Two steps, because long-lived objects must exist before a snapshot can use them:
+//! 1. [`process`] derives the typed settings of what outlives a configuration (HTTP clients,
+//!    JWKS caches, function pools), and [`serving`] those of the listeners; the registry and
+//!    the lifecycle take only these typed values;
+//! 2. [`snapshot`] compiles routes, authorizers, integrations, rules and mappings into the
+//!    immutable [`Snapshot`] the pipeline reads, asking a [`Resources`] provider for the
+//!    long-lived objects: the live registry when serving, a dry run for `portcullis check`.
+//!
+//! Each kind is reached by exactly one arm here (`authorizers`, `integrations`); the runtime
+//! crates take their own settings types and never see the config's.
+
+mod authorizers;
+mod functions;
+mod integrations;
+mod rules;
+mod serving;
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use portcullis_authz::RouteAuth;
-use portcullis_config::{Config, ConfigError, ConfigErrors, Integration as IntegrationConfig, RouteConfig};
+use portcullis_config::{Config, ConfigError, ConfigErrors, RouteConfig};
 use portcullis_core::ApiIdentity;
-use portcullis_integration::Integration;
-use portcullis_integration::function::{FunctionIntegration, FunctionIntegrationSettings, PayloadFormat};
-use portcullis_integration::http::{
-    HttpIntegration, HttpSettings, HttpVersion, PathPart, Scheme, UpstreamTarget,
-};
-use portcullis_integration::respond::RespondIntegration;
-use portcullis_pipeline::{
-    Access, MappingError, RequestLimits, RequestMapping, RouteAuthorizer, RoutePlan, Snapshot,
-};
-use portcullis_route::{RouteKey, RouteTableBuilder};
+use portcullis_functions::{FunctionSettings, FunctionsOptions};
+use portcullis_integration::http::ClientOptions;
+use portcullis_jwks::JwksOptions;
+use portcullis_pipeline::{RequestLimits, RequestMapping, RoutePlan, Snapshot};
+use portcullis_route::RouteTableBuilder;
 
-use crate::registry::Registry;
+pub(crate) use functions::dev_issuer;
+pub use serving::{Serving, TlsFiles, serving};
 
-/// Build the snapshot for `config`, reusing long-lived state from `registry`. Every problem
-/// found is reported, positioned at the config element it comes from.
-pub fn snapshot(config: &Config, registry: &Registry) -> Result<Snapshot, ConfigErrors> {
+use crate::resources::{ResourceError, Resources};
+
+/// Why a configuration could not be compiled into a snapshot.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// Problems with the configuration, each at its position.
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    /// A resource the configuration needs could not be created, through no fault of the file
+    /// (an exit status 1 problem, not 2).
+    #[error(transparent)]
+    Resource(#[from] ResourceError),
+}
+
+/// The typed settings of everything that outlives one configuration.
+#[derive(Debug, Clone)]
+pub struct ProcessSettings {
+    /// The upstream HTTP client.
+    pub client: ClientOptions,
+    /// Key-set lifetimes (process-wide: key stores are shared by every authorizer of an
+    /// issuer; the most conservative `cache:` of the JWT authorizers applies).
+    pub jwks: JwksOptions,
+    /// The functions to run.
+    pub functions: Vec<FunctionSettings>,
+    /// Where their bootstraps go, the account in their ARNs.
+    pub functions_options: FunctionsOptions,
+}
+
+/// The settings of the long-lived objects `config` needs.
+pub fn process(config: &Config) -> ProcessSettings {
+    let mut jwks = JwksOptions::default();
+    for authorizer in config.authorizers.values() {
+        if let portcullis_config::AuthorizerConfig::Jwt(jwt) = authorizer {
+            jwks.default_ttl = jwks.default_ttl.min(jwt.cache.jwks_refresh);
+            jwks.max_staleness = jwks.max_staleness.min(jwt.cache.jwks_max_stale);
+        }
+    }
+    jwks.min_ttl = jwks.min_ttl.min(jwks.default_ttl);
+    let client = ClientOptions {
+        max_connections_per_origin: usize::try_from(config.limits.upstream_max_connections)
+            .unwrap_or(usize::MAX),
+        max_pending_per_origin: usize::try_from(config.limits.upstream_max_pending).unwrap_or(usize::MAX),
+        ..ClientOptions::default()
+    };
+    ProcessSettings {
+        client,
+        jwks,
+        functions: config.functions.iter().map(|(name, f)| functions::settings(config, name, f)).collect(),
+        functions_options: functions::options(config),
+    }
+}
+
+/// The snapshot of `config`, with long-lived objects from `resources`. Every problem found is
+/// reported, positioned at the config element it comes from.
+///
+/// # Errors
+/// [`CompileError::Config`] with every positioned problem, or [`CompileError::Resource`] when
+/// a resource failed for a reason that is not the file's.
+pub fn snapshot(config: &Config, resources: &dyn Resources) -> Result<Snapshot, CompileError> {
     let mut errors = Vec::new();
-    let authorizers = crate::compile_authorizers::all(config, registry, &mut errors);
+    let authorizers = authorizers::all(config, resources, &mut errors)?;
+    let api = api_identity(config);
     let mut table = RouteTableBuilder::new();
     for route in &config.routes {
-        let rules = if route.rules.is_empty() {
-            None
-        } else {
-            crate::compile_authorizers::compile_rules(
-                config,
-                &format!("routes.\"{}\".rules", route.key.value),
-                &route.rules,
-                &mut errors,
-            )
-        };
-        let Some(integration) = integration(config, route, registry, &mut errors) else {
+        let rules = rules::compile(
+            config,
+            &format!("routes.\"{}\".rules", route.key.value),
+            &route.rules,
+            &mut errors,
+        );
+        let Some(integration) = integrations::compile(config, route, resources, &mut errors)? else {
             continue;
         };
-        let access = match &route.authorizer {
-            None => Access::Public,
-            Some(name) => match authorizers.get(name) {
-                Some(authorizer) => Access::Authorizer(Box::new(RouteAuthorizer {
-                    name: Arc::from(name.as_str()),
-                    authorizer: Arc::clone(&authorizer.dynamic),
-                    route: RouteAuth { scopes: route.scopes.clone().into() },
-                    rules: authorizer.rules.clone(),
-                })),
-                // The authorizer failed to compile; its own error is already recorded.
-                None => continue,
-            },
-        };
-        let Some(mapping) = mapping(config, route, &mut errors) else {
+        let Some(access) = authorizers::access(route, &authorizers) else {
+            // The authorizer failed to compile; its own error is already recorded.
             continue;
         };
-        let key_text: Arc<str> = Arc::from(route.key.value.to_string());
-        let plan = Arc::new(RoutePlan { key: key_text, access, rules, mapping, integration });
+        let mapping = (!route.parameter_mapping.is_empty())
+            .then(|| Box::new(RequestMapping::new(&route.parameter_mapping, &api)));
+        let key: Arc<str> = Arc::from(route.key.value.to_string());
+        let plan = Arc::new(RoutePlan { key, access, rules, mapping, integration });
         // The table keeps its own copies of the key's names (see `heap`).
         if let Err(duplicate) = table.insert(route.key.value.clone(), plan) {
             errors.push(error_at(config, route, duplicate.to_string()));
         }
     }
     if !errors.is_empty() {
-        return Err(ConfigErrors(errors));
+        return Err(ConfigErrors(errors).into());
     }
     Ok(Snapshot {
         routes: table.build(),
@@ -77,129 +129,19 @@ pub fn snapshot(config: &Config, registry: &Registry) -> Result<Snapshot, Config
     })
 }
 
-/// Compiles the route's `parameter_mapping` (spec §5.2); `Some(None)` when it has none, `None`
-/// after recording an error positioned at the offending character of the value.
-fn mapping(
-    config: &Config,
-    route: &RouteConfig,
-    errors: &mut Vec<ConfigError>,
-) -> Option<Option<Box<RequestMapping>>> {
-    if route.parameter_mapping.is_empty() {
-        return Some(None);
-    }
-    // Stage variables are not configurable yet; `$stageVariables.x` is then an error naming x.
-    let env = api_identity(config);
-    let entries = route.parameter_mapping.iter().map(|(k, v)| (k.value.as_str(), v.value.as_str()));
-    match RequestMapping::compile(entries, &env) {
-        Ok(mapping) => Some(Some(Box::new(mapping))),
-        Err((index, error)) => {
-            let (key, value) = &route.parameter_mapping[index];
-            let path = format!("routes.\"{}\".parameter_mapping.{:?}", route.key.value, key.value);
-            let (span, hint) = match &error {
-                MappingError::Value { offset, hint, .. } => (
-                    portcullis_config::Span { line: value.span.line, column: value.span.column + offset },
-                    hint.clone(),
-                ),
-                _ => (key.span, None),
-            };
-            let mut e = ConfigError::at(config.origin.clone(), span, path, error.to_string());
-            e.suggestion = hint;
-            errors.push(e);
-            None
-        }
-    }
-}
-
-/// The `region`, `account_id`, `api_id` and `stage` of `config`, for ARNs, events and mapping.
-pub(crate) fn api_identity(config: &Config) -> ApiIdentity {
+/// The `region`, `account_id`, `api_id`, stage and stage variables of `config`: what ARNs,
+/// events and mappings share.
+pub fn api_identity(config: &Config) -> ApiIdentity {
     ApiIdentity {
         region: config.region.clone(),
         account_id: config.account_id.clone(),
         api_id: config.api_id.clone(),
         stage: config.stage.clone(),
-        ..ApiIdentity::default()
+        domain: None,
+        stage_variables: config.stage_variables.clone(),
     }
 }
 
 fn error_at(config: &Config, route: &RouteConfig, problem: String) -> ConfigError {
     ConfigError::at(config.origin.clone(), route.key.span, format!("routes.\"{}\"", route.key.value), problem)
-}
-
-fn integration(
-    config: &Config,
-    route: &RouteConfig,
-    registry: &Registry,
-    errors: &mut Vec<ConfigError>,
-) -> Option<Arc<dyn Integration>> {
-    match &route.integration {
-        IntegrationConfig::Http(template) => {
-            let client = match registry.http_client(route.upstream_ca.as_deref()) {
-                Ok(client) => client,
-                Err(problem) => {
-                    errors.push(error_at(config, route, format!("upstream_ca: {problem}")));
-                    return None;
-                }
-            };
-            let authority = match template.authority.parse() {
-                Ok(authority) => authority,
-                Err(e) => {
-                    errors.push(error_at(config, route, format!("http: invalid host: {e}")));
-                    return None;
-                }
-            };
-            let target = UpstreamTarget {
-                scheme: match template.scheme {
-                    portcullis_config::Scheme::Http => Scheme::Http,
-                    portcullis_config::Scheme::Https => Scheme::Https,
-                },
-                authority,
-                path: template
-                    .path
-                    .iter()
-                    .map(|part| match part {
-                        portcullis_config::UrlPart::Literal(text) => PathPart::Literal(text.clone()),
-                        portcullis_config::UrlPart::Var(name) => PathPart::Var(Arc::from(name.as_str())),
-                    })
-                    .collect(),
-                query: template.query.clone(),
-                // spec §5.1: the $default route forwards the full request path.
-                append_request_path: matches!(route.key.value, RouteKey::Default),
-            };
-            let version = match route.http_version {
-                portcullis_config::HttpVersion::Auto => HttpVersion::Auto,
-                portcullis_config::HttpVersion::Http1 => HttpVersion::Http1,
-                portcullis_config::HttpVersion::Http2 => HttpVersion::Http2,
-            };
-            let settings = HttpSettings { target, timeout: route.timeout, version };
-            Some(Arc::new(HttpIntegration::new(&client, settings)))
-        }
-        IntegrationConfig::Respond(fixed) => Some(Arc::new(RespondIntegration::new(
-            fixed.status,
-            fixed.headers.clone(),
-            Bytes::from(fixed.body.clone()),
-        ))),
-        IntegrationConfig::Function(name) => {
-            let Some(invoker) = registry.invoker(name) else {
-                if registry.checking() {
-                    // `portcullis check` starts no processes; the reference itself was validated.
-                    return Some(Arc::new(RespondIntegration::new(
-                        http::StatusCode::INTERNAL_SERVER_ERROR,
-                        http::HeaderMap::new(),
-                        Bytes::new(),
-                    )));
-                }
-                errors.push(error_at(config, route, format!("function `{name}` is not running")));
-                return None;
-            };
-            let settings = FunctionIntegrationSettings {
-                payload_format: match route.payload_format_version {
-                    portcullis_config::PayloadFormatVersion::V1 => PayloadFormat::V1,
-                    portcullis_config::PayloadFormatVersion::V2 => PayloadFormat::V2,
-                },
-                timeout: route.timeout,
-                api: api_identity(config),
-            };
-            Some(Arc::new(FunctionIntegration::new(invoker, settings)))
-        }
-    }
 }

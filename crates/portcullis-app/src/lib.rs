@@ -1,32 +1,39 @@
 //! Turns a validated [`portcullis_config::Config`] into a running gateway, and keeps it running.
 //!
 //! Where it sits: directly under the binary. It is the only crate that reads both
-//! `portcullis-config` (typed config) and the runtime crates; the mapping between them is in
-//! [`compile`]. It owns:
-//! - the live [`portcullis_pipeline::Snapshot`] behind one `ArcSwap` ([`reload`]): a request loads
-//!   it once; a reload compiles a complete new snapshot and swaps it, or leaves the old one
-//!   serving if anything is wrong;
-//! - state that must outlive reloads ([`registry`]): HTTP client pools, JWKS caches per issuer;
-//! - the process lifecycle ([`lifecycle`]): listeners, the admin endpoints, graceful shutdown.
+//! `portcullis-config` (typed config) and the runtime crates, and only [`compile`] reads a
+//! `Config`. It owns:
+//! - the compile step ([`compile`]): typed settings for long-lived objects, and the immutable
+//!   [`portcullis_pipeline::Snapshot`], from long-lived objects a [`resources::Resources`]
+//!   provider hands out: the live [`registry::Registry`], or a [`resources::DryRun`] that starts
+//!   nothing (`portcullis check`);
+//! - the live snapshot behind one `ArcSwap` ([`reload`]): a request loads it once; a reload
+//!   compiles a complete new snapshot and swaps it, or leaves the old one serving if anything is
+//!   wrong;
+//! - state that must outlive reloads ([`registry`]): HTTP clients, JWKS caches, function pools,
+//!   Lambda authorizers;
+//! - the process lifecycle ([`lifecycle`]): listeners, the admin endpoints, graceful shutdown;
+//! - the developer tools on the real pipeline: [`explain`], tokens and single invocations
+//!   ([`dev`]), checks of a config against the machine ([`preflight`]).
 
 mod admin;
 pub mod compile;
-mod compile_authorizers;
+pub mod dev;
 pub mod explain;
 pub mod heap;
 pub mod lifecycle;
+pub mod load;
 pub mod preflight;
 pub mod registry;
 pub mod reload;
+pub mod resources;
 mod tls;
 mod watch;
 
 use std::path::{Path, PathBuf};
 
-pub use explain::{
-    ExplainError, ExplainRequest, dev_audience_accepted, dev_issuer_keys, explain, invoke_once,
-    mint_dev_token,
-};
+pub use compile::CompileError;
+pub use explain::{ExplainError, ExplainRequest, Explanation, explain};
 pub use lifecycle::{Running, StartOptions};
 pub use portcullis_pipeline::AccessLogFormat;
 
@@ -54,23 +61,37 @@ pub enum StartError {
         problem: String,
     },
     /// A process-wide resource could not be created.
-    #[error("{0}")]
-    Resource(String),
+    #[error(transparent)]
+    Resource(#[from] resources::ResourceError),
 }
 
-/// Load, validate and compile `path` without starting anything (`portcullis check`). Returns a
-/// one-line summary of what the config contains and its warnings.
-pub fn check(path: &Path) -> Result<(String, Vec<String>), portcullis_config::ConfigErrors> {
-    let config = portcullis_config::load(path)?;
-    let registry = registry::Registry::for_check(&config).map_err(|e| {
-        portcullis_config::ConfigErrors::single(portcullis_config::ConfigError::at(
-            path.display().to_string(),
-            portcullis_config::Span { line: 1, column: 1 },
-            "",
-            e.to_string(),
-        ))
-    })?;
-    compile::snapshot(&config, &registry)?;
+impl From<CompileError> for StartError {
+    fn from(error: CompileError) -> Self {
+        match error {
+            CompileError::Config(errors) => StartError::Config(errors),
+            CompileError::Resource(error) => StartError::Resource(error),
+        }
+    }
+}
+
+/// What `portcullis check` found in a valid config.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    /// One line: what the config contains.
+    pub summary: String,
+    /// Warnings: the loader's, and what [`preflight`] found on this machine.
+    pub warnings: Vec<String>,
+}
+
+/// Load, validate and compile `path` without starting anything (`portcullis check`).
+///
+/// # Errors
+/// [`CompileError::Config`] with every problem, positioned; [`CompileError::Resource`] when
+/// something that is not the file's fault failed.
+pub fn check(path: &Path) -> Result<CheckReport, CompileError> {
+    let config = load::load_config(path)?;
+    let dry_run = resources::DryRun::new(&compile::process(&config))?;
+    compile::snapshot(&config, &dry_run)?;
     let summary = format!(
         "{} routes, {} authorizers, {} functions",
         config.routes.len(),
@@ -79,5 +100,5 @@ pub fn check(path: &Path) -> Result<(String, Vec<String>), portcullis_config::Co
     );
     let mut warnings: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
     warnings.extend(preflight::warnings(&config).into_iter().map(|w| format!("{}: {w}", config.origin)));
-    Ok((summary, warnings))
+    Ok(CheckReport { summary, warnings })
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use portcullis_pipeline::Snapshot;
 
-use crate::compile;
+use crate::compile::{self, CompileError};
 use crate::registry::Registry;
 
 /// Why a reload was refused (the previous snapshot keeps serving).
@@ -18,6 +18,9 @@ pub enum ReloadError {
     /// The new configuration is invalid.
     #[error("{0}")]
     Invalid(#[from] portcullis_config::ConfigErrors),
+    /// The new configuration could not be compiled.
+    #[error(transparent)]
+    Compile(#[from] CompileError),
 }
 
 /// Holds the one `ArcSwap<Snapshot>` and knows where the config came from.
@@ -44,11 +47,15 @@ impl Reloader {
     }
 
     /// Re-read, validate and compile the config file; swap only if all of it is good.
+    ///
+    /// # Errors
+    /// Why the new configuration was refused; the previous one keeps serving.
     pub async fn reload(&self) -> Result<(), ReloadError> {
         let path = self.config_path.as_ref().ok_or(ReloadError::NoConfigFile)?;
-        let config = crate::heap::load_config_async(path).await?;
-        self.registry.prepare_functions(&config).await?;
-        let snapshot = compile::snapshot(&config, &self.registry)?;
+        let config = crate::load::load_config_async(path).await?;
+        let process = compile::process(&config);
+        self.registry.prepare_functions(&process).await.map_err(CompileError::from)?;
+        let snapshot = compile::snapshot(&config, self.registry.as_ref())?;
         self.live.store(Arc::new(snapshot));
         drop(config);
         // The parse tree and the previous snapshot (once its last request ends) were freed.

@@ -17,7 +17,7 @@ use aws_lc_rs::signature::{self as lc, ParsedPublicKey, RsaPublicKeyComponents, 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use portcullis_authz::{Authorizer, JwtAuthorizer, JwtSettings, RouteAuth};
+use portcullis_authz::{Authorizer, JwtAuthorizer, JwtSettings, RouteAuth, Trace};
 use portcullis_core::{AuthContext, CallContext, Params, RequestIdGenerator};
 use portcullis_jwks::testing::TestKey;
 use portcullis_jwks::{JwksOptions, JwksRegistry, KeySource};
@@ -128,14 +128,14 @@ fn bench(c: &mut Criterion) {
         group.bench_function("uncached", |b| {
             b.iter_batched_ref(
                 parts,
-                |p| rt.block_on(uncached.authorize(p, &ctx, &route)).is_ok(),
+                |p| rt.block_on(uncached.authorize(p, &ctx, &route, &mut Trace::off())).is_ok(),
                 BatchSize::SmallInput,
             )
         });
         group.bench_function("cached", |b| {
             b.iter_batched_ref(
                 parts,
-                |p| rt.block_on(cached.authorize(p, &ctx, &route)).is_ok(),
+                |p| rt.block_on(cached.authorize(p, &ctx, &route, &mut Trace::off())).is_ok(),
                 BatchSize::SmallInput,
             )
         });

@@ -14,10 +14,8 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use portcullis_authz::lambda::{
-    AuthorizerFunction, LambdaAuthorizer, LambdaEvent, LambdaIdentity, LambdaSettings,
-};
-use portcullis_authz::{Authorizer, BoxFuture, RouteAuth};
+use portcullis_authz::lambda::{AuthorizerFunction, LambdaAuthorizer, LambdaEvent, LambdaSettings, Variable};
+use portcullis_authz::{Authorizer, BoxFuture, RouteAuth, Trace};
 use portcullis_core::{AuthContext, CallContext, Params, RequestIdGenerator};
 use portcullis_functions::InvokeError;
 
@@ -58,7 +56,7 @@ fn authorizer(event: LambdaEvent, ttl: u64, answer: &str, simple: bool) -> Lambd
     s.result_ttl = Duration::from_secs(ttl);
     s.simple_responses = simple;
     if event != LambdaEvent::Token {
-        s.identity_source = vec![LambdaIdentity::Header(http::header::AUTHORIZATION)];
+        s.identity_source = vec![Variable::Header(http::header::AUTHORIZATION)];
     }
     LambdaAuthorizer::new(s, Arc::new(Canned(Bytes::from(answer.to_owned())))).unwrap()
 }
@@ -89,11 +87,11 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("lambda_authorizer");
     group.throughput(Throughput::Elements(1));
     for (name, a) in &cases {
-        assert!(rt.block_on(a.authorize(&mut parts(), &ctx, &route)).is_ok(), "{name}");
+        assert!(rt.block_on(a.authorize(&mut parts(), &ctx, &route, &mut Trace::off())).is_ok(), "{name}");
         group.bench_function(*name, |b| {
             b.iter_batched_ref(
                 parts,
-                |p| rt.block_on(a.authorize(p, &ctx, &route)).is_ok(),
+                |p| rt.block_on(a.authorize(p, &ctx, &route, &mut Trace::off())).is_ok(),
                 BatchSize::SmallInput,
             )
         });

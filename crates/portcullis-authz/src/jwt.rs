@@ -19,8 +19,9 @@ use serde_json::Value;
 
 use self::cache::{TokenCache, Verified};
 use self::claims::{check_audience, check_issuer, check_scopes, check_times, read_times, token_scopes};
-use crate::identity::strip_bearer;
-use crate::{Algorithm, Authorizer, BoxFuture, Denial, IdentitySource, Reason, RouteAuth};
+use crate::identity::{self, strip_bearer};
+use crate::{Algorithm, Authorizer, BoxFuture, Denial, Reason, RouteAuth, Trace};
+use portcullis_core::Variable;
 
 /// Runtime settings of one JWT authorizer (mapped from the YAML by `portcullis-app`).
 #[derive(Debug, Clone)]
@@ -33,7 +34,7 @@ pub struct JwtSettings {
     /// nothing (AWS requires at least one).
     pub audience: Vec<String>,
     /// Where the token is read, first present wins. Empty means `$request.header.Authorization`.
-    pub identity_source: Vec<IdentitySource>,
+    pub identity_source: Vec<Variable>,
     /// Allow-list. Empty means every asymmetric algorithm ([`portcullis_jwks::ASYMMETRIC_ALGORITHMS`]),
     /// or RS256/384/512 with `compat_aws`.
     pub algorithms: Vec<Algorithm>,
@@ -102,59 +103,6 @@ impl fmt::Debug for JwtAuthorizer {
     }
 }
 
-/// One check of a decision, for `portcullis explain`.
-#[derive(Debug, Clone)]
-pub struct Step {
-    /// What was checked (`token`, `header`, `key`, `signature`, `iss`, ...).
-    pub check: &'static str,
-    /// Whether it passed.
-    pub passed: bool,
-    /// What was seen.
-    pub detail: String,
-}
-
-/// Every check of one decision and its outcome.
-#[derive(Debug)]
-pub struct Explanation {
-    /// The checks in the order they ran; the first failure ends the list.
-    pub steps: Vec<Step>,
-    /// The decision; on success, the context later stages would see.
-    pub outcome: Result<AuthContext, Denial>,
-    /// The headers that would be sent upstream (`forward_claims`).
-    pub forwarded: Vec<(HeaderName, HeaderValue)>,
-}
-
-impl fmt::Display for Explanation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for step in &self.steps {
-            writeln!(f, "{} {:<10} {}", if step.passed { "ok  " } else { "FAIL" }, step.check, step.detail)?;
-        }
-        for (name, value) in &self.forwarded {
-            writeln!(f, "     forward    {name}: {}", String::from_utf8_lossy(value.as_bytes()))?;
-        }
-        match &self.outcome {
-            Ok(_) => writeln!(f, "=> allow"),
-            Err(denial) => writeln!(f, "=> deny {} ({:?}): {}", denial.reason, denial.status, denial.detail),
-        }
-    }
-}
-
-/// Records steps only when explaining; free on the request path.
-struct Trace<'a>(Option<&'a mut Vec<Step>>);
-
-impl Trace<'_> {
-    fn pass(&mut self, check: &'static str, detail: impl FnOnce() -> String) {
-        if let Some(steps) = self.0.as_deref_mut() {
-            steps.push(Step { check, passed: true, detail: detail() });
-        }
-    }
-    fn fail(&mut self, check: &'static str, detail: &str) {
-        if let Some(steps) = self.0.as_deref_mut() {
-            steps.push(Step { check, passed: false, detail: detail.to_owned() });
-        }
-    }
-}
-
 impl JwtAuthorizer {
     /// An authorizer over `keys` (from [`portcullis_jwks::JwksRegistry::store`]).
     ///
@@ -169,7 +117,7 @@ impl JwtAuthorizer {
             return Err(SettingsError::Symmetric(*alg));
         }
         if settings.identity_source.is_empty() {
-            settings.identity_source.push(IdentitySource::authorization());
+            settings.identity_source.push(identity::authorization());
         }
         let algorithms = if settings.algorithms.is_empty() {
             if settings.compat_aws {
@@ -200,7 +148,7 @@ impl JwtAuthorizer {
                     "an AWS JWT authorizer has exactly one (spec §2.1)",
                 );
             }
-            if let Some(source @ IdentitySource::Cookie(_)) = settings.identity_source.first() {
+            if let Some(source @ Variable::Cookie(_)) = settings.identity_source.first() {
                 return not_aws(
                     format!("identity source {source}"),
                     "AWS JWT authorizers read only headers or query strings (spec §2.1)",
@@ -222,53 +170,26 @@ impl JwtAuthorizer {
         &self.algorithms
     }
 
-    /// Runs every check on a request without the verified-token cache and without changing it,
-    /// recording each check and its outcome (`portcullis explain`).
-    pub async fn explain(&self, parts: &http::request::Parts, route: &RouteAuth) -> Explanation {
-        let mut steps = Vec::new();
-        let decision = self.decide(parts, route, Trace(Some(&mut steps)), false).await;
-        let mut forwarded = Vec::new();
-        let outcome = match decision {
-            Ok(verified) => {
-                forwarded = self.forward_headers(&verified);
-                let outcome = self.finish(&verified, route);
-                match &outcome {
-                    Ok(_) => steps.push(Step {
-                        check: "scopes",
-                        passed: true,
-                        detail: scope_detail(&verified, route),
-                    }),
-                    Err(denial) => {
-                        steps.push(Step { check: "scopes", passed: false, detail: denial.detail.clone() })
-                    }
-                }
-                outcome
-            }
-            Err(denial) => Err(denial),
-        };
-        Explanation { steps, outcome, forwarded }
-    }
-
     /// Everything up to (not including) the route scope check; cached when allowed.
     async fn decide(
         &self,
         parts: &http::request::Parts,
         route: &RouteAuth,
-        mut trace: Trace<'_>,
-        use_cache: bool,
+        trace: &mut Trace,
     ) -> Result<Arc<Verified>, Denial> {
-        let deny = |trace: &mut Trace<'_>, check: &'static str, (reason, detail): (Reason, String)| {
-            trace.fail(check, &detail);
+        let deny = |trace: &mut Trace, check: &'static str, (reason, detail): (Reason, String)| {
+            trace.fail(check, || detail.clone());
             Denial::unauthorized(reason, detail, &route.scopes)
         };
-        let found = self.settings.identity_source.iter().find_map(|s| s.extract(parts).map(|v| (s, v)));
+        let found =
+            self.settings.identity_source.iter().find_map(|s| identity::extract(s, parts).map(|v| (s, v)));
         let Some((source, raw)) = found else {
             let detail = format!("nothing in {}", self.sources());
-            return Err(deny(&mut trace, "token", (Reason::TokenMissing, detail)));
+            return Err(deny(trace, "token", (Reason::TokenMissing, detail)));
         };
         let Some(token) = strip_bearer(&raw) else {
             return Err(deny(
-                &mut trace,
+                trace,
                 "token",
                 (Reason::TokenMissing, format!("{source} holds only a scheme")),
             ));
@@ -276,25 +197,28 @@ impl JwtAuthorizer {
         trace.pass("token", || format!("from {source}, {} bytes", token.len()));
         let now = now_secs();
 
-        let hash = self.cache.as_ref().filter(|_| use_cache).map(|cache| (cache, TokenCache::hash(token)));
+        // A recording trace skips the verified-token cache (whose hits skip the checks); the
+        // decision is the same either way.
+        let hash =
+            self.cache.as_ref().filter(|_| !trace.is_on()).map(|cache| (cache, TokenCache::hash(token)));
         if let Some((cache, hash)) = &hash
             && let Some(hit) = cache.get(hash)
         {
             if self.keys.still_published(&hit.key) {
                 if let Err(failure) = check_times(&hit.times, now, self.leeway) {
                     cache.remove(hash);
-                    return Err(deny(&mut trace, "times", failure));
+                    return Err(deny(trace, "times", failure));
                 }
                 return Ok(hit);
             }
             cache.remove(hash);
         }
 
-        let parsed = token::parse(token, &self.algorithms).map_err(|f| deny(&mut trace, "header", f))?;
+        let parsed = token::parse(token, &self.algorithms).map_err(|f| deny(trace, "header", f))?;
         trace.pass("header", || format!("alg {:?}, kid {:?}", parsed.alg, parsed.kid));
         if self.settings.compat_aws && parsed.kid.is_none() {
             return Err(deny(
-                &mut trace,
+                trace,
                 "header",
                 (Reason::KidMissing, "no kid (required by compat: aws)".into()),
             ));
@@ -309,7 +233,7 @@ impl JwtAuthorizer {
             };
             let detail =
                 format!("kid {:?}, alg {:?}, keys of {}: {e}", parsed.kid, parsed.alg, self.keys.label());
-            deny(&mut trace, "key", (reason, detail))
+            deny(trace, "key", (reason, detail))
         })?;
         trace.pass("key", || {
             format!("{} key kid {:?} from {}", key.kind().as_str(), key.kid(), self.keys.label())
@@ -322,22 +246,22 @@ impl JwtAuthorizer {
             .is_ok_and(|signature| key.verify(parsed.alg, parsed.signing_input.as_bytes(), &signature));
         if !valid {
             let detail = format!("{:?} signature does not verify with kid {:?}", parsed.alg, key.kid());
-            return Err(deny(&mut trace, "signature", (Reason::SignatureInvalid, detail)));
+            return Err(deny(trace, "signature", (Reason::SignatureInvalid, detail)));
         }
         trace.pass("signature", || format!("{:?}", parsed.alg));
 
         let claims = parsed.claims;
-        check_issuer(&claims, &self.settings.issuer).map_err(|f| deny(&mut trace, "iss", f))?;
+        check_issuer(&claims, &self.settings.issuer).map_err(|f| deny(trace, "iss", f))?;
         trace.pass("iss", || format!("{:?}", self.settings.issuer));
-        check_audience(&claims, &self.settings.audience).map_err(|f| deny(&mut trace, "aud", f))?;
+        check_audience(&claims, &self.settings.audience).map_err(|f| deny(trace, "aud", f))?;
         trace.pass("aud", || {
             format!(
                 "{} matches",
                 claims.get("aud").or_else(|| claims.get("client_id")).unwrap_or(&Value::Null)
             )
         });
-        let times = read_times(&claims).map_err(|f| deny(&mut trace, "times", f))?;
-        check_times(&times, now, self.leeway).map_err(|f| deny(&mut trace, "times", f))?;
+        let times = read_times(&claims).map_err(|f| deny(trace, "times", f))?;
+        check_times(&times, now, self.leeway).map_err(|f| deny(trace, "times", f))?;
         trace.pass("times", || format!("exp in {:.0}s, leeway {}s", times.exp - now, self.leeway));
 
         let remaining = times.exp + self.leeway - now;
@@ -403,15 +327,26 @@ impl Authorizer for JwtAuthorizer {
         parts: &'a mut http::request::Parts,
         _ctx: &'a CallContext,
         route: &'a RouteAuth,
+        trace: &'a mut Trace,
     ) -> BoxFuture<'a, Result<AuthContext, Denial>> {
         Box::pin(async move {
-            let verified = self.decide(parts, route, Trace(None), true).await?;
-            let context = self.finish(&verified, route)?;
+            let verified = self.decide(parts, route, trace).await?;
+            let context = match self.finish(&verified, route) {
+                Ok(context) => {
+                    trace.pass("scopes", || scope_detail(&verified, route));
+                    context
+                }
+                Err(denial) => {
+                    trace.fail("scopes", || denial.detail.clone());
+                    return Err(denial);
+                }
+            };
             // Remove client-sent copies first so a client can never spoof a forwarded claim.
             for (header, _) in &self.settings.forward_claims {
                 parts.headers.remove(header);
             }
             for (header, value) in self.forward_headers(&verified) {
+                trace.pass("forward", || format!("{header}: {}", String::from_utf8_lossy(value.as_bytes())));
                 parts.headers.append(header, value);
             }
             Ok(context)

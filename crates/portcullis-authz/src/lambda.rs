@@ -28,15 +28,15 @@ use portcullis_functions::{InvokeError, Invoker};
 use serde_json::{Map, Value};
 
 use self::cache::DecisionCache;
-pub use self::identity::{ContextVariable, LambdaIdentity};
 use crate::policy::{self, ContextRules, Decision, IamResponse, Policy, SimpleResponse};
-use crate::{Authorizer, BoxFuture, Denial, DenialStatus, Reason, RouteAuth};
+use crate::{Authorizer, BoxFuture, Denial, DenialStatus, Reason, RouteAuth, Trace};
+pub use portcullis_core::{ContextVariable, Variable};
 
 /// AWS's limit on a Lambda authorizer's answer time for HTTP APIs (spec §3.11), not raisable.
 pub const AUTHORIZER_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Which event the function receives (spec §3.1–§3.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which event the function receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LambdaEvent {
     /// `event: token`: `{type: TOKEN, authorizationToken, methodArn}`.
     Token,
@@ -46,8 +46,10 @@ pub enum LambdaEvent {
     RequestV2,
 }
 
-/// Runtime settings of one Lambda authorizer (mapped from the YAML by `portcullis-app`).
-#[derive(Debug, Clone)]
+/// Runtime settings of one Lambda authorizer (mapped from the YAML by `portcullis-app`). Equal
+/// settings make the same authorizer: a registry keeps one (and its answer cache) across
+/// reloads while they are equal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LambdaSettings {
     /// The authorizer's name, for logs and the cache.
     pub name: String,
@@ -56,11 +58,11 @@ pub struct LambdaSettings {
     /// `simple_responses`: the answer is `{isAuthorized, context}` (request 2.0 only).
     pub simple_responses: bool,
     /// Identity sources, in configuration order: all must be present; they form the cache key.
-    pub identity_source: Vec<LambdaIdentity>,
+    pub identity_source: Vec<Variable>,
     /// How long an answer is reused for the same identity; zero disables the cache.
     pub result_ttl: Duration,
     /// TOKEN events: the whole token must match (compiled anchored by the config loader).
-    pub token_validation: Option<regex::Regex>,
+    pub token_validation: Option<TokenPattern>,
     /// `(header, context key)`: on Allow the context value is sent upstream in the header,
     /// after removing every client-sent header of that name.
     pub forward_context: Vec<(HeaderName, String)>,
@@ -72,12 +74,30 @@ pub struct LambdaSettings {
     pub timeout: Duration,
 }
 
+/// A `token_validation` pattern: a regex compared by its source text.
+#[derive(Debug, Clone)]
+pub struct TokenPattern(pub regex::Regex);
+
+impl PartialEq for TokenPattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for TokenPattern {}
+
+impl std::hash::Hash for TokenPattern {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.as_str().hash(state);
+    }
+}
+
 impl LambdaSettings {
     /// Settings with the defaults for `event`: the Authorization header for TOKEN events, no
     /// identity sources for REQUEST events, no cache, a 10 s timeout.
     pub fn new(name: impl Into<String>, event: LambdaEvent) -> Self {
         let identity_source = match event {
-            LambdaEvent::Token => vec![LambdaIdentity::Header(http::header::AUTHORIZATION)],
+            LambdaEvent::Token => vec![Variable::Header(http::header::AUTHORIZATION)],
             _ => Vec::new(),
         };
         Self {
@@ -198,19 +218,6 @@ impl fmt::Debug for LambdaAuthorizer {
     }
 }
 
-/// What `portcullis explain` shows for a Lambda authorizer.
-#[derive(Debug)]
-pub struct LambdaExplanation {
-    /// The ARN the request was evaluated against.
-    pub arn: String,
-    /// Whether the answer came from the cache.
-    pub cached: bool,
-    /// The function's answer, when there was one.
-    pub answer: Option<Arc<Answer>>,
-    /// The outcome.
-    pub outcome: Result<AuthContext, Denial>,
-}
-
 impl Answer {
     /// Whether this answer lets a request with `arn` through (what a cached answer would do
     /// for another route).
@@ -257,7 +264,7 @@ impl LambdaAuthorizer {
         }
         if settings.event == LambdaEvent::Token
             && !(settings.identity_source.len() == 1
-                && matches!(settings.identity_source[0], LambdaIdentity::Header(_)))
+                && matches!(settings.identity_source[0], Variable::Header(_)))
         {
             return Err(LambdaSettingsError::TokenNeedsOneHeader);
         }
@@ -299,44 +306,40 @@ impl LambdaAuthorizer {
         policy::method_arn(&api.region, &api.account_id, &api.api_id, &api.stage, method.as_str(), raw_path)
     }
 
-    /// Decides like [`Authorizer::authorize`] and says whether the answer was cached.
-    pub async fn explain(&self, parts: &mut http::request::Parts, ctx: &CallContext) -> LambdaExplanation {
-        let arn = self.request_arn(parts);
-        let (outcome, cached, answer) = self.decide(parts, ctx).await;
-        LambdaExplanation { arn, cached, answer, outcome }
-    }
-
     async fn decide(
         &self,
         parts: &mut http::request::Parts,
         ctx: &CallContext,
-    ) -> (Result<AuthContext, Denial>, bool, Option<Arc<Answer>>) {
-        // 1. Identity: every configured source present and non-empty (spec §3.9).
+        trace: &mut Trace,
+    ) -> Result<AuthContext, Denial> {
+        // 1. Identity: every configured source present and non-empty.
         let mut values = Vec::with_capacity(self.settings.identity_source.len());
         for source in &self.settings.identity_source {
-            match source.extract(parts, ctx, &self.settings.api) {
+            match identity::extract(source, parts, ctx, &self.settings.api) {
                 Some(value) => values.push(value),
                 None => {
-                    let denial = Denial::plain(
-                        DenialStatus::Unauthorized,
-                        Reason::IdentityMissing,
-                        format!("identity source {source} is missing or empty; the function was not invoked"),
-                    );
-                    return (Err(denial), false, None);
+                    let detail =
+                        format!("identity source {source} is missing or empty; the function was not invoked");
+                    trace.fail("identity", || detail.clone());
+                    return Err(Denial::plain(DenialStatus::Unauthorized, Reason::IdentityMissing, detail));
                 }
             }
         }
-        // 2. token_validation before any invocation (spec §3.1).
+        trace.pass("identity", || {
+            let sources: Vec<String> =
+                self.settings.identity_source.iter().map(ToString::to_string).collect();
+            format!("[{}] all present", sources.join(", "))
+        });
+        // 2. token_validation before any invocation.
         if self.settings.event == LambdaEvent::Token
             && let Some(pattern) = &self.settings.token_validation
-            && !values.first().is_some_and(|token| pattern.is_match(token))
         {
-            let denial = Denial::plain(
-                DenialStatus::Unauthorized,
-                Reason::TokenValidationFailed,
-                "the token does not match token_validation; the function was not invoked",
-            );
-            return (Err(denial), false, None);
+            if !values.first().is_some_and(|token| pattern.0.is_match(token)) {
+                let detail = "the token does not match token_validation; the function was not invoked";
+                trace.fail("validation", || detail.into());
+                return Err(Denial::plain(DenialStatus::Unauthorized, Reason::TokenValidationFailed, detail));
+            }
+            trace.pass("validation", || format!("the token matches {}", pattern.0.as_str()));
         }
         let arn = self.request_arn(parts);
         // 3. The answer: cached, or one invocation per identity at a time.
@@ -358,17 +361,54 @@ impl LambdaAuthorizer {
         let cached = !invoked.load(Ordering::Relaxed);
         let answer = match answer {
             Ok(answer) => answer,
-            Err(failure) => return (Err(self.failure_denial(&failure)), cached, None),
+            Err(failure) => {
+                let denial = self.failure_denial(&failure);
+                trace.fail("answer", || denial.detail.clone());
+                return Err(denial);
+            }
         };
+        trace.pass("answer", || {
+            let source = if cached { "from the cache" } else { "invoked" };
+            format!("{} ({source}): {answer}", self.function.name())
+        });
         // 4. Evaluate for this request.
         let outcome = self.evaluate(&answer, &arn, cached);
+        match &outcome {
+            Ok(_) => trace.pass("policy", || format!("allows {arn}")),
+            Err(denial) => trace.fail("policy", || denial.detail.clone()),
+        }
+        self.note_cached_denials(&answer, outcome.is_ok(), trace);
         // 5. Hand the context on.
         if let Ok(AuthContext::Lambda(lambda)) = &outcome {
             self.forward_headers(parts, lambda);
         } else {
             self.strip_forwarded(parts);
         }
-        (outcome, cached, Some(answer))
+        outcome
+    }
+
+    /// The cache surprise, before it happens: the other routes of this authorizer that the
+    /// answer, cached per identity, would deny.
+    fn note_cached_denials(&self, answer: &Answer, allowed: bool, trace: &mut Trace) {
+        if !allowed || self.cache.is_none() || trace.siblings().is_empty() {
+            return;
+        }
+        let denied: Vec<String> = trace
+            .siblings()
+            .iter()
+            .filter(|sibling| !answer.allows(&sibling.arn))
+            .map(|sibling| format!("{} ({})", sibling.route_key, sibling.arn))
+            .collect();
+        if denied.is_empty() {
+            return;
+        }
+        trace.note(|| {
+            format!(
+                "this answer is cached for {}s per identity and reused for every route of this authorizer; it would deny: {}. Return a wildcard Resource or add $context.routeKey to identity_source.",
+                self.settings.result_ttl.as_secs(),
+                denied.join("; ")
+            )
+        });
     }
 
     fn cache_key(&self, values: &[String]) -> cache::Key {
@@ -551,8 +591,9 @@ impl Authorizer for LambdaAuthorizer {
         parts: &'a mut http::request::Parts,
         ctx: &'a CallContext,
         _route: &'a RouteAuth,
+        trace: &'a mut Trace,
     ) -> BoxFuture<'a, Result<AuthContext, Denial>> {
-        Box::pin(async move { self.decide(parts, ctx).await.0 })
+        Box::pin(self.decide(parts, ctx, trace))
     }
 }
 

@@ -2,10 +2,13 @@
 //!
 //! Where it sits: the pipeline's authorize stage knows only [`Authorizer`] (an
 //! `Arc<dyn Authorizer>` per route plus the route's compiled [`RouteAuth`]); `portcullis-app`
-//! builds the concrete kinds from typed settings. Kinds: [`JwtAuthorizer`] (spec §2). It never
-//! fetches keys itself (that is `portcullis-jwks`) and never writes HTTP responses: a [`Denial`]
-//! carries the status class, a [`Reason`] code and the `www-authenticate` value, and the
-//! pipeline's rescue table turns it into AWS's bodies.
+//! builds the concrete kinds from typed settings. Kinds: [`JwtAuthorizer`] (`jwt`), the Lambda
+//! authorizer (`lambda`, invoking a function through `portcullis-functions`), and the IAM
+//! policies Lambda authorizers return (`policy`). It never fetches keys itself (that is
+//! `portcullis-jwks`) and never writes HTTP responses: a [`Denial`] carries the status class, a
+//! [`Reason`] code and the `www-authenticate` value, and the pipeline's rescue table turns it
+//! into AWS's bodies. Every check can be recorded in a [`Trace`], which is how
+//! `portcullis explain` shows a decision: by running the real one.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod denial;
@@ -13,26 +16,25 @@ mod identity;
 pub mod jwt;
 pub mod lambda;
 pub mod policy;
+mod trace;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
+pub use portcullis_core::BoxFuture;
 use portcullis_core::{AuthContext, CallContext};
 
 pub use denial::{Denial, DenialStatus, Reason};
-pub use identity::{IdentitySource, IdentitySourceError};
-pub use jwt::{Explanation, JwtAuthorizer, JwtSettings, SettingsError, Step};
+pub use identity::authorization;
+pub use jwt::{JwtAuthorizer, JwtSettings, SettingsError};
 pub use portcullis_jwks::Algorithm;
-
-/// A boxed, `Send` future: what [`Authorizer::authorize`] returns, so the trait stays object-safe.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use trace::{Sibling, Step, Trace};
 
 /// The authorizer seam: the pipeline calls this for every request on a protected route.
 pub trait Authorizer: Send + Sync + 'static {
     /// Decides on one request. On success it may rewrite `parts` (for the JWT kind: remove
     /// client-sent copies of the `forward_claims` headers, then insert the claim headers) and
-    /// returns what later stages need (claims for Lambda events and parameter mapping).
+    /// returns what later stages need (claims for Lambda events and parameter mapping). Each
+    /// check is recorded in `trace` when it is recording (`portcullis explain`).
     ///
     /// # Errors
     /// A [`Denial`]: the request must not reach the integration.
@@ -41,6 +43,7 @@ pub trait Authorizer: Send + Sync + 'static {
         parts: &'a mut http::request::Parts,
         ctx: &'a CallContext,
         route: &'a RouteAuth,
+        trace: &'a mut Trace,
     ) -> BoxFuture<'a, Result<AuthContext, Denial>>;
 }
 

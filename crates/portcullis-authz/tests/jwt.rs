@@ -9,10 +9,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis_authz::{
-    Algorithm, Authorizer, DenialStatus, IdentitySource, JwtAuthorizer, JwtSettings, Reason, RouteAuth,
-    SettingsError,
+    Algorithm, Authorizer, DenialStatus, JwtAuthorizer, JwtSettings, Reason, RouteAuth, SettingsError, Trace,
 };
-use portcullis_core::{AuthContext, CallContext, Params, RequestIdGenerator};
+use portcullis_core::{AuthContext, CallContext, Params, RequestIdGenerator, Variable};
 use portcullis_jwks::testing::{TestIdp, TestKey, b64};
 use portcullis_jwks::{DevIssuer, JwksOptions, JwksRegistry, KeySource, KeyStore};
 use serde_json::{Value, json};
@@ -99,7 +98,7 @@ async fn run(
     route: &RouteAuth,
 ) -> Result<AuthContext, portcullis_authz::Denial> {
     let mut parts = request(authorization);
-    authz.authorize(&mut parts, &ctx(), route).await
+    authz.authorize(&mut parts, &ctx(), route, &mut Trace::off()).await
 }
 
 fn sign_hs256(secret: &[u8], input: &str) -> Vec<u8> {
@@ -427,7 +426,7 @@ async fn forwarded_claim_headers_replace_client_sent_copies() {
     let token = env.rsa.token("RS256", &env.with(json!({"groups": ["a", "b"]})));
     let mut parts = request(Some(&token));
     parts.headers.append("x-user-email", "spoofed@example.com".parse().unwrap());
-    authz.authorize(&mut parts, &ctx(), &RouteAuth::default()).await.unwrap();
+    authz.authorize(&mut parts, &ctx(), &RouteAuth::default(), &mut Trace::off()).await.unwrap();
     let all = |name: &str| {
         parts.headers.get_all(name).iter().map(|v| v.to_str().unwrap().to_owned()).collect::<Vec<_>>()
     };
@@ -507,17 +506,14 @@ async fn leeway_tolerates_clock_skew_on_every_time_claim() {
 async fn identity_sources_read_query_strings_and_cookies() {
     let env = Env::start().await;
     let settings = JwtSettings {
-        identity_source: vec![
-            IdentitySource::Query("access_token".into()),
-            IdentitySource::Cookie("session".into()),
-        ],
+        identity_source: vec![Variable::Query("access_token".into()), Variable::Cookie("session".into())],
         ..env.settings()
     };
     let authz = JwtAuthorizer::new(settings, Arc::clone(&env.keys)).unwrap();
     let token = env.rsa.token("RS256", &env.claims());
     let mut parts =
         http::Request::builder().uri(format!("/x?access_token={token}")).body(()).unwrap().into_parts().0;
-    assert!(authz.authorize(&mut parts, &ctx(), &RouteAuth::default()).await.is_ok());
+    assert!(authz.authorize(&mut parts, &ctx(), &RouteAuth::default(), &mut Trace::off()).await.is_ok());
     let mut parts = http::Request::builder()
         .uri("/x")
         .header("cookie", format!("a=b; session={token}"))
@@ -525,7 +521,7 @@ async fn identity_sources_read_query_strings_and_cookies() {
         .unwrap()
         .into_parts()
         .0;
-    assert!(authz.authorize(&mut parts, &ctx(), &RouteAuth::default()).await.is_ok());
+    assert!(authz.authorize(&mut parts, &ctx(), &RouteAuth::default(), &mut Trace::off()).await.is_ok());
     // The Authorization header is not a source here.
     let denial = run(&authz, Some(&token), &RouteAuth::default()).await.unwrap_err();
     assert_eq!(denial.reason, Reason::TokenMissing);
@@ -555,8 +551,12 @@ async fn explain_lists_every_check_and_the_outcome() {
         JwtSettings { forward_claims: vec![("x-user-id".parse().unwrap(), "sub".into())], ..env.settings() };
     let authz = JwtAuthorizer::new(settings, Arc::clone(&env.keys)).unwrap();
     let token = env.rsa.token("RS256", &env.with(json!({"scope": "orders:read"})));
-    let explanation = authz.explain(&request(Some(&token)), &RouteAuth::with_scopes(["orders:read"])).await;
-    let checks: Vec<_> = explanation.steps.iter().map(|s| (s.check, s.passed)).collect();
+    let mut trace = Trace::recording(Vec::new());
+    let mut parts = request(Some(&token));
+    let outcome =
+        authz.authorize(&mut parts, &ctx(), &RouteAuth::with_scopes(["orders:read"]), &mut trace).await;
+    let steps = trace.into_steps();
+    let checks: Vec<_> = steps.iter().map(|s| (s.check, s.passed)).collect();
     assert_eq!(
         checks,
         [
@@ -567,19 +567,30 @@ async fn explain_lists_every_check_and_the_outcome() {
             ("iss", true),
             ("aud", true),
             ("times", true),
-            ("scopes", true)
+            ("scopes", true),
+            ("forward", true)
         ]
     );
-    assert!(explanation.outcome.is_ok());
-    assert_eq!(explanation.forwarded[0].1, "alice");
-    let text = explanation.to_string();
-    assert!(text.contains("=> allow") && !text.contains(&token), "{text}");
+    assert!(outcome.is_ok());
+    assert_eq!(steps.last().unwrap().detail, "x-user-id: alice");
+    let text: String = steps.iter().map(ToString::to_string).collect();
+    assert!(!text.contains(&token), "the token itself is never shown: {text}");
+
+    // A repeated token is checked in full while recording: the verified-token cache is skipped.
+    let mut trace = Trace::recording(Vec::new());
+    let outcome =
+        authz.authorize(&mut request(Some(&token)), &ctx(), &RouteAuth::default(), &mut trace).await;
+    assert!(outcome.is_ok());
+    assert!(trace.into_steps().iter().any(|s| s.check == "signature"));
 
     let expired = env.rsa.token("RS256", &env.with(json!({"exp": now() - 100})));
-    let explanation = authz.explain(&request(Some(&expired)), &RouteAuth::default()).await;
-    let last = explanation.steps.last().unwrap();
+    let mut trace = Trace::recording(Vec::new());
+    let outcome =
+        authz.authorize(&mut request(Some(&expired)), &ctx(), &RouteAuth::default(), &mut trace).await;
+    let steps = trace.into_steps();
+    let last = steps.last().unwrap();
     assert_eq!((last.check, last.passed), ("times", false));
-    assert_eq!(explanation.outcome.unwrap_err().reason, Reason::Expired);
+    assert_eq!(outcome.unwrap_err().reason, Reason::Expired);
 }
 
 #[tokio::test]
@@ -591,7 +602,7 @@ async fn compat_aws_refuses_non_aws_settings_and_requires_a_kid() {
         (JwtSettings { algorithms: vec![Algorithm::ES256], ..aws.clone() }, "algorithm ES256"),
         (JwtSettings { leeway: Duration::from_secs(5), ..aws.clone() }, "leeway"),
         (
-            JwtSettings { identity_source: vec![IdentitySource::Cookie("s".into())], ..aws.clone() },
+            JwtSettings { identity_source: vec![Variable::Cookie("s".into())], ..aws.clone() },
             "identity source $request.cookie.s",
         ),
     ] {

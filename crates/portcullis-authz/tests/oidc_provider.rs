@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis_authz::{Authorizer, JwtAuthorizer, JwtSettings, Reason, RouteAuth};
+use portcullis_authz::{Authorizer, JwtAuthorizer, JwtSettings, Reason, RouteAuth, Trace};
 use portcullis_core::{AuthContext, CallContext, Params, RequestIdGenerator};
 use portcullis_jwks::{JwksOptions, JwksRegistry, KeySource};
 use serde_json::Value;
@@ -84,7 +84,9 @@ async fn access_tokens_from_oidc_provider_are_accepted_via_discovery() {
                 .into_parts()
                 .0
         };
-        let outcome = authz.authorize(&mut request(), &ctx(), &RouteAuth::with_scopes(["orders:read"])).await;
+        let outcome = authz
+            .authorize(&mut request(), &ctx(), &RouteAuth::with_scopes(["orders:read"]), &mut Trace::off())
+            .await;
         match outcome {
             Ok(AuthContext::Jwt(jwt)) => {
                 assert_eq!(jwt.claims["client_id"], "gateway-test", "{alg}");
@@ -93,7 +95,7 @@ async fn access_tokens_from_oidc_provider_are_accepted_via_discovery() {
             other => panic!("{alg}: {other:?}"),
         }
         let denial = authz
-            .authorize(&mut request(), &ctx(), &RouteAuth::with_scopes(["orders:write"]))
+            .authorize(&mut request(), &ctx(), &RouteAuth::with_scopes(["orders:write"]), &mut Trace::off())
             .await
             .unwrap_err();
         assert_eq!(denial.reason, Reason::ScopeInsufficient);

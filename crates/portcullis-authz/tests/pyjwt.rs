@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis_authz::{Authorizer, JwtAuthorizer, JwtSettings, RouteAuth};
+use portcullis_authz::{Authorizer, JwtAuthorizer, JwtSettings, RouteAuth, Trace};
 use portcullis_core::{AuthContext, CallContext, Params, RequestIdGenerator};
 use portcullis_jwks::{DevIssuer, JwksOptions, JwksRegistry, KeySource};
 use serde_json::{Value, json};
@@ -96,7 +96,8 @@ async fn tokens_minted_by_pyjwt_for_every_algorithm_are_accepted() {
             .unwrap()
             .into_parts()
             .0;
-        match authz.authorize(&mut parts, &ctx(), &RouteAuth::with_scopes(["write"])).await {
+        match authz.authorize(&mut parts, &ctx(), &RouteAuth::with_scopes(["write"]), &mut Trace::off()).await
+        {
             Ok(AuthContext::Jwt(jwt)) => assert_eq!(jwt.claims["sub"], format!("py-{alg}")),
             other => panic!("PyJWT {} {alg} token: {other:?}", minted["pyjwt"]),
         }

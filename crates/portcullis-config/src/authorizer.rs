@@ -7,9 +7,10 @@ use indexmap::IndexMap;
 
 use crate::decode::{self, Cx, MapReader, YPath, did_you_mean};
 use crate::error::Spanned;
-use crate::identity::{self, IdentitySource};
+use crate::expr::{self, Place};
 use crate::types::PayloadFormatVersion;
 use crate::yaml::Node;
+use portcullis_core::Variable;
 
 /// One authorizer under `authorizers:`, chosen by its `type:` key (`jwt` or `lambda`).
 // Built once per load; unboxed variants keep matching simple for the compiler in `app`.
@@ -46,7 +47,7 @@ pub struct JwtAuthorizerConfig {
     /// Default `[$request.header.Authorization]`. Header, query string or (extension) cookie.
     /// AWS allows exactly one header or query-string source; cookies and several sources are
     /// errors under `compat: aws`.
-    pub identity_source: Vec<IdentitySource>,
+    pub identity_source: Vec<Variable>,
     /// Where verification keys come from: discovery (default), `jwks_uri`, `jwks_file` or
     /// `public_key_file` (at most one of the three; the files are extensions).
     pub keys: KeySource,
@@ -188,7 +189,7 @@ pub struct LambdaAuthorizerConfig {
     /// that form the cache key. Default for `token`: `[$request.header.Authorization]`
     /// (exactly one header is allowed); for `request`: none. Header, query string, `$context`,
     /// `$stageVariables`; cookies are an extension (error under `compat: aws`).
-    pub identity_source: Vec<IdentitySource>,
+    pub identity_source: Vec<Variable>,
     /// `result_ttl`: how long a decision is cached; `0s` disables. Allowed `0s` to `3600s`.
     /// Default `300s` (with a warning, as AWS's HTTP API default is undocumented, spec §3.9);
     /// `0s` when there are no identity sources (nothing to key a cache on).
@@ -329,7 +330,7 @@ fn secure_url(cx: &mut Cx, text: &str, n: &Node, p: &YPath, what: &str) -> Optio
     Some(url)
 }
 
-fn identity_sources(cx: &mut Cx, n: &Node, p: &YPath) -> Option<Vec<IdentitySource>> {
+fn identity_sources(cx: &mut Cx, n: &Node, p: &YPath, place: Place) -> Option<Vec<Variable>> {
     let items = decode::items(cx, n, p)?;
     let mut out = Vec::new();
     let mut ok = true;
@@ -339,18 +340,21 @@ fn identity_sources(cx: &mut Cx, n: &Node, p: &YPath) -> Option<Vec<IdentitySour
             ok = false;
             continue;
         };
-        match identity::parse(cx, &text, item.span, &ip) {
-            Some(IdentitySource::Cookie(c)) => {
+        match expr::variable(&text, place, &cx.stage_variables) {
+            Ok(source @ Variable::Cookie(_)) => {
                 cx.aws_forbids(
                     item.span,
                     &ip,
                     "a cookie identity source",
                     "AWS reads identity sources from headers, query strings, $context and $stageVariables only",
                 );
-                out.push(IdentitySource::Cookie(c));
+                out.push(source);
             }
-            Some(s) => out.push(s),
-            None => ok = false,
+            Ok(source) => out.push(source),
+            Err(e) => {
+                cx.expr_error(item, &ip, &e, "invalid identity source");
+                ok = false;
+            }
         }
     }
     ok.then_some(out)
@@ -431,24 +435,8 @@ fn jwt(cx: &mut Cx, mut m: MapReader<'_>, path: &YPath) -> Option<JwtAuthorizerC
         }
     };
     let identity_source = match m.get("identity_source") {
-        Some((n, p)) => identity_sources(cx, n, &p).and_then(|v| {
+        Some((n, p)) => identity_sources(cx, n, &p, Place::JwtIdentity).and_then(|v| {
             let mut ok = true;
-            for (i, s) in v.iter().enumerate() {
-                if matches!(s, IdentitySource::Context(_) | IdentitySource::StageVariable(_)) {
-                    let span = match &n.kind {
-                        crate::yaml::Kind::Seq(items) => items[i].span,
-                        _ => n.span,
-                    };
-                    cx.error(
-                        span,
-                        &p.index(i),
-                        format!(
-                            "a JWT authorizer reads its token from a header, query string or cookie, not {s}"
-                        ),
-                    );
-                    ok = false;
-                }
-            }
             if v.is_empty() {
                 cx.error(n.span, &p, "`identity_source` must list at least one source");
                 ok = false;
@@ -462,7 +450,7 @@ fn jwt(cx: &mut Cx, mut m: MapReader<'_>, path: &YPath) -> Option<JwtAuthorizerC
             }
             ok.then_some(v)
         }),
-        None => Some(vec![IdentitySource::Header(http::header::AUTHORIZATION)]),
+        None => Some(vec![Variable::Header(http::header::AUTHORIZATION)]),
     };
 
     let mut keys = Some(KeySource::Discovery);
@@ -699,8 +687,8 @@ fn lambda(
         None => Some(false),
     };
     let identity_source = match m.get("identity_source") {
-        Some((n, p)) => identity_sources(cx, n, &p).and_then(|v| {
-            if is_token && !(v.len() == 1 && matches!(v[0], IdentitySource::Header(_))) {
+        Some((n, p)) => identity_sources(cx, n, &p, Place::LambdaIdentity).and_then(|v| {
+            if is_token && !(v.len() == 1 && matches!(v[0], Variable::Header(_))) {
                 cx.error(
                     n.span,
                     &p,
@@ -710,7 +698,7 @@ fn lambda(
             }
             Some(v)
         }),
-        None if is_token => Some(vec![IdentitySource::Header(http::header::AUTHORIZATION)]),
+        None if is_token => Some(vec![Variable::Header(http::header::AUTHORIZATION)]),
         None => Some(Vec::new()),
     };
     let result_ttl = match m.get("result_ttl") {

@@ -49,6 +49,8 @@ pub(crate) struct Cx {
     pub(crate) origin: String,
     pub(crate) base_dir: PathBuf,
     pub(crate) compat: Compat,
+    /// The `stage_variables` defined, for references to them.
+    pub(crate) stage_variables: Vec<(String, String)>,
     pub(crate) errors: Vec<ConfigError>,
     pub(crate) warnings: Vec<ConfigError>,
 }
@@ -59,6 +61,7 @@ impl Cx {
             origin: origin.to_owned(),
             base_dir: base_dir.to_owned(),
             compat: Compat::Extended,
+            stage_variables: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
         }
@@ -100,6 +103,14 @@ impl Cx {
     pub(crate) fn resolve(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
         if p.is_absolute() { p.to_owned() } else { self.base_dir.join(p) }
+    }
+
+    /// Reports an expression problem at its character within the scalar `node` (exact for
+    /// plain and simply quoted scalars; escapes in double-quoted scalars shift it).
+    pub(crate) fn expr_error(&mut self, node: &Node, path: &YPath, e: &crate::expr::ExprError, what: &str) {
+        let quoted = matches!(&node.kind, Kind::Scalar { plain: false, .. });
+        let span = Span { line: node.span.line, column: node.span.column + usize::from(quoted) + e.offset };
+        self.error_hint(span, path, format!("{what}: {}", e.problem), e.hint.clone());
     }
 
     /// Reports "expected X, found Y" at `node`.

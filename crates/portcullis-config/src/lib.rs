@@ -1,7 +1,8 @@
 //! Portcullis's config: YAML text -> a validated, typed [`Config`], or every problem at once.
 //!
 //! **One job:** turn `portcullis.yaml` into typed values (`SocketAddr`, `Duration`, `Url`,
-//! [`UrlTemplate`], [`RouteKey`](portcullis_route::RouteKey), [`IdentitySource`], enums), with
+//! [`UrlTemplate`], [`RouteKey`](portcullis_route::RouteKey), `$request`/`$context`
+//! expressions as [`portcullis_core::Variable`] and [`portcullis_core::Template`], enums), with
 //! every reference resolved (functions, authorizers, `default_authorizer`) and every problem
 //! reported with file, line, column and YAML path ([`ConfigError`]).
 //!
@@ -37,8 +38,8 @@ mod authorizer;
 mod decode;
 pub mod document;
 mod error;
+mod expr;
 mod function;
-mod identity;
 mod mapping;
 mod route;
 mod types;
@@ -56,8 +57,7 @@ pub use authorizer::{
 };
 pub use error::{ConfigError, ConfigErrors, Span, Spanned};
 pub use function::{FunctionConfig, FunctionRuntime};
-pub use identity::IdentitySource;
-pub use route::{FixedResponse, HttpVersion, Integration, RouteConfig};
+pub use route::{FixedResponse, HttpVersion, Integration, IntegrationKind, RouteConfig};
 pub use types::{
     AccessLogConfig, Compat, Config, LimitsConfig, LogConfig, LogFormat, PayloadFormatVersion, TlsConfig,
 };

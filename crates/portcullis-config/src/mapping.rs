@@ -1,13 +1,9 @@
-//! `parameter_mapping:` of a route: AWS `RequestParameters` (spec §5.2), checked shallowly.
-//!
-//! This module checks what can be judged without knowing the runtime: the key grammar
-//! (`append|overwrite|remove:header.<name>`, `append|overwrite|remove:querystring.<name>`,
-//! `overwrite:path`), header-name validity, AWS's reserved headers, and the 512-character value
-//! limit. The value grammar (`$request.header.x`, `${context.requestId}`, ...) is compiled by
-//! `portcullis-pipeline` (`RequestMapping::compile`), which reports problems with a column
-//! inside the value; the value's [`Spanned`] position points at its first character so that
-//! `span.column + offset` is the column of the offending character (exact for plain and simply
-//! quoted scalars; escapes in double-quoted scalars shift it).
+//! `parameter_mapping:` of a route: AWS's `RequestParameters`, parsed into typed
+//! [`MappingEntry`]s: the key grammar (`append|overwrite|remove:header.<name>`,
+//! `append|overwrite|remove:querystring.<name>`, `overwrite:path`), header-name validity, AWS's
+//! reserved headers, the 512-character value limit, and the value grammar
+//! (`$request.header.x`, `${context.requestId}`, ..., see [`crate::expr`]) with each problem
+//! reported at its character.
 //!
 //! ```yaml
 //! routes:
@@ -20,14 +16,18 @@
 //!       overwrite:path: /v2/orders/$request.path.id
 //! ```
 
-use crate::decode::{self, Cx, YPath, did_you_mean};
-use crate::error::{Span, Spanned};
-use crate::yaml::{Kind, Node};
+use portcullis_core::{MappingAction, MappingEntry, MappingTarget, Template};
 
-/// AWS's limit on one mapping value (`StringWithLengthBetween1And512`, spec §5.2).
+use crate::decode::{self, Cx, YPath, did_you_mean};
+use crate::error::Span;
+use crate::expr::{self, Place};
+use crate::route::IntegrationKind;
+use crate::yaml::{Entry, Node};
+
+/// AWS's limit on one mapping value (`StringWithLengthBetween1And512`).
 const MAX_VALUE_CHARS: usize = 512;
 
-/// Header names no mapping may touch: AWS's reserved list (spec §5.2), plus what Portcullis
+/// Header names no mapping may touch: AWS's reserved list, plus what Portcullis
 /// itself sets towards upstreams (`host` from the upstream URL, `x-forwarded-port`) and the
 /// other hop-by-hop names, which never reach an upstream anyway.
 const RESERVED_EXACT: &[&str] = &[
@@ -56,7 +56,7 @@ const RESERVED_EXACT: &[&str] = &[
     "proxy-connection",
     "expect",
 ];
-/// Reserved prefixes (spec §5.2).
+/// Reserved prefixes.
 const RESERVED_PREFIXES: &[&str] = &["access-control-", "apigw-", "x-amz-", "x-amzn-"];
 
 /// Whether a mapping may not target header `name` (lower-case).
@@ -64,62 +64,86 @@ fn reserved(name: &str) -> bool {
     RESERVED_EXACT.contains(&name) || RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
-/// Decodes `parameter_mapping` (a mapping of key -> value), reporting every problem.
-/// `kind` is the route's integration (`http`, `function`, `respond`) when known.
-pub(crate) fn decode(
+/// Decodes `parameter_mapping` (a mapping of key -> value), reporting every problem; `kind` is
+/// the route's integration when known. `None` when any entry is invalid.
+pub(crate) fn decode_request(
     cx: &mut Cx,
     node: &Node,
     path: &YPath,
     key_span: Span,
-    kind: Option<&str>,
-) -> Vec<(Spanned<String>, Spanned<String>)> {
-    let mut out = Vec::new();
-    if kind == Some("respond") {
+    kind: Option<IntegrationKind>,
+) -> Option<Vec<MappingEntry>> {
+    if kind == Some(IntegrationKind::Respond) {
         cx.error(key_span, path, "`parameter_mapping` applies only to `http` and `function` integrations");
-        return out;
+        return None;
     }
-    let Some(entries) = decode::entries(cx, node, path) else {
-        return out;
-    };
+    let entries = decode::entries(cx, node, path)?;
+    let mut out = Vec::with_capacity(entries.len());
+    let mut ok = true;
     for e in entries {
-        let p = path.key(&e.key);
-        let Some(action) = check_key(cx, &e.key, e.key_span, &p, kind) else {
-            continue;
-        };
-        let Some(text) = decode::string(cx, &e.value, &p) else {
-            continue;
-        };
-        let quoted = matches!(&e.value.kind, Kind::Scalar { plain: false, .. });
-        let chars = text.chars().count();
-        if action != "remove" && text.is_empty() {
-            cx.error(e.value.span, &p, "a mapping value must not be empty (AWS: 1 to 512 characters)");
-            continue;
+        match entry(cx, e, &path.key(&e.key), Side::Request(kind)) {
+            Some(entry) => out.push(entry),
+            None => ok = false,
         }
-        if chars > MAX_VALUE_CHARS {
-            cx.error(
-                e.value.span,
-                &p,
-                format!("a mapping value is {chars} characters long; AWS allows at most {MAX_VALUE_CHARS}"),
-            );
-            continue;
-        }
-        let value_span = Span { line: e.value.span.line, column: e.value.span.column + usize::from(quoted) };
-        out.push((Spanned::new(e.key.clone(), e.key_span), Spanned::new(text, value_span)));
     }
-    out
+    ok.then_some(out)
 }
 
-/// Checks one key; returns its action (`append`, `overwrite`, `remove`) when valid.
-fn check_key(cx: &mut Cx, key: &str, span: Span, p: &YPath, kind: Option<&str>) -> Option<&'static str> {
+/// Which mapping an entry belongs to.
+#[derive(Clone, Copy)]
+enum Side {
+    /// `parameter_mapping` of a route with this integration kind.
+    Request(Option<IntegrationKind>),
+}
+
+/// One `key: value` entry: the key checked, the value parsed.
+fn entry(cx: &mut Cx, e: &Entry, p: &YPath, side: Side) -> Option<MappingEntry> {
+    let Side::Request(kind) = side;
+    let (action, target) = check_key(cx, &e.key, e.key_span, p, kind)?;
+    let text = decode::string(cx, &e.value, p)?;
+    if action == MappingAction::Remove {
+        // AWS ignores the value (its examples write `"''"`).
+        return Some(MappingEntry { action, target, value: Template::default() });
+    }
+    let chars = text.chars().count();
+    if text.is_empty() {
+        cx.error(e.value.span, p, "a mapping value must not be empty (AWS: 1 to 512 characters)");
+        return None;
+    }
+    if chars > MAX_VALUE_CHARS {
+        cx.error(
+            e.value.span,
+            p,
+            format!("a mapping value is {chars} characters long; AWS allows at most {MAX_VALUE_CHARS}"),
+        );
+        return None;
+    }
+    match expr::template(&text, Place::RequestMapping, &cx.stage_variables) {
+        Ok(value) => Some(MappingEntry { action, target, value }),
+        Err(problem) => {
+            cx.expr_error(&e.value, p, &problem, "invalid mapping value");
+            None
+        }
+    }
+}
+
+/// Checks one key; returns its action and target when valid.
+fn check_key(
+    cx: &mut Cx,
+    key: &str,
+    span: Span,
+    p: &YPath,
+    kind: Option<IntegrationKind>,
+) -> Option<(MappingAction, MappingTarget)> {
     const FORMS: &str = "`append|overwrite|remove:header.NAME`, `append|overwrite|remove:querystring.NAME` or `overwrite:path`";
     let Some((action, target)) = key.split_once(':') else {
         cx.error(span, p, format!("invalid mapping key {key:?} (expected {FORMS})"));
         return None;
     };
     let action = match action {
-        "append" => "append",
-        "overwrite" => "overwrite",
-        "remove" => "remove",
+        "append" => MappingAction::Append,
+        "overwrite" => MappingAction::Overwrite,
+        "remove" => MappingAction::Remove,
         other => {
             let hint = did_you_mean(other, ["append", "overwrite", "remove"]);
             cx.error_hint(
@@ -134,7 +158,7 @@ fn check_key(cx: &mut Cx, key: &str, span: Span, p: &YPath, kind: Option<&str>) 
         }
     };
     if target == "path" {
-        if action != "overwrite" {
+        if action != MappingAction::Overwrite {
             cx.error(
                 span,
                 p,
@@ -142,7 +166,7 @@ fn check_key(cx: &mut Cx, key: &str, span: Span, p: &YPath, kind: Option<&str>) 
             );
             return None;
         }
-        if kind == Some("function") {
+        if kind == Some(IntegrationKind::Function) {
             cx.error(
                 span,
                 p,
@@ -150,7 +174,7 @@ fn check_key(cx: &mut Cx, key: &str, span: Span, p: &YPath, kind: Option<&str>) 
             );
             return None;
         }
-        return Some(action);
+        return Some((action, MappingTarget::Path));
     }
     let Some((place, name)) = target.split_once('.') else {
         let hint = did_you_mean(target, ["header", "querystring", "path"]);
@@ -164,19 +188,17 @@ fn check_key(cx: &mut Cx, key: &str, span: Span, p: &YPath, kind: Option<&str>) 
                 return None;
             };
             if reserved(h.as_str()) {
-                cx.error(
-                    span,
-                    p,
-                    format!("header {name:?} is reserved: AWS allows no mapping of it (spec §5.2 reserved headers)"),
-                );
+                cx.error(span, p, format!("header {name:?} is reserved: AWS allows no mapping of it"));
                 return None;
             }
+            Some((action, MappingTarget::Header(h)))
         }
         "querystring" => {
             if name.is_empty() {
                 cx.error(span, p, format!("missing query string parameter name in {key:?}"));
                 return None;
             }
+            Some((action, MappingTarget::Query(name.to_owned())))
         }
         other => {
             let hint = did_you_mean(other, ["header", "querystring"]);
@@ -186,10 +208,9 @@ fn check_key(cx: &mut Cx, key: &str, span: Span, p: &YPath, kind: Option<&str>) 
                 format!("unknown mapping target {other:?} in {key:?} (expected {FORMS})"),
                 hint,
             );
-            return None;
+            None
         }
     }
-    Some(action)
 }
 
 #[cfg(test)]
@@ -210,7 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn valid_mappings_are_kept_in_order_with_value_positions() {
+    fn valid_mappings_are_kept_in_order_and_parsed() {
         let c = from_str(
             &route(
                 "      overwrite:header.x-tenant: $context.authorizer.tenant\n      append:header.x-trace: \"${context.requestId}-${request.path.id}\"\n      remove:header.x-debug: \"''\"\n      overwrite:querystring.user: $context.authorizer.claims.sub\n      overwrite:path: /v2/orders/$request.path.id\n",
@@ -219,7 +240,7 @@ mod tests {
         )
         .unwrap();
         let m = &c.routes[0].parameter_mapping;
-        let keys: Vec<&str> = m.iter().map(|(k, _)| k.value.as_str()).collect();
+        let keys: Vec<String> = m.iter().map(ToString::to_string).collect();
         assert_eq!(
             keys,
             [
@@ -230,11 +251,23 @@ mod tests {
                 "overwrite:path"
             ]
         );
-        assert_eq!(m[0].1.value, "$context.authorizer.tenant");
-        assert_eq!((m[0].1.span.line, m[0].1.span.column), (5, 34));
-        // Quoted: the position is the first character inside the quotes.
-        assert_eq!((m[1].1.span.line, m[1].1.span.column), (6, 31));
-        assert_eq!(m[2].1.value, "''");
+        assert_eq!(m[0].value.to_string(), "${context.authorizer.tenant}");
+        assert_eq!(m[1].value.to_string(), "${context.requestId}-${request.path.id}");
+        assert_eq!(m[2].value, portcullis_core::Template::default(), "a remove has no value");
+        assert_eq!(m[4].value.to_string(), "/v2/orders/${request.path.id}");
+    }
+
+    #[test]
+    fn bad_values_are_reported_at_their_character() {
+        let e = errors(&route(
+            "      overwrite:header.a: ab $context.requestid\n      overwrite:header.b: \"x-${context.requestId\"\n      overwrite:header.c: $stageVariables.nope\n",
+        ));
+        assert_eq!(
+            e,
+            "t.yaml:5:31: routes.\"GET /orders/{id}\".parameter_mapping.\"overwrite:header.a\": invalid mapping value: unknown context variable `$context.requestid`\n  help: did you mean `$context.requestId`?\n\
+             t.yaml:6:30: routes.\"GET /orders/{id}\".parameter_mapping.\"overwrite:header.b\": invalid mapping value: `${` is not closed by `}`\n\
+             t.yaml:7:28: routes.\"GET /orders/{id}\".parameter_mapping.\"overwrite:header.c\": invalid mapping value: stage variable \"nope\" is not defined\n  help: define it under `stage_variables:`"
+        );
     }
 
     #[test]
@@ -253,8 +286,8 @@ mod tests {
             "t.yaml:5:7: routes.\"GET /orders/{id}\".parameter_mapping.\"overwite:header.a\": unknown mapping action \"overwite\" in \"overwite:header.a\" (expected `append`, `overwrite` or `remove`)\n  help: did you mean `overwrite`?\n\
              t.yaml:6:7: routes.\"GET /orders/{id}\".parameter_mapping.\"append:path\": the path can only be overwritten: write `overwrite:path`, not \"append:path\"\n\
              t.yaml:7:7: routes.\"GET /orders/{id}\".parameter_mapping.\"overwrite:headers.a\": unknown mapping target \"headers\" in \"overwrite:headers.a\" (expected `append|overwrite|remove:header.NAME`, `append|overwrite|remove:querystring.NAME` or `overwrite:path`)\n  help: did you mean `header`?\n\
-             t.yaml:8:7: routes.\"GET /orders/{id}\".parameter_mapping.\"overwrite:header.Authorization\": header \"Authorization\" is reserved: AWS allows no mapping of it (spec §5.2 reserved headers)\n\
-             t.yaml:9:7: routes.\"GET /orders/{id}\".parameter_mapping.\"append:header.X-Amz-Date\": header \"X-Amz-Date\" is reserved: AWS allows no mapping of it (spec §5.2 reserved headers)\n\
+             t.yaml:8:7: routes.\"GET /orders/{id}\".parameter_mapping.\"overwrite:header.Authorization\": header \"Authorization\" is reserved: AWS allows no mapping of it\n\
+             t.yaml:9:7: routes.\"GET /orders/{id}\".parameter_mapping.\"append:header.X-Amz-Date\": header \"X-Amz-Date\" is reserved: AWS allows no mapping of it\n\
              t.yaml:10:7: routes.\"GET /orders/{id}\".parameter_mapping.\"overwrite:header.bad name\": invalid header name \"bad name\" in \"overwrite:header.bad name\"\n\
              t.yaml:11:7: routes.\"GET /orders/{id}\".parameter_mapping.\"overwrite:querystring.\": missing query string parameter name in \"overwrite:querystring.\"\n\
              t.yaml:12:7: routes.\"GET /orders/{id}\".parameter_mapping.overwrite: invalid mapping key \"overwrite\" (expected `append|overwrite|remove:header.NAME`, `append|overwrite|remove:querystring.NAME` or `overwrite:path`)"

@@ -1,9 +1,10 @@
-//! `routes:`: route key -> integration and per-route settings (issue 2, spec §1, §5).
+//! `routes:`: route key -> integration and per-route settings.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use indexmap::IndexMap;
+use portcullis_core::MappingEntry;
 use portcullis_route::RouteKey;
 
 use crate::authorizer::{AuthorizerKind, decode_rules};
@@ -51,10 +52,9 @@ pub struct RouteConfig {
     /// `upstream_ca` (https integrations only): a PEM file of CA certificates trusted in
     /// addition to the system roots, resolved against the config's directory. Extension.
     pub upstream_ca: Option<PathBuf>,
-    /// `parameter_mapping`: AWS `RequestParameters` (spec §5.2), key -> value in file order,
-    /// keys checked (grammar, reserved headers) and values at most 512 characters; the value
-    /// grammar is compiled by the app. Default: none.
-    pub parameter_mapping: Vec<(Spanned<String>, Spanned<String>)>,
+    /// `parameter_mapping`: AWS `RequestParameters`, in file order, parsed: keys (grammar,
+    /// reserved headers) and values (variables, at most 512 characters). Default: none.
+    pub parameter_mapping: Vec<MappingEntry>,
 }
 
 /// What a route does with a matched request.
@@ -92,6 +92,42 @@ pub enum HttpVersion {
     Http2,
 }
 
+/// The kind of a route's integration, named by its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntegrationKind {
+    /// `http:`
+    Http,
+    /// `function:`
+    Function,
+    /// `respond:`
+    Respond,
+}
+
+impl IntegrationKind {
+    const ALL: [IntegrationKind; 3] =
+        [IntegrationKind::Http, IntegrationKind::Function, IntegrationKind::Respond];
+
+    /// The route key that selects it.
+    pub fn key(self) -> &'static str {
+        match self {
+            IntegrationKind::Http => "http",
+            IntegrationKind::Function => "function",
+            IntegrationKind::Respond => "respond",
+        }
+    }
+}
+
+impl Integration {
+    /// Its kind.
+    pub fn kind(&self) -> IntegrationKind {
+        match self {
+            Integration::Http(_) => IntegrationKind::Http,
+            Integration::Function(_) => IntegrationKind::Function,
+            Integration::Respond(_) => IntegrationKind::Respond,
+        }
+    }
+}
+
 /// What routes may refer to.
 pub(crate) struct RouteRefs<'a> {
     pub(crate) functions: &'a [String],
@@ -99,7 +135,7 @@ pub(crate) struct RouteRefs<'a> {
     pub(crate) default_authorizer: Option<&'a str>,
 }
 
-/// Decodes one `routes:` entry.
+/// Decodes one `routes:` entry: the key, then one small unit per setting.
 pub(crate) fn decode(
     cx: &mut Cx,
     entry: &Entry,
@@ -115,230 +151,17 @@ pub(crate) fn decode(
             None
         }
     };
-    let vars: Vec<String> = key
-        .as_ref()
-        .and_then(RouteKey::path)
-        .map(|p| p.var_names().map(str::to_owned).collect())
-        .unwrap_or_default();
-    let node = &entry.value;
-    let mut m = MapReader::new(cx, node, &path)?;
-
-    // Exactly one integration.
-    let candidates = ["http", "function", "respond"];
-    let mut integration = None;
-    let mut integration_ok = true;
-    let mut first: Option<&str> = None;
-    let mut kind: Option<&str> = None;
-    for k in candidates {
-        let Some((n, p)) = m.get(k) else { continue };
-        if let Some(f) = first {
-            cx.error(
-                m.key_span(k).unwrap_or(n.span),
-                &p,
-                format!("a route has exactly one integration, but both `{f}` and `{k}` are written"),
-            );
-            integration_ok = false;
-            continue;
-        }
-        first = Some(k);
-        kind = Some(k);
-        integration = match k {
-            "http" => decode::non_empty(cx, n, &p).and_then(|u| {
-                if key.is_some() {
-                    url_template::parse(cx, &u, n.span, &p, &vars).map(Integration::Http)
-                } else {
-                    // Placeholders cannot be checked against an invalid key.
-                    url_template::parse(cx, &u, n.span, &p, &placeholders(&u)).map(Integration::Http)
-                }
-            }),
-            "function" => decode::non_empty(cx, n, &p).and_then(|f| {
-                if refs.functions.contains(&f) {
-                    Some(Integration::Function(f))
-                } else {
-                    let hint = did_you_mean(&f, refs.functions.iter().map(String::as_str));
-                    cx.error_hint(
-                        n.span,
-                        &p,
-                        format!("unknown function {f:?}: it is not defined under `functions:`"),
-                        hint,
-                    );
-                    None
-                }
-            }),
-            _ => {
-                cx.aws_forbids(
-                    m.key_span(k).unwrap_or(n.span),
-                    &p,
-                    "a `respond` integration",
-                    "AWS HTTP APIs have no fixed-response integration",
-                );
-                respond(cx, n, &p).map(Integration::Respond)
-            }
-        };
-        integration_ok &= integration.is_some();
-    }
-    if first.is_none() {
-        cx.error(
-            entry.key_span,
-            &path,
-            "a route needs an integration: `http: URL`, `function: NAME` or `respond: {...}`",
-        );
-        integration_ok = false;
-    }
-
-    let timeout = match m.get("timeout") {
-        Some((n, p)) => decode::duration(cx, n, &p, false).inspect(|d| {
-            if cx.compat == Compat::Aws && (*d < Duration::from_millis(50) || *d > Duration::from_secs(30)) {
-                cx.error(
-                    n.span,
-                    &p,
-                    format!(
-                        "timeout {} is outside AWS's integration limit of 50ms to 30s (compat: aws)",
-                        decode::show_duration(*d)
-                    ),
-                )
-                .suggestion = Some("use at most 30s, or set `compat: extended`".into());
-            }
-        }),
-        None => Some(Duration::from_secs(30)),
-    };
-
-    let payload_format_version = match m.get("payload_format_version") {
-        Some((n, p)) => {
-            if kind.is_some() && kind != Some("function") {
-                cx.error(
-                    m.key_span("payload_format_version").unwrap_or(n.span),
-                    &p,
-                    "`payload_format_version` applies only to `function` integrations",
-                );
-                None
-            } else {
-                payload_format_version(cx, n, &p)
-            }
-        }
-        None => Some(PayloadFormatVersion::V2),
-    };
-
-    let http_version = match m.get("http_version") {
-        Some((n, p)) => {
-            only_http(cx, &m, kind, "http_version", n.span, &p);
-            decode::choice(
-                cx,
-                n,
-                &p,
-                &[("auto", HttpVersion::Auto), ("1.1", HttpVersion::Http1), ("2", HttpVersion::Http2)],
-            )
-        }
-        None => Some(HttpVersion::Auto),
-    };
-    let upstream_ca = match m.get("upstream_ca") {
-        Some((n, p)) => {
-            only_http(cx, &m, kind, "upstream_ca", n.span, &p);
-            if let Some(Integration::Http(u)) = &integration
-                && u.scheme == Scheme::Http
-            {
-                cx.error(
-                    m.key_span("upstream_ca").unwrap_or(n.span),
-                    &p,
-                    "`upstream_ca` needs an https:// upstream",
-                );
-            }
-            decode::non_empty(cx, n, &p).map(|s| Some(cx.resolve(&s)))
-        }
-        None => Some(None),
-    };
-
-    let authorizer = match m.get("authorizer") {
-        Some((n, p)) => decode::non_empty(cx, n, &p).and_then(|a| {
-            if a == "none" {
-                Some(None)
-            } else if refs.authorizers.contains_key(&a) {
-                Some(Some(a))
-            } else {
-                let hint = did_you_mean(
-                    &a,
-                    refs.authorizers
-                        .keys()
-                        .map(String::as_str)
-                        .chain(std::iter::once("none")),
-                );
-                cx.error_hint(
-                    n.span,
-                    &p,
-                    format!("unknown authorizer {a:?}: it is not defined under `authorizers:` (use `none` for a public route)"),
-                    hint,
-                );
-                None
-            }
-        }),
-        None => Some(refs.default_authorizer.map(str::to_owned)),
-    };
-
-    let scopes = match m.get("scopes") {
-        Some((n, p)) => decode::string_list(cx, n, &p).inspect(|scopes| {
-            for (i, s) in scopes.iter().enumerate() {
-                if s.chars().any(char::is_whitespace) {
-                    cx.error(
-                        item_span(n, i),
-                        &p.index(i),
-                        format!("scope {s:?} contains whitespace (scopes are single words)"),
-                    );
-                } else if s.chars().count() > 64 {
-                    cx.aws_forbids(
-                        item_span(n, i),
-                        &p.index(i),
-                        "a scope longer than 64 characters",
-                        "AWS limits scopes to 1 to 64 characters",
-                    );
-                }
-            }
-            if scopes.len() > 10 {
-                cx.aws_forbids(n.span, &p, "more than 10 scopes", "AWS allows at most 10 scopes per route");
-            }
-            if !scopes.is_empty()
-                && let Some(Some(a)) = &authorizer
-            {
-                if let Some(AuthorizerKind::Lambda) = refs.authorizers.get(a) {
-                    cx.error(
-                        n.span,
-                        &p,
-                        format!("`scopes` need a JWT authorizer, but {a:?} is a Lambda authorizer"),
-                    );
-                }
-            } else if !scopes.is_empty() && matches!(authorizer, Some(None)) {
-                cx.error(n.span, &p, "`scopes` need a JWT authorizer, but this route has none");
-            }
-        }),
-        None => Some(Vec::new()),
-    };
-
-    let rules = match m.get("rules") {
-        Some((n, p)) => {
-            let r = decode_rules(cx, n, &p);
-            if !r.is_empty() {
-                cx.aws_forbids(
-                    m.key_span("rules").unwrap_or(n.span),
-                    &p,
-                    "`rules` on a route",
-                    "AWS routes have no declarative authorization rules",
-                );
-            }
-            r
-        }
-        None => Vec::new(),
-    };
-    let parameter_mapping = match m.get("parameter_mapping") {
-        Some((n, p)) => {
-            let key_span = m.key_span("parameter_mapping").unwrap_or(n.span);
-            crate::mapping::decode(cx, n, &p, key_span, kind)
-        }
-        None => Vec::new(),
-    };
+    let mut m = MapReader::new(cx, &entry.value, &path)?;
+    let (integration, kind) = integration(cx, &mut m, entry, key.as_ref(), refs);
+    let timeout = timeout(cx, &mut m);
+    let payload_format_version = payload_format(cx, &mut m, kind);
+    let http_version = http_version(cx, &mut m, kind);
+    let upstream_ca = upstream_ca(cx, &mut m, kind, integration.as_ref());
+    let authorizer = authorizer(cx, &mut m, refs);
+    let scopes = scopes(cx, &mut m, refs, authorizer.as_ref());
+    let rules = rules(cx, &mut m);
+    let parameter_mapping = parameter_mapping(cx, &mut m, kind);
     m.finish(cx);
-
-    if !integration_ok {
-        return None;
-    }
     Some(RouteConfig {
         key: Spanned::new(key?, entry.key_span),
         integration: integration?,
@@ -349,8 +172,224 @@ pub(crate) fn decode(
         rules,
         http_version: http_version?,
         upstream_ca: upstream_ca?,
-        parameter_mapping,
+        parameter_mapping: parameter_mapping?,
     })
+}
+
+/// `http`, `function` or `respond`: exactly one. Returns the integration (when valid) and its
+/// kind (when exactly one was written, valid or not), which other settings are checked against.
+fn integration(
+    cx: &mut Cx,
+    m: &mut MapReader<'_>,
+    entry: &Entry,
+    key: Option<&RouteKey>,
+    refs: &RouteRefs<'_>,
+) -> (Option<Integration>, Option<IntegrationKind>) {
+    let mut found: Option<(IntegrationKind, Option<Integration>)> = None;
+    let mut several = false;
+    for kind in IntegrationKind::ALL {
+        let Some((n, p)) = m.get(kind.key()) else { continue };
+        if let Some((first, _)) = &found {
+            cx.error(
+                m.key_span(kind.key()).unwrap_or(n.span),
+                &p,
+                format!(
+                    "a route has exactly one integration, but both `{}` and `{}` are written",
+                    first.key(),
+                    kind.key()
+                ),
+            );
+            several = true;
+            continue;
+        }
+        let decoded = match kind {
+            IntegrationKind::Http => decode::non_empty(cx, n, &p).and_then(|u| {
+                // Placeholders cannot be checked against an invalid key: accept what is written.
+                let vars: Vec<String> = match key {
+                    Some(key) => {
+                        key.path().map(|p| p.var_names().map(str::to_owned).collect()).unwrap_or_default()
+                    }
+                    None => placeholders(&u),
+                };
+                url_template::parse(cx, &u, n.span, &p, &vars).map(Integration::Http)
+            }),
+            IntegrationKind::Function => decode::non_empty(cx, n, &p).and_then(|f| {
+                if refs.functions.contains(&f) {
+                    return Some(Integration::Function(f));
+                }
+                let hint = did_you_mean(&f, refs.functions.iter().map(String::as_str));
+                let problem = format!("unknown function {f:?}: it is not defined under `functions:`");
+                cx.error_hint(n.span, &p, problem, hint);
+                None
+            }),
+            IntegrationKind::Respond => {
+                cx.aws_forbids(
+                    m.key_span(kind.key()).unwrap_or(n.span),
+                    &p,
+                    "a `respond` integration",
+                    "AWS HTTP APIs have no fixed-response integration",
+                );
+                respond(cx, n, &p).map(Integration::Respond)
+            }
+        };
+        found = Some((kind, decoded));
+    }
+    match found {
+        None => {
+            cx.error(
+                entry.key_span,
+                &m.path,
+                "a route needs an integration: `http: URL`, `function: NAME` or `respond: {...}`",
+            );
+            (None, None)
+        }
+        Some((kind, _)) if several => (None, Some(kind)),
+        Some((kind, integration)) => (integration, Some(kind)),
+    }
+}
+
+fn timeout(cx: &mut Cx, m: &mut MapReader<'_>) -> Option<Duration> {
+    let Some((n, p)) = m.get("timeout") else { return Some(Duration::from_secs(30)) };
+    decode::duration(cx, n, &p, false).inspect(|d| {
+        if cx.compat == Compat::Aws && (*d < Duration::from_millis(50) || *d > Duration::from_secs(30)) {
+            cx.error(
+                n.span,
+                &p,
+                format!(
+                    "timeout {} is outside AWS's integration limit of 50ms to 30s (compat: aws)",
+                    decode::show_duration(*d)
+                ),
+            )
+            .suggestion = Some("use at most 30s, or set `compat: extended`".into());
+        }
+    })
+}
+
+fn payload_format(
+    cx: &mut Cx,
+    m: &mut MapReader<'_>,
+    kind: Option<IntegrationKind>,
+) -> Option<PayloadFormatVersion> {
+    let Some((n, p)) = m.get("payload_format_version") else { return Some(PayloadFormatVersion::V2) };
+    if !only(cx, m, kind, IntegrationKind::Function, "payload_format_version", n.span, &p) {
+        return None;
+    }
+    payload_format_version(cx, n, &p)
+}
+
+fn http_version(cx: &mut Cx, m: &mut MapReader<'_>, kind: Option<IntegrationKind>) -> Option<HttpVersion> {
+    let Some((n, p)) = m.get("http_version") else { return Some(HttpVersion::Auto) };
+    only(cx, m, kind, IntegrationKind::Http, "http_version", n.span, &p);
+    decode::choice(
+        cx,
+        n,
+        &p,
+        &[("auto", HttpVersion::Auto), ("1.1", HttpVersion::Http1), ("2", HttpVersion::Http2)],
+    )
+}
+
+fn upstream_ca(
+    cx: &mut Cx,
+    m: &mut MapReader<'_>,
+    kind: Option<IntegrationKind>,
+    integration: Option<&Integration>,
+) -> Option<Option<PathBuf>> {
+    let Some((n, p)) = m.get("upstream_ca") else { return Some(None) };
+    only(cx, m, kind, IntegrationKind::Http, "upstream_ca", n.span, &p);
+    if let Some(Integration::Http(u)) = integration
+        && u.scheme == Scheme::Http
+    {
+        cx.error(m.key_span("upstream_ca").unwrap_or(n.span), &p, "`upstream_ca` needs an https:// upstream");
+    }
+    decode::non_empty(cx, n, &p).map(|s| Some(cx.resolve(&s)))
+}
+
+/// `authorizer`: `None` for a public route; absent means `default_authorizer`.
+fn authorizer(cx: &mut Cx, m: &mut MapReader<'_>, refs: &RouteRefs<'_>) -> Option<Option<String>> {
+    let Some((n, p)) = m.get("authorizer") else {
+        return Some(refs.default_authorizer.map(str::to_owned));
+    };
+    let a = decode::non_empty(cx, n, &p)?;
+    if a == "none" {
+        return Some(None);
+    }
+    if refs.authorizers.contains_key(&a) {
+        return Some(Some(a));
+    }
+    let names = refs.authorizers.keys().map(String::as_str).chain(std::iter::once("none"));
+    let hint = did_you_mean(&a, names);
+    cx.error_hint(
+        n.span,
+        &p,
+        format!(
+            "unknown authorizer {a:?}: it is not defined under `authorizers:` (use `none` for a public route)"
+        ),
+        hint,
+    );
+    None
+}
+
+fn scopes(
+    cx: &mut Cx,
+    m: &mut MapReader<'_>,
+    refs: &RouteRefs<'_>,
+    authorizer: Option<&Option<String>>,
+) -> Option<Vec<String>> {
+    let Some((n, p)) = m.get("scopes") else { return Some(Vec::new()) };
+    let scopes = decode::string_list(cx, n, &p)?;
+    for (i, s) in scopes.iter().enumerate() {
+        if s.chars().any(char::is_whitespace) {
+            cx.error(
+                item_span(n, i),
+                &p.index(i),
+                format!("scope {s:?} contains whitespace (scopes are single words)"),
+            );
+        } else if s.chars().count() > 64 {
+            cx.aws_forbids(
+                item_span(n, i),
+                &p.index(i),
+                "a scope longer than 64 characters",
+                "AWS limits scopes to 1 to 64 characters",
+            );
+        }
+    }
+    if scopes.len() > 10 {
+        cx.aws_forbids(n.span, &p, "more than 10 scopes", "AWS allows at most 10 scopes per route");
+    }
+    match authorizer {
+        Some(Some(a)) if !scopes.is_empty() && refs.authorizers.get(a) == Some(&AuthorizerKind::Lambda) => {
+            cx.error(n.span, &p, format!("`scopes` need a JWT authorizer, but {a:?} is a Lambda authorizer"));
+        }
+        Some(None) if !scopes.is_empty() => {
+            cx.error(n.span, &p, "`scopes` need a JWT authorizer, but this route has none");
+        }
+        _ => {}
+    }
+    Some(scopes)
+}
+
+fn rules(cx: &mut Cx, m: &mut MapReader<'_>) -> Vec<Spanned<String>> {
+    let Some((n, p)) = m.get("rules") else { return Vec::new() };
+    let rules = decode_rules(cx, n, &p);
+    if !rules.is_empty() {
+        cx.aws_forbids(
+            m.key_span("rules").unwrap_or(n.span),
+            &p,
+            "`rules` on a route",
+            "AWS routes have no declarative authorization rules",
+        );
+    }
+    rules
+}
+
+fn parameter_mapping(
+    cx: &mut Cx,
+    m: &mut MapReader<'_>,
+    kind: Option<IntegrationKind>,
+) -> Option<Vec<MappingEntry>> {
+    let Some((n, p)) = m.get("parameter_mapping") else { return Some(Vec::new()) };
+    let key_span = m.key_span("parameter_mapping").unwrap_or(n.span);
+    crate::mapping::decode_request(cx, n, &p, key_span, kind)
 }
 
 /// The names of `{...}` placeholders written in `u` (used when the route key is invalid, so
@@ -366,10 +405,25 @@ fn item_span(n: &Node, i: usize) -> Span {
     }
 }
 
-fn only_http(cx: &mut Cx, m: &MapReader<'_>, kind: Option<&str>, k: &str, span: Span, p: &YPath) {
-    if kind.is_some() && kind != Some("http") {
-        cx.error(m.key_span(k).unwrap_or(span), p, format!("`{k}` applies only to `http` integrations"));
+/// Reports `k` written on a route whose integration is not `wanted`; whether it is allowed.
+fn only(
+    cx: &mut Cx,
+    m: &MapReader<'_>,
+    kind: Option<IntegrationKind>,
+    wanted: IntegrationKind,
+    k: &str,
+    span: Span,
+    p: &YPath,
+) -> bool {
+    if kind.is_some_and(|kind| kind != wanted) {
+        cx.error(
+            m.key_span(k).unwrap_or(span),
+            p,
+            format!("`{k}` applies only to `{}` integrations", wanted.key()),
+        );
+        return false;
     }
+    true
 }
 
 fn respond(cx: &mut Cx, node: &Node, path: &YPath) -> Option<FixedResponse> {

@@ -386,7 +386,7 @@ fn lambda_authorizer_limits_are_checked() {
         ),
         "t.yaml:4:64: authorizers.l.result_ttl: result_ttl 2h is over the maximum of 3600s\n\
          t.yaml:4:86: authorizers.l.token_validation: invalid regex \"^(Bearer\": unclosed group\n\
-         t.yaml:5:91: authorizers.r.identity_source[1]: invalid identity source \"$bogus.x\"\n  help: write e.g. `$request.header.Authorization`, `$request.querystring.token`, `$request.cookie.session`, `$context.routeKey` or `$stageVariables.name`\n\
+         t.yaml:5:91: authorizers.r.identity_source[1]: invalid identity source: unknown variable `$bogus.x`\n  help: here variables start with `$request.`, `$context.`, `$stageVariables.`\n\
          t.yaml:5:120: authorizers.r.simple_responses: `simple_responses` needs `event: request` with payload_format_version \"2.0\" (as on AWS)"
     );
 }
@@ -495,6 +495,7 @@ region: eu-west-1
 account_id: "012345678901"
 api_id: abc123
 stage: prod
+stage_variables: {env: prod}
 debug_headers: true
 functions:
   private:
@@ -631,8 +632,8 @@ fn full_config_decodes_into_typed_values() {
     assert_eq!(
         a.identity_source,
         vec![
-            IdentitySource::Header(http::header::AUTHORIZATION),
-            IdentitySource::QueryString("token".into())
+            portcullis_core::Variable::Header(http::header::AUTHORIZATION),
+            portcullis_core::Variable::Query("token".into())
         ]
     );
     assert!(matches!(&a.keys, KeySource::JwksUri(u) if u.path() == "/.well-known/jwks.json"));
@@ -654,7 +655,7 @@ fn full_config_decodes_into_typed_values() {
     assert_eq!(clerk.keys, KeySource::PublicKeyFile(base.join("keys/clerk.pem")));
     assert_eq!(clerk.algorithms, Algorithm::ALL.to_vec());
     assert_eq!(clerk.rules[0].value, "claims.metadata.role == 'admin'");
-    assert_eq!(clerk.rules[0].span, Span { line: 46, column: 13 });
+    assert_eq!(clerk.rules[0].span, Span { line: 47, column: 13 });
     assert_eq!(clerk.identity_source.len(), 1);
 
     let AuthorizerConfig::Lambda(adm) = &c.authorizers["admins"] else { panic!("lambda") };
@@ -693,7 +694,7 @@ fn full_config_decodes_into_typed_values() {
         ]
     );
     let pets = &c.routes[0];
-    assert_eq!(pets.key.span, Span { line: 65, column: 3 });
+    assert_eq!(pets.key.span, Span { line: 66, column: 3 });
     let Integration::Http(u) = &pets.integration else { panic!("http") };
     assert_eq!(u.scheme, Scheme::Http);
     assert_eq!((u.authority.as_str(), u.host.as_str(), u.port), ("127.0.0.1:3000", "127.0.0.1", 3000));
@@ -772,7 +773,7 @@ fn misplaced_and_inconsistent_settings_are_golden() {
     let cases: &[(&str, &str)] = &[
         (
             "authorizers:\n  a: {type: jwt, issuer: dev, audience: [x], identity_source: [$request.headers.Authorization]}\n",
-            "t.yaml:2:64: authorizers.a.identity_source[0]: invalid identity source \"$request.headers.Authorization\"\n  help: did you mean `$request.header.Authorization`?",
+            "t.yaml:2:64: authorizers.a.identity_source[0]: invalid identity source: unknown request variable `$request.headers.Authorization` in a JWT identity source\n  help: did you mean `$request.header.Authorization`?",
         ),
         (
             "routes:\n  GET /x: {http: http://a, payload_format_version: '1.0', upstream_ca: ca.pem}\n  GET /y: {function: f, http_version: '2'}\nfunctions:\n  f: {runtime: python, handler: a.b}\n",
@@ -816,7 +817,7 @@ fn misplaced_and_inconsistent_settings_are_golden() {
              t.yaml:2:51: authorizers.a.algorithms[1]: algorithm \"none\" is never accepted: only asymmetric signatures can be verified with public keys\n\
              t.yaml:2:57: authorizers.a.algorithms[2]: invalid value \"rs256\" (expected `RS256`, `RS384`, `RS512`, `PS256`, `PS384`, `PS512`, `ES256`, `ES384` or `EdDSA`)\n  help: did you mean `RS256`?\n\
              t.yaml:2:65: authorizers.a.jwks_uri: `issuer: dev` serves its own keys; remove `jwks_uri`\n\
-             t.yaml:2:106: authorizers.a.identity_source[0]: a JWT authorizer reads its token from a header, query string or cookie, not $context.path\n\
+             t.yaml:2:106: authorizers.a.identity_source[0]: invalid identity source: `$context.path`: `$context` variables cannot be used in a JWT identity source\n\
              t.yaml:3:7: authorizers.b.typ: unknown key \"typ\"\n  help: did you mean `type`? (jwt or lambda)",
         ),
     ];
@@ -874,6 +875,6 @@ fn unknown_context_variables_in_identity_sources_are_refused_with_a_suggestion()
     let yaml = "functions:\n  f: {runtime: nodejs, handler: a.handler}\nauthorizers:\n  z: {type: lambda, function: f, event: request, identity_source: [$context.routekey], result_ttl: 0s}\n";
     let got = errors(yaml);
     assert!(got.contains("t.yaml:4:"), "{got}");
-    assert!(got.contains("unknown context variable \"$context.routekey\""), "{got}");
+    assert!(got.contains("unknown context variable `$context.routekey`"), "{got}");
     assert!(got.contains("did you mean `$context.routeKey`?"), "{got}");
 }

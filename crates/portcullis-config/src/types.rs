@@ -77,6 +77,10 @@ pub struct Config {
     /// `stage`: `requestContext.stage` and the ARN stage. Default `$default` (as AWS's
     /// auto-deployed default stage, which adds no path prefix).
     pub stage: String,
+    /// `stage_variables`: name -> value, the stage's variables: `stageVariables` in Lambda
+    /// events, `$stageVariables.NAME` in mappings and identity sources, `${stageVariables.NAME}`
+    /// in `http:` URLs. Default: none.
+    pub stage_variables: Vec<(String, String)>,
     /// `debug_headers`: add denial reason headers to responses. Default `false`; recorded as
     /// a warning when on (it tells clients why their token failed). Extension.
     pub debug_headers: bool,
@@ -236,32 +240,68 @@ fn opt<T>(
     }
 }
 
-/// The development issuer signs with a key anyone who can read `state_dir` can use: an
-/// authorizer trusting it on a listener other machines reach is an error unless
-/// `allow_dev_issuer: true` says it is meant.
-fn refuse_exposed_dev_issuer(
-    cx: &mut Cx,
-    listen: SocketAddr,
-    authorizers: &IndexMap<String, AuthorizerConfig>,
-    spans: &IndexMap<String, Span>,
-) {
-    if listen.ip().is_loopback() {
-        return;
+impl Config {
+    /// The problem with serving this config on `listen` when that address is not loopback and
+    /// an authorizer trusts the development issuer without `allow_dev_issuer: true`: anyone who
+    /// can read `state_dir` can mint tokens it signs, so it is refused where other machines can
+    /// connect. Checked when the file is loaded, and again at start with the address actually
+    /// bound (`--listen`).
+    pub fn dev_issuer_exposed_on(&self, listen: SocketAddr) -> Option<ConfigError> {
+        if listen.ip().is_loopback() || self.allow_dev_issuer {
+            return None;
+        }
+        let (name, _) = self.authorizers.iter().find(
+            |(_, a)| matches!(a, AuthorizerConfig::Jwt(jwt) if matches!(jwt.issuer, authorizer::Issuer::Dev)),
+        )?;
+        Some(ConfigError::at(
+            &self.origin,
+            self.authorizer_spans.get(name).copied().unwrap_or_default(),
+            format!("authorizers.{name}"),
+            format!(
+                "`issuer: dev` on a listener other machines can reach ({listen}): tokens from the development issuer would be accepted from anyone; listen on 127.0.0.1, or set `allow_dev_issuer: true` if this is meant"
+            ),
+        ))
     }
-    for (name, authorizer) in authorizers {
-        if let AuthorizerConfig::Jwt(jwt) = authorizer
-            && matches!(jwt.issuer, authorizer::Issuer::Dev)
-        {
-            let span = spans.get(name).copied().unwrap_or_default();
+}
+
+/// `stage_variables`: AWS's rules for names (letters, digits, `_`); values and the count are
+/// AWS's limits, errors only under `compat: aws`.
+fn stage_variables(cx: &mut Cx, n: &Node, p: &YPath) -> Option<Vec<(String, String)>> {
+    let entries = decode::entries(cx, n, p)?;
+    let mut out = Vec::with_capacity(entries.len());
+    let mut ok = true;
+    for e in entries {
+        let ep = p.key(&e.key);
+        if e.key.is_empty() || !e.key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             cx.error(
-                span,
-                &YPath::default().key("authorizers").key(name),
-                format!(
-                    "`issuer: dev` on a listener other machines can reach ({listen}): tokens from the development issuer would be accepted from anyone; listen on 127.0.0.1, or set `allow_dev_issuer: true` if this is meant"
-                ),
+                e.key_span,
+                &ep,
+                format!("invalid stage variable name {:?} (letters, digits and _)", e.key),
+            );
+            ok = false;
+            continue;
+        }
+        let Some(value) = decode::string(cx, &e.value, &ep) else {
+            ok = false;
+            continue;
+        };
+        let aws_value = !value.is_empty()
+            && value.chars().count() <= 2048
+            && value.chars().all(|c| c.is_ascii_alphanumeric() || "-._~:/?#&=,".contains(c));
+        if !aws_value {
+            cx.aws_forbids(
+                e.value.span,
+                &ep,
+                "this stage variable value",
+                "AWS allows 1 to 2048 of the characters A-Z a-z 0-9 - . _ ~ : / ? # & = ,",
             );
         }
+        out.push((e.key.clone(), value));
     }
+    if out.len() > 100 {
+        cx.aws_forbids(n.span, p, "more than 100 stage variables", "AWS allows at most 100 per stage");
+    }
+    ok.then_some(out)
 }
 
 /// Decodes the whole document.
@@ -373,6 +413,8 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
         }
         Some(s)
     });
+    let stage_variables = opt(cx, &mut m, "stage_variables", Vec::new(), stage_variables);
+    cx.stage_variables = stage_variables.clone().unwrap_or_default();
     let debug_headers = opt(cx, &mut m, "debug_headers", false, |cx, n, p| {
         let b = decode::boolean(cx, n, p)?;
         if b {
@@ -503,16 +545,13 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
         cx.warn(m.span, &top, "no `routes`: every request will get 404");
     }
     let allow_dev_issuer = opt(cx, &mut m, "allow_dev_issuer", false, decode::boolean);
-    if let (Some(listen), Some(false)) = (listen, allow_dev_issuer) {
-        refuse_exposed_dev_issuer(cx, listen, &authorizers, &authorizer_spans);
-    }
     m.allow_extension_keys();
     m.finish(cx);
 
     if !(functions_ok && authorizers_ok && routes_ok) {
         return None;
     }
-    Some(Config {
+    let config = Config {
         origin: cx.origin.clone(),
         base_dir: cx.base_dir.clone(),
         listen: listen?,
@@ -527,6 +566,7 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
         account_id: account_id?,
         api_id: api_id?,
         stage: stage?,
+        stage_variables: stage_variables?,
         debug_headers: debug_headers?,
         allow_dev_issuer: allow_dev_issuer?,
         authorizers,
@@ -535,7 +575,11 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
         functions,
         routes,
         warnings: Vec::new(),
-    })
+    };
+    if let Some(problem) = config.dev_issuer_exposed_on(config.listen) {
+        cx.errors.push(problem);
+    }
+    Some(config)
 }
 
 fn limits(cx: &mut Cx, n: &Node, p: &YPath) -> Option<LimitsConfig> {

@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::decode::{Cx, YPath, did_you_mean};
 use crate::error::Span;
+use crate::expr::{self, Place};
 
 /// `http` or `https`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,7 +105,9 @@ fn check_text(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Parses `text` for a route whose key has variables `vars`.
+/// Parses `text` for a route whose key has variables `vars`, with `${stageVariables.NAME}`
+/// replaced by the stage variable's value first (anywhere in the URL, the host included, as
+/// AWS allows).
 pub(crate) fn parse(
     cx: &mut Cx,
     text: &str,
@@ -112,6 +115,27 @@ pub(crate) fn parse(
     path: &YPath,
     vars: &[String],
 ) -> Option<UrlTemplate> {
+    if text.contains("${") {
+        let template = match expr::template(text, Place::Url, &cx.stage_variables) {
+            Ok(template) => template,
+            Err(e) => {
+                let span = Span { line: span.line, column: span.column + e.offset };
+                cx.error_hint(span, path, format!("invalid URL {text:?}: {}", e.problem), e.hint);
+                return None;
+            }
+        };
+        let api = portcullis_core::ApiIdentity {
+            stage_variables: cx.stage_variables.clone(),
+            ..Default::default()
+        };
+        let resolved = template.resolve_constants(&api);
+        let resolved = resolved.as_text().unwrap_or(text).to_owned();
+        return parse_resolved(cx, &resolved, span, path, vars);
+    }
+    parse_resolved(cx, text, span, path, vars)
+}
+
+fn parse_resolved(cx: &mut Cx, text: &str, span: Span, path: &YPath, vars: &[String]) -> Option<UrlTemplate> {
     let bad = |cx: &mut Cx, why: String| {
         cx.error(span, path, format!("invalid URL {text:?}: {why}"));
         None

@@ -2,7 +2,7 @@
 //! configuration and shared by Lambda events, Lambda authorizers and parameter mapping.
 
 /// `region`, `account_id`, `api_id`, stage, domain and stage variables of the configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ApiIdentity {
     /// `region` (ARNs).
     pub region: String,

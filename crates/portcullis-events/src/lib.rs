@@ -28,6 +28,7 @@ mod clf;
 mod json;
 mod request;
 mod response;
+mod values;
 
 pub use authorizer::{request_authorizer_v1, request_authorizer_v2, token_event};
 pub use claims::claim_string;
@@ -37,6 +38,7 @@ pub use request::{
     request_v2,
 };
 pub use response::{ResponseError, response_v1, response_v2};
+pub use values::{cookie, json_text, request_value};
 
 /// The Lambda synchronous invocation payload limit, 6 MB (spec §4.5): a request event or a
 /// function response larger than this is refused.

@@ -551,7 +551,7 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> &'h str {
     headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
-fn domain_name<'a>(facts: &RequestFacts<'a>) -> &'a str {
+pub(crate) fn domain_name<'a>(facts: &RequestFacts<'a>) -> &'a str {
     if let Some(domain) = facts.domain {
         return domain;
     }
@@ -562,7 +562,7 @@ fn domain_name<'a>(facts: &RequestFacts<'a>) -> &'a str {
 }
 
 /// The first DNS label of the domain, port removed (`id` of `id.execute-api…`).
-fn domain_prefix(domain: &str) -> &str {
+pub(crate) fn domain_prefix(domain: &str) -> &str {
     let host = match domain.rsplit_once(':') {
         Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
         _ => domain,

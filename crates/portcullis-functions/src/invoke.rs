@@ -11,8 +11,8 @@ use crate::process::Spec;
 use crate::remote::RemoteFunction;
 use crate::settings::{FunctionKind, FunctionSettings, FunctionsOptions};
 
-/// Why an invocation produced no response. The integration maps each to the spec's answer
-/// (§4.5): `Timeout` → 503, `RequestTooLarge` → 413, everything else → 500.
+/// Why an invocation produced no response. The function integration maps each to AWS's answer:
+/// `RequestTooLarge` → 413, everything else (a timeout included) → 500.
 #[derive(Debug, thiserror::Error)]
 pub enum InvokeError {
     /// Every instance was busy and the wait queue was full, or the wait exceeded
@@ -55,6 +55,9 @@ pub enum InvokeError {
     /// The gateway is shutting down.
     #[error("the functions runtime is shutting down")]
     ShuttingDown,
+    /// The function was checked but not started (`portcullis check`).
+    #[error("the function is not started")]
+    NotStarted,
 }
 
 /// A function could not be set up.
@@ -81,6 +84,8 @@ pub struct Invoker {
 enum Target {
     Local(Arc<Pool>),
     Remote(Arc<RemoteFunction>),
+    /// A function checked but not started (`portcullis check`): every invocation fails.
+    NotStarted(Arc<FunctionSettings>),
 }
 
 impl std::fmt::Debug for Invoker {
@@ -110,6 +115,12 @@ impl Invoker {
         Ok(Self { target: Target::Local(Pool::start(spec)) })
     }
 
+    /// A handle to a function that is not started, for a configuration that is checked but not
+    /// run: it answers every invocation with [`InvokeError::NotStarted`].
+    pub fn not_started(settings: FunctionSettings) -> Self {
+        Self { target: Target::NotStarted(Arc::new(settings)) }
+    }
+
     /// Invokes the function synchronously with `payload` (the event JSON) and returns what the
     /// handler returned (JSON bytes). `request_id` becomes `Lambda-Runtime-Aws-Request-Id` (the
     /// handler's `context.awsRequestId`) and tags the instance's log lines. Any string works:
@@ -127,6 +138,7 @@ impl Invoker {
         match &self.target {
             Target::Local(pool) => pool.invoke(payload, request_id, None).await,
             Target::Remote(remote) => remote.invoke(payload, request_id).await,
+            Target::NotStarted(_) => Err(InvokeError::NotStarted),
         }
     }
 
@@ -147,6 +159,7 @@ impl Invoker {
             Target::Remote(remote) => tokio::time::timeout(limit, remote.invoke(payload, request_id))
                 .await
                 .unwrap_or(Err(InvokeError::Timeout(limit))),
+            Target::NotStarted(_) => Err(InvokeError::NotStarted),
         }
     }
 
@@ -155,6 +168,7 @@ impl Invoker {
         match &self.target {
             Target::Local(pool) => pool.name(),
             Target::Remote(remote) => remote.name(),
+            Target::NotStarted(settings) => &settings.name,
         }
     }
 
@@ -163,6 +177,7 @@ impl Invoker {
         match &self.target {
             Target::Local(pool) => pool.spec.settings.timeout,
             Target::Remote(remote) => remote.timeout(),
+            Target::NotStarted(settings) => settings.timeout,
         }
     }
 
@@ -170,7 +185,7 @@ impl Invoker {
     pub fn instance_pids(&self) -> Vec<u32> {
         match &self.target {
             Target::Local(pool) => pool.pids(),
-            Target::Remote(_) => Vec::new(),
+            Target::Remote(_) | Target::NotStarted(_) => Vec::new(),
         }
     }
 
@@ -179,7 +194,7 @@ impl Invoker {
     pub fn runtime_api_connections(&self) -> (u32, u32) {
         match &self.target {
             Target::Local(pool) => pool.connections(),
-            Target::Remote(_) => (0, 0),
+            Target::Remote(_) | Target::NotStarted(_) => (0, 0),
         }
     }
 
@@ -187,7 +202,7 @@ impl Invoker {
     pub fn idle_instances(&self) -> usize {
         match &self.target {
             Target::Local(pool) => pool.idle_count(),
-            Target::Remote(_) => 0,
+            Target::Remote(_) | Target::NotStarted(_) => 0,
         }
     }
 
@@ -206,6 +221,7 @@ impl Invoker {
         match &self.target {
             Target::Local(pool) => pool.shutdown().await,
             Target::Remote(remote) => remote.close(),
+            Target::NotStarted(_) => {}
         }
     }
 
@@ -214,6 +230,7 @@ impl Invoker {
         match &self.target {
             Target::Local(pool) => pool.kill_all(),
             Target::Remote(remote) => remote.close(),
+            Target::NotStarted(_) => {}
         }
     }
 }

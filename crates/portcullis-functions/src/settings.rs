@@ -7,7 +7,7 @@ use std::time::Duration;
 use url::Url;
 
 /// How a function's code is run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum FunctionKind {
     /// `runtime: nodejs`: our embedded bootstrap runs `handler` (`path/file.export`, ESM or
     /// CommonJS, async or callback style) with the `node` found on `PATH`.
@@ -38,8 +38,9 @@ pub enum FunctionKind {
     },
 }
 
-/// One function: what to run and the limits to run it with.
-#[derive(Debug, Clone)]
+/// One function: what to run and the limits to run it with. Equal settings run the same
+/// function the same way: a registry keeps a running pool across reloads while they are equal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FunctionSettings {
     /// The function's name (`AWS_LAMBDA_FUNCTION_NAME`, log tag, ARN suffix).
     pub name: String,
@@ -103,7 +104,7 @@ impl FunctionSettings {
 }
 
 /// Settings shared by every function of one gateway.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FunctionsOptions {
     /// Where the embedded bootstraps are written (`<state_dir>/bootstrap/{node,python}/`).
     /// Default: `<temp dir>/portcullis-<pid>`.

@@ -35,7 +35,7 @@ use std::time::Duration;
 use ::http::header::{HOST, HeaderValue};
 use ::http::{Request, Response, Uri, Version};
 use http_body_util::BodyExt;
-use portcullis_core::{Body, BoxError, CallContext};
+use portcullis_core::{Body, BoxError, CallContext, ErrorChain};
 
 use crate::{BoxFuture, Integration, IntegrationError};
 
@@ -286,14 +286,7 @@ fn http1_host(target: &UpstreamTarget, version: HttpVersion) -> Option<HeaderVal
 
 /// Whether `err` or any of its sources is the `Limited` body's over-limit error.
 fn is_length_limit(err: &(dyn StdError + 'static)) -> bool {
-    let mut current = Some(err);
-    while let Some(e) = current {
-        if e.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        current = e.source();
-    }
-    false
+    portcullis_core::is_caused_by::<http_body_util::LengthLimitError>(err)
 }
 
 /// An upstream URI for logs: scheme, host, port and path; never userinfo or the query (both may
@@ -308,21 +301,6 @@ impl fmt::Display for LogUri<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.prefix)?;
         f.write_str(self.uri.as_ref().map_or("", Uri::path))
-    }
-}
-
-/// An error and its sources, `: `-separated, for one log line.
-struct ErrorChain<'a>(&'a (dyn StdError + 'static));
-
-impl fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut current = self.0.source();
-        while let Some(e) = current {
-            write!(f, ": {e}")?;
-            current = e.source();
-        }
-        Ok(())
     }
 }
 

@@ -7,19 +7,15 @@
 //! and never reads YAML. Failures are [`IntegrationError`]s; the single table that turns them into
 //! HTTP answers is in the pipeline's `respond` stage.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use ::http::{Request, Response};
+pub use portcullis_core::BoxFuture;
 use portcullis_core::{Body, BoxError, CallContext};
 
 pub mod function;
 pub mod http;
 pub mod respond;
-
-/// A boxed, sendable future (one allocation per call; integrations are I/O bound).
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Something that answers requests.
 pub trait Integration: Send + Sync + 'static {

@@ -4,23 +4,24 @@ use std::time::Instant;
 
 use http::{Request, Response};
 use portcullis_core::{Body, CallContext};
+use portcullis_integration::{Integration, IntegrationError};
 
 use crate::access_log::{AccessRecord, millis};
-use crate::plan::RoutePlan;
-use crate::respond::Rejection;
 
-/// Call the integration; failures become the rejection the spec names (spec §4.5, §7.3).
-pub async fn call(
-    plan: &RoutePlan,
+/// The integration stage's request half: the integration's response, or why there is none.
+///
+/// # Errors
+/// [`IntegrationError`]: the one table in [`crate::respond`] turns it into AWS's answer.
+pub async fn request(
+    integration: &dyn Integration,
     request: Request<Body>,
     ctx: &CallContext,
     record: &mut AccessRecord,
-) -> Result<Response<Body>, Rejection> {
+) -> Result<Response<Body>, IntegrationError> {
     let started = Instant::now();
-    let result = plan.integration.call(request, ctx).await;
+    let result = integration.call(request, ctx).await;
     record.integration_latency_ms = Some(millis(started.elapsed()));
-    result.map_err(|error| {
+    result.inspect_err(|error| {
         tracing::warn!(request_id = %ctx.request_id, route = %ctx.route_key, %error, "integration failed");
-        Rejection::from(&error)
     })
 }

@@ -32,6 +32,7 @@ mod conns;
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -54,7 +55,16 @@ use tokio::sync::{mpsc, watch};
 pub use conns::ConnectionLimits;
 use conns::{ConnTracker, Slot};
 
-use crate::stack::ConnMeta;
+/// What the listener knows about the connection a request arrived on.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnMeta {
+    /// The TCP peer.
+    pub client_addr: SocketAddr,
+    /// The port the client connected to (the listener's).
+    pub local_port: u16,
+    /// Whether the connection is TLS.
+    pub tls: bool,
+}
 
 /// How long an idle HTTP/1.1 connection is kept open once draining has started, so that a
 /// request already on its way gets an answer (with `connection: close`) instead of a reset.

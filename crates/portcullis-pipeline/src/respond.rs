@@ -1,16 +1,46 @@
-//! The one table from "what went wrong" to "what the client sees" (spec §7.3).
+//! The one table from "what went wrong" to "what the client sees".
 //!
-//! Every stage that refuses a request returns a [`Rejection`]; nothing else in the pipeline
-//! writes an error status or body. Bodies are AWS's compact JSON (`{"message":"..."}`), byte for
-//! byte, with `content-type: application/json`. The `apigw-requestid` header is added to every
-//! response, success or not, by [`crate::stack`].
+//! Every stage that refuses a request returns its own error type; each converts into a
+//! [`Rejection`] here, and nothing else in the pipeline writes an error status or body. Bodies
+//! are AWS's compact JSON (`{"message":"..."}`), byte for byte, with
+//! `content-type: application/json`. The response half ([`response`]) answers a rejection and
+//! adds `apigw-requestid` to every response, success or not.
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 use portcullis_authz::{Denial, DenialStatus};
-use portcullis_core::{Body, full};
+use portcullis_core::{Body, RequestId, full};
 use portcullis_integration::IntegrationError;
+
+use crate::access_log::AccessRecord;
+use crate::limits::LimitError;
+use crate::mapping::MappingError;
+use crate::route::RouteError;
+
+/// The request-id response header AWS HTTP APIs send, also sent upstream.
+pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("apigw-requestid");
+
+/// The respond stage's response half: the response to send (the integration's, or the
+/// rejection's answer, recorded in `record`), with `apigw-requestid`.
+pub fn response(
+    result: Result<Response<Body>, Rejection>,
+    request_id: RequestId,
+    record: &mut AccessRecord,
+) -> Response<Body> {
+    let mut response = match result {
+        Ok(response) => response,
+        Err(rejection) => {
+            record.error = Some(rejection.kind());
+            rejection.into_response()
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
+        response.headers_mut().insert(&REQUEST_ID_HEADER, value);
+    }
+    record.status = response.status().as_u16();
+    response
+}
 
 /// Why the gateway answered by itself instead of forwarding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +127,49 @@ impl Rejection {
             headers.insert(WWW_AUTHENTICATE, challenge);
         }
         response
+    }
+}
+
+impl From<LimitError> for Rejection {
+    fn from(error: LimitError) -> Self {
+        match error {
+            LimitError::HeadersTooLarge => Rejection::HeadersTooLarge,
+            LimitError::PayloadTooLarge => Rejection::PayloadTooLarge,
+            LimitError::Malformed => Rejection::BadRequest,
+        }
+    }
+}
+
+impl From<RouteError> for Rejection {
+    fn from(error: RouteError) -> Self {
+        match error {
+            RouteError::NotFound => Rejection::NotFound,
+            RouteError::BadPath(_) => Rejection::BadRequest,
+        }
+    }
+}
+
+impl From<MappingError> for Rejection {
+    /// A mapped value that cannot be represented is the integration request failing to build:
+    /// AWS's integration failure (500). A body that cannot be read is the client's fault.
+    fn from(error: MappingError) -> Self {
+        match error {
+            MappingError::HeaderValue(_) | MappingError::Uri(_) => Rejection::InternalServerError,
+            MappingError::Body => Rejection::BadRequest,
+            MappingError::BodyTooLarge => Rejection::PayloadTooLarge,
+        }
+    }
+}
+
+impl From<IntegrationError> for Rejection {
+    fn from(error: IntegrationError) -> Self {
+        Rejection::from(&error)
+    }
+}
+
+impl From<Denial> for Rejection {
+    fn from(denial: Denial) -> Self {
+        Rejection::from(&denial)
     }
 }
 

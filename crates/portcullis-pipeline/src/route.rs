@@ -1,26 +1,40 @@
-//! Route stage: pick the route for a request with AWS's priority rules (spec §1.3).
+//! Route stage: pick the route for a request with AWS's priority rules (literal beats `{var}`
+//! beats `{proxy+}` beats `$default`; a method beats `ANY`).
 
 use std::sync::Arc;
 
 use http::Method;
 use portcullis_core::Params;
+use portcullis_route::PathError;
 
 use crate::plan::{RoutePlan, Snapshot};
-use crate::respond::Rejection;
 
-/// The matched plan and captured parameters, or 404 (no route) / 400 (a path we refuse to
-/// route: bad percent-encoding or dot segments; see docs/decisions.md).
-pub fn select(
+/// Why no route serves the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    /// No route matches (HTTP APIs answer 404, never 405).
+    #[error("no route matches")]
+    NotFound,
+    /// The path cannot be routed safely (bad percent-encoding, dot segments): 400.
+    #[error("the request path is refused: {0}")]
+    BadPath(PathError),
+}
+
+/// The route stage's request half: the matched plan and the captured path parameters.
+///
+/// # Errors
+/// [`RouteError`]: the request ends here, before any authorizer.
+pub fn request(
     snapshot: &Snapshot,
     method: &Method,
     path: &str,
-) -> Result<(Arc<RoutePlan>, Params), Rejection> {
+) -> Result<(Arc<RoutePlan>, Params), RouteError> {
     match snapshot.routes.find(method, path) {
         Ok(Some(matched)) => Ok((Arc::clone(matched.value), matched.params)),
-        Ok(None) => Err(Rejection::NotFound),
+        Ok(None) => Err(RouteError::NotFound),
         Err(error) => {
             tracing::debug!(%error, "refused request path");
-            Err(Rejection::BadRequest)
+            Err(RouteError::BadPath(error))
         }
     }
 }

@@ -1,46 +1,32 @@
 //! The only place the stages are put in order.
 //!
 //! ```text
-//! listener ─▶ limits ─▶ route ─▶ authorize ─▶ mapping ─▶ integrate ─▶ respond ─▶ access log
+//! request:   limits ─▶ route ─▶ authorize ─▶ mapping ─▶ integrate
+//! response:  respond ─▶ authorize (deny reason) ─▶ access log
 //! ```
-//! Each line of [`Gateway::run`] is one stage, with the reason it sits where it does. CORS and
-//! throttling slot in between route and authorize when they land (CORS preflights must be
-//! answered before an authorizer can refuse them, spec §6.2; throttling must protect identity
-//! providers and authorizer functions, spec §7.1).
+//! Each stage is one module with a `request` half and, where it has one, a `response` half,
+//! and its own error type; [`crate::respond`] is the one table from those errors to answers.
+//! Each line of [`Gateway::request_path`] and [`Gateway::response_path`] is one stage, with the
+//! reason it sits where it does.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, USER_AGENT};
+use http::header::USER_AGENT;
 use http::{Request, Response, Version};
 use http_body::Body as HttpBody;
 use http_body_util::{BodyExt, Limited};
-use portcullis_core::{AuthContext, BoxError, CallContext, RequestId, RequestIdGenerator};
+use portcullis_authz::Trace;
+use portcullis_core::{AuthContext, Body, BoxError, CallContext, RequestIdGenerator};
 
 use crate::access_log::{AccessLogSink, AccessRecord, LoggedBody};
+use crate::listener::ConnMeta;
 use crate::metrics::Metrics;
 use crate::plan::Snapshot;
 use crate::respond::Rejection;
-use crate::{authorize, integrate, limits, mapping, route};
-
-/// The request-id response header AWS HTTP APIs send (spec §7.3), also sent upstream.
-pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("apigw-requestid");
-/// With `debug_headers: true`, the reason code of a denial.
-pub static DENY_REASON_HEADER: HeaderName = HeaderName::from_static("x-portcullis-deny-reason");
-
-/// What the listener knows about the connection a request arrived on.
-#[derive(Debug, Clone, Copy)]
-pub struct ConnMeta {
-    /// The TCP peer.
-    pub client_addr: SocketAddr,
-    /// The port the client connected to (the listener's).
-    pub local_port: u16,
-    /// Whether the connection is TLS.
-    pub tls: bool,
-}
+use crate::{authorize, integrate, limits, mapping, respond, route};
 
 /// The request pipeline. One per listener; the route table inside is swapped on reload.
 pub struct Gateway {
@@ -87,23 +73,79 @@ impl Gateway {
 
         // One snapshot for the whole request: a reload never changes rules mid-request.
         let snapshot = self.snapshot.load_full();
-        let mut response =
-            match self.run(&snapshot, request, conn, request_id, received_at, &mut record).await {
-                Ok(response) => response,
-                Err(rejection) => {
-                    record.error = Some(rejection.kind());
-                    rejection.into_response()
-                }
-            };
-        if snapshot.debug_headers
-            && let Some(reason) = record.authorizer_reason
-        {
-            response.headers_mut().insert(&DENY_REASON_HEADER, HeaderValue::from_static(reason));
-        }
-        if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
-            response.headers_mut().insert(&REQUEST_ID_HEADER, value);
-        }
-        record.status = response.status().as_u16();
+        let result = self.request_path(&snapshot, request, conn, &mut record).await;
+        let response = self.response_path(&snapshot, result, &mut record, started);
+        response.map(|body| LoggedBody::new(body, record, Arc::clone(&self.access_log), started))
+    }
+
+    async fn request_path<B>(
+        &self,
+        snapshot: &Snapshot,
+        request: Request<B>,
+        conn: ConnMeta,
+        record: &mut AccessRecord,
+    ) -> Result<Response<Body>, Rejection>
+    where
+        B: HttpBody<Data = Bytes> + Send + Sync + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let (mut parts, body) = request.into_parts();
+
+        // Head checks first: nothing else should spend work on an oversized or malformed head.
+        limits::request(&parts, &snapshot.limits)?;
+
+        // Route selection: a miss is AWS's 404, before any authorizer runs.
+        let (plan, params) = route::request(snapshot, &parts.method, parts.uri.path())?;
+        record.route_key = Some(Arc::clone(&plan.key));
+        let mut ctx = CallContext {
+            request_id: record.request_id,
+            client_addr: conn.client_addr,
+            tls: conn.tls,
+            route_key: Arc::clone(&plan.key),
+            params,
+            received_at: record.received_at,
+            auth: AuthContext::None,
+        };
+
+        // Authorization: a denial ends the request; the integration is never called.
+        authorize::request(
+            &plan.access,
+            plan.rules.as_deref(),
+            &mut parts,
+            &mut ctx,
+            record,
+            &mut Trace::off(),
+        )
+        .await?;
+
+        // The body is streamed through a limit rather than buffered: a chunked upload over
+        // `max_body` fails mid-stream and becomes 413.
+        let body = Limited::new(body, snapshot.limits.max_body as usize)
+            .map_err(|error| -> BoxError { error })
+            .boxed();
+
+        // Parameter mapping: after authorization, so that `$context.authorizer.*` is known;
+        // before the integration, which forwards (HTTP) or builds its event from the mapped
+        // request. It reads the (limited) body only when a value references `$request.body`.
+        let body = mapping::request(plan.mapping.as_deref(), &mut parts, body, &ctx).await?;
+
+        // The integration: the request leaves the gateway.
+        Ok(integrate::request(&*plan.integration, Request::from_parts(parts, body), &ctx, record).await?)
+    }
+
+    fn response_path(
+        &self,
+        snapshot: &Snapshot,
+        result: Result<Response<Body>, Rejection>,
+        record: &mut AccessRecord,
+        started: Instant,
+    ) -> Response<Body> {
+        // The answer: the integration's response, or the one table's answer to a rejection;
+        // `apigw-requestid` on both.
+        let mut response = respond::response(result, record.request_id, record);
+        // With `debug_headers`, a denial says why.
+        authorize::response(&mut response, record, snapshot.debug_headers);
+        // Counted once the status is final; the access log line follows when the body ends.
         self.metrics.observe(record.status, started.elapsed());
         if let Some(reason) = record.authorizer_reason {
             self.metrics.denial(reason);
@@ -111,57 +153,7 @@ impl Gateway {
         if let Some(kind) = record.error {
             self.metrics.error(kind);
         }
-        response.map(|body| LoggedBody::new(body, record, Arc::clone(&self.access_log), started))
-    }
-
-    async fn run<B>(
-        &self,
-        snapshot: &Snapshot,
-        request: Request<B>,
-        conn: ConnMeta,
-        request_id: RequestId,
-        received_at: SystemTime,
-        record: &mut AccessRecord,
-    ) -> Result<Response<portcullis_core::Body>, Rejection>
-    where
-        B: HttpBody<Data = Bytes> + Send + Sync + 'static,
-        B::Error: Into<BoxError>,
-    {
-        let (mut parts, body) = request.into_parts();
-
-        // Size checks first: nothing else should spend work on an oversized request (spec §9.1).
-        limits::check_head(&parts, &snapshot.limits)?;
-
-        // Route selection (spec §1.3). A miss is AWS's 404, before any authorizer runs.
-        let (plan, params) = route::select(snapshot, &parts.method, parts.uri.path())?;
-        record.route_key = Some(Arc::clone(&plan.key));
-        let mut ctx = CallContext {
-            request_id,
-            client_addr: conn.client_addr,
-            tls: conn.tls,
-            route_key: Arc::clone(&plan.key),
-            params,
-            received_at,
-            auth: AuthContext::None,
-        };
-
-        // Authorization (spec §2, §3): a denial ends the request; the integration is not called.
-        authorize::run(&plan, &mut parts, &mut ctx, record).await?;
-
-        // The body is streamed through a limit rather than buffered: a chunked upload over
-        // `max_body` fails mid-stream and becomes 413 (the integration reports BodyTooLarge).
-        let body = Limited::new(body, snapshot.limits.max_body as usize)
-            .map_err(|error| -> BoxError { error })
-            .boxed();
-
-        // Parameter mapping (spec §5.2, §9 step 6): after authorization, so that
-        // `$context.authorizer.*` is known; before the integration, which forwards (HTTP) or
-        // builds its Lambda event from the mapped request. It reads the (limited) body only
-        // when a value references `$request.body`.
-        let body = mapping::run(&plan, &mut parts, body, &ctx).await?;
-
-        // Integration (spec §4, §5).
-        integrate::call(&plan, Request::from_parts(parts, body), &ctx, record).await
+        response
     }
 }
 

@@ -95,9 +95,9 @@ enum Command {
         #[arg(long, value_name = "ROUTE_KEY")]
         route: String,
         /// The token: for JWT authorizers with or without `Bearer `; for Lambda authorizers
-        /// the identity value exactly as the client would send it.
+        /// the identity value exactly as the client would send it. Not needed for a public route.
         #[arg(long, value_name = "TOKEN")]
-        token: String,
+        token: Option<String>,
         /// The request path (default: the route's path with the braces removed).
         #[arg(long, value_name = "PATH")]
         path: Option<String>,
@@ -118,7 +118,7 @@ pub(crate) fn load_config(path: Option<PathBuf>) -> Result<portcullis_config::Co
         default.exists().then_some(default)
     });
     match path {
-        Some(path) => portcullis_config::load(&path).map_err(|errors| {
+        Some(path) => portcullis_app::load::load_config(&path).map_err(|errors| {
             eprintln!("{errors}");
             ExitCode::from(EXIT_CONFIG)
         }),

@@ -129,7 +129,7 @@ async fn call(
     parts: &mut http::request::Parts,
     route_key: &str,
 ) -> Result<AuthContext, Denial> {
-    a.authorize(parts, &ctx(route_key), &RouteAuth::default()).await
+    a.authorize(parts, &ctx(route_key), &RouteAuth::default(), &mut crate::Trace::off()).await
 }
 
 fn lambda_ctx(auth: AuthContext) -> LambdaContext {
@@ -156,7 +156,7 @@ async fn missing_identity_is_401_without_invoking() {
 async fn token_validation_mismatch_is_401_without_invoking() {
     let f = seed_like();
     let mut s = token_settings(0);
-    s.token_validation = Some(regex::Regex::new("^(?:Bearer [-0-9a-zA-Z._]+)$").unwrap());
+    s.token_validation = Some(TokenPattern(regex::Regex::new("^(?:Bearer [-0-9a-zA-Z._]+)$").unwrap()));
     let a = authorizer(s, &f);
     let denial = call(&a, &mut request("GET", "/admin", &[("authorization", "Basic abc")]), "GET /admin")
         .await
@@ -254,13 +254,37 @@ async fn a_cached_policy_naming_another_route_denies_and_says_why() {
 }
 
 #[tokio::test]
+async fn a_recording_trace_names_every_check_and_the_routes_a_cached_answer_would_deny() {
+    let f = seed_like();
+    let a = authorizer(token_settings(300), &f);
+    let siblings = vec![crate::Sibling {
+        route_key: "DELETE /pets/{id}".into(),
+        arn: a.arn(&http::Method::DELETE, "/pets/9"),
+    }];
+    let mut trace = crate::Trace::recording(siblings);
+    let mut parts = request("GET", "/pets/1", &[("authorization", "Bearer admin")]);
+    let outcome = a.authorize(&mut parts, &ctx("GET /pets/{id}"), &RouteAuth::default(), &mut trace).await;
+    assert!(outcome.is_ok());
+    let steps = trace.into_steps();
+    let checks: Vec<_> = steps.iter().map(|s| (s.check, s.passed)).collect();
+    assert_eq!(checks, [("identity", true), ("answer", true), ("policy", true), ("note", true)]);
+    assert!(steps[1].detail.contains("invoked"), "{}", steps[1].detail);
+    assert!(steps[3].detail.contains("DELETE /pets/{id}") && steps[3].detail.contains("$context.routeKey"));
+
+    // The same identity again: the answer comes from the cache, as serving would use it.
+    let mut trace = crate::Trace::recording(Vec::new());
+    let mut parts = request("GET", "/pets/1", &[("authorization", "Bearer admin")]);
+    a.authorize(&mut parts, &ctx("GET /pets/{id}"), &RouteAuth::default(), &mut trace).await.unwrap();
+    assert!(trace.into_steps()[1].detail.contains("from the cache"));
+    assert_eq!(f.calls(), 1);
+}
+
+#[tokio::test]
 async fn route_key_in_the_identity_makes_the_cache_per_route() {
     let mut s = token_settings(300);
     s.event = LambdaEvent::RequestV2;
-    s.identity_source = vec![
-        LambdaIdentity::Header(http::header::AUTHORIZATION),
-        LambdaIdentity::Context(ContextVariable::RouteKey),
-    ];
+    s.identity_source =
+        vec![Variable::Header(http::header::AUTHORIZATION), Variable::Context(ContextVariable::RouteKey)];
     let f = Fake::new(move |event, _| {
         let arn = event["routeArn"].clone();
         Ok(policy_for("Allow", arn, json!({})))
@@ -399,7 +423,7 @@ async fn simple_answers_apply_across_routes_from_the_cache() {
     let mut s = token_settings(300);
     s.event = LambdaEvent::RequestV2;
     s.simple_responses = true;
-    s.identity_source = vec![LambdaIdentity::Header(HeaderName::from_static("x-key"))];
+    s.identity_source = vec![Variable::Header(HeaderName::from_static("x-key"))];
     let a = authorizer(s, &f);
     let l = lambda_ctx(call(&a, &mut request("GET", "/a", &[("x-key", "good")]), "GET /a").await.unwrap());
     assert_eq!(l.context.unwrap()["tenant"], "t9");
@@ -445,8 +469,7 @@ async fn request_v1_event_joins_identity_values_and_cache_keys_keep_values_apart
     let f = Fake::new(|_, _| Ok(policy_for("Allow", json!("*"), json!({}))));
     let mut s = token_settings(300);
     s.event = LambdaEvent::RequestV1;
-    s.identity_source =
-        vec![LambdaIdentity::Header(HeaderName::from_static("x-a")), LambdaIdentity::Query("b".into())];
+    s.identity_source = vec![Variable::Header(HeaderName::from_static("x-a")), Variable::Query("b".into())];
     let a = authorizer(s, &f);
     call(&a, &mut request("GET", "/p?b=2", &[("x-a", "1,2")]), "GET /p").await.unwrap();
     assert_eq!(f.last_event()["identitySource"], "1,2,2");
@@ -467,6 +490,6 @@ fn settings_aws_would_refuse_are_refused() {
     s.result_ttl = Duration::from_secs(10);
     assert!(matches!(LambdaAuthorizer::new(s, Arc::clone(&f)), Err(LambdaSettingsError::CacheNeedsIdentity)));
     let mut s = token_settings(0);
-    s.identity_source.push(LambdaIdentity::Query("t".into()));
+    s.identity_source.push(Variable::Query("t".into()));
     assert!(matches!(LambdaAuthorizer::new(s, f), Err(LambdaSettingsError::TokenNeedsOneHeader)));
 }

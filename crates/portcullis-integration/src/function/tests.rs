@@ -117,7 +117,18 @@ async fn failures_map_to_the_spec_answers() {
     assert_eq!(text(ok).await, "ok");
     assert!(matches!(f.integration.call(get("/throw"), &call_ctx).await, Err(IntegrationError::Upstream(_))));
     assert!(matches!(f.integration.call(get("/bad"), &call_ctx).await, Err(IntegrationError::Upstream(_))));
-    assert!(matches!(f.integration.call(get("/slow"), &call_ctx).await, Err(IntegrationError::Timeout(_))));
+    // The function's own timeout (700 ms) is a function error, 500 on AWS ...
+    assert!(matches!(
+        f.integration.call(get("/slow"), &call_ctx).await,
+        Err(IntegrationError::FunctionTimeout(_))
+    ));
+    // ... while the integration's (the route's `timeout`) is 503.
+    let invoker = f.functions.invoker("private").unwrap();
+    let short = FunctionIntegration::new(
+        invoker,
+        FunctionIntegrationSettings { timeout: Duration::from_millis(200), ..Default::default() },
+    );
+    assert!(matches!(short.call(get("/slow"), &call_ctx).await, Err(IntegrationError::Timeout(_))));
     let big = Request::post("/").body(portcullis_core::full(vec![b'a'; MAX_PAYLOAD_BYTES + 1])).unwrap();
     assert!(matches!(f.integration.call(big, &call_ctx).await, Err(IntegrationError::BodyTooLarge)));
     f.functions.shutdown().await;

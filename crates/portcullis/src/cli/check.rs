@@ -3,20 +3,26 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use super::EXIT_CONFIG;
+use portcullis_app::CompileError;
+
+use super::{EXIT_CONFIG, EXIT_RUNTIME};
 
 pub(crate) fn run(path: &Path) -> ExitCode {
     match portcullis_app::check(path) {
-        Ok((summary, warnings)) => {
-            for warning in warnings {
+        Ok(report) => {
+            for warning in report.warnings {
                 eprintln!("warning: {warning}");
             }
-            println!("{}: OK ({summary})", path.display());
+            println!("{}: OK ({})", path.display(), report.summary);
             ExitCode::SUCCESS
         }
-        Err(errors) => {
+        Err(CompileError::Config(errors)) => {
             eprintln!("{errors}");
             ExitCode::from(EXIT_CONFIG)
+        }
+        Err(CompileError::Resource(error)) => {
+            eprintln!("error: {error}");
+            ExitCode::from(EXIT_RUNTIME)
         }
     }
 }

@@ -11,7 +11,7 @@ const EXIT_DENIED: u8 = 3;
 pub(crate) fn run(
     config: Option<PathBuf>,
     route_key: String,
-    token: String,
+    token: Option<String>,
     path: Option<String>,
     headers: &[String],
     cached_from: Option<String>,
@@ -39,9 +39,13 @@ pub(crate) fn run(
         }
     };
     match runtime.block_on(portcullis_app::explain(&config, &request)) {
-        Ok((text, allowed)) => {
-            print!("{text}");
-            if allowed { ExitCode::SUCCESS } else { ExitCode::from(EXIT_DENIED) }
+        Ok(explanation) => {
+            print!("{}", explanation.text);
+            if explanation.allowed { ExitCode::SUCCESS } else { ExitCode::from(EXIT_DENIED) }
+        }
+        Err(portcullis_app::ExplainError::Compile(portcullis_app::CompileError::Resource(error))) => {
+            eprintln!("error: {error}");
+            ExitCode::from(EXIT_RUNTIME)
         }
         Err(error) => {
             eprintln!("{error}");

@@ -40,7 +40,7 @@ pub(crate) fn run(config: Option<PathBuf>, function: &str, event: Option<PathBuf
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
-    match runtime.block_on(portcullis_app::invoke_once(&config, function, event.into())) {
+    match runtime.block_on(portcullis_app::dev::invoke_once(&config, function, bytes::Bytes::from(event))) {
         Ok(output) => {
             println!("{}", String::from_utf8_lossy(&output));
             ExitCode::SUCCESS

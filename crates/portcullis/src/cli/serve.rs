@@ -45,7 +45,7 @@ pub(crate) fn run(config: Option<PathBuf>, overrides: Overrides) -> ExitCode {
         None => Source::Demo,
     };
     let config = match &source {
-        Source::File(path) => match portcullis_app::heap::load_config(path) {
+        Source::File(path) => match portcullis_app::load::load_config(path) {
             Ok(config) => config,
             Err(errors) => {
                 eprintln!("{errors}");
@@ -121,7 +121,7 @@ async fn serve(config: portcullis_config::Config, options: StartOptions, demo: b
         "ready"
     );
     if demo {
-        eprintln!("{}", running.demo_banner());
+        eprintln!("{}", portcullis_app::dev::demo_banner(&running));
     }
     loop {
         tokio::select! {

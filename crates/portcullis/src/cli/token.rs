@@ -69,7 +69,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
         Err(code) => return code,
     };
     if args.print_jwks || args.print_pem {
-        return match portcullis_app::dev_issuer_keys(&config) {
+        return match portcullis_app::dev::dev_issuer_keys(&config) {
             Ok((jwks, pem)) => {
                 if args.print_jwks {
                     println!("{jwks}");
@@ -117,7 +117,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
         claims.insert(name.to_owned(), value);
     }
     for aud in &args.aud {
-        if !portcullis_app::dev_audience_accepted(&config, aud) {
+        if !portcullis_app::dev::dev_audience_accepted(&config, aud) {
             eprintln!(
                 "warning: no `issuer: dev` authorizer of {} accepts the audience {aud:?}; the gateway will refuse this token (check `audience:`)",
                 config.origin
@@ -135,7 +135,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
     } else {
         args.ttl.length
     };
-    match portcullis_app::mint_dev_token(&config, claims, ttl) {
+    match portcullis_app::dev::mint_dev_token(&config, claims, ttl) {
         Ok(token) => {
             println!("{token}");
             ExitCode::SUCCESS

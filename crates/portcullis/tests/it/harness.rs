@@ -60,11 +60,17 @@ pub(crate) fn cli(dir: &Path, subcommand: &str, args: &[&str]) -> (Option<i32>, 
     (out.status.code(), text)
 }
 
-/// A token from the development issuer of the config in `dir` (`portcullis token ARGS`).
+/// A token from the development issuer of the config in `dir` (`portcullis token ARGS`): what
+/// it printed on stdout (warnings go to stderr).
 pub(crate) fn mint(dir: &Path, args: &[&str]) -> String {
-    let (code, out) = cli(dir, "token", args);
-    assert_eq!(code, Some(0), "token failed: {out}");
-    out.trim().to_owned()
+    let out = std::process::Command::new(exe())
+        .args(["token", "--config", "portcullis.yaml"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run portcullis token");
+    assert_eq!(out.status.code(), Some(0), "token failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 pub(crate) fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {

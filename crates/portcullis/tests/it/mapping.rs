@@ -167,9 +167,9 @@ fn bad_mappings_fail_check_with_file_line_and_column() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     for expected in [
-        "gateway.yaml:5:32: routes.\"GET /a\".parameter_mapping.\"overwrite:header.x-a\": unknown context variable `$context.requestid`\n  help: did you mean `$context.requestId`?",
-        "gateway.yaml:8:48: routes.\"GET /b\".parameter_mapping.\"overwrite:header.x-b\": stage variable \"env\" is not defined",
-        "gateway.yaml:11:50: routes.\"GET /c\".parameter_mapping.\"overwrite:header.x-c\": `$request.body..name`: recursive descent (`..`) is not supported (as on AWS)",
+        "gateway.yaml:5:32: routes.\"GET /a\".parameter_mapping.\"overwrite:header.x-a\": invalid mapping value: unknown context variable `$context.requestid`\n  help: did you mean `$context.requestId`?",
+        "gateway.yaml:8:48: routes.\"GET /b\".parameter_mapping.\"overwrite:header.x-b\": invalid mapping value: stage variable \"env\" is not defined",
+        "gateway.yaml:11:50: routes.\"GET /c\".parameter_mapping.\"overwrite:header.x-c\": invalid mapping value: `$request.body..name`: recursive descent (`..`) is not supported (as on AWS)",
     ] {
         assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
     }

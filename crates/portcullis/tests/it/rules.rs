@@ -154,10 +154,14 @@ fn explain_checks_the_rules_after_the_authorizer() {
         mint(dir.path(), &["--sub", "m", "--aud", "api", "--claim", r#"metadata={"role":"member"}"#]);
     let (code, out) = explain(&["--route", "GET /admin", "--token", &admin]);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("ok   authorizer rule `claims.metadata.role == 'admin'`"), "{out}");
+    assert!(out.contains("ok   rule       authorizer rule `claims.metadata.role == 'admin'` holds"), "{out}");
     let (code, out) = explain(&["--route", "GET /admin", "--token", &member]);
     assert_eq!(code, Some(3), "{out}");
-    assert!(out.contains("FAIL authorizer rule 0 `claims.metadata.role == 'admin'` is false"), "{out}");
+    assert!(
+        out.contains("FAIL rule       authorizer rule 0 `claims.metadata.role == 'admin'` is false"),
+        "{out}"
+    );
+    assert!(out.contains("=> deny rule_failed (403 Forbidden)"), "{out}");
     let (code, out) = explain(&["--route", "GET /tenants/{id}", "--path", "/tenants/public", "--token", "x"]);
     assert_eq!(code, Some(0), "{out}");
     let (code, out) = explain(&["--route", "GET /tenants/{id}", "--path", "/tenants/secret", "--token", "x"]);
