@@ -278,13 +278,8 @@ fn sample_request(key: &RouteKey) -> (http::Method, String) {
 /// `; did you mean `KEY`?` for the configured route key closest to `written`, or nothing.
 fn nearest_route(config: &Config, written: &str) -> String {
     let keys: Vec<String> = config.routes.iter().map(|r| r.key.value.to_string()).collect();
-    let best = keys
-        .iter()
-        .map(|k| (strsim::levenshtein(&k.to_ascii_lowercase(), &written.to_ascii_lowercase()), k))
-        .min_by_key(|(d, _)| *d)
-        .filter(|(d, k)| *d <= k.len() / 3 + 1);
-    match best {
-        Some((_, key)) => format!("; did you mean `{key}`?"),
+    match portcullis_core::closest(written, keys.iter().map(String::as_str)) {
+        Some(key) => format!("; did you mean `{key}`?"),
         None if keys.is_empty() => String::new(),
         None => format!("; routes: {}", keys.join(", ")),
     }

@@ -84,6 +84,40 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, in declaration order (for tests that must cover each one).
+    pub const ALL: [Reason; 30] = [
+        Reason::TokenMissing,
+        Reason::TokenMalformed,
+        Reason::TokenTooLarge,
+        Reason::AlgNotAllowed,
+        Reason::HeaderKeyRejected,
+        Reason::CritUnsupported,
+        Reason::KidMissing,
+        Reason::KidUnknown,
+        Reason::KeyAlgMismatch,
+        Reason::KeysUnavailable,
+        Reason::SignatureInvalid,
+        Reason::IssuerMismatch,
+        Reason::AudienceMismatch,
+        Reason::ClaimMissing,
+        Reason::ClaimInvalid,
+        Reason::Expired,
+        Reason::NotYetValid,
+        Reason::IssuedInFuture,
+        Reason::ScopeInsufficient,
+        Reason::IdentityMissing,
+        Reason::TokenValidationFailed,
+        Reason::FunctionUnauthorized,
+        Reason::PolicyExplicitDeny,
+        Reason::PolicyImplicitDeny,
+        Reason::CachedPolicyMismatch,
+        Reason::NotAuthorized,
+        Reason::FunctionFailed,
+        Reason::FunctionTimeout,
+        Reason::ResponseMalformed,
+        Reason::RuleFailed,
+    ];
+
     /// The stable snake_case code (`token_missing`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -217,6 +251,47 @@ fn bearer_challenge(reason: Reason, route_scopes: &[String]) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `ALL` lists every variant: the match has no wildcard, so a new reason fails to compile
+    /// here until it is added to the list (and its position checked).
+    #[test]
+    fn all_lists_every_reason_once() {
+        for (i, reason) in Reason::ALL.iter().enumerate() {
+            let position = match reason {
+                Reason::TokenMissing => 0,
+                Reason::TokenMalformed => 1,
+                Reason::TokenTooLarge => 2,
+                Reason::AlgNotAllowed => 3,
+                Reason::HeaderKeyRejected => 4,
+                Reason::CritUnsupported => 5,
+                Reason::KidMissing => 6,
+                Reason::KidUnknown => 7,
+                Reason::KeyAlgMismatch => 8,
+                Reason::KeysUnavailable => 9,
+                Reason::SignatureInvalid => 10,
+                Reason::IssuerMismatch => 11,
+                Reason::AudienceMismatch => 12,
+                Reason::ClaimMissing => 13,
+                Reason::ClaimInvalid => 14,
+                Reason::Expired => 15,
+                Reason::NotYetValid => 16,
+                Reason::IssuedInFuture => 17,
+                Reason::ScopeInsufficient => 18,
+                Reason::IdentityMissing => 19,
+                Reason::TokenValidationFailed => 20,
+                Reason::FunctionUnauthorized => 21,
+                Reason::PolicyExplicitDeny => 22,
+                Reason::PolicyImplicitDeny => 23,
+                Reason::CachedPolicyMismatch => 24,
+                Reason::NotAuthorized => 25,
+                Reason::FunctionFailed => 26,
+                Reason::FunctionTimeout => 27,
+                Reason::ResponseMalformed => 28,
+                Reason::RuleFailed => 29,
+            };
+            assert_eq!(i, position, "{reason:?}");
+        }
+    }
 
     #[test]
     fn audience_denial_header_matches_the_documented_aws_value() {

@@ -121,19 +121,7 @@ impl Cx {
 
 /// The closest of `candidates` to `word`, if close enough to be a plausible typo.
 pub(crate) fn suggest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
-    let lower = word.to_ascii_lowercase();
-    let mut best: Option<(usize, &str)> = None;
-    for c in candidates {
-        if c.eq_ignore_ascii_case(word) {
-            return Some(c);
-        }
-        let d = strsim::osa_distance(&lower, &c.to_ascii_lowercase());
-        let limit = (c.chars().count().max(word.chars().count()) / 3).max(1);
-        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
-            best = Some((d, c));
-        }
-    }
-    best.map(|(_, c)| c)
+    portcullis_core::closest(word, candidates)
 }
 
 /// "did you mean `x`?" for the closest candidate.

@@ -42,6 +42,7 @@ mod expr;
 mod function;
 mod mapping;
 mod route;
+mod top;
 mod types;
 mod url_template;
 mod yaml;
@@ -149,7 +150,7 @@ pub fn from_str_in(source: &str, origin: &str, base_dir: &Path) -> Result<Config
     for d in duplicates {
         cx.errors.push(ConfigError::at(origin, d.span, d.path, d.problem));
     }
-    let config = types::decode_config(&mut cx, &root);
+    let config = top::decode_config(&mut cx, &root);
     if !cx.errors.is_empty() {
         // Stable sort: problems at one position keep the order they were found in.
         cx.errors.sort_by_key(ConfigError::span);

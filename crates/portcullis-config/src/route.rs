@@ -146,7 +146,8 @@ pub(crate) fn decode(
     let key = match entry.key.parse::<RouteKey>() {
         Ok(k) => Some(k),
         Err(e) => {
-            let hint = e.suggestion().map(|s| format!("did you mean `{s}`?"));
+            let suggestion = e.suggestion().or_else(|| misspelt_method(&e));
+            let hint = suggestion.map(|s| format!("did you mean `{s}`?"));
             cx.error_hint(entry.key_span, &path, e.to_string(), hint);
             None
         }
@@ -390,6 +391,12 @@ fn parameter_mapping(
     let Some((n, p)) = m.get("parameter_mapping") else { return Some(Vec::new()) };
     let key_span = m.key_span("parameter_mapping").unwrap_or(n.span);
     crate::mapping::decode_request(cx, n, &p, key_span, kind)
+}
+
+/// `DELETE` for `DELET`: the closest known method to a misspelt one.
+fn misspelt_method(e: &portcullis_route::RouteKeyError) -> Option<String> {
+    let portcullis_route::RouteKeyErrorKind::UnknownMethod { method } = e.kind() else { return None };
+    crate::decode::suggest(method, portcullis_route::KNOWN_METHODS).map(str::to_owned)
 }
 
 /// The names of `{...}` placeholders written in `u` (used when the route key is invalid, so

@@ -19,6 +19,7 @@ mod error;
 mod expr;
 mod mapping;
 mod request_id;
+mod suggest;
 mod time;
 
 use std::future::Future;
@@ -39,4 +40,5 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Path parameters captured by route matching (re-exported so stages need not name the route crate).
 pub use portcullis_route::{Param, Params};
 pub use request_id::{RequestId, RequestIdGenerator};
+pub use suggest::closest;
 pub use time::UtcTime;

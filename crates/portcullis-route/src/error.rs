@@ -31,7 +31,7 @@ impl RouteKeyError {
     }
 
     /// What to write instead, where there is an obvious fix: the method name for
-    /// [`RouteKeyErrorKind::UnknownMethod`] (`get` -> `GET`, `DELET` -> `DELETE`), `$default`
+    /// [`RouteKeyErrorKind::UnknownMethod`] in another case (`get` -> `GET`), `$default`
     /// for [`RouteKeyErrorKind::DefaultWithOther`], otherwise a corrected whole route key.
     pub fn suggestion(&self) -> Option<String> {
         self.suggestion.clone()

@@ -201,26 +201,11 @@ fn parse_method(word: &str) -> Result<MethodSel, (RouteKeyErrorKind, Option<Stri
     if UNSUPPORTED_METHODS.contains(&upper.as_str()) {
         return Err((RouteKeyErrorKind::UnsupportedMethod { method: word.to_owned() }, None));
     }
-    let known = METHODS.iter().map(Method::as_str).chain(["ANY"]);
-    let suggestion = known
-        .map(|m| (edit_distance(&upper, m), m))
-        .filter(|(d, m)| *d <= 2 && *d < m.len())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, m)| m.to_owned());
+    // The same method in another case is an obvious fix; a misspelt one (`DELET`) is left to
+    // whoever reports the error, with its list of methods (`KNOWN_METHODS`).
+    let suggestion = KNOWN_METHODS.iter().find(|m| **m == upper).map(|m| (*m).to_owned());
     Err((RouteKeyErrorKind::UnknownMethod { method: word.to_owned() }, suggestion))
 }
 
-/// Levenshtein distance over bytes; inputs are short method names.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let subst = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = subst.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
+/// Every method a route key may name, as written.
+pub const KNOWN_METHODS: [&str; 8] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "ANY"];

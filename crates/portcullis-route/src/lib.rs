@@ -84,7 +84,7 @@ mod table;
 mod tests;
 
 pub use error::{DuplicateRoute, PathError, RouteKeyError, RouteKeyErrorKind};
-pub use key::{MethodSel, RouteKey};
+pub use key::{KNOWN_METHODS, MethodSel, RouteKey};
 pub use path::{MAX_SEGMENTS, PathTemplate, Segment};
 pub use table::{Match, RouteTable, RouteTableBuilder};
 

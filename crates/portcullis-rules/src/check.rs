@@ -229,13 +229,8 @@ fn invalid_regex(pattern: &IdedExpr) -> Option<String> {
 }
 
 fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    let best = candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(name, c), c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    match best {
-        Some((_, c)) => format!("; did you mean '{c}'?"),
+    match portcullis_core::closest(name, candidates) {
+        Some(c) => format!("; did you mean '{c}'?"),
         None => String::new(),
     }
 }
