@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Lambda-authorizer load benchmark (issue 5 point 7): a warm answer cache vs an invocation per
+"""Lambda-authorizer load benchmark: a warm answer cache vs an invocation per
 request, beside a public route, through the release gateway, with wrk.
 
 Starts on 127.0.0.1 (free ports): Portcullis with a trivial Node REQUEST authorizer (simple

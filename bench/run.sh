@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side load benchmark (issue 6): nginx direct, HAProxy with native jwt_verify, Portcullis.
+# Side-by-side load benchmark: nginx direct, HAProxy with native jwt_verify, Portcullis.
 #
 #   bench/run.sh            # 10 s wrk runs, 2 rounds (about 8 minutes plus the build)
 #   bench/run.sh --quick    # 3 s runs (about 3 minutes)

@@ -31,7 +31,7 @@ if ((${#need_apt[@]})); then
   fi
 fi
 
-# Seed 002's handler is an ES module in a `.js` file with no "type": "module", which Node.js
+# The SST/Auth0 guide's handler is an ES module in a `.js` file with no "type": "module", which Node.js
 # loads from version 20 on; Debian 12's own nodejs is 18. An older node gets Node 20 from the npm
 # registry (the `node` package ships the binary), in a cache directory put first on PATH.
 if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
@@ -53,7 +53,7 @@ if [ -f tests/requirements.txt ]; then
 fi
 # Node peers: a real OpenID Provider (oidc-provider) for the JWT interop tests, and AWS's Node
 # runtime interface client (aws-lambda-ric, compiled here) for the Lambda emulation tests, and
-# `jsonwebtoken` for seed 000's Lambda authorizer, run verbatim.
+# `jsonwebtoken` for the Clerk guide's Lambda authorizer, run verbatim.
 for dir in crates/portcullis-authz/tests/oidc-provider crates/portcullis-functions/tests/fixtures/node-ric \
            crates/portcullis/tests/fixtures/clerk-authz; do
   if [ -f "$dir/package.json" ] && [ ! -d "$dir/node_modules" ]; then

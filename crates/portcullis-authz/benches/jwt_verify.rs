@@ -1,4 +1,4 @@
-//! JWT verifications per second, per algorithm (issue 3 point 10):
+//! JWT verifications per second, per algorithm:
 //! - `raw`: the crypto library's signature verify alone (aws-lc-rs, key parsed per call, as
 //!   jsonwebtoken does it): the physical limit of an uncached check;
 //! - `raw_parsed`: aws-lc-rs with the key parsed once (`ParsedPublicKey`), for reference;

@@ -1,4 +1,4 @@
-//! Lambda-authorizer overhead on the gateway side (issue 5 point 7), with an in-process function
+//! Lambda-authorizer overhead on the gateway side, with an in-process function
 //! that answers instantly, so the figures are Portcullis's own cost, not the function's:
 //! - `uncached`: identity, ARN, event serialization, the invocation seam, answer parsing, policy
 //!   evaluation (`result_ttl: 0`): what every request pays without a cache, on top of the

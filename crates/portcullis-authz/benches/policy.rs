@@ -1,4 +1,4 @@
-//! Lambda-authorizer policy costs (issue 5 point 7): evaluating a cached IAM policy against a
+//! Lambda-authorizer policy costs: evaluating a cached IAM policy against a
 //! request ARN (what every request with a warm authorizer cache pays), and parsing a typical
 //! authorizer answer (what every cache miss pays on top of the invocation).
 //!

@@ -4,7 +4,8 @@ use std::fmt;
 
 use http::HeaderValue;
 
-/// Which answer a denial gets (the pipeline maps it to AWS's bodies, spec §2.7).
+/// Which answer a denial gets (the pipeline maps it to AWS's bodies,
+/// docs/aws-compatibility.md#jwt-failure-responses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DenialStatus {
     /// `401 {"message":"Unauthorized"}`.
@@ -62,14 +63,16 @@ pub enum Reason {
     IdentityMissing,
     /// A TOKEN authorizer's token does not match `token_validation`; not invoked.
     TokenValidationFailed,
-    /// The authorizer function failed with the error message `Unauthorized` (spec §3.8).
+    /// The authorizer function failed with the error message `Unauthorized`
+    /// (docs/aws-compatibility.md#lambda-authorizer-status-codes).
     FunctionUnauthorized,
     /// The returned policy has a matching `Deny` statement.
     PolicyExplicitDeny,
     /// No `Allow` statement of the returned policy matches this request's ARN.
     PolicyImplicitDeny,
     /// An implicit deny by a *cached* policy that allows other ARNs only: the classic AWS
-    /// surprise of a policy naming the ARN of the request that produced it (spec §3.7).
+    /// surprise of a policy naming the ARN of the request that produced it
+    /// (docs/aws-compatibility.md#iam-policy-and-simple-responses).
     CachedPolicyMismatch,
     /// A simple response with `isAuthorized: false`.
     NotAuthorized,
@@ -154,8 +157,9 @@ impl Reason {
         }
     }
 
-    /// The `error_description` of the `www-authenticate` header (spec §2.7: AWS documents only
-    /// the audience text; the others follow its short lower-case shape).
+    /// The `error_description` of the `www-authenticate` header
+    /// (docs/aws-compatibility.md#jwt-failure-responses: AWS documents only the audience text; the
+    /// others follow its short lower-case shape).
     pub(crate) fn description(self) -> &'static str {
         match self {
             Reason::TokenMissing => "the token is missing",
@@ -205,7 +209,7 @@ pub struct Denial {
     pub reason: Reason,
     /// Human detail for logs and `explain` (kid, iss, ...); never the token.
     pub detail: String,
-    /// The `www-authenticate` value to send, if any (spec §2.7).
+    /// The `www-authenticate` value to send, if any (docs/aws-compatibility.md#jwt-failure-responses).
     pub www_authenticate: Option<HeaderValue>,
 }
 
@@ -220,20 +224,21 @@ impl std::error::Error for Denial {}
 impl Denial {
     /// A 401 with the documented header shape:
     /// `Bearer scope="…" error="invalid_token" error_description="…"` (space-separated, no
-    /// commas, spec §2.7). A missing token gets no header, as on AWS.
+    /// commas, docs/aws-compatibility.md#jwt-failure-responses). A missing token gets no header, as on AWS.
     pub(crate) fn unauthorized(reason: Reason, detail: impl Into<String>, route_scopes: &[String]) -> Self {
         let www_authenticate =
             (reason != Reason::TokenMissing).then(|| bearer_challenge(reason, route_scopes));
         Self { status: DenialStatus::Unauthorized, reason, detail: detail.into(), www_authenticate }
     }
 
-    /// A 403 for missing scopes (spec §2.6); no header, as observed on AWS.
+    /// A 403 for missing scopes (docs/aws-compatibility.md#claim-and-scope-checks); no header, as
+    /// observed on AWS.
     pub(crate) fn forbidden(detail: impl Into<String>) -> Self {
         Self::plain(DenialStatus::Forbidden, Reason::ScopeInsufficient, detail)
     }
 
     /// A denial without a `www-authenticate` header (Lambda authorizers and rules: AWS sends
-    /// none, spec §3.8).
+    /// none, docs/aws-compatibility.md#lambda-authorizer-status-codes).
     pub fn plain(status: DenialStatus, reason: Reason, detail: impl Into<String>) -> Self {
         Self { status, reason, detail: detail.into(), www_authenticate: None }
     }

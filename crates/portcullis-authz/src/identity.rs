@@ -31,9 +31,10 @@ pub(crate) fn extract<'a>(source: &Variable, parts: &'a http::request::Parts) ->
     (!trimmed.is_empty()).then_some(trimmed)
 }
 
-/// The token inside an identity-source value: `Bearer <token>` or the bare token (spec §2.2).
-/// The scheme matches case-insensitively and must be followed by exactly one space ([UNDOC],
-/// the spec's recommendation). A lone `Bearer` counts as no token.
+/// The token inside an identity-source value: `Bearer <token>` or the bare token
+/// (docs/aws-compatibility.md#token-extraction-and-keys). The scheme matches case-insensitively and
+/// must be followed by exactly one space ([UNDOC], the spec's recommendation). A lone `Bearer`
+/// counts as no token.
 pub(crate) fn strip_bearer(value: &str) -> Option<&str> {
     if value.len() >= 6 && value[..6].eq_ignore_ascii_case("bearer") {
         let rest = &value[6..];

@@ -1,6 +1,6 @@
-//! The JWT authorizer (spec §2, issue 3): token from the identity source, structural checks,
-//! key by `kid`, signature, `iss`, `aud`/`client_id`, `exp`/`nbf`/`iat`, route scopes; claims
-//! forwarded as headers and kept for Lambda events.
+//! The JWT authorizer (docs/aws-compatibility.md#jwt-authorizers): token from the identity
+//! source, structural checks, key by `kid`, signature, `iss`, `aud`/`client_id`, `exp`/`nbf`/`iat`,
+//! route scopes; claims forwarded as headers and kept for Lambda events.
 
 mod cache;
 mod claims;
@@ -28,7 +28,7 @@ use portcullis_core::Variable;
 pub struct JwtSettings {
     /// The authorizer's name, for logs.
     pub name: String,
-    /// `iss` must equal this exactly (spec §2.5).
+    /// `iss` must equal this exactly (docs/aws-compatibility.md#claim-and-scope-checks).
     pub issuer: String,
     /// Accepted audiences: `aud` any-of, or `client_id` when `aud` is absent. Empty matches
     /// nothing (AWS requires at least one).
@@ -38,7 +38,8 @@ pub struct JwtSettings {
     /// Allow-list. Empty means every asymmetric algorithm ([`portcullis_jwks::ASYMMETRIC_ALGORITHMS`]),
     /// or RS256/384/512 with `compat_aws`.
     pub algorithms: Vec<Algorithm>,
-    /// Clock skew allowed on `exp`, `nbf`, `iat`. Default 0 (spec §2.5).
+    /// Clock skew allowed on `exp`, `nbf`, `iat`. Default 0
+    /// (docs/aws-compatibility.md#claim-and-scope-checks).
     pub leeway: Duration,
     /// `(header, claim)`: on success the claim's value is sent upstream in the header, after
     /// removing any client-sent header of that name. Top-level claim names only.
@@ -136,22 +137,25 @@ impl JwtAuthorizer {
             {
                 return not_aws(
                     format!("algorithm {alg:?}"),
-                    "AWS JWT authorizers verify only RSA signatures (spec §2.4)",
+                    "AWS JWT authorizers verify only RSA signatures (docs/aws-compatibility.md#token-extraction-and-keys)",
                 );
             }
             if !settings.leeway.is_zero() {
-                return not_aws("leeway".into(), "AWS applies no clock-skew leeway (spec §2.5)");
+                return not_aws(
+                    "leeway".into(),
+                    "AWS applies no clock-skew leeway (docs/aws-compatibility.md#claim-and-scope-checks)",
+                );
             }
             if settings.identity_source.len() != 1 {
                 return not_aws(
                     "several identity sources".into(),
-                    "an AWS JWT authorizer has exactly one (spec §2.1)",
+                    "an AWS JWT authorizer has exactly one (docs/aws-compatibility.md#token-extraction-and-keys)",
                 );
             }
             if let Some(source @ Variable::Cookie(_)) = settings.identity_source.first() {
                 return not_aws(
                     format!("identity source {source}"),
-                    "AWS JWT authorizers read only headers or query strings (spec §2.1)",
+                    "AWS JWT authorizers read only headers or query strings (docs/aws-compatibility.md#token-extraction-and-keys)",
                 );
             }
         }
@@ -240,7 +244,7 @@ impl JwtAuthorizer {
         });
 
         // The key's own parsed aws-lc key (built at JWKS load), not jsonwebtoken::crypto::verify,
-        // which rebuilds it on every call (issue 6). Same algorithms, same base64url decoding.
+        // which rebuilds it on every call. Same algorithms, same base64url decoding.
         let valid = URL_SAFE_NO_PAD
             .decode(parsed.signature)
             .is_ok_and(|signature| key.verify(parsed.alg, parsed.signing_input.as_bytes(), &signature));

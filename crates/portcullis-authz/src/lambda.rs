@@ -1,15 +1,17 @@
-//! The Lambda authorizer (spec §3, issue 5): a function decides, by an IAM policy or a simple
-//! `{isAuthorized, context}` answer, and its answer is cached per identity for `result_ttl`.
+//! The Lambda authorizer (docs/aws-compatibility.md#lambda-authorizers): a function
+//! decides, by an IAM policy or a simple `{isAuthorized, context}` answer, and its answer is cached
+//! per identity for `result_ttl`.
 //!
 //! Order of work per request, each step fail-closed:
-//! 1. identity values (all present and non-empty, else 401 without invoking, spec §3.9);
-//! 2. `token_validation` for TOKEN events (mismatch: 401 without invoking, spec §3.1);
-//! 3. the cached answer for this identity, or one invocation shared by every concurrent request
-//!    with the same identity (single flight); failures are never cached;
-//! 4. the answer evaluated against *this* request: an IAM policy against this request's
-//!    `methodArn`/`routeArn` (so a cached policy can deny another route, as on AWS, spec §3.7),
-//!    a simple answer as is;
-//! 5. on Allow, the context handed on ([`AuthContext::Lambda`]) and `forward_context` headers.
+//! 1. identity values (all present and non-empty, else 401 without invoking,
+//! docs/aws-compatibility.md#identity-sources-and-caching); 2. `token_validation` for TOKEN events
+//! (mismatch: 401 without invoking, docs/aws-compatibility.md#lambda-authorizer-events); 3. the
+//! cached answer for this identity, or one invocation shared by every concurrent request    with
+//! the same identity (single flight); failures are never cached; 4. the answer evaluated against
+//! *this* request: an IAM policy against this request's    `methodArn`/`routeArn` (so a cached
+//! policy can deny another route, as on AWS,
+//! docs/aws-compatibility.md#iam-policy-and-simple-responses),    a simple answer as is; 5. on
+//! Allow, the context handed on ([`AuthContext::Lambda`]) and `forward_context` headers.
 
 mod cache;
 mod identity;
@@ -32,7 +34,8 @@ use crate::policy::{self, ContextRules, Decision, IamResponse, Policy, SimpleRes
 use crate::{Authorizer, BoxFuture, Denial, DenialStatus, Reason, RouteAuth, Trace};
 pub use portcullis_core::{ContextVariable, Variable};
 
-/// AWS's limit on a Lambda authorizer's answer time for HTTP APIs (spec §3.11), not raisable.
+/// AWS's limit on a Lambda authorizer's answer time for HTTP APIs
+/// (docs/aws-compatibility.md#limits), not raisable.
 pub const AUTHORIZER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which event the function receives.
@@ -118,16 +121,17 @@ impl LambdaSettings {
 /// Settings that cannot work (the config loader reports these as config errors).
 #[derive(Debug, thiserror::Error)]
 pub enum LambdaSettingsError {
-    /// Simple responses exist only for REQUEST 2.0 (spec §3.6).
+    /// Simple responses exist only for REQUEST 2.0
+    /// (docs/aws-compatibility.md#iam-policy-and-simple-responses).
     #[error("simple responses need a request event with payload format 2.0")]
     SimpleNeedsV2,
-    /// A TOKEN authorizer reads exactly one header (spec §3.1).
+    /// A TOKEN authorizer reads exactly one header (docs/aws-compatibility.md#lambda-authorizer-events).
     #[error("a token authorizer reads exactly one header")]
     TokenNeedsOneHeader,
-    /// Caching needs a key (spec §3.9).
+    /// Caching needs a key (docs/aws-compatibility.md#identity-sources-and-caching).
     #[error("caching (result_ttl > 0) needs at least one identity source")]
     CacheNeedsIdentity,
-    /// `result_ttl` is 0 to 3600 s (spec §3.9).
+    /// `result_ttl` is 0 to 3600 s (docs/aws-compatibility.md#identity-sources-and-caching).
     #[error("result_ttl is over 3600s")]
     TtlTooLong,
 }
@@ -185,7 +189,8 @@ pub enum Answer {
 /// Why the function produced no usable answer; never cached.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum FunctionFailure {
-    /// The function failed with the message `Unauthorized` (spec §3.8): 401.
+    /// The function failed with the message `Unauthorized`
+    /// (docs/aws-compatibility.md#lambda-authorizer-status-codes): 401.
     #[error("the function answered Unauthorized")]
     Unauthorized,
     /// No answer in time: 500.
@@ -277,9 +282,11 @@ impl LambdaAuthorizer {
         let cache = (!settings.result_ttl.is_zero() && settings.cache_capacity > 0)
             .then(|| DecisionCache::new(settings.cache_capacity, settings.result_ttl));
         let context_rules = ContextRules {
-            // TOKEN events are REST's contract: primitive context values only (spec §3.10).
+            // TOKEN events are REST's contract: primitive context values only
+            // (docs/aws-compatibility.md#authorizer-context-to-the-integration).
             primitives_only: settings.event == LambdaEvent::Token,
-            // HTTP API payload 1.0 reserves `claims` (spec §3.5).
+            // HTTP API payload 1.0 reserves `claims`
+            // (docs/aws-compatibility.md#iam-policy-and-simple-responses).
             reserve_claims: settings.event == LambdaEvent::RequestV1,
         };
         Ok(Self { settings, function, cache, context_rules })
@@ -295,7 +302,8 @@ impl LambdaAuthorizer {
         self.function.name()
     }
 
-    /// The ARN of a request (spec §3.1: the actual request path after the verb).
+    /// The ARN of a request (docs/aws-compatibility.md#lambda-authorizer-events: the actual request
+    /// path after the verb).
     pub fn request_arn(&self, parts: &http::request::Parts) -> String {
         self.arn(&parts.method, parts.uri.path())
     }
@@ -506,8 +514,9 @@ impl LambdaAuthorizer {
         }
     }
 
-    /// The classic AWS surprise (spec §3.7): a policy naming only the ARN of the request that
-    /// produced it, cached and reused for another route. Say so in words.
+    /// The classic AWS surprise (docs/aws-compatibility.md#iam-policy-and-simple-responses): a
+    /// policy naming only the ARN of the request that produced it, cached and reused for another
+    /// route. Say so in words.
     fn implicit_deny_detail(&self, policy: &Policy, arn: &str, cached: bool) -> String {
         let allowed = policy.allowed_resources();
         if allowed.is_empty() {

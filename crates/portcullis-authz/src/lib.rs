@@ -50,7 +50,8 @@ pub trait Authorizer: Send + Sync + 'static {
 /// What one route asks of its authorizer, compiled at config load.
 #[derive(Debug, Clone, Default)]
 pub struct RouteAuth {
-    /// `AuthorizationScopes`: the token must carry at least one (spec §2.6). Empty: no check.
+    /// `AuthorizationScopes`: the token must carry at least one
+    /// (docs/aws-compatibility.md#claim-and-scope-checks). Empty: no check.
     pub scopes: Arc<[String]>,
 }
 

@@ -1,11 +1,15 @@
-//! IAM policies returned by Lambda authorizers (spec §3.5, §3.7): parsing and evaluation against
-//! a request's `methodArn`/`routeArn`, plus parsing of the two authorizer answer shapes (IAM
-//! policy, spec §3.5; simple, spec §3.6) and their `context` rules (spec §3.10).
+//! IAM policies returned by Lambda authorizers
+//! (docs/aws-compatibility.md#iam-policy-and-simple-responses): parsing and evaluation against a
+//! request's `methodArn`/`routeArn`, plus parsing of the two authorizer answer shapes (IAM policy,
+//! docs/aws-compatibility.md#iam-policy-and-simple-responses; simple,
+//! docs/aws-compatibility.md#iam-policy-and-simple-responses) and their `context` rules
+//! (docs/aws-compatibility.md#authorizer-context-to-the-integration).
 //!
 //! Where it sits: the Lambda authorizer (`lambda.rs`) invokes the function, hands its raw output
 //! to [`IamResponse::parse`] or [`SimpleResponse::parse`], caches the parsed answer, and calls
 //! [`Policy::evaluate`] with each request's [`method_arn`] (a cached policy is evaluated again for
-//! every request, as AWS does, spec §3.9). This module does no I/O and knows no HTTP.
+//! every request, as AWS does, docs/aws-compatibility.md#identity-sources-and-caching). This module
+//! does no I/O and knows no HTTP.
 //!
 //! Evaluation is standard IAM logic restricted to one action, `execute-api:Invoke`: any matching
 //! `Deny` wins, else any matching `Allow` allows, else the request is implicitly denied. Whether a
@@ -14,8 +18,9 @@
 //! only runs the linear wildcard matcher (see `wildcard.rs`).
 //!
 //! What is deliberately not supported (each fails closed, see [`Policy::parse`]): `Condition`
-//! keys (spec §3.7 says which keys AWS evaluates is [UNDOC]), `Principal`/`NotPrincipal`, and IAM
-//! policy variables (`${aws:username}` is matched literally).
+//! keys (docs/aws-compatibility.md#iam-policy-and-simple-responses says which keys AWS evaluates is
+//! [UNDOC]), `Principal`/`NotPrincipal`, and IAM policy variables (`${aws:username}` is matched
+//! literally).
 
 mod response;
 mod wildcard;
@@ -34,20 +39,22 @@ pub const MAX_RESOURCES: usize = 1000;
 /// At most this many `Action`/`NotAction` entries across a whole policy document.
 pub const MAX_ACTIONS: usize = 1000;
 /// Longest accepted `Resource` (or `Action`) pattern, in characters: AWS limits a Resource ARN in
-/// an authorizer policy to 512 characters (spec §3.7).
+/// an authorizer policy to 512 characters (docs/aws-compatibility.md#iam-policy-and-simple-responses).
 pub const MAX_PATTERN_CHARS: usize = 512;
 
-/// The only action API Gateway asks about (spec §3.7), lower-cased: actions match
+/// The only action API Gateway asks about
+/// (docs/aws-compatibility.md#iam-policy-and-simple-responses), lower-cased: actions match
 /// case-insensitively, as in IAM.
 const INVOKE: &str = "execute-api:invoke";
 
 /// `arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{METHOD}{path}`: the `methodArn`
-/// (REST, HTTP API 1.0) or `routeArn` (HTTP API 2.0) of a request (spec §3.1, §3.4), and the
-/// resource its policy is evaluated against (spec §3.7).
+/// (REST, HTTP API 1.0) or `routeArn` (HTTP API 2.0) of a request
+/// (docs/aws-compatibility.md#lambda-authorizer-events), and the resource its policy is evaluated
+/// against (docs/aws-compatibility.md#iam-policy-and-simple-responses).
 ///
 /// `raw_path` is the request path as sent (no query string), starting with `/`; a path without
 /// the leading slash gets one, so `GET /` gives `…/prod/GET/` as on AWS. The stage is written as
-/// configured, `$default` included (spec §3.4 recommendation).
+/// configured, `$default` included (docs/aws-compatibility.md#lambda-authorizer-events recommendation).
 pub fn method_arn(
     region: &str,
     account: &str,
@@ -122,7 +129,8 @@ struct Pattern {
 }
 
 /// Why a `policyDocument` was rejected. Statement indexes are 0-based, as in `Statement[i]`.
-/// Any of these makes the authorizer answer malformed: 500, never cached (spec §3.8).
+/// Any of these makes the authorizer answer malformed: 500, never cached
+/// (docs/aws-compatibility.md#lambda-authorizer-status-codes).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
     /// The document is not a JSON object.
@@ -276,7 +284,7 @@ struct Budget {
 }
 
 impl Policy {
-    /// Parses and compiles a `policyDocument` (spec §3.5).
+    /// Parses and compiles a `policyDocument` (docs/aws-compatibility.md#iam-policy-and-simple-responses).
     ///
     /// Accepted: `Version` optional (any string, or null); `Statement` an array (possibly empty:
     /// everything is implicitly denied) or a single object; per statement, `Effect` exactly
@@ -323,7 +331,8 @@ impl Policy {
 
     /// Evaluates the policy for `execute-api:Invoke` on `resource_arn` (usually [`method_arn`]):
     /// any matching `Deny` gives [`Decision::ExplicitDeny`] (the first one, by index), else any
-    /// matching `Allow` gives [`Decision::Allow`], else [`Decision::ImplicitDeny`] (spec §3.7).
+    /// matching `Allow` gives [`Decision::Allow`], else [`Decision::ImplicitDeny`]
+    /// (docs/aws-compatibility.md#iam-policy-and-simple-responses).
     pub fn evaluate(&self, resource_arn: &str) -> Decision {
         // A restricted Deny (Condition/Principal) applies: we cannot prove its condition false.
         if let Some(deny) = self.denies.iter().find(|s| s.covers(resource_arn)) {
@@ -337,8 +346,9 @@ impl Policy {
 
     /// The `Resource` entries, as written, of the `Allow` statements whose action covers
     /// `execute-api:Invoke` (not `NotResource` ones), in document order. For explaining an
-    /// implicit deny, e.g. "the cached policy allows only `…/GET/pets/1`" (spec §3.7, the
-    /// classic `{proxy+}` + caching surprise).
+    /// implicit deny, e.g. "the cached policy allows only `…/GET/pets/1`"
+    /// (docs/aws-compatibility.md#iam-policy-and-simple-responses, the classic `{proxy+}` + caching
+    /// surprise).
     pub fn allowed_resources(&self) -> Vec<&str> {
         self.allows.iter().filter(|s| !s.negated).flat_map(|s| s.resources.iter().map(|p| &*p.text)).collect()
     }

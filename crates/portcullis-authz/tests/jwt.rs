@@ -1,5 +1,5 @@
 //! The JWT authorizer end to end against a real HTTP identity provider: forged and invalid
-//! tokens (issue 3 point 9), success for every algorithm, scopes, forwarded claims, the
+//! tokens, success for every algorithm, scopes, forwarded claims, the
 //! verified-token cache, explain, compat: aws, the dev issuer.
 
 use std::net::SocketAddr;
@@ -402,7 +402,8 @@ async fn route_scopes_need_any_one_token_scope_and_missing_ones_get_403() {
         assert_eq!((denial.status, denial.reason), (DenialStatus::Forbidden, Reason::ScopeInsufficient));
         assert!(denial.www_authenticate.is_none());
     }
-    // Without route scopes, `scopes` is null even when the token has some (spec §2.8).
+    // Without route scopes, `scopes` is null even when the token has some
+    // (docs/aws-compatibility.md#claims-passed-to-the-integration).
     let AuthContext::Jwt(jwt) =
         run(&authz, Some(&token(json!({"scope": "a"}))), &RouteAuth::default()).await.unwrap()
     else {
@@ -648,7 +649,7 @@ async fn dev_issuer_tokens_verify_through_its_static_key_source() {
         panic!()
     };
     // The claims the authorizer hands on render for Lambda as AWS does (portcullis-events owns
-    // the rendering; spec §2.8).
+    // the rendering; docs/aws-compatibility.md#claims-passed-to-the-integration).
     assert_eq!(portcullis_events::claim_string(&jwt.claims["metadata"]).as_deref(), Some("map[role:admin]"));
     assert_eq!(portcullis_events::claim_string(&jwt.claims["sub"]).as_deref(), Some("alice"));
 }

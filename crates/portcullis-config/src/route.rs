@@ -15,7 +15,7 @@ use crate::url_template::{self, Scheme, UrlTemplate};
 use crate::yaml::{Entry, Node};
 
 /// One route under `routes:`, keyed by its route key (`GET /pets/{id}`, `ANY /{proxy+}`,
-/// `$default`; spec §1.1).
+/// `$default`; docs/aws-compatibility.md#routes-and-route-selection).
 ///
 /// ```yaml
 /// routes:
@@ -39,8 +39,8 @@ pub struct RouteConfig {
     /// authorizer under `authorizers:` (absent = `default_authorizer`).
     pub authorizer: Option<String>,
     /// `scopes`: with a JWT authorizer, the token must carry at least one of these
-    /// (`scope`/`scp`), else 403 (spec §2.6). Default: none (no scope check). AWS: at most
-    /// 10, each 1 to 64 characters (checked under `compat: aws`).
+    /// (`scope`/`scp`), else 403 (docs/aws-compatibility.md#claim-and-scope-checks). Default: none
+    /// (no scope check). AWS: at most 10, each 1 to 64 characters (checked under `compat: aws`).
     pub scopes: Vec<String>,
     /// `rules`: CEL expressions that must all hold, else 403; source text with positions,
     /// compiled by the app. Extension: an error under `compat: aws`.
@@ -60,8 +60,8 @@ pub struct RouteConfig {
 /// What a route does with a matched request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Integration {
-    /// `http: URL`: HTTP proxy integration (spec §5.1); `{var}` placeholders are filled from
-    /// the route's path variables.
+    /// `http: URL`: HTTP proxy integration (docs/aws-compatibility.md#http-proxy-integration);
+    /// `{var}` placeholders are filled from the route's path variables.
     Http(UrlTemplate),
     /// `function: name`: Lambda proxy integration with a function under `functions:`.
     Function(String),

@@ -28,8 +28,9 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
     let tls = opt(cx, &mut m, "tls", None, tls);
     let limits = opt(cx, &mut m, "limits", LimitsConfig::default(), limits);
     let default_state_dir = cx.resolve(".portcullis");
-    let state_dir =
-        opt(cx, &mut m, "state_dir", default_state_dir, |cx, n, p| decode::non_empty(cx, n, p).map(|s| cx.resolve(&s)));
+    let state_dir = opt(cx, &mut m, "state_dir", default_state_dir, |cx, n, p| {
+        decode::non_empty(cx, n, p).map(|s| cx.resolve(&s))
+    });
     let log = opt(cx, &mut m, "log", LogConfig::default(), log);
     let access_log = opt(cx, &mut m, "access_log", AccessLogConfig { enabled: true }, access_log);
     let region = opt(cx, &mut m, "region", "us-east-1".to_owned(), region);
@@ -111,7 +112,11 @@ fn addresses(cx: &mut Cx, m: &mut MapReader<'_>) -> (Option<SocketAddr>, Option<
         && l == a
         && let Some(s) = m.key_span("admin")
     {
-        cx.error(s, &m.path.key("admin"), format!("`admin` and `listen` are both {l}; they need different ports"));
+        cx.error(
+            s,
+            &m.path.key("admin"),
+            format!("`admin` and `listen` are both {l}; they need different ports"),
+        );
     }
     (listen, admin)
 }
@@ -152,7 +157,9 @@ fn region(cx: &mut Cx, n: &Node, p: &YPath) -> Option<String> {
     let s = decode::non_empty(cx, n, p)?;
     let parts: Vec<&str> = s.split('-').collect();
     let valid = parts.len() >= 3
-        && parts.iter().all(|x| !x.is_empty() && x.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts
+            .iter()
+            .all(|x| !x.is_empty() && x.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
         && parts.last().is_some_and(|x| x.chars().all(|c| c.is_ascii_digit()));
     if !valid {
         cx.error(n.span, p, format!("invalid region {s:?} (expected e.g. us-east-1)"));
@@ -173,7 +180,11 @@ fn account_id(cx: &mut Cx, n: &Node, p: &YPath) -> Option<String> {
 fn api_id(cx: &mut Cx, n: &Node, p: &YPath) -> Option<String> {
     let s = decode::non_empty(cx, n, p)?;
     if !s.chars().all(|c| c.is_ascii_alphanumeric()) {
-        cx.error(n.span, p, format!("invalid api_id {s:?} (letters and digits only; it goes into ARNs and host names)"));
+        cx.error(
+            n.span,
+            p,
+            format!("invalid api_id {s:?} (letters and digits only; it goes into ARNs and host names)"),
+        );
         return None;
     }
     Some(s)
@@ -219,7 +230,10 @@ fn functions(cx: &mut Cx, m: &mut MapReader<'_>) -> Functions {
                 cx.error(
                     e.key_span,
                     &p.key(&e.key),
-                    format!("invalid function name {:?} (as on Lambda: 1 to 64 letters, digits, - and _)", e.key),
+                    format!(
+                        "invalid function name {:?} (as on Lambda: 1 to 64 letters, digits, - and _)",
+                        e.key
+                    ),
                 );
                 ok = false;
             }
@@ -253,7 +267,11 @@ fn authorizers(cx: &mut Cx, m: &mut MapReader<'_>, functions: &[String]) -> Auth
         for e in entries {
             kinds.insert(e.key.clone(), authorizer::kind_of(&e.value));
             if e.key == "none" {
-                cx.error(e.key_span, &p.key(&e.key), "`none` is reserved for public routes (`authorizer: none`)");
+                cx.error(
+                    e.key_span,
+                    &p.key(&e.key),
+                    "`none` is reserved for public routes (`authorizer: none`)",
+                );
                 ok = false;
                 continue;
             }
@@ -309,7 +327,8 @@ fn routes(cx: &mut Cx, m: &mut MapReader<'_>, refs: &RouteRefs<'_>) -> Option<Ve
                 routes.push(r);
             }
             Err(dup) => {
-                let (first_span, first_key) = accepted_spans.get(dup.existing_index).cloned().unwrap_or_default();
+                let (first_span, first_key) =
+                    accepted_spans.get(dup.existing_index).cloned().unwrap_or_default();
                 cx.error(
                     e.key_span,
                     &p.key(&e.key),

@@ -116,7 +116,7 @@ pub struct TlsConfig {
     pub key: PathBuf,
 }
 
-/// `limits:` — protection against large and slow clients (spec §7.2).
+/// `limits:` — protection against large and slow clients (docs/aws-compatibility.md#limits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimitsConfig {
     /// `max_body`: largest request body; larger -> 413 `{"message":"Request Entity Too
@@ -124,7 +124,7 @@ pub struct LimitsConfig {
     /// of 1000, KiB/MiB/GiB of 1024). Default `10MiB` (10485760).
     pub max_body: u64,
     /// `max_header_bytes`: request line plus headers; larger -> 431. Default `10240` (AWS's
-    /// limit on header values, spec §7.2).
+    /// limit on header values, docs/aws-compatibility.md#limits).
     pub max_header_bytes: u64,
     /// `header_timeout`: time allowed to receive the request line and headers (slowloris
     /// protection). Default `10s`.
@@ -204,7 +204,7 @@ pub enum Compat {
     Aws,
 }
 
-/// A Lambda payload format version (spec §4).
+/// A Lambda payload format version (docs/aws-compatibility.md#lambda-proxy-integration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PayloadFormatVersion {
     /// `"1.0"`: the REST-style event (`httpMethod`, `multiValueHeaders`).
@@ -251,4 +251,3 @@ impl Config {
         ))
     }
 }
-

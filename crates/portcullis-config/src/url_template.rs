@@ -31,11 +31,12 @@ pub enum UrlPart {
     /// Text copied as written (already valid URL path text, percent-encoding kept).
     Literal(String),
     /// A route variable substituted at request time: `{id}` -> the request's `id` segment,
-    /// `{proxy}` -> everything matched by `{proxy+}` (spec §1.2, §5.1).
+    /// `{proxy}` -> everything matched by `{proxy+}`
+    /// (docs/aws-compatibility.md#routes-and-route-selection, #http-proxy-integration).
     Var(String),
 }
 
-/// A parsed `http:` integration URL (spec §5.1).
+/// A parsed `http:` integration URL (docs/aws-compatibility.md#http-proxy-integration).
 ///
 /// Validated at load: scheme `http`/`https`, a host, no user info (`user:pass@`), no fragment;
 /// every `{name}` placeholder names a variable of the route key (`{proxy}` for `{proxy+}`);

@@ -17,7 +17,7 @@ pub enum AuthContext {
     Lambda(LambdaContext),
 }
 
-/// Claims and scopes of an accepted JWT (spec §2.8).
+/// Claims and scopes of an accepted JWT (docs/aws-compatibility.md#claims-passed-to-the-integration).
 #[derive(Debug, Clone)]
 pub struct JwtContext {
     /// The token's claims as JSON; shared because verified-token cache hits hand out the same map.
@@ -26,7 +26,8 @@ pub struct JwtContext {
     pub scopes: Option<Arc<[String]>>,
 }
 
-/// What a Lambda authorizer returned with an Allow (spec §3.10).
+/// What a Lambda authorizer returned with an Allow
+/// (docs/aws-compatibility.md#authorizer-context-to-the-integration).
 #[derive(Debug, Clone)]
 pub struct LambdaContext {
     /// `principalId` of an IAM-policy response.

@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-/// A request id: 16 ASCII bytes, e.g. `Mc7UVioPPHcEKPA=` (spec §4.1). `Copy`, so stages pass it
-/// around without allocating.
+/// A request id: 16 ASCII bytes, e.g. `Mc7UVioPPHcEKPA=`
+/// (docs/aws-compatibility.md#payload-20-request-event). `Copy`, so stages pass it around without
+/// allocating.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RequestId([u8; 16]);
 

@@ -1,5 +1,5 @@
 //! Cost of building and serializing the Lambda events of every request to a function route
-//! (payload 1.0 and 2.0) and of parsing a function's answer (issue 6 point 5).
+//! (payload 1.0 and 2.0) and of parsing a function's answer.
 //!
 //! Run: `cargo bench -p portcullis-events --bench events -- --quick`.
 

@@ -1,4 +1,4 @@
-//! Lambda authorizer input events (spec §3.1, §3.3, §3.4).
+//! Lambda authorizer input events (docs/aws-compatibility.md#lambda-authorizer-events).
 //!
 //! The REQUEST events are the integration events of the same payload version with the body
 //! removed and the authorizer fields added, so field rules (header joining, cookies, query
@@ -18,8 +18,9 @@ struct TokenEvent<'a> {
     method_arn: &'a str,
 }
 
-/// The REST API TOKEN event (spec §3.1): `{"type":"TOKEN","authorizationToken","methodArn"}`.
-/// The token is the whole header value, `Bearer ` included, as AWS sends it.
+/// The REST API TOKEN event (docs/aws-compatibility.md#lambda-authorizer-events):
+/// `{"type":"TOKEN","authorizationToken","methodArn"}`. The token is the whole header value,
+/// `Bearer ` included, as AWS sends it.
 ///
 /// # Errors
 /// [`EventError::Encode`] if JSON encoding fails.
@@ -27,9 +28,10 @@ pub fn token_event(authorization_token: &str, method_arn: &str) -> Result<Vec<u8
     Ok(serde_json::to_vec(&TokenEvent { kind: "TOKEN", authorization_token, method_arn })?)
 }
 
-/// The HTTP API REQUEST event, payload 1.0 (spec §3.3): the REST-compatible request event plus
-/// `type`, `methodArn`, and `identitySource` / `authorizationToken`, both the identity values
-/// joined with `,`. No body, no `isBase64Encoded`, no `requestContext.authorizer`.
+/// The HTTP API REQUEST event, payload 1.0 (docs/aws-compatibility.md#lambda-authorizer-events):
+/// the REST-compatible request event plus `type`, `methodArn`, and `identitySource` /
+/// `authorizationToken`, both the identity values joined with `,`. No body, no `isBase64Encoded`,
+/// no `requestContext.authorizer`.
 ///
 /// # Errors
 /// [`EventError::Encode`] if JSON encoding fails.
@@ -54,9 +56,10 @@ pub fn request_authorizer_v1(
     Ok(serde_json::to_vec(&event)?)
 }
 
-/// The HTTP API REQUEST event, payload 2.0 (spec §3.4): the 2.0 request event without `body` and
-/// `isBase64Encoded` (and without `requestContext.authorizer`), plus `type`, `routeArn` and
-/// `identitySource` (the resolved values, in configuration order).
+/// The HTTP API REQUEST event, payload 2.0 (docs/aws-compatibility.md#lambda-authorizer-events):
+/// the 2.0 request event without `body` and `isBase64Encoded` (and without
+/// `requestContext.authorizer`), plus `type`, `routeArn` and `identitySource` (the resolved values,
+/// in configuration order).
 ///
 /// # Errors
 /// [`EventError::Encode`] if JSON encoding fails.

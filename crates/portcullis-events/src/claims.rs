@@ -1,14 +1,16 @@
-//! How JWT claims are rendered into `requestContext.authorizer.jwt.claims` (spec §2.8).
+//! How JWT claims are rendered into `requestContext.authorizer.jwt.claims`
+//! (docs/aws-compatibility.md#claims-passed-to-the-integration).
 
 use serde_json::Value;
 
 /// The text AWS puts in the event for one claim value, or `None` for a `null` claim (omitted).
 ///
-/// All claim values reach the function as strings (spec §2.8, observed): strings unchanged,
-/// numbers as their decimal JSON text, booleans as `true`/`false`, arrays in Go `fmt` style
-/// (`[a b c]`, space separated, elements unquoted). Nested objects are [UNDOC]; we follow the
-/// spec's recommendation of Go style as well, `map[k1:v1 k2:v2]` with keys sorted as Go's `fmt`
-/// sorts map keys.
+/// All claim values reach the function as strings
+/// (docs/aws-compatibility.md#claims-passed-to-the-integration, observed): strings unchanged,
+/// numbers as their decimal JSON text, booleans as `true`/`false`, arrays in Go `fmt` style (`[a b
+/// c]`, space separated, elements unquoted). Nested objects are [UNDOC]; we follow the spec's
+/// recommendation of Go style as well, `map[k1:v1 k2:v2]` with keys sorted as Go's `fmt` sorts map
+/// keys.
 pub fn claim_string(value: &Value) -> Option<String> {
     match value {
         Value::Null => None,

@@ -7,9 +7,10 @@ use portcullis_core::UtcTime;
 const MONTHS: [&str; 12] =
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-/// `at` as `dd/MMM/yyyy:HH:mm:ss +0000` in UTC, e.g. `04/Mar/2020:19:15:17 +0000` (spec §4.1).
-/// Times before the Unix epoch render as the epoch. Written digit by digit: it is in every
-/// event, and `format!` with padding cost more than the rest of the timestamp work.
+/// `at` as `dd/MMM/yyyy:HH:mm:ss +0000` in UTC, e.g. `04/Mar/2020:19:15:17 +0000`
+/// (docs/aws-compatibility.md#payload-20-request-event). Times before the Unix epoch render as the
+/// epoch. Written digit by digit: it is in every event, and `format!` with padding cost more than
+/// the rest of the timestamp work.
 pub fn clf_time(at: SystemTime) -> String {
     let t = UtcTime::of(at);
     let mut out = String::with_capacity(26);

@@ -1,6 +1,6 @@
 //! A small JSON writer for the events built on every invocation (payload 2.0 and the REQUEST 2.0
 //! authorizer event). Going through `serde_json` with owned maps cost about 21k instructions per
-//! event under callgrind (issue 4): a `BTreeMap<String, String>` of headers, formatting of the
+//! event under callgrind: a `BTreeMap<String, String>` of headers, formatting of the
 //! source IP and the time, and `serde_json`'s byte-at-a-time string escaping, which was 40% of
 //! it. This writes fields in place; strings that need no escaping (nearly all: header values,
 //! paths, ids) are copied whole, and the rest go through `serde_json`, so the bytes are exactly

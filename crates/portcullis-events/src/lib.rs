@@ -1,6 +1,7 @@
 //! AWS Lambda payload shapes for HTTP API Lambda proxy integrations: the request events of
-//! payload format 2.0 and 1.0 (spec §4.1, §4.2) and the parsing of what a function returns
-//! (spec §4.3, §4.4).
+//! payload format 2.0 and 1.0 (docs/aws-compatibility.md#payload-20-request-event,
+//! #payload-10-request-event) and the parsing of what a function returns
+//! (docs/aws-compatibility.md#response-parsing).
 //!
 //! Where it sits: `portcullis-integration`'s function integration calls [`request_v2`] or
 //! [`request_v1`] to build the event it hands to `portcullis-functions`, and [`response_v2`] or
@@ -9,7 +10,7 @@
 //!
 //! It deliberately does not use `aws_lambda_events` to *emit* events: that crate's serializer
 //! writes fields AWS never sends (`httpMethod` on 2.0 contexts, `null` for absent maps) — see
-//! `shared/research/dependencies.md` §8. Payload 1.0 goes through serialize-only structs; the 2.0
+//!. Payload 1.0 goes through serialize-only structs; the 2.0
 //! events, built on every invocation, are written field by field (`json.rs`). Both follow the
 //! spec field for field; the tests deserialize what we emit with `aws_lambda_events` as a
 //! cross-check.
@@ -40,6 +41,7 @@ pub use request::{
 pub use response::{ResponseError, response_v1, response_v2};
 pub use values::{cookie, json_text, request_value};
 
-/// The Lambda synchronous invocation payload limit, 6 MB (spec §4.5): a request event or a
-/// function response larger than this is refused.
+/// The Lambda synchronous invocation payload limit, 6 MB
+/// (docs/aws-compatibility.md#lambda-integration-failures): a request event or a function response
+/// larger than this is refused.
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;

@@ -1,4 +1,5 @@
-//! Request events for payload format 2.0 (spec §4.1) and 1.0 (spec §4.2).
+//! Request events for payload format 2.0 (docs/aws-compatibility.md#payload-20-request-event) and
+//! 1.0 (docs/aws-compatibility.md#payload-10-request-event).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -20,9 +21,11 @@ use crate::json::Object;
 #[derive(Debug, Clone, Copy)]
 pub struct RequestFacts<'a> {
     /// The request head as the client sent it. `uri.path()` becomes `rawPath`, so it must be the
-    /// full path the client used, including the `/{stage}` prefix of a named stage (spec §1.5).
+    /// full path the client used, including the `/{stage}` prefix of a named stage
+    /// (docs/aws-compatibility.md#stages-and-stage-variables).
     pub parts: &'a http::request::Parts,
-    /// The whole request body (the integration collects it; at most 6 MB, spec §4.5).
+    /// The whole request body (the integration collects it; at most 6 MB,
+    /// docs/aws-compatibility.md#lambda-integration-failures).
     pub body: &'a [u8],
     /// Route key, path parameters, request id, receive time, source address, authorizer outcome.
     pub ctx: &'a CallContext,
@@ -80,15 +83,15 @@ enum AuthorizerV2<'a> {
 /// Which 2.0-shaped event [`write_v2`] writes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum V2Kind<'a> {
-    /// The integration event (spec §4.1).
+    /// The integration event (docs/aws-compatibility.md#payload-20-request-event).
     Integration,
-    /// The REQUEST 2.0 authorizer event (spec §3.4): the integration event without `body`,
-    /// `isBase64Encoded` and `requestContext.authorizer`, plus `type`, `routeArn` and
-    /// `identitySource` (the resolved values, in configuration order).
+    /// The REQUEST 2.0 authorizer event (docs/aws-compatibility.md#lambda-authorizer-events): the
+    /// integration event without `body`, `isBase64Encoded` and `requestContext.authorizer`, plus
+    /// `type`, `routeArn` and `identitySource` (the resolved values, in configuration order).
     Authorizer { route_arn: &'a str, identity_source: &'a [String] },
 }
 
-/// The payload 2.0 request event (spec §4.1) as JSON bytes.
+/// The payload 2.0 request event (docs/aws-compatibility.md#payload-20-request-event) as JSON bytes.
 ///
 /// Field rules: header names lower-cased (the `http` crate already stores them so) and repeated
 /// headers joined with `,`; `Cookie` headers moved to `cookies` and dropped from `headers`;
@@ -193,8 +196,9 @@ pub(crate) fn write_v2(facts: &RequestFacts<'_>, kind: V2Kind<'_>) -> Result<Vec
 }
 
 /// The 2.0 `headers` map: one member per name, repeats joined with `,`, `cookie` left out and
-/// the `x-forwarded-*` headers API Gateway sets (spec §4.1) in place of client-sent ones; sorted
-/// by name.
+/// the `x-forwarded-*` headers API Gateway sets
+/// (docs/aws-compatibility.md#payload-20-request-event) in place of client-sent ones; sorted by
+/// name.
 fn headers_v2<'h>(facts: &RequestFacts<'h>, source_ip: &str) -> Vec<(&'h str, Cow<'h, str>)> {
     let headers = &facts.parts.headers;
     let forwarded = forwarded_headers(facts, source_ip);
@@ -299,7 +303,7 @@ struct IdentityV1<'a> {
     user_arn: Option<&'a str>,
 }
 
-/// The payload 1.0 request event (spec §4.2) as JSON bytes.
+/// The payload 1.0 request event (docs/aws-compatibility.md#payload-10-request-event) as JSON bytes.
 ///
 /// Field rules: absent maps are `null`; `headers` and `queryStringParameters` carry the **last**
 /// value of a repeated name (spec recommendation, REST behaviour), the `multiValue…` maps carry
@@ -395,9 +399,10 @@ fn event_v1<'a>(facts: &RequestFacts<'a>) -> RequestV1<'a> {
 }
 
 /// `requestContext.authorizer` for payload 1.0: the doc sample's `{"claims":null,"scopes":null}`
-/// without an authorizer, flat `claims`/`scopes` for JWT (spec §2.8), and the REST shape for a
-/// Lambda authorizer (`principalId` plus the context keys at top level, JSON types kept; spec
-/// §3.10 leaves this [UNDOC]).
+/// without an authorizer, flat `claims`/`scopes` for JWT
+/// (docs/aws-compatibility.md#claims-passed-to-the-integration), and the REST shape for a Lambda
+/// authorizer (`principalId` plus the context keys at top level, JSON types kept; spec §3.10 leaves
+/// this [UNDOC]).
 fn authorizer_v1(auth: &AuthContext) -> Map<String, Value> {
     let mut out = Map::new();
     match auth {
@@ -433,13 +438,15 @@ fn authorizer_v1(auth: &AuthContext) -> Map<String, Value> {
     out
 }
 
-// === shared pieces (also for the Lambda authorizer events of spec §3.3/§3.4) ===
+// === shared pieces (also for the Lambda authorizer events of
+// docs/aws-compatibility.md#lambda-authorizer-events/§3.4) ===
 
-/// The value of header `name` as AWS hands it on (spec §4.1): every occurrence, in order, joined
-/// with `,` (open question 7 of spec §10: the doc's `,`, not the emulator's `", "`); non-UTF-8
-/// bytes replaced with U+FFFD. `None` when the header is absent. Borrowed when it occurs once.
-/// Shared by events, identity sources, parameter mapping and rules, so that all read a repeated
-/// header the same way.
+/// The value of header `name` as AWS hands it on
+/// (docs/aws-compatibility.md#payload-20-request-event): every occurrence, in order, joined with
+/// `,` (AWS documents `,`; its own emulator uses `", "`:
+/// docs/aws-compatibility.md#payload-20-request-event); non-UTF-8 bytes replaced with U+FFFD.
+/// `None` when the header is absent. Borrowed when it occurs once. Shared by events, identity
+/// sources, parameter mapping and rules, so that all read a repeated header the same way.
 pub fn header_value<'h>(
     headers: &'h HeaderMap,
     name: impl http::header::AsHeaderName,
@@ -456,7 +463,8 @@ pub fn header_value<'h>(
 }
 
 /// The decoded value of query parameter `name` (exact, case-sensitive name), repeats joined
-/// with `,` as in `queryStringParameters` (spec §4.1); `None` when it is not in `raw`.
+/// with `,` as in `queryStringParameters` (docs/aws-compatibility.md#payload-20-request-event);
+/// `None` when it is not in `raw`.
 pub fn query_value(raw: &str, name: &str) -> Option<String> {
     let mut joined: Option<String> = None;
     for pair in raw.split('&').filter(|p| !p.is_empty()) {
@@ -477,7 +485,7 @@ pub fn query_value(raw: &str, name: &str) -> Option<String> {
 }
 
 /// The `cookies` array: every `name=value` pair of every `Cookie` header, in order, trimmed;
-/// nameless cookies (no `=`, or an empty name) dropped (spec §4.1).
+/// nameless cookies (no `=`, or an empty name) dropped (docs/aws-compatibility.md#payload-20-request-event).
 pub fn cookies(headers: &HeaderMap) -> Vec<&str> {
     headers
         .get_all(COOKIE)
@@ -489,7 +497,8 @@ pub fn cookies(headers: &HeaderMap) -> Vec<&str> {
         .collect()
 }
 
-/// Decoded query parameters with repeated names joined by `,` (payload 2.0, spec §4.1).
+/// Decoded query parameters with repeated names joined by `,` (payload 2.0,
+/// docs/aws-compatibility.md#payload-20-request-event).
 pub fn joined_query(raw: &str) -> BTreeMap<String, String> {
     multi_query(raw).into_iter().map(|(k, v)| (k, v.join(","))).collect()
 }
@@ -512,10 +521,11 @@ pub fn form_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(&plus_as_space).decode_utf8_lossy().into_owned()
 }
 
-/// The `x-forwarded-*` headers API Gateway adds to what it hands the integration (spec §4.1,
-/// observed in real events): the source IP appended to any client-sent `x-forwarded-for` (with
-/// `", "`, as proxies append), and `x-forwarded-proto` / `x-forwarded-port` describing the
-/// client's connection (port from `Host`, else 443/80), replacing client-sent values.
+/// The `x-forwarded-*` headers API Gateway adds to what it hands the integration
+/// (docs/aws-compatibility.md#payload-20-request-event, observed in real events): the source IP
+/// appended to any client-sent `x-forwarded-for` (with `", "`, as proxies append), and
+/// `x-forwarded-proto` / `x-forwarded-port` describing the client's connection (port from `Host`,
+/// else 443/80), replacing client-sent values.
 fn forwarded_headers(facts: &RequestFacts<'_>, source_ip: &str) -> [(&'static str, Cow<'static, str>); 3] {
     let ctx = facts.ctx;
     let mut xff = String::new();
@@ -570,7 +580,8 @@ pub(crate) fn domain_prefix(domain: &str) -> &str {
     host.split('.').next().unwrap_or(host)
 }
 
-/// Content types the AWS emulator treats as binary (spec §4.1, [UNDOC] on AWS itself).
+/// Content types the AWS emulator treats as binary
+/// (docs/aws-compatibility.md#payload-20-request-event, [UNDOC] on AWS itself).
 fn is_binary_content_type(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     essence.starts_with("image/")

@@ -1,4 +1,5 @@
-//! Turning a function's output into an HTTP response: payload 2.0 (spec §4.3) and 1.0 (§4.4).
+//! Turning a function's output into an HTTP response: payload 2.0
+//! (docs/aws-compatibility.md#response-parsing) and 1.0 (§4.4).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -8,7 +9,8 @@ use http::{HeaderName, HeaderValue, Response, StatusCode};
 use serde_json::{Map, Value};
 
 /// Why a function's output is not a valid response. Every variant becomes
-/// `500 {"message":"Internal Server Error"}` on an HTTP API (spec §4.4, §4.5).
+/// `500 {"message":"Internal Server Error"}` on an HTTP API
+/// (docs/aws-compatibility.md#response-parsing, #lambda-integration-failures).
 #[derive(Debug, thiserror::Error)]
 pub enum ResponseError {
     /// Payload 1.0 output that is not JSON.
@@ -47,7 +49,7 @@ pub enum ResponseError {
 /// §4.3, [UNDOC] on AWS itself).
 const DEFAULT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 
-/// Parses a payload 2.0 function output (spec §4.3).
+/// Parses a payload 2.0 function output (docs/aws-compatibility.md#response-parsing).
 ///
 /// A JSON object with a `statusCode` key is the full form: `statusCode`, `headers` (string
 /// values; numbers and booleans are accepted as their text), `cookies` (one `Set-Cookie` each),
@@ -85,7 +87,7 @@ fn response_v2_from_value(output: &[u8]) -> Result<Response<Bytes>, ResponseErro
 /// A 2.0 full-form output whose fields all have their expected types. Parsing into this first
 /// skips building a `serde_json::Value` (a map with owned keys) for the common answer: under
 /// callgrind the `Value` parse and drop were 6k of the 8k instructions of a `{"statusCode":200,
-/// "body":"ok"}` response (issue 4). Anything this does not take (no or `null` `statusCode`, a
+/// "body":"ok"}` response. Anything this does not take (no or `null` `statusCode`, a
 /// field of another type, a duplicate key, not an object, not JSON) goes the `Value` way, which
 /// decides between full form and inferred and names the error: so both ways give the same answer.
 #[derive(serde::Deserialize)]
@@ -136,9 +138,9 @@ fn set_cookies<'c>(
     Ok(())
 }
 
-/// Parses a payload 1.0 function output (spec §4.4): a JSON object with `statusCode`,
-/// `headers`, `multiValueHeaders` (whose values win for a name in both), `body` and
-/// `isBase64Encoded`.
+/// Parses a payload 1.0 function output (docs/aws-compatibility.md#response-parsing): a JSON object
+/// with `statusCode`, `headers`, `multiValueHeaders` (whose values win for a name in both), `body`
+/// and `isBase64Encoded`.
 ///
 /// # Errors
 /// Not a JSON object, no `statusCode`, or a bad field: see [`ResponseError`].
@@ -165,7 +167,8 @@ pub fn response_v1(output: &[u8]) -> Result<Response<Bytes>, ResponseError> {
                     Value::Null => continue,
                     _ => return Err(ResponseError::InvalidHeaderMap("multiValueHeaders")),
                 };
-                // multiValueHeaders win over headers for the same name (spec §4.4).
+                // multiValueHeaders win over headers for the same name
+                // (docs/aws-compatibility.md#response-parsing).
                 response.headers_mut().remove(&name);
                 for value in values {
                     let value = header_value(&name, value, "multiValueHeaders")?;

@@ -49,7 +49,7 @@ pub struct FunctionSettings {
     /// The function directory: working directory and `LAMBDA_TASK_ROOT` of its instances.
     pub dir: PathBuf,
     /// How long one invocation may run, from dispatch to the instance. Default 30 s (the HTTP
-    /// API integration limit, spec §7.2). On expiry the instance is killed.
+    /// API integration limit, docs/aws-compatibility.md#limits). On expiry the instance is killed.
     pub timeout: Duration,
     /// At most this many instances at once, each running one invocation at a time as on Lambda.
     /// Default 10.

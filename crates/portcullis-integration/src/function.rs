@@ -1,12 +1,13 @@
-//! Lambda function integration: the request becomes a payload 2.0 or 1.0 event (spec §4.1,
-//! §4.2), the function is invoked through `portcullis-functions`, and its output becomes the
-//! response (spec §4.3, §4.4).
+//! Lambda function integration: the request becomes a payload 2.0 or 1.0 event
+//! (docs/aws-compatibility.md#payload-20-request-event, §4.2), the function is invoked through
+//! `portcullis-functions`, and its output becomes the response
+//! (docs/aws-compatibility.md#response-parsing).
 //!
 //! Failures map onto [`IntegrationError`] so the pipeline's single rescue table answers them as
-//! spec §4.5 asks: a function timeout or the integration timeout is `Timeout` (503); an event over
-//! Lambda's 6 MB limit is `BodyTooLarge` (413); a function error, crash, init failure, throttle,
-//! oversized or malformed output is `Upstream` (500), with a [`FunctionCallError`] as its source
-//! for the log.
+//! docs/aws-compatibility.md#lambda-integration-failures asks: a function timeout or the
+//! integration timeout is `Timeout` (503); an event over Lambda's 6 MB limit is `BodyTooLarge`
+//! (413); a function error, crash, init failure, throttle, oversized or malformed output is
+//! `Upstream` (500), with a [`FunctionCallError`] as its source for the log.
 
 use std::time::Duration;
 
@@ -22,9 +23,11 @@ use crate::{BoxFuture, Integration, IntegrationError};
 /// `PayloadFormatVersion` of a Lambda integration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PayloadFormat {
-    /// `"1.0"`: the REST-compatible event and response (spec §4.2, §4.4).
+    /// `"1.0"`: the REST-compatible event and response
+    /// (docs/aws-compatibility.md#payload-10-request-event, #response-parsing).
     V1,
-    /// `"2.0"` (the default for HTTP APIs): spec §4.1, §4.3.
+    /// `"2.0"` (the default for HTTP APIs): docs/aws-compatibility.md#payload-20-request-event,
+    /// #response-parsing.
     #[default]
     V2,
 }
@@ -84,7 +87,8 @@ impl FunctionIntegration {
         ctx: &CallContext,
     ) -> Result<Response<Body>, IntegrationError> {
         let (parts, body) = req.into_parts();
-        // The whole body is needed for the event; Lambda's 6 MB sync limit applies (spec §4.5).
+        // The whole body is needed for the event; Lambda's 6 MB sync limit applies
+        // (docs/aws-compatibility.md#lambda-integration-failures).
         let body = collect_bounded(body, MAX_PAYLOAD_BYTES).await?;
         let s = &self.settings;
         let facts = events::RequestFacts::new(&parts, &body, ctx, &s.api);

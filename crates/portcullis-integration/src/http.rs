@@ -1,5 +1,5 @@
 //! HTTP proxy integration: forwards the request to an upstream URL and streams the answer back
-//! (spec §5.1, `HTTP_PROXY`).
+//! (docs/aws-compatibility.md#http-proxy-integration, `HTTP_PROXY`).
 //!
 //! Where it sits: `portcullis-app` builds one [`HttpClient`] per process (it owns the connection
 //! pools and survives config reloads) and one [`HttpIntegration`] per route from typed
@@ -18,7 +18,8 @@
 //!
 //! What it deliberately does not do: retries (a request body is streamed once and cannot be
 //! replayed), WebSocket/`Upgrade` pass-through, `Expect: 100-continue` towards the upstream, and
-//! request/response parameter mapping (spec §5.2/§5.3, a pipeline stage of its own).
+//! request/response parameter mapping (docs/aws-compatibility.md#request-parameter-mapping/§5.3, a
+//! pipeline stage of its own).
 
 mod client;
 mod headers;
@@ -56,7 +57,7 @@ pub enum HttpVersion {
     #[default]
     Auto,
     /// Always HTTP/1.1 (no ALPN offered over TLS). AWS always speaks HTTP/1.1 to backends
-    /// (spec §5.1), so this is the strict-parity choice.
+    /// (docs/aws-compatibility.md#http-proxy-integration), so this is the strict-parity choice.
     Http1,
     /// Always HTTP/2: h2c with prior knowledge over `http`, ALPN `h2` only over `https`.
     Http2,
@@ -70,7 +71,7 @@ pub struct HttpSettings {
     /// Maximum time from sending the request until the upstream's response head arrives
     /// (connect, TLS handshake and request upload included). Streaming the response body after
     /// the head is not limited, so long downloads are not cut. AWS: 50 ms–30 s, default 30 s
-    /// (spec §5.1, §7.2).
+    /// (docs/aws-compatibility.md#http-proxy-integration, #limits).
     pub timeout: Duration,
     /// HTTP version towards the upstream.
     pub version: HttpVersion,
@@ -262,7 +263,7 @@ impl Integration for HttpIntegration {
 
 /// The `Host` header of an upstream that always speaks HTTP/1 (`host`, plus `:port` as written
 /// unless it is the scheme's default, as hyper-util's client writes it), built once per route
-/// instead of formatted on every request (issue 6); `None` when the upstream may speak HTTP/2,
+/// instead of formatted on every request; `None` when the upstream may speak HTTP/2,
 /// where the authority travels as `:authority` and no `host` header may be added. `Some` also
 /// picks the route's transport: the origin's HTTP/1.1 pool.
 fn http1_host(target: &UpstreamTarget, version: HttpVersion) -> Option<HeaderValue> {

@@ -28,7 +28,7 @@ pub trait Integration: Send + Sync + 'static {
 }
 
 /// Why an integration produced no response. The pipeline maps each variant to one HTTP answer
-/// (spec §7.3, §4.5).
+/// (docs/aws-compatibility.md#standard-error-responses, #lambda-integration-failures).
 #[derive(Debug, thiserror::Error)]
 pub enum IntegrationError {
     /// No response head within the integration timeout.

@@ -1,4 +1,5 @@
-//! The HTTP proxy integration against real upstream servers on 127.0.0.1 (spec §5.1, §4.5).
+//! The HTTP proxy integration against real upstream servers on 127.0.0.1
+//! (docs/aws-compatibility.md#http-proxy-integration, #lambda-integration-failures).
 //!
 //! Every upstream here is a real hyper server on an ephemeral port that records what it received
 //! and counts the TCP connections it accepted; tests assert on those records.

@@ -1,4 +1,4 @@
-//! The built-in development issuer (issue 3 point 8): an ES256 key generated on first use and
+//! The built-in development issuer: an ES256 key generated on first use and
 //! persisted under the state directory, its discovery document and JWKS (served by the gateway's
 //! admin listener), and token minting for `portcullis token`.
 

@@ -11,7 +11,7 @@ use crate::error::{FetchError, JwksError};
 use crate::registry::JwksOptions;
 
 /// Whether `url` may be fetched: https anywhere, http only to loopback (local IdPs, tests);
-/// spec §2.1 recommends https-only issuers.
+/// docs/aws-compatibility.md#token-extraction-and-keys recommends https-only issuers.
 pub(crate) fn is_allowed_url(url: &Url) -> bool {
     match url.scheme() {
         "https" => true,
@@ -65,7 +65,8 @@ impl Fetcher {
         Ok(Self { client, timeout: options.fetch_timeout, max_body: options.max_body })
     }
 
-    /// GET `url` as JSON within the fetch timeout and body cap (spec §2.3: 1500 ms, 150 000 B).
+    /// GET `url` as JSON within the fetch timeout and body cap
+    /// (docs/aws-compatibility.md#token-extraction-and-keys: 1500 ms, 150 000 B).
     pub(crate) async fn get_json(&self, url: &Url) -> Result<Fetched, FetchError> {
         let fut = self.get_json_unbounded(url);
         match tokio::time::timeout(self.timeout, fut).await {

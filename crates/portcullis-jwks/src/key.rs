@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::der;
 use crate::error::KeyError;
 
-/// The kind of public key, which fixes the algorithms it may verify (issue 3 point 2: the JWK's
+/// The kind of public key, which fixes the algorithms it may verify (the JWK's
 /// `kty`/`crv` must agree with the token's `alg`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyKind {
@@ -72,7 +72,7 @@ pub struct VerifyKey {
     decoding: DecodingKey,
     /// The key parsed by aws-lc once per algorithm it supports, so a verify never rebuilds it
     /// (jsonwebtoken's `crypto::verify` clones the key and rebuilds the RSA/EC key object on
-    /// every call; issue 6). `None` where aws-lc refused the material: such a key verifies
+    /// every call). `None` where aws-lc refused the material: such a key verifies
     /// nothing, as before.
     parsed: Vec<(Algorithm, Option<ParsedPublicKey>)>,
     fingerprint: [u8; 32],

@@ -6,12 +6,13 @@
 //! one store per issuer / JWKS URL / key file and keeps it (with its background refresh) across
 //! config reloads. It does not verify tokens or check claims (that is `portcullis-authz`).
 //!
-//! Lifecycle (issue 3 point 3, spec §2.3): stores created together fetch in parallel; each
-//! refreshes in the background at 90 % of the JWKS lifetime (`Cache-Control: max-age` clamped,
-//! default 1 h); an unknown `kid` causes one single-flight, rate-limited refetch; when the IdP is
-//! down or slow the last good keys are served up to a staleness bound (24 h), fetches time out
-//! after 1.5 s and back off; bodies are capped at 150 000 bytes; no request waits more than 2 s
-//! for keys. The request path is one `ArcSwap` load and a scan of a few keys: no locks.
+//! Lifecycle (docs/aws-compatibility.md#token-extraction-and-keys): stores created
+//! together fetch in parallel; each refreshes in the background at 90 % of the JWKS lifetime
+//! (`Cache-Control: max-age` clamped, default 1 h); an unknown `kid` causes one single-flight,
+//! rate-limited refetch; when the IdP is down or slow the last good keys are served up to a
+//! staleness bound (24 h), fetches time out after 1.5 s and back off; bodies are capped at 150 000
+//! bytes; no request waits more than 2 s for keys. The request path is one `ArcSwap` load and a
+//! scan of a few keys: no locks.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod der;
@@ -47,7 +48,7 @@ pub const ASYMMETRIC_ALGORITHMS: [Algorithm; 9] = [
 
 /// Installs jsonwebtoken's aws-lc-rs `CryptoProvider` as the process default. jsonwebtoken picks
 /// one automatically only when exactly one backend feature is enabled in the whole build, and
-/// otherwise panics on first use (dependencies.md §3), so we always install it explicitly.
+/// otherwise panics on first use, so we always install it explicitly.
 /// Idempotent; called by the registry, the authorizer and the dev issuer.
 pub fn install_crypto_provider() {
     // Err means a provider is already installed, which is what we want.

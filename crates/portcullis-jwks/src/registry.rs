@@ -34,7 +34,8 @@ pub enum KeySource {
     Static(Value),
 }
 
-/// Bounds of the key lifecycle. Defaults follow issue 3 point 3 and spec §2.3/§2.9.
+/// Bounds of the key lifecycle. Defaults follow
+/// docs/aws-compatibility.md#token-extraction-and-keys/§2.9.
 #[derive(Debug, Clone)]
 pub struct JwksOptions {
     /// Per-request timeout of discovery and JWKS GETs. Default 1.5 s (AWS's limit).

@@ -1,6 +1,6 @@
 //! One issuer's keys: an `ArcSwap`'d key set read lock-free by every request, refreshed in the
 //! background, refetched (single-flight, rate-limited) when an unknown `kid` shows up, and kept
-//! through identity-provider outages up to a staleness bound (issue 3 point 3).
+//! through identity-provider outages up to a staleness bound.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -181,7 +181,7 @@ impl KeyStore {
     }
 
     /// Whether `key` is still published in a usable set: a verified-token cache hit is honoured
-    /// only while its key is (issue 3 point 5).
+    /// only while its key is.
     pub fn still_published(&self, key: &VerifyKey) -> bool {
         let guard = self.inner.keys.load();
         guard

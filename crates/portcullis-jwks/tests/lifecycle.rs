@@ -1,4 +1,4 @@
-//! Key lifecycle against a real HTTP identity provider under test control (issue 3 point 9):
+//! Key lifecycle against a real HTTP identity provider under test control:
 //! discovery, sharing, rotation, outage, slow IdP, random-kid flood, Cache-Control, limits.
 
 use std::sync::Arc;

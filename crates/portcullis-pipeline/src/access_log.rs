@@ -91,7 +91,7 @@ impl AccessRecord {
     }
 
     /// The line as it is written. Field names follow AWS `$context` variables where one exists
-    /// (spec §7.4), in snake case.
+    /// (docs/aws-compatibility.md#access-logging), in snake case.
     pub fn line(&self) -> AccessLine<'_> {
         let since_epoch = self.received_at.duration_since(UNIX_EPOCH).unwrap_or_default();
         AccessLine {

@@ -475,7 +475,11 @@ mod tests {
         ]);
         let mut p = parts("/x?q=1&q=two+2&Q=no", &[("x-a", "A"), ("x-b", "B1"), ("x-b", "B2")]);
         m.apply(&mut p, &ctx(AuthContext::None), None).unwrap();
-        assert_eq!(header_values(&p, "x-a"), ["B1,B2"], "repeats joined with a comma (spec §5.2)");
+        assert_eq!(
+            header_values(&p, "x-a"),
+            ["B1,B2"],
+            "repeats joined with a comma (docs/aws-compatibility.md#request-parameter-mapping)"
+        );
         assert_eq!(header_values(&p, "x-b"), ["A"]);
         assert_eq!(header_values(&p, "x-q"), ["1,two 2"], "query names are case-sensitive");
     }

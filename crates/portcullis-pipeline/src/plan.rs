@@ -22,7 +22,8 @@ pub struct Snapshot {
     pub debug_headers: bool,
 }
 
-/// Size limits checked before any other stage (spec §7.2, §9 step 1).
+/// Size limits checked before any other stage (docs/aws-compatibility.md#limits,
+/// #request-processing-order step 1).
 #[derive(Debug, Clone, Copy)]
 pub struct RequestLimits {
     /// Largest accepted request body in bytes (`max_body`, default 10 MiB).
@@ -37,10 +38,10 @@ pub struct RoutePlan {
     pub key: Arc<str>,
     /// Who may call it.
     pub access: Access,
-    /// The route's own `rules:` (CEL), checked after the authorizer's (extension, issue 5).
+    /// The route's own `rules:` (CEL), checked after the authorizer's (extension).
     pub rules: Option<Arc<RuleSet>>,
-    /// Request parameter mapping (spec §5.2), applied between authorize and integrate;
-    /// `None` when the route has none.
+    /// Request parameter mapping (docs/aws-compatibility.md#request-parameter-mapping), applied
+    /// between authorize and integrate; `None` when the route has none.
     pub mapping: Option<Box<crate::mapping::RequestMapping>>,
     /// Where it goes.
     pub integration: Arc<dyn Integration>,

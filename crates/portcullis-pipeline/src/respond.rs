@@ -45,27 +45,32 @@ pub fn response(
 /// Why the gateway answered by itself instead of forwarding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
-    /// No route matched (no 405 on HTTP APIs, spec §1.3).
+    /// No route matched (no 405 on HTTP APIs, docs/aws-compatibility.md#routes-and-route-selection).
     NotFound,
     /// The request path cannot be routed safely (bad percent-encoding, dot segments).
     BadRequest,
-    /// Request line and headers over the configured limit (10,240 bytes by default, spec §7.2).
+    /// Request line and headers over the configured limit (10,240 bytes by default,
+    /// docs/aws-compatibility.md#limits).
     HeadersTooLarge,
-    /// Body over `max_body` (spec §7.2), or over 6 MB for a Lambda integration (spec §4.5).
+    /// Body over `max_body` (docs/aws-compatibility.md#limits), or over 6 MB for a Lambda
+    /// integration (docs/aws-compatibility.md#lambda-integration-failures).
     PayloadTooLarge,
     /// Missing or invalid credentials (JWT failures, missing identity source).
     Unauthorized {
-        /// The `www-authenticate` challenge, when the authorizer produced one (spec §2.7).
+        /// The `www-authenticate` challenge, when the authorizer produced one
+        /// (docs/aws-compatibility.md#jwt-failure-responses).
         www_authenticate: Option<HeaderValue>,
     },
     /// Authenticated but not allowed (scopes, Deny policies, rules).
     Forbidden,
-    /// Throttled (spec §7.1).
+    /// Throttled (docs/aws-compatibility.md#throttling).
     TooManyRequests,
-    /// The integration or an authorizer failed (spec §4.5, §3.8).
+    /// The integration or an authorizer failed
+    /// (docs/aws-compatibility.md#lambda-integration-failures, #lambda-authorizer-status-codes).
     InternalServerError,
-    /// The integration did not answer within its timeout (spec §4.5: 503, not 504), or its
-    /// upstream is at its connection cap with a full queue.
+    /// The integration did not answer within its timeout
+    /// (docs/aws-compatibility.md#lambda-integration-failures: 503, not 504), or its upstream is at
+    /// its connection cap with a full queue.
     ServiceUnavailable,
 }
 
@@ -174,8 +179,9 @@ impl From<Denial> for Rejection {
 }
 
 impl From<&IntegrationError> for Rejection {
-    /// Integration failures (spec §4.5 and §7.3). Unreachable, reset and malformed upstreams are
-    /// AWS's "integration failure" (500); only a timeout is 503. See docs/decisions.md.
+    /// Integration failures (docs/aws-compatibility.md#lambda-integration-failures,
+    /// #standard-error-responses). Unreachable, reset and malformed upstreams are AWS's
+    /// "integration failure" (500); only a timeout is 503. See docs/decisions.md.
     fn from(error: &IntegrationError) -> Self {
         match error {
             IntegrationError::Timeout(_) | IntegrationError::Saturated => Rejection::ServiceUnavailable,

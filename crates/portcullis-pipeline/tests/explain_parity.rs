@@ -54,7 +54,8 @@ impl AuthorizerFunction for Function {
                 .or_else(|| event["identitySource"][0].as_str())
                 .unwrap_or_default()
                 .to_owned();
-            let arn = event["methodArn"].as_str().or_else(|| event["routeArn"].as_str()).unwrap_or("").to_owned();
+            let arn =
+                event["methodArn"].as_str().or_else(|| event["routeArn"].as_str()).unwrap_or("").to_owned();
             let policy = |effect: &str, resource: &str| {
                 json!({"principalId": "p", "policyDocument": {"Version": "2012-10-17", "Statement": [
                     {"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}]}})
@@ -71,7 +72,10 @@ impl AuthorizerFunction for Function {
                 }
                 "garbage" => return Ok(Bytes::from_static(b"not json")),
                 "deny" => policy("Deny", &arn),
-                "elsewhere" => policy("Allow", "arn:aws:execute-api:us-east-1:123456789012:portcullis/$default/GET/other"),
+                "elsewhere" => policy(
+                    "Allow",
+                    "arn:aws:execute-api:us-east-1:123456789012:portcullis/$default/GET/other",
+                ),
                 "this-arn-only" => policy("Allow", &arn),
                 "no" => json!({"isAuthorized": false}),
                 _ => policy("Allow", "*"),
@@ -93,7 +97,8 @@ fn snapshot(key: &TestKey) -> Snapshot {
         let mut settings = JwtSettings::new(ISSUER, vec!["api".to_owned()]);
         settings.compat_aws = compat_aws;
         if !compat_aws {
-            settings.algorithms = vec![portcullis_authz::Algorithm::RS256, portcullis_authz::Algorithm::ES256];
+            settings.algorithms =
+                vec![portcullis_authz::Algorithm::RS256, portcullis_authz::Algorithm::ES256];
         }
         Arc::new(JwtAuthorizer::new(settings, Arc::clone(&keys)).unwrap())
     };
@@ -104,8 +109,9 @@ fn snapshot(key: &TestKey) -> Snapshot {
         let registry = JwksRegistry::new(options).unwrap();
         let store = registry.store(KeySource::Discovery { issuer: "http://127.0.0.1:9".into() }).unwrap();
         registry.start_all();
-        Arc::new(JwtAuthorizer::new(JwtSettings::new("http://127.0.0.1:9", vec!["api".into()]), store).unwrap())
-            as Arc<dyn Authorizer>
+        Arc::new(
+            JwtAuthorizer::new(JwtSettings::new("http://127.0.0.1:9", vec!["api".into()]), store).unwrap(),
+        ) as Arc<dyn Authorizer>
     };
     let function = Arc::new(Function { calls: AtomicUsize::new(0) }) as Arc<dyn AuthorizerFunction>;
     let lambda = |event: LambdaEvent, simple: bool, ttl: u64| -> Arc<dyn Authorizer> {
@@ -143,7 +149,11 @@ fn snapshot(key: &TestKey) -> Snapshot {
             })),
             rules: None,
             mapping: None,
-            integration: Arc::new(RespondIntegration::new(StatusCode::OK, HeaderMap::new(), Bytes::from_static(b"ok"))),
+            integration: Arc::new(RespondIntegration::new(
+                StatusCode::OK,
+                HeaderMap::new(),
+                Bytes::from_static(b"ok"),
+            )),
         };
         table.insert(key.parse().unwrap(), Arc::new(plan)).unwrap();
     }
@@ -207,8 +217,17 @@ fn scenarios(key: &TestKey) -> Vec<(Reason, Vec<Sent>)> {
         (Reason::TokenMalformed, one("/jwt", bearer("garbage".into()))),
         (Reason::TokenTooLarge, one("/jwt", bearer("a".repeat(20_000)))),
         (Reason::AlgNotAllowed, one("/jwt", bearer(with_header(json!({"alg": "none", "kid": kid}))))),
-        (Reason::HeaderKeyRejected, one("/jwt", bearer(with_header(json!({"alg": "RS256", "kid": kid, "jwk": key.jwk()}))))),
-        (Reason::CritUnsupported, one("/jwt", bearer(with_header(json!({"alg": "RS256", "kid": kid, "crit": ["b64"], "b64": false}))))),
+        (
+            Reason::HeaderKeyRejected,
+            one("/jwt", bearer(with_header(json!({"alg": "RS256", "kid": kid, "jwk": key.jwk()})))),
+        ),
+        (
+            Reason::CritUnsupported,
+            one(
+                "/jwt",
+                bearer(with_header(json!({"alg": "RS256", "kid": kid, "crit": ["b64"], "b64": false}))),
+            ),
+        ),
         (Reason::KidMissing, one("/aws", bearer(with_header(json!({"alg": "RS256"}))))),
         (Reason::KidUnknown, one("/jwt", bearer(with_header(json!({"alg": "RS256", "kid": "nope"}))))),
         (Reason::KeyAlgMismatch, one("/jwt", bearer(with_header(json!({"alg": "ES256", "kid": kid}))))),
@@ -254,7 +273,9 @@ async fn explain(snapshot: &Snapshot, sent: &Sent) -> (u16, Option<String>) {
     let explained = portcullis_pipeline::explain(snapshot, parts, Vec::new()).await;
     match explained.outcome {
         Ok(_) => (200, None),
-        Err((rejection, denial)) => (rejection.status().as_u16(), denial.map(|d| d.reason.as_str().to_owned())),
+        Err((rejection, denial)) => {
+            (rejection.status().as_u16(), denial.map(|d| d.reason.as_str().to_owned()))
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! Match cost of [`RouteTable::find`] with 10, 1,000 and 10,000 routes, for a literal hit, a
-//! `{var}` hit, a greedy hit and a miss (issue 2: cost must not grow with the number of routes).
+//! `{var}` hit, a greedy hit and a miss (the cost must not grow with the number of routes).
 //!
 //! Run: `cargo bench -p portcullis-route --bench route_match -- --quick`.
 

@@ -1,4 +1,5 @@
-//! Route keys as written in the config: `$default` or `<METHOD> <path>` (spec §1.1).
+//! Route keys as written in the config: `$default` or `<METHOD> <path>`
+//! (docs/aws-compatibility.md#routes-and-route-selection).
 //!
 //! Parsing is strict because a route key that the gateway silently reinterprets is a route that
 //! never matches: every refusal names the problem and, where there is an obvious fix, suggests it
@@ -18,7 +19,8 @@ use crate::path::PathTemplate;
 /// refuses every non-canonical spelling, e.g. `get /pets` or two spaces).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RouteKey {
-    /// `$default`: catches every request that no other route matches (spec §1.3 step 4).
+    /// `$default`: catches every request that no other route matches
+    /// (docs/aws-compatibility.md#routes-and-route-selection).
     Default,
     /// `<METHOD> <path>`, e.g. `GET /pets/{id}` or `ANY /{proxy+}`.
     Route {
@@ -31,8 +33,9 @@ pub enum RouteKey {
 
 /// The method part of a route key.
 ///
-/// Only the seven methods AWS lists for `$context.httpMethod` (spec §1.1) can be named; other
-/// request methods (e.g. `PROPFIND`) can only reach `ANY` routes or `$default`.
+/// Only the seven methods AWS lists for `$context.httpMethod`
+/// (docs/aws-compatibility.md#routes-and-route-selection) can be named; other request methods (e.g.
+/// `PROPFIND`) can only reach `ANY` routes or `$default`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum MethodSel {
     /// `ANY`: every method not otherwise defined for the same path template.

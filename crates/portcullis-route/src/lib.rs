@@ -1,10 +1,12 @@
-//! AWS HTTP API route keys and route selection (spec §1.1–1.4). Pure: no I/O, no async.
+//! AWS HTTP API route keys and route selection
+//! (docs/aws-compatibility.md#routes-and-route-selection–1.4). Pure: no I/O, no async.
 //!
 //! One job: turn route keys (`GET /pets/{id}`, `ANY /{proxy+}`, `$default`) into an immutable
 //! [`RouteTable`] and pick, for a request's method and raw path, the route AWS would pick, with
 //! its path parameters. It does not know stages (the caller strips the stage segment first,
-//! spec §1.5), CORS preflight (spec §1.4, a pipeline stage) or integrations (the table stores
-//! any `T`, typically the route's compiled plan).
+//! docs/aws-compatibility.md#stages-and-stage-variables), CORS preflight
+//! (docs/aws-compatibility.md#cors, a pipeline stage) or integrations (the table stores any `T`,
+//! typically the route's compiled plan).
 //!
 //! Where it sits: a leaf. `portcullis-config` parses route keys with it (errors carry a
 //! [`RouteKeyError::suggestion`]), `portcullis-app` builds the table, `portcullis-pipeline`
@@ -36,8 +38,9 @@
 //! [`DuplicateRoute`].
 //!
 //! # Matching rules
-//! These are our decisions where AWS is `[UNDOC]` (spec §1.2, §1.3); the property tests check
-//! the trie against a brute-force scorer of exactly these rules.
+//! These are our decisions where AWS is `[UNDOC]`
+//! (docs/aws-compatibility.md#routes-and-route-selection); the property tests check the trie
+//! against a brute-force scorer of exactly these rules.
 //! - `raw_path` is the request path without the query, still percent-encoded, starting with
 //!   `/`. It is split on `/`; each segment is percent-decoded for comparison with literal
 //!   segments; literal comparison is exact and case-sensitive; a trailing slash is significant.
@@ -46,8 +49,9 @@
 //!   through the gateway), more than [`MAX_SEGMENTS`] segments.
 //! - `{var}` matches exactly one non-empty segment. `{name+}` matches one or more remaining
 //!   segments, non-empty overall; a root-level greedy (`/{proxy+}`) also matches the bare `/`
-//!   with an empty value (spec §1.2 recommendation; a `… /` route still wins, being literal;
-//!   [`RouteTableBuilder::root_greedy_takes_slash`] turns this off).
+//! with an empty value (docs/aws-compatibility.md#routes-and-route-selection recommendation; a `…
+//! /` route still wins, being literal;   [`RouteTableBuilder::root_greedy_takes_slash`] turns this
+//! off).
 //! - A `%2F` inside a segment stays inside that segment. [`Param::raw`] is the raw text (for a
 //!   greedy variable, the raw segments joined by `/`), [`Param::decoded`] the decoded text.
 //! - Priority among the routes that match (a total order):
@@ -60,7 +64,8 @@
 //!   7. for the same path template, an explicit method beats `ANY`.
 //!
 //!   `$default` is used only when nothing else matches. A method with no route on the path
-//!   (and no `ANY`, no `$default`) is a miss, `Ok(None)`: HTTP APIs have no 405 (spec §1.3).
+//! (and no `ANY`, no `$default`) is a miss, `Ok(None)`: HTTP APIs have no 405
+//! (docs/aws-compatibility.md#routes-and-route-selection).
 //! - Methods are literal: `HEAD` does not match `GET` routes. Methods outside the seven
 //!   (e.g. `PROPFIND`) can only match `ANY` routes or `$default`.
 //!

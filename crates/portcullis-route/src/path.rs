@@ -2,9 +2,9 @@
 //!
 //! Both sides are split the same way: drop the leading `/`, split on `/`. So `/` is one empty
 //! segment, and a trailing slash is a final empty segment (`/pets/` = `pets`, ``), which keeps
-//! `/pets/` distinct from `/pets` (spec §1.2: trailing slash `[UNDOC]`, we keep it significant).
-//! Literal segments are compared after percent-decoding, on both sides, so a `%2F` inside a
-//! segment stays inside that segment.
+//! `/pets/` distinct from `/pets` (docs/aws-compatibility.md#routes-and-route-selection: trailing
+//! slash `[UNDOC]`, we keep it significant). Literal segments are compared after percent-decoding,
+//! on both sides, so a `%2F` inside a segment stays inside that segment.
 
 use std::collections::HashSet;
 use std::fmt;

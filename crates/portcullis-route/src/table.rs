@@ -45,7 +45,8 @@ impl MethodTable {
     const EMPTY: MethodTable = MethodTable { slots: [NONE; 8], other: Vec::new() };
 
     /// The route answering `method` (slot `slot`): the explicit method first, then `ANY`
-    /// (spec §1.1: `ANY` covers methods "not otherwise defined for that same resource path").
+    /// (docs/aws-compatibility.md#routes-and-route-selection: `ANY` covers methods "not otherwise
+    /// defined for that same resource path").
     fn lookup(&self, slot: Option<usize>, method: &Method) -> Option<u32> {
         let explicit = match slot {
             Some(i) => self.slots[i],
@@ -327,8 +328,9 @@ impl<T> RouteTableBuilder<T> {
     }
 
     /// Whether a root-level greedy route (`ANY /{proxy+}`) also matches the bare `/`, with an
-    /// empty value. Default `true`: AWS does not document it (spec §1.2 `[UNDOC]`); AWS's own
-    /// emulator does it, and the spec recommends it, configurable. A `… /` route wins either way.
+    /// empty value. Default `true`: AWS does not document it
+    /// (docs/aws-compatibility.md#routes-and-route-selection `[UNDOC]`); AWS's own emulator does
+    /// it, and the spec recommends it, configurable. A `… /` route wins either way.
     pub fn root_greedy_takes_slash(&mut self, yes: bool) -> &mut Self {
         self.root_greedy_takes_slash = yes;
         self
@@ -556,7 +558,8 @@ impl Search<'_, '_> {
             return;
         }
         // A greedy variable needs a non-empty value; the root-level one (`/{proxy+}`) also
-        // takes the bare `/` (spec §1.2 recommendation, AWS emulator behaviour).
+        // takes the bare `/` (docs/aws-compatibility.md#routes-and-route-selection recommendation,
+        // AWS emulator behaviour).
         let takes_rest =
             (depth == 0 && self.root_greedy_takes_slash) || depth < last || !self.segs.get(depth).is_empty();
         if takes_rest
@@ -591,7 +594,8 @@ impl<T> RouteTable<T> {
         self.routes.iter().map(|(k, v)| (k, v))
     }
 
-    /// Selects the route for a request (spec §1.3; the full rules are in the crate docs).
+    /// Selects the route for a request (docs/aws-compatibility.md#routes-and-route-selection; the
+    /// full rules are in the crate docs).
     ///
     /// `raw_path` is the request path without the query string, still percent-encoded, and
     /// starting with `/`. `Ok(None)` is a miss (the pipeline answers 404); there is no 405.

@@ -1,6 +1,6 @@
-//! Table tests: route priority (spec §1.3 and our `[UNDOC]` decisions), route-key parsing errors,
-//! duplicates, refused request paths. Property tests against a brute-force scorer live in
-//! `tests/reference.rs`.
+//! Table tests: route priority (docs/aws-compatibility.md#routes-and-route-selection and our
+//! `[UNDOC]` decisions), route-key parsing errors, duplicates, refused request paths. Property
+//! tests against a brute-force scorer live in `tests/reference.rs`.
 
 use http::Method;
 
@@ -147,7 +147,8 @@ fn route_priority_table() {
             ("GET", "/a/.../b", Some("ANY /{proxy+}"), &["proxy=a/.../b|a/.../b"]),
         ],
     );
-    // OPTIONS (spec §1.4): ANY and $default catch it; an explicit OPTIONS route outranks ANY.
+    // OPTIONS (docs/aws-compatibility.md#cors): ANY and $default catch it; an explicit OPTIONS
+    // route outranks ANY.
     cases += check(
         &["ANY /{proxy+}", "OPTIONS /{proxy+}", "GET /x"],
         &[

@@ -1,4 +1,4 @@
-//! Cost of rule evaluation per request (issue #5 item 7): one simple claim rule, three rules,
+//! Cost of rule evaluation per request: one simple claim rule, three rules,
 //! a header rule, and building the `claims` value alone.
 
 use std::hint::black_box;
@@ -11,7 +11,7 @@ use portcullis_core::{AuthContext, CallContext, JwtContext, Param, Params, Reque
 use portcullis_rules::{Rule, RuleSet};
 use serde_json::{Map, Value, json};
 
-/// A typical Clerk session token's claims, customised with `metadata` as in seed 000.
+/// A typical Clerk session token's claims, customised with `metadata` as in the Clerk guide.
 fn clerk_claims() -> Map<String, Value> {
     match json!({
         "azp": "https://app.example.com",

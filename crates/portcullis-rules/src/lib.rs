@@ -1,4 +1,4 @@
-//! Declarative authorization rules (issue #5 item 6): CEL expressions over `claims`, `request`,
+//! Declarative authorization rules: CEL expressions over `claims`, `request`,
 //! `route` and `authorizer`, compiled and checked once at config load and evaluated per request.
 //!
 //! Where it sits: the config crate compiles every `rules:` entry with [`Rule::compile`] (a

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::*;
 
-/// Claims shaped like a Clerk session token customised as in seed 000.
+/// Claims shaped like a Clerk session token customised as in the Clerk guide.
 pub(crate) fn clerk_claims() -> Map<String, Value> {
     match json!({
         "azp": "http://localhost:3000",

@@ -150,8 +150,9 @@ fn request<'v>(needs: &Needs, parts: &'v Parts, ctx: &'v CallContext) -> Boxed<'
     map(entries)
 }
 
-/// Header values as text: borrowed when valid UTF-8, repeats joined with `,` (spec §4.1: how
-/// API Gateway joins duplicate headers in the 2.0 event).
+/// Header values as text: borrowed when valid UTF-8, repeats joined with `,`
+/// (docs/aws-compatibility.md#payload-20-request-event: how API Gateway joins duplicate headers in
+/// the 2.0 event).
 fn headers<'v>(need: &Need, headers: &'v http::HeaderMap) -> Boxed<'v> {
     let entries = match need {
         Need::Keys(names) => names
@@ -173,7 +174,8 @@ fn headers<'v>(need: &Need, headers: &'v http::HeaderMap) -> Boxed<'v> {
 }
 
 fn query<'v>(need: &Need, raw: &str) -> Boxed<'v> {
-    // The same values a payload 2.0 `queryStringParameters` carries (spec §4.1).
+    // The same values a payload 2.0 `queryStringParameters` carries
+    // (docs/aws-compatibility.md#payload-20-request-event).
     let entries = portcullis_events::joined_query(raw)
         .into_iter()
         .filter(|(k, _)| need.wants(k))

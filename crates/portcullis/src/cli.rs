@@ -130,7 +130,7 @@ pub(crate) fn load_config(path: Option<PathBuf>) -> Result<portcullis_config::Co
 pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
     // One crypto provider for the whole process, chosen explicitly: auto-selection panics when
-    // feature unification enables two (dependencies.md §13).
+    // feature unification enables two.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     match cli.command {
         Command::Serve { config, listen, admin } => serve::run(

@@ -1,4 +1,4 @@
-//! The verified-token cache (issue 3 point 5): a token seen before is accepted without another
+//! The verified-token cache: a token seen before is accepted without another
 //! signature check until it expires or its key leaves the JWKS. Keyed by SHA-256 of the whole
 //! token, bounded, one per authorizer (issuer and audience checks are authorizer-specific).
 

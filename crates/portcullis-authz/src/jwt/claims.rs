@@ -1,4 +1,4 @@
-//! Claim checks after the signature verified (spec §2.5, §2.6).
+//! Claim checks after the signature verified (docs/aws-compatibility.md#claim-and-scope-checks).
 
 use serde_json::{Map, Value};
 
@@ -14,8 +14,9 @@ pub(crate) struct Times {
     pub(crate) iat: Option<f64>,
 }
 
-/// `exp` required; `nbf`, `iat` checked when present (spec §2.5 recommendation). Each must be a
-/// JSON number (a string `exp` is invalid: CVE-2026-25537's lesson).
+/// `exp` required; `nbf`, `iat` checked when present
+/// (docs/aws-compatibility.md#claim-and-scope-checks recommendation). Each must be a JSON number (a
+/// string `exp` is invalid: CVE-2026-25537's lesson).
 pub(crate) fn read_times(claims: &Map<String, Value>) -> Result<Times, Failure> {
     let number = |name: &str| -> Result<Option<f64>, Failure> {
         match claims.get(name) {
@@ -60,7 +61,8 @@ pub(crate) fn check_issuer(claims: &Map<String, Value>, issuer: &str) -> Result<
 }
 
 /// `aud` (string or array; any element may match) against the configured audiences; only when
-/// `aud` is absent, `client_id` (spec §2.5). An empty audience list matches nothing.
+/// `aud` is absent, `client_id` (docs/aws-compatibility.md#claim-and-scope-checks). An empty
+/// audience list matches nothing.
 pub(crate) fn check_audience(claims: &Map<String, Value>, audiences: &[String]) -> Result<(), Failure> {
     let accepted = |s: &str| audiences.iter().any(|a| a == s);
     let ok = match claims.get("aud") {
@@ -101,7 +103,8 @@ pub(crate) fn token_scopes(claims: &Map<String, Value>) -> Vec<String> {
     out
 }
 
-/// Any one route scope present (spec §2.6); a route without scopes passes.
+/// Any one route scope present (docs/aws-compatibility.md#claim-and-scope-checks); a route without
+/// scopes passes.
 pub(crate) fn check_scopes(token_scopes: &[String], route_scopes: &[String]) -> Result<(), String> {
     if route_scopes.is_empty() || route_scopes.iter().any(|r| token_scopes.contains(r)) {
         return Ok(());

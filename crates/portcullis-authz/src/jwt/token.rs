@@ -1,4 +1,4 @@
-//! Structural checks of a compact JWS, all before any crypto (issue 3 point 2).
+//! Structural checks of a compact JWS, all before any crypto.
 
 use std::fmt;
 
@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::{Algorithm, Reason};
 
-/// Largest token accepted (issue 3 point 2).
+/// Largest token accepted.
 pub(crate) const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
 /// Header members that carry a key or a key location; trusting them lets the sender pick the

@@ -1,4 +1,5 @@
-//! The answer cache of one Lambda authorizer (spec §3.9): keyed by the identity values, bounded,
+//! The answer cache of one Lambda authorizer
+//! (docs/aws-compatibility.md#identity-sources-and-caching): keyed by the identity values, bounded,
 //! expiring after `result_ttl`, single-flight, and never holding a failure.
 
 use std::future::Future;

@@ -81,8 +81,8 @@ fn policy_for(effect: &str, resource: Value, context: Value) -> Bytes {
     )
 }
 
-/// Seed 000's authorizer: Allow for the requested methodArn only, with context.
-fn seed_like() -> Arc<Fake> {
+/// The Clerk guide's authorizer: Allow for the requested methodArn only, with context.
+fn clerk_like() -> Arc<Fake> {
     Fake::new(|event, _| {
         let arn = event["methodArn"].clone();
         if event["authorizationToken"] == "Bearer admin" {
@@ -141,7 +141,7 @@ fn lambda_ctx(auth: AuthContext) -> LambdaContext {
 
 #[tokio::test]
 async fn missing_identity_is_401_without_invoking() {
-    let f = seed_like();
+    let f = clerk_like();
     let a = authorizer(token_settings(300), &f);
     for headers in [&[][..], &[("authorization", "")][..], &[("authorization", "   ")][..]] {
         let denial = call(&a, &mut request("GET", "/admin", headers), "GET /admin").await.unwrap_err();
@@ -154,7 +154,7 @@ async fn missing_identity_is_401_without_invoking() {
 
 #[tokio::test]
 async fn token_validation_mismatch_is_401_without_invoking() {
-    let f = seed_like();
+    let f = clerk_like();
     let mut s = token_settings(0);
     s.token_validation = Some(TokenPattern(regex::Regex::new("^(?:Bearer [-0-9a-zA-Z._]+)$").unwrap()));
     let a = authorizer(s, &f);
@@ -171,7 +171,7 @@ async fn token_validation_mismatch_is_401_without_invoking() {
 
 #[tokio::test]
 async fn token_event_carries_the_whole_header_and_the_method_arn() {
-    let f = seed_like();
+    let f = clerk_like();
     let a = authorizer(token_settings(0), &f);
     let auth = call(
         &a,
@@ -195,7 +195,7 @@ async fn token_event_carries_the_whole_header_and_the_method_arn() {
 
 #[tokio::test]
 async fn explicit_deny_is_403() {
-    let f = seed_like();
+    let f = clerk_like();
     let a = authorizer(token_settings(0), &f);
     let d = call(&a, &mut request("GET", "/admin", &[("authorization", "Bearer bob")]), "GET /admin")
         .await
@@ -239,7 +239,7 @@ async fn cached_answers_expire_after_the_ttl() {
 
 #[tokio::test]
 async fn a_cached_policy_naming_another_route_denies_and_says_why() {
-    let f = seed_like();
+    let f = clerk_like();
     let a = authorizer(token_settings(300), &f);
     let token = [("authorization", "Bearer admin")];
     call(&a, &mut request("GET", "/pets/1", &token), "GET /pets/{id}").await.unwrap();
@@ -255,7 +255,7 @@ async fn a_cached_policy_naming_another_route_denies_and_says_why() {
 
 #[tokio::test]
 async fn a_recording_trace_names_every_check_and_the_routes_a_cached_answer_would_deny() {
-    let f = seed_like();
+    let f = clerk_like();
     let a = authorizer(token_settings(300), &f);
     let siblings = vec![crate::Sibling {
         route_key: "DELETE /pets/{id}".into(),
@@ -436,7 +436,7 @@ async fn simple_answers_apply_across_routes_from_the_cache() {
 
 #[tokio::test]
 async fn forward_context_replaces_client_sent_headers() {
-    let f = seed_like();
+    let f = clerk_like();
     let mut s = token_settings(0);
     s.forward_context = vec![
         (HeaderName::from_static("x-tenant"), "tenant".into()),
@@ -480,7 +480,7 @@ async fn request_v1_event_joins_identity_values_and_cache_keys_keep_values_apart
 
 #[test]
 fn settings_aws_would_refuse_are_refused() {
-    let f: Arc<dyn AuthorizerFunction> = seed_like();
+    let f: Arc<dyn AuthorizerFunction> = clerk_like();
     let mut s = token_settings(0);
     s.simple_responses = true;
     assert!(matches!(LambdaAuthorizer::new(s, Arc::clone(&f)), Err(LambdaSettingsError::SimpleNeedsV2)));

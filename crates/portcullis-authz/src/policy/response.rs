@@ -1,6 +1,9 @@
-//! The two answers a Lambda authorizer may give (spec §3.5 IAM policy, §3.6 simple) and the
-//! rules on their `context` (spec §3.10). Parsing is strict: anything malformed is a
-//! [`ResponseError`], which the authorizer turns into 500 and never caches (spec §3.8, §3.9).
+//! The two answers a Lambda authorizer may give
+//! (docs/aws-compatibility.md#iam-policy-and-simple-responses IAM policy, §3.6 simple) and the
+//! rules on their `context` (docs/aws-compatibility.md#authorizer-context-to-the-integration).
+//! Parsing is strict: anything malformed is a [`ResponseError`], which the authorizer turns into
+//! 500 and never caches (docs/aws-compatibility.md#lambda-authorizer-status-codes,
+//! #identity-sources-and-caching).
 //!
 //! Null handling, one rule everywhere: an optional member that is `null` (`principalId`,
 //! `context`, `usageIdentifierKey`) is treated as absent, since Python's `None` and JavaScript's
@@ -14,14 +17,16 @@ use super::{Policy, PolicyError, json_type};
 /// WebSocket APIs; for HTTP/REST it is [UNDOC] and the spec recommends the same 8 KB (§3.10).
 pub const MAX_CONTEXT_BYTES: usize = 8 * 1024;
 
-/// How `context` values are validated (spec §3.5, §3.10).
+/// How `context` values are validated (docs/aws-compatibility.md#iam-policy-and-simple-responses,
+/// #authorizer-context-to-the-integration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ContextRules {
     /// REST-style authorizers (`event: token`, and REQUEST 1.0 in REST compatibility): values
     /// must be a string, number or boolean; an array, object or `null` is an error (AWS answers
     /// `AuthorizerConfigurationException`). `false` (HTTP API): any JSON value, types preserved.
     pub primitives_only: bool,
-    /// HTTP API payload 1.0: the key `claims` is reserved and may not be used (spec §3.5).
+    /// HTTP API payload 1.0: the key `claims` is reserved and may not be used
+    /// (docs/aws-compatibility.md#iam-policy-and-simple-responses).
     pub reserve_claims: bool,
 }
 
@@ -97,8 +102,8 @@ pub enum ResponseError {
     },
 }
 
-/// An IAM-policy authorizer answer (spec §3.5): REST TOKEN/REQUEST, HTTP API 1.0, and HTTP API
-/// 2.0 without simple responses.
+/// An IAM-policy authorizer answer (docs/aws-compatibility.md#iam-policy-and-simple-responses):
+/// REST TOKEN/REQUEST, HTTP API 1.0, and HTTP API 2.0 without simple responses.
 #[derive(Debug, Clone)]
 pub struct IamResponse {
     /// `principalId`, exposed as `$context.authorizer.principalId`. `None` when absent or null.
@@ -133,8 +138,9 @@ impl IamResponse {
     }
 }
 
-/// A simple authorizer answer `{isAuthorized, context}` (spec §3.6, HTTP API payload 2.0 with
-/// simple responses enabled).
+/// A simple authorizer answer `{isAuthorized, context}`
+/// (docs/aws-compatibility.md#iam-policy-and-simple-responses, HTTP API payload 2.0 with simple
+/// responses enabled).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimpleResponse {
     /// `true`: on to the integration; `false`: 403.

@@ -78,7 +78,8 @@ fn resource_wildcard_table() {
         // Arrays: any element matches.
         (json!([arn("prod", "GET", "/cats"), format!("{API}/*/GET/pets/*")]), get_pet.clone(), true),
         (json!([arn("prod", "GET", "/cats"), arn("prod", "GET", "/dogs")]), get_pet.clone(), false),
-        // A policy naming only the first route's ARN denies others (spec §3.7 caching surprise).
+        // A policy naming only the first route's ARN denies others
+        // (docs/aws-compatibility.md#iam-policy-and-simple-responses caching surprise).
         (json!(arn("prod", "GET", "/admin/reports")), arn("prod", "GET", "/admin/users"), false),
     ];
     assert!(cases.len() >= 35);
@@ -337,14 +338,15 @@ fn errors_read_as_sentences_naming_statement_and_field() {
     assert_eq!(err.to_string(), "invalid policyDocument: policyDocument has no Statement");
 }
 
-// === Authorizer answers (spec §3.5, §3.6, §3.10) ===
+// === Authorizer answers (docs/aws-compatibility.md#iam-policy-and-simple-responses,
+// #authorizer-context-to-the-integration) ===
 
 const REST: ContextRules = ContextRules { primitives_only: true, reserve_claims: false };
 const HTTP_V1: ContextRules = ContextRules { primitives_only: false, reserve_claims: true };
 const HTTP_V2: ContextRules = ContextRules { primitives_only: false, reserve_claims: false };
 
-/// Seed 000's TOKEN authorizer answer, as its `generatePolicy` builds it.
-fn seed_000_answer(effect: &str, resource: &str) -> Vec<u8> {
+/// The Clerk guide's TOKEN authorizer answer, as its `generatePolicy` builds it.
+fn clerk_answer(effect: &str, resource: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "principalId": "user_2abc",
         "policyDocument": {"Version": "2012-10-17", "Statement": [
@@ -356,9 +358,9 @@ fn seed_000_answer(effect: &str, resource: &str) -> Vec<u8> {
 }
 
 #[test]
-fn seed_000_allow_answer_parses_and_allows_its_method_arn() {
+fn clerk_guide_allow_answer_parses_and_allows_its_method_arn() {
     let method = arn("prod", "GET", "/admin/reports");
-    let answer = IamResponse::parse(&seed_000_answer("Allow", &method), REST).expect("valid answer");
+    let answer = IamResponse::parse(&clerk_answer("Allow", &method), REST).expect("valid answer");
     assert_eq!(answer.principal_id.as_deref(), Some("user_2abc"));
     assert_eq!(answer.context, json!({"role": "admin"}).as_object().cloned());
     assert_eq!(answer.usage_identifier_key, None);
@@ -369,9 +371,9 @@ fn seed_000_allow_answer_parses_and_allows_its_method_arn() {
 }
 
 #[test]
-fn seed_000_deny_answer_denies_explicitly() {
+fn clerk_guide_deny_answer_denies_explicitly() {
     let method = arn("prod", "GET", "/admin/reports");
-    let answer = IamResponse::parse(&seed_000_answer("Deny", &method), REST).expect("valid answer");
+    let answer = IamResponse::parse(&clerk_answer("Deny", &method), REST).expect("valid answer");
     assert_eq!(answer.policy.evaluate(&method), Decision::ExplicitDeny { statement: 0 });
 }
 

@@ -1,5 +1,6 @@
-//! IAM wildcard patterns (spec §3.7): `*` is any run of characters (including `/` and `:`),
-//! `?` is exactly one character, everything else is literal and case-sensitive.
+//! IAM wildcard patterns (docs/aws-compatibility.md#iam-policy-and-simple-responses): `*` is any
+//! run of characters (including `/` and `:`), `?` is exactly one character, everything else is
+//! literal and case-sensitive.
 //!
 //! A pattern is compiled once into the segments between its stars. Matching anchors the first
 //! segment at the start and the last at the end (both have a fixed length in characters), then

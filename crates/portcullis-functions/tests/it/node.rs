@@ -88,10 +88,10 @@ async fn js_files_in_a_module_package_load_as_esm() {
     run.functions.shutdown().await;
 }
 
-/// Seed 002: `"GET /private": "src/private.main"`, the handler exactly as the article has it
+/// The SST/Auth0 guide: `"GET /private": "src/private.main"`, the handler exactly as the article has it
 /// (ESM syntax in a plain `.js` file, no package.json).
 #[tokio::test]
-async fn seed_002_private_handler_runs_verbatim() {
+async fn sst_guide_private_handler_runs_verbatim() {
     let handler = "export async function main(event) {\nreturn {\nstatusCode: 200,\nbody: `Hello ${event.requestContext.authorizer.jwt.claims.sub}!`,\n};\n}\n";
     let dir = dir_with(&[("src/private.js", handler)]);
     let run = start(node(&dir, "src/private.main")).await;
@@ -101,7 +101,7 @@ async fn seed_002_private_handler_runs_verbatim() {
         "requestContext": {"authorizer": {"jwt": {"claims": {"sub": "auth0|60357a6d98e3e5006a9d74a3"}, "scopes": null}}}
     });
     assert_eq!(
-        invoke_json(&run.invoker, event, "seed").await,
+        invoke_json(&run.invoker, event, "sst-guide").await,
         json!({"statusCode": 200, "body": "Hello auth0|60357a6d98e3e5006a9d74a3!"})
     );
     run.functions.shutdown().await;

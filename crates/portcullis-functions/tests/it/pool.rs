@@ -105,7 +105,7 @@ async fn idle_instances_are_stopped_and_prewarmed_ones_kept() {
     run.functions.shutdown().await;
 }
 
-/// Not a benchmark harness (that is issue 6's), just a quick number: sequential and concurrent
+/// Not a benchmark harness (that is `bench/`), just a quick number: sequential and concurrent
 /// invocations of a trivial warm Node handler. `cargo test -p portcullis-functions --test it
 /// throughput -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

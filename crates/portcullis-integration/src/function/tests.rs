@@ -59,10 +59,10 @@ async fn text(response: Response<Body>) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
-/// Seed 002 end to end below the pipeline: the article's `src/private.js`, verbatim, behind a
+/// The SST/Auth0 guide end to end below the pipeline: the article's `src/private.js`, verbatim, behind a
 /// payload 2.0 integration with JWT claims in the context.
 #[tokio::test]
-async fn seed_002_private_route_answers_with_the_callers_sub() {
+async fn sst_guide_private_route_answers_with_the_callers_sub() {
     let handler = "export async function main(event) {\nreturn {\nstatusCode: 200,\nbody: `Hello ${event.requestContext.authorizer.jwt.claims.sub}!`,\n};\n}\n";
     let f = fixture(
         &[("src/private.js", handler)],

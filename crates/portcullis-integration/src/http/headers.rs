@@ -1,6 +1,6 @@
 //! Header rewriting between client and upstream: hop-by-hop removal (RFC 9110 §7.6.1) and the
-//! forwarding headers the gateway adds (spec §5.1; exact values are [UNDOC], see the decisions
-//! noted on each function).
+//! forwarding headers the gateway adds (docs/aws-compatibility.md#http-proxy-integration; exact
+//! values are [UNDOC], see the decisions noted on each function).
 
 use std::io::Write as _;
 use std::net::IpAddr;
@@ -33,7 +33,7 @@ const APIGW_REQUESTID: HeaderName = HeaderName::from_static("apigw-requestid");
 /// Removes hop-by-hop headers, including every header the `Connection` header names.
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
     // One pass over the few names present, noting which hop-by-hop names occur: cheaper than
-    // hashing nine mostly absent names on every request and response (issue 6). A header named
+    // hashing nine mostly absent names on every request and response. A header named
     // by `Connection` needs `Connection` (index 0) to be present.
     let mut present = 0u16;
     for name in headers.keys() {
@@ -74,9 +74,10 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
 ///   `:authority` on HTTP/2 ones, from the upstream URI.
 /// - `x-forwarded-for`: the client IP is appended to what the client sent (`a, b, ip`).
 /// - `x-forwarded-proto`, `-host`, `-port`: replaced by what the gateway saw; a client cannot
-///   spoof them (they are reserved names in AWS, spec §5.2). The port is the one in the original
-///   `Host` (or `:authority`), or the scheme's default (80/443) when it names none; without any
-///   host the header is omitted.
+/// spoof them (they are reserved names in AWS,
+/// docs/aws-compatibility.md#request-parameter-mapping). The port is the one in the original  
+/// `Host` (or `:authority`), or the scheme's default (80/443) when it names none; without any  
+/// host the header is omitted.
 /// - `apigw-requestid`: the gateway's request id, so upstream logs can be joined with ours.
 pub(super) fn prepare_request(headers: &mut HeaderMap, original_uri: &Uri, ctx: &CallContext) {
     let original_host = headers
@@ -131,7 +132,7 @@ fn append_forwarded_for(headers: &mut HeaderMap, ctx: &CallContext) {
 }
 
 /// Appends `ip` as `Display` writes it; IPv4 by hand, which is most of the cost of this header
-/// otherwise (issue 6).
+/// otherwise.
 fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {

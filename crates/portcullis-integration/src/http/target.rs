@@ -1,4 +1,5 @@
-//! The upstream URL of a route and how one request's URL is built from it (spec §1.2, §5.1).
+//! The upstream URL of a route and how one request's URL is built from it
+//! (docs/aws-compatibility.md#routes-and-route-selection, #http-proxy-integration).
 
 use std::fmt;
 use std::sync::Arc;
@@ -43,7 +44,8 @@ pub enum PathPart {
     Var(Arc<str>),
 }
 
-/// Where an HTTP proxy integration sends requests: the integration URI of spec §5.1, parsed.
+/// Where an HTTP proxy integration sends requests: the integration URI of
+/// docs/aws-compatibility.md#http-proxy-integration, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamTarget {
     /// `http` or `https`.
@@ -60,9 +62,10 @@ pub struct UpstreamTarget {
     pub append_request_path: bool,
 }
 
-/// Request extension set by parameter mapping's `overwrite:path` (spec §5.2): the upstream
-/// path to use instead of the target's path (already percent-encoded, starting with `/`).
-/// The target's scheme, authority and query, and the client's query, are kept.
+/// Request extension set by parameter mapping's `overwrite:path`
+/// (docs/aws-compatibility.md#request-parameter-mapping): the upstream path to use instead of the
+/// target's path (already percent-encoded, starting with `/`). The target's scheme, authority and
+/// query, and the client's query, are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathOverride(pub String);
 

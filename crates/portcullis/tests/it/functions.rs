@@ -1,5 +1,6 @@
 //! Lambda function integrations through the gateway: our Node bootstrap runs an unmodified
-//! handler; the event it gets and the response mapping are AWS's (spec §4).
+//! handler; the event it gets and the response mapping are AWS's
+//! (docs/aws-compatibility.md#lambda-proxy-integration).
 
 use http::Method;
 

@@ -129,7 +129,7 @@ async fn valid_tokens_reach_the_backend_with_claims_and_invalid_ones_never_do() 
 
 #[tokio::test]
 async fn claims_reach_a_lambda_handler_as_aws_sends_them() {
-    // Seed 002's handler, verbatim.
+    // The SST/Auth0 guide's handler, verbatim.
     let handler = "export async function main(event) {\n  return {\n    statusCode: 200,\n    body: `Hello ${event.requestContext.authorizer.jwt.claims.sub}!`,\n  };\n}\n";
     let gw = Gw::start_with(
         "authorizers:\n  dev:\n    type: jwt\n    issuer: dev\n    audience: [api]\ndefault_authorizer: dev\n\

@@ -1,4 +1,4 @@
-//! Lambda authorizers end to end: seed 000's Clerk authorizer runs verbatim in Node (with npm's
+//! Lambda authorizers end to end: the Clerk guide's authorizer runs verbatim in Node (with npm's
 //! `jsonwebtoken`) in front of an HTTP upstream and Lambda integrations; request authorizers with
 //! simple answers; the cache across routes, and `portcullis explain`.
 
@@ -9,9 +9,9 @@ use serde_json::json;
 
 use crate::harness::{Behavior, Gw, RecordingUpstream, TestClient, cli, wait_until};
 
-/// The seed's function directory with `{PASTE YOUR PEM KEY HERE}` replaced by `public_pem`,
+/// The Clerk guide's function directory with `{PASTE YOUR PEM KEY HERE}` replaced by `public_pem`,
 /// and `node_modules` linked from the fixture (installed by scripts/test.sh).
-fn seed_authorizer_dir(public_pem: &str) -> Option<tempfile::TempDir> {
+fn clerk_authorizer_dir(public_pem: &str) -> Option<tempfile::TempDir> {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clerk-authz");
     if !fixture.join("node_modules/jsonwebtoken").exists() {
         assert!(
@@ -19,7 +19,7 @@ fn seed_authorizer_dir(public_pem: &str) -> Option<tempfile::TempDir> {
             "jsonwebtoken is not installed in {} (run scripts/test.sh)",
             fixture.display()
         );
-        eprintln!("SKIPPED: npm install in {} to run seed 000's authorizer", fixture.display());
+        eprintln!("SKIPPED: npm install in {} to run the Clerk guide's authorizer", fixture.display());
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -50,7 +50,7 @@ fn clerk_token(key: &jsonwebtoken::EncodingKey, sub: &str, role: &str) -> String
 
 const ECHO: &str = "export const handler = async (event) => ({ statusCode: 200, body: JSON.stringify(event.requestContext.authorizer) });\n";
 
-fn seed_config(upstream: &str, fn_dir: &Path, ttl: &str) -> String {
+fn clerk_config(upstream: &str, fn_dir: &Path, ttl: &str) -> String {
     format!(
         "functions:\n  clerk-authz:\n    runtime: nodejs\n    handler: index.handler\n    dir: {dir}\n  echo:\n    runtime: nodejs\n    handler: echo.handler\n\
          authorizers:\n  admins:\n    type: lambda\n    function: clerk-authz\n    event: token\n    result_ttl: {ttl}\n    forward_context: {{x-role: role, x-tenant: tenant}}\n\
@@ -65,16 +65,17 @@ fn bearer(token: &str) -> String {
 }
 
 #[tokio::test]
-async fn seed_000_admin_gets_through_with_context_others_are_refused() {
+async fn clerk_guide_admin_gets_through_with_context_others_are_refused() {
     let (key, pem) = rsa_key();
-    let Some(fn_dir) = seed_authorizer_dir(&pem) else { return };
+    let Some(fn_dir) = clerk_authorizer_dir(&pem) else { return };
     let up = RecordingUpstream::start(Behavior::Ok).await;
-    let gw = Gw::start_with(&seed_config(&up.url(), fn_dir.path(), "0s"), &[("echo.mjs", ECHO)], &[]);
+    let gw = Gw::start_with(&clerk_config(&up.url(), fn_dir.path(), "0s"), &[("echo.mjs", ECHO)], &[]);
     let client = TestClient::http1();
     let admin = bearer(&clerk_token(&key, "user_admin", "admin"));
     let member = bearer(&clerk_token(&key, "user_member", "member"));
 
-    // No Authorization header: 401 without invoking (spec §3.9); nothing reaches the upstream.
+    // No Authorization header: 401 without invoking
+    // (docs/aws-compatibility.md#identity-sources-and-caching); nothing reaches the upstream.
     let missing = client.get(&gw.url("/admin/users")).await;
     assert_eq!((missing.status.as_u16(), missing.text()), (401, r#"{"message":"Unauthorized"}"#.to_owned()));
 
@@ -101,11 +102,12 @@ async fn seed_000_admin_gets_through_with_context_others_are_refused() {
     assert_eq!(v1["role"], "admin");
     assert_eq!(v1["tenant"], "acme");
 
-    // Not an admin: the seed answers Deny, so 403 and nothing reaches the upstream.
+    // Not an admin: the guide's authorizer answers Deny, so 403 and nothing reaches the upstream.
     let denied = client.send(Method::GET, &gw.url("/admin/users"), &[("authorization", &member)], "").await;
     assert_eq!((denied.status.as_u16(), denied.text()), (403, r#"{"message":"Forbidden"}"#.to_owned()));
 
-    // Garbage: `jwt.verify` throws inside the seed's handler, a function error: 500 (spec §3.8).
+    // Garbage: `jwt.verify` throws inside the guide's handler, a function error: 500
+    // (docs/aws-compatibility.md#lambda-authorizer-status-codes).
     for garbage in ["Bearer garbage", "garbage", &bearer(&clerk_token(&rsa_key().0, "x", "admin"))] {
         let reply =
             client.send(Method::GET, &gw.url("/admin/users"), &[("authorization", garbage)], "").await;
@@ -119,11 +121,11 @@ async fn seed_000_admin_gets_through_with_context_others_are_refused() {
 }
 
 #[tokio::test]
-async fn seed_000_cached_policy_denies_another_route_and_the_log_says_why() {
+async fn clerk_guide_cached_policy_denies_another_route_and_the_log_says_why() {
     let (key, pem) = rsa_key();
-    let Some(fn_dir) = seed_authorizer_dir(&pem) else { return };
+    let Some(fn_dir) = clerk_authorizer_dir(&pem) else { return };
     let up = RecordingUpstream::start(Behavior::Ok).await;
-    let gw = Gw::start_with(&seed_config(&up.url(), fn_dir.path(), "300s"), &[("echo.mjs", ECHO)], &[]);
+    let gw = Gw::start_with(&clerk_config(&up.url(), fn_dir.path(), "300s"), &[("echo.mjs", ECHO)], &[]);
     let client = TestClient::http1();
     let admin = bearer(&clerk_token(&key, "user_admin", "admin"));
 
@@ -131,8 +133,9 @@ async fn seed_000_cached_policy_denies_another_route_and_the_log_says_why() {
     assert_eq!(first.status, 200, "{}", first.text());
     let again = client.send(Method::GET, &gw.url("/admin/users"), &[("authorization", &admin)], "").await;
     assert_eq!(again.status, 200);
-    // The seed's policy names only the first request's methodArn; cached for 300 s it is
-    // evaluated again for the next route, as on AWS (spec §3.7).
+    // The guide's policy names only the first request's methodArn; cached for 300 s it is
+    // evaluated again for the next route, as on AWS
+    // (docs/aws-compatibility.md#iam-policy-and-simple-responses).
     let other = client.send(Method::GET, &gw.url("/admin/reports"), &[("authorization", &admin)], "").await;
     assert_eq!((other.status.as_u16(), other.text()), (403, r#"{"message":"Forbidden"}"#.to_owned()));
     assert_eq!(up.count(), 2);
@@ -164,10 +167,10 @@ fn explain(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
 #[tokio::test]
 async fn explain_runs_the_authorizer_and_names_the_cached_policy_surprise() {
     let (key, pem) = rsa_key();
-    let Some(fn_dir) = seed_authorizer_dir(&pem) else { return };
+    let Some(fn_dir) = clerk_authorizer_dir(&pem) else { return };
     let dir = tempfile::tempdir().unwrap();
     let config: PathBuf = dir.path().join("portcullis.yaml");
-    std::fs::write(&config, seed_config("http://127.0.0.1:9", fn_dir.path(), "300s")).unwrap();
+    std::fs::write(&config, clerk_config("http://127.0.0.1:9", fn_dir.path(), "300s")).unwrap();
     std::fs::write(dir.path().join("echo.mjs"), ECHO).unwrap();
     let admin = bearer(&clerk_token(&key, "user_admin", "admin"));
 
@@ -237,7 +240,8 @@ async fn request_authorizer_with_simple_answers_and_a_per_route_cache() {
     assert_eq!(ok.status, 200, "{}", ok.text());
     let seen = &up.requests()[0];
     assert_eq!(seen.headers["x-tenant"], "t-good");
-    // Parameter mapping reads the authorizer's context (spec §5.2 `$context.authorizer.<key>`).
+    // Parameter mapping reads the authorizer's context
+    // (docs/aws-compatibility.md#request-parameter-mapping `$context.authorizer.<key>`).
     assert_eq!(seen.headers["x-mapped-tenant"], "t-good");
     assert_eq!(seen.uri.query(), Some("route=GET%20%2Fa"));
 

@@ -1,6 +1,6 @@
-//! Request parameter mapping (spec §5.2) end to end: what the upstream (or the Lambda handler)
-//! receives after `parameter_mapping`, with real tokens from the development issuer, and bad
-//! mappings refused by `portcullis check` with file:line:column.
+//! Request parameter mapping (docs/aws-compatibility.md#request-parameter-mapping) end to end: what
+//! the upstream (or the Lambda handler) receives after `parameter_mapping`, with real tokens from
+//! the development issuer, and bad mappings refused by `portcullis check` with file:line:column.
 
 use std::process::Command;
 

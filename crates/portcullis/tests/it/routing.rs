@@ -1,4 +1,5 @@
-//! Route selection end to end: AWS priority (spec §1.3), 404s, method handling.
+//! Route selection end to end: AWS priority (docs/aws-compatibility.md#routes-and-route-selection),
+//! 404s, method handling.
 
 use http::Method;
 
@@ -42,7 +43,7 @@ async fn route_priority_table_matches_aws() {
     let gw = Gw::start(&priority_config());
     let client = TestClient::http1();
     let cases: &[(&str, &str, &str)] = &[
-        // The documented examples (spec §1.3).
+        // The documented examples (docs/aws-compatibility.md#routes-and-route-selection).
         ("GET", "/pets/dog/1", "GET /pets/dog/1"),
         ("GET", "/pets/dog/2", "GET /pets/dog/{id}"),
         ("GET", "/pets/cat/1", "GET /pets/{id}/{toy}"),

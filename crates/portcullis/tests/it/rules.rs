@@ -25,7 +25,7 @@ async fn rules_let_through_only_what_they_allow_and_name_the_failed_rule() {
     let client = TestClient::http1();
     let bearer = |t: &str| format!("Bearer {t}");
 
-    // Seed 000: only metadata.role == 'admin'.
+    // The Clerk guide: only metadata.role == 'admin'.
     let admin = mint(dir, &["--sub", "a", "--aud", "api", "--claim", r#"metadata={"role":"admin"}"#]);
     let member = mint(dir, &["--sub", "m", "--aud", "api", "--claim", r#"metadata={"role":"member"}"#]);
     let none = mint(dir, &["--sub", "n", "--aud", "api"]);
@@ -92,7 +92,7 @@ async fn rules_let_through_only_what_they_allow_and_name_the_failed_rule() {
     assert_eq!(reply.status, 403);
     assert_eq!(up.count(), 2);
 
-    // Seed 003: SuperTokens' email-verification claim.
+    // The SuperTokens guide: SuperTokens' email-verification claim.
     let verified = mint(dir, &["--sub", "v", "--aud", "api", "--claim", r#"st-ev={"v":true,"t":1}"#]);
     let unverified = mint(dir, &["--sub", "u", "--aud", "api", "--claim", r#"st-ev={"v":false,"t":1}"#]);
     assert_eq!(
