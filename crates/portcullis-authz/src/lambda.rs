@@ -1,17 +1,17 @@
-//! The Lambda authorizer (docs/aws-compatibility.md#lambda-authorizers): a function
-//! decides, by an IAM policy or a simple `{isAuthorized, context}` answer, and its answer is cached
-//! per identity for `result_ttl`.
+//! The Lambda authorizer (docs/aws-compatibility.md#lambda-authorizers): a function decides, by
+//! an IAM policy or a simple `{isAuthorized, context}` answer, and its answer is cached per
+//! identity for `result_ttl`.
 //!
 //! Order of work per request, each step fail-closed:
-//! 1. identity values (all present and non-empty, else 401 without invoking,
-//! docs/aws-compatibility.md#identity-sources-and-caching); 2. `token_validation` for TOKEN events
-//! (mismatch: 401 without invoking, docs/aws-compatibility.md#lambda-authorizer-events); 3. the
-//! cached answer for this identity, or one invocation shared by every concurrent request    with
-//! the same identity (single flight); failures are never cached; 4. the answer evaluated against
-//! *this* request: an IAM policy against this request's    `methodArn`/`routeArn` (so a cached
-//! policy can deny another route, as on AWS,
-//! docs/aws-compatibility.md#iam-policy-and-simple-responses),    a simple answer as is; 5. on
-//! Allow, the context handed on ([`AuthContext::Lambda`]) and `forward_context` headers.
+//! 1. identity values (all present and non-empty, else 401 without invoking;
+//!    docs/aws-compatibility.md#identity-sources-and-caching);
+//! 2. `token_validation` for TOKEN events (mismatch: 401 without invoking);
+//! 3. the cached answer for this identity, or one invocation shared by every concurrent request
+//!    with the same identity (single flight); failures are never cached;
+//! 4. the answer evaluated against *this* request: an IAM policy against this request's
+//!    `methodArn`/`routeArn` (so a cached policy can deny another route, as on AWS:
+//!    docs/aws-compatibility.md#iam-policy-and-simple-responses), a simple answer as is;
+//! 5. on Allow, the context handed on ([`AuthContext::Lambda`]) and `forward_context` headers.
 
 mod cache;
 mod identity;

@@ -104,8 +104,7 @@ fn snapshot(key: &TestKey) -> Snapshot {
     };
     // An issuer nobody answers for: its keys are never available.
     let unreachable = {
-        let mut options = JwksOptions::default();
-        options.request_wait = Duration::from_millis(200);
+        let options = JwksOptions { request_wait: Duration::from_millis(200), ..JwksOptions::default() };
         let registry = JwksRegistry::new(options).unwrap();
         let store = registry.store(KeySource::Discovery { issuer: "http://127.0.0.1:9".into() }).unwrap();
         registry.start_all();
@@ -127,7 +126,8 @@ fn snapshot(key: &TestKey) -> Snapshot {
         Arc::new(LambdaAuthorizer::new(settings, Arc::clone(&function)).unwrap())
     };
     let rule = |source: &str| Some(Arc::new(RuleSet::new(vec![Rule::compile(source).unwrap()])));
-    let routes: Vec<(&str, Arc<dyn Authorizer>, &[&str], Option<Arc<RuleSet>>)> = vec![
+    type Route<'a> = (&'a str, Arc<dyn Authorizer>, &'a [&'a str], Option<Arc<RuleSet>>);
+    let routes: Vec<Route> = vec![
         ("GET /jwt", jwt(false), &[], None),
         ("GET /aws", jwt(true), &[], None),
         ("GET /scoped", jwt(false), &["orders:read"], None),

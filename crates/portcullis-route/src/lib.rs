@@ -49,9 +49,8 @@
 //!   through the gateway), more than [`MAX_SEGMENTS`] segments.
 //! - `{var}` matches exactly one non-empty segment. `{name+}` matches one or more remaining
 //!   segments, non-empty overall; a root-level greedy (`/{proxy+}`) also matches the bare `/`
-//! with an empty value (docs/aws-compatibility.md#routes-and-route-selection recommendation; a `…
-//! /` route still wins, being literal;   [`RouteTableBuilder::root_greedy_takes_slash`] turns this
-//! off).
+//!   with an empty value (docs/aws-compatibility.md#routes-and-route-selection); a `… /` route
+//!   still wins, being literal; [`RouteTableBuilder::root_greedy_takes_slash`] turns this off.
 //! - A `%2F` inside a segment stays inside that segment. [`Param::raw`] is the raw text (for a
 //!   greedy variable, the raw segments joined by `/`), [`Param::decoded`] the decoded text.
 //! - Priority among the routes that match (a total order):
@@ -64,8 +63,8 @@
 //!   7. for the same path template, an explicit method beats `ANY`.
 //!
 //!   `$default` is used only when nothing else matches. A method with no route on the path
-//! (and no `ANY`, no `$default`) is a miss, `Ok(None)`: HTTP APIs have no 405
-//! (docs/aws-compatibility.md#routes-and-route-selection).
+//!   (and no `ANY`, no `$default`) is a miss, `Ok(None)`: HTTP APIs have no 405
+//!   (docs/aws-compatibility.md#routes-and-route-selection).
 //! - Methods are literal: `HEAD` does not match `GET` routes. Methods outside the seven
 //!   (e.g. `PROPFIND`) can only match `ANY` routes or `$default`.
 //!

@@ -74,10 +74,10 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
 ///   `:authority` on HTTP/2 ones, from the upstream URI.
 /// - `x-forwarded-for`: the client IP is appended to what the client sent (`a, b, ip`).
 /// - `x-forwarded-proto`, `-host`, `-port`: replaced by what the gateway saw; a client cannot
-/// spoof them (they are reserved names in AWS,
-/// docs/aws-compatibility.md#request-parameter-mapping). The port is the one in the original  
-/// `Host` (or `:authority`), or the scheme's default (80/443) when it names none; without any  
-/// host the header is omitted.
+///   spoof them (they are reserved names in AWS:
+///   docs/aws-compatibility.md#request-parameter-mapping). The port is the one in the original
+///   `Host` (or `:authority`), or the scheme's default (80/443) when it names none; without any
+///   host the header is omitted.
 /// - `apigw-requestid`: the gateway's request id, so upstream logs can be joined with ours.
 pub(super) fn prepare_request(headers: &mut HeaderMap, original_uri: &Uri, ctx: &CallContext) {
     let original_host = headers
