@@ -1,14 +1,15 @@
-//! `authorizers:`: JWT (issue 3, spec §2) and Lambda (issue 5, spec §3) authorizers.
+//! `authorizers:`: JWT (docs/aws-compatibility.md#jwt-authorizers) and Lambda
+//! (docs/aws-compatibility.md#lambda-authorizers) authorizers.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use crate::decode::{self, Cx, MapReader, YPath, did_you_mean};
+use crate::decode::{self, Cx, MapReader, YPath, did_you_mean, opt};
 use crate::error::Spanned;
 use crate::expr::{self, Place};
-use crate::types::PayloadFormatVersion;
+use crate::types::{Compat, PayloadFormatVersion};
 use crate::yaml::Node;
 use portcullis_core::Variable;
 
@@ -23,7 +24,7 @@ pub enum AuthorizerConfig {
     Lambda(LambdaAuthorizerConfig),
 }
 
-/// A JWT authorizer (spec §2).
+/// A JWT authorizer (AWS: [Control access to HTTP APIs with JWT authorizers in API Gateway](https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html)).
 ///
 /// ```yaml
 /// authorizers:
@@ -35,9 +36,9 @@ pub enum AuthorizerConfig {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JwtAuthorizerConfig {
-    /// `issuer`: the expected `iss`, compared exactly (a trailing slash matters, spec §2.5),
-    /// and the base for OIDC discovery; or the literal `dev` for the built-in development
-    /// issuer. Required. Must be `https`, except for loopback hosts (127.0.0.0/8, ::1,
+    /// `issuer`: the expected `iss`, compared exactly (a trailing slash matters,
+    /// docs/aws-compatibility.md#claim-and-scope-checks), and the base for OIDC discovery; or
+    /// the literal `dev` for the built-in development issuer. Required. Must be `https`, except for loopback hosts (127.0.0.0/8, ::1,
     /// localhost), as OIDC requires. `dev` is an error under `compat: aws`.
     pub issuer: Issuer,
     /// `audience`: accepted `aud` values (any one suffices; `client_id` is used only when
@@ -152,7 +153,8 @@ pub struct JwtCacheConfig {
     /// requests skip the signature check. Default `10000`; `0` disables.
     pub max_tokens: u64,
     /// `jwks_refresh`: how often keys are refreshed in the background when the IdP sends no
-    /// usable `Cache-Control: max-age`. Default `1h` (spec §2.3 recommendation).
+    /// usable `Cache-Control: max-age`. Default `1h`, as long as AWS caches keys (AWS:
+    /// [Signing keys and troubleshooting JWT authorizers](https://docs.aws.amazon.com/apigateway/latest/developerguide/rest-api-jwt-authorizer-keys.html)).
     pub jwks_refresh: Duration,
     /// `jwks_max_stale`: how long the last good keys keep being used while the IdP is
     /// unreachable. Default `24h`.
@@ -169,7 +171,8 @@ impl Default for JwtCacheConfig {
     }
 }
 
-/// A Lambda authorizer (spec §3): a function from `functions:` decides.
+/// A Lambda authorizer: a function from `functions:` decides (AWS: [Control access to HTTP APIs
+/// with AWS Lambda authorizers](https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html)).
 ///
 /// ```yaml
 /// authorizers:
@@ -191,8 +194,9 @@ pub struct LambdaAuthorizerConfig {
     /// `$stageVariables`; cookies are an extension (error under `compat: aws`).
     pub identity_source: Vec<Variable>,
     /// `result_ttl`: how long a decision is cached; `0s` disables. Allowed `0s` to `3600s`.
-    /// Default `300s` (with a warning, as AWS's HTTP API default is undocumented, spec §3.9);
-    /// `0s` when there are no identity sources (nothing to key a cache on).
+    /// Default `300s`, with a warning, as AWS's HTTP API default is undocumented
+    /// (docs/aws-compatibility.md#identity-sources-and-caching); `0s` when there are no
+    /// identity sources (nothing to key a cache on).
     pub result_ttl: Duration,
     /// `token_validation`: with `event: token`, a regex the whole token must match before the
     /// function is invoked (a mismatch is 401). Compiled anchored (`^(?:...)$`).
@@ -205,9 +209,11 @@ pub struct LambdaAuthorizerConfig {
 /// Which event a Lambda authorizer receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthorizerEvent {
-    /// `event: token`: the REST API TOKEN event (`authorizationToken`, `methodArn`, §3.1).
+    /// `event: token`: the REST API TOKEN event (`authorizationToken`, `methodArn`; AWS:
+    /// [Input to an API Gateway Lambda authorizer](https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-lambda-authorizer-input.html)).
     Token,
-    /// `event: request`: the HTTP API REQUEST event in the given payload version (§3.3, §3.4).
+    /// `event: request`: the HTTP API REQUEST event in the given payload version
+    /// (docs/aws-compatibility.md#lambda-authorizer-events).
     Request {
         /// `payload_format_version`.
         payload_format_version: PayloadFormatVersion,
@@ -229,12 +235,6 @@ impl PartialEq for TokenValidation {
     }
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Type {
-    Jwt,
-    Lambda,
-}
-
 /// What routes need to know about an authorizer written in the file, even an invalid one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AuthorizerKind {
@@ -243,22 +243,26 @@ pub(crate) enum AuthorizerKind {
     Unknown,
 }
 
+impl AuthorizerKind {
+    /// The values of `type:`, with the kind each selects.
+    const TYPES: [(&'static str, AuthorizerKind); 2] =
+        [("jwt", AuthorizerKind::Jwt), ("lambda", AuthorizerKind::Lambda)];
+}
+
 /// The `type:` of an authorizer node, without reporting anything.
 pub(crate) fn kind_of(node: &Node) -> AuthorizerKind {
     if let crate::yaml::Kind::Map(entries) = &node.kind
         && let Some(e) = entries.iter().find(|e| e.key == "type")
         && let crate::yaml::Kind::Scalar { text, .. } = &e.value.kind
+        && let Some((_, kind)) = AuthorizerKind::TYPES.iter().find(|(t, _)| t == text)
     {
-        return match text.as_str() {
-            "jwt" => AuthorizerKind::Jwt,
-            "lambda" => AuthorizerKind::Lambda,
-            _ => AuthorizerKind::Unknown,
-        };
+        return *kind;
     }
     AuthorizerKind::Unknown
 }
 
-/// Decodes one authorizer. `functions` are the names written under `functions:`.
+/// Decodes one authorizer: its `type`, then the settings of that type. `functions` are the
+/// names written under `functions:`.
 pub(crate) fn decode(
     cx: &mut Cx,
     node: &Node,
@@ -266,29 +270,451 @@ pub(crate) fn decode(
     functions: &[String],
 ) -> Option<AuthorizerConfig> {
     let mut m = MapReader::new(cx, node, path)?;
-    let ty = match m.get("type") {
-        Some((n, p)) => decode::choice(cx, n, &p, &[("jwt", Type::Jwt), ("lambda", Type::Lambda)]),
+    match authorizer_type(cx, &mut m) {
+        AuthorizerKind::Jwt => jwt(cx, m).map(AuthorizerConfig::Jwt),
+        AuthorizerKind::Lambda => lambda(cx, m, functions).map(AuthorizerConfig::Lambda),
+        // Without a type the other keys cannot be checked; do not report them as unknown.
+        AuthorizerKind::Unknown => None,
+    }
+}
+
+/// `type`: required; a key close to `type` is taken for a misspelling of it.
+fn authorizer_type(cx: &mut Cx, m: &mut MapReader<'_>) -> AuthorizerKind {
+    if let Some((n, p)) = m.get("type") {
+        return decode::choice(cx, n, &p, &AuthorizerKind::TYPES).unwrap_or(AuthorizerKind::Unknown);
+    }
+    match m.keys().find(|(k, _)| did_you_mean(k, ["type"]).is_some()) {
+        Some((k, span)) => cx.error_hint(
+            span,
+            &m.path.key(k),
+            format!("unknown key {k:?}"),
+            Some("did you mean `type`? (jwt or lambda)".into()),
+        ),
         None => {
-            let typo = m.keys().find(|(k, _)| did_you_mean(k, ["type"]).is_some());
-            match typo {
-                Some((k, span)) => cx.error_hint(
-                    span,
-                    &path.key(k),
-                    format!("unknown key {k:?}"),
-                    Some("did you mean `type`? (jwt or lambda)".into()),
-                ),
-                None => {
-                    cx.error(m.span, path, "missing `type` (jwt or lambda)");
-                }
-            }
+            cx.error(m.span, &m.path, "missing `type` (jwt or lambda)");
+        }
+    }
+    AuthorizerKind::Unknown
+}
+
+/// A JWT authorizer's settings, one unit each.
+fn jwt(cx: &mut Cx, mut m: MapReader<'_>) -> Option<JwtAuthorizerConfig> {
+    let issuer = issuer(cx, &mut m);
+    let audience = audience(cx, &mut m);
+    let identity_source = jwt_identity_source(cx, &mut m);
+    let keys = keys(cx, &mut m, issuer.as_ref());
+    let algorithms = algorithms(cx, &mut m);
+    let leeway = opt(cx, &mut m, "leeway", Duration::ZERO, leeway);
+    let forward_claims = forwarded_headers(cx, &mut m, "forward_claims");
+    let rules = jwt_rules(cx, &mut m);
+    let cache = opt(cx, &mut m, "cache", JwtCacheConfig::default(), cache);
+    m.finish(cx);
+    Some(JwtAuthorizerConfig {
+        issuer: issuer?,
+        audience: audience?,
+        identity_source: identity_source?,
+        keys: keys?,
+        algorithms: algorithms?,
+        leeway: leeway?,
+        forward_claims,
+        rules,
+        cache: cache?,
+    })
+}
+
+/// `issuer`: required; `dev`, or a secure URL without query or fragment.
+fn issuer(cx: &mut Cx, m: &mut MapReader<'_>) -> Option<Issuer> {
+    let Some((n, p)) = m.get("issuer") else {
+        cx.error(m.span, &m.path, "missing `issuer` (an https URL, or `dev`)");
+        return None;
+    };
+    let s = decode::non_empty(cx, n, &p)?;
+    if s == "dev" {
+        cx.aws_forbids(n.span, &p, "`issuer: dev`", "AWS verifies tokens only from real OIDC issuers");
+        return Some(Issuer::Dev);
+    }
+    let url = secure_url(cx, &s, n, &p, "issuer")?;
+    if url.query().is_some() || url.fragment().is_some() {
+        cx.error(n.span, &p, "an issuer must not have a query or fragment");
+        return None;
+    }
+    Some(Issuer::Url { exact: s, url })
+}
+
+/// `audience`: required, at least one (AWS: at most 50).
+fn audience(cx: &mut Cx, m: &mut MapReader<'_>) -> Option<Vec<String>> {
+    let Some((n, p)) = m.get("audience") else {
+        cx.error(m.span, &m.path, "missing `audience` (the accepted `aud` values)").suggestion =
+            Some("e.g. `audience: [my-api]`".into());
+        return None;
+    };
+    let a = decode::string_list(cx, n, &p)?;
+    if a.is_empty() {
+        cx.error(n.span, &p, "`audience` must list at least one audience");
+        return None;
+    }
+    if a.len() > 50 {
+        cx.aws_forbids(n.span, &p, "more than 50 audiences", "AWS allows at most 50 per authorizer");
+    }
+    Some(a)
+}
+
+/// `identity_source` of a JWT authorizer: at least one (AWS: exactly one); default the
+/// `Authorization` header.
+fn jwt_identity_source(cx: &mut Cx, m: &mut MapReader<'_>) -> Option<Vec<Variable>> {
+    let Some((n, p)) = m.get("identity_source") else {
+        return Some(vec![Variable::Header(http::header::AUTHORIZATION)]);
+    };
+    let sources = identity_sources(cx, n, &p, Place::JwtIdentity)?;
+    if sources.is_empty() {
+        cx.error(n.span, &p, "`identity_source` must list at least one source");
+        return None;
+    }
+    if sources.len() > 1 {
+        cx.aws_forbids(n.span, &p, "several identity sources", "an AWS JWT authorizer has exactly one");
+    }
+    Some(sources)
+}
+
+/// A setting that names where a JWT authorizer's keys come from instead of discovery.
+#[derive(Clone, Copy)]
+enum KeySetting {
+    JwksUri,
+    JwksFile,
+    PublicKeyFile,
+}
+
+impl KeySetting {
+    const ALL: [KeySetting; 3] = [KeySetting::JwksUri, KeySetting::JwksFile, KeySetting::PublicKeyFile];
+
+    fn key(self) -> &'static str {
+        match self {
+            KeySetting::JwksUri => "jwks_uri",
+            KeySetting::JwksFile => "jwks_file",
+            KeySetting::PublicKeyFile => "public_key_file",
+        }
+    }
+}
+
+/// `jwks_uri`, `jwks_file` or `public_key_file`: at most one, and none with `issuer: dev`;
+/// default OIDC discovery.
+fn keys(cx: &mut Cx, m: &mut MapReader<'_>, issuer: Option<&Issuer>) -> Option<KeySource> {
+    let mut keys = Some(KeySource::Discovery);
+    let mut written: Option<&'static str> = None;
+    for setting in KeySetting::ALL {
+        let k = setting.key();
+        let Some((n, p)) = m.get(k) else { continue };
+        if let Some(first) = written {
+            cx.error(
+                m.key_span(k).unwrap_or(n.span),
+                &p,
+                format!("`{k}` and `{first}` exclude each other: choose one source of keys"),
+            );
+            keys = None;
+            continue;
+        }
+        written = Some(k);
+        keys = key_source(cx, setting, n, &p);
+    }
+    if let (Some(Issuer::Dev), Some(k)) = (issuer, written) {
+        cx.error(
+            m.key_span(k).unwrap_or(m.span),
+            &m.path.key(k),
+            format!("`issuer: dev` serves its own keys; remove `{k}`"),
+        );
+        keys = None;
+    }
+    keys
+}
+
+/// The value of one key setting.
+fn key_source(cx: &mut Cx, setting: KeySetting, n: &Node, p: &YPath) -> Option<KeySource> {
+    let s = decode::non_empty(cx, n, p)?;
+    match setting {
+        KeySetting::JwksUri => secure_url(cx, &s, n, p, "jwks_uri").map(KeySource::JwksUri),
+        KeySetting::JwksFile => {
+            cx.aws_forbids(n.span, p, "`jwks_file`", "AWS always fetches keys from the issuer");
+            Some(KeySource::JwksFile(cx.resolve(&s)))
+        }
+        KeySetting::PublicKeyFile => {
+            cx.aws_forbids(n.span, p, "`public_key_file`", "AWS always fetches keys from the issuer");
+            Some(KeySource::PublicKeyFile(cx.resolve(&s)))
+        }
+    }
+}
+
+/// `algorithms`: at least one, duplicates dropped; default all supported ones (`compat: aws`:
+/// AWS's RSA ones).
+fn algorithms(cx: &mut Cx, m: &mut MapReader<'_>) -> Option<Vec<Algorithm>> {
+    let Some((n, p)) = m.get("algorithms") else {
+        let default =
+            if cx.compat == Compat::Aws { Algorithm::AWS.to_vec() } else { Algorithm::ALL.to_vec() };
+        return Some(default);
+    };
+    let items = decode::items(cx, n, &p)?;
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.into_iter().enumerate() {
+        match algorithm(cx, item, &p.index(i)) {
+            Some(a) if !out.contains(&a) => out.push(a),
+            Some(_) => {}
+            None => ok = false,
+        }
+    }
+    if ok && out.is_empty() {
+        cx.error(n.span, &p, "`algorithms` must allow at least one algorithm");
+        return None;
+    }
+    ok.then_some(out)
+}
+
+/// One of `algorithms`: never `none` or a symmetric (HS*) one.
+fn algorithm(cx: &mut Cx, item: &Node, p: &YPath) -> Option<Algorithm> {
+    if let crate::yaml::Kind::Scalar { text, .. } = &item.kind
+        && (text.starts_with("HS") || text.eq_ignore_ascii_case("none"))
+    {
+        cx.error(
+            item.span,
+            p,
+            format!("algorithm {text:?} is never accepted: only asymmetric signatures can be verified with public keys"),
+        );
+        return None;
+    }
+    let options = Algorithm::ALL.map(|a| (a.as_str(), a));
+    let a = decode::choice(cx, item, p, &options)?;
+    if !Algorithm::AWS.contains(&a) {
+        cx.aws_forbids(
+            item.span,
+            p,
+            &format!("algorithm {}", a.as_str()),
+            "AWS JWT authorizers support RSA (RS256, RS384, RS512) only",
+        );
+    }
+    Some(a)
+}
+
+/// `leeway`: zero or more; AWS has none.
+fn leeway(cx: &mut Cx, n: &Node, p: &YPath) -> Option<Duration> {
+    let d = decode::duration(cx, n, p, true)?;
+    if !d.is_zero() {
+        cx.aws_forbids(n.span, p, "`leeway`", "AWS allows no clock skew");
+    }
+    Some(d)
+}
+
+/// `rules` of a JWT authorizer (an extension).
+fn jwt_rules(cx: &mut Cx, m: &mut MapReader<'_>) -> Vec<Spanned<String>> {
+    let Some((n, p)) = m.get("rules") else { return Vec::new() };
+    let r = decode_rules(cx, n, &p);
+    if !r.is_empty() {
+        cx.aws_forbids(
+            m.key_span("rules").unwrap_or(n.span),
+            &p,
+            "`rules` on a JWT authorizer",
+            "AWS JWT authorizers check only issuer, audience, expiry and scopes",
+        );
+    }
+    r
+}
+
+/// `cache` of a JWT authorizer.
+fn cache(cx: &mut Cx, n: &Node, p: &YPath) -> Option<JwtCacheConfig> {
+    let mut m = MapReader::new(cx, n, p)?;
+    let d = JwtCacheConfig::default();
+    let max_tokens =
+        opt(cx, &mut m, "max_tokens", d.max_tokens, |cx, n, p| decode::integer(cx, n, p, 0, 100_000_000));
+    let jwks_refresh =
+        opt(cx, &mut m, "jwks_refresh", d.jwks_refresh, |cx, n, p| decode::duration(cx, n, p, false));
+    let jwks_max_stale =
+        opt(cx, &mut m, "jwks_max_stale", d.jwks_max_stale, |cx, n, p| decode::duration(cx, n, p, true));
+    m.finish(cx);
+    Some(JwtCacheConfig {
+        max_tokens: max_tokens?,
+        jwks_refresh: jwks_refresh?,
+        jwks_max_stale: jwks_max_stale?,
+    })
+}
+
+/// The kind of event a Lambda authorizer receives, as written in `event:`.
+#[derive(Clone, Copy, PartialEq)]
+enum EventKind {
+    Token,
+    Request,
+}
+
+/// A Lambda authorizer's settings, one unit each.
+fn lambda(cx: &mut Cx, mut m: MapReader<'_>, functions: &[String]) -> Option<LambdaAuthorizerConfig> {
+    let function = function(cx, &mut m, functions);
+    let (event, kind) = event(cx, &mut m);
+    let simple_responses = simple_responses(cx, &mut m, event);
+    let identity_source = lambda_identity_source(cx, &mut m, kind);
+    let result_ttl = result_ttl(cx, &mut m, identity_source.as_deref());
+    let token_validation = token_validation(cx, &mut m, kind);
+    let forward_context = forwarded_headers(cx, &mut m, "forward_context");
+    m.finish(cx);
+    Some(LambdaAuthorizerConfig {
+        function: function?,
+        event: event?,
+        simple_responses: simple_responses?,
+        identity_source: identity_source?,
+        result_ttl: result_ttl?,
+        token_validation: token_validation?,
+        forward_context,
+    })
+}
+
+/// `function`: required, a name under `functions:`.
+fn function(cx: &mut Cx, m: &mut MapReader<'_>, functions: &[String]) -> Option<String> {
+    let Some((n, p)) = m.get("function") else {
+        cx.error(m.span, &m.path, "missing `function` (a name under `functions:`)");
+        return None;
+    };
+    let f = decode::non_empty(cx, n, &p)?;
+    if functions.contains(&f) {
+        return Some(f);
+    }
+    let hint = did_you_mean(&f, functions.iter().map(String::as_str));
+    cx.error_hint(n.span, &p, format!("unknown function {f:?}: it is not defined under `functions:`"), hint);
+    None
+}
+
+/// `event` (required) and, for `request`, `payload_format_version`. Returns the event (when
+/// valid) and its kind (when `event` is valid), which other settings are checked against.
+fn event(cx: &mut Cx, m: &mut MapReader<'_>) -> (Option<AuthorizerEvent>, Option<EventKind>) {
+    let kind = match m.get("event") {
+        Some((n, p)) => {
+            decode::choice(cx, n, &p, &[("token", EventKind::Token), ("request", EventKind::Request)])
+        }
+        None => {
+            cx.error(m.span, &m.path, "missing `event` (token or request)");
             None
         }
     };
-    match ty {
-        Some(Type::Jwt) => jwt(cx, m, path).map(AuthorizerConfig::Jwt),
-        Some(Type::Lambda) => lambda(cx, m, path, functions).map(AuthorizerConfig::Lambda),
-        // Without a type the other keys cannot be checked; do not report them as unknown.
+    let payload_format_version = payload_format(cx, m, kind);
+    let event = match kind {
+        Some(EventKind::Token) => Some(AuthorizerEvent::Token),
+        Some(EventKind::Request) => payload_format_version
+            .map(|payload_format_version| AuthorizerEvent::Request { payload_format_version }),
         None => None,
+    };
+    (event, kind)
+}
+
+/// `payload_format_version`: only for `event: request`; default `"2.0"`.
+fn payload_format(
+    cx: &mut Cx,
+    m: &mut MapReader<'_>,
+    kind: Option<EventKind>,
+) -> Option<PayloadFormatVersion> {
+    let Some((n, p)) = m.get("payload_format_version") else { return Some(PayloadFormatVersion::V2) };
+    if kind == Some(EventKind::Token) {
+        cx.error(
+            m.key_span("payload_format_version").unwrap_or(n.span),
+            &p,
+            "`payload_format_version` applies only to `event: request` (a token event has one fixed format)",
+        );
+        return None;
+    }
+    crate::types::payload_format_version(cx, n, &p)
+}
+
+/// `simple_responses`: only with `event: request` and payload `"2.0"`, as on AWS.
+fn simple_responses(cx: &mut Cx, m: &mut MapReader<'_>, event: Option<AuthorizerEvent>) -> Option<bool> {
+    let Some((n, p)) = m.get("simple_responses") else { return Some(false) };
+    let on = decode::boolean(cx, n, &p)?;
+    let v2 = AuthorizerEvent::Request { payload_format_version: PayloadFormatVersion::V2 };
+    if on && event.is_some_and(|e| e != v2) {
+        cx.error(
+            n.span,
+            &p,
+            "`simple_responses` needs `event: request` with payload_format_version \"2.0\" (as on AWS)",
+        );
+        return None;
+    }
+    Some(on)
+}
+
+/// `identity_source` of a Lambda authorizer: for `event: token`, exactly one header (default
+/// `Authorization`); for `event: request`, any (default none).
+fn lambda_identity_source(
+    cx: &mut Cx,
+    m: &mut MapReader<'_>,
+    kind: Option<EventKind>,
+) -> Option<Vec<Variable>> {
+    let is_token = kind == Some(EventKind::Token);
+    let Some((n, p)) = m.get("identity_source") else {
+        return Some(if is_token { vec![Variable::Header(http::header::AUTHORIZATION)] } else { Vec::new() });
+    };
+    let sources = identity_sources(cx, n, &p, Place::LambdaIdentity)?;
+    if is_token && !matches!(sources.as_slice(), [Variable::Header(_)]) {
+        cx.error(
+            n.span,
+            &p,
+            "a token authorizer reads exactly one header, e.g. [$request.header.Authorization]",
+        );
+        return None;
+    }
+    Some(sources)
+}
+
+/// `result_ttl`: whole seconds, 0 to 3600; caching needs an identity source to key on. Default
+/// 300s with a warning, or 0s without identity sources.
+fn result_ttl(cx: &mut Cx, m: &mut MapReader<'_>, identity_source: Option<&[Variable]>) -> Option<Duration> {
+    let no_cache_key = identity_source.is_some_and(<[Variable]>::is_empty);
+    let Some((n, p)) = m.get("result_ttl") else {
+        if no_cache_key {
+            return Some(Duration::ZERO);
+        }
+        cx.warn(
+            m.span,
+            &m.path,
+            "no `result_ttl`: caching decisions for 300s (AWS's HTTP API default is undocumented); write `result_ttl` to choose",
+        );
+        return Some(Duration::from_secs(300));
+    };
+    let d = decode::duration(cx, n, &p, true)?;
+    if d > Duration::from_secs(3600) {
+        cx.error(n.span, &p, format!("result_ttl {} is over the maximum of 3600s", decode::show_duration(d)));
+        return None;
+    }
+    if d.subsec_nanos() != 0 {
+        cx.error(n.span, &p, "result_ttl must be whole seconds (AWS: 0 to 3600)");
+        return None;
+    }
+    if !d.is_zero() && no_cache_key {
+        cx.error(n.span, &p, "caching needs at least one `identity_source` (the cache key)").suggestion =
+            Some("add an identity_source, or set `result_ttl: 0s`".into());
+        return None;
+    }
+    Some(d)
+}
+
+/// `token_validation`: only for `event: token`; a regex the whole token must match.
+fn token_validation(
+    cx: &mut Cx,
+    m: &mut MapReader<'_>,
+    kind: Option<EventKind>,
+) -> Option<Option<TokenValidation>> {
+    let Some((n, p)) = m.get("token_validation") else { return Some(None) };
+    if kind == Some(EventKind::Request) {
+        cx.error(
+            m.key_span("token_validation").unwrap_or(n.span),
+            &p,
+            "`token_validation` applies only to `event: token`",
+        );
+        return None;
+    }
+    let pattern = decode::non_empty(cx, n, &p)?;
+    match regex::Regex::new(&format!("^(?:{pattern})$")) {
+        Ok(regex) => Some(Some(TokenValidation { pattern, regex })),
+        Err(e) => {
+            // The regex crate's message ends with the reason on its last line.
+            let why = e.to_string();
+            let last = why.lines().last().unwrap_or("").trim();
+            let last = last.strip_prefix("error: ").unwrap_or(last);
+            cx.error(n.span, &p, format!("invalid regex {pattern:?}: {last}"));
+            None
+        }
     }
 }
 
@@ -330,6 +756,7 @@ fn secure_url(cx: &mut Cx, text: &str, n: &Node, p: &YPath, what: &str) -> Optio
     Some(url)
 }
 
+/// `identity_source`: a list of variables; cookies are an extension.
 fn identity_sources(cx: &mut Cx, n: &Node, p: &YPath, place: Place) -> Option<Vec<Variable>> {
     let items = decode::items(cx, n, p)?;
     let mut out = Vec::new();
@@ -360,9 +787,17 @@ fn identity_sources(cx: &mut Cx, n: &Node, p: &YPath, place: Place) -> Option<Ve
     ok.then_some(out)
 }
 
-fn header_map(cx: &mut Cx, n: &Node, p: &YPath) -> IndexMap<http::HeaderName, String> {
+/// `forward_claims` or `forward_context`: header name -> a name to look up; a problem drops
+/// only the entry it is about.
+fn forwarded_headers(
+    cx: &mut Cx,
+    m: &mut MapReader<'_>,
+    key: &'static str,
+) -> IndexMap<http::HeaderName, String> {
     let mut out = IndexMap::new();
-    if let Some(entries) = decode::entries(cx, n, p) {
+    if let Some((n, p)) = m.get(key)
+        && let Some(entries) = decode::entries(cx, n, &p)
+    {
         for e in entries {
             let ep = p.key(&e.key);
             let h = decode::header_name(cx, &e.key, e.key_span, &ep);
@@ -375,7 +810,9 @@ fn header_map(cx: &mut Cx, n: &Node, p: &YPath) -> IndexMap<http::HeaderName, St
     out
 }
 
-fn rules(cx: &mut Cx, n: &Node, p: &YPath) -> Vec<Spanned<String>> {
+/// `rules:` of a JWT authorizer or a route: CEL source texts with their positions, compiled
+/// by the app.
+pub(crate) fn decode_rules(cx: &mut Cx, n: &Node, p: &YPath) -> Vec<Spanned<String>> {
     let mut out = Vec::new();
     if let Some(items) = decode::items(cx, n, p) {
         for (i, item) in items.into_iter().enumerate() {
@@ -385,391 +822,4 @@ fn rules(cx: &mut Cx, n: &Node, p: &YPath) -> Vec<Spanned<String>> {
         }
     }
     out
-}
-
-/// Decodes `rules:` (shared with routes).
-pub(crate) fn decode_rules(cx: &mut Cx, n: &Node, p: &YPath) -> Vec<Spanned<String>> {
-    rules(cx, n, p)
-}
-
-fn jwt(cx: &mut Cx, mut m: MapReader<'_>, path: &YPath) -> Option<JwtAuthorizerConfig> {
-    let issuer = match m.get("issuer") {
-        Some((n, p)) => decode::non_empty(cx, n, &p).and_then(|s| {
-            if s == "dev" {
-                cx.aws_forbids(
-                    n.span,
-                    &p,
-                    "`issuer: dev`",
-                    "AWS verifies tokens only from real OIDC issuers",
-                );
-                Some(Issuer::Dev)
-            } else {
-                let url = secure_url(cx, &s, n, &p, "issuer")?;
-                if url.query().is_some() || url.fragment().is_some() {
-                    cx.error(n.span, &p, "an issuer must not have a query or fragment");
-                    return None;
-                }
-                Some(Issuer::Url { exact: s, url })
-            }
-        }),
-        None => {
-            cx.error(m.span, path, "missing `issuer` (an https URL, or `dev`)");
-            None
-        }
-    };
-    let audience = match m.get("audience") {
-        Some((n, p)) => decode::string_list(cx, n, &p).and_then(|a| {
-            if a.is_empty() {
-                cx.error(n.span, &p, "`audience` must list at least one audience");
-                return None;
-            }
-            if a.len() > 50 {
-                cx.aws_forbids(n.span, &p, "more than 50 audiences", "AWS allows at most 50 per authorizer");
-            }
-            Some(a)
-        }),
-        None => {
-            cx.error(m.span, path, "missing `audience` (the accepted `aud` values)").suggestion =
-                Some("e.g. `audience: [my-api]`".into());
-            None
-        }
-    };
-    let identity_source = match m.get("identity_source") {
-        Some((n, p)) => identity_sources(cx, n, &p, Place::JwtIdentity).and_then(|v| {
-            let mut ok = true;
-            if v.is_empty() {
-                cx.error(n.span, &p, "`identity_source` must list at least one source");
-                ok = false;
-            } else if v.len() > 1 {
-                cx.aws_forbids(
-                    n.span,
-                    &p,
-                    "several identity sources",
-                    "an AWS JWT authorizer has exactly one",
-                );
-            }
-            ok.then_some(v)
-        }),
-        None => Some(vec![Variable::Header(http::header::AUTHORIZATION)]),
-    };
-
-    let mut keys = Some(KeySource::Discovery);
-    let mut key_key: Option<&'static str> = None;
-    for k in ["jwks_uri", "jwks_file", "public_key_file"] {
-        let Some((n, p)) = m.get(k) else { continue };
-        if let Some(first) = key_key {
-            cx.error(
-                m.key_span(k).unwrap_or(n.span),
-                &p,
-                format!("`{k}` and `{first}` exclude each other: choose one source of keys"),
-            );
-            keys = None;
-            continue;
-        }
-        key_key = Some(k);
-        let Some(s) = decode::non_empty(cx, n, &p) else {
-            keys = None;
-            continue;
-        };
-        keys = match k {
-            "jwks_uri" => secure_url(cx, &s, n, &p, "jwks_uri").map(KeySource::JwksUri),
-            "jwks_file" => {
-                cx.aws_forbids(n.span, &p, "`jwks_file`", "AWS always fetches keys from the issuer");
-                Some(KeySource::JwksFile(cx.resolve(&s)))
-            }
-            _ => {
-                cx.aws_forbids(n.span, &p, "`public_key_file`", "AWS always fetches keys from the issuer");
-                Some(KeySource::PublicKeyFile(cx.resolve(&s)))
-            }
-        };
-    }
-    if let (Some(Issuer::Dev), Some(k)) = (&issuer, key_key) {
-        cx.error(
-            m.key_span(k).unwrap_or(m.span),
-            &path.key(k),
-            format!("`issuer: dev` serves its own keys; remove `{k}`"),
-        );
-        keys = None;
-    }
-
-    let algorithms = match m.get("algorithms") {
-        Some((n, p)) => decode::items(cx, n, &p).and_then(|items| {
-            let mut out = Vec::new();
-            let mut ok = true;
-            for (i, item) in items.into_iter().enumerate() {
-                let ip = p.index(i);
-                let options: Vec<(&'static str, Algorithm)> =
-                    Algorithm::ALL.iter().map(|a| (a.as_str(), *a)).collect();
-                if let crate::yaml::Kind::Scalar { text, .. } = &item.kind
-                    && (text.starts_with("HS") || text.eq_ignore_ascii_case("none"))
-                {
-                    cx.error(
-                        item.span,
-                        &ip,
-                        format!("algorithm {text:?} is never accepted: only asymmetric signatures can be verified with public keys"),
-                    );
-                    ok = false;
-                    continue;
-                }
-                match decode::choice(cx, item, &ip, &options) {
-                    Some(a) => {
-                        if !Algorithm::AWS.contains(&a) {
-                            cx.aws_forbids(
-                                item.span,
-                                &ip,
-                                &format!("algorithm {}", a.as_str()),
-                                "AWS JWT authorizers support RSA (RS256, RS384, RS512) only",
-                            );
-                        }
-                        if !out.contains(&a) {
-                            out.push(a);
-                        }
-                    }
-                    None => ok = false,
-                }
-            }
-            if ok && out.is_empty() {
-                cx.error(n.span, &p, "`algorithms` must allow at least one algorithm");
-                return None;
-            }
-            ok.then_some(out)
-        }),
-        None if cx.compat == crate::types::Compat::Aws => Some(Algorithm::AWS.to_vec()),
-        None => Some(Algorithm::ALL.to_vec()),
-    };
-    let leeway = match m.get("leeway") {
-        Some((n, p)) => decode::duration(cx, n, &p, true).inspect(|d| {
-            if !d.is_zero() {
-                cx.aws_forbids(n.span, &p, "`leeway`", "AWS allows no clock skew");
-            }
-        }),
-        None => Some(Duration::ZERO),
-    };
-    let forward_claims = match m.get("forward_claims") {
-        Some((n, p)) => header_map(cx, n, &p),
-        None => IndexMap::new(),
-    };
-    let rules = match m.get("rules") {
-        Some((n, p)) => {
-            let r = rules(cx, n, &p);
-            if !r.is_empty() {
-                cx.aws_forbids(
-                    m.key_span("rules").unwrap_or(n.span),
-                    &p,
-                    "`rules` on a JWT authorizer",
-                    "AWS JWT authorizers check only issuer, audience, expiry and scopes",
-                );
-            }
-            r
-        }
-        None => Vec::new(),
-    };
-    let cache = match m.get("cache") {
-        Some((n, p)) => cache(cx, n, &p),
-        None => Some(JwtCacheConfig::default()),
-    };
-    m.finish(cx);
-    Some(JwtAuthorizerConfig {
-        issuer: issuer?,
-        audience: audience?,
-        identity_source: identity_source?,
-        keys: keys?,
-        algorithms: algorithms?,
-        leeway: leeway?,
-        forward_claims,
-        rules,
-        cache: cache?,
-    })
-}
-
-fn cache(cx: &mut Cx, n: &Node, p: &YPath) -> Option<JwtCacheConfig> {
-    let mut m = MapReader::new(cx, n, p)?;
-    let d = JwtCacheConfig::default();
-    let max_tokens = match m.get("max_tokens") {
-        Some((n, p)) => decode::integer(cx, n, &p, 0, 100_000_000),
-        None => Some(d.max_tokens),
-    };
-    let jwks_refresh = match m.get("jwks_refresh") {
-        Some((n, p)) => decode::duration(cx, n, &p, false),
-        None => Some(d.jwks_refresh),
-    };
-    let jwks_max_stale = match m.get("jwks_max_stale") {
-        Some((n, p)) => decode::duration(cx, n, &p, true),
-        None => Some(d.jwks_max_stale),
-    };
-    m.finish(cx);
-    Some(JwtCacheConfig {
-        max_tokens: max_tokens?,
-        jwks_refresh: jwks_refresh?,
-        jwks_max_stale: jwks_max_stale?,
-    })
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Ev {
-    Token,
-    Request,
-}
-
-fn lambda(
-    cx: &mut Cx,
-    mut m: MapReader<'_>,
-    path: &YPath,
-    functions: &[String],
-) -> Option<LambdaAuthorizerConfig> {
-    let function = match m.get("function") {
-        Some((n, p)) => decode::non_empty(cx, n, &p).and_then(|f| {
-            if functions.contains(&f) {
-                Some(f)
-            } else {
-                let hint = did_you_mean(&f, functions.iter().map(String::as_str));
-                cx.error_hint(
-                    n.span,
-                    &p,
-                    format!("unknown function {f:?}: it is not defined under `functions:`"),
-                    hint,
-                );
-                None
-            }
-        }),
-        None => {
-            cx.error(m.span, path, "missing `function` (a name under `functions:`)");
-            None
-        }
-    };
-    let ev = match m.get("event") {
-        Some((n, p)) => decode::choice(cx, n, &p, &[("token", Ev::Token), ("request", Ev::Request)]),
-        None => {
-            cx.error(m.span, path, "missing `event` (token or request)");
-            None
-        }
-    };
-    let pfv = m.get("payload_format_version");
-    let payload_format_version = match &pfv {
-        Some((n, p)) => {
-            if ev == Some(Ev::Token) {
-                cx.error(
-                    m.key_span("payload_format_version").unwrap_or(n.span),
-                    p,
-                    "`payload_format_version` applies only to `event: request` (a token event has one fixed format)",
-                );
-                None
-            } else {
-                crate::types::payload_format_version(cx, n, p)
-            }
-        }
-        None => Some(PayloadFormatVersion::V2),
-    };
-    let event = match ev {
-        Some(Ev::Token) => Some(AuthorizerEvent::Token),
-        Some(Ev::Request) => payload_format_version
-            .map(|payload_format_version| AuthorizerEvent::Request { payload_format_version }),
-        None => None,
-    };
-    let is_token = ev == Some(Ev::Token);
-    let simple_responses = match m.get("simple_responses") {
-        Some((n, p)) => decode::boolean(cx, n, &p).and_then(|b| {
-            if b && event
-                != Some(AuthorizerEvent::Request {
-                    payload_format_version: PayloadFormatVersion::V2,
-                })
-                && event.is_some()
-            {
-                cx.error(
-                    n.span,
-                    &p,
-                    "`simple_responses` needs `event: request` with payload_format_version \"2.0\" (as on AWS)",
-                );
-                return None;
-            }
-            Some(b)
-        }),
-        None => Some(false),
-    };
-    let identity_source = match m.get("identity_source") {
-        Some((n, p)) => identity_sources(cx, n, &p, Place::LambdaIdentity).and_then(|v| {
-            if is_token && !(v.len() == 1 && matches!(v[0], Variable::Header(_))) {
-                cx.error(
-                    n.span,
-                    &p,
-                    "a token authorizer reads exactly one header, e.g. [$request.header.Authorization]",
-                );
-                return None;
-            }
-            Some(v)
-        }),
-        None if is_token => Some(vec![Variable::Header(http::header::AUTHORIZATION)]),
-        None => Some(Vec::new()),
-    };
-    let result_ttl = match m.get("result_ttl") {
-        Some((n, p)) => decode::duration(cx, n, &p, true).and_then(|d| {
-            if d > Duration::from_secs(3600) {
-                cx.error(
-                    n.span,
-                    &p,
-                    format!("result_ttl {} is over the maximum of 3600s", decode::show_duration(d)),
-                );
-                return None;
-            }
-            if d.subsec_nanos() != 0 {
-                cx.error(n.span, &p, "result_ttl must be whole seconds (AWS: 0 to 3600)");
-                return None;
-            }
-            if !d.is_zero() && identity_source.as_ref().is_some_and(Vec::is_empty) {
-                cx.error(n.span, &p, "caching needs at least one `identity_source` (the cache key)")
-                    .suggestion = Some("add an identity_source, or set `result_ttl: 0s`".into());
-                return None;
-            }
-            Some(d)
-        }),
-        None if identity_source.as_ref().is_some_and(Vec::is_empty) => Some(Duration::ZERO),
-        None => {
-            cx.warn(
-                m.span,
-                path,
-                "no `result_ttl`: caching decisions for 300s (AWS's HTTP API default is undocumented); write `result_ttl` to choose",
-            );
-            Some(Duration::from_secs(300))
-        }
-    };
-    let token_validation = match m.get("token_validation") {
-        Some((n, p)) => {
-            if ev == Some(Ev::Request) {
-                cx.error(
-                    m.key_span("token_validation").unwrap_or(n.span),
-                    &p,
-                    "`token_validation` applies only to `event: token`",
-                );
-                None
-            } else {
-                decode::non_empty(cx, n, &p).and_then(|pattern| {
-                    match regex::Regex::new(&format!("^(?:{pattern})$")) {
-                        Ok(regex) => Some(Some(TokenValidation { pattern, regex })),
-                        Err(e) => {
-                            let why = e.to_string();
-                            let last = why.lines().last().unwrap_or("").trim();
-                            let last = last.strip_prefix("error: ").unwrap_or(last).to_owned();
-                            cx.error(n.span, &p, format!("invalid regex {pattern:?}: {last}"));
-                            None
-                        }
-                    }
-                })
-            }
-        }
-        None => Some(None),
-    };
-    let forward_context = match m.get("forward_context") {
-        Some((n, p)) => header_map(cx, n, &p),
-        None => IndexMap::new(),
-    };
-    m.finish(cx);
-    Some(LambdaAuthorizerConfig {
-        function: function?,
-        event: event?,
-        simple_responses: simple_responses?,
-        identity_source: identity_source?,
-        result_ttl: result_ttl?,
-        token_validation: token_validation?,
-        forward_context,
-    })
 }

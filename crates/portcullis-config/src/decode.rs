@@ -214,6 +214,20 @@ impl<'n> MapReader<'n> {
     }
 }
 
+/// An optional key of `m`: its decoded value, or `default` when absent (or null).
+pub(crate) fn opt<T>(
+    cx: &mut Cx,
+    m: &mut MapReader<'_>,
+    key: &'static str,
+    default: T,
+    f: impl FnOnce(&mut Cx, &Node, &YPath) -> Option<T>,
+) -> Option<T> {
+    match m.get(key) {
+        Some((n, p)) => f(cx, n, &p),
+        None => Some(default),
+    }
+}
+
 /// The entries of a free-form mapping (names chosen by the user), or `None` after reporting.
 pub(crate) fn entries<'n>(cx: &mut Cx, node: &'n Node, path: &YPath) -> Option<&'n [Entry]> {
     match &node.kind {

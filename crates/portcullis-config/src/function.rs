@@ -1,13 +1,14 @@
-//! `functions:`: Lambda handlers Portcullis runs itself (issue 4, spec §4).
+//! `functions:`: Lambda handlers Portcullis runs itself
+//! (docs/aws-compatibility.md#lambda-proxy-integration).
 
 use std::num::{NonZeroU32, NonZeroU64};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use crate::decode::{self, Cx, MapReader, YPath};
-use crate::yaml::Node;
+use crate::decode::{self, Cx, MapReader, YPath, opt};
+use crate::yaml::{Entry, Node};
 
 /// One function under `functions:`.
 ///
@@ -106,6 +107,7 @@ const RESERVED_ENV: &[&str] = &[
     "PORTCULLIS_RUNTIME_API_LOCAL",
 ];
 
+/// A local runtime, as written in `runtime:`.
 #[derive(Clone, Copy, PartialEq)]
 enum Rt {
     Nodejs,
@@ -113,17 +115,49 @@ enum Rt {
     Provided,
 }
 
-/// Decodes one function; `None` after reporting when it is unusable.
+/// Decodes one function, one small unit per setting; `None` after reporting when it is unusable.
 pub(crate) fn decode(cx: &mut Cx, node: &Node, path: &YPath) -> Option<FunctionConfig> {
     let mut m = MapReader::new(cx, node, path)?;
-    let mut ok = true;
+    let runtime = runtime(cx, &mut m);
+    let timeout =
+        opt(cx, &mut m, "timeout", Duration::from_secs(30), |cx, n, p| decode::duration(cx, n, p, false));
+    let concurrency = opt(cx, &mut m, "concurrency", 10, |cx, n, p| whole(cx, n, p, 1, 10_000));
+    let prewarm = prewarm(cx, &mut m, concurrency);
+    let memory = opt(cx, &mut m, "memory", 128, |cx, n, p| whole(cx, n, p, 128, 10_240));
+    let idle_timeout = opt(cx, &mut m, "idle_timeout", Duration::from_secs(300), |cx, n, p| {
+        decode::duration(cx, n, p, false)
+    });
+    let max_invocations = opt(cx, &mut m, "max_invocations", None, |cx, n, p| {
+        decode::integer(cx, n, p, 1, 1_000_000_000_000).map(NonZeroU64::new)
+    });
+    let watch = opt(cx, &mut m, "watch", false, decode::boolean);
+    let default_dir = cx.base_dir.clone();
+    let dir =
+        opt(cx, &mut m, "dir", default_dir, |cx, n, p| decode::non_empty(cx, n, p).map(|d| cx.resolve(&d)));
+    let environment = environment(cx, &mut m);
+    m.finish(cx);
+    let dir = dir?;
+    Some(FunctionConfig {
+        runtime: in_dir(runtime?, &dir),
+        timeout: timeout?,
+        concurrency: NonZeroU32::new(concurrency?)?,
+        environment,
+        prewarm: prewarm?,
+        watch: watch?,
+        memory: NonZeroU32::new(memory?)?,
+        idle_timeout: idle_timeout?,
+        max_invocations: max_invocations?,
+        dir,
+    })
+}
 
-    let runtime_node = m.get("runtime");
+/// `runtime` (with `handler` or `command`) or `invoke_url`: exactly one.
+fn runtime(cx: &mut Cx, m: &mut MapReader<'_>) -> Option<FunctionRuntime> {
+    let runtime = m.get("runtime");
     let handler = m.get("handler");
     let command = m.get("command");
     let invoke_url = m.get("invoke_url");
-
-    let rt = runtime_node.as_ref().and_then(|(n, p)| {
+    let rt = runtime.as_ref().and_then(|(n, p)| {
         decode::choice(
             cx,
             n,
@@ -131,9 +165,9 @@ pub(crate) fn decode(cx: &mut Cx, node: &Node, path: &YPath) -> Option<FunctionC
             &[("nodejs", Rt::Nodejs), ("python", Rt::Python), ("provided", Rt::Provided)],
         )
     });
+    // Checked whatever the runtime, so a bad `handler` is reported even next to a bad `runtime`.
     let handler_text = handler.as_ref().and_then(|(n, p)| decode::non_empty(cx, n, p));
-
-    let runtime = match (&runtime_node, &invoke_url) {
+    match (&runtime, &invoke_url) {
         (Some(_), Some((n, p))) => {
             cx.error(
                 n.span,
@@ -143,186 +177,157 @@ pub(crate) fn decode(cx: &mut Cx, node: &Node, path: &YPath) -> Option<FunctionC
             None
         }
         (None, None) => {
-            cx.error(m.span, path, "missing `runtime` (nodejs, python or provided) or `invoke_url`");
+            cx.error(m.span, &m.path, "missing `runtime` (nodejs, python or provided) or `invoke_url`");
             None
         }
-        (None, Some((n, p))) => {
-            for k in ["handler", "command"] {
-                if let Some(s) = m.key_span(k) {
-                    cx.error(s, &path.key(k), format!("`{k}` has no meaning with `invoke_url`"));
-                }
-            }
-            remote_url(cx, n, p).map(|invoke_url| FunctionRuntime::Remote { invoke_url })
-        }
-        (Some(_), None) => match rt {
-            None => None,
-            Some(Rt::Nodejs | Rt::Python) => {
-                if let Some(s) = m.key_span("command") {
-                    cx.error(
-                        s,
-                        &path.key("command"),
-                        "`command` is for `runtime: provided`; nodejs and python use `handler`",
-                    );
-                }
-                match (&handler, handler_text) {
-                    (None, _) => {
-                        cx.error(m.span, path, "missing `handler`").suggestion =
-                            Some(if rt == Some(Rt::Nodejs) {
-                                "e.g. `handler: src/index.handler` (file path, then the export)".into()
-                            } else {
-                                "e.g. `handler: app.handler` (module, then the function)".into()
-                            });
-                        None
-                    }
-                    (Some(_), None) => None,
-                    (Some((n, p)), Some(h)) => {
-                        let valid = h.rsplit_once('.').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty());
-                        if !valid {
-                            cx.error(
-                                n.span,
-                                p,
-                                format!(
-                                    "invalid handler {h:?}: expected {}",
-                                    if rt == Some(Rt::Nodejs) {
-                                        "`path/file.export`, e.g. src/index.handler"
-                                    } else {
-                                        "`module.function`, e.g. app.handler"
-                                    }
-                                ),
-                            );
-                            None
-                        } else if rt == Some(Rt::Nodejs) {
-                            Some(FunctionRuntime::Nodejs { handler: h })
-                        } else {
-                            Some(FunctionRuntime::Python { handler: h })
-                        }
-                    }
-                }
-            }
-            Some(Rt::Provided) => match &command {
-                None => {
-                    cx.error(m.span, path, "missing `command` for `runtime: provided`").suggestion =
-                        Some("e.g. `command: ./target/release/bootstrap`".into());
-                    None
-                }
-                Some((n, p)) => {
-                    let parts = decode::string_list(cx, n, p);
-                    match parts.as_deref() {
-                        Some([program, args @ ..]) => Some((program.clone(), args.to_vec())),
-                        Some([]) => {
-                            cx.error(n.span, p, "`command` must name a program");
-                            None
-                        }
-                        None => None,
-                    }
-                    .map(|(program, args)| FunctionRuntime::Provided {
-                        command: PathBuf::from(program),
-                        args,
-                        handler: handler_text,
-                    })
-                }
-            },
+        (None, Some((n, p))) => remote(cx, m, n, p),
+        (Some(_), None) => match rt? {
+            rt @ (Rt::Nodejs | Rt::Python) => handler_runtime(cx, m, rt, handler.as_ref(), handler_text),
+            Rt::Provided => provided(cx, m, command.as_ref(), handler_text),
         },
-    };
-    ok &= runtime.is_some();
+    }
+}
 
-    let timeout = match m.get("timeout") {
-        Some((n, p)) => decode::duration(cx, n, &p, false),
-        None => Some(Duration::from_secs(30)),
-    };
-    let concurrency = match m.get("concurrency") {
-        Some((n, p)) => decode::integer(cx, n, &p, 1, 10_000).map(|c| c as u32),
-        None => Some(10),
-    };
-    let prewarm = match m.get("prewarm") {
-        Some((n, p)) => {
-            let v = decode::integer(cx, n, &p, 0, 10_000).map(|c| c as u32);
-            if let (Some(v), Some(c)) = (v, concurrency)
-                && v > c
-            {
-                cx.error(n.span, &p, format!("prewarm ({v}) cannot exceed concurrency ({c})"));
-            }
-            v
+/// `invoke_url`, which leaves nothing for `handler` or `command` to mean.
+fn remote(cx: &mut Cx, m: &MapReader<'_>, n: &Node, p: &YPath) -> Option<FunctionRuntime> {
+    for k in ["handler", "command"] {
+        if let Some(s) = m.key_span(k) {
+            cx.error(s, &m.path.key(k), format!("`{k}` has no meaning with `invoke_url`"));
         }
-        None => Some(0),
+    }
+    remote_url(cx, n, p).map(|invoke_url| FunctionRuntime::Remote { invoke_url })
+}
+
+/// `runtime: nodejs` or `python`: a `handler` (`path/file.export` or `module.function`), no
+/// `command`.
+fn handler_runtime(
+    cx: &mut Cx,
+    m: &MapReader<'_>,
+    rt: Rt,
+    handler: Option<&(&Node, YPath)>,
+    handler_text: Option<String>,
+) -> Option<FunctionRuntime> {
+    if let Some(s) = m.key_span("command") {
+        cx.error(
+            s,
+            &m.path.key("command"),
+            "`command` is for `runtime: provided`; nodejs and python use `handler`",
+        );
+    }
+    let Some((n, p)) = handler else {
+        cx.error(m.span, &m.path, "missing `handler`").suggestion = Some(if rt == Rt::Nodejs {
+            "e.g. `handler: src/index.handler` (file path, then the export)".into()
+        } else {
+            "e.g. `handler: app.handler` (module, then the function)".into()
+        });
+        return None;
     };
-    let memory = match m.get("memory") {
-        Some((n, p)) => decode::integer(cx, n, &p, 128, 10_240).map(|c| c as u32),
-        None => Some(128),
+    let h = handler_text?;
+    if !h.rsplit_once('.').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty()) {
+        let expected = if rt == Rt::Nodejs {
+            "`path/file.export`, e.g. src/index.handler"
+        } else {
+            "`module.function`, e.g. app.handler"
+        };
+        cx.error(n.span, p, format!("invalid handler {h:?}: expected {expected}"));
+        return None;
+    }
+    Some(if rt == Rt::Nodejs {
+        FunctionRuntime::Nodejs { handler: h }
+    } else {
+        FunctionRuntime::Python { handler: h }
+    })
+}
+
+/// `runtime: provided`: a `command` (a program, or a list `[program, arg, ...]`), and an
+/// optional `handler`.
+fn provided(
+    cx: &mut Cx,
+    m: &MapReader<'_>,
+    command: Option<&(&Node, YPath)>,
+    handler: Option<String>,
+) -> Option<FunctionRuntime> {
+    let Some((n, p)) = command else {
+        cx.error(m.span, &m.path, "missing `command` for `runtime: provided`").suggestion =
+            Some("e.g. `command: ./target/release/bootstrap`".into());
+        return None;
     };
-    let idle_timeout = match m.get("idle_timeout") {
-        Some((n, p)) => decode::duration(cx, n, &p, false),
-        None => Some(Duration::from_secs(300)),
-    };
-    let max_invocations = match m.get("max_invocations") {
-        Some((n, p)) => decode::integer(cx, n, &p, 1, 1_000_000_000_000).map(NonZeroU64::new),
-        None => Some(None),
-    };
-    let watch = match m.get("watch") {
-        Some((n, p)) => decode::boolean(cx, n, &p),
-        None => Some(false),
-    };
-    let dir = match m.get("dir") {
-        Some((n, p)) => decode::non_empty(cx, n, &p).map(|d| cx.resolve(&d)),
-        None => Some(cx.base_dir.clone()),
-    };
-    let mut environment = IndexMap::new();
+    match decode::string_list(cx, n, p)?.as_slice() {
+        [program, args @ ..] => {
+            Some(FunctionRuntime::Provided { command: PathBuf::from(program), args: args.to_vec(), handler })
+        }
+        [] => {
+            cx.error(n.span, p, "`command` must name a program");
+            None
+        }
+    }
+}
+
+/// A provided command with a path component runs relative to `dir`.
+fn in_dir(runtime: FunctionRuntime, dir: &Path) -> FunctionRuntime {
+    match runtime {
+        FunctionRuntime::Provided { command, args, handler }
+            if command.is_relative() && command.components().count() > 1 =>
+        {
+            FunctionRuntime::Provided { command: dir.join(command), args, handler }
+        }
+        other => other,
+    }
+}
+
+/// A count within `min..=max` (at most 10,240 here, so it fits a `u32`).
+fn whole(cx: &mut Cx, n: &Node, p: &YPath, min: u64, max: u64) -> Option<u32> {
+    decode::integer(cx, n, p, min, max).map(|c| c as u32)
+}
+
+/// `prewarm`: at most `concurrency`, default 0.
+fn prewarm(cx: &mut Cx, m: &mut MapReader<'_>, concurrency: Option<u32>) -> Option<u32> {
+    let Some((n, p)) = m.get("prewarm") else { return Some(0) };
+    let v = whole(cx, n, &p, 0, 10_000);
+    if let (Some(v), Some(c)) = (v, concurrency)
+        && v > c
+    {
+        cx.error(n.span, &p, format!("prewarm ({v}) cannot exceed concurrency ({c})"));
+    }
+    v
+}
+
+/// `environment`: a problem drops only the variable it is about.
+fn environment(cx: &mut Cx, m: &mut MapReader<'_>) -> IndexMap<String, String> {
+    let mut out = IndexMap::new();
     if let Some((n, p)) = m.get("environment")
         && let Some(entries) = decode::entries(cx, n, &p)
     {
         for e in entries {
-            let ep = p.key(&e.key);
-            let valid_name = !e.key.is_empty()
-                && !e.key.contains(['=', '\0'])
-                && !e.key.starts_with(|c: char| c.is_ascii_digit());
-            if !valid_name {
-                cx.error(e.key_span, &ep, format!("invalid environment variable name {:?}", e.key));
-                continue;
-            }
-            if RESERVED_ENV.contains(&e.key.as_str()) {
-                let who = if e.key.starts_with("PORTCULLIS_") { "Portcullis" } else { "the Lambda runtime" };
-                cx.error(e.key_span, &ep, format!("{} is reserved: {who} sets it", e.key));
-                continue;
-            }
-            let value =
-                if e.value.is_null() { Some(String::new()) } else { decode::string(cx, &e.value, &ep) };
-            if let Some(v) = value {
-                if v.contains('\0') {
-                    cx.error(e.value.span, &ep, "environment values cannot contain NUL");
-                    continue;
-                }
-                environment.insert(e.key.clone(), v);
+            if let Some(value) = environment_variable(cx, e, &p) {
+                out.insert(e.key.clone(), value);
             }
         }
     }
-    m.finish(cx);
+    out
+}
 
-    // Provided commands with a path component run relative to `dir`.
-    let runtime = runtime.map(|r| match r {
-        FunctionRuntime::Provided { command, args, handler }
-            if command.is_relative() && command.components().count() > 1 =>
-        {
-            let base = dir.clone().unwrap_or_else(|| cx.base_dir.clone());
-            FunctionRuntime::Provided { command: base.join(command), args, handler }
-        }
-        other => other,
-    });
-
-    if !ok {
+/// One environment variable's value: a valid name not reserved by Lambda or Portcullis, and a
+/// string without NUL (null is the empty string).
+fn environment_variable(cx: &mut Cx, e: &Entry, p: &YPath) -> Option<String> {
+    let ep = p.key(&e.key);
+    let valid_name =
+        !e.key.is_empty() && !e.key.contains(['=', '\0']) && !e.key.starts_with(|c: char| c.is_ascii_digit());
+    if !valid_name {
+        cx.error(e.key_span, &ep, format!("invalid environment variable name {:?}", e.key));
         return None;
     }
-    Some(FunctionConfig {
-        runtime: runtime?,
-        timeout: timeout?,
-        concurrency: NonZeroU32::new(concurrency?)?,
-        environment,
-        prewarm: prewarm?,
-        watch: watch?,
-        memory: NonZeroU32::new(memory?)?,
-        idle_timeout: idle_timeout?,
-        max_invocations: max_invocations?,
-        dir: dir?,
-    })
+    if RESERVED_ENV.contains(&e.key.as_str()) {
+        let who = if e.key.starts_with("PORTCULLIS_") { "Portcullis" } else { "the Lambda runtime" };
+        cx.error(e.key_span, &ep, format!("{} is reserved: {who} sets it", e.key));
+        return None;
+    }
+    let value = if e.value.is_null() { String::new() } else { decode::string(cx, &e.value, &ep)? };
+    if value.contains('\0') {
+        cx.error(e.value.span, &ep, "environment values cannot contain NUL");
+        return None;
+    }
+    Some(value)
 }
 
 fn remote_url(cx: &mut Cx, n: &Node, p: &YPath) -> Option<url::Url> {

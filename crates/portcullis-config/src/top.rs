@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use indexmap::IndexMap;
 
 use crate::authorizer::{self, AuthorizerConfig, AuthorizerKind};
-use crate::decode::{self, Cx, MapReader, YPath, did_you_mean};
+use crate::decode::{self, Cx, MapReader, YPath, did_you_mean, opt};
 use crate::error::Span;
 use crate::function::{self, FunctionConfig};
 use crate::route::{self, RouteConfig, RouteRefs};
@@ -88,20 +88,6 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
         cx.errors.push(problem);
     }
     Some(config)
-}
-
-/// An optional key: its decoded value, or `default` when absent.
-fn opt<T>(
-    cx: &mut Cx,
-    m: &mut MapReader<'_>,
-    key: &'static str,
-    default: T,
-    f: impl FnOnce(&mut Cx, &Node, &YPath) -> Option<T>,
-) -> Option<T> {
-    match m.get(key) {
-        Some((n, p)) => f(cx, n, &p),
-        None => Some(default),
-    }
 }
 
 /// `listen` and `admin`, which must differ.
