@@ -114,13 +114,10 @@ impl Resources for ExplainResources<'_> {
     }
 
     fn function(&self, name: &str) -> Result<Invoker, ResourceError> {
-        if let Some(invoker) = self.registry.invoker(name) {
-            return Ok(invoker);
+        match self.registry.invoker(name) {
+            Some(invoker) => Ok(invoker),
+            None => crate::resources::stand_in(self.all, name),
         }
-        let settings = self.all.iter().find(|f| f.name == name);
-        settings
-            .map(|settings| Invoker::not_started(settings.clone()))
-            .ok_or_else(|| ResourceError::FunctionNotPrepared(name.to_owned()))
     }
 
     fn lambda_authorizer(

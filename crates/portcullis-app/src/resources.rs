@@ -139,6 +139,15 @@ impl Clients {
     }
 }
 
+/// A handle to function `name` of `functions` that is not started: it compiles into a snapshot
+/// (a dry run, or explain's routes other than the one explained) and fails every invocation.
+pub(crate) fn stand_in(functions: &[FunctionSettings], name: &str) -> Result<Invoker, ResourceError> {
+    let settings = functions.iter().find(|f| f.name == name);
+    settings
+        .map(|settings| Invoker::not_started(settings.clone()))
+        .ok_or_else(|| ResourceError::FunctionNotPrepared(name.to_owned()))
+}
+
 /// Builds and validates everything, starts nothing: `portcullis check`, `token`, `export`.
 pub struct DryRun {
     clients: Clients,
@@ -176,10 +185,7 @@ impl Resources for DryRun {
     }
 
     fn function(&self, name: &str) -> Result<Invoker, ResourceError> {
-        let settings = self.functions.iter().find(|f| f.name == name);
-        settings
-            .map(|settings| Invoker::not_started(settings.clone()))
-            .ok_or_else(|| ResourceError::FunctionNotPrepared(name.to_owned()))
+        stand_in(&self.functions, name)
     }
 
     fn lambda_authorizer(

@@ -191,39 +191,41 @@ impl HttpClient {
     /// The HTTP/1.1 pool of `scheme://authority`, created on first use. Called when a config is
     /// compiled, never per request.
     pub(super) fn http1_pool(&self, scheme: Scheme, authority: &Authority) -> Arc<Http1Pool> {
-        let mut pools = self.inner.http1_pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let key = (scheme, authority.clone());
-        if let Some(pool) = pools.get(&key).and_then(Weak::upgrade) {
-            return pool;
-        }
-        pools.retain(|_, pool| pool.strong_count() > 0);
-        let origin = Uri::builder()
-            .scheme(scheme.as_str())
-            .authority(authority.clone())
-            .path_and_query("/")
-            .build()
-            .expect("a scheme, a parsed authority and `/` always make a URI");
-        let limit = self.origin_limit(scheme, authority);
-        let pool =
-            Arc::new(Http1Pool::new(origin, self.inner.http1_connector.clone(), self.inner.limits, limit));
-        pools.insert(key, Arc::downgrade(&pool));
-        pool
+        shared(&self.inner.http1_pools, (scheme, authority.clone()), || {
+            let origin = Uri::builder()
+                .scheme(scheme.as_str())
+                .authority(authority.clone())
+                .path_and_query("/")
+                .build()
+                .expect("a scheme, a parsed authority and `/` always make a URI");
+            let limit = self.origin_limit(scheme, authority);
+            Http1Pool::new(origin, self.inner.http1_connector.clone(), self.inner.limits, limit)
+        })
     }
 
     /// The connection cap of `scheme://authority`, created on first use. Called when a config
     /// is compiled, never per request.
     pub(super) fn origin_limit(&self, scheme: Scheme, authority: &Authority) -> Arc<OriginLimit> {
-        let mut limits = self.inner.origin_limits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let key = (scheme, authority.clone());
-        if let Some(limit) = limits.get(&key).and_then(Weak::upgrade) {
-            return limit;
-        }
-        limits.retain(|_, limit| limit.strong_count() > 0);
         let (max, max_pending) = self.inner.origin_caps;
-        let limit = Arc::new(OriginLimit::new(max, max_pending));
-        limits.insert(key, Arc::downgrade(&limit));
-        limit
+        shared(&self.inner.origin_limits, (scheme, authority.clone()), || OriginLimit::new(max, max_pending))
     }
+}
+
+/// The live value of `key` in `map`, or a new one from `make` (and the entries whose values are
+/// gone dropped). Values are held weakly: one lives while a compiled route uses it.
+fn shared<K: Eq + std::hash::Hash, V>(
+    map: &Mutex<HashMap<K, Weak<V>>>,
+    key: K,
+    make: impl FnOnce() -> V,
+) -> Arc<V> {
+    let mut map = map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(value) = map.get(&key).and_then(Weak::upgrade) {
+        return value;
+    }
+    map.retain(|_, value| value.strong_count() > 0);
+    let value = Arc::new(make());
+    map.insert(key, Arc::downgrade(&value));
+    value
 }
 
 fn builder(options: &ClientOptions) -> hyper_util::client::legacy::Builder {
