@@ -247,6 +247,7 @@ impl<H: Handler> ConnectionTask<H> {
             tokio::time::sleep_until((self.accepted_at + self.settings.header_timeout).into());
         tokio::pin!(first_request_deadline);
         let mut pressure = self.slot.pressure();
+        let mut deadline_passed = false;
         let mut closing = false;
         let mut draining = false;
         loop {
@@ -257,9 +258,14 @@ impl<H: Handler> ConnectionTask<H> {
                     }
                     break;
                 }
-                () = &mut first_request_deadline, if !activity.started() => {
-                    tracing::debug!(client = %meta.client_addr, "closing a connection that sent no request in time");
-                    break;
+                // A `select!` precondition is read when the `select!` starts, not when a branch
+                // fires: a connection busy with requests since then has `started` by now.
+                () = &mut first_request_deadline, if !deadline_passed => {
+                    deadline_passed = true;
+                    if !activity.started() {
+                        tracing::debug!(client = %meta.client_addr, "closing a connection that sent no request in time");
+                        break;
+                    }
                 }
                 () = until_stopped(&mut self.shutdown), if !draining => {
                     draining = true;

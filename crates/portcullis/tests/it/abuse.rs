@@ -106,6 +106,43 @@ async fn a_silent_connection_is_closed_after_header_timeout() {
     assert!(closed_after < Duration::from_secs(4), "a silent socket was held for {closed_after:?}");
 }
 
+/// The first-request deadline is for connections that never send one: a keep-alive connection
+/// busy with requests from its start keeps serving past `header_timeout`.
+#[tokio::test]
+async fn a_busy_keep_alive_connection_outlives_the_first_request_deadline() {
+    let gw = Gw::start(
+        "limits: {header_timeout: 1s, idle_timeout: 60s}\nroutes:\n  GET /: {respond: {body: ok}}\n",
+    );
+    let addr = gw.proc.listen;
+    let served = tokio::task::spawn_blocking(move || {
+        let mut socket = StdTcpStream::connect(addr).unwrap();
+        socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let started = Instant::now();
+        let mut served = 0;
+        while started.elapsed() < Duration::from_millis(2500) {
+            socket.write_all(b"GET / HTTP/1.1\r\nhost: gw.test\r\n\r\n").unwrap();
+            let mut response = Vec::new();
+            let mut buf = [0u8; 512];
+            while !response.ends_with(b"ok") {
+                let n = socket.read(&mut buf).unwrap();
+                assert!(
+                    n > 0,
+                    "the gateway closed a busy connection after {:?} and {served} requests",
+                    started.elapsed()
+                );
+                response.extend_from_slice(&buf[..n]);
+            }
+            assert!(response.starts_with(b"HTTP/1.1 200"));
+            served += 1;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        served
+    })
+    .await
+    .unwrap();
+    assert!(served > 20, "{served} requests on one connection");
+}
+
 /// Opens `n` idle TCP connections to `addr` (each sends nothing).
 fn idle_sockets(addr: std::net::SocketAddr, n: usize) -> Vec<StdTcpStream> {
     (0..n).filter_map(|_| StdTcpStream::connect(addr).ok()).collect()
