@@ -58,7 +58,9 @@ fn answer(request: &Request<Incoming>, state: &AdminState) -> Response<Full<Byte
     match (request.method(), request.uri().path()) {
         (&Method::GET, "/healthz") => json(StatusCode::OK, r#"{"status":"ok"}"#),
         (&Method::GET, "/metrics") => {
-            let mut response = Response::new(Full::new(Bytes::from(state.metrics.render())));
+            let mut text = state.metrics.render();
+            portcullis_pipeline::metrics::render_limits(&mut text, &state.registry.limits());
+            let mut response = Response::new(Full::new(Bytes::from(text)));
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -12,6 +12,7 @@
 //! crates take their own settings types and never see the config's.
 
 mod authorizers;
+mod edge;
 mod functions;
 mod integrations;
 mod rules;
@@ -24,7 +25,7 @@ use portcullis_core::ApiIdentity;
 use portcullis_functions::{FunctionSettings, FunctionsOptions};
 use portcullis_integration::http::ClientOptions;
 use portcullis_jwks::JwksOptions;
-use portcullis_pipeline::{RequestLimits, RequestMapping, RoutePlan, Snapshot};
+use portcullis_pipeline::{RequestLimits, RequestMapping, ResponseMapping, RouteExtras, RoutePlan, Snapshot};
 use portcullis_route::RouteTableBuilder;
 
 pub(crate) use functions::dev_issuer;
@@ -107,10 +108,21 @@ pub fn snapshot(config: &Config, resources: &dyn Resources) -> Result<Snapshot, 
             // The authorizer failed to compile; its own error is already recorded.
             continue;
         };
-        let mapping = (!route.parameter_mapping.is_empty())
-            .then(|| Box::new(RequestMapping::new(&route.parameter_mapping, &api)));
+        let extras = RouteExtras {
+            mapping: (!route.parameter_mapping.is_empty())
+                .then(|| RequestMapping::new(&route.parameter_mapping, &api)),
+            response_mapping: (!route.response_parameters.is_empty())
+                .then(|| ResponseMapping::new(&route.response_parameters, &api)),
+            cors: route.cors.as_ref().map(edge::cors),
+            throttle: edge::route_throttle(route, resources),
+        };
+        let plain = extras.mapping.is_none()
+            && extras.response_mapping.is_none()
+            && extras.cors.is_none()
+            && extras.throttle.is_none();
+        let extras = (!plain).then(|| Box::new(extras));
         let key: Arc<str> = Arc::from(route.key.value.to_string());
-        let plan = Arc::new(RoutePlan { key, access, rules, mapping, integration });
+        let plan = Arc::new(RoutePlan { key, access, rules, extras, integration });
         // The table keeps its own copies of the key's names (see `heap`).
         if let Err(duplicate) = table.insert(route.key.value.clone(), plan) {
             errors.push(error_at(config, route, duplicate.to_string()));
@@ -119,6 +131,7 @@ pub fn snapshot(config: &Config, resources: &dyn Resources) -> Result<Snapshot, 
     if !errors.is_empty() {
         return Err(ConfigErrors(errors).into());
     }
+    let (has_cors, preflight_mode) = edge::cors_mode(config);
     Ok(Snapshot {
         routes: table.build(),
         limits: RequestLimits {
@@ -126,6 +139,11 @@ pub fn snapshot(config: &Config, resources: &dyn Resources) -> Result<Snapshot, 
             max_header_bytes: usize::try_from(config.limits.max_header_bytes).unwrap_or(usize::MAX),
         },
         debug_headers: config.debug_headers,
+        cors: config.cors.as_ref().map(edge::cors),
+        has_cors,
+        preflight_mode,
+        throttle: edge::api_limit(config, resources),
+        api,
     })
 }
 

@@ -144,7 +144,8 @@ async fn explain_with(
     let _ = registry.jwks().ready_all(Duration::from_secs(3)).await;
 
     let (method, sample_path) = sample_request(key);
-    let path = request.path.clone().unwrap_or(sample_path);
+    let api = compile::api_identity(config);
+    let path = under_stage(&api, request.path.clone().unwrap_or(sample_path));
     let identity = route.authorizer.as_ref().and_then(|name| first_identity_source(config, name));
     let mut out = String::new();
     let _ = writeln!(out, "route: {key}");
@@ -162,7 +163,8 @@ async fn explain_with(
     }
     let siblings = siblings(config, route, key);
     if let Some(earlier) = &request.cached_from {
-        let parts = request_parts(&method, earlier, request, identity.as_ref())?;
+        let earlier = under_stage(&api, earlier.clone());
+        let parts = request_parts(&method, &earlier, request, identity.as_ref())?;
         let first = portcullis_pipeline::explain(&snapshot, parts, Vec::new()).await;
         let _ = writeln!(out, "earlier request: {method} {earlier}: {}", verdict(&first));
     }
@@ -180,6 +182,12 @@ async fn explain_with(
         }
     };
     Ok(Explanation { text: out, allowed: explained.allowed(), status, reason })
+}
+
+/// `path` as a client of a named stage sends it: under `/{stage}` (a path already there is
+/// left as it is).
+fn under_stage(api: &portcullis_core::ApiIdentity, path: String) -> String {
+    if api.strip_stage(&path).is_some() { path } else { format!("/{}{path}", api.stage) }
 }
 
 /// `allow`, or `deny <reason> (<status> <text>): <detail>` with the status from the one table.

@@ -63,6 +63,15 @@ pub enum StartError {
     /// A process-wide resource could not be created.
     #[error(transparent)]
     Resource(#[from] resources::ResourceError),
+    /// The access-log output could not be opened.
+    #[error("access log: cannot write to {output}: {source}")]
+    AccessLog {
+        /// The output from config.
+        output: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl From<CompileError> for StartError {
@@ -83,13 +92,18 @@ pub struct CheckReport {
     pub warnings: Vec<String>,
 }
 
-/// Load, validate and compile `path` without starting anything (`portcullis check`).
+/// Load, validate and compile `path` without starting anything (`portcullis check`), with
+/// `options` (`--compat aws`: as if the file said `compat: aws`).
 ///
 /// # Errors
 /// [`CompileError::Config`] with every problem, positioned; [`CompileError::Resource`] when
 /// something that is not the file's fault failed.
-pub fn check(path: &Path) -> Result<CheckReport, CompileError> {
-    let config = load::load_config(path)?;
+pub fn check(path: &Path, options: &portcullis_config::LoadOptions) -> Result<CheckReport, CompileError> {
+    let config = if options.compat.is_some() {
+        portcullis_config::load_with(path, options)?
+    } else {
+        load::load_config(path)?
+    };
     let dry_run = resources::DryRun::new(&compile::process(&config))?;
     compile::snapshot(&config, &dry_run)?;
     let summary = format!(

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use portcullis_config::Config;
 use portcullis_core::RequestIdGenerator;
-use portcullis_pipeline::{AccessLogFormat, AccessLogSink, Gateway, JsonLinesSink, Metrics, NoAccessLog};
+use portcullis_pipeline::{AccessLogFormat, AccessLogSink, AccessLogWriter, Gateway, Metrics, NoAccessLog};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -61,6 +61,7 @@ pub struct Running {
     tasks: Vec<JoinHandle<()>>,
     reloader: Reloader,
     admin_state: Arc<AdminState>,
+    access_log: Option<Arc<AccessLogWriter>>,
 }
 
 impl Running {
@@ -107,10 +108,22 @@ impl Running {
         let listen = main_listener.local_addr().map_err(bind_error(serving.listen))?;
         let admin = admin_listener.local_addr().map_err(bind_error(serving.admin))?;
 
-        let access_log: Arc<dyn AccessLogSink> = if serving.access_log {
-            Arc::new(JsonLinesSink::stdout(options.access_log_format))
-        } else {
-            Arc::new(NoAccessLog)
+        let writer = match serving.access_log.clone() {
+            Some((format, output)) => {
+                let describe = match &output {
+                    portcullis_pipeline::AccessLogOutput::File(path) => path.display().to_string(),
+                    other => format!("{other:?}").to_lowercase(),
+                };
+                Some(Arc::new(
+                    AccessLogWriter::start(format, output)
+                        .map_err(|source| StartError::AccessLog { output: describe, source })?,
+                ))
+            }
+            None => None,
+        };
+        let access_log: Arc<dyn AccessLogSink> = match &writer {
+            Some(writer) => Arc::clone(writer) as Arc<dyn AccessLogSink>,
+            None => Arc::new(NoAccessLog),
         };
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -152,7 +165,7 @@ impl Running {
         }
         admin_state.ready.store(true, Ordering::Relaxed);
         crate::heap::release_free_pages();
-        Ok(Running { listen, admin, shutdown, tasks, reloader, admin_state })
+        Ok(Running { listen, admin, shutdown, tasks, reloader, admin_state, access_log: writer })
     }
 
     /// The bound main address (the real port when config said port 0).
@@ -168,6 +181,13 @@ impl Running {
     /// Re-read the config file and swap the new snapshot in; on any error the old one stays.
     pub async fn reload(&self) -> Result<(), ReloadError> {
         self.reloader.reload().await
+    }
+
+    /// Reopen the access-log file (after logrotate moved it); nothing for stdout or stderr.
+    pub fn reopen_access_log(&self) {
+        if let Some(writer) = &self.access_log {
+            writer.reopen();
+        }
     }
 
     /// The long-lived state (the development issuer, functions).

@@ -1,5 +1,6 @@
 //! Long-lived, process-wide state, kept across reloads: upstream clients, JWKS caches, the
-//! development issuer, function pools and Lambda authorizers (with their answer caches).
+//! development issuer, function pools, Lambda authorizers (with their answer caches) and
+//! throttle limits (with their buckets and counters).
 //!
 //! It never sees a `Config`: it takes the typed settings `compile` derives, and keeps an object
 //! for as long as the settings it was built from stay equal (`Eq`, not a text fingerprint), so a
@@ -9,12 +10,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use portcullis_authz::lambda::{AuthorizerFunction, LambdaAuthorizer, LambdaSettings};
 use portcullis_functions::{FunctionSettings, Invoker};
 use portcullis_integration::http::HttpClient;
 use portcullis_jwks::{DevIssuer, JwksRegistry, KeySource, KeyStore};
+use portcullis_pipeline::{Limit, LimitSettings};
 
 use crate::compile::ProcessSettings;
 use crate::resources::{Clients, ResourceError, Resources};
@@ -30,6 +32,8 @@ pub struct Registry {
     dev_issuer: Mutex<Option<Arc<DevIssuer>>>,
     /// Lambda authorizers by name, with the settings of the authorizer and of its function.
     lambda_authorizers: Mutex<HashMap<String, LambdaEntry>>,
+    /// Throttle limits by route and label, while a snapshot uses them.
+    limits: Mutex<HashMap<(String, String), Weak<Limit>>>,
 }
 
 struct LambdaEntry {
@@ -56,6 +60,7 @@ impl Registry {
             functions: Mutex::new(HashMap::new()),
             dev_issuer: Mutex::new(None),
             lambda_authorizers: Mutex::new(HashMap::new()),
+            limits: Mutex::new(HashMap::new()),
         })
     }
 
@@ -104,6 +109,17 @@ impl Registry {
         for invoker in invokers {
             invoker.shutdown().await;
         }
+    }
+
+    /// Every limit in use, for the throttled-requests counters.
+    pub fn limits(&self) -> Vec<Arc<Limit>> {
+        let mut limits = lock(&self.limits);
+        limits.retain(|_, limit| limit.strong_count() > 0);
+        let mut live: Vec<Arc<Limit>> = limits.values().filter_map(Weak::upgrade).collect();
+        live.sort_by(|a, b| {
+            (&a.settings().route, &a.settings().label).cmp(&(&b.settings().route, &b.settings().label))
+        });
+        live
     }
 
     fn function_settings(&self, name: &str) -> Option<FunctionSettings> {
@@ -161,5 +177,18 @@ impl Resources for Registry {
             LambdaEntry { settings, function: function_settings, authorizer: Arc::clone(&authorizer) },
         );
         Ok(authorizer)
+    }
+
+    fn limit(&self, settings: LimitSettings) -> Arc<Limit> {
+        let mut limits = lock(&self.limits);
+        let key = (settings.route.clone(), settings.label.clone());
+        if let Some(limit) = limits.get(&key).and_then(Weak::upgrade)
+            && *limit.settings() == settings
+        {
+            return limit;
+        }
+        let limit = Arc::new(Limit::new(settings));
+        limits.insert(key, Arc::downgrade(&limit));
+        limit
     }
 }

@@ -13,6 +13,7 @@ use portcullis_authz::lambda::{AuthorizerFunction, LambdaAuthorizer, LambdaSetti
 use portcullis_functions::{FunctionSettings, Invoker};
 use portcullis_integration::http::{ClientOptions, HttpClient, HttpClientError};
 use portcullis_jwks::{DevIssuer, DevIssuerError, JwksError, JwksRegistry, KeySource, KeyStore};
+use portcullis_pipeline::{Limit, LimitSettings};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
@@ -99,6 +100,12 @@ pub trait Resources: Sync {
         settings: LambdaSettings,
         function: Invoker,
     ) -> Result<Arc<LambdaAuthorizer>, ResourceError>;
+
+    /// The limit of `settings`: the one an earlier (re)load built, its buckets as they are,
+    /// while its settings stay the same; else a new one, full.
+    fn limit(&self, settings: LimitSettings) -> Arc<Limit> {
+        Arc::new(Limit::new(settings))
+    }
 }
 
 /// Upstream clients by private CA file, built on first use (shared by both providers).

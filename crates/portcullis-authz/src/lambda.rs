@@ -303,9 +303,10 @@ impl LambdaAuthorizer {
     }
 
     /// The ARN of a request (docs/aws-compatibility.md#lambda-authorizer-events: the actual request
-    /// path after the verb).
+    /// path after the verb, without the prefix of a named stage, which has its own segment).
     pub fn request_arn(&self, parts: &http::request::Parts) -> String {
-        self.arn(&parts.method, parts.uri.path())
+        let path = parts.uri.path();
+        self.arn(&parts.method, portcullis_core::strip_stage(&self.settings.api.stage, path).unwrap_or(path))
     }
 
     /// The `methodArn`/`routeArn` of `method` on `raw_path` for this authorizer's API.

@@ -49,6 +49,8 @@ pub(crate) struct Cx {
     pub(crate) origin: String,
     pub(crate) base_dir: PathBuf,
     pub(crate) compat: Compat,
+    /// A `compat` that wins over the file's (`check --compat aws`).
+    pub(crate) forced_compat: Option<Compat>,
     /// The `stage_variables` defined, for references to them.
     pub(crate) stage_variables: Vec<(String, String)>,
     pub(crate) errors: Vec<ConfigError>,
@@ -61,6 +63,7 @@ impl Cx {
             origin: origin.to_owned(),
             base_dir: base_dir.to_owned(),
             compat: Compat::Extended,
+            forced_compat: None,
             stage_variables: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),

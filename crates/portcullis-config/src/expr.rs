@@ -26,7 +26,6 @@ pub(crate) enum Place {
     /// A throttle `key`: request values, context up to the authorizer.
     ThrottleKey,
     /// An access-log `format`: context variables, any.
-    #[cfg_attr(not(test), allow(dead_code))]
     AccessLog,
     /// An `http:` URL: stage variables only.
     Url,

@@ -35,6 +35,7 @@
 //! ```
 
 mod authorizer;
+mod cors;
 mod decode;
 pub mod document;
 mod error;
@@ -42,6 +43,7 @@ mod expr;
 mod function;
 mod mapping;
 mod route;
+mod throttle;
 mod top;
 mod types;
 mod url_template;
@@ -56,11 +58,14 @@ pub use authorizer::{
     Algorithm, AuthorizerConfig, AuthorizerEvent, Issuer, JwtAuthorizerConfig, JwtCacheConfig, KeySource,
     LambdaAuthorizerConfig, TokenValidation,
 };
+pub use cors::CorsConfig;
 pub use error::{ConfigError, ConfigErrors, Span, Spanned};
 pub use function::{FunctionConfig, FunctionRuntime};
 pub use route::{FixedResponse, HttpVersion, Integration, IntegrationKind, RouteConfig};
+pub use throttle::ThrottleConfig;
 pub use types::{
-    AccessLogConfig, Compat, Config, LimitsConfig, LogConfig, LogFormat, PayloadFormatVersion, TlsConfig,
+    AccessLogConfig, AccessLogFormat, AccessLogOutput, Compat, Config, LimitsConfig, LogConfig, LogFormat,
+    PayloadFormatVersion, TlsConfig,
 };
 pub use url_template::{Scheme, UrlPart, UrlTemplate};
 
@@ -81,6 +86,21 @@ pub const MAX_CONFIG_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// Every problem found, sorted by position; a file that cannot be read, is not a regular file or
 /// is larger than [`MAX_CONFIG_FILE_BYTES`] is one error at 0:0.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    load_with(path, &LoadOptions::default())
+}
+
+/// How to load, beyond what the file says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Check as if the file said `compat:` this (`portcullis check --compat aws`).
+    pub compat: Option<Compat>,
+}
+
+/// [`load`] with `options`.
+///
+/// # Errors
+/// Those of [`load`].
+pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Config, ConfigErrors> {
     let origin = path.display().to_string();
     let source = read_config_file(path)
         .map_err(|problem| ConfigErrors::single(ConfigError::at(&origin, Span::default(), "", problem)))?;
@@ -88,7 +108,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => Path::new(".").to_owned(),
     };
-    from_str_in(&source, &origin, &base)
+    from_str_with(&source, &origin, &base, options)
 }
 
 /// Reads a config file (or any definition file) with the loader's safety bounds: a regular
@@ -144,9 +164,19 @@ pub fn from_str(source: &str, origin: &str) -> Result<Config, ConfigErrors> {
 /// # Errors
 /// Every problem found, sorted by position.
 pub fn from_str_in(source: &str, origin: &str, base_dir: &Path) -> Result<Config, ConfigErrors> {
+    from_str_with(source, origin, base_dir, &LoadOptions::default())
+}
+
+fn from_str_with(
+    source: &str,
+    origin: &str,
+    base_dir: &Path,
+    options: &LoadOptions,
+) -> Result<Config, ConfigErrors> {
     let (root, duplicates) = yaml::parse(source)
         .map_err(|e| ConfigErrors::single(ConfigError::at(origin, e.span, e.path, e.problem)))?;
     let mut cx = decode::Cx::new(origin, base_dir);
+    cx.forced_compat = options.compat;
     for d in duplicates {
         cx.errors.push(ConfigError::at(origin, d.span, d.path, d.problem));
     }

@@ -89,17 +89,59 @@ pub(crate) fn decode_request(
     ok.then_some(out)
 }
 
+/// Decodes `response_parameters`: status code -> entries (AWS's `ResponseParameters`), applied
+/// to the integration's responses with that status.
+pub(crate) fn decode_response(
+    cx: &mut Cx,
+    node: &Node,
+    path: &YPath,
+) -> Option<Vec<(u16, Vec<MappingEntry>)>> {
+    let entries = decode::entries(cx, node, path)?;
+    let mut out = Vec::with_capacity(entries.len());
+    let mut ok = true;
+    for status in entries {
+        let sp = path.key(&status.key);
+        let code = status.key.parse::<u16>().ok().filter(|c| (200..=599).contains(c));
+        let Some(code) = code else {
+            cx.error(
+                status.key_span,
+                &sp,
+                format!("invalid status code {:?} (200 to 599, as the integration answers)", status.key),
+            );
+            ok = false;
+            continue;
+        };
+        let Some(items) = decode::entries(cx, &status.value, &sp) else {
+            ok = false;
+            continue;
+        };
+        let mut decoded = Vec::with_capacity(items.len());
+        for e in items {
+            match entry(cx, e, &sp.key(&e.key), Side::Response) {
+                Some(entry) => decoded.push(entry),
+                None => ok = false,
+            }
+        }
+        out.push((code, decoded));
+    }
+    ok.then_some(out)
+}
+
 /// Which mapping an entry belongs to.
 #[derive(Clone, Copy)]
 enum Side {
     /// `parameter_mapping` of a route with this integration kind.
     Request(Option<IntegrationKind>),
+    /// `response_parameters`.
+    Response,
 }
 
 /// One `key: value` entry: the key checked, the value parsed.
 fn entry(cx: &mut Cx, e: &Entry, p: &YPath, side: Side) -> Option<MappingEntry> {
-    let Side::Request(kind) = side;
-    let (action, target) = check_key(cx, &e.key, e.key_span, p, kind)?;
+    let (action, target) = match side {
+        Side::Request(kind) => check_key(cx, &e.key, e.key_span, p, kind)?,
+        Side::Response => check_response_key(cx, &e.key, e.key_span, p)?,
+    };
     let text = decode::string(cx, &e.value, p)?;
     if action == MappingAction::Remove {
         // AWS ignores the value (its examples write `"''"`).
@@ -118,10 +160,61 @@ fn entry(cx: &mut Cx, e: &Entry, p: &YPath, side: Side) -> Option<MappingEntry> 
         );
         return None;
     }
-    match expr::template(&text, Place::RequestMapping, &cx.stage_variables) {
+    let place = match side {
+        Side::Request(_) => Place::RequestMapping,
+        Side::Response => Place::ResponseMapping,
+    };
+    match expr::template(&text, place, &cx.stage_variables) {
+        Ok(value) if target == MappingTarget::StatusCode => status_value(cx, e, p, value, action),
         Ok(value) => Some(MappingEntry { action, target, value }),
         Err(problem) => {
             cx.expr_error(&e.value, p, &problem, "invalid mapping value");
+            None
+        }
+    }
+}
+
+/// An `overwrite:statuscode` value: a status code, or variables that give one at run time.
+fn status_value(
+    cx: &mut Cx,
+    e: &Entry,
+    p: &YPath,
+    value: Template,
+    action: MappingAction,
+) -> Option<MappingEntry> {
+    if let Some(text) = value.as_text()
+        && !text.parse::<u16>().is_ok_and(|c| (100..=599).contains(&c))
+    {
+        cx.error(e.value.span, p, format!("invalid status code {text:?} (100 to 599)"));
+        return None;
+    }
+    Some(MappingEntry { action, target: MappingTarget::StatusCode, value })
+}
+
+/// Checks one `response_parameters` key: `append|overwrite|remove:header.NAME` or
+/// `overwrite:statuscode`.
+fn check_response_key(
+    cx: &mut Cx,
+    key: &str,
+    span: Span,
+    p: &YPath,
+) -> Option<(MappingAction, MappingTarget)> {
+    const FORMS: &str = "`append|overwrite|remove:header.NAME` or `overwrite:statuscode`";
+    if key == "overwrite:statuscode" {
+        return Some((MappingAction::Overwrite, MappingTarget::StatusCode));
+    }
+    if key.ends_with(":statuscode") {
+        cx.error(
+            span,
+            p,
+            format!("the status code can only be overwritten: write `overwrite:statuscode`, not {key:?}"),
+        );
+        return None;
+    }
+    match check_key(cx, key, span, p, Some(IntegrationKind::Http))? {
+        (action, MappingTarget::Header(name)) => Some((action, MappingTarget::Header(name))),
+        _ => {
+            cx.error(span, p, format!("invalid response mapping key {key:?} (expected {FORMS})"));
             None
         }
     }

@@ -8,8 +8,10 @@ use portcullis_core::MappingEntry;
 use portcullis_route::RouteKey;
 
 use crate::authorizer::{AuthorizerKind, decode_rules};
-use crate::decode::{self, Cx, MapReader, YPath, did_you_mean};
+use crate::cors::CorsConfig;
+use crate::decode::{self, Cx, MapReader, YPath, did_you_mean, opt};
 use crate::error::{Span, Spanned};
+use crate::throttle::ThrottleConfig;
 use crate::types::{Compat, PayloadFormatVersion, payload_format_version};
 use crate::url_template::{self, Scheme, UrlTemplate};
 use crate::yaml::{Entry, Node};
@@ -23,7 +25,7 @@ use crate::yaml::{Entry, Node};
 ///   GET /private:   {function: private, scopes: [orders:read]}
 ///   GET /:          {respond: {status: 200, body: hello}}
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RouteConfig {
     /// The route key, parsed, with the position of the key (for later compile errors).
     pub key: Spanned<RouteKey>,
@@ -55,6 +57,14 @@ pub struct RouteConfig {
     /// `parameter_mapping`: AWS `RequestParameters`, in file order, parsed: keys (grammar,
     /// reserved headers) and values (variables, at most 512 characters). Default: none.
     pub parameter_mapping: Vec<MappingEntry>,
+    /// `response_parameters`: AWS `ResponseParameters`: status code -> entries applied to the
+    /// integration's responses with that status. Default: none.
+    pub response_parameters: Vec<(u16, Vec<MappingEntry>)>,
+    /// `cors`: this route's CORS policy, replacing the top level's. Extension (AWS's CORS is
+    /// API-wide): an error under `compat: aws`.
+    pub cors: Option<CorsConfig>,
+    /// `throttle`: this route's limits (one without a key, any number keyed).
+    pub throttle: Vec<ThrottleConfig>,
 }
 
 /// What a route does with a matched request.
@@ -162,6 +172,13 @@ pub(crate) fn decode(
     let scopes = scopes(cx, &mut m, refs, authorizer.as_ref());
     let rules = rules(cx, &mut m);
     let parameter_mapping = parameter_mapping(cx, &mut m, kind);
+    let response_parameters =
+        opt(cx, &mut m, "response_parameters", Vec::new(), crate::mapping::decode_response);
+    let cors = opt(cx, &mut m, "cors", None, |cx, n, p| {
+        cx.aws_forbids(n.span, p, "`cors` on a route", "AWS configures CORS for the whole API");
+        crate::cors::decode(cx, n, p).map(Some)
+    });
+    let throttle = opt(cx, &mut m, "throttle", Vec::new(), crate::throttle::decode_route);
     m.finish(cx);
     Some(RouteConfig {
         key: Spanned::new(key?, entry.key_span),
@@ -174,6 +191,9 @@ pub(crate) fn decode(
         http_version: http_version?,
         upstream_ca: upstream_ca?,
         parameter_mapping: parameter_mapping?,
+        response_parameters: response_parameters?,
+        cors: cors?,
+        throttle: throttle?,
     })
 }
 

@@ -878,3 +878,145 @@ fn unknown_context_variables_in_identity_sources_are_refused_with_a_suggestion()
     assert!(got.contains("unknown context variable `$context.routekey`"), "{got}");
     assert!(got.contains("did you mean `$context.routeKey`?"), "{got}");
 }
+
+// === the production edge: cors, throttle, response mapping, access log ===
+
+#[test]
+fn cors_decodes_at_the_top_and_on_a_route() {
+    let c = ok(
+        "cors:\n  allow_origins: [https://app.example.com, \"https://*.example.org\"]\n  allow_methods: [get, POST]\n  allow_headers: [Authorization]\n  expose_headers: [apigw-requestid]\n  max_age: 600\n  allow_credentials: true\nroutes:\n  GET /x:\n    respond: {body: hi}\n    cors: {allow_origins: [\"*\"], allow_methods: [\"*\"]}\n",
+    );
+    let cors = c.cors.unwrap();
+    assert_eq!(cors.allow_origins, ["https://app.example.com", "https://*.example.org"]);
+    assert_eq!(cors.allow_methods, ["GET", "POST"]);
+    assert_eq!(cors.allow_headers, ["authorization"]);
+    assert_eq!(cors.max_age, Some(600));
+    assert!(cors.allow_credentials);
+    assert_eq!(c.routes[0].cors.as_ref().unwrap().allow_origins, ["*"]);
+}
+
+#[test]
+fn credentials_with_any_origin_is_refused_at_the_key() {
+    assert_eq!(
+        errors("cors:\n  allow_origins: [\"*\"]\n  allow_credentials: true\n"),
+        "t.yaml:3:3: cors.allow_credentials: `allow_credentials: true` cannot go with the origin `*`: browsers refuse it, and AWS rejects it (allow-credentials is not supported if allow-origin is *)\n  help: list the origins that may send credentials"
+    );
+}
+
+#[test]
+fn bad_cors_values_are_reported_at_the_item() {
+    let e = errors(
+        "cors:\n  allow_origins: [https://ok.example, app.example.com, \"https://x/y\"]\n  allow_methods: [GET, FETCH]\n  max_age: 90000\n",
+    );
+    assert!(e.contains("t.yaml:2:39: cors.allow_origins[1]: invalid origin \"app.example.com\""), "{e}");
+    assert!(e.contains("t.yaml:2:56: cors.allow_origins[2]: invalid origin \"https://x/y\": an origin is `scheme://host[:port]`, without a path"), "{e}");
+    assert!(e.contains("t.yaml:3:24: cors.allow_methods[1]: unknown method \"FETCH\""), "{e}");
+    assert!(e.contains("t.yaml:4:12: cors.max_age: invalid max_age \"90000\" (seconds, -1 to 86400)"), "{e}");
+}
+
+#[test]
+fn throttle_decodes_api_route_and_keyed_limits() {
+    let c = ok(
+        "throttle: {rate: 1000, burst: 2000}\nroutes:\n  GET /x:\n    respond: {body: hi}\n    throttle:\n      - {rate: 50, burst: 100}\n      - {rate: 0.5, burst: 10, key: $context.authorizer.claims.sub}\n      - {rate: 20, burst: 40, key: $context.identity.sourceIp}\n",
+    );
+    let api = c.throttle.unwrap();
+    assert_eq!((api.rate, api.burst, api.key.is_none()), (1000.0, 2000, true));
+    let route = &c.routes[0].throttle;
+    assert_eq!(route.len(), 3);
+    assert_eq!(route[1].rate, 0.5);
+    assert_eq!(route[1].key.as_ref().unwrap().to_string(), "${context.authorizer.claims.sub}");
+    let single = ok("routes:\n  GET /x: {respond: {body: hi}, throttle: {rate: 1, burst: 1}}\n");
+    assert_eq!(single.routes[0].throttle.len(), 1);
+}
+
+#[test]
+fn bad_limits_are_reported_with_their_positions() {
+    let e = errors(
+        "throttle: {rate: 10, burst: 5, key: $request.header.x}\nroutes:\n  GET /x:\n    respond: {body: hi}\n    throttle:\n      - {rate: -1, burst: 1}\n      - {burst: 1}\n      - {rate: 1, burst: 1, key: $context.nope}\n      - {rate: 1, burst: 1, key: \"static\"}\n",
+    );
+    assert!(e.contains("t.yaml:1:11: throttle: the API-wide `throttle` has no `key`"), "{e}");
+    assert!(e.contains("t.yaml:6:16: routes.\"GET /x\".throttle[0].rate: invalid rate \"-1\""), "{e}");
+    assert!(
+        e.contains("t.yaml:7:9: routes.\"GET /x\".throttle[1]: a limit needs `rate` (requests per second)"),
+        "{e}"
+    );
+    assert!(e.contains("routes.\"GET /x\".throttle[2].key"), "{e}");
+    assert!(
+        e.contains("t.yaml:9:34: routes.\"GET /x\".throttle[3].key: the key \"static\" names no variable"),
+        "{e}"
+    );
+}
+
+#[test]
+fn two_unkeyed_route_limits_are_refused() {
+    let e = errors(
+        "routes:\n  GET /x:\n    respond: {body: hi}\n    throttle: [{rate: 1, burst: 1}, {rate: 2, burst: 2}]\n",
+    );
+    assert!(
+        e.contains("t.yaml:4:15: routes.\"GET /x\".throttle: a route has at most one limit without a `key`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn response_parameters_decode_and_refuse_bad_keys_and_statuses() {
+    let c = ok(
+        "routes:\n  GET /x:\n    http: http://127.0.0.1:1/\n    response_parameters:\n      \"500\": {overwrite:statuscode: \"502\", append:header.x-failed: \"true\"}\n      \"200\": {remove:header.server: \"\"}\n",
+    );
+    let mapped = &c.routes[0].response_parameters;
+    assert_eq!(mapped.iter().map(|(s, e)| (*s, e.len())).collect::<Vec<_>>(), [(500, 2), (200, 1)]);
+    let e = errors(
+        "routes:\n  GET /x:\n    http: http://127.0.0.1:1/\n    response_parameters:\n      \"700\": {overwrite:statuscode: \"502\"}\n      \"200\": {append:statuscode: \"1\", overwrite:header.content-length: \"1\", overwrite:querystring.a: \"1\", overwrite:header.x: $request.header.y}\n      \"201\": {overwrite:statuscode: \"99\"}\n",
+    );
+    assert!(
+        e.contains("t.yaml:5:7: routes.\"GET /x\".response_parameters.700: invalid status code \"700\""),
+        "{e}"
+    );
+    assert!(e.contains("the status code can only be overwritten"), "{e}");
+    assert!(e.contains("content-length"), "{e}");
+    assert!(e.contains("invalid response mapping key \"overwrite:querystring.a\""), "{e}");
+    assert!(e.contains("$request.header.y"), "{e}");
+    assert!(e.contains("invalid status code \"99\" (100 to 599)"), "{e}");
+}
+
+#[test]
+fn access_log_formats_outputs_and_unknown_variables() {
+    let c = ok(
+        "access_log:\n  format: '{\"id\":\"$context.requestId\",\"st\":\"$context.status\",\"err\":\"$context.authorizer.error\",\"sub\":\"$context.authorizer.claims.sub\"}'\n  output: logs/access.log\n",
+    );
+    let AccessLogFormat::Template(template) = &c.access_log.format else { panic!("a template") };
+    assert_eq!(template.variables().count(), 4);
+    let AccessLogOutput::File(path) = &c.access_log.output else { panic!("a file") };
+    assert!(path.ends_with("logs/access.log"), "{path:?}");
+    assert_eq!(ok("access_log: {format: clf, output: stderr}\n").access_log.format, AccessLogFormat::Clf);
+    let e = errors("access_log:\n  format: '$context.requestId $context.requestIdd'\n");
+    assert!(e.contains("t.yaml:2:"), "{e}");
+    assert!(e.contains("requestIdd"), "{e}");
+    assert!(e.contains("did you mean `$context.requestId`"), "{e}");
+    let e = errors("access_log: {format: plain}\n");
+    assert!(e.contains("neither `json`, `clf`, nor a template"), "{e}");
+}
+
+#[test]
+fn stages_and_stage_variables_are_checked_where_written() {
+    let e = errors(&format!("stage: {}\n", "s".repeat(129)));
+    assert!(e.contains("up to 128 letters"), "{e}");
+    let e = errors(
+        "stage: dev\nstage_variables: {backend: http://127.0.0.1:3000}\nroutes:\n  GET /x: {http: \"${stageVariables.backnd}/x\"}\n",
+    );
+    assert!(e.contains("t.yaml:4:"), "{e}");
+    assert!(e.contains("backnd"), "{e}");
+}
+
+#[test]
+fn compat_aws_names_the_edge_extensions() {
+    let e = errors(
+        "compat: aws\ncors: {allow_origins: [\"https://*.example.com\"]}\nroutes:\n  GET /x:\n    respond: {body: hi}\n    cors: {allow_origins: [https://a.example]}\n    throttle: [{rate: 1, burst: 1, key: $context.identity.sourceIp}]\n",
+    );
+    assert!(e.contains("t.yaml:2:24: cors.allow_origins[0]: the origin pattern \"https://*.example.com\" is not available with compat: aws"), "{e}");
+    assert!(e.contains("routes.\"GET /x\".cors: `cors` on a route is not available with compat: aws"), "{e}");
+    assert!(
+        e.contains("routes.\"GET /x\".throttle: a throttle `key` is not available with compat: aws"),
+        "{e}"
+    );
+}

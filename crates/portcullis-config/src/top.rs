@@ -11,7 +11,10 @@ use crate::decode::{self, Cx, MapReader, YPath, did_you_mean, opt};
 use crate::error::Span;
 use crate::function::{self, FunctionConfig};
 use crate::route::{self, RouteConfig, RouteRefs};
-use crate::types::{AccessLogConfig, Compat, Config, LimitsConfig, LogConfig, LogFormat, TlsConfig};
+use crate::types::{
+    AccessLogConfig, AccessLogFormat, AccessLogOutput, Compat, Config, LimitsConfig, LogConfig, LogFormat,
+    TlsConfig,
+};
 use crate::yaml::Node;
 
 /// Decodes the whole document.
@@ -23,6 +26,7 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
     let compat = opt(cx, &mut m, "compat", Compat::Extended, |cx, n, p| {
         decode::choice(cx, n, p, &[("extended", Compat::Extended), ("aws", Compat::Aws)])
     });
+    let compat = compat.map(|c| cx.forced_compat.unwrap_or(c));
     cx.compat = compat.unwrap_or_default();
     let (listen, admin) = addresses(cx, &mut m);
     let tls = opt(cx, &mut m, "tls", None, tls);
@@ -32,7 +36,7 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
         decode::non_empty(cx, n, p).map(|s| cx.resolve(&s))
     });
     let log = opt(cx, &mut m, "log", LogConfig::default(), log);
-    let access_log = opt(cx, &mut m, "access_log", AccessLogConfig { enabled: true }, access_log);
+    let access_log = opt(cx, &mut m, "access_log", AccessLogConfig::default(), access_log);
     let region = opt(cx, &mut m, "region", "us-east-1".to_owned(), region);
     let account_id = opt(cx, &mut m, "account_id", "123456789012".to_owned(), account_id);
     let api_id = opt(cx, &mut m, "api_id", "portcullis".to_owned(), api_id);
@@ -41,6 +45,8 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
     let stage_variables = opt(cx, &mut m, "stage_variables", Vec::new(), stage_variables);
     cx.stage_variables = stage_variables.clone().unwrap_or_default();
     let debug_headers = opt(cx, &mut m, "debug_headers", false, debug_headers);
+    let cors = opt(cx, &mut m, "cors", None, |cx, n, p| crate::cors::decode(cx, n, p).map(Some));
+    let throttle = opt(cx, &mut m, "throttle", None, crate::throttle::decode_api);
     let functions = functions(cx, &mut m);
     let authorizers = authorizers(cx, &mut m, &functions.names);
     let default_authorizer = opt(cx, &mut m, "default_authorizer", None, |cx, n, p| {
@@ -75,6 +81,8 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
         api_id: api_id?,
         stage: stage?,
         stage_variables: stage_variables?,
+        cors: cors?,
+        throttle: throttle?,
         debug_headers: debug_headers?,
         allow_dev_issuer: allow_dev_issuer?,
         authorizers: authorizers.decoded?,
@@ -135,8 +143,46 @@ fn log(cx: &mut Cx, n: &Node, p: &YPath) -> Option<LogConfig> {
 fn access_log(cx: &mut Cx, n: &Node, p: &YPath) -> Option<AccessLogConfig> {
     let mut a = MapReader::new(cx, n, p)?;
     let enabled = opt(cx, &mut a, "enabled", true, decode::boolean);
+    let format = opt(cx, &mut a, "format", AccessLogFormat::Json, access_log_format);
+    let output = opt(cx, &mut a, "output", AccessLogOutput::Stdout, |cx, n, p| {
+        Some(match decode::non_empty(cx, n, p)?.as_str() {
+            "stdout" => AccessLogOutput::Stdout,
+            "stderr" => AccessLogOutput::Stderr,
+            path => AccessLogOutput::File(cx.resolve(path)),
+        })
+    });
     a.finish(cx);
-    Some(AccessLogConfig { enabled: enabled? })
+    Some(AccessLogConfig { enabled: enabled?, format: format?, output: output? })
+}
+
+/// `json`, `clf`, or a template of `$context` variables (at most 3 KB, AWS's limit).
+fn access_log_format(cx: &mut Cx, n: &Node, p: &YPath) -> Option<AccessLogFormat> {
+    let text = decode::non_empty(cx, n, p)?;
+    match text.as_str() {
+        "json" => return Some(AccessLogFormat::Json),
+        "clf" => return Some(AccessLogFormat::Clf),
+        _ => {}
+    }
+    if text.len() > 3 * 1024 {
+        cx.aws_forbids(n.span, p, "an access-log format over 3 KB", "AWS limits the format to 3 KB");
+    }
+    match crate::expr::template(&text, crate::expr::Place::AccessLog, &cx.stage_variables) {
+        Ok(template) if template.variables().next().is_some() => Some(AccessLogFormat::Template(template)),
+        Ok(_) => {
+            cx.error(
+                n.span,
+                p,
+                format!(
+                    "the format {text:?} is neither `json`, `clf`, nor a template with `$context` variables"
+                ),
+            );
+            None
+        }
+        Err(e) => {
+            cx.expr_error(n, p, &e, "invalid access-log format");
+            None
+        }
+    }
 }
 
 fn region(cx: &mut Cx, n: &Node, p: &YPath) -> Option<String> {
@@ -178,8 +224,14 @@ fn api_id(cx: &mut Cx, n: &Node, p: &YPath) -> Option<String> {
 
 fn stage(cx: &mut Cx, n: &Node, p: &YPath) -> Option<String> {
     let s = decode::non_empty(cx, n, p)?;
-    if s != "$default" && !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        cx.error(n.span, p, format!("invalid stage {s:?} (`$default`, or letters, digits, - and _)"));
+    if s != "$default"
+        && (s.len() > 128 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    {
+        cx.error(
+            n.span,
+            p,
+            format!("invalid stage {s:?} (`$default`, or up to 128 letters, digits, - and _)"),
+        );
         return None;
     }
     Some(s)

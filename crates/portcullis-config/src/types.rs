@@ -8,10 +8,12 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 use crate::authorizer::{self, AuthorizerConfig};
+use crate::cors::CorsConfig;
 use crate::decode::{self, Cx, YPath};
 use crate::error::{ConfigError, Span};
 use crate::function::FunctionConfig;
 use crate::route::RouteConfig;
+use crate::throttle::ThrottleConfig;
 use crate::yaml::Node;
 
 /// A whole validated config: everything typed, every reference resolved.
@@ -78,6 +80,11 @@ pub struct Config {
     /// `stage`: `requestContext.stage` and the ARN stage. Default `$default` (as AWS's
     /// auto-deployed default stage, which adds no path prefix).
     pub stage: String,
+    /// `cors`: the API's CORS policy: preflights answered by the gateway before any authorizer,
+    /// CORS headers on responses. Default: none (no CORS handling; preflights are routed).
+    pub cors: Option<CorsConfig>,
+    /// `throttle`: the API-wide limit (AWS's stage default route settings). Default: none.
+    pub throttle: Option<ThrottleConfig>,
     /// `stage_variables`: name -> value, the stage's variables: `stageVariables` in Lambda
     /// events, `$stageVariables.NAME` in mappings and identity sources, `${stageVariables.NAME}`
     /// in `http:` URLs. Default: none.
@@ -188,10 +195,46 @@ pub enum LogFormat {
 }
 
 /// `access_log:`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessLogConfig {
-    /// `enabled`: one structured line per request. Default `true`.
+    /// `enabled`: one line per request. Default `true`.
     pub enabled: bool,
+    /// `format`: `json` (default), `clf`, or a template of `$context` variables (AWS's access
+    /// log format), e.g. `'{"id":"$context.requestId","status":"$context.status"}'`.
+    pub format: AccessLogFormat,
+    /// `output`: `stdout` (default), `stderr`, or a file path (appended to; reopened on SIGUSR1
+    /// and SIGHUP, for logrotate).
+    pub output: AccessLogOutput,
+}
+
+impl Default for AccessLogConfig {
+    fn default() -> Self {
+        AccessLogConfig { enabled: true, format: AccessLogFormat::Json, output: AccessLogOutput::Stdout }
+    }
+}
+
+/// How access-log lines are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLogFormat {
+    /// One JSON object per line, Portcullis's fields.
+    Json,
+    /// AWS's CLF format: `$context.identity.sourceIp - - [$context.requestTime]
+    /// "$context.httpMethod $context.routeKey $context.protocol" $context.status
+    /// $context.responseLength $context.requestId`.
+    Clf,
+    /// A template of `$context` variables; a variable without a value prints `-`.
+    Template(portcullis_core::Template),
+}
+
+/// Where access-log lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLogOutput {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+    /// A file, resolved against the config's directory.
+    File(PathBuf),
 }
 
 /// `compat:` — how strictly to follow AWS.

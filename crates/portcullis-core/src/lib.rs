@@ -25,7 +25,7 @@ mod time;
 use std::future::Future;
 use std::pin::Pin;
 
-pub use api::ApiIdentity;
+pub use api::{ApiIdentity, strip_stage};
 pub use auth::{AuthContext, JwtContext, LambdaContext};
 pub use body::{Body, BoxError, empty, full};
 pub use context::CallContext;

@@ -39,7 +39,7 @@ pub use request::{
     request_v2,
 };
 pub use response::{ResponseError, response_v1, response_v2};
-pub use values::{cookie, json_text, request_value};
+pub use values::{cookie, json_text, request_value, stage_relative};
 
 /// The Lambda synchronous invocation payload limit, 6 MB
 /// (docs/aws-compatibility.md#lambda-integration-failures): a request event or a function response

@@ -27,8 +27,12 @@ pub fn request_value<'a>(variable: &Variable, facts: &RequestFacts<'a>) -> Optio
         Variable::Header(name) => header_value(&parts.headers, name)?,
         Variable::Query(name) => Cow::Owned(query_value(parts.uri.query()?, name)?),
         Variable::Cookie(name) => Cow::Borrowed(cookie(parts, name)?),
+        // `$request.path` is the path without the stage prefix
+        // (docs/aws-compatibility.md#stages-and-stage-variables).
         Variable::Path => Cow::Owned(
-            percent_encoding::percent_decode_str(parts.uri.path()).decode_utf8_lossy().into_owned(),
+            percent_encoding::percent_decode_str(stage_relative(facts.stage, parts.uri.path()))
+                .decode_utf8_lossy()
+                .into_owned(),
         ),
         Variable::PathParam(name) => Cow::Borrowed(ctx.params.get(name)?.decoded.as_str()),
         Variable::Context(variable) => context_value(*variable, facts)?,
@@ -88,6 +92,12 @@ fn context_value<'a>(variable: ContextVariable, facts: &RequestFacts<'a>) -> Opt
         | ContextVariable::ErrorMessageString
         | ContextVariable::ErrorResponseType => return None,
     })
+}
+
+/// `path` without the prefix of a named stage (a path outside it is left as it is: the route
+/// stage has already refused such a request).
+pub fn stage_relative<'p>(stage: &str, path: &'p str) -> &'p str {
+    portcullis_core::strip_stage(stage, path).unwrap_or(path)
 }
 
 fn non_empty(text: &str) -> Option<Cow<'_, str>> {

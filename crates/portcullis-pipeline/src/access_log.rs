@@ -1,18 +1,24 @@
-//! One structured line per request, written when the response body has been fully sent (or
-//! abandoned), so `response_bytes` and `latency_ms` are true for streamed responses too.
+//! One line per request, written when the response body has been fully sent (or abandoned), so
+//! the response length and latency are true for streamed responses too.
 //!
 //! Where it sits: outermost. [`crate::stack`] fills an [`AccessRecord`] as stages run and wraps
 //! the response body in [`LoggedBody`], which emits the record to an [`AccessLogSink`] at end of
-//! stream. The default sink ([`JsonLinesSink`]) serializes on the request task and hands the line
-//! to a dedicated writer thread through a bounded channel: the hot path never blocks on stdout,
-//! and when the writer falls behind, lines are dropped and counted rather than queued without
-//! bound.
+//! stream. The default sink ([`AccessLogWriter`]) hands the record itself to a dedicated writer
+//! thread through a bounded channel; that thread formats it (JSON, CLF, or an AWS `$context`
+//! template, [`AccessLogFormat`]) into one reused buffer and writes whole lines: the request task
+//! neither formats nor blocks, and when the writer falls behind, records are dropped and counted
+//! rather than queued without bound. A file output is reopened on request ([`AccessLogWriter::reopen`],
+//! on SIGUSR1 and SIGHUP) between two lines, so rotation neither loses nor tears one.
 
-use std::io::Write;
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -21,12 +27,12 @@ use bytes::Bytes;
 use http::header::HeaderValue;
 use http::{Method, Uri};
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use portcullis_core::{Body, BoxError, RequestId, UtcTime};
-use serde::Serialize;
+use portcullis_core::{AuthContext, Body, BoxError, ContextVariable, RequestId, Template, UtcTime, Variable};
+use portcullis_events::{clf_time, json_text};
 
 /// Everything logged about one request, kept in the form the request already has (ids, `Arc`s,
 /// shared buffers): filling it allocates nothing, and the text of the line is only made by a
-/// sink that writes it ([`AccessLine`]), so `access_log: {enabled: false}` costs no formatting.
+/// writer thread that writes it, so `access_log: {enabled: false}` costs no formatting.
 #[derive(Debug, Clone)]
 pub struct AccessRecord {
     /// `apigw-requestid`.
@@ -57,8 +63,21 @@ pub struct AccessRecord {
     pub authorizer_reason: Option<&'static str>,
     /// Why the gateway answered by itself (`not_found`, `integration_timeout`, …).
     pub error: Option<&'static str>,
+    /// The message of the gateway's own answer (`$context.error.message`: `Unauthorized`).
+    pub error_message: Option<&'static str>,
+    /// AWS's name for the kind of that answer (`$context.error.responseType`: `UNAUTHORIZED`).
+    pub error_type: Option<&'static str>,
+    /// The integration's status (`$context.integrationStatus`), when it answered.
+    pub integration_status: Option<u16>,
+    /// Why the integration failed (`$context.integrationErrorMessage`), when it did.
+    pub integration_error: Option<Box<str>>,
     /// `user-agent` header (logged when it is visible ASCII).
     pub user_agent: Option<HeaderValue>,
+    /// `host` header (`$context.domainName`), kept when the log format names it.
+    pub host: Option<HeaderValue>,
+    /// What the authorizer established, kept when the log format names a claim or a context
+    /// value (`$context.authorizer.claims.sub`, `$context.authorizer.principalId`).
+    pub auth: AuthContext,
 }
 
 impl AccessRecord {
@@ -86,157 +105,422 @@ impl AccessRecord {
             authorizer: "none",
             authorizer_reason: None,
             error: None,
+            error_message: None,
+            error_type: None,
+            integration_status: None,
+            integration_error: None,
             user_agent: None,
+            host: None,
+            auth: AuthContext::None,
         }
     }
-
-    /// The line as it is written. Field names follow AWS `$context` variables where one exists
-    /// (docs/aws-compatibility.md#access-logging), in snake case.
-    pub fn line(&self) -> AccessLine<'_> {
-        let since_epoch = self.received_at.duration_since(UNIX_EPOCH).unwrap_or_default();
-        AccessLine {
-            request_id: self.request_id.as_str(),
-            time: rfc3339(since_epoch),
-            time_epoch_ms: since_epoch.as_millis() as u64,
-            source_ip: self.source_ip,
-            method: self.method.as_str(),
-            route_key: self.route_key.as_deref().unwrap_or("-"),
-            path: self.uri.path(),
-            protocol: self.protocol,
-            status: self.status,
-            response_bytes: self.response_bytes,
-            latency_ms: self.latency_ms,
-            integration_latency_ms: self.integration_latency_ms,
-            authorizer: self.authorizer,
-            authorizer_reason: self.authorizer_reason,
-            error: self.error,
-            user_agent: self.user_agent.as_ref().and_then(|v| v.to_str().ok()),
-        }
-    }
-}
-
-/// One access-log line, serialized as one JSON object (field order as declared).
-#[derive(Debug, Serialize)]
-pub struct AccessLine<'a> {
-    /// `apigw-requestid`.
-    pub request_id: &'a str,
-    /// Request receipt time, RFC 3339 UTC.
-    pub time: String,
-    /// Request receipt time, milliseconds since the epoch (`requestTimeEpoch`).
-    pub time_epoch_ms: u64,
-    /// TCP peer address (`identity.sourceIp`).
-    pub source_ip: IpAddr,
-    /// HTTP method.
-    pub method: &'a str,
-    /// Matched route key, `-` when none matched.
-    pub route_key: &'a str,
-    /// Request path as sent (no query string).
-    pub path: &'a str,
-    /// `HTTP/1.1` or `HTTP/2.0`.
-    pub protocol: &'static str,
-    /// Status sent to the client.
-    pub status: u16,
-    /// Response body bytes sent.
-    pub response_bytes: u64,
-    /// Total time from request head to end of the response body.
-    pub latency_ms: f64,
-    /// Time spent in the integration until its response head; absent when none was called.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub integration_latency_ms: Option<f64>,
-    /// What the authorizer decided: `none` (public route), `allow`, `deny`, or `error`.
-    pub authorizer: &'static str,
-    /// Why the authorizer denied (`expired`, `kid_unknown`, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub authorizer_reason: Option<&'static str>,
-    /// Why the gateway answered by itself (`not_found`, `integration_timeout`, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'static str>,
-    /// `user-agent` header.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_agent: Option<&'a str>,
 }
 
 /// Where finished records go.
 pub trait AccessLogSink: Send + Sync + 'static {
     /// Take one finished record. Must not block.
     fn emit(&self, record: AccessRecord);
+
+    /// What the request path must keep in the record beyond the always-kept fields, because
+    /// the format names it.
+    fn wants(&self) -> Wants {
+        Wants::default()
+    }
 }
 
-/// Output format of [`JsonLinesSink`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Optional parts of an [`AccessRecord`], kept only when a format prints them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Wants {
+    /// The `host` header.
+    pub host: bool,
+    /// The authorizer's outcome (claims, context, principal).
+    pub auth: bool,
+}
+
+/// How a line is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccessLogFormat {
-    /// One JSON object per line (default).
+    /// One JSON object per line, Portcullis's fields (default).
     Json,
-    /// One human-readable line (Common Log Format-like), for terminals.
+    /// One human-readable line, for terminals.
     Pretty,
+    /// AWS's CLF format: `$context.identity.sourceIp - - [$context.requestTime]
+    /// "$context.httpMethod $context.routeKey $context.protocol" $context.status
+    /// $context.responseLength $context.requestId`.
+    Clf,
+    /// A template of `$context` variables, as AWS's access-log format (constants such as
+    /// `$context.stage` already substituted). A variable without a value prints `-`; values are
+    /// escaped as in a JSON string (`"`, `\`, control characters), so a JSON template stays
+    /// JSON and no client can start a line of its own.
+    Template(Template),
 }
 
-/// Writes records as lines to stdout from a dedicated thread.
+impl AccessLogFormat {
+    fn wants(&self) -> Wants {
+        let Self::Template(template) = self else { return Wants::default() };
+        let mut wants = Wants::default();
+        for variable in template.variables() {
+            match variable {
+                Variable::Context(ContextVariable::DomainName | ContextVariable::DomainPrefix) => {
+                    wants.host = true
+                }
+                Variable::Context(ContextVariable::PrincipalId)
+                | Variable::Claim(_)
+                | Variable::AuthorizerValue(_) => {
+                    wants.auth = true;
+                }
+                _ => {}
+            }
+        }
+        wants
+    }
+}
+
+/// Where lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLogOutput {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+    /// A file, appended to, created when missing, reopened by [`AccessLogWriter::reopen`].
+    File(PathBuf),
+}
+
+/// Most records waiting for the writer; beyond, records are dropped (and counted).
+const QUEUE: usize = 16 * 1024;
+
+/// Writes records as lines from a dedicated thread.
 #[derive(Debug)]
-pub struct JsonLinesSink {
-    sender: mpsc::SyncSender<Vec<u8>>,
-    format: AccessLogFormat,
-    dropped: Arc<AtomicU64>,
+pub struct AccessLogWriter {
+    sender: mpsc::SyncSender<AccessRecord>,
+    wants: Wants,
+    shared: Arc<Shared>,
 }
 
-impl JsonLinesSink {
-    /// Start the writer thread (lines go to stdout).
-    pub fn stdout(format: AccessLogFormat) -> Self {
-        Self::spawn(format, Box::new(std::io::stdout()))
+#[derive(Debug, Default)]
+struct Shared {
+    dropped: AtomicU64,
+    reopen: AtomicBool,
+}
+
+impl AccessLogWriter {
+    /// Starts the writer thread.
+    ///
+    /// # Errors
+    /// The file output cannot be opened for appending, or the thread cannot be started.
+    pub fn start(format: AccessLogFormat, output: AccessLogOutput) -> io::Result<Self> {
+        let sink = Output::open(output)?;
+        Ok(Self::spawn(format, sink))
     }
 
-    /// Start the writer thread writing to `out`.
-    pub fn spawn(format: AccessLogFormat, out: Box<dyn Write + Send>) -> Self {
-        // 16k lines of buffer absorbs bursts; beyond that we drop (and count) rather than block.
-        let (sender, receiver) = mpsc::sync_channel::<Vec<u8>>(16 * 1024);
+    /// Starts the writer thread writing to `out` (tests).
+    pub fn to_writer(format: AccessLogFormat, out: Box<dyn Write + Send>) -> Self {
+        Self::spawn(format, Output { target: Target::Writer(out), path: None })
+    }
+
+    fn spawn(format: AccessLogFormat, mut out: Output) -> Self {
+        let (sender, receiver) = mpsc::sync_channel::<AccessRecord>(QUEUE);
+        let shared = Arc::new(Shared::default());
+        let wants = format.wants();
+        let thread_shared = Arc::clone(&shared);
         let spawned = std::thread::Builder::new().name("access-log".into()).spawn(move || {
-            let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
-            while let Ok(line) = receiver.recv() {
-                let _ = out.write_all(&line);
-                // Drain what is queued, then flush once: one syscall per burst.
-                while let Ok(line) = receiver.try_recv() {
-                    let _ = out.write_all(&line);
+            let mut line = Vec::with_capacity(512);
+            let mut text = String::with_capacity(512);
+            loop {
+                // Wake at least once a second so a reopen request is served on an idle gateway.
+                let first = match receiver.recv_timeout(Duration::from_secs(1)) {
+                    Ok(record) => Some(record),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                };
+                if thread_shared.reopen.swap(false, Ordering::AcqRel) {
+                    out.reopen();
                 }
-                let _ = out.flush();
+                let Some(first) = first else { continue };
+                write_record(&format, &first, &mut line, &mut text);
+                out.write(&line);
+                // Drain what is queued, then flush once: one system call per burst.
+                while let Ok(record) = receiver.try_recv() {
+                    write_record(&format, &record, &mut line, &mut text);
+                    out.write(&line);
+                }
+                out.flush();
             }
+            out.flush();
         });
         if let Err(error) = spawned {
             tracing::error!(%error, "could not start the access-log writer; access log disabled");
         }
-        JsonLinesSink { sender, format, dropped: Arc::new(AtomicU64::new(0)) }
+        AccessLogWriter { sender, wants, shared }
     }
 
-    /// Lines dropped because the writer could not keep up.
+    /// Records dropped because the writer could not keep up.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Asks the writer to reopen its file (after logrotate moved it): lines already written
+    /// stay in the old file, the next line goes to the new one. Never blocks.
+    pub fn reopen(&self) {
+        self.shared.reopen.store(true, Ordering::Release);
     }
 }
 
-impl AccessLogSink for JsonLinesSink {
+impl AccessLogSink for AccessLogWriter {
     fn emit(&self, record: AccessRecord) {
-        let record = record.line();
-        let mut line = match self.format {
-            AccessLogFormat::Json => serde_json::to_vec(&record).unwrap_or_default(),
-            AccessLogFormat::Pretty => format!(
-                "{} {} \"{} {}\" {} {}B {:.1}ms route={} auth={}{}",
-                record.source_ip,
-                record.request_id,
-                record.method,
-                record.path,
-                record.status,
-                record.response_bytes,
-                record.latency_ms,
-                record.route_key,
-                record.authorizer,
-                record.authorizer_reason.map(|r| format!(" reason={r}")).unwrap_or_default(),
-            )
-            .into_bytes(),
-        };
-        line.push(b'\n');
-        if self.sender.try_send(line).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        if self.sender.try_send(record).is_err() {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
+
+    fn wants(&self) -> Wants {
+        self.wants
+    }
+}
+
+/// The writer thread's end of the output.
+struct Output {
+    target: Target,
+    /// The file to reopen, for a file output.
+    path: Option<PathBuf>,
+}
+
+enum Target {
+    Stdout(io::BufWriter<io::Stdout>),
+    Stderr(io::Stderr),
+    File(io::BufWriter<File>),
+    Writer(Box<dyn Write + Send>),
+}
+
+fn append(path: &Path) -> io::Result<io::BufWriter<File>> {
+    let file = OpenOptions::new().create(true).append(true).open(path)?;
+    Ok(io::BufWriter::with_capacity(64 * 1024, file))
+}
+
+impl Output {
+    fn open(output: AccessLogOutput) -> io::Result<Self> {
+        Ok(match output {
+            AccessLogOutput::Stdout => Output {
+                target: Target::Stdout(io::BufWriter::with_capacity(64 * 1024, io::stdout())),
+                path: None,
+            },
+            AccessLogOutput::Stderr => Output { target: Target::Stderr(io::stderr()), path: None },
+            AccessLogOutput::File(path) => Output { target: Target::File(append(&path)?), path: Some(path) },
+        })
+    }
+
+    fn write(&mut self, line: &[u8]) {
+        let written = match &mut self.target {
+            Target::Stdout(out) => out.write_all(line),
+            Target::Stderr(out) => out.write_all(line),
+            Target::File(out) => out.write_all(line),
+            Target::Writer(out) => out.write_all(line),
+        };
+        if let Err(error) = written {
+            tracing::debug!(%error, "access-log line not written");
+        }
+    }
+
+    fn flush(&mut self) {
+        let _ = match &mut self.target {
+            Target::Stdout(out) => out.flush(),
+            Target::Stderr(out) => out.flush(),
+            Target::File(out) => out.flush(),
+            Target::Writer(out) => out.flush(),
+        };
+    }
+
+    /// Flushes to the old file, then opens the path again; on failure keeps the old file.
+    fn reopen(&mut self) {
+        let Some(path) = self.path.clone() else { return };
+        self.flush();
+        match append(&path) {
+            Ok(file) => {
+                self.target = Target::File(file);
+                tracing::info!(path = %path.display(), "access log reopened");
+            }
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "access log could not be reopened; writing to the old file");
+            }
+        }
+    }
+}
+
+/// `record` as one line (with its newline) in `line`; `text` is scratch space.
+fn write_record(format: &AccessLogFormat, record: &AccessRecord, line: &mut Vec<u8>, text: &mut String) {
+    line.clear();
+    text.clear();
+    match format {
+        AccessLogFormat::Json => json_line(record, text),
+        AccessLogFormat::Pretty => pretty_line(record, text),
+        AccessLogFormat::Clf => clf_line(record, text),
+        AccessLogFormat::Template(template) => template_line(template, record, text),
+    }
+    line.extend_from_slice(text.as_bytes());
+    line.push(b'\n');
+}
+
+/// Portcullis's JSON line. Field names follow AWS `$context` variables where one exists
+/// (docs/aws-compatibility.md#access-logging), in snake case.
+fn json_line(r: &AccessRecord, out: &mut String) {
+    let since_epoch = r.received_at.duration_since(UNIX_EPOCH).unwrap_or_default();
+    out.push_str("{\"request_id\":");
+    json_string(r.request_id.as_str(), out);
+    let _ =
+        write!(out, ",\"time\":\"{}\",\"time_epoch_ms\":{}", rfc3339(since_epoch), since_epoch.as_millis());
+    let _ = write!(out, ",\"source_ip\":\"{}\",\"method\":", r.source_ip);
+    json_string(r.method.as_str(), out);
+    out.push_str(",\"route_key\":");
+    json_string(r.route_key.as_deref().unwrap_or("-"), out);
+    out.push_str(",\"path\":");
+    json_string(r.uri.path(), out);
+    let _ = write!(
+        out,
+        ",\"protocol\":\"{}\",\"status\":{},\"response_bytes\":{},\"latency_ms\":{}",
+        r.protocol, r.status, r.response_bytes, r.latency_ms
+    );
+    if let Some(ms) = r.integration_latency_ms {
+        let _ = write!(out, ",\"integration_latency_ms\":{ms}");
+    }
+    let _ = write!(out, ",\"authorizer\":\"{}\"", r.authorizer);
+    if let Some(reason) = r.authorizer_reason {
+        let _ = write!(out, ",\"authorizer_reason\":\"{reason}\"");
+    }
+    if let Some(error) = r.error {
+        let _ = write!(out, ",\"error\":\"{error}\"");
+    }
+    if let Some(agent) = r.user_agent.as_ref().and_then(|v| v.to_str().ok()) {
+        out.push_str(",\"user_agent\":");
+        json_string(agent, out);
+    }
+    out.push('}');
+}
+
+fn pretty_line(r: &AccessRecord, out: &mut String) {
+    let _ = write!(
+        out,
+        "{} {} \"{} {}\" {} {}B {:.1}ms route={} auth={}",
+        r.source_ip,
+        r.request_id.as_str(),
+        r.method,
+        r.uri.path(),
+        r.status,
+        r.response_bytes,
+        r.latency_ms,
+        r.route_key.as_deref().unwrap_or("-"),
+        r.authorizer,
+    );
+    if let Some(reason) = r.authorizer_reason {
+        let _ = write!(out, " reason={reason}");
+    }
+}
+
+fn clf_line(r: &AccessRecord, out: &mut String) {
+    let _ = write!(
+        out,
+        "{} - - [{}] \"{} {} {}\" {} {} {}",
+        r.source_ip,
+        clf_time(r.received_at),
+        r.method,
+        r.route_key.as_deref().unwrap_or("-"),
+        r.protocol,
+        r.status,
+        r.response_bytes,
+        r.request_id.as_str(),
+    );
+}
+
+fn template_line(template: &Template, r: &AccessRecord, out: &mut String) {
+    for part in template.parts() {
+        match part {
+            portcullis_core::Part::Text(text) => out.push_str(text),
+            portcullis_core::Part::Var(variable) => match record_value(variable, r) {
+                Some(value) => escaped(&value, out),
+                None => out.push('-'),
+            },
+        }
+    }
+}
+
+/// The value of a `$context` variable for a finished request; `None` prints `-`.
+pub fn record_value<'r>(variable: &Variable, r: &'r AccessRecord) -> Option<Cow<'r, str>> {
+    let owned = |s: String| Some(Cow::Owned(s));
+    match variable {
+        Variable::Context(c) => match c {
+            ContextVariable::RequestId | ContextVariable::ExtendedRequestId => {
+                Some(Cow::Borrowed(r.request_id.as_str()))
+            }
+            ContextVariable::RouteKey => r.route_key.as_deref().map(Cow::Borrowed),
+            ContextVariable::HttpMethod => Some(Cow::Borrowed(r.method.as_str())),
+            ContextVariable::Path => Some(Cow::Borrowed(r.uri.path())),
+            ContextVariable::Protocol => Some(Cow::Borrowed(r.protocol)),
+            ContextVariable::DomainName => r.host.as_ref().and_then(|h| h.to_str().ok()).map(Cow::Borrowed),
+            ContextVariable::DomainPrefix => {
+                let host = r.host.as_ref()?.to_str().ok()?;
+                Some(Cow::Borrowed(host.split(['.', ':']).next().filter(|p| !p.is_empty())?))
+            }
+            ContextVariable::RequestTime => owned(clf_time(r.received_at)),
+            ContextVariable::RequestTimeEpoch => {
+                owned(r.received_at.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis().to_string())
+            }
+            ContextVariable::SourceIp => owned(r.source_ip.to_string()),
+            ContextVariable::UserAgent => {
+                r.user_agent.as_ref().and_then(|v| v.to_str().ok()).map(Cow::Borrowed)
+            }
+            ContextVariable::PrincipalId => match &r.auth {
+                AuthContext::Lambda(lambda) => lambda.principal_id.as_deref().map(Cow::Borrowed),
+                _ => None,
+            },
+            ContextVariable::AuthorizerError => r.authorizer_reason.map(Cow::Borrowed),
+            ContextVariable::Status => owned(r.status.to_string()),
+            ContextVariable::ResponseLength => owned(r.response_bytes.to_string()),
+            ContextVariable::ResponseLatency => owned(format!("{}", r.latency_ms.round() as u64)),
+            ContextVariable::IntegrationLatency => {
+                r.integration_latency_ms.map(|ms| format!("{}", ms.round() as u64)).map(Cow::Owned)
+            }
+            ContextVariable::IntegrationStatus => r.integration_status.map(|s| Cow::Owned(s.to_string())),
+            ContextVariable::IntegrationErrorMessage => r.integration_error.as_deref().map(Cow::Borrowed),
+            ContextVariable::ErrorMessage => r.error_message.map(Cow::Borrowed),
+            ContextVariable::ErrorMessageString => r.error_message.map(|m| Cow::Owned(format!("\"{m}\""))),
+            ContextVariable::ErrorResponseType => r.error_type.map(Cow::Borrowed),
+            // Constants, substituted when the format was compiled.
+            ContextVariable::Stage | ContextVariable::ApiId | ContextVariable::AccountId => None,
+        },
+        Variable::Claim(name) => match &r.auth {
+            AuthContext::Jwt(jwt) => portcullis_events::claim_string(jwt.claims.get(name)?).map(Cow::Owned),
+            _ => None,
+        },
+        Variable::AuthorizerValue(key) => match &r.auth {
+            AuthContext::Lambda(lambda) => json_text(lambda.context.as_ref()?.get(key)?).map(Cow::Owned),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `value` with `"`, `\` and control characters escaped as in a JSON string.
+fn escaped(value: &str, out: &mut String) {
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+/// `value` as a JSON string.
+fn json_string(value: &str, out: &mut String) {
+    out.push('"');
+    escaped(value, out);
+    out.push('"');
 }
 
 /// A sink that discards everything (`access_log: {enabled: false}`).
@@ -332,6 +616,79 @@ fn rfc3339(since_epoch: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record() -> AccessRecord {
+        let id = portcullis_core::RequestIdGenerator::new(3).next_id();
+        let uri: Uri = "/dev/pets/1?x=1".parse().unwrap();
+        let mut r = AccessRecord::start(
+            id,
+            UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+            "192.0.2.7".parse().unwrap(),
+            &Method::GET,
+            &uri,
+            "HTTP/1.1",
+        );
+        r.route_key = Some(Arc::from("GET /pets/{id}"));
+        r.status = 200;
+        r.response_bytes = 42;
+        r.latency_ms = 3.6;
+        r.user_agent = Some(HeaderValue::from_static("curl/8 \"quoted\""));
+        r
+    }
+
+    fn line(format: &AccessLogFormat, r: &AccessRecord) -> String {
+        let (mut line, mut text) = (Vec::new(), String::new());
+        write_record(format, r, &mut line, &mut text);
+        String::from_utf8(line).unwrap()
+    }
+
+    #[test]
+    fn the_json_line_is_json_with_todays_fields() {
+        let r = record();
+        let parsed: serde_json::Value =
+            serde_json::from_str(line(&AccessLogFormat::Json, &r).trim_end()).unwrap();
+        assert_eq!(parsed["request_id"], r.request_id.as_str());
+        assert_eq!(parsed["time"], "2023-11-14T22:13:20.123Z");
+        assert_eq!(parsed["time_epoch_ms"], 1_700_000_000_123u64);
+        assert_eq!(parsed["route_key"], "GET /pets/{id}");
+        assert_eq!(parsed["path"], "/dev/pets/1");
+        assert_eq!(parsed["status"], 200);
+        assert_eq!(parsed["latency_ms"], 3.6);
+        assert_eq!(parsed["user_agent"], "curl/8 \"quoted\"");
+        assert!(parsed.get("error").is_none());
+    }
+
+    #[test]
+    fn clf_is_awss_form() {
+        let r = record();
+        assert_eq!(
+            line(&AccessLogFormat::Clf, &r),
+            format!(
+                "192.0.2.7 - - [14/Nov/2023:22:13:20 +0000] \"GET GET /pets/{{id}} HTTP/1.1\" 200 42 {}\n",
+                r.request_id.as_str()
+            )
+        );
+    }
+
+    #[test]
+    fn a_template_prints_dashes_for_absent_values_and_escapes_the_rest() {
+        let template = Template::new(vec![
+            portcullis_core::Part::Text("{\"ua\":\"".into()),
+            portcullis_core::Part::Var(Variable::Context(ContextVariable::UserAgent)),
+            portcullis_core::Part::Text("\",\"err\":\"".into()),
+            portcullis_core::Part::Var(Variable::Context(ContextVariable::AuthorizerError)),
+            portcullis_core::Part::Text("\",\"lat\":".into()),
+            portcullis_core::Part::Var(Variable::Context(ContextVariable::ResponseLatency)),
+            portcullis_core::Part::Text("}".into()),
+        ]);
+        let mut r = record();
+        r.user_agent = Some(HeaderValue::from_static("evil\"}\t"));
+        let text = line(&AccessLogFormat::Template(template), &r);
+        let parsed: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+        assert_eq!(parsed["ua"], "evil\"}\t");
+        assert_eq!(parsed["err"], "-");
+        assert_eq!(parsed["lat"], 4);
+    }
 
     #[test]
     fn rfc3339_formats_known_instants() {

@@ -21,7 +21,12 @@ pub async fn request(
     let started = Instant::now();
     let result = integration.call(request, ctx).await;
     record.integration_latency_ms = Some(millis(started.elapsed()));
-    result.inspect_err(|error| {
-        tracing::warn!(request_id = %ctx.request_id, route = %ctx.route_key, %error, "integration failed");
-    })
+    match &result {
+        Ok(response) => record.integration_status = Some(response.status().as_u16()),
+        Err(error) => {
+            tracing::warn!(request_id = %ctx.request_id, route = %ctx.route_key, %error, "integration failed");
+            record.integration_error = Some(error.to_string().into_boxed_str());
+        }
+    }
+    result
 }

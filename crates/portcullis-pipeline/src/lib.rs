@@ -4,9 +4,11 @@
 //! |---|---|---|---|---|
 //! | listener | [`listener`] | accept, HTTP/1.1 + HTTP/2, TLS, slow/idle/greedy clients, drain | | closes the connection |
 //! | limits | [`limits`] | head size, `Host` | | [`limits::LimitError`] |
-//! | route | [`route`] | AWS route selection on the current [`plan::Snapshot`] | | [`route::RouteError`] |
+//! | route | [`route`] | stage prefix, AWS route selection on the current [`plan::Snapshot`] | | [`route::RouteError`] |
+//! | cors | [`cors`] | preflights answered before any authorizer | CORS headers on every response | |
+//! | throttle | [`throttle`] | API, route and keyed token buckets | | [`throttle::Throttled`] |
 //! | authorize | [`authorize`] | the route's authorizer and rules; fail closed | deny reason header | [`portcullis_authz::Denial`] |
-//! | mapping | [`mapping`] | request parameter mapping | | [`mapping::MappingError`] |
+//! | mapping | [`mapping`] | request parameter mapping | response parameter mapping | [`mapping::MappingError`] |
 //! | integrate | [`integrate`] | call the integration, time it | | [`portcullis_integration::IntegrationError`] |
 //! | respond | [`respond`] | | the one table from errors to answers; `apigw-requestid` | |
 //! | access log | [`access_log`] | | one line per request at end of response | lines dropped (counted) |
@@ -19,6 +21,7 @@
 
 pub mod access_log;
 pub mod authorize;
+pub mod cors;
 pub mod explain;
 pub mod integrate;
 pub mod limits;
@@ -29,12 +32,17 @@ pub mod plan;
 pub mod respond;
 pub mod route;
 pub mod stack;
+pub mod throttle;
 
-pub use access_log::{AccessLogFormat, AccessLogSink, AccessRecord, JsonLinesSink, NoAccessLog};
+pub use access_log::{
+    AccessLogFormat, AccessLogOutput, AccessLogSink, AccessLogWriter, AccessRecord, NoAccessLog, Wants,
+};
+pub use cors::{CorsPolicy, CorsSettings, PreflightMode};
 pub use explain::{Explained, explain};
 pub use listener::{ConnMeta, ConnectionLimits, Handler, ListenerSettings, serve, until_stopped};
-pub use mapping::{MappingError, RequestMapping};
+pub use mapping::{MappingError, RequestMapping, ResponseMapping};
 pub use metrics::Metrics;
-pub use plan::{Access, RequestLimits, RouteAuthorizer, RoutePlan, Snapshot};
+pub use plan::{Access, RequestLimits, RouteAuthorizer, RouteExtras, RoutePlan, Snapshot};
 pub use respond::{REQUEST_ID_HEADER, Rejection};
 pub use stack::Gateway;
+pub use throttle::{Limit, LimitSettings, RouteThrottle};

@@ -1,4 +1,5 @@
-//! Request parameter mapping stage: AWS `RequestParameters`.
+//! Parameter mapping stage: AWS `RequestParameters` on the way in (this module), and
+//! `ResponseParameters` on the way out ([`response`]).
 //!
 //! Runs after authorization (so `$context.authorizer.*` is known) and before the integration,
 //! which forwards the mapped request (HTTP) or builds its Lambda event from it. The entries
@@ -39,6 +40,10 @@ const PATH: &AsciiSet =
     &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'<').add(b'>').add(b'?').add(b'`').add(b'{').add(b'}');
 /// Like [`PATH`], for decoded values: a literal `%` must be encoded too.
 const PATH_DECODED: &AsciiSet = &PATH.add(b'%').add(b'\\').add(b'^').add(b'|').add(b'[').add(b']');
+mod response;
+
+pub use self::response::{RequestSide, ResponseMapping, response};
+
 /// AWS truncates the body to this before evaluating a JSON path.
 const BODY_JSON_LIMIT: usize = 100 * 1024;
 /// Query names and values: everything but RFC 3986 unreserved characters.
@@ -60,6 +65,12 @@ pub enum MappingError {
     /// The body a value references is over `max_body`.
     #[error("the request body is over the limit")]
     BodyTooLarge,
+    /// A mapped status code is not one (100 to 599).
+    #[error("the mapped status code {0:?} is not a status code")]
+    StatusCode(String),
+    /// The integration's response body, which a value references, failed while being read.
+    #[error("the integration's response body could not be read")]
+    ResponseBody,
 }
 
 /// A route's `parameter_mapping`, ready to apply.
@@ -291,7 +302,9 @@ fn render(template: &Template, facts: &RequestFacts<'_>, json: &Json<'_>, target
     let lookup = |variable: &Variable| -> Option<std::borrow::Cow<'_, str>> {
         match variable {
             // A path written into the upstream path keeps its encoding.
-            Variable::Path if target == Target::Path => Some(facts.parts.uri.path().into()),
+            Variable::Path if target == Target::Path => {
+                Some(portcullis_events::stage_relative(facts.stage, facts.parts.uri.path()).into())
+            }
             Variable::PathParam(name) if target == Target::Path => {
                 Some(facts.ctx.params.get(name)?.raw.as_str().into())
             }

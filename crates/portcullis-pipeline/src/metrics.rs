@@ -87,6 +87,40 @@ impl Metrics {
     }
 }
 
+/// Appends the throttled-requests counters of `limits` (by route and limit) and the keys each
+/// keyed limit holds, in the Prometheus text exposition.
+pub fn render_limits(out: &mut String, limits: &[std::sync::Arc<crate::throttle::Limit>]) {
+    out.push_str("# HELP portcullis_throttled_total Requests refused with 429, by route and limit.\n");
+    out.push_str("# TYPE portcullis_throttled_total counter\n");
+    for limit in limits {
+        let settings = limit.settings();
+        let _ = writeln!(
+            out,
+            "portcullis_throttled_total{{route=\"{}\",limit=\"{}\"}} {}",
+            label_value(&settings.route),
+            label_value(&settings.label),
+            limit.throttled()
+        );
+    }
+    out.push_str("# HELP portcullis_throttle_keys Keys a keyed limit holds a bucket for.\n");
+    out.push_str("# TYPE portcullis_throttle_keys gauge\n");
+    for limit in limits.iter().filter(|l| l.settings().key.is_some()) {
+        let settings = limit.settings();
+        let _ = writeln!(
+            out,
+            "portcullis_throttle_keys{{route=\"{}\",limit=\"{}\"}} {}",
+            label_value(&settings.route),
+            label_value(&settings.label),
+            limit.keys()
+        );
+    }
+}
+
+/// A Prometheus label value: `\`, `"` and newlines escaped.
+fn label_value(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
 /// Insert-once label slots, probed linearly. 64 slots is far more than the set of reason codes
 /// and error kinds, which are all compile-time constants.
 #[derive(Debug)]

@@ -8,9 +8,14 @@
 use std::sync::Arc;
 
 use portcullis_authz::{Authorizer, RouteAuth};
+use portcullis_core::ApiIdentity;
 use portcullis_integration::Integration;
 use portcullis_route::RouteTable;
 use portcullis_rules::RuleSet;
+
+use crate::cors::{CorsPolicy, PreflightMode};
+use crate::mapping::{RequestMapping, ResponseMapping};
+use crate::throttle::{Limit, RouteThrottle};
 
 /// Everything the request path needs, compiled from one configuration.
 pub struct Snapshot {
@@ -20,6 +25,17 @@ pub struct Snapshot {
     pub limits: RequestLimits,
     /// `debug_headers: true`: denials carry their reason code in `x-portcullis-deny-reason`.
     pub debug_headers: bool,
+    /// The API and its stage: a named stage serves every route under `/{stage}`.
+    pub api: ApiIdentity,
+    /// The API's CORS policy (`cors:` at the top level), for routes without their own.
+    pub cors: Option<Arc<CorsPolicy>>,
+    /// Whether any policy is configured (the API's or a route's): without one, preflights are
+    /// routed like any request and responses get no CORS headers.
+    pub has_cors: bool,
+    /// Which routes take a preflight themselves.
+    pub preflight_mode: PreflightMode,
+    /// The API-wide limit (`throttle:` at the top level).
+    pub throttle: Option<Arc<Limit>>,
 }
 
 /// Size limits checked before any other stage (docs/aws-compatibility.md#limits,
@@ -40,16 +56,53 @@ pub struct RoutePlan {
     pub access: Access,
     /// The route's own `rules:` (CEL), checked after the authorizer's (extension).
     pub rules: Option<Arc<RuleSet>>,
-    /// Request parameter mapping (docs/aws-compatibility.md#request-parameter-mapping), applied
-    /// between authorize and integrate; `None` when the route has none.
-    pub mapping: Option<Box<crate::mapping::RequestMapping>>,
+    /// What only some routes have (mappings, CORS, limits); `None` for a plain route.
+    pub extras: Option<Box<RouteExtras>>,
     /// Where it goes.
     pub integration: Arc<dyn Integration>,
 }
 
+/// The parts of a route that most routes do not have, boxed together so a plain route's plan
+/// stays small.
+#[derive(Default)]
+pub struct RouteExtras {
+    /// Request parameter mapping (docs/aws-compatibility.md#request-parameter-mapping), applied
+    /// between authorize and integrate.
+    pub mapping: Option<RequestMapping>,
+    /// Response parameter mapping (docs/aws-compatibility.md#response-parameter-mapping), applied
+    /// to the integration's response.
+    pub response_mapping: Option<ResponseMapping>,
+    /// The route's own CORS policy, replacing the API's.
+    pub cors: Option<Arc<CorsPolicy>>,
+    /// The route's limits.
+    pub throttle: Option<RouteThrottle>,
+}
+
+impl RoutePlan {
+    /// The route's extras, when it has them.
+    pub fn extras(&self) -> Option<&RouteExtras> {
+        self.extras.as_deref()
+    }
+
+    /// The route's request mapping.
+    pub fn mapping(&self) -> Option<&RequestMapping> {
+        self.extras().and_then(|e| e.mapping.as_ref())
+    }
+
+    /// The route's response mapping.
+    pub fn response_mapping(&self) -> Option<&ResponseMapping> {
+        self.extras().and_then(|e| e.response_mapping.as_ref())
+    }
+
+    /// The route's limits.
+    pub fn throttle(&self) -> Option<&RouteThrottle> {
+        self.extras().and_then(|e| e.throttle.as_ref())
+    }
+}
+
 /// The authorization requirement of a route.
 ///
-/// The authorizer's part is boxed, like the mapping above: a plan is kept per route for the life
+/// The authorizer's part is boxed, like the extras above: a plan is kept per route for the life
 /// of the config, and a config of 10,000 routes is mostly public routes or rarely mapped ones.
 /// `RoutePlan` is 56 bytes instead of 120 (docs/benchmarks.md, idle memory).
 pub enum Access {

@@ -7,7 +7,9 @@
 //! adds `apigw-requestid` to every response, success or not.
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use std::time::Duration;
+
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 use portcullis_authz::{Denial, DenialStatus};
 use portcullis_core::{Body, RequestId, full};
@@ -17,6 +19,7 @@ use crate::access_log::AccessRecord;
 use crate::limits::LimitError;
 use crate::mapping::MappingError;
 use crate::route::RouteError;
+use crate::throttle::Throttled;
 
 /// The request-id response header AWS HTTP APIs send, also sent upstream.
 pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("apigw-requestid");
@@ -32,6 +35,8 @@ pub fn response(
         Ok(response) => response,
         Err(rejection) => {
             record.error = Some(rejection.kind());
+            record.error_message = Some(rejection.message());
+            record.error_type = Some(rejection.response_type());
             rejection.into_response()
         }
     };
@@ -63,8 +68,12 @@ pub enum Rejection {
     },
     /// Authenticated but not allowed (scopes, Deny policies, rules).
     Forbidden,
-    /// Throttled (docs/aws-compatibility.md#throttling).
-    TooManyRequests,
+    /// Throttled (docs/aws-compatibility.md#throttling): over a limit until `retry_after` has
+    /// passed (sent as `retry-after`, whole seconds rounded up).
+    TooManyRequests {
+        /// When a request would be allowed again.
+        retry_after: Duration,
+    },
     /// The integration or an authorizer failed
     /// (docs/aws-compatibility.md#lambda-integration-failures, #lambda-authorizer-status-codes).
     InternalServerError,
@@ -84,7 +93,7 @@ impl Rejection {
             Rejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Rejection::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Rejection::Forbidden => StatusCode::FORBIDDEN,
-            Rejection::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Rejection::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Rejection::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
             Rejection::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -99,9 +108,39 @@ impl Rejection {
             Rejection::PayloadTooLarge => r#"{"message":"Request Entity Too Large"}"#,
             Rejection::Unauthorized { .. } => r#"{"message":"Unauthorized"}"#,
             Rejection::Forbidden => r#"{"message":"Forbidden"}"#,
-            Rejection::TooManyRequests => r#"{"message":"Too Many Requests"}"#,
+            Rejection::TooManyRequests { .. } => r#"{"message":"Too Many Requests"}"#,
             Rejection::InternalServerError => r#"{"message":"Internal Server Error"}"#,
             Rejection::ServiceUnavailable => r#"{"message":"Service Unavailable"}"#,
+        }
+    }
+
+    /// The message of the body (`$context.error.message`).
+    pub fn message(&self) -> &'static str {
+        match self {
+            Rejection::NotFound => "Not Found",
+            Rejection::BadRequest => "Bad Request",
+            Rejection::HeadersTooLarge => "Request Header Fields Too Large",
+            Rejection::PayloadTooLarge => "Request Entity Too Large",
+            Rejection::Unauthorized { .. } => "Unauthorized",
+            Rejection::Forbidden => "Forbidden",
+            Rejection::TooManyRequests { .. } => "Too Many Requests",
+            Rejection::InternalServerError => "Internal Server Error",
+            Rejection::ServiceUnavailable => "Service Unavailable",
+        }
+    }
+
+    /// AWS's gateway response type for this answer (`$context.error.responseType`).
+    pub fn response_type(&self) -> &'static str {
+        match self {
+            Rejection::NotFound => "RESOURCE_NOT_FOUND",
+            Rejection::BadRequest => "BAD_REQUEST_PARAMETERS",
+            Rejection::HeadersTooLarge => "REQUEST_TOO_LARGE",
+            Rejection::PayloadTooLarge => "REQUEST_TOO_LARGE",
+            Rejection::Unauthorized { .. } => "UNAUTHORIZED",
+            Rejection::Forbidden => "ACCESS_DENIED",
+            Rejection::TooManyRequests { .. } => "THROTTLED",
+            Rejection::InternalServerError => "INTEGRATION_FAILURE",
+            Rejection::ServiceUnavailable => "INTEGRATION_TIMEOUT",
         }
     }
 
@@ -114,7 +153,7 @@ impl Rejection {
             Rejection::PayloadTooLarge => "payload_too_large",
             Rejection::Unauthorized { .. } => "unauthorized",
             Rejection::Forbidden => "forbidden",
-            Rejection::TooManyRequests => "throttled",
+            Rejection::TooManyRequests { .. } => "throttled",
             Rejection::InternalServerError => "internal_error",
             Rejection::ServiceUnavailable => "integration_timeout",
         }
@@ -128,8 +167,15 @@ impl Rejection {
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-        if let Rejection::Unauthorized { www_authenticate: Some(challenge) } = self {
-            headers.insert(WWW_AUTHENTICATE, challenge);
+        match self {
+            Rejection::Unauthorized { www_authenticate: Some(challenge) } => {
+                headers.insert(WWW_AUTHENTICATE, challenge);
+            }
+            Rejection::TooManyRequests { retry_after } => {
+                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                headers.insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+            }
+            _ => {}
         }
         response
     }
@@ -142,6 +188,12 @@ impl From<LimitError> for Rejection {
             LimitError::PayloadTooLarge => Rejection::PayloadTooLarge,
             LimitError::Malformed => Rejection::BadRequest,
         }
+    }
+}
+
+impl From<Throttled> for Rejection {
+    fn from(throttled: Throttled) -> Self {
+        Rejection::TooManyRequests { retry_after: throttled.retry_after }
     }
 }
 
@@ -159,7 +211,10 @@ impl From<MappingError> for Rejection {
     /// AWS's integration failure (500). A body that cannot be read is the client's fault.
     fn from(error: MappingError) -> Self {
         match error {
-            MappingError::HeaderValue(_) | MappingError::Uri(_) => Rejection::InternalServerError,
+            MappingError::HeaderValue(_)
+            | MappingError::Uri(_)
+            | MappingError::StatusCode(_)
+            | MappingError::ResponseBody => Rejection::InternalServerError,
             MappingError::Body => Rejection::BadRequest,
             MappingError::BodyTooLarge => Rejection::PayloadTooLarge,
         }
@@ -222,18 +277,28 @@ mod tests {
             Rejection::PayloadTooLarge,
             Rejection::Unauthorized { www_authenticate: None },
             Rejection::Forbidden,
-            Rejection::TooManyRequests,
+            Rejection::TooManyRequests { retry_after: Duration::from_millis(1) },
             Rejection::InternalServerError,
             Rejection::ServiceUnavailable,
         ];
         for rejection in all {
             let parsed: serde_json::Value = serde_json::from_str(rejection.body()).unwrap();
-            assert!(parsed["message"].is_string(), "{rejection:?}");
+            assert_eq!(parsed["message"], rejection.message(), "{rejection:?}");
             let response = rejection.clone().into_response();
             assert_eq!(response.status(), rejection.status());
             assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
             assert_eq!(response.headers()[CONTENT_LENGTH], rejection.body().len().to_string().as_str());
         }
+    }
+
+    #[test]
+    fn a_throttled_answer_says_when_to_retry_in_whole_seconds() {
+        let answer =
+            |ms| Rejection::TooManyRequests { retry_after: Duration::from_millis(ms) }.into_response();
+        assert_eq!(answer(1).headers()[RETRY_AFTER], "1");
+        assert_eq!(answer(1000).headers()[RETRY_AFTER], "1");
+        assert_eq!(answer(1001).headers()[RETRY_AFTER], "2");
+        assert_eq!(answer(0).headers()[RETRY_AFTER], "1");
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Route stage: pick the route for a request with AWS's priority rules (literal beats `{var}`
-//! beats `{proxy+}` beats `$default`; a method beats `ANY`).
+//! beats `{proxy+}` beats `$default`; a method beats `ANY`). Under a named stage, only paths
+//! under `/{stage}` are served, and routes match the path without that prefix
+//! (docs/aws-compatibility.md#stages-and-stage-variables); the request keeps its path as sent.
 
 use std::sync::Arc;
 
@@ -20,7 +22,8 @@ pub enum RouteError {
     BadPath(PathError),
 }
 
-/// The route stage's request half: the matched plan and the captured path parameters.
+/// The route stage's request half: the matched plan and the captured path parameters, for
+/// `path` as the client sent it.
 ///
 /// # Errors
 /// [`RouteError`]: the request ends here, before any authorizer.
@@ -29,6 +32,8 @@ pub fn request(
     method: &Method,
     path: &str,
 ) -> Result<(Arc<RoutePlan>, Params), RouteError> {
+    // Not under the stage: AWS's 404, as for a stage that does not exist.
+    let path = snapshot.api.strip_stage(path).ok_or(RouteError::NotFound)?;
     match snapshot.routes.find(method, path) {
         Ok(Some(matched)) => Ok((Arc::clone(matched.value), matched.params)),
         Ok(None) => Err(RouteError::NotFound),

@@ -1,8 +1,10 @@
 //! The only place the stages are put in order.
 //!
 //! ```text
-//! request:   limits ─▶ route ─▶ authorize ─▶ mapping ─▶ integrate
-//! response:  respond ─▶ authorize (deny reason) ─▶ access log
+//! request:   limits ─▶ route ─▶ cors (preflight) ─▶ throttle ─▶ authorize ─▶ throttle (keys
+//!            the authorizer established) ─▶ mapping ─▶ integrate
+//! response:  mapping (response parameters) ─▶ respond ─▶ authorize (deny reason) ─▶ cors
+//!            (headers) ─▶ metrics, access log
 //! ```
 //! Each stage is one module with a `request` half and, where it has one, a `response` half,
 //! and its own error type; [`crate::respond`] is the one table from those errors to answers.
@@ -14,25 +16,29 @@ use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http::header::USER_AGENT;
+use http::header::{HOST, HeaderValue, USER_AGENT};
+use http::request::Parts;
 use http::{Request, Response, Version};
 use http_body::Body as HttpBody;
 use http_body_util::{BodyExt, Limited};
 use portcullis_authz::Trace;
 use portcullis_core::{AuthContext, Body, BoxError, CallContext, RequestIdGenerator};
 
-use crate::access_log::{AccessLogSink, AccessRecord, LoggedBody};
+use crate::access_log::{AccessLogSink, AccessRecord, LoggedBody, Wants};
 use crate::listener::ConnMeta;
 use crate::metrics::Metrics;
-use crate::plan::Snapshot;
+use crate::plan::{RoutePlan, Snapshot};
 use crate::respond::Rejection;
-use crate::{authorize, integrate, limits, mapping, respond, route};
+use crate::route::RouteError;
+use crate::{authorize, cors, integrate, limits, mapping, respond, route, throttle};
 
 /// The request pipeline. One per listener; the route table inside is swapped on reload.
 pub struct Gateway {
     snapshot: Arc<ArcSwap<Snapshot>>,
     ids: RequestIdGenerator,
     access_log: Arc<dyn AccessLogSink>,
+    /// What the access log prints beyond the fields every record has.
+    wants: Wants,
     metrics: Arc<Metrics>,
 }
 
@@ -44,7 +50,8 @@ impl Gateway {
         access_log: Arc<dyn AccessLogSink>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        Gateway { snapshot, ids, access_log, metrics }
+        let wants = access_log.wants();
+        Gateway { snapshot, ids, access_log, wants, metrics }
     }
 
     /// Answer one request. Never fails: every problem becomes a response (see [`Rejection`]).
@@ -70,11 +77,15 @@ impl Gateway {
             protocol,
         );
         record.user_agent = request.headers().get(USER_AGENT).cloned();
+        if self.wants.host {
+            record.host = request.headers().get(HOST).cloned();
+        }
 
         // One snapshot for the whole request: a reload never changes rules mid-request.
         let snapshot = self.snapshot.load_full();
-        let result = self.request_path(&snapshot, request, conn, &mut record).await;
-        let response = self.response_path(&snapshot, result, &mut record, started);
+        let mut flow = Flow::default();
+        let result = self.request_path(&snapshot, request, conn, &mut record, &mut flow).await;
+        let response = self.response_path(&snapshot, result, &mut record, &flow, started);
         response.map(|body| LoggedBody::new(body, record, Arc::clone(&self.access_log), started))
     }
 
@@ -84,6 +95,7 @@ impl Gateway {
         request: Request<B>,
         conn: ConnMeta,
         record: &mut AccessRecord,
+        flow: &mut Flow,
     ) -> Result<Response<Body>, Rejection>
     where
         B: HttpBody<Data = Bytes> + Send + Sync + 'static,
@@ -93,10 +105,25 @@ impl Gateway {
 
         // Head checks first: nothing else should spend work on an oversized or malformed head.
         limits::request(&parts, &snapshot.limits)?;
+        if snapshot.has_cors {
+            flow.origin = cors::origin(&parts);
+        }
 
         // Route selection: a miss is AWS's 404, before any authorizer runs.
-        let (plan, params) = route::request(snapshot, &parts.method, parts.uri.path())?;
+        let routed = route::request(snapshot, &parts.method, parts.uri.path());
+
+        // A browser's preflight is answered here, before throttling and any authorizer: it
+        // carries no credentials, and the real request it asks about will meet them.
+        if !matches!(routed, Err(RouteError::BadPath(_)))
+            && let Some(answer) =
+                cors::preflight(snapshot, &parts, routed.as_ref().ok().map(|(plan, _)| &**plan))
+        {
+            flow.preflight = true;
+            return Ok(answer);
+        }
+        let (plan, params) = routed?;
         record.route_key = Some(Arc::clone(&plan.key));
+        flow.plan = Some(Arc::clone(&plan));
         let mut ctx = CallContext {
             request_id: record.request_id,
             client_addr: conn.client_addr,
@@ -106,6 +133,10 @@ impl Gateway {
             received_at: record.received_at,
             auth: AuthContext::None,
         };
+
+        // Throttling, before the authorizer: a request over a limit costs no identity provider,
+        // no authorizer function and no backend.
+        throttle::request(snapshot.throttle.as_deref(), plan.throttle(), &parts, &ctx, &snapshot.api)?;
 
         // Authorization: a denial ends the request; the integration is never called.
         authorize::request(
@@ -118,6 +149,14 @@ impl Gateway {
         )
         .await?;
 
+        if self.wants.auth {
+            record.auth = ctx.auth.clone();
+        }
+
+        // Limits keyed on what the authorizer established (a claim, a context value): only an
+        // authorized caller has such a key, and it cannot be forged to spend another's bucket.
+        throttle::authorized(plan.throttle(), &parts, &ctx, &snapshot.api)?;
+
         // The body is streamed through a limit rather than buffered: a chunked upload over
         // `max_body` fails mid-stream and becomes 413.
         let body = Limited::new(body, snapshot.limits.max_body as usize)
@@ -127,10 +166,27 @@ impl Gateway {
         // Parameter mapping: after authorization, so that `$context.authorizer.*` is known;
         // before the integration, which forwards (HTTP) or builds its event from the mapped
         // request. It reads the (limited) body only when a value references `$request.body`.
-        let body = mapping::request(plan.mapping.as_deref(), &mut parts, body, &ctx).await?;
+        let body = mapping::request(plan.mapping(), &mut parts, body, &ctx).await?;
 
         // The integration: the request leaves the gateway.
-        Ok(integrate::request(&*plan.integration, Request::from_parts(parts, body), &ctx, record).await?)
+        let response_mapping = plan.response_mapping();
+        let head = response_mapping.map(|_| head_of(&parts));
+        let response =
+            integrate::request(&*plan.integration, Request::from_parts(parts, body), &ctx, record).await?;
+
+        // Response parameter mapping: the integration's own responses only; the gateway's
+        // answers (the `?`s above) are never remapped, as on AWS.
+        match (response_mapping, head) {
+            (Some(mapping), Some(head)) => {
+                let side = mapping::RequestSide {
+                    parts: &head,
+                    ctx: &ctx,
+                    integration_latency_ms: record.integration_latency_ms,
+                };
+                Ok(mapping::response(Some(mapping), response, &side).await?)
+            }
+            _ => Ok(response),
+        }
     }
 
     fn response_path(
@@ -138,6 +194,7 @@ impl Gateway {
         snapshot: &Snapshot,
         result: Result<Response<Body>, Rejection>,
         record: &mut AccessRecord,
+        flow: &Flow,
         started: Instant,
     ) -> Response<Body> {
         // The answer: the integration's response, or the one table's answer to a rejection;
@@ -145,6 +202,14 @@ impl Gateway {
         let mut response = respond::response(result, record.request_id, record);
         // With `debug_headers`, a denial says why.
         authorize::response(&mut response, record, snapshot.debug_headers);
+        // CORS headers on every response but a preflight's (complete already), the gateway's
+        // own answers included, so a browser app can read why it was refused.
+        if snapshot.has_cors
+            && !flow.preflight
+            && let Some(policy) = cors::policy(snapshot, flow.plan.as_deref())
+        {
+            cors::response(response.headers_mut(), policy, flow.origin.as_ref());
+        }
         // Counted once the status is final; the access log line follows when the body ends.
         self.metrics.observe(record.status, started.elapsed());
         if let Some(reason) = record.authorizer_reason {
@@ -155,6 +220,28 @@ impl Gateway {
         }
         response
     }
+}
+
+/// What the request half leaves for the response half.
+#[derive(Default)]
+struct Flow {
+    /// The route that served the request, once one matched.
+    plan: Option<Arc<RoutePlan>>,
+    /// The request's `Origin`, kept when CORS is configured.
+    origin: Option<HeaderValue>,
+    /// Whether the CORS stage answered a preflight.
+    preflight: bool,
+}
+
+/// A copy of the request head the integration is about to take, for the response mapping's
+/// `$context` values.
+fn head_of(parts: &Parts) -> Parts {
+    let mut copy = Request::new(());
+    *copy.method_mut() = parts.method.clone();
+    *copy.uri_mut() = parts.uri.clone();
+    *copy.version_mut() = parts.version;
+    *copy.headers_mut() = parts.headers.clone();
+    copy.into_parts().0
 }
 
 impl crate::listener::Handler for Gateway {

@@ -148,7 +148,7 @@ fn snapshot(key: &TestKey) -> Snapshot {
                 rules,
             })),
             rules: None,
-            mapping: None,
+            extras: None,
             integration: Arc::new(RespondIntegration::new(
                 StatusCode::OK,
                 HeaderMap::new(),
@@ -161,6 +161,11 @@ fn snapshot(key: &TestKey) -> Snapshot {
         routes: table.build(),
         limits: RequestLimits { max_body: 1 << 20, max_header_bytes: 64 * 1024 },
         debug_headers: true,
+        api: Default::default(),
+        cors: None,
+        has_cors: false,
+        preflight_mode: Default::default(),
+        throttle: None,
     }
 }
 

@@ -63,6 +63,18 @@ impl TestClient {
         self.send(Method::GET, url, &[], Bytes::new()).await
     }
 
+    /// GET `url`; `None` when the connection fails or no answer comes within 5 s.
+    pub async fn try_get(&self, url: &str) -> Option<Reply> {
+        let request = Request::get(url).body(Full::new(Bytes::new())).ok()?;
+        let response = tokio::time::timeout(std::time::Duration::from_secs(5), self.client.request(request))
+            .await
+            .ok()?
+            .ok()?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.ok()?.to_bytes();
+        Some(Reply { status: parts.status, headers: parts.headers, body })
+    }
+
     /// Send a request with headers and a body; panics on transport errors (a test failure).
     pub async fn send(
         &self,

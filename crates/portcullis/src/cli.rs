@@ -22,7 +22,8 @@ const EXAMPLES: &str = "\
 Examples:
   portcullis serve                        run the embedded demo on 127.0.0.1:8080 (no config needed)
   portcullis serve --config gateway.yaml  run with your configuration
-  portcullis check --config gateway.yaml  validate a configuration and exit (2 if invalid)
+  portcullis check --config gateway.yaml  validate a configuration and exit (2 if invalid);
+                                          --compat aws names what would not behave the same on AWS
   portcullis demo-config > gateway.yaml   start from the demo configuration
   TOKEN=$(portcullis token --sub alice --aud portcullis-demo --scope 'read write' --ttl 1h)
   portcullis explain --route 'GET /private' --token \"$TOKEN\"
@@ -70,6 +71,10 @@ enum Command {
         /// Config file to check.
         #[arg(long, short, value_name = "FILE", default_value = "portcullis.yaml")]
         config: PathBuf,
+        /// Check as if the file said `compat:` this: `aws` names everything that would not
+        /// behave the same on AWS.
+        #[arg(long, value_name = "MODE", value_parser = ["aws", "extended"])]
+        compat: Option<String>,
     },
     /// Print the embedded demo configuration (what `serve` runs without a config file).
     DemoConfig,
@@ -137,7 +142,12 @@ pub(crate) fn main() -> ExitCode {
             config,
             serve::Overrides { listen, admin, log_level: cli.log_level, log_format: cli.log_format },
         ),
-        Command::Check { config } => check::run(&config),
+        Command::Check { config, compat } => check::run(
+            &config,
+            compat.map(|c| {
+                if c == "aws" { portcullis_config::Compat::Aws } else { portcullis_config::Compat::Extended }
+            }),
+        ),
         Command::DemoConfig => demo::run(),
         Command::Token(args) => token::run(args),
         Command::Invoke { config, function, event } => {

@@ -6,7 +6,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use portcullis_config::{Config, ConfigErrors};
-use portcullis_pipeline::{ConnectionLimits, ListenerSettings};
+use portcullis_pipeline::{AccessLogFormat, AccessLogOutput, ConnectionLimits, ListenerSettings};
 
 use crate::lifecycle::StartOptions;
 
@@ -35,8 +35,8 @@ pub struct Serving {
     pub listener: ListenerSettings,
     /// The admin listener's: the same timeouts and drain, its own connection cap, no TLS.
     pub admin_listener: ListenerSettings,
-    /// Whether the access log is on.
-    pub access_log: bool,
+    /// The access log's format and output, when it is on.
+    pub access_log: Option<(AccessLogFormat, AccessLogOutput)>,
     /// Functions with `watch: true`, by name, with their directories.
     pub watched: Vec<(String, PathBuf)>,
 }
@@ -77,7 +77,7 @@ pub fn serving(config: &Config, options: &StartOptions, open_files: u64) -> Resu
         tls: config.tls.as_ref().map(|tls| TlsFiles { cert: tls.cert.clone(), key: tls.key.clone() }),
         listener,
         admin_listener,
-        access_log: config.access_log.enabled,
+        access_log: config.access_log.enabled.then(|| access_log(config, options)),
         watched: config
             .functions
             .iter()
@@ -85,4 +85,22 @@ pub fn serving(config: &Config, options: &StartOptions, open_files: u64) -> Resu
             .map(|(name, f)| (name.clone(), f.dir.clone()))
             .collect(),
     })
+}
+
+/// The access log's format (a template with the API's constants substituted; `json` printed
+/// as the terminal's pretty line when the command line asked for pretty logs) and output.
+fn access_log(config: &Config, options: &StartOptions) -> (AccessLogFormat, AccessLogOutput) {
+    let format = match &config.access_log.format {
+        portcullis_config::AccessLogFormat::Json => options.access_log_format.clone(),
+        portcullis_config::AccessLogFormat::Clf => AccessLogFormat::Clf,
+        portcullis_config::AccessLogFormat::Template(template) => {
+            AccessLogFormat::Template(template.resolve_constants(&super::api_identity(config)))
+        }
+    };
+    let output = match &config.access_log.output {
+        portcullis_config::AccessLogOutput::Stdout => AccessLogOutput::Stdout,
+        portcullis_config::AccessLogOutput::Stderr => AccessLogOutput::Stderr,
+        portcullis_config::AccessLogOutput::File(path) => AccessLogOutput::File(path.clone()),
+    };
+    (format, output)
 }

@@ -4,11 +4,13 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use portcullis_app::CompileError;
+use portcullis_config::Compat;
 
 use super::{EXIT_CONFIG, EXIT_RUNTIME};
 
-pub(crate) fn run(path: &Path) -> ExitCode {
-    match portcullis_app::check(path) {
+pub(crate) fn run(path: &Path, compat: Option<Compat>) -> ExitCode {
+    let options = portcullis_config::LoadOptions { compat };
+    match portcullis_app::check(path, &options) {
         Ok(report) => {
             for warning in report.warnings {
                 eprintln!("warning: {warning}");

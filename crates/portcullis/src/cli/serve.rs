@@ -1,4 +1,5 @@
-//! `portcullis serve`: run until SIGTERM/SIGINT (graceful drain), reloading on SIGHUP.
+//! `portcullis serve`: run until SIGTERM/SIGINT (graceful drain), reloading on SIGHUP, reopening
+//! the access-log file on SIGUSR1 and SIGHUP.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -108,6 +109,7 @@ async fn serve(config: portcullis_config::Config, options: StartOptions, demo: b
     let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let mut user1 = signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?;
 
     let running = match Running::start(config, options).await {
         Ok(running) => running,
@@ -127,10 +129,14 @@ async fn serve(config: portcullis_config::Config, options: StartOptions, demo: b
         tokio::select! {
             _ = terminate.recv() => { tracing::info!("SIGTERM: draining"); break; }
             _ = interrupt.recv() => { tracing::info!("SIGINT: draining"); break; }
-            _ = hangup.recv() => match running.reload().await {
-                Ok(()) => tracing::info!("configuration reloaded"),
-                Err(error) => tracing::error!(error = %error, "reload refused; the previous configuration keeps serving"),
-            },
+            _ = hangup.recv() => {
+                running.reopen_access_log();
+                match running.reload().await {
+                    Ok(()) => tracing::info!("configuration reloaded"),
+                    Err(error) => tracing::error!(error = %error, "reload refused; the previous configuration keeps serving"),
+                }
+            }
+            _ = user1.recv() => running.reopen_access_log(),
         }
     }
     running.shutdown().await;

@@ -5,6 +5,7 @@ mod harness;
 
 mod abuse;
 mod cli;
+mod edge;
 mod functions;
 mod jwt;
 mod lambda_authz;

@@ -33,7 +33,7 @@ async fn the_upstream_receives_exactly_the_mapped_request() {
     let reply = client
         .send(
             Method::GET,
-            &gw.url("/orders/a%20b?user=mallory&debug=1&keep=yes"),
+            &gw.url("/prod/orders/a%20b?user=mallory&debug=1&keep=yes"),
             &[
                 ("authorization", &format!("Bearer {alice}")),
                 ("x-user", "mallory"),
@@ -66,7 +66,7 @@ async fn the_upstream_receives_exactly_the_mapped_request() {
     let reply = client
         .send(
             Method::GET,
-            &gw.url("/orders/7"),
+            &gw.url("/prod/orders/7"),
             &[("authorization", &format!("Bearer {bob}")), ("x-tenant", "evil")],
             "",
         )
@@ -79,7 +79,7 @@ async fn the_upstream_receives_exactly_the_mapped_request() {
     assert_eq!(got.uri.to_string(), "/v2/orders/7?user=bob");
 
     // Unauthenticated requests never reach the mapping or the upstream.
-    assert_eq!(client.get(&gw.url("/orders/7")).await.status, 401);
+    assert_eq!(client.get(&gw.url("/prod/orders/7")).await.status, 401);
     assert_eq!(up.count(), 2);
 }
 

@@ -1,0 +1,283 @@
+//! Throttle stage: token buckets for the whole API, for a route, and per key (a claim, a header,
+//! the client's address), checked in that order. Over any limit, the request gets
+//! `429 {"message":"Too Many Requests"}` with `retry-after`, and nothing behind this stage runs:
+//! no identity provider, no authorizer function, no backend.
+//!
+//! Two halves on the request path: [`request`] before the authorizer (the API, the route, and
+//! keys the request itself carries), and [`authorized`] after it (keys that name what the
+//! authorizer established, such as `$context.authorizer.claims.sub`: a caller is only known
+//! once authorized, and a key taken from an unverified token could be forged to spend another
+//! caller's bucket). A keyed limit whose key is absent on a request counts that request against
+//! one shared bucket of the same limit.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use http::request::Parts;
+use portcullis_core::{ApiIdentity, CallContext, ContextVariable, Known, Template, Variable};
+use portcullis_events::{RequestFacts, request_value};
+use portcullis_limits::{Bucket, Clock, Decision, Gcra, KeyedBuckets};
+
+/// A request over a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("throttled; retry after {retry_after:?}")]
+pub struct Throttled {
+    /// When the request would be allowed.
+    pub retry_after: Duration,
+}
+
+/// What a limit is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimitSettings {
+    /// The route key, or `*` for the API-wide limit: the `route` label of the throttled counter.
+    pub route: String,
+    /// `api`, `route`, or the key expression: the `limit` label of the throttled counter.
+    pub label: String,
+    /// Requests per second.
+    pub rate: f64,
+    /// Requests at once.
+    pub burst: u32,
+    /// A bucket per value of this; one bucket when `None`.
+    pub key: Option<Template>,
+    /// Most keys kept (the ones used most often).
+    pub max_keys: u64,
+}
+
+/// One limit and its buckets. Built by `portcullis-app`'s registry, which keeps it across
+/// reloads for as long as its settings stay the same, so a reload neither refills nor empties a
+/// bucket.
+pub struct Limit {
+    settings: LimitSettings,
+    gcra: Gcra,
+    bucket: Bucket,
+    keyed: Option<Keyed>,
+    clock: Clock,
+    throttled: AtomicU64,
+}
+
+struct Keyed {
+    key: Template,
+    /// Whether the key names what the authorizer established.
+    after_authorizer: bool,
+    buckets: KeyedBuckets,
+}
+
+impl Limit {
+    /// The limit of `settings`, its buckets full.
+    pub fn new(settings: LimitSettings) -> Self {
+        let gcra = Gcra::new(settings.rate, settings.burst);
+        let keyed = settings.key.clone().map(|key| {
+            let after_authorizer = key.variables().any(needs_authorizer);
+            Keyed { key, after_authorizer, buckets: KeyedBuckets::new(gcra, settings.max_keys) }
+        });
+        Limit {
+            settings,
+            gcra,
+            bucket: Bucket::new(),
+            keyed,
+            clock: Clock::new(),
+            throttled: AtomicU64::new(0),
+        }
+    }
+
+    /// What it is.
+    pub fn settings(&self) -> &LimitSettings {
+        &self.settings
+    }
+
+    /// Keys with a bucket now (0 for a limit without a key).
+    pub fn keys(&self) -> u64 {
+        self.keyed.as_ref().map_or(0, |k| k.buckets.len())
+    }
+
+    /// Requests refused by this limit so far.
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
+    }
+
+    fn check(&self, key: Option<&str>) -> Result<(), Throttled> {
+        let now = self.clock.now();
+        let decision = match (key, &self.keyed) {
+            (Some(key), Some(keyed)) => keyed.buckets.check(key, now),
+            _ => self.bucket.check(&self.gcra, now),
+        };
+        match decision {
+            Decision::Allowed => Ok(()),
+            Decision::Throttled { retry_after } => {
+                self.throttled.fetch_add(1, Ordering::Relaxed);
+                Err(Throttled { retry_after })
+            }
+        }
+    }
+}
+
+fn needs_authorizer(variable: &Variable) -> bool {
+    match variable {
+        Variable::Claim(_) | Variable::AuthorizerValue(_) => true,
+        Variable::Context(c) => c.known() >= Known::Authorized && *c != ContextVariable::Status,
+        _ => false,
+    }
+}
+
+/// The limits of one route, in the order they are checked.
+pub struct RouteThrottle {
+    limits: Box<[Arc<Limit>]>,
+}
+
+impl RouteThrottle {
+    /// The route's limits (at most one without a key).
+    pub fn new(limits: Vec<Arc<Limit>>) -> Self {
+        RouteThrottle { limits: limits.into_boxed_slice() }
+    }
+
+    /// Every limit (for metrics).
+    pub fn limits(&self) -> &[Arc<Limit>] {
+        &self.limits
+    }
+}
+
+/// The throttle stage's first request half: the API's limit, the route's, and keyed limits the
+/// request itself carries the key of.
+///
+/// # Errors
+/// [`Throttled`]: the request ends here.
+pub fn request(
+    api_limit: Option<&Limit>,
+    route: Option<&RouteThrottle>,
+    parts: &Parts,
+    ctx: &CallContext,
+    api: &ApiIdentity,
+) -> Result<(), Throttled> {
+    if let Some(limit) = api_limit {
+        limit.check(None)?;
+    }
+    let Some(route) = route else { return Ok(()) };
+    check_route(route, parts, ctx, api, false)
+}
+
+/// The throttle stage's second request half, once the authorizer has decided: keyed limits on
+/// what it established.
+///
+/// # Errors
+/// [`Throttled`]: the request ends here, before the backend.
+pub fn authorized(
+    route: Option<&RouteThrottle>,
+    parts: &Parts,
+    ctx: &CallContext,
+    api: &ApiIdentity,
+) -> Result<(), Throttled> {
+    let Some(route) = route else { return Ok(()) };
+    check_route(route, parts, ctx, api, true)
+}
+
+fn check_route(
+    route: &RouteThrottle,
+    parts: &Parts,
+    ctx: &CallContext,
+    api: &ApiIdentity,
+    after_authorizer: bool,
+) -> Result<(), Throttled> {
+    for limit in route.limits.iter() {
+        match &limit.keyed {
+            None if !after_authorizer => limit.check(None)?,
+            None => {}
+            Some(keyed) if keyed.after_authorizer == after_authorizer => {
+                let key = key_of(&keyed.key, parts, ctx, api);
+                limit.check(key.as_deref())?;
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// The key of a request, `None` when a variable of it is absent.
+fn key_of<'a>(
+    key: &Template,
+    parts: &'a Parts,
+    ctx: &'a CallContext,
+    api: &'a ApiIdentity,
+) -> Option<Cow<'a, str>> {
+    let facts = RequestFacts::new(parts, &[], ctx, api);
+    if let [portcullis_core::Part::Var(variable)] = key.parts() {
+        return request_value(variable, &facts);
+    }
+    let mut out = String::new();
+    key.render(&mut out, |v| request_value(v, &facts), |_, value, out| out.push_str(value))
+        .then_some(Cow::Owned(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(headers: &[(&str, &str)]) -> Parts {
+        let mut b = http::Request::get("/x");
+        for (n, v) in headers {
+            b = b.header(*n, *v);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    /// One request per 1,000 s (nothing refills within a test), `burst` at once.
+    fn limit(burst: u32, key: Option<Template>) -> Limit {
+        Limit::new(LimitSettings {
+            route: "GET /x".into(),
+            label: "t".into(),
+            rate: 0.001,
+            burst,
+            key,
+            max_keys: 1000,
+        })
+    }
+
+    fn ctx() -> CallContext {
+        CallContext {
+            request_id: portcullis_core::RequestIdGenerator::new(1).next_id(),
+            client_addr: "192.0.2.1:1".parse().unwrap(),
+            tls: false,
+            route_key: Arc::from("GET /x"),
+            params: Default::default(),
+            received_at: std::time::SystemTime::now(),
+            auth: portcullis_core::AuthContext::None,
+        }
+    }
+
+    #[test]
+    fn the_api_then_the_route_then_each_key_refuse_in_turn() {
+        let api = ApiIdentity::default();
+        let api_limit = limit(1000, None);
+        let key = Template::variable(Variable::Header(http::HeaderName::from_static("x-user")));
+        let route = RouteThrottle::new(vec![Arc::new(limit(3, None)), Arc::new(limit(1, Some(key)))]);
+        let alice = parts(&[("x-user", "alice")]);
+        let bob = parts(&[("x-user", "bob")]);
+        let c = ctx();
+        assert!(request(Some(&api_limit), Some(&route), &alice, &c, &api).is_ok());
+        assert!(request(Some(&api_limit), Some(&route), &alice, &c, &api).is_err(), "alice's key bucket");
+        assert!(request(Some(&api_limit), Some(&route), &bob, &c, &api).is_ok());
+        // The route's burst of 3 is spent now (alice's refused request took a route token too).
+        let refused = request(Some(&api_limit), Some(&route), &parts(&[("x-user", "carol")]), &c, &api);
+        assert!(refused.is_err());
+        assert_eq!(route.limits()[0].throttled(), 1);
+        assert_eq!(route.limits()[1].throttled(), 1);
+    }
+
+    #[test]
+    fn an_absent_key_shares_one_bucket_and_claims_wait_for_the_authorizer() {
+        let api = ApiIdentity::default();
+        let by_header = Template::variable(Variable::Header(http::HeaderName::from_static("x-user")));
+        let by_claim = Template::variable(Variable::Claim("sub".into()));
+        let route =
+            RouteThrottle::new(vec![Arc::new(limit(1, Some(by_header))), Arc::new(limit(1, Some(by_claim)))]);
+        let anonymous = parts(&[]);
+        let c = ctx();
+        assert!(request(None, Some(&route), &anonymous, &c, &api).is_ok());
+        assert!(request(None, Some(&route), &anonymous, &c, &api).is_err(), "absent keys share a bucket");
+        // The claim limit is not checked before the authorizer.
+        assert_eq!(route.limits()[1].throttled(), 0);
+        assert!(authorized(Some(&route), &anonymous, &c, &api).is_ok());
+        assert!(authorized(Some(&route), &anonymous, &c, &api).is_err());
+    }
+}
