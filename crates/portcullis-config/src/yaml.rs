@@ -288,6 +288,9 @@ impl<'a> Builder<'a> {
 
     fn mapping(&mut self, span: Span, depth: usize, path: &YPath) -> Result<Node, YamlError> {
         let mut entries: Vec<Entry> = Vec::new();
+        // Key -> index in `entries`: duplicate and merge checks stay linear in the mapping's
+        // size (a scan of `entries` per key made a 1 MB mapping take seconds).
+        let mut index: HashMap<String, usize> = HashMap::new();
         let mut merges: Vec<Node> = Vec::new();
         let mut weight = 1;
         let mut bytes = 0;
@@ -324,7 +327,7 @@ impl<'a> Builder<'a> {
                 merges.push(value);
                 continue;
             }
-            if let Some(first) = entries.iter().find(|e| e.key == key) {
+            if let Some(first) = index.get(&key).and_then(|&i| entries.get(i)) {
                 self.duplicates.push(YamlError {
                     span: key_node.span,
                     path: value_path.as_str().to_owned(),
@@ -335,6 +338,7 @@ impl<'a> Builder<'a> {
                 });
                 continue;
             }
+            index.insert(key.clone(), entries.len());
             entries.push(Entry { key, key_span: key_node.span, value });
         }
         for merge in merges {
@@ -358,7 +362,8 @@ impl<'a> Builder<'a> {
                     });
                 };
                 for e in merged {
-                    if !entries.iter().any(|x| x.key == e.key) {
+                    if !index.contains_key(&e.key) {
+                        index.insert(e.key.clone(), entries.len());
                         entries.push(e);
                     }
                 }

@@ -61,7 +61,11 @@ const DEFAULT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 /// # Errors
 /// A full-form response with a bad field: see [`ResponseError`].
 pub fn response_v2(output: &[u8]) -> Result<Response<Bytes>, ResponseError> {
-    if let Ok(form) = serde_json::from_slice::<TypedFullForm>(output) {
+    // Only an object can be the full form: a derived `Deserialize` also reads a JSON array as the
+    // struct's fields in order, which made `[204]` a 204 and `[0]` an error.
+    if output.trim_ascii_start().starts_with(b"{")
+        && let Ok(form) = serde_json::from_slice::<TypedFullForm>(output)
+    {
         return typed_full_form(form);
     }
     response_v2_from_value(output)
@@ -340,6 +344,9 @@ mod tests {
             br#"42"#,
             b"not json",
             br#"{"statusCode":200} trailing"#,
+            br#"[0]"#,
+            br#"[204]"#,
+            br#" [302,{"location":"https://example.com"}]"#,
         ];
         let view = |r: Result<Response<Bytes>, ResponseError>| match r {
             Ok(r) => format!("{} {:?} {:?}", r.status(), r.headers(), r.body()),

@@ -347,6 +347,10 @@ pub(crate) fn with_segments<R>(
 /// backslash (a separator to some servers), or behind a second layer of encoding
 /// (`%252E%252E%252F`, for upstreams that decode twice). Only segments holding `/`, `\` or `%`
 /// take the slow path.
+///
+/// The second layer is decoded the way upstreams decode, leniently and to bytes: an invalid
+/// escape stays as written and invalid UTF-8 is kept. A strict decoder would stop at `%zz` or
+/// `%FF` and let `%zz%2F..%2Fadmin` through, which a lenient upstream reads as `%zz/../admin`.
 fn check_dots(seg: &str) -> Result<(), PathError> {
     if is_dots(seg) {
         return Err(PathError::DotSegment);
@@ -357,15 +361,40 @@ fn check_dots(seg: &str) -> Result<(), PathError> {
     if seg.split(['/', '\\']).any(is_dots) {
         return Err(PathError::DotSegment);
     }
-    if seg.contains('%')
-        && let Ok(again) = decode(seg)
-        && again.split(['/', '\\']).any(is_dots)
-    {
-        return Err(PathError::DotSegment);
+    if seg.contains('%') {
+        let mut again = Vec::with_capacity(seg.len());
+        decode_lenient(seg.as_bytes(), &mut again);
+        if again.split(|b| matches!(b, b'/' | b'\\')).any(is_dots_bytes) {
+            return Err(PathError::DotSegment);
+        }
     }
     Ok(())
 }
 
+/// Percent-decodes `raw` into `out` as lenient decoders do: `%` not followed by two hex digits
+/// is kept as written.
+fn decode_lenient(raw: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < raw.len() {
+        let escaped =
+            (raw[i] == b'%').then(|| Some((hex(*raw.get(i + 1)?)?, hex(*raw.get(i + 2)?)?))).flatten();
+        match escaped {
+            Some((hi, lo)) => {
+                out.push(hi << 4 | lo);
+                i += 3;
+            }
+            None => {
+                out.push(raw[i]);
+                i += 1;
+            }
+        }
+    }
+}
+
 fn is_dots(piece: &str) -> bool {
-    piece == "." || piece == ".."
+    is_dots_bytes(piece.as_bytes())
+}
+
+fn is_dots_bytes(piece: &[u8]) -> bool {
+    piece == b"." || piece == b".."
 }

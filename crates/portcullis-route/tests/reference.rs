@@ -231,11 +231,10 @@ fn reference_refusal(path: &str) -> Option<PathError> {
     if decoded.iter().any(Result::is_err) {
         return Some(PathError::NotUtf8);
     }
-    // A dot segment, also behind an encoded slash, a backslash or a second layer of encoding.
-    let dots = |s: &str| s.split(['/', '\\']).any(|p| p == "." || p == "..");
-    let deep = |s: &str| {
-        dots(s) || (strict(s) && percent_decode_str(s).decode_utf8().is_ok_and(|again| dots(&again)))
-    };
+    // A dot segment, also behind an encoded slash, a backslash or a second layer of encoding
+    // (decoded leniently and to bytes, as upstreams do).
+    let dots = |s: &[u8]| s.split(|b| matches!(b, b'/' | b'\\')).any(|p| p == b"." || p == b"..");
+    let deep = |s: &str| dots(s.as_bytes()) || dots(&percent_decode_str(s).collect::<Vec<u8>>());
     if decoded.iter().flatten().any(|s| deep(s)) {
         return Some(PathError::DotSegment);
     }
