@@ -20,6 +20,11 @@ for tool in cmake autoconf automake libtoolize make g++; do
     *) need_apt+=("$tool") ;;
   esac
 done
+# A real browser for the CORS and console tests: headless Chromium driven by chromedriver.
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+# Fonts, so screenshots show text.
+[ -d /usr/share/fonts/truetype/dejavu ] || need_apt+=(fonts-dejavu-core)
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
@@ -66,6 +71,7 @@ done
 # was just installed, so a skip is a failure.
 export PORTCULLIS_REQUIRE_RUNTIME_CLIENTS=1
 export PORTCULLIS_REQUIRE_INTEROP=1
+export PORTCULLIS_REQUIRE_BROWSER=1
 
 # The lint steps need the rustfmt and clippy components; a bare rustup toolchain may lack them.
 if command -v rustup >/dev/null; then
