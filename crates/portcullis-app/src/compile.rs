@@ -57,6 +57,10 @@ pub struct ProcessSettings {
     pub functions: Vec<FunctionSettings>,
     /// Where their bootstraps go, the account in their ARNs.
     pub functions_options: FunctionsOptions,
+    /// Functions with `watch: true`: recycled whenever a file under their `dir` changes.
+    pub watched: Vec<String>,
+    /// `state_dir`, created (with a `.gitignore`) before anything is written in it.
+    pub state_dir: std::path::PathBuf,
 }
 
 /// The settings of the long-lived objects `config` needs.
@@ -80,6 +84,8 @@ pub fn process(config: &Config) -> ProcessSettings {
         jwks,
         functions: config.functions.iter().map(|(name, f)| functions::settings(config, name, f)).collect(),
         functions_options: functions::options(config),
+        watched: config.functions.iter().filter(|(_, f)| f.watch).map(|(name, _)| name.clone()).collect(),
+        state_dir: config.state_dir.clone(),
     }
 }
 

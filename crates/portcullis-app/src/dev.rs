@@ -10,6 +10,72 @@ use crate::compile::{self, CompileError};
 use crate::lifecycle::Running;
 use crate::resources::{DryRun, Resources};
 
+/// The embedded demo's function, written where the demo config says (`dir:` of `hello`).
+const DEMO_HANDLER: &str = "// The embedded demo's function: a Lambda handler, run by Portcullis's emulation of the\n\
+// Lambda Runtime API. Edit it while `portcullis serve` runs the demo: the next request runs the\n\
+// new code.\n\
+export const handler = async (event) => ({\n\
+  statusCode: 200,\n\
+  headers: { 'content-type': 'application/json' },\n\
+  body: JSON.stringify({\n\
+    message: `Hello, ${event.pathParameters?.name ?? 'world'}!`,\n\
+    routeKey: event.routeKey,\n\
+    requestId: event.requestContext?.requestId,\n\
+  }),\n\
+});\n";
+
+/// Writes the embedded demo's function handler into the directory the demo config names, unless
+/// a file is already there (someone may be editing it). Returns the file when it was written.
+///
+/// # Errors
+/// The directory or file cannot be written.
+pub fn prepare_demo(config: &Config) -> std::io::Result<Option<std::path::PathBuf>> {
+    let Some(function) = config.functions.get("hello") else { return Ok(None) };
+    let file = function.dir.join("hello.mjs");
+    if file.exists() {
+        return Ok(None);
+    }
+    // The function lives under `state_dir`, which gets its `.gitignore` first.
+    crate::state::prepare(&config.state_dir)?;
+    std::fs::create_dir_all(&function.dir)?;
+    std::fs::write(&file, DEMO_HANDLER)?;
+    Ok(Some(file))
+}
+
+/// `config` as `serve --dev` runs it: every function watched, `debug_headers` on.
+pub fn developing(mut config: Config) -> Config {
+    config.debug_headers = true;
+    for function in config.functions.values_mut() {
+        function.watch = true;
+    }
+    config
+}
+
+/// The route table as `serve --dev` prints it at start: each route key in the order the config
+/// lists them, with its authorizer and integration.
+pub fn route_table(config: &Config) -> String {
+    use std::fmt::Write as _;
+    let rows: Vec<(String, String, String)> = config
+        .routes
+        .iter()
+        .map(|route| {
+            let key = route.key.value.to_string();
+            let key =
+                if config.stage == "$default" { key } else { format!("{key}  (under /{})", config.stage) };
+            let authorizer = route.authorizer.clone().unwrap_or_else(|| "public".to_owned());
+            (key, authorizer, route.integration.describe())
+        })
+        .collect();
+    let width = |pick: fn(&(String, String, String)) -> usize| rows.iter().map(pick).max().unwrap_or(0);
+    let (key_width, auth_width) = (width(|r| r.0.len()).max(5), width(|r| r.1.len()).max(10));
+    let mut out = format!("{} routes:\n", rows.len());
+    let _ = writeln!(out, "  {:key_width$}  {:auth_width$}  integration", "route", "authorizer");
+    for (key, authorizer, integration) in &rows {
+        let _ = writeln!(out, "  {key:key_width$}  {authorizer:auth_width$}  {integration}");
+    }
+    out
+}
+
 /// The development issuer of `config` (key under `state_dir`, created on first use).
 fn dev_issuer(config: &Config) -> Result<std::sync::Arc<DevIssuer>, CompileError> {
     let dry_run = DryRun::new(&compile::process(config))?;
@@ -66,10 +132,17 @@ pub async fn invoke_once(config: &Config, name: &str, event: bytes::Bytes) -> Re
             format!("no function `{name}` in {}; defined: {}", config.origin, names.join(", "))
         });
     };
+    crate::state::prepare(&process.state_dir).map_err(|e| format!("state_dir could not be created: {e}"))?;
     let invoker = portcullis_functions::Invoker::start(settings.clone(), &process.functions_options)
         .await
         .map_err(|e| e.to_string())?;
-    let result = invoker.invoke(event, "portcullis-invoke").await.map_err(|e| e.to_string());
+    let result = invoker.invoke(event, "portcullis-invoke").await.map_err(|error| match error.failure() {
+        // What the handler reported, with its trace, as the runtime sent it.
+        Some(failure) if !failure.stack_trace.is_empty() => {
+            format!("{error}\n  {}", failure.stack_trace.join("\n  "))
+        }
+        _ => error.to_string(),
+    });
     invoker.shutdown().await;
     result
 }

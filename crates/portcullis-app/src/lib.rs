@@ -27,6 +27,7 @@ pub mod preflight;
 pub mod registry;
 pub mod reload;
 pub mod resources;
+mod state;
 mod tls;
 mod watch;
 
@@ -64,7 +65,7 @@ pub enum StartError {
     #[error(transparent)]
     Resource(#[from] resources::ResourceError),
     /// The access-log output could not be opened.
-    #[error("access log: cannot write to {output}: {source}")]
+    #[error("access log: cannot write to {output}")]
     AccessLog {
         /// The output from config.
         output: String,

@@ -51,6 +51,9 @@ pub struct StartOptions {
     /// Bind here instead of `admin:`. The development issuer's `iss` still derives from the
     /// configured `admin:`, so tokens minted by `portcullis token` from the same file match.
     pub admin: Option<SocketAddr>,
+    /// Development mode (`serve --dev`, the embedded demo): every function watched,
+    /// `debug_headers` on, for this config and every reload.
+    pub dev: bool,
 }
 
 /// A started gateway.
@@ -71,6 +74,7 @@ impl Running {
     /// [`StartError`]: the config is invalid, a listener cannot bind, TLS material is unusable,
     /// or a resource cannot be created.
     pub async fn start(config: Config, options: StartOptions) -> Result<Self, StartError> {
+        let config = if options.dev { crate::dev::developing(config) } else { config };
         for warning in &config.warnings {
             tracing::warn!(warning = %warning, "configuration warning");
         }
@@ -93,7 +97,8 @@ impl Running {
                 }
             }
         }
-        let reloader = Reloader::new(snapshot, Arc::clone(&registry), options.config_path.clone());
+        let reloader =
+            Reloader::new(snapshot, Arc::clone(&registry), options.config_path.clone(), options.dev);
         // The parsed config is no longer needed; its pages go back with the loader's.
         drop(config);
 
@@ -140,7 +145,7 @@ impl Running {
         tracing::debug!(max_connections = listener_settings.connections.max, "connection limits");
         let (shutdown, shutdown_rx) = watch::channel(false);
         let admin_state = Arc::new(AdminState::new(Arc::clone(&registry), metrics));
-        let mut tasks = vec![
+        let tasks = vec![
             tokio::spawn(portcullis_pipeline::serve(
                 main_listener,
                 listener_settings,
@@ -154,15 +159,6 @@ impl Running {
                 shutdown_rx.clone(),
             )),
         ];
-        for (name, dir) in &serving.watched {
-            if let Some(invoker) = registry.invoker(name) {
-                tasks.push(tokio::spawn(crate::watch::function_dir(
-                    dir.clone(),
-                    invoker,
-                    shutdown_rx.clone(),
-                )));
-            }
-        }
         admin_state.ready.store(true, Ordering::Relaxed);
         crate::heap::release_free_pages();
         Ok(Running { listen, admin, shutdown, tasks, reloader, admin_state, access_log: writer })

@@ -20,6 +20,17 @@ use portcullis_pipeline::{Limit, LimitSettings};
 
 use crate::compile::ProcessSettings;
 use crate::resources::{Clients, ResourceError, Resources};
+use crate::watch::{Fingerprint, fingerprint};
+
+/// Watches `function`'s directory, recycling `invoker` on every change.
+fn spawn_watcher(
+    function: &FunctionSettings,
+    invoker: &Invoker,
+    code: Fingerprint,
+) -> tokio::task::AbortHandle {
+    tracing::info!(function = %function.name, dir = %function.dir.display(), "watching the function's code");
+    tokio::spawn(crate::watch::function_dir(function.dir.clone(), invoker.clone(), code)).abort_handle()
+}
 
 /// Long-lived, process-wide state.
 pub struct Registry {
@@ -27,13 +38,30 @@ pub struct Registry {
     /// JWKS caches, one per issuer / key URL / key file, shared by authorizers and reloads.
     jwks: JwksRegistry,
     /// Function pools by name, with the settings they run with.
-    functions: Mutex<HashMap<String, (FunctionSettings, Invoker)>>,
+    functions: Mutex<HashMap<String, FunctionEntry>>,
     /// The built-in development issuer, opened on first use by an `issuer: dev` authorizer.
     dev_issuer: Mutex<Option<Arc<DevIssuer>>>,
     /// Lambda authorizers by name, with the settings of the authorizer and of its function.
     lambda_authorizers: Mutex<HashMap<String, LambdaEntry>>,
     /// Throttle limits by route and label, while a snapshot uses them.
     limits: Mutex<HashMap<(String, String), Weak<Limit>>>,
+}
+
+/// A running function: its settings, its pool, the fingerprint of its code when last (re)loaded,
+/// and its watcher when `watch` is on.
+struct FunctionEntry {
+    settings: FunctionSettings,
+    invoker: Invoker,
+    code: Fingerprint,
+    watcher: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for FunctionEntry {
+    fn drop(&mut self) {
+        if let Some(watcher) = &self.watcher {
+            watcher.abort();
+        }
+    }
 }
 
 struct LambdaEntry {
@@ -64,25 +92,50 @@ impl Registry {
         })
     }
 
-    /// Starts the function pools `settings` lists and does not have yet: new functions, and
-    /// functions whose settings changed (the old pool is dropped when the last snapshot using
-    /// it goes). Must run before [`crate::compile::snapshot`].
+    /// Brings the function pools in line with `settings`: starts new functions and functions
+    /// whose settings changed (the old pool is dropped when the last snapshot using it goes),
+    /// recycles the instances of an unwatched function whose code changed since the last load,
+    /// and starts or stops each function's watcher as `watch` says. Must run before
+    /// [`crate::compile::snapshot`].
     ///
     /// # Errors
     /// [`ResourceError::Functions`].
     pub async fn prepare_functions(&self, settings: &ProcessSettings) -> Result<(), ResourceError> {
-        let to_start: Vec<FunctionSettings> = {
-            let running = lock(&self.functions);
-            settings
-                .functions
-                .iter()
-                .filter(|wanted| running.get(&wanted.name).is_none_or(|(current, _)| current != *wanted))
-                .cloned()
-                .collect()
-        };
-        for wanted in to_start {
-            let invoker = Invoker::start(wanted.clone(), &settings.functions_options).await?;
-            lock(&self.functions).insert(wanted.name.clone(), (wanted, invoker));
+        if !settings.functions.is_empty() {
+            crate::state::prepare(&settings.state_dir).map_err(ResourceError::StateDir)?;
+        }
+        for wanted in &settings.functions {
+            let dir = wanted.dir.clone();
+            let code = tokio::task::spawn_blocking(move || fingerprint(&dir)).await.unwrap_or_default();
+            let watch = settings.watched.contains(&wanted.name);
+            let current =
+                lock(&self.functions).get(&wanted.name).map(|e| (e.settings == *wanted, e.code == code));
+            match current {
+                Some((true, same_code)) => {
+                    let mut functions = lock(&self.functions);
+                    let Some(entry) = functions.get_mut(&wanted.name) else { continue };
+                    if !same_code && entry.watcher.is_none() {
+                        tracing::info!(function = %wanted.name, "code changed since the last load; recycling instances");
+                        entry.invoker.recycle();
+                    }
+                    entry.code = code;
+                    match (watch, entry.watcher.is_some()) {
+                        (true, false) => entry.watcher = Some(spawn_watcher(wanted, &entry.invoker, code)),
+                        (false, true) => {
+                            if let Some(watcher) = entry.watcher.take() {
+                                watcher.abort();
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                _ => {
+                    let invoker = Invoker::start(wanted.clone(), &settings.functions_options).await?;
+                    let watcher = watch.then(|| spawn_watcher(wanted, &invoker, code));
+                    let entry = FunctionEntry { settings: wanted.clone(), invoker, code, watcher };
+                    lock(&self.functions).insert(wanted.name.clone(), entry);
+                }
+            }
         }
         Ok(())
     }
@@ -99,13 +152,14 @@ impl Registry {
 
     /// The running function `name`.
     pub fn invoker(&self, name: &str) -> Option<Invoker> {
-        lock(&self.functions).get(name).map(|(_, invoker)| invoker.clone())
+        lock(&self.functions).get(name).map(|entry| entry.invoker.clone())
     }
 
     /// Stops every function instance and background key refresh.
     pub async fn shutdown(&self) {
         self.jwks.shutdown().await;
-        let invokers: Vec<Invoker> = lock(&self.functions).drain().map(|(_, (_, invoker))| invoker).collect();
+        let invokers: Vec<Invoker> =
+            lock(&self.functions).drain().map(|(_, entry)| entry.invoker.clone()).collect();
         for invoker in invokers {
             invoker.shutdown().await;
         }
@@ -123,7 +177,7 @@ impl Registry {
     }
 
     fn function_settings(&self, name: &str) -> Option<FunctionSettings> {
-        lock(&self.functions).get(name).map(|(settings, _)| settings.clone())
+        lock(&self.functions).get(name).map(|entry| entry.settings.clone())
     }
 }
 
@@ -141,6 +195,7 @@ impl Resources for Registry {
         if let Some(dev) = slot.as_ref().filter(|dev| dev.issuer() == issuer) {
             return Ok(Arc::clone(dev));
         }
+        crate::state::prepare(state_dir).map_err(ResourceError::StateDir)?;
         let dev = Arc::new(DevIssuer::open(state_dir, issuer)?);
         *slot = Some(Arc::clone(&dev));
         Ok(dev)

@@ -28,12 +28,15 @@ pub struct Reloader {
     live: Arc<ArcSwap<Snapshot>>,
     registry: Arc<Registry>,
     config_path: Option<PathBuf>,
+    /// Development mode: every reloaded config gets the same overrides as the first.
+    dev: bool,
 }
 
 impl Reloader {
-    /// Serve `initial` now; later reloads read `config_path`.
-    pub fn new(initial: Snapshot, registry: Arc<Registry>, config_path: Option<PathBuf>) -> Self {
-        Reloader { live: Arc::new(ArcSwap::from_pointee(initial)), registry, config_path }
+    /// Serve `initial` now; later reloads read `config_path` (with the development overrides
+    /// when `dev`).
+    pub fn new(initial: Snapshot, registry: Arc<Registry>, config_path: Option<PathBuf>, dev: bool) -> Self {
+        Reloader { live: Arc::new(ArcSwap::from_pointee(initial)), registry, config_path, dev }
     }
 
     /// The long-lived state.
@@ -53,6 +56,7 @@ impl Reloader {
     pub async fn reload(&self) -> Result<(), ReloadError> {
         let path = self.config_path.as_ref().ok_or(ReloadError::NoConfigFile)?;
         let config = crate::load::load_config_async(path).await?;
+        let config = if self.dev { crate::dev::developing(config) } else { config };
         let process = compile::process(&config);
         self.registry.prepare_functions(&process).await.map_err(CompileError::from)?;
         let snapshot = compile::snapshot(&config, self.registry.as_ref())?;

@@ -42,6 +42,9 @@ pub enum ResourceError {
     /// A Lambda authorizer's settings do not work together.
     #[error(transparent)]
     LambdaSettings(#[from] LambdaSettingsError),
+    /// The state directory could not be created.
+    #[error("state_dir could not be created: {0}")]
+    StateDir(#[source] std::io::Error),
     /// Functions could not be started.
     #[error("functions could not be started: {0}")]
     Functions(#[from] portcullis_functions::StartError),
@@ -188,6 +191,7 @@ impl Resources for DryRun {
     }
 
     fn dev_issuer(&self, state_dir: &Path, issuer: &str) -> Result<Arc<DevIssuer>, ResourceError> {
+        crate::state::prepare(state_dir).map_err(ResourceError::StateDir)?;
         Ok(Arc::new(DevIssuer::open(state_dir, issuer)?))
     }
 

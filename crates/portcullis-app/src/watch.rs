@@ -1,5 +1,6 @@
 //! `watch: true` on a function: when a file under its directory changes, its instances are
-//! recycled so the next request runs the new code (the local development loop).
+//! recycled so the next request runs the new code (the local development loop). The registry
+//! starts and stops one watcher per watched function as configurations load.
 //!
 //! Polling, not inotify: a scan of modification times every 500 ms works the same with every
 //! editor's save strategy (rename, truncate, atomic replace) and on every file system, and costs
@@ -10,19 +11,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use portcullis_functions::Invoker;
-use tokio::sync::watch;
 
 const INTERVAL: Duration = Duration::from_millis(500);
 const MAX_ENTRIES: usize = 20_000;
 
-/// Watch `dir` until shutdown; recycle `invoker` whenever its contents change.
-pub(crate) async fn function_dir(dir: PathBuf, invoker: Invoker, mut shutdown: watch::Receiver<bool>) {
-    let mut last = fingerprint(&dir);
+/// Watch `dir` (until the task is aborted); recycle `invoker` whenever its contents change from
+/// `last`.
+pub(crate) async fn function_dir(dir: PathBuf, invoker: Invoker, mut last: Fingerprint) {
     loop {
-        tokio::select! {
-            _ = tokio::time::sleep(INTERVAL) => {}
-            _ = portcullis_pipeline::until_stopped(&mut shutdown) => return,
-        }
+        tokio::time::sleep(INTERVAL).await;
         let scan_dir = dir.clone();
         let Ok(now) = tokio::task::spawn_blocking(move || fingerprint(&scan_dir)).await else { return };
         if now != last {
@@ -35,7 +32,10 @@ pub(crate) async fn function_dir(dir: PathBuf, invoker: Invoker, mut shutdown: w
 
 /// (entries seen, newest modification time, sum of sizes): changes when a file is added,
 /// removed, rewritten or touched.
-fn fingerprint(dir: &Path) -> (usize, Option<SystemTime>, u64) {
+pub(crate) type Fingerprint = (usize, Option<SystemTime>, u64);
+
+/// The fingerprint of `dir`'s contents (blocking: a directory walk).
+pub(crate) fn fingerprint(dir: &Path) -> Fingerprint {
     let mut stack = vec![dir.to_path_buf()];
     let (mut entries, mut newest, mut bytes) = (0usize, None::<SystemTime>, 0u64);
     while let Some(current) = stack.pop() {

@@ -456,7 +456,10 @@ impl LambdaAuthorizer {
                 return Err(if is_unauthorized(&body) {
                     FunctionFailure::Unauthorized
                 } else {
-                    FunctionFailure::Failed(format!("the function failed ({error_type})"))
+                    FunctionFailure::Failed(format!(
+                        "the function failed: {}",
+                        portcullis_core::FunctionFailure::parse(&error_type, &body)
+                    ))
                 });
             }
             Err(InvokeError::Timeout(after)) => return Err(FunctionFailure::Timeout(after)),

@@ -583,7 +583,17 @@ fn function(cx: &mut Cx, m: &mut MapReader<'_>, functions: &[String]) -> Option<
 fn event(cx: &mut Cx, m: &mut MapReader<'_>) -> (Option<AuthorizerEvent>, Option<EventKind>) {
     let kind = match m.get("event") {
         Some((n, p)) => {
-            decode::choice(cx, n, &p, &[("token", EventKind::Token), ("request", EventKind::Request)])
+            let kind =
+                decode::choice(cx, n, &p, &[("token", EventKind::Token), ("request", EventKind::Request)]);
+            if kind == Some(EventKind::Token) {
+                cx.aws_forbids(
+                    n.span,
+                    &p,
+                    "`event: token`",
+                    "HTTP APIs have REQUEST and JWT authorizers only; TOKEN authorizers are REST APIs'",
+                );
+            }
+            kind
         }
         None => {
             cx.error(m.span, &m.path, "missing `event` (token or request)");

@@ -61,7 +61,9 @@ impl Cx {
     pub(crate) fn new(origin: &str, base_dir: &Path) -> Self {
         Self {
             origin: origin.to_owned(),
-            base_dir: base_dir.to_owned(),
+            // Absolute now, so a path stays right whatever directory it is later used from (a
+            // function runs in its own `dir`).
+            base_dir: std::path::absolute(base_dir).unwrap_or_else(|_| base_dir.to_owned()),
             compat: Compat::Extended,
             forced_compat: None,
             stage_variables: Vec::new(),

@@ -80,6 +80,18 @@ pub enum Integration {
     Respond(FixedResponse),
 }
 
+impl Integration {
+    /// One line for people: `http https://backend/pets/{id}`, `function hello`,
+    /// `respond 200`.
+    pub fn describe(&self) -> String {
+        match self {
+            Integration::Http(url) => format!("http {url}"),
+            Integration::Function(name) => format!("function {name}"),
+            Integration::Respond(fixed) => format!("respond {}", fixed.status.as_u16()),
+        }
+    }
+}
+
 /// A fixed response (`respond:`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FixedResponse {

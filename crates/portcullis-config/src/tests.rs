@@ -450,7 +450,11 @@ fn demo_config_parses_and_has_the_documented_routes() {
     assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(c.admin.to_string(), "127.0.0.1:9901");
     let keys: Vec<String> = c.routes.iter().map(|r| r.key.to_string()).collect();
-    assert_eq!(keys, ["GET /private", "GET /", "GET /hello/{name}", "ANY /public/{proxy+}"]);
+    assert_eq!(
+        keys,
+        ["GET /private", "GET /", "GET /hello/{name}", "GET /fn/{name}", "ANY /public/{proxy+}"]
+    );
+    assert!(c.functions.contains_key("hello"), "the demo runs one function");
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     assert_eq!(c.routes[0].authorizer.as_deref(), Some("dev"), "the demo protects /private");
     assert!(c.routes[1..].iter().all(|r| r.authorizer.is_none()), "the rest of the demo is public");
@@ -478,7 +482,11 @@ fn empty_config_gets_every_default() {
     );
     assert!(c.access_log.enabled);
     assert!(!c.debug_headers);
-    assert_eq!(c.state_dir, Path::new("./.portcullis"));
+    assert_eq!(
+        c.state_dir,
+        std::env::current_dir().unwrap().join(".portcullis"),
+        "absolute, from the config's directory"
+    );
     assert!(c.routes.is_empty());
 }
 
@@ -1019,4 +1027,19 @@ fn compat_aws_names_the_edge_extensions() {
         e.contains("routes.\"GET /x\".throttle: a throttle `key` is not available with compat: aws"),
         "{e}"
     );
+}
+
+#[test]
+fn compat_aws_refuses_token_authorizers_which_http_apis_do_not_have() {
+    let e = errors(
+        "compat: aws\nfunctions:\n  authz: {runtime: nodejs, handler: index.handler}\nauthorizers:\n  l: {type: lambda, function: authz, event: token}\nroutes: {}\n",
+    );
+    assert!(
+        e.starts_with("t.yaml:5:45: authorizers.l.event: `event: token` is not available with compat: aws (HTTP APIs have REQUEST and JWT authorizers only"),
+        "{e}"
+    );
+    let ok = ok(
+        "compat: aws\nfunctions:\n  authz: {runtime: nodejs, handler: index.handler}\nauthorizers:\n  r: {type: lambda, function: authz, event: request, payload_format_version: \"2.0\", simple_responses: true, identity_source: [$request.header.x]}\nroutes: {}\n",
+    );
+    assert_eq!(ok.authorizers.len(), 1);
 }

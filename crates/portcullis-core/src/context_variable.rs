@@ -50,8 +50,11 @@ pub enum ContextVariable {
     ResponseLatency,
     /// `integrationLatency` (also `integration.latency`): milliseconds the integration took.
     IntegrationLatency,
-    /// `integrationStatus` (also `integration.status`): the status the integration answered.
+    /// `integration.status`: the status the integration answered (a function's `statusCode`).
     IntegrationStatus,
+    /// `integrationStatus`: for a Lambda integration, the Lambda service's status (200 when the
+    /// function ran, whatever it answered); for an HTTP integration, the upstream's status.
+    IntegrationServiceStatus,
     /// `integrationErrorMessage` (also `integration.error`): why the integration failed.
     IntegrationErrorMessage,
     /// `error.message`: the message of a response the gateway produced itself.
@@ -76,7 +79,7 @@ pub enum Known {
 }
 
 /// Every variable with its name(s) after `$context.`: the first name is the one printed.
-const ALL: [(ContextVariable, &[&str], Known); 26] = {
+const ALL: [(ContextVariable, &[&str], Known); 27] = {
     use ContextVariable as C;
     use Known::{Authorized, Config, Request, Response};
     [
@@ -101,7 +104,8 @@ const ALL: [(ContextVariable, &[&str], Known); 26] = {
         (C::ResponseLength, &["responseLength"], Response),
         (C::ResponseLatency, &["responseLatency"], Response),
         (C::IntegrationLatency, &["integrationLatency", "integration.latency"], Response),
-        (C::IntegrationStatus, &["integrationStatus", "integration.status"], Response),
+        (C::IntegrationStatus, &["integration.status"], Response),
+        (C::IntegrationServiceStatus, &["integrationStatus"], Response),
         (C::IntegrationErrorMessage, &["integrationErrorMessage", "integration.error"], Response),
         (C::ErrorMessage, &["error.message"], Response),
         (C::ErrorMessageString, &["error.messageString"], Response),

@@ -7,8 +7,8 @@
 //! ([`RequestId`]), the facts about one request that every stage may read ([`CallContext`]),
 //! what an authorizer proved about the caller ([`AuthContext`]), the variables and templates
 //! AWS writes as `$request.header.x` or `${context.requestId}` ([`Variable`], [`Template`]),
-//! typed parameter-mapping entries ([`MappingEntry`]), and the walk of an error's causes
-//! ([`is_caused_by`]).
+//! typed parameter-mapping entries ([`MappingEntry`]), what a failed handler reported
+//! ([`FunctionFailure`]), and the walk of an error's causes ([`is_caused_by`]).
 
 mod api;
 mod auth;
@@ -17,6 +17,7 @@ mod context;
 pub mod context_variable;
 mod error;
 mod expr;
+mod function_failure;
 mod mapping;
 mod request_id;
 mod suggest;
@@ -32,6 +33,7 @@ pub use context::CallContext;
 pub use context_variable::{ContextVariable, Known};
 pub use error::{ErrorChain, is_caused_by};
 pub use expr::{JsonPath, JsonStep, Part, Template, Variable};
+pub use function_failure::FunctionFailure;
 pub use mapping::{MappingAction, MappingEntry, MappingTarget};
 
 /// A boxed, sendable future: what the object-safe traits of the stages (authorizers,
@@ -40,5 +42,5 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Path parameters captured by route matching (re-exported so stages need not name the route crate).
 pub use portcullis_route::{Param, Params};
 pub use request_id::{RequestId, RequestIdGenerator};
-pub use suggest::closest;
+pub use suggest::{closest, distance};
 pub use time::UtcTime;

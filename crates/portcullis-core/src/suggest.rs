@@ -21,6 +21,12 @@ pub fn closest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) ->
     best.map(|(_, candidate)| candidate)
 }
 
+/// The case-insensitive optimal string alignment distance between `a` and `b`: how many
+/// single-character edits (or swaps of neighbours) turn one into the other.
+pub fn distance(a: &str, b: &str) -> usize {
+    strsim::osa_distance(&a.to_ascii_lowercase(), &b.to_ascii_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::closest;

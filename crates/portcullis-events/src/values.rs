@@ -87,6 +87,7 @@ fn context_value<'a>(variable: ContextVariable, facts: &RequestFacts<'a>) -> Opt
         | ContextVariable::ResponseLatency
         | ContextVariable::IntegrationLatency
         | ContextVariable::IntegrationStatus
+        | ContextVariable::IntegrationServiceStatus
         | ContextVariable::IntegrationErrorMessage
         | ContextVariable::ErrorMessage
         | ContextVariable::ErrorMessageString

@@ -20,7 +20,7 @@ pub enum InvokeError {
     #[error("throttled: no instance free")]
     Throttled,
     /// The handler reported an error (`invocation/{id}/error`, Lambda's `FunctionError`).
-    #[error("the function failed: {error_type}")]
+    #[error("the function failed: {}", portcullis_core::FunctionFailure::parse(.error_type, .body))]
     FunctionError {
         /// `Lambda-Runtime-Function-Error-Type` or the body's `errorType`.
         error_type: String,
@@ -58,6 +58,18 @@ pub enum InvokeError {
     /// The function was checked but not started (`portcullis check`).
     #[error("the function is not started")]
     NotStarted,
+}
+
+impl InvokeError {
+    /// What the handler reported, for [`InvokeError::FunctionError`].
+    pub fn failure(&self) -> Option<portcullis_core::FunctionFailure> {
+        match self {
+            InvokeError::FunctionError { error_type, body } => {
+                Some(portcullis_core::FunctionFailure::parse(error_type, body))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A function could not be set up.

@@ -397,14 +397,12 @@ async fn init_error(api: &ApiState, req: Request<Incoming>) -> Response<Full<Byt
     let error_type = error_type_header(&req);
     let body = read_body(req).await.unwrap_or_default();
     let error_type = error_type.or_else(|| error_type_from_body(&body)).unwrap_or_else(|| "Unhandled".into());
-    let message = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v.get("errorMessage").and_then(|m| m.as_str()).map(str::to_owned))
-        .unwrap_or_default();
+    // `Runtime.ImportModuleError: Unable to import module 'app': ... (File "app.py", line 2, ...)`.
+    let failure = portcullis_core::FunctionFailure::parse(&error_type, &body);
     api.phase.send_if_modified(|phase| {
         let starting = matches!(phase, Phase::Starting | Phase::Ready);
         if starting {
-            *phase = Phase::InitFailed(format!("{error_type}: {message}"));
+            *phase = Phase::InitFailed(failure.to_string());
         }
         starting
     });

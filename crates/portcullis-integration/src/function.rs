@@ -1,13 +1,14 @@
 //! Lambda function integration: the request becomes a payload 2.0 or 1.0 event
-//! (docs/aws-compatibility.md#payload-20-request-event, §4.2), the function is invoked through
-//! `portcullis-functions`, and its output becomes the response
+//! (docs/aws-compatibility.md#payload-20-request-event, #payload-10-request-event), the function
+//! is invoked through `portcullis-functions`, and its output becomes the response
 //! (docs/aws-compatibility.md#response-parsing).
 //!
-//! Failures map onto [`IntegrationError`] so the pipeline's single rescue table answers them as
-//! docs/aws-compatibility.md#lambda-integration-failures asks: a function timeout or the
-//! integration timeout is `Timeout` (503); an event over Lambda's 6 MB limit is `BodyTooLarge`
-//! (413); a function error, crash, init failure, throttle, oversized or malformed output is
-//! `Upstream` (500), with a [`FunctionCallError`] as its source for the log.
+//! Failures map onto [`IntegrationError`] so the pipeline's one table answers them as
+//! docs/aws-compatibility.md#lambda-integration-failures says: the integration timeout is
+//! `Timeout` (503); the function's own timeout is `FunctionTimeout` (500); an error the handler
+//! reported is `FunctionFailed` (500, what it reported kept for the log); an event over Lambda's
+//! 6 MB limit is `BodyTooLarge` (413); a crash, init failure, throttle, oversized or malformed
+//! output is `Upstream` (500), with a [`FunctionCallError`] as its source for the log.
 
 use std::time::Duration;
 
@@ -111,6 +112,20 @@ impl FunctionIntegration {
             // timeout above is 503.
             Err(InvokeError::Timeout(after)) => return Err(IntegrationError::FunctionTimeout(after)),
             Err(InvokeError::RequestTooLarge) => return Err(IntegrationError::BodyTooLarge),
+            Err(error @ InvokeError::FunctionError { .. }) => {
+                let failure = error
+                    .failure()
+                    .unwrap_or_else(|| portcullis_core::FunctionFailure::parse("Unhandled", b""));
+                tracing::warn!(
+                    function = self.invoker.name(),
+                    request_id = %ctx.request_id,
+                    error_type = %failure.error_type,
+                    error_message = %failure.message,
+                    stack_trace = %failure.stack_trace.join("\n"),
+                    "the function failed: {failure}"
+                );
+                return Err(IntegrationError::FunctionFailed(failure));
+            }
             Err(error) => {
                 tracing::warn!(function = self.invoker.name(), request_id = %ctx.request_id, %error, "function invocation failed");
                 return Err(upstream(FunctionCallError::Invoke(error)));
@@ -163,6 +178,10 @@ impl Integration for FunctionIntegration {
         ctx: &'a CallContext,
     ) -> BoxFuture<'a, Result<Response<Body>, IntegrationError>> {
         Box::pin(self.handle(req, ctx))
+    }
+
+    fn is_lambda(&self) -> bool {
+        true
     }
 }
 

@@ -25,6 +25,12 @@ pub trait Integration: Send + Sync + 'static {
         req: Request<Body>,
         ctx: &'a CallContext,
     ) -> BoxFuture<'a, Result<Response<Body>, IntegrationError>>;
+
+    /// Whether it invokes a Lambda function (whose service has a status of its own, AWS's
+    /// `$context.integrationStatus`).
+    fn is_lambda(&self) -> bool {
+        false
+    }
 }
 
 /// Why an integration produced no response. The pipeline maps each variant to one HTTP answer
@@ -51,6 +57,10 @@ pub enum IntegrationError {
     /// integration timeout, this is a function error on AWS (500).
     #[error("the function timed out after {0:?}")]
     FunctionTimeout(Duration),
+    /// The function's handler reported an error (what it reported is kept: the log shows it,
+    /// and with `debug_headers` so does the 500).
+    #[error("the function failed: {0}")]
+    FunctionFailed(portcullis_core::FunctionFailure),
     /// The upstream is at its connection limit and the queue for it is full.
     #[error("the upstream is at its connection limit and its queue is full")]
     Saturated,

@@ -67,8 +67,10 @@ pub struct AccessRecord {
     pub error_message: Option<&'static str>,
     /// AWS's name for the kind of that answer (`$context.error.responseType`: `UNAUTHORIZED`).
     pub error_type: Option<&'static str>,
-    /// The integration's status (`$context.integrationStatus`), when it answered.
+    /// The integration's status (`$context.integration.status`), when it answered.
     pub integration_status: Option<u16>,
+    /// The Lambda service's status for a function integration (`$context.integrationStatus`).
+    pub lambda_status: Option<u16>,
     /// Why the integration failed (`$context.integrationErrorMessage`), when it did.
     pub integration_error: Option<Box<str>>,
     /// `user-agent` header (logged when it is visible ASCII).
@@ -108,6 +110,7 @@ impl AccessRecord {
             error_message: None,
             error_type: None,
             integration_status: None,
+            lambda_status: None,
             integration_error: None,
             user_agent: None,
             host: None,
@@ -294,6 +297,9 @@ enum Target {
 }
 
 fn append(path: &Path) -> io::Result<io::BufWriter<File>> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
     let file = OpenOptions::new().create(true).append(true).open(path)?;
     Ok(io::BufWriter::with_capacity(64 * 1024, file))
 }
@@ -480,6 +486,9 @@ pub fn record_value<'r>(variable: &Variable, r: &'r AccessRecord) -> Option<Cow<
                 r.integration_latency_ms.map(|ms| format!("{}", ms.round() as u64)).map(Cow::Owned)
             }
             ContextVariable::IntegrationStatus => r.integration_status.map(|s| Cow::Owned(s.to_string())),
+            ContextVariable::IntegrationServiceStatus => {
+                r.lambda_status.or(r.integration_status).map(|s| Cow::Owned(s.to_string()))
+            }
             ContextVariable::IntegrationErrorMessage => r.integration_error.as_deref().map(Cow::Borrowed),
             ContextVariable::ErrorMessage => r.error_message.map(Cow::Borrowed),
             ContextVariable::ErrorMessageString => r.error_message.map(|m| Cow::Owned(format!("\"{m}\""))),

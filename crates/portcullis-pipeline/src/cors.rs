@@ -130,10 +130,11 @@ impl CorsPolicy {
                 origin.len() > prefix.len() + suffix.len()
                     && origin.starts_with(&**prefix)
                     && origin.ends_with(&**suffix)
-                    // The `*` stands for host labels: no path, port or user info sneaks in.
+                    // The `*` stands for host labels (and, in `https://*` alone, a port): no
+                    // path or user info sneaks in.
                     && origin[prefix.len()..origin.len() - suffix.len()]
                         .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || (b == b':' && suffix.is_empty()))
             })
     }
 
@@ -197,14 +198,25 @@ fn preflight_answer(
 ) -> Response<Body> {
     let mut response = Response::new(empty());
     *response.status_mut() = StatusCode::NO_CONTENT;
-    let headers = response.headers_mut();
+    preflight_headers(response.headers_mut(), policy, origin, requested, request_headers);
+    response
+}
+
+/// The headers of an answer to a preflight: the policy's, when it allows the origin and the
+/// method; none otherwise (the browser then refuses the real request, which is never sent).
+fn preflight_headers(
+    headers: &mut HeaderMap,
+    policy: &CorsPolicy,
+    origin: &HeaderValue,
+    requested: &HeaderValue,
+    request_headers: Option<&HeaderValue>,
+) {
     headers.insert(
         VARY,
         HeaderValue::from_static("origin, access-control-request-method, access-control-request-headers"),
     );
     if !policy.allows_origin(origin.as_bytes()) || !policy.allows_method(requested.as_bytes()) {
-        // No allow headers: the browser refuses the real request, which is never sent.
-        return response;
+        return;
     }
     let (allow_origin, _) = policy.allow_origin(origin);
     headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
@@ -222,14 +234,43 @@ fn preflight_answer(
     if policy.credentials {
         headers.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
     }
-    response
+}
+
+/// A preflight a route took itself (an `OPTIONS` route, or under `compat: aws` an authorized
+/// `ANY` or `$default` route): what it asked for, so its answer gets the policy's headers.
+#[derive(Debug, Clone)]
+pub struct RoutedPreflight {
+    requested: HeaderValue,
+    request_headers: Option<HeaderValue>,
+}
+
+/// The preflight `parts` is, when CORS is configured: `OPTIONS` with `Origin` and
+/// `Access-Control-Request-Method`.
+pub fn routed_preflight(snapshot: &Snapshot, parts: &Parts) -> Option<RoutedPreflight> {
+    if parts.method != Method::OPTIONS || !snapshot.has_cors || !parts.headers.contains_key(ORIGIN) {
+        return None;
+    }
+    Some(RoutedPreflight {
+        requested: parts.headers.get(ACCESS_CONTROL_REQUEST_METHOD)?.clone(),
+        request_headers: parts.headers.get(ACCESS_CONTROL_REQUEST_HEADERS).cloned(),
+    })
 }
 
 /// The CORS stage's response half: the backend's `access-control-*` headers removed, and the
-/// policy's added when the request's origin is allowed.
-pub fn response(headers: &mut HeaderMap, policy: &CorsPolicy, origin: Option<&HeaderValue>) {
+/// policy's added when the request's origin is allowed (a preflight a route answered gets the
+/// preflight's: allowed methods and headers, max age).
+pub fn response(
+    headers: &mut HeaderMap,
+    policy: &CorsPolicy,
+    origin: Option<&HeaderValue>,
+    preflight: Option<&RoutedPreflight>,
+) {
     strip_backend_headers(headers);
     let Some(origin) = origin else { return };
+    if let Some(preflight) = preflight {
+        preflight_headers(headers, policy, origin, &preflight.requested, preflight.request_headers.as_ref());
+        return;
+    }
     if !policy.allows_origin(origin.as_bytes()) {
         return;
     }
@@ -301,6 +342,14 @@ mod tests {
         assert!(!p.allows_origin(b"https://evil.com/.example.org"));
         assert!(!p.allows_origin(b"https://x.example.org.evil.com"));
         assert!(policy(&["*"], false).allows_origin(b"https://anything.test"));
+        let any_https = policy(&["https://*"], false);
+        assert!(
+            any_https.allows_origin(b"https://localhost:3000"),
+            "AWS's `https://*` takes any host and port"
+        );
+        assert!(!any_https.allows_origin(b"http://localhost:3000"));
+        assert!(!any_https.allows_origin(b"https://a.test/path"));
+        assert!(!p.allows_origin(b"https://a.example.org:8443"), "a pattern with a suffix names no port");
     }
 
     #[test]
@@ -310,7 +359,7 @@ mod tests {
         headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
         headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("1"));
         let origin = HeaderValue::from_static("https://app.example.com");
-        response(&mut headers, &p, Some(&origin));
+        response(&mut headers, &p, Some(&origin), None);
         assert_eq!(headers[ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example.com");
         assert_eq!(headers[VARY], "origin");
         assert_eq!(headers[ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
@@ -319,12 +368,26 @@ mod tests {
 
         let mut headers = HeaderMap::new();
         headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-        response(&mut headers, &p, Some(&HeaderValue::from_static("https://evil.test")));
+        response(&mut headers, &p, Some(&HeaderValue::from_static("https://evil.test")), None);
         assert!(headers.is_empty(), "a disallowed origin gets nothing, not even the backend's");
         let mut headers = HeaderMap::new();
-        response(&mut headers, &policy(&["*"], false), Some(&origin));
+        response(&mut headers, &policy(&["*"], false), Some(&origin), None);
         assert_eq!(headers[ACCESS_CONTROL_ALLOW_ORIGIN], "*");
         assert!(headers.get(VARY).is_none());
+    }
+
+    #[test]
+    fn a_preflight_a_route_answered_gets_the_policys_preflight_headers_not_the_backends() {
+        let p = policy(&["https://app.example.com"], false);
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("PUT"));
+        let preflight =
+            RoutedPreflight { requested: HeaderValue::from_static("POST"), request_headers: None };
+        let origin = HeaderValue::from_static("https://app.example.com");
+        response(&mut headers, &p, Some(&origin), Some(&preflight));
+        assert_eq!(headers[ACCESS_CONTROL_ALLOW_METHODS], "GET,POST");
+        assert_eq!(headers[ACCESS_CONTROL_MAX_AGE], "600");
+        assert_eq!(headers[ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example.com");
     }
 
     #[test]

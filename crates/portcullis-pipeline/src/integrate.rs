@@ -21,6 +21,14 @@ pub async fn request(
     let started = Instant::now();
     let result = integration.call(request, ctx).await;
     record.integration_latency_ms = Some(millis(started.elapsed()));
+    // A function that ran, whatever it answered, is a 200 from the Lambda service.
+    let lambda_ran = matches!(
+        &result,
+        Ok(_) | Err(IntegrationError::FunctionFailed(_) | IntegrationError::FunctionTimeout(_))
+    );
+    if integration.is_lambda() && lambda_ran {
+        record.lambda_status = Some(200);
+    }
     match &result {
         Ok(response) => record.integration_status = Some(response.status().as_u16()),
         Err(error) => {

@@ -2,17 +2,17 @@
 //!
 //! Every stage that refuses a request returns its own error type; each converts into a
 //! [`Rejection`] here, and nothing else in the pipeline writes an error status or body. Bodies
-//! are AWS's compact JSON (`{"message":"..."}`), byte for byte, with
-//! `content-type: application/json`. The response half ([`response`]) answers a rejection and
+//! are AWS's compact JSON (`{"message":"..."}`), byte for byte, and, as AWS sends them, without
+//! a `content-type` (docs/aws-compatibility.md#standard-error-responses). The response half ([`response`]) answers a rejection and
 //! adds `apigw-requestid` to every response, success or not.
 
 use bytes::Bytes;
 use std::time::Duration;
 
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 use portcullis_authz::{Denial, DenialStatus};
-use portcullis_core::{Body, RequestId, full};
+use portcullis_core::{Body, FunctionFailure, RequestId, full};
 use portcullis_integration::IntegrationError;
 
 use crate::access_log::AccessRecord;
@@ -30,6 +30,7 @@ pub fn response(
     result: Result<Response<Body>, Rejection>,
     request_id: RequestId,
     record: &mut AccessRecord,
+    debug: bool,
 ) -> Response<Body> {
     let mut response = match result {
         Ok(response) => response,
@@ -37,7 +38,7 @@ pub fn response(
             record.error = Some(rejection.kind());
             record.error_message = Some(rejection.message());
             record.error_type = Some(rejection.response_type());
-            rejection.into_response()
+            if debug { rejection.into_debug_response() } else { rejection.into_response() }
         }
     };
     if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
@@ -77,6 +78,12 @@ pub enum Rejection {
     /// The integration or an authorizer failed
     /// (docs/aws-compatibility.md#lambda-integration-failures, #lambda-authorizer-status-codes).
     InternalServerError,
+    /// The function's handler reported an error: AWS's 500, and with `debug_headers` what the
+    /// handler reported, in the body.
+    FunctionError(Box<FunctionFailure>),
+    /// An authorizer could not decide (its function failed, its keys are unreachable): 500,
+    /// AWS's `AUTHORIZER_FAILURE`.
+    AuthorizerFailure,
     /// The integration did not answer within its timeout
     /// (docs/aws-compatibility.md#lambda-integration-failures: 503, not 504), or its upstream is at
     /// its connection cap with a full queue.
@@ -94,7 +101,9 @@ impl Rejection {
             Rejection::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Rejection::Forbidden => StatusCode::FORBIDDEN,
             Rejection::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Rejection::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            Rejection::InternalServerError | Rejection::FunctionError(_) | Rejection::AuthorizerFailure => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             Rejection::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -109,7 +118,9 @@ impl Rejection {
             Rejection::Unauthorized { .. } => r#"{"message":"Unauthorized"}"#,
             Rejection::Forbidden => r#"{"message":"Forbidden"}"#,
             Rejection::TooManyRequests { .. } => r#"{"message":"Too Many Requests"}"#,
-            Rejection::InternalServerError => r#"{"message":"Internal Server Error"}"#,
+            Rejection::InternalServerError | Rejection::FunctionError(_) | Rejection::AuthorizerFailure => {
+                r#"{"message":"Internal Server Error"}"#
+            }
             Rejection::ServiceUnavailable => r#"{"message":"Service Unavailable"}"#,
         }
     }
@@ -124,7 +135,9 @@ impl Rejection {
             Rejection::Unauthorized { .. } => "Unauthorized",
             Rejection::Forbidden => "Forbidden",
             Rejection::TooManyRequests { .. } => "Too Many Requests",
-            Rejection::InternalServerError => "Internal Server Error",
+            Rejection::InternalServerError | Rejection::FunctionError(_) | Rejection::AuthorizerFailure => {
+                "Internal Server Error"
+            }
             Rejection::ServiceUnavailable => "Service Unavailable",
         }
     }
@@ -139,7 +152,8 @@ impl Rejection {
             Rejection::Unauthorized { .. } => "UNAUTHORIZED",
             Rejection::Forbidden => "ACCESS_DENIED",
             Rejection::TooManyRequests { .. } => "THROTTLED",
-            Rejection::InternalServerError => "INTEGRATION_FAILURE",
+            Rejection::InternalServerError | Rejection::FunctionError(_) => "INTEGRATION_FAILURE",
+            Rejection::AuthorizerFailure => "AUTHORIZER_FAILURE",
             Rejection::ServiceUnavailable => "INTEGRATION_TIMEOUT",
         }
     }
@@ -155,8 +169,28 @@ impl Rejection {
             Rejection::Forbidden => "forbidden",
             Rejection::TooManyRequests { .. } => "throttled",
             Rejection::InternalServerError => "internal_error",
+            Rejection::FunctionError(_) => "function_error",
+            Rejection::AuthorizerFailure => "authorizer_error",
             Rejection::ServiceUnavailable => "integration_timeout",
         }
+    }
+
+    /// The response to send with `debug_headers` on: a function's error carries what the handler
+    /// reported (`errorType`, `errorMessage`, `stackTrace`) next to AWS's message; every other
+    /// answer is the same as without.
+    pub fn into_debug_response(self) -> Response<Body> {
+        let Rejection::FunctionError(failure) = &self else { return self.into_response() };
+        let body = serde_json::json!({
+            "message": self.message(),
+            "errorType": failure.error_type,
+            "errorMessage": failure.message,
+            "stackTrace": failure.stack_trace,
+        })
+        .to_string();
+        let mut response = self.into_response();
+        response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        *response.body_mut() = full(body);
+        response
     }
 
     /// The response to send.
@@ -165,7 +199,6 @@ impl Rejection {
         let mut response = Response::new(full(Bytes::from_static(body.as_bytes())));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
         match self {
             Rejection::Unauthorized { www_authenticate: Some(challenge) } => {
@@ -245,6 +278,7 @@ impl From<&IntegrationError> for Rejection {
             IntegrationError::Connect(_)
             | IntegrationError::Upstream(_)
             | IntegrationError::FunctionTimeout(_) => Rejection::InternalServerError,
+            IntegrationError::FunctionFailed(failure) => Rejection::FunctionError(Box::new(failure.clone())),
         }
     }
 }
@@ -256,13 +290,15 @@ impl From<&Denial> for Rejection {
                 Rejection::Unauthorized { www_authenticate: denial.www_authenticate.clone() }
             }
             DenialStatus::Forbidden => Rejection::Forbidden,
-            DenialStatus::Error => Rejection::InternalServerError,
+            DenialStatus::Error => Rejection::AuthorizerFailure,
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use http::header::CONTENT_TYPE;
+
     use super::*;
 
     #[test]
@@ -279,6 +315,7 @@ mod tests {
             Rejection::Forbidden,
             Rejection::TooManyRequests { retry_after: Duration::from_millis(1) },
             Rejection::InternalServerError,
+            Rejection::AuthorizerFailure,
             Rejection::ServiceUnavailable,
         ];
         for rejection in all {
@@ -286,7 +323,7 @@ mod tests {
             assert_eq!(parsed["message"], rejection.message(), "{rejection:?}");
             let response = rejection.clone().into_response();
             assert_eq!(response.status(), rejection.status());
-            assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+            assert!(response.headers().get(CONTENT_TYPE).is_none(), "AWS sends no content-type");
             assert_eq!(response.headers()[CONTENT_LENGTH], rejection.body().len().to_string().as_str());
         }
     }
@@ -299,6 +336,23 @@ mod tests {
         assert_eq!(answer(1000).headers()[RETRY_AFTER], "1");
         assert_eq!(answer(1001).headers()[RETRY_AFTER], "2");
         assert_eq!(answer(0).headers()[RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn a_function_error_is_awss_500_and_shows_the_handlers_report_only_in_debug() {
+        let failure = FunctionFailure {
+            error_type: "Error".into(),
+            message: "kaboom".into(),
+            stack_trace: vec!["at handler (index.mjs:2:9)".into()],
+        };
+        let rejection = Rejection::from(&IntegrationError::FunctionFailed(failure));
+        let plain = rejection.clone().into_response();
+        assert_eq!(plain.status(), 500);
+        assert_eq!(plain.headers()[CONTENT_LENGTH], "35");
+        let debug = rejection.into_debug_response();
+        assert_eq!(debug.status(), 500);
+        let length: usize = debug.headers()[CONTENT_LENGTH].to_str().unwrap().parse().unwrap();
+        assert!(length > 35);
     }
 
     #[test]

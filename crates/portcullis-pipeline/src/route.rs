@@ -5,11 +5,17 @@
 
 use std::sync::Arc;
 
-use http::Method;
-use portcullis_core::Params;
+use bytes::Bytes;
+use http::header::CONTENT_LENGTH;
+use http::{HeaderValue, Method, Response, StatusCode};
+use portcullis_core::{Body, Params, full};
 use portcullis_route::PathError;
 
+use crate::access_log::AccessRecord;
 use crate::plan::{RoutePlan, Snapshot};
+
+/// How many route keys a development 404 names.
+const NEAREST: usize = 3;
 
 /// Why no route serves the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -42,4 +48,50 @@ pub fn request(
             Err(RouteError::BadPath(error))
         }
     }
+}
+
+/// The route stage's response half: with `debug_headers` (and so under `serve --dev`), a 404
+/// names the route keys nearest to the request, `{"message":"Not Found","nearestRoutes":[...]}`.
+pub fn response(response: &mut Response<Body>, snapshot: &Snapshot, record: &AccessRecord) {
+    if !snapshot.debug_headers || response.status() != StatusCode::NOT_FOUND || record.route_key.is_some() {
+        return;
+    }
+    let path = snapshot.api.strip_stage(record.uri.path()).unwrap_or(record.uri.path());
+    let nearest = nearest(snapshot, &record.method, path);
+    let body = serde_json::json!({"message": "Not Found", "nearestRoutes": nearest}).to_string();
+    response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    *response.body_mut() = full(Bytes::from(body));
+}
+
+/// The route keys closest to `method path`: a `{var}` counts as whatever the request has at
+/// its place, `ANY` as the request's method; by edit distance, at most [`NEAREST`].
+fn nearest(snapshot: &Snapshot, method: &Method, path: &str) -> Vec<String> {
+    let wanted = format!("{method} {path}");
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let mut scored: Vec<(usize, usize, String)> = snapshot
+        .routes
+        .routes()
+        .enumerate()
+        .filter_map(|(priority, (key, _))| {
+            let key = key.to_string();
+            let (route_method, route_path) = key.split_once(' ')?;
+            let method_text = if route_method == "ANY" { method.as_str() } else { route_method };
+            let mut concrete = String::new();
+            for (i, segment) in route_path.split('/').skip(1).enumerate() {
+                concrete.push('/');
+                if segment.ends_with("+}") {
+                    concrete.push_str(&segments.get(i..).map(|rest| rest.join("/")).unwrap_or_default());
+                    break;
+                }
+                match (segment.starts_with('{'), segments.get(i)) {
+                    (true, Some(actual)) => concrete.push_str(actual),
+                    _ => concrete.push_str(segment),
+                }
+            }
+            let score = portcullis_core::distance(&wanted, &format!("{method_text} {concrete}"));
+            Some((score, priority, key))
+        })
+        .collect();
+    scored.sort();
+    scored.into_iter().take(NEAREST).map(|(_, _, key)| key).collect()
 }

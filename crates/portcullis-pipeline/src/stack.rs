@@ -3,8 +3,8 @@
 //! ```text
 //! request:   limits ─▶ route ─▶ cors (preflight) ─▶ throttle ─▶ authorize ─▶ throttle (keys
 //!            the authorizer established) ─▶ mapping ─▶ integrate
-//! response:  mapping (response parameters) ─▶ respond ─▶ authorize (deny reason) ─▶ cors
-//!            (headers) ─▶ metrics, access log
+//! response:  mapping (response parameters) ─▶ respond ─▶ authorize (deny reason) ─▶ route
+//!            (nearest routes on a development 404) ─▶ cors (headers) ─▶ metrics, access log
 //! ```
 //! Each stage is one module with a `request` half and, where it has one, a `response` half,
 //! and its own error type; [`crate::respond`] is the one table from those errors to answers.
@@ -107,6 +107,7 @@ impl Gateway {
         limits::request(&parts, &snapshot.limits)?;
         if snapshot.has_cors {
             flow.origin = cors::origin(&parts);
+            flow.routed_preflight = cors::routed_preflight(snapshot, &parts);
         }
 
         // Route selection: a miss is AWS's 404, before any authorizer runs.
@@ -182,6 +183,7 @@ impl Gateway {
                     parts: &head,
                     ctx: &ctx,
                     integration_latency_ms: record.integration_latency_ms,
+                    lambda: plan.integration.is_lambda(),
                 };
                 Ok(mapping::response(Some(mapping), response, &side).await?)
             }
@@ -197,18 +199,24 @@ impl Gateway {
         flow: &Flow,
         started: Instant,
     ) -> Response<Body> {
-        // The answer: the integration's response, or the one table's answer to a rejection;
-        // `apigw-requestid` on both.
-        let mut response = respond::response(result, record.request_id, record);
-        // With `debug_headers`, a denial says why.
+        // The answer: the integration's response, or the one table's answer to a rejection
+        // (with `debug_headers`, a function's error report); `apigw-requestid` on both.
+        let mut response = respond::response(result, record.request_id, record, snapshot.debug_headers);
+        // With `debug_headers`, a denial says why, and a 404 names the nearest routes.
         authorize::response(&mut response, record, snapshot.debug_headers);
+        route::response(&mut response, snapshot, record);
         // CORS headers on every response but a preflight's (complete already), the gateway's
         // own answers included, so a browser app can read why it was refused.
         if snapshot.has_cors
             && !flow.preflight
             && let Some(policy) = cors::policy(snapshot, flow.plan.as_deref())
         {
-            cors::response(response.headers_mut(), policy, flow.origin.as_ref());
+            cors::response(
+                response.headers_mut(),
+                policy,
+                flow.origin.as_ref(),
+                flow.routed_preflight.as_ref(),
+            );
         }
         // Counted once the status is final; the access log line follows when the body ends.
         self.metrics.observe(record.status, started.elapsed());
@@ -231,6 +239,8 @@ struct Flow {
     origin: Option<HeaderValue>,
     /// Whether the CORS stage answered a preflight.
     preflight: bool,
+    /// A preflight, should a route take it.
+    routed_preflight: Option<cors::RoutedPreflight>,
 }
 
 /// A copy of the request head the integration is about to take, for the response mapping's

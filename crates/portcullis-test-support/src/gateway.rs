@@ -38,6 +38,16 @@ impl SpawnedGateway {
     /// [`spawn`](Self::spawn) through a wrapper program that execs the gateway, e.g.
     /// `["prlimit", "--nofile=1024:1024", "--"]`: the pid stays the gateway's.
     pub fn spawn_wrapped(wrapper: &[&str], exe: &Path, args: &[&str], cwd: &Path) -> Self {
+        Self::launch(wrapper, exe, &[&["--log-format", "json"], args].concat(), cwd)
+    }
+
+    /// [`spawn`](Self::spawn) without choosing the log format: the gateway picks it as it would
+    /// for a user whose stderr is not a terminal (its ready line must then be JSON).
+    pub fn spawn_as_is(exe: &Path, args: &[&str], cwd: &Path) -> Self {
+        Self::launch(&[], exe, args, cwd)
+    }
+
+    fn launch(wrapper: &[&str], exe: &Path, args: &[&str], cwd: &Path) -> Self {
         let mut command = match wrapper.split_first() {
             Some((program, wrapper_args)) => {
                 let mut command = Command::new(program);
@@ -47,7 +57,6 @@ impl SpawnedGateway {
             None => Command::new(exe),
         };
         let mut child = command
-            .args(["--log-format", "json"])
             .args(args)
             .current_dir(cwd)
             .stdin(Stdio::null())

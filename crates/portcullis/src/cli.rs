@@ -22,6 +22,7 @@ const EXAMPLES: &str = "\
 Examples:
   portcullis serve                        run the embedded demo on 127.0.0.1:8080 (no config needed)
   portcullis serve --config gateway.yaml  run with your configuration
+  portcullis serve --dev --listen 3000    the same for development: readable logs, reloads, hints
   portcullis check --config gateway.yaml  validate a configuration and exit (2 if invalid);
                                           --compat aws names what would not behave the same on AWS
   portcullis demo-config > gateway.yaml   start from the demo configuration
@@ -59,12 +60,18 @@ enum Command {
         /// Config file. Default: ./portcullis.yaml, or the embedded demo if that does not exist.
         #[arg(long, short, value_name = "FILE")]
         config: Option<PathBuf>,
-        /// Override `listen:` (e.g. `127.0.0.1:0` for an ephemeral port).
-        #[arg(long, value_name = "ADDR")]
-        listen: Option<std::net::SocketAddr>,
-        /// Override `admin:`.
-        #[arg(long, value_name = "ADDR")]
-        admin: Option<std::net::SocketAddr>,
+        /// Override `listen:`: `IP:PORT`, `localhost:PORT`, or `PORT` / `:PORT` on the
+        /// configured IP (`127.0.0.1:0` for an ephemeral port).
+        #[arg(long, value_name = "ADDR", value_parser = serve::Address::parse)]
+        listen: Option<serve::Address>,
+        /// Override `admin:` (the same forms).
+        #[arg(long, value_name = "ADDR", value_parser = serve::Address::parse)]
+        admin: Option<serve::Address>,
+        /// Development mode: human-readable logs on a terminal, every function watched, the
+        /// route table at start, one line per request, `debug_headers` on, and 404s that name
+        /// the nearest routes. The embedded demo always runs this way.
+        #[arg(long)]
+        dev: bool,
     },
     /// Validate a config file and exit: 0 if valid, 2 with every problem listed if not.
     Check {
@@ -127,8 +134,17 @@ pub(crate) fn load_config(path: Option<PathBuf>) -> Result<portcullis_config::Co
             eprintln!("{errors}");
             ExitCode::from(EXIT_CONFIG)
         }),
-        None => Ok(portcullis_config::demo()),
+        None => Ok(demo_config()),
     }
+}
+
+/// The embedded demo, with its function's handler written where it says.
+pub(crate) fn demo_config() -> portcullis_config::Config {
+    let config = portcullis_config::demo();
+    if let Err(error) = portcullis_app::dev::prepare_demo(&config) {
+        eprintln!("warning: the demo's function could not be written: {error}");
+    }
+    config
 }
 
 /// Parse arguments and run the chosen subcommand.
@@ -138,9 +154,9 @@ pub(crate) fn main() -> ExitCode {
     // feature unification enables two.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     match cli.command {
-        Command::Serve { config, listen, admin } => serve::run(
+        Command::Serve { config, listen, admin, dev } => serve::run(
             config,
-            serve::Overrides { listen, admin, log_level: cli.log_level, log_format: cli.log_format },
+            serve::Overrides { listen, admin, log_level: cli.log_level, log_format: cli.log_format, dev },
         ),
         Command::Check { config, compat } => check::run(
             &config,

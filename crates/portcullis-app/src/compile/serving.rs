@@ -1,5 +1,5 @@
 //! The listeners' side of a config: addresses, TLS files, timeouts, connection caps, the
-//! access log, the functions to watch, and the checks that depend on where the gateway listens.
+//! access log, and the checks that depend on where the gateway listens.
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -37,8 +37,6 @@ pub struct Serving {
     pub admin_listener: ListenerSettings,
     /// The access log's format and output, when it is on.
     pub access_log: Option<(AccessLogFormat, AccessLogOutput)>,
-    /// Functions with `watch: true`, by name, with their directories.
-    pub watched: Vec<(String, PathBuf)>,
 }
 
 /// How `config` is served with `options` (command-line overrides applied).
@@ -78,12 +76,6 @@ pub fn serving(config: &Config, options: &StartOptions, open_files: u64) -> Resu
         listener,
         admin_listener,
         access_log: config.access_log.enabled.then(|| access_log(config, options)),
-        watched: config
-            .functions
-            .iter()
-            .filter(|(_, f)| f.watch)
-            .map(|(name, f)| (name.clone(), f.dir.clone()))
-            .collect(),
     })
 }
 

@@ -57,11 +57,29 @@ def call(method, path, body=None, headers=None):
                 raise
 
 
+def user_frames(exc):
+    """The frames of `exc` (or of the error it was raised from) in the user's code: the import
+    machinery and this bootstrap are left out, and a syntax error gets its own file and line."""
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    frames = [
+        frame
+        for frame in traceback.extract_tb(cause.__traceback__)
+        if not frame.filename.startswith("<frozen") and os.path.abspath(frame.filename) != os.path.abspath(__file__)
+    ]
+    # Frames in the function's own directory first: the import machinery above them is noise.
+    root = os.path.abspath(os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())) + os.sep
+    own = [frame for frame in frames if os.path.abspath(frame.filename).startswith(root)]
+    frames = own or frames
+    if isinstance(cause, SyntaxError) and cause.filename:
+        frames.append(traceback.FrameSummary(cause.filename, cause.lineno or 0, "<module>", line=(cause.text or "").strip()))
+    return traceback.format_list(frames)
+
+
 def error_payload(exc, error_type=None, request_id=None):
     payload = {
         "errorMessage": str(exc),
         "errorType": error_type or type(exc).__name__,
-        "stackTrace": traceback.format_list(traceback.extract_tb(exc.__traceback__)),
+        "stackTrace": user_frames(exc),
     }
     if request_id:
         payload["requestId"] = request_id
@@ -146,9 +164,9 @@ def load_handler():
     try:
         module = importlib.import_module(module_name)
     except SyntaxError as exc:
-        raise HandlerError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}")
+        raise HandlerError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}") from exc
     except ImportError as exc:
-        raise HandlerError("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}")
+        raise HandlerError("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}") from exc
     handler = getattr(module, function_name, None)
     if not callable(handler):
         raise HandlerError("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'")

@@ -30,7 +30,10 @@ fn auth0_sst_style_default_jwt_authorizer_with_a_public_route() {
     assert_eq!(route("GET /private").authorizer.as_deref(), Some("Auth0Authorizer"));
     assert_eq!(route("GET /public").authorizer, None);
     assert!(matches!(&route("GET /public").integration, Integration::Function(f) if f == "PublicFunction"));
-    assert_eq!(config.functions["PublicFunction"].dir, imported.base_dir.join("."));
+    assert_eq!(
+        config.functions["PublicFunction"].dir,
+        std::path::absolute(imported.base_dir.join(".")).unwrap()
+    );
 }
 
 #[test]
@@ -80,7 +83,10 @@ fn clerk_style_jwt_and_lambda_request_authorizers_with_intrinsics() {
     assert!(
         matches!(&config.authorizers["ClerkAdminAuthorizer"], AuthorizerConfig::Lambda(l) if l.function == "ClerkAuthorizerFunction")
     );
-    assert_eq!(config.functions["ClerkAuthorizerFunction"].dir, imported.base_dir.join("authorizer"));
+    assert_eq!(
+        config.functions["ClerkAuthorizerFunction"].dir,
+        std::path::absolute(imported.base_dir.join("authorizer")).unwrap()
+    );
 }
 
 #[test]

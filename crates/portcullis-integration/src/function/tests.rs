@@ -115,7 +115,12 @@ async fn failures_map_to_the_spec_answers() {
     let ok = f.integration.call(get("/"), &call_ctx).await.unwrap();
     assert_eq!(ok.headers()["content-type"], "application/json");
     assert_eq!(text(ok).await, "ok");
-    assert!(matches!(f.integration.call(get("/throw"), &call_ctx).await, Err(IntegrationError::Upstream(_))));
+    match f.integration.call(get("/throw"), &call_ctx).await {
+        Err(IntegrationError::FunctionFailed(failure)) => {
+            assert_eq!((failure.error_type.as_str(), failure.message.as_str()), ("Error", "x"))
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(matches!(f.integration.call(get("/bad"), &call_ctx).await, Err(IntegrationError::Upstream(_))));
     // The function's own timeout (700 ms) is a function error, 500 on AWS ...
     assert!(matches!(

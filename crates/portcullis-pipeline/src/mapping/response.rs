@@ -71,6 +71,9 @@ pub struct RequestSide<'a> {
     pub ctx: &'a CallContext,
     /// Time spent in the integration, in milliseconds.
     pub integration_latency_ms: Option<f64>,
+    /// Whether the integration is a Lambda function (`$context.integrationStatus` is then the
+    /// Lambda service's 200).
+    pub lambda: bool,
 }
 
 /// The mapping stage's response half: applies the route's response mapping, if any, to the
@@ -118,9 +121,14 @@ fn apply(
                     Some(Cow::Owned(String::from_utf8_lossy(body).into_owned()))
                 }
                 Variable::ResponseBody(path) => json_text(path.select(json()?)?).map(Cow::Owned),
-                Variable::Context(ContextVariable::IntegrationStatus | ContextVariable::Status) => {
-                    Some(Cow::Borrowed(integration_status.as_str()))
+                Variable::Context(ContextVariable::IntegrationServiceStatus) if request.lambda => {
+                    Some(Cow::Borrowed("200"))
                 }
+                Variable::Context(
+                    ContextVariable::IntegrationStatus
+                    | ContextVariable::IntegrationServiceStatus
+                    | ContextVariable::Status,
+                ) => Some(Cow::Borrowed(integration_status.as_str())),
                 Variable::Context(ContextVariable::IntegrationLatency) => {
                     latency.as_deref().map(Cow::Borrowed)
                 }
@@ -288,7 +296,8 @@ mod tests {
     async fn run(mapping: &ResponseMapping, response: Response<Body>) -> Response<Body> {
         let parts = http::Request::get("/dev/x").body(()).unwrap().into_parts().0;
         let ctx = ctx();
-        let side = RequestSide { parts: &parts, ctx: &ctx, integration_latency_ms: Some(12.4) };
+        let side =
+            RequestSide { parts: &parts, ctx: &ctx, integration_latency_ms: Some(12.4), lambda: false };
         super::response(Some(mapping), response, &side).await.unwrap()
     }
 
@@ -355,7 +364,7 @@ mod tests {
         let mapping = compile("      \"200\": {overwrite:statuscode: $response.header.x-code}\n");
         let parts = http::Request::get("/dev/x").body(()).unwrap().into_parts().0;
         let ctx = ctx();
-        let side = RequestSide { parts: &parts, ctx: &ctx, integration_latency_ms: None };
+        let side = RequestSide { parts: &parts, ctx: &ctx, integration_latency_ms: None, lambda: false };
         let error = super::response(Some(&mapping), upstream(200, &[("x-code", "abc")], ""), &side)
             .await
             .unwrap_err();

@@ -1,6 +1,7 @@
 //! `portcullis serve`: run until SIGTERM/SIGINT (graceful drain), reloading on SIGHUP, reopening
 //! the access-log file on SIGUSR1 and SIGHUP.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -33,10 +34,47 @@ enum Source {
 
 /// Command-line overrides of config values.
 pub(crate) struct Overrides {
-    pub(crate) listen: Option<std::net::SocketAddr>,
-    pub(crate) admin: Option<std::net::SocketAddr>,
+    pub(crate) listen: Option<Address>,
+    pub(crate) admin: Option<Address>,
     pub(crate) log_level: Option<String>,
     pub(crate) log_format: Option<LogFormat>,
+    pub(crate) dev: bool,
+}
+
+/// `--listen` and `--admin`: `IP:PORT`, `localhost:PORT`, or `PORT` / `:PORT` (the configured
+/// address's IP with this port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Address {
+    /// A full address.
+    Full(SocketAddr),
+    /// A port on the configured IP.
+    Port(u16),
+}
+
+impl Address {
+    /// Parses the forms above (for clap).
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        let port = |p: &str| p.parse::<u16>().map_err(|_| format!("{p:?} is not a port (0 to 65535)"));
+        if let Some(p) = text.strip_prefix(':') {
+            return port(p).map(Address::Port);
+        }
+        if !text.contains(':') {
+            return port(text).map(Address::Port);
+        }
+        if let Some(p) = text.strip_prefix("localhost:") {
+            return port(p).map(|p| Address::Full(SocketAddr::from(([127, 0, 0, 1], p))));
+        }
+        text.parse().map(Address::Full).map_err(|_| {
+            format!("{text:?} is not an address: write IP:PORT (127.0.0.1:8080, [::1]:8080), localhost:PORT, :PORT or PORT")
+        })
+    }
+
+    fn resolve(self, configured: SocketAddr) -> SocketAddr {
+        match self {
+            Address::Full(addr) => addr,
+            Address::Port(port) => SocketAddr::new(configured.ip(), port),
+        }
+    }
 }
 
 pub(crate) fn run(config: Option<PathBuf>, overrides: Overrides) -> ExitCode {
@@ -53,12 +91,17 @@ pub(crate) fn run(config: Option<PathBuf>, overrides: Overrides) -> ExitCode {
                 return ExitCode::from(EXIT_CONFIG);
             }
         },
-        Source::Demo => portcullis_config::demo(),
+        Source::Demo => super::demo_config(),
     };
-    // Logging is set up once the config is known: command line, then `log:`, then defaults.
+    // The embedded demo is for trying things out: it runs as `--dev` does.
+    let dev = overrides.dev || matches!(source, Source::Demo);
+    // Logging is set up once the config is known: command line, then `log:`, then defaults
+    // (for `--dev`, human-readable on a terminal).
     let format = overrides.log_format.unwrap_or(match config.log.format {
         Some(portcullis_config::LogFormat::Pretty) => LogFormat::Pretty,
-        _ => LogFormat::Json,
+        Some(portcullis_config::LogFormat::Json) => LogFormat::Json,
+        None if dev => logging::for_terminal(),
+        None => LogFormat::Json,
     });
     logging::init(overrides.log_level.as_deref().or(config.log.level.as_deref()), format);
     let open_files = portcullis_app::lifecycle::raise_open_file_limit();
@@ -79,25 +122,27 @@ pub(crate) fn run(config: Option<PathBuf>, overrides: Overrides) -> ExitCode {
             Source::File(path) => Some(path.clone()),
             Source::Demo => None,
         },
-        listen: overrides.listen,
-        admin: overrides.admin,
+        listen: overrides.listen.map(|a| a.resolve(config.listen)),
+        admin: overrides.admin.map(|a| a.resolve(config.admin)),
         access_log_format: match format {
             LogFormat::Json => portcullis_app::AccessLogFormat::Json,
             LogFormat::Pretty => portcullis_app::AccessLogFormat::Pretty,
         },
+        dev,
     };
     match runtime.block_on(serve(config, options, matches!(source, Source::Demo))) {
         Ok(()) => ExitCode::SUCCESS,
         // Problems found while compiling the config (e.g. a missing key file) are config errors.
-        Err(error)
-            if error
-                .downcast_ref::<portcullis_app::StartError>()
-                .is_some_and(|e| matches!(e, portcullis_app::StartError::Config(_))) =>
-        {
-            eprintln!("{error}");
+        Err(Failure::Config(errors)) => {
+            eprintln!("{errors}");
             ExitCode::from(EXIT_CONFIG)
         }
-        Err(error) => {
+        Err(Failure::Start(error)) => {
+            // Once, on stderr, in words: a port in use says which flag picks another.
+            eprintln!("error: {error}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+        Err(Failure::Other(error)) => {
             tracing::error!(error = format!("{error:#}"), "portcullis stopped");
             eprintln!("error: {error:#}");
             ExitCode::from(EXIT_RUNTIME)
@@ -105,16 +150,49 @@ pub(crate) fn run(config: Option<PathBuf>, overrides: Overrides) -> ExitCode {
     }
 }
 
-async fn serve(config: portcullis_config::Config, options: StartOptions, demo: bool) -> anyhow::Result<()> {
-    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
-    let mut user1 = signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?;
+/// Why `serve` stopped with an error.
+enum Failure {
+    Config(portcullis_config::ConfigErrors),
+    Start(String),
+    Other(anyhow::Error),
+}
 
+/// What to say when a listener cannot bind.
+fn bind_failure(error: &portcullis_app::StartError, listen: SocketAddr) -> String {
+    let portcullis_app::StartError::Bind { addr, source } = error else { return error.to_string() };
+    let flag = if *addr == listen { "--listen" } else { "--admin" };
+    let key = if *addr == listen { "listen:" } else { "admin:" };
+    if source.kind() == std::io::ErrorKind::AddrInUse {
+        format!(
+            "cannot listen on {addr}: the port is in use (another Portcullis, or another program). Pick another port with {flag} PORT, or set `{key}` in the config"
+        )
+    } else {
+        format!(
+            "cannot listen on {addr}: {source}. Pick another address with {flag}, or set `{key}` in the config"
+        )
+    }
+}
+
+async fn serve(config: portcullis_config::Config, options: StartOptions, demo: bool) -> Result<(), Failure> {
+    let signals = || -> anyhow::Result<_> {
+        Ok((
+            signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
+            signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?,
+        ))
+    };
+    let (mut terminate, mut interrupt, mut hangup, mut user1) = signals().map_err(Failure::Other)?;
+    let dev = options.dev;
+    let listen = options.listen.unwrap_or(config.listen);
+    let routes = dev.then(|| portcullis_app::dev::route_table(&config));
     let running = match Running::start(config, options).await {
         Ok(running) => running,
-        Err(error @ portcullis_app::StartError::Config(_)) => return Err(error.into()),
-        Err(error) => return Err(anyhow::Error::new(error).context("starting the gateway")),
+        Err(portcullis_app::StartError::Config(errors)) => return Err(Failure::Config(errors)),
+        Err(error @ portcullis_app::StartError::Bind { .. }) => {
+            return Err(Failure::Start(bind_failure(&error, listen)));
+        }
+        Err(error) => return Err(Failure::Other(anyhow::Error::new(error).context("starting the gateway"))),
     };
     tracing::info!(
         listen = %running.listen_addr(),
@@ -122,6 +200,9 @@ async fn serve(config: portcullis_config::Config, options: StartOptions, demo: b
         version = env!("CARGO_PKG_VERSION"),
         "ready"
     );
+    if let Some(routes) = routes {
+        eprintln!("{routes}");
+    }
     if demo {
         eprintln!("{}", portcullis_app::dev::demo_banner(&running));
     }

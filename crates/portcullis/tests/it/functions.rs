@@ -76,19 +76,61 @@ async fn a_node_handler_gets_a_payload_2_event_and_its_answer_is_mapped() {
     assert_eq!(body["id"], "7");
 }
 
+const THROWS: &str = "export const handler = async () => {\n  throw new Error('kaboom');\n};\n";
+
 #[tokio::test]
-async fn a_throwing_handler_is_awss_500_and_the_gateway_keeps_serving() {
+async fn a_throwing_handler_is_awss_500_and_its_error_is_shown() {
     let gw = Gw::start_with(
         "functions:\n  bad:\n    runtime: nodejs\n    handler: bad.handler\nroutes:\n  GET /bad: {function: bad}\n",
-        &[("bad.mjs", "export const handler = async () => { throw new Error('boom'); };\n")],
+        &[("bad.mjs", THROWS)],
         &[],
     );
     let client = TestClient::http1();
+    let mut ids = Vec::new();
     for _ in 0..2 {
         let reply = client.get(&gw.url("/bad")).await;
         assert_eq!(reply.status, 500);
-        assert_eq!(reply.text(), r#"{"message":"Internal Server Error"}"#);
+        assert_eq!(
+            reply.text(),
+            r#"{"message":"Internal Server Error"}"#,
+            "nothing of the error leaks to clients"
+        );
+        ids.push(reply.header("apigw-requestid").unwrap().to_owned());
     }
+    // One structured event per failure, with what the handler reported.
+    let failures = || -> Vec<serde_json::Value> {
+        gw.proc
+            .stderr_lines()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|l| l["error_type"] == "Error")
+            .collect()
+    };
+    assert!(crate::harness::wait_until(std::time::Duration::from_secs(5), || failures().len() == 2).await);
+    let failures = failures();
+    assert_eq!(failures[0]["error_message"], "kaboom");
+    assert_eq!(failures[0]["request_id"], ids[0].as_str());
+    assert!(failures[0]["stack_trace"].as_str().unwrap().contains("bad.mjs:2"), "{}", failures[0]);
+    assert!(failures[0]["message"].as_str().unwrap().contains("Error: kaboom"), "{}", failures[0]);
+}
+
+#[tokio::test]
+async fn with_debug_headers_the_500_carries_the_handlers_report() {
+    let gw = Gw::start_with(
+        "debug_headers: true\nfunctions:\n  bad:\n    runtime: nodejs\n    handler: bad.handler\nroutes:\n  GET /bad: {function: bad}\n",
+        &[("bad.mjs", THROWS)],
+        &[],
+    );
+    let reply = TestClient::http1().get(&gw.url("/bad")).await;
+    assert_eq!(reply.status, 500);
+    let body = reply.json();
+    assert_eq!(body["message"], "Internal Server Error");
+    assert_eq!(body["errorType"], "Error");
+    assert_eq!(body["errorMessage"], "kaboom");
+    assert!(
+        body["stackTrace"].as_array().unwrap().iter().any(|f| f.as_str().unwrap().contains("bad.mjs:2")),
+        "{body}"
+    );
 }
 
 #[test]
@@ -119,6 +161,39 @@ fn invoke_runs_a_function_once_with_an_event() {
         .output()
         .unwrap();
     assert_eq!(missing.status.code(), Some(1));
+}
+
+#[test]
+fn invoke_shows_what_a_failing_handler_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::harness::write(
+        dir.path(),
+        "portcullis.yaml",
+        "functions:\n  bad: {runtime: nodejs, handler: bad.handler}\n  broken: {runtime: python, handler: app.handler}\n",
+    );
+    crate::harness::write(dir.path(), "bad.mjs", THROWS);
+    crate::harness::write(
+        dir.path(),
+        "app.py",
+        "import json\nimport not_a_module_anywhere\n\ndef handler(event, context):\n    return {}\n",
+    );
+    let run = |name: &str| {
+        let out = std::process::Command::new(crate::harness::exe())
+            .args(["invoke", name])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, text) = run("bad");
+    assert_eq!(code, Some(1));
+    assert!(text.contains("the function failed: Error: kaboom"), "{text}");
+    assert!(text.contains("bad.mjs:2"), "the trace is shown: {text}");
+    // A Python import error names the file and line of the import.
+    let (code, text) = run("broken");
+    assert_eq!(code, Some(1));
+    assert!(text.contains("Runtime.ImportModuleError: Unable to import module 'app': No module named 'not_a_module_anywhere'"), "{text}");
+    assert!(text.contains("app.py\", line 2"), "{text}");
 }
 
 #[tokio::test]

@@ -130,3 +130,108 @@ async fn tls_listener_negotiates_h2_and_http1_by_alpn() {
         assert_eq!(&body[..], b"secure");
     }
 }
+
+/// A config whose every path-valued key is relative: TLS files, `state_dir`, a function's
+/// `dir`, a JWT key file and the access-log file.
+fn relative_config(root: &std::path::Path) -> (String, rcgen::CertifiedKey<rcgen::KeyPair>, rcgen::KeyPair) {
+    let conf = root.join("conf");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let signing = rcgen::KeyPair::generate().unwrap();
+    write(&conf, "certs/cert.pem", &cert.cert.pem());
+    write(&conf, "certs/key.pem", &cert.signing_key.serialize_pem());
+    write(&conf, "keys/idp.pem", &signing.public_key_pem());
+    write(
+        &conf,
+        "fn/app.mjs",
+        "export const handler = async () => ({ statusCode: 200, body: 'from fn' });\n",
+    );
+    let yaml = "tls: {cert: certs/cert.pem, key: certs/key.pem}\nstate_dir: state\n\
+                access_log: {output: logs/access.log}\n\
+                functions:\n  f: {runtime: nodejs, handler: app.handler, dir: fn}\n\
+                authorizers:\n  idp: {type: jwt, issuer: https://idp.example.com/, audience: [api], public_key_file: keys/idp.pem}\n\
+                routes:\n  GET /fn: {function: f}\n  GET /private: {authorizer: idp, respond: {body: in}}\n";
+    write(&conf, "portcullis.yaml", yaml);
+    (yaml.to_owned(), cert, signing)
+}
+
+async fn https_get(
+    port: u16,
+    cert: &rcgen::CertifiedKey<rcgen::KeyPair>,
+    path: &str,
+    token: Option<&str>,
+) -> (u16, String) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).unwrap();
+    let tls = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    let https =
+        hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_only().enable_http1().build();
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+    let mut request = http::Request::get(format!("https://localhost:{port}{path}"));
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = client.request(request.body(Empty::new()).unwrap()).await.expect("TLS request");
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn relative_paths_resolve_against_the_config_files_directory_once() {
+    let root = tempfile::tempdir().unwrap();
+    let (_, cert, signing) = relative_config(root.path());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let claims =
+        serde_json::json!({"iss": "https://idp.example.com/", "aud": "api", "sub": "a", "exp": now + 600});
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(signing.serialize_pem().as_bytes()).unwrap();
+    let token =
+        jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256), &claims, &key)
+            .unwrap();
+    let absolute = root.path().join("conf/portcullis.yaml");
+    let absolute = absolute.to_str().unwrap();
+    // A relative --config from the directory above, and an absolute one from elsewhere.
+    for (cwd, config) in [(root.path(), "conf/portcullis.yaml"), (std::path::Path::new("/"), absolute)] {
+        let gw = SpawnedGateway::spawn(
+            exe(),
+            &["serve", "--config", config, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
+            cwd,
+        );
+        let (status, body) = https_get(gw.listen.port(), &cert, "/fn", None).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (200, "from fn"),
+            "the function ran from conf/fn ({config} from {})",
+            cwd.display()
+        );
+        assert_eq!(
+            https_get(gw.listen.port(), &cert, "/private", Some(&token)).await.0,
+            200,
+            "the key file was read"
+        );
+        let log = root.path().join("conf/logs/access.log");
+        assert!(
+            wait_until(Duration::from_secs(5), || std::fs::read_to_string(&log)
+                .is_ok_and(|t| t.lines().count() >= 2))
+            .await
+        );
+        assert!(root.path().join("conf/state").is_dir(), "state_dir under the config's directory");
+        assert!(!root.path().join("conf/conf").exists() && !root.path().join("conf/fn/fn").exists());
+        drop(gw);
+        std::fs::remove_file(&log).unwrap();
+    }
+    // The other subcommands read the same paths.
+    let out = std::process::Command::new(exe())
+        .args(["invoke", "f", "--config", "conf/portcullis.yaml"])
+        .current_dir(root.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("from fn"));
+    let out = std::process::Command::new(exe())
+        .args(["check", "--config", "conf/portcullis.yaml"])
+        .current_dir(root.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

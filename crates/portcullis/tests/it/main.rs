@@ -5,6 +5,7 @@ mod harness;
 
 mod abuse;
 mod cli;
+mod dev;
 mod edge;
 mod functions;
 mod jwt;
