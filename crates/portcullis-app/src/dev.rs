@@ -51,11 +51,12 @@ pub fn developing(mut config: Config) -> Config {
     config
 }
 
-/// The route table as `serve --dev` prints it at start: each route key in the order the config
-/// lists them, with its authorizer and integration.
+/// The route table as `serve --dev` prints it at start and `portcullis routes` prints it: each
+/// route key in the order the config lists them, with its authorizer, scopes and integration.
 pub fn route_table(config: &Config) -> String {
     use std::fmt::Write as _;
-    let rows: Vec<(String, String, String)> = config
+    let header = ["route".to_owned(), "authorizer".to_owned(), "scopes".to_owned(), "integration".to_owned()];
+    let rows: Vec<[String; 4]> = config
         .routes
         .iter()
         .map(|route| {
@@ -63,15 +64,26 @@ pub fn route_table(config: &Config) -> String {
             let key =
                 if config.stage == "$default" { key } else { format!("{key}  (under /{})", config.stage) };
             let authorizer = route.authorizer.clone().unwrap_or_else(|| "public".to_owned());
-            (key, authorizer, route.integration.describe())
+            let scopes = if route.scopes.is_empty() { "-".to_owned() } else { route.scopes.join(" ") };
+            [key, authorizer, scopes, route.integration.describe()]
         })
         .collect();
-    let width = |pick: fn(&(String, String, String)) -> usize| rows.iter().map(pick).max().unwrap_or(0);
-    let (key_width, auth_width) = (width(|r| r.0.len()).max(5), width(|r| r.1.len()).max(10));
+    let widths: Vec<usize> = (0..3)
+        .map(|i| rows.iter().chain(std::iter::once(&header)).map(|r| r[i].len()).max().unwrap_or(0))
+        .collect();
     let mut out = format!("{} routes:\n", rows.len());
-    let _ = writeln!(out, "  {:key_width$}  {:auth_width$}  integration", "route", "authorizer");
-    for (key, authorizer, integration) in &rows {
-        let _ = writeln!(out, "  {key:key_width$}  {authorizer:auth_width$}  {integration}");
+    for row in std::iter::once(&header).chain(&rows) {
+        let _ = writeln!(
+            out,
+            "  {:w0$}  {:w1$}  {:w2$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
     }
     out
 }

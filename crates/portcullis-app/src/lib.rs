@@ -21,17 +21,20 @@ pub mod compile;
 pub mod dev;
 pub mod explain;
 pub mod heap;
+pub mod init;
 pub mod lifecycle;
 pub mod load;
 pub mod preflight;
 pub mod registry;
 pub mod reload;
 pub mod resources;
+pub mod sample;
+pub mod source;
 mod state;
 mod tls;
 mod watch;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use compile::CompileError;
 pub use explain::{ExplainError, ExplainRequest, Explanation, explain};
@@ -99,12 +102,11 @@ pub struct CheckReport {
 /// # Errors
 /// [`CompileError::Config`] with every problem, positioned; [`CompileError::Resource`] when
 /// something that is not the file's fault failed.
-pub fn check(path: &Path, options: &portcullis_config::LoadOptions) -> Result<CheckReport, CompileError> {
-    let config = if options.compat.is_some() {
-        portcullis_config::load_with(path, options)?
-    } else {
-        load::load_config(path)?
-    };
+pub fn check(
+    source: &source::ConfigSource,
+    options: &portcullis_config::LoadOptions,
+) -> Result<CheckReport, CompileError> {
+    let config = source::load_with(source, options)?;
     let dry_run = resources::DryRun::new(&compile::process(&config))?;
     compile::snapshot(&config, &dry_run)?;
     let summary = format!(

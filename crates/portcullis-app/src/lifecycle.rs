@@ -1,7 +1,6 @@
 //! Start, run and stop the gateway: bind listeners, serve, drain.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -42,8 +41,8 @@ pub(crate) fn open_file_limit() -> u64 {
 /// How to start.
 #[derive(Debug, Clone)]
 pub struct StartOptions {
-    /// The file the config came from (`None` for the embedded demo); SIGHUP re-reads it.
-    pub config_path: Option<PathBuf>,
+    /// Where the config came from (`None` for the embedded demo); SIGHUP reads it again.
+    pub source: Option<crate::source::ConfigSource>,
     /// Access-log line format.
     pub access_log_format: AccessLogFormat,
     /// Bind here instead of `listen:` (the config, and what is derived from it, is unchanged).
@@ -97,8 +96,7 @@ impl Running {
                 }
             }
         }
-        let reloader =
-            Reloader::new(snapshot, Arc::clone(&registry), options.config_path.clone(), options.dev);
+        let reloader = Reloader::new(snapshot, Arc::clone(&registry), options.source.clone(), options.dev);
         // The parsed config is no longer needed; its pages go back with the loader's.
         drop(config);
 

@@ -1,6 +1,5 @@
 //! The live snapshot and how it is replaced.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -8,6 +7,7 @@ use portcullis_pipeline::Snapshot;
 
 use crate::compile::{self, CompileError};
 use crate::registry::Registry;
+use crate::source::ConfigSource;
 
 /// Why a reload was refused (the previous snapshot keeps serving).
 #[derive(Debug, thiserror::Error)]
@@ -27,16 +27,16 @@ pub enum ReloadError {
 pub struct Reloader {
     live: Arc<ArcSwap<Snapshot>>,
     registry: Arc<Registry>,
-    config_path: Option<PathBuf>,
+    source: Option<ConfigSource>,
     /// Development mode: every reloaded config gets the same overrides as the first.
     dev: bool,
 }
 
 impl Reloader {
-    /// Serve `initial` now; later reloads read `config_path` (with the development overrides
+    /// Serve `initial` now; later reloads read `source` again (with the development overrides
     /// when `dev`).
-    pub fn new(initial: Snapshot, registry: Arc<Registry>, config_path: Option<PathBuf>, dev: bool) -> Self {
-        Reloader { live: Arc::new(ArcSwap::from_pointee(initial)), registry, config_path, dev }
+    pub fn new(initial: Snapshot, registry: Arc<Registry>, source: Option<ConfigSource>, dev: bool) -> Self {
+        Reloader { live: Arc::new(ArcSwap::from_pointee(initial)), registry, source, dev }
     }
 
     /// The long-lived state.
@@ -54,8 +54,8 @@ impl Reloader {
     /// # Errors
     /// Why the new configuration was refused; the previous one keeps serving.
     pub async fn reload(&self) -> Result<(), ReloadError> {
-        let path = self.config_path.as_ref().ok_or(ReloadError::NoConfigFile)?;
-        let config = crate::load::load_config_async(path).await?;
+        let source = self.source.as_ref().ok_or(ReloadError::NoConfigFile)?;
+        let config = crate::source::load_async(source).await?;
         let config = if self.dev { crate::dev::developing(config) } else { config };
         let process = compile::process(&config);
         self.registry.prepare_functions(&process).await.map_err(CompileError::from)?;

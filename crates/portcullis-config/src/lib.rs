@@ -108,7 +108,7 @@ pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Config, ConfigErr
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => Path::new(".").to_owned(),
     };
-    from_str_with(&source, &origin, &base, options)
+    from_str_in_with(&source, &origin, &base, options)
 }
 
 /// Reads a config file (or any definition file) with the loader's safety bounds: a regular
@@ -164,10 +164,14 @@ pub fn from_str(source: &str, origin: &str) -> Result<Config, ConfigErrors> {
 /// # Errors
 /// Every problem found, sorted by position.
 pub fn from_str_in(source: &str, origin: &str, base_dir: &Path) -> Result<Config, ConfigErrors> {
-    from_str_with(source, origin, base_dir, &LoadOptions::default())
+    from_str_in_with(source, origin, base_dir, &LoadOptions::default())
 }
 
-fn from_str_with(
+/// Like [`from_str_in`], with `options`.
+///
+/// # Errors
+/// Every problem found, sorted by position.
+pub fn from_str_in_with(
     source: &str,
     origin: &str,
     base_dir: &Path,

@@ -2,13 +2,19 @@
 
 mod check;
 mod demo;
+mod event;
 mod explain;
+mod import;
+mod init;
 mod invoke;
 mod logging;
+mod routes;
 mod serve;
 mod token;
 
 use std::path::PathBuf;
+
+use portcullis_app::source::ConfigSource;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -25,6 +31,11 @@ Examples:
   portcullis serve --dev --listen 3000    the same for development: readable logs, reloads, hints
   portcullis check --config gateway.yaml  validate a configuration and exit (2 if invalid);
                                           --compat aws names what would not behave the same on AWS
+  portcullis init                         start a project: portcullis.yaml, a handler, .gitignore
+  portcullis serve --sam template.yaml    serve a SAM template's HTTP API (or --openapi, --serverless)
+  portcullis import openapi api.yaml > portcullis.yaml   the native config of a definition
+  portcullis routes                       the route table
+  portcullis event http-2.0 --path /pets/1   the event a handler gets for a request
   portcullis demo-config > gateway.yaml   start from the demo configuration
   TOKEN=$(portcullis token --sub alice --aud portcullis-demo --scope 'read write' --ttl 1h)
   portcullis explain --route 'GET /private' --token \"$TOKEN\"
@@ -44,6 +55,47 @@ pub(crate) struct Cli {
     command: Command,
 }
 
+/// Where the configuration comes from: a native config file, or an API definition with an
+/// optional native overlay (`--config` beside the definition).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct SourceArgs {
+    /// Config file (default: ./portcullis.yaml, or the embedded demo). With a definition
+    /// (`--openapi`, `--sam`, `--serverless`): a native overlay for what it cannot say.
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Serve this OpenAPI 3.0 document with API Gateway's extensions (YAML or JSON).
+    #[arg(long, value_name = "FILE", group = "definition")]
+    pub(crate) openapi: Option<PathBuf>,
+    /// Serve this AWS SAM template's HTTP API.
+    #[arg(long, value_name = "FILE", group = "definition")]
+    pub(crate) sam: Option<PathBuf>,
+    /// Serve this Serverless Framework service's `httpApi` (serverless.yml, v3 or v4).
+    #[arg(long, value_name = "FILE", group = "definition")]
+    pub(crate) serverless: Option<PathBuf>,
+}
+
+impl SourceArgs {
+    /// The source given, `./portcullis.yaml` when it exists, else `None` (the embedded demo).
+    pub(crate) fn resolve(&self) -> Option<ConfigSource> {
+        use portcullis_import::SourceKind;
+        let definition = [
+            (SourceKind::OpenApi, &self.openapi),
+            (SourceKind::Sam, &self.sam),
+            (SourceKind::Serverless, &self.serverless),
+        ]
+        .into_iter()
+        .find_map(|(kind, path)| path.clone().map(|path| (kind, path)));
+        if let Some((kind, path)) = definition {
+            return Some(ConfigSource::Definition { kind, path, overlay: self.config.clone() });
+        }
+        let path = self.config.clone().or_else(|| {
+            let default = PathBuf::from("portcullis.yaml");
+            default.exists().then_some(default)
+        })?;
+        Some(ConfigSource::File(path))
+    }
+}
+
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum LogFormat {
@@ -57,9 +109,8 @@ pub(crate) enum LogFormat {
 enum Command {
     /// Run the gateway (on the embedded demo config when no config file exists).
     Serve {
-        /// Config file. Default: ./portcullis.yaml, or the embedded demo if that does not exist.
-        #[arg(long, short, value_name = "FILE")]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        source: SourceArgs,
         /// Override `listen:`: `IP:PORT`, `localhost:PORT`, or `PORT` / `:PORT` on the
         /// configured IP (`127.0.0.1:0` for an ephemeral port).
         #[arg(long, value_name = "ADDR", value_parser = serve::Address::parse)]
@@ -75,9 +126,8 @@ enum Command {
     },
     /// Validate a config file and exit: 0 if valid, 2 with every problem listed if not.
     Check {
-        /// Config file to check.
-        #[arg(long, short, value_name = "FILE", default_value = "portcullis.yaml")]
-        config: PathBuf,
+        #[command(flatten)]
+        source: SourceArgs,
         /// Check as if the file said `compat:` this: `aws` names everything that would not
         /// behave the same on AWS.
         #[arg(long, value_name = "MODE", value_parser = ["aws", "extended"])]
@@ -85,11 +135,38 @@ enum Command {
     },
     /// Print the embedded demo configuration (what `serve` runs without a config file).
     DemoConfig,
+    /// Write a new project: a commented portcullis.yaml, a sample handler, a .gitignore entry
+    /// for the state directory (or the config imported from a definition with `--from`).
+    Init {
+        /// Import this kind of definition instead of writing the starter config.
+        #[arg(long, value_enum, requires = "file")]
+        from: Option<import::Kind>,
+        /// The definition to import with `--from`.
+        file: Option<PathBuf>,
+    },
+    /// Print the native config equivalent to an API definition (diagnostics on stderr; exit 2
+    /// when something needs an overlay).
+    Import {
+        /// The kind of definition.
+        #[arg(value_enum)]
+        kind: import::Kind,
+        /// The definition (YAML or JSON).
+        file: PathBuf,
+        /// A native overlay for what the definition cannot say.
+        #[arg(long, value_name = "FILE")]
+        overlay: Option<PathBuf>,
+    },
+    /// Print the route table (key, authorizer, scopes, integration) of a config or definition.
+    Routes {
+        #[command(flatten)]
+        source: SourceArgs,
+    },
+    /// Print the event the gateway would send for a request (as serving builds it).
+    Event(event::Args),
     /// Run a function once with an event and print its result (exit 1 if it failed).
     Invoke {
-        /// Config file (default: ./portcullis.yaml, or the embedded demo).
-        #[arg(long, short, value_name = "FILE")]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        source: SourceArgs,
         /// The function's name under `functions:`.
         function: String,
         /// The event: a JSON file, or `-` for standard input. Default `{}`.
@@ -100,9 +177,8 @@ enum Command {
     Token(token::Args),
     /// Explain what a route's authorizer decides for a token, check by check (exit 3 if denied).
     Explain {
-        /// Config file (default: ./portcullis.yaml, or the embedded demo).
-        #[arg(long, short, value_name = "FILE")]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        source: SourceArgs,
         /// The route key, e.g. "GET /private".
         #[arg(long, value_name = "ROUTE_KEY")]
         route: String,
@@ -123,14 +199,11 @@ enum Command {
     },
 }
 
-/// The config a non-serving subcommand reads: `--config`, else ./portcullis.yaml, else the demo.
-pub(crate) fn load_config(path: Option<PathBuf>) -> Result<portcullis_config::Config, ExitCode> {
-    let path = path.or_else(|| {
-        let default = PathBuf::from("portcullis.yaml");
-        default.exists().then_some(default)
-    });
-    match path {
-        Some(path) => portcullis_app::load::load_config(&path).map_err(|errors| {
+/// The config a non-serving subcommand reads: the source given, else ./portcullis.yaml, else
+/// the demo.
+pub(crate) fn load_config(source: &SourceArgs) -> Result<portcullis_config::Config, ExitCode> {
+    match source.resolve() {
+        Some(source) => portcullis_app::source::load(&source).map_err(|errors| {
             eprintln!("{errors}");
             ExitCode::from(EXIT_CONFIG)
         }),
@@ -154,24 +227,28 @@ pub(crate) fn main() -> ExitCode {
     // feature unification enables two.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     match cli.command {
-        Command::Serve { config, listen, admin, dev } => serve::run(
-            config,
+        Command::Serve { source, listen, admin, dev } => serve::run(
+            &source,
             serve::Overrides { listen, admin, log_level: cli.log_level, log_format: cli.log_format, dev },
         ),
-        Command::Check { config, compat } => check::run(
-            &config,
+        Command::Check { source, compat } => check::run(
+            &source,
             compat.map(|c| {
                 if c == "aws" { portcullis_config::Compat::Aws } else { portcullis_config::Compat::Extended }
             }),
         ),
         Command::DemoConfig => demo::run(),
+        Command::Init { from, file } => init::run(from, file.as_deref()),
+        Command::Import { kind, file, overlay } => import::run(kind, &file, overlay.as_ref()),
+        Command::Routes { source } => routes::run(&source),
+        Command::Event(args) => event::run(args),
         Command::Token(args) => token::run(args),
-        Command::Invoke { config, function, event } => {
+        Command::Invoke { source, function, event } => {
             logging::init(cli.log_level.as_deref(), cli.log_format.unwrap_or(LogFormat::Json));
-            invoke::run(config, &function, event)
+            invoke::run(&source, &function, event)
         }
-        Command::Explain { config, route, token, path, headers, cached_from } => {
-            explain::run(config, route, token, path, &headers, cached_from)
+        Command::Explain { source, route, token, path, headers, cached_from } => {
+            explain::run(&source, route, token, path, &headers, cached_from)
         }
     }
 }

@@ -1,6 +1,5 @@
 //! `portcullis explain`: the full decision of a route's authorizer for one token.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{EXIT_CONFIG, EXIT_RUNTIME, load_config};
@@ -9,14 +8,14 @@ use super::{EXIT_CONFIG, EXIT_RUNTIME, load_config};
 const EXIT_DENIED: u8 = 3;
 
 pub(crate) fn run(
-    config: Option<PathBuf>,
+    source: &super::SourceArgs,
     route_key: String,
     token: Option<String>,
     path: Option<String>,
     headers: &[String],
     cached_from: Option<String>,
 ) -> ExitCode {
-    let config = match load_config(config) {
+    let config = match load_config(source) {
         Ok(config) => config,
         Err(code) => return code,
     };

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use super::{EXIT_CONFIG, EXIT_RUNTIME, load_config};
 
-pub(crate) fn run(config: Option<PathBuf>, function: &str, event: Option<PathBuf>) -> ExitCode {
-    let config = match load_config(config) {
+pub(crate) fn run(source: &super::SourceArgs, function: &str, event: Option<PathBuf>) -> ExitCode {
+    let config = match load_config(source) {
         Ok(config) => config,
         Err(code) => return code,
     };

@@ -1,8 +1,8 @@
 //! `portcullis serve`: run until SIGTERM/SIGINT (graceful drain), reloading on SIGHUP, reopening
 //! the access-log file on SIGUSR1 and SIGHUP.
 
+use portcullis_app::source::ConfigSource;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -28,7 +28,7 @@ fn worker_threads() -> Option<usize> {
 
 /// Where the configuration comes from.
 enum Source {
-    File(PathBuf),
+    Given(ConfigSource),
     Demo,
 }
 
@@ -77,14 +77,13 @@ impl Address {
     }
 }
 
-pub(crate) fn run(config: Option<PathBuf>, overrides: Overrides) -> ExitCode {
-    let source = match config {
-        Some(path) => Source::File(path),
-        None if Path::new("portcullis.yaml").exists() => Source::File(PathBuf::from("portcullis.yaml")),
+pub(crate) fn run(source: &super::SourceArgs, overrides: Overrides) -> ExitCode {
+    let source = match source.resolve() {
+        Some(source) => Source::Given(source),
         None => Source::Demo,
     };
     let config = match &source {
-        Source::File(path) => match portcullis_app::load::load_config(path) {
+        Source::Given(source) => match portcullis_app::source::load(source) {
             Ok(config) => config,
             Err(errors) => {
                 eprintln!("{errors}");
@@ -118,8 +117,8 @@ pub(crate) fn run(config: Option<PathBuf>, overrides: Overrides) -> ExitCode {
         }
     };
     let options = StartOptions {
-        config_path: match &source {
-            Source::File(path) => Some(path.clone()),
+        source: match &source {
+            Source::Given(source) => Some(source.clone()),
             Source::Demo => None,
         },
         listen: overrides.listen.map(|a| a.resolve(config.listen)),

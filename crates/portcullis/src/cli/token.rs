@@ -1,6 +1,5 @@
 //! `portcullis token`: mint a development token.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,9 +10,8 @@ use super::{EXIT_CONFIG, EXIT_RUNTIME, load_config};
 /// Claims of the token to mint.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Config file (default: ./portcullis.yaml, or the embedded demo).
-    #[arg(long, short, value_name = "FILE")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    source: super::SourceArgs,
     /// `sub` claim.
     #[arg(long)]
     sub: Option<String>,
@@ -64,7 +62,7 @@ fn parse_ttl(text: &str) -> Result<Ttl, String> {
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
-    let config = match load_config(args.config) {
+    let config = match load_config(&args.source) {
         Ok(config) => config,
         Err(code) => return code,
     };

@@ -273,8 +273,13 @@ async fn a_throttled_request_runs_no_authorizer_and_no_backend() {
     assert!(text.contains("portcullis_throttled_total{route=\"GET /limited\",limit=\"route\"} 3"), "{text}");
     assert!(text.contains("portcullis_throttled_total{route=\"*\",limit=\"api\"} 0"), "{text}");
     assert!(text.contains("portcullis_gateway_errors_total{kind=\"throttled\"} 3"), "{text}");
-    let lines = gw.access_log();
-    assert_eq!(lines.iter().filter(|l| l["status"] == 429 && l["error"] == "throttled").count(), 3);
+    let throttled_lines =
+        || gw.access_log().iter().filter(|l| l["status"] == 429 && l["error"] == "throttled").count();
+    assert!(
+        wait_until(Duration::from_secs(5), || throttled_lines() == 3).await,
+        "{} lines",
+        throttled_lines()
+    );
 }
 
 #[tokio::test]

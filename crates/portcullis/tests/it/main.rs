@@ -5,6 +5,7 @@ mod harness;
 
 mod abuse;
 mod cli;
+mod definitions;
 mod dev;
 mod edge;
 mod functions;
