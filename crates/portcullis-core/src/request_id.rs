@@ -1,21 +1,23 @@
-//! Request ids shaped like AWS's `apigw-requestid` (15 base64 characters and `=`).
+//! Request ids shaped like AWS's `apigw-requestid` (15 characters of the URL-safe base64
+//! alphabet and `=`).
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::URL_SAFE;
 
-/// A request id: 16 ASCII bytes, e.g. `Mc7UVioPPHcEKPA=`
-/// (docs/aws-compatibility.md#payload-20-request-event). `Copy`, so stages pass it around without
-/// allocating.
+/// A request id: 16 ASCII bytes, e.g. `LV7fzho-PHcEJPw=`
+/// (docs/aws-compatibility.md#payload-20-request-event): URL-safe base64, never `/` or `+`, as
+/// AWS's, so an id goes into a URL path or query unescaped. `Copy`, so stages pass it around
+/// without allocating.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RequestId([u8; 16]);
 
 impl RequestId {
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        // Always valid: built only from base64 output.
+        // Always valid: built only from base64 output (or, in tests, ASCII).
         std::str::from_utf8(&self.0).unwrap_or("")
     }
 }
@@ -57,7 +59,7 @@ impl RequestIdGenerator {
         raw[8..].copy_from_slice(&self.salt.to_be_bytes()[..3]);
         let mut out = [0u8; 16];
         // 11 bytes encode to exactly 16 characters with one `=` of padding.
-        let written = STANDARD.encode_slice(raw, &mut out).unwrap_or(0);
+        let written = URL_SAFE.encode_slice(raw, &mut out).unwrap_or(0);
         debug_assert_eq!(written, 16);
         RequestId(out)
     }
@@ -84,7 +86,22 @@ mod tests {
             let s = id.as_str();
             assert_eq!(s.len(), 16);
             assert!(s.ends_with('='));
-            assert!(s[..15].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/'));
+            assert!(s[..15].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{s}");
+            assert!(seen.insert(s.to_owned()), "duplicate id {s}");
+        }
+    }
+
+    /// AWS's ids never contain `/` or `+` (`LV7fzho-PHcEJPw=`): an id can go into a URL path or
+    /// a query unescaped, which handlers that log or echo it rely on.
+    #[test]
+    fn ten_thousand_ids_are_url_safe_16_characters_and_unique() {
+        let generator = RequestIdGenerator::new(0x5eed);
+        let mut seen = HashSet::new();
+        for _ in 0..10_000 {
+            let id = generator.next_id();
+            let s = id.as_str();
+            assert_eq!(s.len(), 16, "{s}");
+            assert!(!s.contains('/') && !s.contains('+'), "{s}");
             assert!(seen.insert(s.to_owned()), "duplicate id {s}");
         }
     }
