@@ -68,6 +68,8 @@ fn ctx() -> CallContext {
         request_id: RequestIdGenerator::new(1).next_id(),
         client_addr: ([127, 0, 0, 1], 1).into(),
         tls: false,
+        local_port: 80,
+        trace_id: portcullis_core::TraceId::default(),
         route_key: Arc::from("GET /x"),
         params: Params::default(),
         received_at: std::time::SystemTime::now(),

@@ -4,7 +4,7 @@
 //! loader depend on this crate; it depends only on `portcullis-route` (for the matched path
 //! parameters). It holds the vocabulary the stages share and almost no behaviour: the body type
 //! handed between stages ([`Body`]), the request id AWS calls `apigw-requestid`
-//! ([`RequestId`]), the facts about one request that every stage may read ([`CallContext`]),
+//! ([`RequestId`]) and the X-Ray trace AWS calls `x-amzn-trace-id` ([`TraceId`]), the facts about one request that every stage may read ([`CallContext`]),
 //! what an authorizer proved about the caller ([`AuthContext`]), the variables and templates
 //! AWS writes as `$request.header.x` or `${context.requestId}` ([`Variable`], [`Template`]),
 //! typed parameter-mapping entries ([`MappingEntry`]), what a failed handler reported
@@ -22,6 +22,7 @@ mod mapping;
 mod request_id;
 mod suggest;
 mod time;
+mod trace_id;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -44,3 +45,4 @@ pub use portcullis_route::{Param, Params};
 pub use request_id::{RequestId, RequestIdGenerator};
 pub use suggest::{closest, distance};
 pub use time::UtcTime;
+pub use trace_id::TraceId;

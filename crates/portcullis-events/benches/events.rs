@@ -33,6 +33,8 @@ fn ctx(auth: AuthContext) -> CallContext {
         request_id: RequestIdGenerator::new(7).next_id(),
         client_addr: "203.0.113.9:54321".parse().expect("valid address"),
         tls: true,
+        local_port: 443,
+        trace_id: portcullis_core::TraceId::default(),
         route_key: Arc::from("POST /pets/{id}"),
         params: Params(vec![Param { name: Arc::from("id"), raw: "42".into(), decoded: "42".into() }]),
         received_at: SystemTime::now(),

@@ -142,6 +142,8 @@ mod tests {
             request_id: RequestIdGenerator::new(1).next_id(),
             client_addr: "192.0.2.9:5555".parse().unwrap(),
             tls: false,
+            local_port: 80,
+            trace_id: portcullis_core::TraceId::default(),
             route_key: Arc::from("GET /orders/{id}"),
             params: Params(vec![Param { name: Arc::from("id"), raw: "a%20b".into(), decoded: "a b".into() }]),
             received_at: std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_123),

@@ -205,6 +205,8 @@ fn ctx(params: &[(&str, &str)]) -> CallContext {
         request_id: RequestIdGenerator::new(1).next_id(),
         client_addr: "192.0.2.1:5555".parse().unwrap(),
         tls: false,
+        local_port: 80,
+        trace_id: portcullis_core::TraceId::default(),
         route_key: "GET /x".into(),
         params: Params(
             params

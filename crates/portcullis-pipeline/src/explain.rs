@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use http::request::Parts;
 use portcullis_authz::{Denial, Sibling, Step, Trace};
-use portcullis_core::{AuthContext, CallContext, RequestIdGenerator};
+use portcullis_core::{AuthContext, CallContext, RequestIdGenerator, TraceId};
 
 use crate::access_log::AccessRecord;
 use crate::plan::{Access, Snapshot};
@@ -55,13 +55,18 @@ pub async fn explain(snapshot: &Snapshot, mut parts: Parts, siblings: Vec<Siblin
     };
     let request_id = RequestIdGenerator::new(u64::from(std::process::id())).next_id();
     let client_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let received_at = SystemTime::now();
     let mut ctx = CallContext {
         request_id,
+        trace_id: TraceId::for_request(&parts.headers, request_id, received_at),
         client_addr,
         tls: false,
+        // No connection: the request is explained as a plain-HTTP client on the default port
+        // would send it.
+        local_port: 80,
         route_key: Arc::clone(&plan.key),
         params,
-        received_at: SystemTime::now(),
+        received_at,
         auth: AuthContext::None,
     };
     let mut record = AccessRecord::start(

@@ -372,6 +372,8 @@ mod tests {
             request_id: RequestIdGenerator::new(7).next_id(),
             client_addr: "192.0.2.9:5555".parse::<SocketAddr>().unwrap(),
             tls: false,
+            local_port: 80,
+            trace_id: portcullis_core::TraceId::default(),
             route_key: Arc::from("GET /orders/{id}"),
             params: Params(vec![Param {
                 name: Arc::from("id"),

@@ -22,7 +22,7 @@ use http::{Request, Response, Version};
 use http_body::Body as HttpBody;
 use http_body_util::{BodyExt, Limited};
 use portcullis_authz::Trace;
-use portcullis_core::{AuthContext, Body, BoxError, CallContext, RequestIdGenerator};
+use portcullis_core::{AuthContext, Body, BoxError, CallContext, RequestIdGenerator, TraceId};
 
 use crate::access_log::{AccessLogSink, AccessRecord, LoggedBody, Wants};
 use crate::listener::ConnMeta;
@@ -127,8 +127,10 @@ impl Gateway {
         flow.plan = Some(Arc::clone(&plan));
         let mut ctx = CallContext {
             request_id: record.request_id,
+            trace_id: TraceId::for_request(&parts.headers, record.request_id, record.received_at),
             client_addr: conn.client_addr,
             tls: conn.tls,
+            local_port: conn.local_port,
             route_key: Arc::clone(&plan.key),
             params,
             received_at: record.received_at,

@@ -52,6 +52,8 @@ fn request() -> (http::request::Parts, CallContext) {
         request_id: RequestIdGenerator::new(1).next_id(),
         client_addr: addr,
         tls: false,
+        local_port: 80,
+        trace_id: portcullis_core::TraceId::default(),
         route_key: Arc::from("GET /pets/{id}"),
         params: Params(vec![Param { name: Arc::from("id"), raw: "42".into(), decoded: "42".into() }]),
         received_at: SystemTime::now(),

@@ -57,6 +57,8 @@ fn req(method: &str, uri: &str, headers: &[(&str, &str)], auth: AuthContext) -> 
         request_id: RequestIdGenerator::new(1).next_id(),
         client_addr: addr,
         tls: false,
+        local_port: 80,
+        trace_id: portcullis_core::TraceId::default(),
         route_key: Arc::from("GET /pets/{id}"),
         params: Params(vec![Param {
             name: Arc::from("id"),

@@ -117,6 +117,8 @@ fn ctx(route_key: &str) -> CallContext {
         request_id: RequestIdGenerator::new(1).next_id(),
         client_addr: "127.0.0.1:4000".parse::<SocketAddr>().unwrap(),
         tls: false,
+        local_port: 80,
+        trace_id: portcullis_core::TraceId::default(),
         route_key: route_key.into(),
         params: Default::default(),
         received_at: SystemTime::now(),

@@ -18,6 +18,8 @@ fn ctx() -> CallContext {
         request_id: RequestIdGenerator::new(7).next_id(),
         client_addr: "203.0.113.9:55000".parse::<SocketAddr>().unwrap(),
         tls: false,
+        local_port: 80,
+        trace_id: portcullis_core::TraceId::default(),
         route_key: "GET /pets/{id}".into(),
         params: Params(vec![Param { name: "id".into(), raw: "7".into(), decoded: "7".into() }]),
         received_at: UNIX_EPOCH + Duration::from_millis(1_583_349_317_135),

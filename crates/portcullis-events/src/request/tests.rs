@@ -13,6 +13,8 @@ fn ctx(route_key: &str, params: &[(&str, &str)], auth: AuthContext) -> CallConte
         request_id: RequestIdGenerator::new(7).next_id(),
         client_addr: "203.0.113.9:55000".parse::<SocketAddr>().unwrap(),
         tls: false,
+        local_port: 80,
+        trace_id: portcullis_core::TraceId::default(),
         route_key: route_key.into(),
         params: Params(
             params

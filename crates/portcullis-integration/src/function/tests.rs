@@ -43,6 +43,8 @@ fn ctx(route_key: &str, auth: AuthContext) -> CallContext {
         request_id: RequestIdGenerator::new(1).next_id(),
         client_addr: "127.0.0.1:40000".parse().unwrap(),
         tls: false,
+        local_port: 80,
+        trace_id: portcullis_core::TraceId::default(),
         route_key: route_key.into(),
         params: Params::default(),
         received_at: SystemTime::now(),
