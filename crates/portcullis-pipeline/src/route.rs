@@ -40,6 +40,16 @@ pub fn request(
 ) -> Result<(Arc<RoutePlan>, Params), RouteError> {
     // Not under the stage: AWS's 404, as for a stage that does not exist.
     let path = snapshot.api.strip_stage(path).ok_or(RouteError::NotFound)?;
+    // API Gateway decodes a path twice before handing it on and answers 400 when the second
+    // decoding fails (`percent%25done`; docs/aws-compatibility.md#routes-and-route-selection):
+    // refused here, before routing, like the paths the router cannot decode once. Only an
+    // encoded `%` can make the second decoding fail, so other paths skip the check.
+    if path.contains("%25")
+        && let Err(error) = portcullis_route::integration_path(path)
+    {
+        tracing::debug!(%error, "refused request path");
+        return Err(RouteError::BadPath(error));
+    }
     match snapshot.routes.find(method, path) {
         Ok(Some(matched)) => Ok((Arc::clone(matched.value), matched.params)),
         Ok(None) => Err(RouteError::NotFound),
@@ -94,4 +104,36 @@ fn nearest(snapshot: &Snapshot, method: &Method, path: &str) -> Vec<String> {
         .collect();
     scored.sort();
     scored.into_iter().take(NEAREST).map(|(_, _, key)| key).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use portcullis_route::RouteTableBuilder;
+
+    use super::*;
+    use crate::plan::RequestLimits;
+
+    #[test]
+    fn an_encoded_percent_that_starts_no_escape_is_refused_before_routing() {
+        let snapshot = Snapshot {
+            routes: RouteTableBuilder::new().build(),
+            limits: RequestLimits { max_body: 1024, max_header_bytes: 1024 },
+            debug_headers: false,
+            api: Default::default(),
+            cors: None,
+            has_cors: false,
+            preflight_mode: Default::default(),
+            throttle: None,
+        };
+        let refused = request(&snapshot, &Method::GET, "/capture/percent%25done").map(|_| ());
+        assert_eq!(refused, Err(RouteError::BadPath(PathError::BadEncodedPercent)));
+        // Decodable twice (`%2525` is `%`), or cut off at a decoded `?` first: routed (a miss).
+        for path in ["/capture/literal%2525value", "/cut%3F%25zz"] {
+            assert_eq!(
+                request(&snapshot, &Method::GET, path).map(|_| ()),
+                Err(RouteError::NotFound),
+                "{path}"
+            );
+        }
+    }
 }

@@ -159,6 +159,11 @@ pub enum PathError {
     /// A segment whose percent-decoded bytes are not UTF-8.
     #[error("request path does not decode to UTF-8")]
     NotUtf8,
+    /// A `%` that arrived encoded (`%25`) and, once decoded, starts no escape
+    /// (`percent%25done`): API Gateway decodes a path twice and refuses such a path with 400
+    /// (see [`crate::integration_path`]).
+    #[error("request path has an encoded '%' that starts no escape once decoded")]
+    BadEncodedPercent,
     /// A `.` or `..` segment, raw or percent-encoded (`%2e`, `.%2E`).
     #[error("request path contains a '.' or '..' segment")]
     DotSegment,

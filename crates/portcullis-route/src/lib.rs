@@ -89,7 +89,7 @@ mod tests;
 
 pub use error::{DuplicateRoute, PathError, RouteKeyError, RouteKeyErrorKind};
 pub use key::{KNOWN_METHODS, MethodSel, RouteKey};
-pub use path::{MAX_SEGMENTS, PathTemplate, Segment};
+pub use path::{MAX_SEGMENTS, PathTemplate, Segment, integration_path};
 pub use table::{Match, RouteTable, RouteTableBuilder};
 
 use std::sync::Arc;

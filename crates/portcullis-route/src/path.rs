@@ -6,6 +6,7 @@
 //! slash `[UNDOC]`, we keep it significant). Literal segments are compared after percent-decoding,
 //! on both sides, so a `%2F` inside a segment stays inside that segment.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
@@ -235,6 +236,46 @@ pub(crate) fn decode(raw: &str) -> Result<String, PathError> {
     let mut out = Vec::with_capacity(raw.len());
     decode_into(raw.as_bytes(), |b| out.push(b))?;
     String::from_utf8(out).map_err(|_| PathError::NotUtf8)
+}
+
+/// The request path as API Gateway hands it to integrations: `rawPath` and
+/// `requestContext.http.path` of payload 2.0, `path` of payload 1.0
+/// (docs/aws-compatibility.md#payload-20-request-event). Live captures of HTTP APIs show three
+/// steps, reproduced here:
+///
+/// 1. the path is percent-decoded (`space%20value` → `space value`, `slash%2Fvalue` →
+///    `slash/value`, `%23` → `#`);
+/// 2. a `?` that decoding produced ends the path (`question%3Fvalue` → `question`: AWS parses
+///    the decoded text as a request target again);
+/// 3. what is left is percent-decoded a second time (`%252F` → `/`, `%2525` → `%`), and a `%`
+///    that then starts no escape (`percent%25done`) makes AWS refuse the request with 400:
+///    [`PathError::BadEncodedPercent`], as is a second decoding that is not UTF-8.
+///
+/// Borrowed, without work beyond one scan, when the path has no `%`. Routing itself decodes
+/// once (`%252F` stays the segment text `%2F`), so a route never matches differently from how
+/// it did; only what the integration reads changes.
+///
+/// # Errors
+/// [`PathError::BadPercentEncoding`] or [`PathError::NotUtf8`] for the first decoding (the
+/// router refuses those paths too), [`PathError::BadEncodedPercent`] or [`PathError::NotUtf8`]
+/// for the second.
+pub fn integration_path(raw: &str) -> Result<Cow<'_, str>, PathError> {
+    if !raw.contains('%') {
+        return Ok(Cow::Borrowed(raw));
+    }
+    let mut once = Vec::with_capacity(raw.len());
+    decode_into(raw.as_bytes(), |b| once.push(b))?;
+    if let Some(query) = once.iter().position(|&b| b == b'?') {
+        once.truncate(query);
+    }
+    let twice = if once.contains(&b'%') {
+        let mut twice = Vec::with_capacity(once.len());
+        decode_into(&once, |b| twice.push(b)).map_err(|_| PathError::BadEncodedPercent)?;
+        twice
+    } else {
+        once
+    };
+    String::from_utf8(twice).map(Cow::Owned).map_err(|_| PathError::NotUtf8)
 }
 
 /// Size of the on-stack buffer that holds the decoded path; longer paths with escapes fall back

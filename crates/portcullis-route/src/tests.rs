@@ -504,3 +504,30 @@ fn a_table_stores_each_distinct_name_once() {
         assert!(k == g && !std::sync::Arc::ptr_eq(k, g), "{k}: a copy of its own");
     }
 }
+
+/// The path integrations read, against the live HTTP API captures (sent path → `rawPath`, or
+/// refused): decoded, cut at a decoded `?`, decoded a second time.
+#[test]
+fn integration_path_decodes_as_the_http_api_captures_show() {
+    use crate::integration_path;
+    let cases: &[(&str, Result<&str, PathError>)] = &[
+        ("/capture/plain", Ok("/capture/plain")),
+        ("/capture/space%20value", Ok("/capture/space value")),
+        ("/capture/question%3Fvalue", Ok("/capture/question")),
+        ("/capture/percent%25done", Err(PathError::BadEncodedPercent)),
+        ("/capture/hash%23value", Ok("/capture/hash#value")),
+        ("/capture/slash%2Fvalue", Ok("/capture/slash/value")),
+        ("/capture/unicode-%CE%BB-%E4%B8%96%E7%95%8C", Ok("/capture/unicode-λ-世界")),
+        ("/capture/literal%252Fvalue", Ok("/capture/literal/value")),
+        ("/capture/literal%253Fvalue", Ok("/capture/literal?value")),
+        ("/capture/literal%2525value", Ok("/capture/literal%value")),
+        ("/pets/caf%C3%A9%20x", Ok("/pets/café x")),
+        ("/cut%3F%25zz", Ok("/cut")),
+        ("/a/%zz", Err(PathError::BadPercentEncoding)),
+        ("/a/%25FF", Err(PathError::NotUtf8)),
+    ];
+    for (sent, expected) in cases {
+        assert_eq!(integration_path(sent).as_deref().map_err(|e| *e), *expected, "{sent}");
+    }
+    assert!(matches!(integration_path("/no/escapes"), Ok(std::borrow::Cow::Borrowed(_))));
+}

@@ -120,7 +120,8 @@ async fn a_miss_is_awss_404_with_json_body_and_request_id() {
 async fn dot_segments_and_bad_encoding_are_refused_not_routed() {
     let gw = Gw::start("routes:\n  ANY /{proxy+}: {respond: {body: any}}\n");
     let client = TestClient::http1();
-    for path in ["/a/../b", "/a/%2e%2e/b", "/a/./b", "/a/%zz"] {
+    // `percent%25done`: API Gateway decodes paths twice and refuses what it cannot decode.
+    for path in ["/a/../b", "/a/%2e%2e/b", "/a/./b", "/a/%zz", "/a/percent%25done"] {
         let reply = client.get(&gw.url(path)).await;
         assert_eq!(reply.status, 400, "{path}: {}", reply.text());
         assert_eq!(reply.text(), r#"{"message":"Bad Request"}"#);
