@@ -20,8 +20,9 @@ use crate::json::Object;
 /// Everything an event is built from. The pipeline owns all of it; the builders only borrow.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestFacts<'a> {
-    /// The request head as the client sent it. `uri.path()` becomes `rawPath`, so it must be the
-    /// full path the client used, including the `/{stage}` prefix of a named stage
+    /// The request head as the client sent it. `uri.path()`, decoded as API Gateway decodes it
+    /// ([`portcullis_route::integration_path`]), becomes `rawPath`, so it must be the full path
+    /// the client used, including the `/{stage}` prefix of a named stage
     /// (docs/aws-compatibility.md#stages-and-stage-variables).
     pub parts: &'a http::request::Parts,
     /// The whole request body (the integration collects it; at most 6 MB,
@@ -111,7 +112,7 @@ pub fn request_v2(facts: &RequestFacts<'_>) -> Result<Vec<u8>, EventError> {
 pub(crate) fn write_v2(facts: &RequestFacts<'_>, kind: V2Kind<'_>) -> Result<Vec<u8>, EventError> {
     let parts = facts.parts;
     let ctx = facts.ctx;
-    let path = parts.uri.path();
+    let path = event_path(&parts.uri);
     let raw_query = parts.uri.query().unwrap_or("");
     let source_ip = ip_text(ctx.client_addr.ip());
     let integration = matches!(kind, V2Kind::Integration);
@@ -126,7 +127,7 @@ pub(crate) fn write_v2(facts: &RequestFacts<'_>, kind: V2Kind<'_>) -> Result<Vec
     }
     event.str("version", "2.0");
     event.str("routeKey", &ctx.route_key);
-    event.str("rawPath", path);
+    event.str("rawPath", &path);
     event.str("rawQueryString", raw_query);
     let cookie_list = cookies(&parts.headers);
     if !cookie_list.is_empty() {
@@ -162,7 +163,7 @@ pub(crate) fn write_v2(facts: &RequestFacts<'_>, kind: V2Kind<'_>) -> Result<Vec
         {
             let mut http = Object::new(context.key("http"));
             http.str("method", parts.method.as_str());
-            http.str("path", path);
+            http.str("path", &path);
             http.str("protocol", "HTTP/1.1");
             http.str("sourceIp", &source_ip);
             http.str("userAgent", header_str(&parts.headers, USER_AGENT.as_str()));
@@ -251,8 +252,8 @@ fn ip_text(ip: IpAddr) -> String {
 #[serde(rename_all = "camelCase")]
 struct RequestV1<'a> {
     version: &'static str,
-    resource: &'a str,
-    path: &'a str,
+    resource: Cow<'a, str>,
+    path: Cow<'a, str>,
     http_method: &'a str,
     headers: BTreeMap<String, String>,
     multi_value_headers: BTreeMap<String, Vec<String>>,
@@ -276,13 +277,13 @@ struct ContextV1<'a> {
     extended_request_id: &'a str,
     http_method: &'a str,
     identity: IdentityV1<'a>,
-    path: &'a str,
+    path: Cow<'a, str>,
     protocol: &'static str,
     request_id: &'a str,
     request_time: String,
     request_time_epoch: u64,
     resource_id: &'a str,
-    resource_path: &'a str,
+    resource_path: Cow<'a, str>,
     stage: &'a str,
 }
 
@@ -328,7 +329,7 @@ pub(crate) fn value_v1(facts: &RequestFacts<'_>) -> Result<Value, EventError> {
 fn event_v1<'a>(facts: &RequestFacts<'a>) -> RequestV1<'a> {
     let parts = facts.parts;
     let ctx = facts.ctx;
-    let path = parts.uri.path();
+    let path = event_path(&parts.uri);
     let mut multi_headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, value) in &parts.headers {
         multi_headers
@@ -348,13 +349,13 @@ fn event_v1<'a>(facts: &RequestFacts<'a>) -> RequestV1<'a> {
     let (body, is_base64_encoded) = encode_body(facts.body, &parts.headers);
     let domain = domain_name(facts);
     let resource = match ctx.route_key.split_once(' ') {
-        Some((_method, template)) => template,
-        None => path,
+        Some((_method, template)) => Cow::Borrowed(template),
+        None => path.clone(),
     };
     RequestV1 {
         version: "1.0",
-        resource,
-        path,
+        resource: resource.clone(),
+        path: path.clone(),
         http_method: parts.method.as_str(),
         headers,
         multi_value_headers: multi_headers,
@@ -436,6 +437,15 @@ fn authorizer_v1(auth: &AuthContext) -> Map<String, Value> {
         }
     }
     out
+}
+
+/// The path an event carries: percent-decoded as API Gateway decodes it
+/// ([`portcullis_route::integration_path`]: once, cut at a decoded `?`, once more). A path that
+/// cannot be decoded so never gets here through the pipeline (the route stage refuses it with
+/// 400); anything else that builds an event gets the path as sent.
+fn event_path(uri: &http::Uri) -> Cow<'_, str> {
+    let raw = uri.path();
+    portcullis_route::integration_path(raw).unwrap_or(Cow::Borrowed(raw))
 }
 
 // === shared pieces (also for the Lambda authorizer events of

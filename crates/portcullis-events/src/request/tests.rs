@@ -445,3 +445,36 @@ fn ip_text_matches_display_for_both_families() {
         assert_eq!(ip_text(ip), ip.to_string());
     }
 }
+
+// === fidelity with live HTTP API captures ===
+
+/// `rawPath` and `http.path` are percent-decoded as API Gateway hands them on: decoded, cut at
+/// a decoded `?`, decoded again (`%252F` is `/`); the query is untouched.
+#[test]
+fn v2_paths_are_decoded_as_aws_decodes_them() {
+    let cases = [
+        ("/pets/caf%C3%A9%20x", "/pets/café x"),
+        ("/capture/slash%2Fvalue", "/capture/slash/value"),
+        ("/capture/question%3Fvalue", "/capture/question"),
+        ("/capture/literal%252Fvalue", "/capture/literal/value"),
+        ("/capture/hash%23value", "/capture/hash#value"),
+    ];
+    for (sent, expected) in cases {
+        let p = parts("GET", &format!("{sent}?q=a%20b"), &[]);
+        let event = v2(&p, b"", &ctx("$default", &[], AuthContext::None));
+        assert_eq!(event["rawPath"], expected, "{sent}");
+        assert_eq!(event["requestContext"]["http"]["path"], expected, "{sent}");
+        assert_eq!(event["rawQueryString"], "q=a%20b");
+    }
+}
+
+/// Payload 1.0 `path` and `requestContext.path` are decoded the same way (the gateway decodes
+/// the path before either event is built); `resource` of `$default` is that path.
+#[test]
+fn v1_paths_are_decoded_as_aws_decodes_them() {
+    let p = parts("GET", "/pets/caf%C3%A9%20x", &[]);
+    let event = v1(&p, b"", &ctx("$default", &[], AuthContext::None));
+    assert_eq!(event["path"], "/pets/café x");
+    assert_eq!(event["requestContext"]["path"], "/pets/café x");
+    assert_eq!(event["resource"], "/pets/café x");
+}
