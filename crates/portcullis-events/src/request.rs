@@ -590,33 +590,39 @@ pub(crate) fn domain_prefix(domain: &str) -> &str {
     host.split('.').next().unwrap_or(host)
 }
 
-/// Content types the AWS emulator treats as binary
-/// (docs/aws-compatibility.md#payload-20-request-event, [UNDOC] on AWS itself).
-fn is_binary_content_type(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence.starts_with("image/")
-        || essence.starts_with("audio/")
-        || essence.starts_with("video/")
-        || matches!(
-            essence.as_str(),
-            "application/octet-stream"
-                | "application/zip"
-                | "application/pdf"
-                | "application/wasm"
-                | "application/x-protobuf"
-        )
+/// Whether API Gateway hands a body of this content type on as text: `text/*`,
+/// `application/json`, `application/xml`, `application/javascript`, and the `+json`/`+xml`
+/// application types (`application/problem+json`); parameters and case do not matter. Everything
+/// else travels base64, a form post or a missing content type too
+/// (docs/aws-compatibility.md#payload-20-request-event: observed on the live service, not
+/// documented). Compared in place, without lower-casing a copy.
+fn is_text_content_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    let Some((kind, subtype)) = essence.split_once('/') else { return false };
+    if kind.eq_ignore_ascii_case("text") {
+        return !subtype.is_empty();
+    }
+    let ends_with = |suffix: &str| {
+        subtype.len() > suffix.len()
+            && subtype.get(subtype.len() - suffix.len()..).is_some_and(|end| end.eq_ignore_ascii_case(suffix))
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (["json", "xml", "javascript"].iter().any(|t| subtype.eq_ignore_ascii_case(t))
+            || ends_with("+json")
+            || ends_with("+xml"))
 }
 
-/// `(body, isBase64Encoded)`: `None` for an empty body; base64 when the bytes are not UTF-8 or
-/// the content type is one the AWS emulator treats as binary.
+/// `(body, isBase64Encoded)`: `None` for an empty body; text only for the content types
+/// [`is_text_content_type`] names and bytes that are UTF-8, base64 otherwise. Payload 1.0 on an
+/// HTTP API follows the same rule: HTTP APIs have no binary media types setting, so the choice
+/// does not depend on the payload version.
 fn encode_body<'a>(body: &'a [u8], headers: &HeaderMap) -> (Option<Cow<'a, str>>, bool) {
     if body.is_empty() {
         return (None, false);
     }
-    let binary_type =
-        headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(is_binary_content_type);
+    let text_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(is_text_content_type);
     match std::str::from_utf8(body) {
-        Ok(text) if !binary_type => (Some(Cow::Borrowed(text)), false),
+        Ok(text) if text_type => (Some(Cow::Borrowed(text)), false),
         _ => (Some(Cow::Owned(STANDARD.encode(body))), true),
     }
 }

@@ -71,6 +71,7 @@ fn v2_event_has_every_documented_field() {
         "/pets/42?a=1&b=x%20y&a=2&flag&plus=c+d",
         &[
             ("host", "api1.execute-api.us-east-1.amazonaws.com"),
+            ("content-type", "application/json"),
             ("user-agent", "curl/8"),
             ("x-dup", "one"),
             ("x-dup", "two"),
@@ -87,6 +88,7 @@ fn v2_event_has_every_documented_field() {
         "rawQueryString": "a=1&b=x%20y&a=2&flag&plus=c+d",
         "cookies": ["sid=abc", "theme=dark", "last=1"],
         "headers": {
+            "content-type": "application/json",
             "host": "api1.execute-api.us-east-1.amazonaws.com",
             "user-agent": "curl/8",
             "x-dup": "one,two",
@@ -195,7 +197,13 @@ fn v1_event_matches_the_documented_shape() {
     let parts = parts(
         "GET",
         "/my/path?parameter1=value1&parameter1=value2&parameter2=value",
-        &[("header1", "value1"), ("header2", "value1"), ("header2", "value2"), ("user-agent", "ua")],
+        &[
+            ("header1", "value1"),
+            ("header2", "value1"),
+            ("header2", "value2"),
+            ("user-agent", "ua"),
+            ("content-type", "text/plain"),
+        ],
     );
     let event = v1(&parts, b"Hello from Lambda!", &ctx("GET /my/path", &[], AuthContext::None));
     let expected = json!({
@@ -203,9 +211,9 @@ fn v1_event_matches_the_documented_shape() {
         "resource": "/my/path",
         "path": "/my/path",
         "httpMethod": "GET",
-        "headers": {"header1": "value1", "header2": "value2", "user-agent": "ua",
+        "headers": {"content-type": "text/plain", "header1": "value1", "header2": "value2", "user-agent": "ua",
             "x-forwarded-for": "203.0.113.9", "x-forwarded-port": "80", "x-forwarded-proto": "http"},
-        "multiValueHeaders": {"header1": ["value1"], "header2": ["value1", "value2"], "user-agent": ["ua"],
+        "multiValueHeaders": {"content-type": ["text/plain"], "header1": ["value1"], "header2": ["value1", "value2"], "user-agent": ["ua"],
             "x-forwarded-for": ["203.0.113.9"], "x-forwarded-port": ["80"], "x-forwarded-proto": ["http"]},
         "queryStringParameters": {"parameter1": "value2", "parameter2": "value"},
         "multiValueQueryStringParameters": {"parameter1": ["value1", "value2"], "parameter2": ["value"]},
@@ -325,7 +333,7 @@ fn v2_events_deserialize_as_aws_lambda_events_types() {
 #[test]
 fn v1_events_deserialize_as_aws_lambda_events_types() {
     use aws_lambda_events::apigw::ApiGatewayProxyRequest;
-    let parts = parts("POST", "/a/b?q=1&q=2", &[("x-m", "1"), ("x-m", "2")]);
+    let parts = parts("POST", "/a/b?q=1&q=2", &[("x-m", "1"), ("x-m", "2"), ("content-type", "text/plain")]);
     let bytes = {
         let c = ctx("ANY /a/{proxy+}", &[("proxy", "b")], AuthContext::None);
         let facts = RequestFacts {
@@ -477,4 +485,47 @@ fn v1_paths_are_decoded_as_aws_decodes_them() {
     assert_eq!(event["path"], "/pets/café x");
     assert_eq!(event["requestContext"]["path"], "/pets/café x");
     assert_eq!(event["resource"], "/pets/café x");
+}
+
+/// Only JSON, XML, JavaScript and `text/*` bodies travel as text; everything else, a missing
+/// content type and form posts included, is base64 (2.0 and 1.0 alike).
+#[test]
+fn only_text_json_xml_and_javascript_bodies_are_sent_as_text() {
+    let text = [
+        "text/plain",
+        "text/html; charset=utf-8",
+        "TEXT/CSV",
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON",
+        "application/xml",
+        "application/javascript",
+        "application/problem+json",
+        "application/atom+xml",
+        "application/vnd.api+json; charset=utf-8",
+    ];
+    let base64 = [
+        None,
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        Some("application/octet-stream"),
+        Some("application/yaml"),
+        Some("application/jsonl"),
+        Some("application/json-seq"),
+        Some("image/svg+xml"),
+        Some(""),
+    ];
+    let cases = text.iter().map(|t| (Some(*t), false)).chain(base64.iter().map(|t| (*t, true)));
+    for (content_type, encoded) in cases {
+        let headers: Vec<_> = content_type.map(|t| ("content-type", t)).into_iter().collect();
+        let p = parts("POST", "/", &headers);
+        for event in [
+            v2(&p, b"a=1&b=2", &ctx("$default", &[], AuthContext::None)),
+            v1(&p, b"a=1&b=2", &ctx("$default", &[], AuthContext::None)),
+        ] {
+            assert_eq!(event["isBase64Encoded"], encoded, "{content_type:?}");
+            let body = if encoded { "YT0xJmI9Mg==" } else { "a=1&b=2" };
+            assert_eq!(event["body"], body, "{content_type:?}");
+        }
+    }
 }
