@@ -59,7 +59,7 @@ pub fn request_authorizer_v1(
 /// The HTTP API REQUEST event, payload 2.0 (docs/aws-compatibility.md#lambda-authorizer-events):
 /// the 2.0 request event without `body` and `isBase64Encoded` (and without
 /// `requestContext.authorizer`), plus `type`, `routeArn` and `identitySource` (the resolved values,
-/// in configuration order).
+/// in configuration order; `null`, not `[]`, when the authorizer has no identity sources).
 ///
 /// # Errors
 /// [`EventError::Encode`] if JSON encoding fails.

@@ -71,6 +71,10 @@ impl<'o> Object<'o> {
         string(out, value);
     }
 
+    pub(crate) fn null(&mut self, key: &str) {
+        self.key(key).extend_from_slice(b"null");
+    }
+
     pub(crate) fn bool(&mut self, key: &str, value: bool) {
         let out = self.key(key);
         out.extend_from_slice(if value { b"true" } else { b"false" });

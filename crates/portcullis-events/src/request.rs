@@ -88,7 +88,8 @@ pub(crate) enum V2Kind<'a> {
     Integration,
     /// The REQUEST 2.0 authorizer event (docs/aws-compatibility.md#lambda-authorizer-events): the
     /// integration event without `body`, `isBase64Encoded` and `requestContext.authorizer`, plus
-    /// `type`, `routeArn` and `identitySource` (the resolved values, in configuration order).
+    /// `type`, `routeArn` and `identitySource` (the resolved values, in configuration order;
+    /// `null` when there are none).
     Authorizer { route_arn: &'a str, identity_source: &'a [String] },
 }
 
@@ -123,7 +124,13 @@ pub(crate) fn write_v2(facts: &RequestFacts<'_>, kind: V2Kind<'_>) -> Result<Vec
     if let V2Kind::Authorizer { route_arn, identity_source } = kind {
         event.str("type", "REQUEST");
         event.str("routeArn", route_arn);
-        event.str_array("identitySource", identity_source);
+        // No identity sources configured: AWS sends `null`, not an empty array
+        // (docs/aws-compatibility.md#lambda-authorizer-events).
+        if identity_source.is_empty() {
+            event.null("identitySource");
+        } else {
+            event.str_array("identitySource", identity_source);
+        }
     }
     event.str("version", "2.0");
     event.str("routeKey", &ctx.route_key);

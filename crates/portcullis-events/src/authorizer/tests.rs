@@ -135,3 +135,14 @@ fn request_v1_event_joins_identity_values_and_has_method_arn() {
     assert_eq!(typed.method_arn.as_deref(), Some(ARN));
     assert_eq!(typed.identity_source.as_deref(), Some("Bearer abc,t1"));
 }
+
+/// With no identity sources configured, AWS sends `"identitySource": null`, not `[]`.
+#[test]
+fn request_v2_event_without_identity_sources_has_a_null_identity_source() {
+    let (parts, ctx) = (parts(), ctx());
+    let bytes = request_authorizer_v2(&facts(&parts, &ctx, &[]), ARN, &[]).unwrap();
+    let event: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(event.get("identitySource"), Some(&Value::Null), "{event}");
+    let typed: ApiGatewayV2CustomAuthorizerV2Request = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(typed.identity_source, None);
+}
