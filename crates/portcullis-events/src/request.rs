@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
-use http::header::{CONTENT_TYPE, COOKIE, HOST, USER_AGENT};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, TRANSFER_ENCODING, USER_AGENT};
 use portcullis_core::{AuthContext, CallContext};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -204,23 +204,22 @@ pub(crate) fn write_v2(facts: &RequestFacts<'_>, kind: V2Kind<'_>) -> Result<Vec
 }
 
 /// The 2.0 `headers` map: one member per name, repeats joined with `,`, `cookie` left out and
-/// the `x-forwarded-*` headers API Gateway sets
-/// (docs/aws-compatibility.md#payload-20-request-event) in place of client-sent ones; sorted by
+/// the headers API Gateway sets ([`gateway_headers`]) in place of client-sent ones; sorted by
 /// name.
 fn headers_v2<'h>(facts: &RequestFacts<'h>, source_ip: &str) -> Vec<(&'h str, Cow<'h, str>)> {
     let headers = &facts.parts.headers;
-    let forwarded = forwarded_headers(facts, source_ip);
-    let mut out = Vec::with_capacity(headers.keys_len() + forwarded.len());
+    let gateway = gateway_headers(facts, source_ip);
+    let mut out = Vec::with_capacity(headers.keys_len() + gateway.len());
     for name in headers.keys() {
         let name = name.as_str();
-        if name == COOKIE.as_str() || forwarded.iter().any(|(f, _)| *f == name) {
+        if name == COOKIE.as_str() || gateway.iter().any(|(g, value)| *g == name && value.is_some()) {
             continue;
         }
         if let Some(value) = header_value(headers, name) {
             out.push((name, value));
         }
     }
-    out.extend(forwarded);
+    out.extend(gateway.into_iter().filter_map(|(name, value)| Some((name, value?))));
     out.sort_unstable_by(|a, b| a.0.cmp(b.0));
     out
 }
@@ -345,8 +344,10 @@ fn event_v1<'a>(facts: &RequestFacts<'a>) -> RequestV1<'a> {
             .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
     }
     let source_ip = ip_text(ctx.client_addr.ip());
-    for (name, value) in forwarded_headers(facts, &source_ip) {
-        multi_headers.insert(name.to_owned(), vec![value.into_owned()]);
+    for (name, value) in gateway_headers(facts, &source_ip) {
+        if let Some(value) = value {
+            multi_headers.insert(name.to_owned(), vec![value.into_owned()]);
+        }
     }
     let headers =
         multi_headers.iter().filter_map(|(k, v)| v.last().map(|last| (k.clone(), last.clone()))).collect();
@@ -538,32 +539,66 @@ pub fn form_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(&plus_as_space).decode_utf8_lossy().into_owned()
 }
 
-/// The `x-forwarded-*` headers API Gateway adds to what it hands the integration
-/// (docs/aws-compatibility.md#payload-20-request-event, observed in real events): the source IP
-/// appended to any client-sent `x-forwarded-for` (with `", "`, as proxies append), and
-/// `x-forwarded-proto` / `x-forwarded-port` describing the client's connection (port from `Host`,
-/// else 443/80), replacing client-sent values.
-fn forwarded_headers(facts: &RequestFacts<'_>, source_ip: &str) -> [(&'static str, Cow<'static, str>); 3] {
+/// The headers API Gateway sets on what it hands an integration or authorizer
+/// (docs/aws-compatibility.md#payload-20-request-event, observed in real events), by name. A
+/// value replaces what the client sent under that name; `None` leaves the client's header as it
+/// was (or absent):
+///
+/// - `content-length`: the client's, else the length of the body (also of one sent chunked), else
+///   `0` for a request without a body. An authorizer event is built without reading the body: a
+///   chunked upload (`transfer-encoding`) has no length there, and is left without one.
+/// - `host`: the client's `Host`, else the URI authority (an HTTP/2 client's `:authority`).
+/// - `x-amzn-trace-id`: the request's trace ([`portcullis_core::TraceId`]); a client's own
+///   well-formed trace header is kept as sent.
+/// - `x-forwarded-for`: the source IP appended to any client-sent value (with `", "`, as proxies
+///   append).
+/// - `x-forwarded-port`, `x-forwarded-proto`: the port the client connected to and its scheme,
+///   from the connection, never from `Host`.
+fn gateway_headers<'a>(
+    facts: &RequestFacts<'a>,
+    source_ip: &str,
+) -> [(&'static str, Option<Cow<'a, str>>); 6] {
     let ctx = facts.ctx;
+    let headers = &facts.parts.headers;
     let mut xff = String::new();
-    for sent in facts.parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()) {
+    for sent in headers.get_all(X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()) {
         xff.push_str(sent);
         xff.push_str(", ");
     }
     xff.push_str(source_ip);
-    let host = facts.parts.headers.get(HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let port = match host.rsplit_once(':') {
-        Some((_, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
-            Cow::Owned(port.to_owned())
-        }
-        _ => Cow::Borrowed(if ctx.tls { "443" } else { "80" }),
+    let port = match ctx.local_port {
+        80 => Cow::Borrowed("80"),
+        443 => Cow::Borrowed("443"),
+        port => Cow::Owned(itoa::Buffer::new().format(port).to_owned()),
     };
     let proto = if ctx.tls { "https" } else { "http" };
+    let trace = (!ctx.trace_id.is_from_client()).then(|| Cow::Borrowed(ctx.trace_id.header()));
+    let host = match headers.contains_key(HOST) {
+        true => None,
+        false => facts.parts.uri.authority().map(|authority| Cow::Borrowed(authority.as_str())),
+    };
     [
-        ("x-forwarded-for", Cow::Owned(xff)),
-        ("x-forwarded-port", port),
-        ("x-forwarded-proto", Cow::Borrowed(proto)),
+        (CONTENT_LENGTH.as_str(), content_length(facts)),
+        (HOST.as_str(), host),
+        (portcullis_core::TraceId::HEADER, trace),
+        (X_FORWARDED_FOR, Some(Cow::Owned(xff))),
+        ("x-forwarded-port", Some(port)),
+        ("x-forwarded-proto", Some(Cow::Borrowed(proto))),
     ]
+}
+
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
+/// The `content-length` the gateway writes, if it writes one (see [`gateway_headers`]).
+fn content_length<'a>(facts: &RequestFacts<'a>) -> Option<Cow<'a, str>> {
+    let headers = &facts.parts.headers;
+    if headers.contains_key(CONTENT_LENGTH) {
+        return None;
+    }
+    if !facts.body.is_empty() {
+        return Some(Cow::Owned(itoa::Buffer::new().format(facts.body.len()).to_owned()));
+    }
+    (!headers.contains_key(TRANSFER_ENCODING)).then_some(Cow::Borrowed("0"))
 }
 
 fn path_parameters(ctx: &CallContext) -> Option<BTreeMap<&str, &str>> {
@@ -578,22 +613,34 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> &'h str {
     headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
+/// `requestContext.domainName`: the configured domain, else the `Host` header, else the URI
+/// authority (an HTTP/2 client's `:authority`), always without a port (AWS: "the same as the
+/// incoming `Host` header", whose port an AWS endpoint never has: docs/aws-compatibility.md#payload-20-request-event).
 pub(crate) fn domain_name<'a>(facts: &RequestFacts<'a>) -> &'a str {
     if let Some(domain) = facts.domain {
         return domain;
     }
-    match facts.parts.headers.get(HOST).and_then(|v| v.to_str().ok()) {
+    let host = match facts.parts.headers.get(HOST).and_then(|v| v.to_str().ok()) {
         Some(host) => host,
         None => facts.parts.uri.authority().map(|a| a.as_str()).unwrap_or(""),
+    };
+    without_port(host)
+}
+
+/// `host` of `host:port`, `[v6]` of `[v6]:port`; anything else as it is.
+fn without_port(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority.find(']').and_then(|end| authority.get(..=end)).unwrap_or(authority);
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
     }
 }
 
-/// The first DNS label of the domain, port removed (`id` of `id.execute-api…`).
+/// The first DNS label of the domain (`id` of `id.execute-api…`).
 pub(crate) fn domain_prefix(domain: &str) -> &str {
-    let host = match domain.rsplit_once(':') {
-        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
-        _ => domain,
-    };
+    let host = without_port(domain);
     host.split('.').next().unwrap_or(host)
 }
 

@@ -8,13 +8,18 @@ use serde_json::{Value, json};
 
 use super::*;
 
+/// The trace every `ctx()` carries.
+const TRACE: &str = "Root=1-5e5ffe45-c17c48981e6fe71a31fb22e6";
+
 fn ctx(route_key: &str, params: &[(&str, &str)], auth: AuthContext) -> CallContext {
+    let request_id = RequestIdGenerator::new(7).next_id();
+    let received_at = UNIX_EPOCH + Duration::from_millis(1_583_349_317_135);
     CallContext {
-        request_id: RequestIdGenerator::new(7).next_id(),
+        request_id,
         client_addr: "203.0.113.9:55000".parse::<SocketAddr>().unwrap(),
         tls: false,
         local_port: 80,
-        trace_id: portcullis_core::TraceId::default(),
+        trace_id: portcullis_core::TraceId::derive(request_id, received_at),
         route_key: route_key.into(),
         params: Params(
             params
@@ -22,7 +27,7 @@ fn ctx(route_key: &str, params: &[(&str, &str)], auth: AuthContext) -> CallConte
                 .map(|(n, v)| Param { name: (*n).into(), raw: v.to_string(), decoded: v.to_string() })
                 .collect(),
         ),
-        received_at: UNIX_EPOCH + Duration::from_millis(1_583_349_317_135),
+        received_at,
         auth,
     }
 }
@@ -88,9 +93,11 @@ fn v2_event_has_every_documented_field() {
         "rawQueryString": "a=1&b=x%20y&a=2&flag&plus=c+d",
         "cookies": ["sid=abc", "theme=dark", "last=1"],
         "headers": {
+            "content-length": "7",
             "content-type": "application/json",
             "host": "api1.execute-api.us-east-1.amazonaws.com",
             "user-agent": "curl/8",
+            "x-amzn-trace-id": TRACE,
             "x-dup": "one,two",
             "x-forwarded-for": "203.0.113.9",
             "x-forwarded-port": "80",
@@ -211,9 +218,11 @@ fn v1_event_matches_the_documented_shape() {
         "resource": "/my/path",
         "path": "/my/path",
         "httpMethod": "GET",
-        "headers": {"content-type": "text/plain", "header1": "value1", "header2": "value2", "user-agent": "ua",
+        "headers": {"content-length": "18", "content-type": "text/plain", "header1": "value1", "header2": "value2",
+            "user-agent": "ua", "x-amzn-trace-id": TRACE,
             "x-forwarded-for": "203.0.113.9", "x-forwarded-port": "80", "x-forwarded-proto": "http"},
-        "multiValueHeaders": {"content-type": ["text/plain"], "header1": ["value1"], "header2": ["value1", "value2"], "user-agent": ["ua"],
+        "multiValueHeaders": {"content-length": ["18"], "content-type": ["text/plain"], "header1": ["value1"],
+            "header2": ["value1", "value2"], "user-agent": ["ua"], "x-amzn-trace-id": [TRACE],
             "x-forwarded-for": ["203.0.113.9"], "x-forwarded-port": ["80"], "x-forwarded-proto": ["http"]},
         "queryStringParameters": {"parameter1": "value2", "parameter2": "value"},
         "multiValueQueryStringParameters": {"parameter1": ["value1", "value2"], "parameter2": ["value"]},
@@ -395,7 +404,9 @@ fn v2_event_has_the_same_keys_as_the_published_sample() {
     assert_same_keys(&sample, &ours, "$");
     assert_eq!(ours["queryStringParameters"], sample["queryStringParameters"]);
     let mut headers = ours["headers"].as_object().unwrap().clone();
-    for added in ["x-forwarded-for", "x-forwarded-port", "x-forwarded-proto"] {
+    for added in
+        ["content-length", "x-amzn-trace-id", "x-forwarded-for", "x-forwarded-port", "x-forwarded-proto"]
+    {
         assert!(headers.remove(added).is_some(), "{added}");
     }
     assert_eq!(Value::Object(headers), sample["headers"]);
@@ -425,9 +436,10 @@ fn forwarded_headers_append_the_source_ip_and_describe_the_connection() {
     );
     let mut c = ctx("$default", &[], AuthContext::None);
     c.tls = true;
+    c.local_port = 9443;
     let event = v2(&parts, b"", &c);
     assert_eq!(event["headers"]["x-forwarded-for"], "198.51.100.1, 203.0.113.9");
-    assert_eq!(event["headers"]["x-forwarded-port"], "8443");
+    assert_eq!(event["headers"]["x-forwarded-port"], "9443", "the connection's port, not the one in Host");
     assert_eq!(event["headers"]["x-forwarded-proto"], "https");
 }
 
@@ -528,4 +540,97 @@ fn only_text_json_xml_and_javascript_bodies_are_sent_as_text() {
             assert_eq!(event["body"], body, "{content_type:?}");
         }
     }
+}
+
+fn facts_v2<'a>(parts: &'a http::request::Parts, body: &'a [u8], ctx: &'a CallContext) -> RequestFacts<'a> {
+    RequestFacts {
+        parts,
+        body,
+        ctx,
+        stage: "$default",
+        api_id: "api1",
+        account_id: "123456789012",
+        domain: None,
+        stage_variables: &[],
+    }
+}
+
+/// Every event carries the request's `x-amzn-trace-id`, the one `ctx.trace_id` holds (and the
+/// function's `_X_AMZN_TRACE_ID` root): a client's valid header travels on as it was sent.
+#[test]
+fn every_event_carries_the_requests_trace_header() {
+    let mut c = ctx("GET /pets/{id}", &[("id", "7")], AuthContext::None);
+    let p = parts("GET", "/pets/7", &[("x-amzn-trace-id", "Root=1-abc")]);
+    let f = facts_v2(&p, b"", &c);
+    let events: Vec<Value> = vec![
+        serde_json::from_slice(&request_v2(&f).unwrap()).unwrap(),
+        serde_json::from_slice(&request_v1(&f).unwrap()).unwrap(),
+        serde_json::from_slice(&crate::request_authorizer_v2(&f, "arn", &[]).unwrap()).unwrap(),
+        serde_json::from_slice(&crate::request_authorizer_v1(&f, "arn", &[]).unwrap()).unwrap(),
+    ];
+    let expected = c.trace_id.header();
+    assert!(expected.starts_with("Root=1-5e5ffe45-"), "{expected}");
+    for event in &events {
+        assert_eq!(event["headers"]["x-amzn-trace-id"], expected, "{event}");
+    }
+    assert_eq!(events[1]["multiValueHeaders"]["x-amzn-trace-id"], json!([expected]));
+
+    let sent = "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1";
+    let p = parts("GET", "/pets/7", &[("x-amzn-trace-id", sent)]);
+    c.trace_id = portcullis_core::TraceId::for_request(&p.headers, c.request_id, c.received_at);
+    let event = v2(&p, b"", &c);
+    assert_eq!(event["headers"]["x-amzn-trace-id"], sent);
+    assert_eq!(v1(&p, b"", &c)["headers"]["x-amzn-trace-id"], sent);
+}
+
+/// `content-length` is always there: `0` without a body (AWS adds it), the body's length
+/// otherwise, also when the client sent the body chunked.
+#[test]
+fn content_length_is_zero_without_a_body_and_the_real_length_otherwise() {
+    let c = ctx("$default", &[], AuthContext::None);
+    let get = parts("GET", "/", &[]);
+    assert_eq!(v2(&get, b"", &c)["headers"]["content-length"], "0");
+    assert_eq!(v1(&get, b"", &c)["headers"]["content-length"], "0");
+    assert_eq!(v1(&get, b"", &c)["multiValueHeaders"]["content-length"], json!(["0"]));
+    let chunked = parts("POST", "/", &[("transfer-encoding", "chunked"), ("content-type", "text/plain")]);
+    assert_eq!(v2(&chunked, b"payload", &c)["headers"]["content-length"], "7");
+    let sized = parts("POST", "/", &[("content-length", "7"), ("content-type", "text/plain")]);
+    assert_eq!(v2(&sized, b"payload", &c)["headers"]["content-length"], "7");
+    assert_eq!(v1(&sized, b"payload", &c)["multiValueHeaders"]["content-length"], json!(["7"]));
+    // An authorizer reads no body: the announced length, else 0.
+    let f = facts_v2(&sized, b"", &c);
+    let event: Value =
+        serde_json::from_slice(&crate::request_authorizer_v2(&f, "arn", &[]).unwrap()).unwrap();
+    assert_eq!(event["headers"]["content-length"], "7");
+    let f = facts_v2(&get, b"", &c);
+    let event: Value =
+        serde_json::from_slice(&crate::request_authorizer_v2(&f, "arn", &[]).unwrap()).unwrap();
+    assert_eq!(event["headers"]["content-length"], "0");
+}
+
+/// An HTTP/2 client sends `:authority`, not `Host`: the event still has `host`, and
+/// `domainName`/`domainPrefix` never carry a port (nor do they for an HTTP/1.1 `Host`).
+/// `x-forwarded-port` is the port the client connected to, whatever the authority says.
+#[test]
+fn http2_authority_becomes_host_and_domain_has_no_port() {
+    let mut c = ctx("$default", &[], AuthContext::None);
+    c.tls = true;
+    c.local_port = 9443;
+    let mut h2 = parts("GET", "https://api.example.com:8443/pets", &[]);
+    h2.version = http::Version::HTTP_2;
+    // (`v1` sets a configured domain, so only its headers are compared.)
+    let (event, v1_event) = (v2(&h2, b"", &c), v1(&h2, b"", &c));
+    assert_eq!(event["requestContext"]["domainName"], "api.example.com");
+    assert_eq!(event["requestContext"]["domainPrefix"], "api");
+    for event in [event, v1_event] {
+        assert_eq!(event["headers"]["host"], "api.example.com:8443", "{event}");
+        assert_eq!(event["headers"]["x-forwarded-port"], "9443");
+        assert_eq!(event["headers"]["x-forwarded-proto"], "https");
+    }
+    let h1 = parts("GET", "/pets", &[("host", "gw.example.com:8080")]);
+    let event = v2(&h1, b"", &c);
+    assert_eq!(event["headers"]["host"], "gw.example.com:8080");
+    assert_eq!(event["requestContext"]["domainName"], "gw.example.com");
+    let v6 = parts("GET", "/pets", &[("host", "[2001:db8::1]:8080")]);
+    assert_eq!(v2(&v6, b"", &c)["requestContext"]["domainName"], "[2001:db8::1]");
 }
