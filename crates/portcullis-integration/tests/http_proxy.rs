@@ -439,18 +439,19 @@ async fn forwarding_headers_and_request_id_are_set() {
         .unwrap();
     let mut tls_ctx = ctx(&[]);
     tls_ctx.tls = true;
+    tls_ctx.local_port = 8443;
 
     call(&integration, req, &tls_ctx).await.unwrap();
     let seen = next_record(&mut records).await;
     assert_eq!(seen.headers["x-forwarded-for"], "203.0.113.9, 192.0.2.1");
     assert_eq!(seen.headers["x-forwarded-proto"], "https");
     assert_eq!(seen.headers["x-forwarded-host"], "gw.example:8443");
-    assert_eq!(seen.headers["x-forwarded-port"], "8443");
+    assert_eq!(seen.headers["x-forwarded-port"], "8443", "the listener's port");
     assert_eq!(seen.headers["apigw-requestid"], tls_ctx.request_id.as_str());
     assert_eq!(seen.headers.get_all("apigw-requestid").iter().count(), 1);
     assert_eq!(seen.headers["host"], upstream.addr.to_string().as_str());
 
-    // Plain HTTP, no client list, no port in Host: the default port of the scheme.
+    // Plain HTTP, no client list: the listener's port (80 here).
     call(&integration, get("/"), &ctx(&[])).await.unwrap();
     let seen = next_record(&mut records).await;
     assert_eq!(seen.headers["x-forwarded-for"], "192.0.2.1");

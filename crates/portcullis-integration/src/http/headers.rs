@@ -7,7 +7,6 @@ use std::net::IpAddr;
 
 use ::http::Uri;
 use ::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use ::http::uri::Authority;
 use portcullis_core::CallContext;
 
 /// Connection-scoped headers that never cross a proxy. `Proxy-Connection` is non-standard but
@@ -29,6 +28,17 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
 const APIGW_REQUESTID: HeaderName = HeaderName::from_static("apigw-requestid");
+const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static(portcullis_core::TraceId::HEADER);
+
+/// The listener's port as a header value; the usual ports without formatting or allocating.
+fn port_value(port: u16) -> HeaderValue {
+    match port {
+        80 => HeaderValue::from_static("80"),
+        443 => HeaderValue::from_static("443"),
+        8080 => HeaderValue::from_static("8080"),
+        port => HeaderValue::from(port),
+    }
+}
 
 /// Removes hop-by-hop headers, including every header the `Connection` header names.
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
@@ -75,10 +85,13 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
 /// - `x-forwarded-for`: the client IP is appended to what the client sent (`a, b, ip`).
 /// - `x-forwarded-proto`, `-host`, `-port`: replaced by what the gateway saw; a client cannot
 ///   spoof them (they are reserved names in AWS:
-///   docs/aws-compatibility.md#request-parameter-mapping). The port is the one in the original
-///   `Host` (or `:authority`), or the scheme's default (80/443) when it names none; without any
-///   host the header is omitted.
+///   docs/aws-compatibility.md#request-parameter-mapping). The port is the one the client
+///   connected to (the listener's), not one read from `Host`, which a client may omit or invent;
+///   `-host` is the original `Host` (or `:authority`), omitted when there is none.
 /// - `apigw-requestid`: the gateway's request id, so upstream logs can be joined with ours.
+/// - `x-amzn-trace-id`: the request's trace, as in its Lambda events
+///   (docs/aws-compatibility.md#http-proxy-integration); a client's own well-formed trace header
+///   is left as sent, so a caller's trace continues through the gateway.
 pub(super) fn prepare_request(headers: &mut HeaderMap, original_uri: &Uri, ctx: &CallContext) {
     let original_host = headers
         .get(header::HOST)
@@ -93,21 +106,19 @@ pub(super) fn prepare_request(headers: &mut HeaderMap, original_uri: &Uri, ctx: 
     let proto = if ctx.tls { "https" } else { "http" };
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
 
-    headers.remove(X_FORWARDED_PORT);
-    headers.remove(X_FORWARDED_HOST);
-    if let Some(host) = original_host {
-        let default_port = if ctx.tls { 443 } else { 80 };
-        let port = Authority::try_from(host.as_bytes())
-            .ok()
-            .map(|authority| authority.port_u16().unwrap_or(default_port));
-        if let Some(port) = port {
-            headers.insert(X_FORWARDED_PORT, HeaderValue::from(port));
-        }
-        headers.insert(X_FORWARDED_HOST, host);
-    }
+    headers.insert(X_FORWARDED_PORT, port_value(ctx.local_port));
+    match original_host {
+        Some(host) => headers.insert(X_FORWARDED_HOST, host),
+        None => headers.remove(X_FORWARDED_HOST),
+    };
 
     if let Ok(id) = HeaderValue::from_str(ctx.request_id.as_str()) {
         headers.insert(APIGW_REQUESTID, id);
+    }
+    if !ctx.trace_id.is_from_client()
+        && let Ok(trace) = HeaderValue::from_str(ctx.trace_id.header())
+    {
+        headers.insert(X_AMZN_TRACE_ID, trace);
     }
 }
 
@@ -176,6 +187,47 @@ mod tests {
             push_ip(&mut out, ip);
             assert_eq!(String::from_utf8(out).unwrap(), ip.to_string());
         }
+    }
+
+    fn ctx(local_port: u16, trace_id: portcullis_core::TraceId) -> CallContext {
+        CallContext {
+            request_id: portcullis_core::RequestIdGenerator::new(1).next_id(),
+            trace_id,
+            client_addr: "198.51.100.7:40000".parse().unwrap(),
+            tls: false,
+            local_port,
+            route_key: "$default".into(),
+            params: portcullis_core::Params::default(),
+            received_at: std::time::SystemTime::now(),
+            auth: portcullis_core::AuthContext::None,
+        }
+    }
+
+    /// `x-forwarded-port` is the port the client connected to, not one read from `Host`; the
+    /// request's trace goes upstream unless the client sent a trace of its own, which is kept.
+    #[test]
+    fn forwarded_port_is_the_connections_and_the_trace_goes_upstream() {
+        let uri: Uri = "/pets".parse().unwrap();
+        let derived = portcullis_core::TraceId::derive(
+            portcullis_core::RequestIdGenerator::new(2).next_id(),
+            std::time::SystemTime::now(),
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("gw.example.com:8080"));
+        headers.insert("x-amzn-trace-id", HeaderValue::from_static("not a trace"));
+        prepare_request(&mut headers, &uri, &ctx(9000, derived));
+        assert_eq!(headers["x-forwarded-port"], "9000");
+        assert_eq!(headers["x-forwarded-host"], "gw.example.com:8080");
+        assert_eq!(headers["x-amzn-trace-id"], derived.header());
+        assert_eq!(headers.get_all("x-amzn-trace-id").iter().count(), 1);
+
+        let sent = "Root=1-67891233-abcdef012345678912345678;Sampled=1";
+        let mut headers = HeaderMap::new();
+        headers.insert("x-amzn-trace-id", HeaderValue::from_static(sent));
+        let kept = portcullis_core::TraceId::from_header(sent.as_bytes()).unwrap();
+        prepare_request(&mut headers, &uri, &ctx(80, kept));
+        assert_eq!(headers["x-amzn-trace-id"], sent);
+        assert_eq!(headers["x-forwarded-port"], "80", "no Host at all: still the connection's port");
     }
 
     #[test]
