@@ -27,6 +27,7 @@ impl AuthorizerFunction for Canned {
         &'a self,
         _payload: Bytes,
         _request_id: &'a str,
+        _trace: &'a portcullis_core::TraceId,
         _deadline: std::time::Duration,
     ) -> BoxFuture<'a, Result<Bytes, InvokeError>> {
         Box::pin(async move { Ok(self.0.clone()) })

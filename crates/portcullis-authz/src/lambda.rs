@@ -24,7 +24,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 pub use portcullis_core::ApiIdentity;
-use portcullis_core::{AuthContext, CallContext, LambdaContext};
+use portcullis_core::{AuthContext, CallContext, LambdaContext, TraceId};
 use portcullis_events as events;
 use portcullis_functions::{InvokeError, Invoker};
 use serde_json::{Map, Value};
@@ -139,12 +139,14 @@ pub enum LambdaSettingsError {
 /// The function a Lambda authorizer calls. [`Invoker`] is the real one; the seam exists so that
 /// tests can count invocations exactly.
 pub trait AuthorizerFunction: Send + Sync + 'static {
-    /// Invoke once with `payload`; `request_id` tags the invocation's logs. An invocation still
-    /// running after `deadline` is ended (its instance killed and replaced).
+    /// Invoke once with `payload`; `request_id` tags the invocation's logs and `trace` (the
+    /// request's) is the root of the function's `_X_AMZN_TRACE_ID`. An invocation still running
+    /// after `deadline` is ended (its instance killed and replaced).
     fn invoke<'a>(
         &'a self,
         payload: Bytes,
         request_id: &'a str,
+        trace: &'a TraceId,
         deadline: Duration,
     ) -> BoxFuture<'a, Result<Bytes, InvokeError>>;
     /// The function's name, for logs.
@@ -156,9 +158,10 @@ impl AuthorizerFunction for Invoker {
         &'a self,
         payload: Bytes,
         request_id: &'a str,
+        trace: &'a TraceId,
         deadline: Duration,
     ) -> BoxFuture<'a, Result<Bytes, InvokeError>> {
-        Box::pin(Invoker::invoke_within(self, payload, request_id, deadline))
+        Box::pin(Invoker::invoke_traced(self, payload, request_id, trace, Some(deadline)))
     }
     fn name(&self) -> &str {
         Invoker::name(self)
@@ -446,7 +449,12 @@ impl LambdaAuthorizer {
         .map_err(|e| FunctionFailure::Failed(e.to_string()))?;
         let output = tokio::time::timeout(
             self.settings.timeout,
-            self.function.invoke(Bytes::from(event), ctx.request_id.as_str(), self.settings.timeout),
+            self.function.invoke(
+                Bytes::from(event),
+                ctx.request_id.as_str(),
+                &ctx.trace_id,
+                self.settings.timeout,
+            ),
         )
         .await
         .map_err(|_| FunctionFailure::Timeout(self.settings.timeout))?;

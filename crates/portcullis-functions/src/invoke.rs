@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use portcullis_core::TraceId;
 
 use crate::bootstrap;
 use crate::pool::Pool;
@@ -147,11 +148,7 @@ impl Invoker {
     /// # Errors
     /// See [`InvokeError`].
     pub async fn invoke(&self, payload: Bytes, request_id: &str) -> Result<Bytes, InvokeError> {
-        match &self.target {
-            Target::Local(pool) => pool.invoke(payload, request_id, None).await,
-            Target::Remote(remote) => remote.invoke(payload, request_id).await,
-            Target::NotStarted(_) => Err(InvokeError::NotStarted),
-        }
+        self.call(payload, request_id, None, None).await
     }
 
     /// [`invoke`](Self::invoke) for a caller that will not wait longer than `limit`: an
@@ -166,11 +163,41 @@ impl Invoker {
         request_id: &str,
         limit: Duration,
     ) -> Result<Bytes, InvokeError> {
+        self.call(payload, request_id, None, Some(limit)).await
+    }
+
+    /// [`invoke`](Self::invoke) (or, with a `limit`, [`invoke_within`](Self::invoke_within)) on
+    /// behalf of a request: `trace` is the root of the function's `_X_AMZN_TRACE_ID`
+    /// (`Lambda-Runtime-Trace-Id`), so the function and the request's events and logs share one
+    /// trace. The other two start a trace of their own.
+    ///
+    /// # Errors
+    /// As [`invoke`](Self::invoke) and [`invoke_within`](Self::invoke_within).
+    pub async fn invoke_traced(
+        &self,
+        payload: Bytes,
+        request_id: &str,
+        trace: &TraceId,
+        limit: Option<Duration>,
+    ) -> Result<Bytes, InvokeError> {
+        self.call(payload, request_id, Some(trace), limit).await
+    }
+
+    async fn call(
+        &self,
+        payload: Bytes,
+        request_id: &str,
+        trace: Option<&TraceId>,
+        limit: Option<Duration>,
+    ) -> Result<Bytes, InvokeError> {
         match &self.target {
-            Target::Local(pool) => pool.invoke(payload, request_id, Some(limit)).await,
-            Target::Remote(remote) => tokio::time::timeout(limit, remote.invoke(payload, request_id))
-                .await
-                .unwrap_or(Err(InvokeError::Timeout(limit))),
+            Target::Local(pool) => pool.invoke(payload, request_id, trace, limit).await,
+            Target::Remote(remote) => match limit {
+                None => remote.invoke(payload, request_id, trace).await,
+                Some(limit) => tokio::time::timeout(limit, remote.invoke(payload, request_id, trace))
+                    .await
+                    .unwrap_or(Err(InvokeError::Timeout(limit))),
+            },
             Target::NotStarted(_) => Err(InvokeError::NotStarted),
         }
     }

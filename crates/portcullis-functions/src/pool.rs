@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use portcullis_core::TraceId;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -142,6 +143,7 @@ impl Pool {
         self: &Arc<Self>,
         payload: Bytes,
         request_id: &str,
+        trace: Option<&TraceId>,
         limit: Option<Duration>,
     ) -> Result<Bytes, InvokeError> {
         if self.closed.load(Ordering::Acquire) {
@@ -159,7 +161,7 @@ impl Pool {
         // ends the invocation like the function's own timeout: the instance is killed and
         // replaced, never left running for a caller that has gone.
         let timeout = limit.map_or(self.spec.settings.timeout, |limit| limit.min(self.spec.settings.timeout));
-        let dispatched = match instance.dispatch(payload, request_id, timeout) {
+        let dispatched = match instance.dispatch(payload, request_id, trace, timeout) {
             Ok(dispatched) => dispatched,
             Err(error) => {
                 let result = Err(error);

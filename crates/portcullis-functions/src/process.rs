@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use portcullis_core::TraceId;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::Command;
@@ -340,6 +341,7 @@ impl Instance {
         &self,
         payload: Bytes,
         request_id: &str,
+        trace: Option<&TraceId>,
         timeout: Duration,
     ) -> Result<Dispatched, InvokeError> {
         let (reply, outcome) = oneshot::channel();
@@ -349,7 +351,7 @@ impl Instance {
             request_id: runtime_api::wire_request_id(request_id),
             payload,
             deadline_ms,
-            trace_id: trace_id(),
+            trace_id: trace_id(trace),
             reply,
         };
         if self.next_tx.try_send(invocation).is_err() {
@@ -513,12 +515,16 @@ fn random_u64() -> u64 {
     RandomState::new().hash_one(COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
-/// An X-Ray style trace header: `Root=1-<epoch hex>-<96 bits>;Parent=<64 bits>;Sampled=0`.
+/// An X-Ray trace header as Lambda hands it to a function (`Lambda-Runtime-Trace-Id`, the
+/// function's `_X_AMZN_TRACE_ID`): `Root=1-<epoch hex>-<96 bits>;Parent=<64 bits>;Sampled=0`.
+/// The root is the caller's request trace when there is one (the same `x-amzn-trace-id` its
+/// event carries), else a new one; `Parent` and `Sampled` are always there, as on Lambda, since
+/// X-Ray SDKs discard what a function records under a trace without them.
 ///
 /// Built per invocation, so written by hand from a per-thread generator (seeded from
 /// `RandomState`) rather than with `format!` and a fresh SipHash per number: it was a visible
 /// share of the gateway's own instructions per invocation. Trace ids need uniqueness, not secrecy.
-fn trace_id() -> String {
+fn trace_id(root: Option<&TraceId>) -> String {
     let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let (a, b, c) = TRACE_RNG.with(|rng| {
         let mut state = rng.get();
@@ -535,11 +541,16 @@ fn trace_id() -> String {
         out
     });
     let mut out = String::with_capacity(80);
-    out.push_str("Root=1-");
-    push_hex(&mut out, secs & 0xFFFF_FFFF, 8);
-    out.push('-');
-    push_hex(&mut out, a & 0xFFFF_FFFF, 8);
-    push_hex(&mut out, b, 16);
+    match root {
+        Some(root) => out.push_str(root.header()),
+        None => {
+            out.push_str("Root=1-");
+            push_hex(&mut out, secs & 0xFFFF_FFFF, 8);
+            out.push('-');
+            push_hex(&mut out, a & 0xFFFF_FFFF, 8);
+            push_hex(&mut out, b, 16);
+        }
+    }
     out.push_str(";Parent=");
     push_hex(&mut out, c, 16);
     out.push_str(";Sampled=0");
@@ -570,7 +581,7 @@ mod tests {
 
     #[test]
     fn trace_ids_have_the_x_ray_shape_and_differ() {
-        let ids: Vec<String> = (0..1000).map(|_| trace_id()).collect();
+        let ids: Vec<String> = (0..1000).map(|_| trace_id(None)).collect();
         for id in &ids {
             let rest = id.strip_prefix("Root=1-").expect(id);
             let (root, rest) = rest.split_once(";Parent=").expect(id);
@@ -589,6 +600,15 @@ mod tests {
         }
         let distinct: std::collections::HashSet<_> = ids.iter().collect();
         assert_eq!(distinct.len(), ids.len());
+    }
+
+    #[test]
+    fn a_callers_trace_is_the_root_lambda_adds_parent_and_sampled_to() {
+        let root = TraceId::from_header(b"Root=1-5fff599f-6fca6ee66e37fe5e518eb45b").unwrap();
+        let id = trace_id(Some(&root));
+        let parent = id.strip_prefix("Root=1-5fff599f-6fca6ee66e37fe5e518eb45b;Parent=").expect(&id);
+        assert_eq!(parent.len(), 16 + ";Sampled=0".len(), "{id}");
+        assert!(parent.ends_with(";Sampled=0"), "{id}");
     }
 }
 

@@ -9,6 +9,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use portcullis_core::TraceId;
 use url::Url;
 
 use crate::MAX_PAYLOAD_BYTES;
@@ -46,16 +47,24 @@ impl RemoteFunction {
 
     /// POSTs the payload; `X-Amz-Function-Error` on the answer marks a function error, as on the
     /// Lambda Invoke API.
-    pub(crate) async fn invoke(&self, payload: Bytes, request_id: &str) -> Result<Bytes, InvokeError> {
+    pub(crate) async fn invoke(
+        &self,
+        payload: Bytes,
+        request_id: &str,
+        trace: Option<&TraceId>,
+    ) -> Result<Bytes, InvokeError> {
         if payload.len() > MAX_PAYLOAD_BYTES {
             return Err(InvokeError::RequestTooLarge);
         }
         let _permit = self.admission.enter().await?;
-        let request = Request::post(self.url.as_str())
+        let mut request = Request::post(self.url.as_str())
             .header("content-type", "application/json")
-            .header("x-amzn-requestid", request_id)
-            .body(Full::new(payload))
-            .map_err(|e| InvokeError::Remote(e.to_string()))?;
+            .header("x-amzn-requestid", request_id);
+        // The Lambda Invoke API takes the caller's trace in this header.
+        if let Some(trace) = trace {
+            request = request.header(TraceId::HEADER, trace.header());
+        }
+        let request = request.body(Full::new(payload)).map_err(|e| InvokeError::Remote(e.to_string()))?;
         let exchange = async {
             let response =
                 self.client.request(request).await.map_err(|e| InvokeError::Remote(e.to_string()))?;

@@ -102,10 +102,13 @@ impl FunctionIntegration {
             // Base64 and the event's own fields can push a body under 6 MB over the limit.
             return Err(IntegrationError::BodyTooLarge);
         }
-        let invoked =
-            tokio::time::timeout(s.timeout, self.invoker.invoke(Bytes::from(event), ctx.request_id.as_str()))
-                .await
-                .map_err(|_| IntegrationError::Timeout(s.timeout))?;
+        // The request's trace is the function's: its event's `x-amzn-trace-id` is the root of
+        // its `_X_AMZN_TRACE_ID`.
+        let invocation =
+            self.invoker.invoke_traced(Bytes::from(event), ctx.request_id.as_str(), &ctx.trace_id, None);
+        let invoked = tokio::time::timeout(s.timeout, invocation)
+            .await
+            .map_err(|_| IntegrationError::Timeout(s.timeout))?;
         let output = match invoked {
             Ok(output) => output,
             // The function's own timeout is a function error (500); only the integration's

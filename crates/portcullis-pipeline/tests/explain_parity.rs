@@ -44,6 +44,7 @@ impl AuthorizerFunction for Function {
         &'a self,
         payload: Bytes,
         _request_id: &'a str,
+        _trace: &'a portcullis_core::TraceId,
         _deadline: Duration,
     ) -> BoxFuture<'a, Result<Bytes, InvokeError>> {
         Box::pin(async move {

@@ -17,6 +17,7 @@ struct Fake {
     answer: Box<Answerer>,
     events: Mutex<Vec<Value>>,
     deadlines: Mutex<Vec<Duration>>,
+    traces: Mutex<Vec<String>>,
 }
 
 impl Fake {
@@ -35,6 +36,7 @@ impl Fake {
             answer: Box::new(answer),
             events: Mutex::new(Vec::new()),
             deadlines: Mutex::new(Vec::new()),
+            traces: Mutex::new(Vec::new()),
         })
     }
     fn calls(&self) -> usize {
@@ -50,10 +52,12 @@ impl AuthorizerFunction for Fake {
         &'a self,
         payload: Bytes,
         _request_id: &'a str,
+        trace: &'a portcullis_core::TraceId,
         deadline: std::time::Duration,
     ) -> BoxFuture<'a, Result<Bytes, InvokeError>> {
         Box::pin(async move {
             self.deadlines.lock().unwrap().push(deadline);
+            self.traces.lock().unwrap().push(trace.header().to_owned());
             let n = self.calls.fetch_add(1, Ordering::SeqCst);
             let event: Value = serde_json::from_slice(&payload).unwrap();
             self.events.lock().unwrap().push(event.clone());
@@ -494,4 +498,23 @@ fn settings_aws_would_refuse_are_refused() {
     let mut s = token_settings(0);
     s.identity_source.push(Variable::Query("t".into()));
     assert!(matches!(LambdaAuthorizer::new(s, f), Err(LambdaSettingsError::TokenNeedsOneHeader)));
+}
+
+/// The authorizer's invocation belongs to the request's trace: the event's `x-amzn-trace-id`
+/// and the trace the function is invoked under are the request's.
+#[tokio::test]
+async fn the_authorizer_is_invoked_under_the_requests_trace() {
+    let f = Fake::new(|_, _| Ok(Bytes::from_static(br#"{"isAuthorized":true}"#)));
+    let mut s = token_settings(0);
+    s.event = LambdaEvent::RequestV2;
+    s.simple_responses = true;
+    s.identity_source.clear();
+    let a = authorizer(s, &f);
+    let mut c = ctx("GET /p");
+    c.trace_id = portcullis_core::TraceId::derive(c.request_id, c.received_at);
+    a.authorize(&mut request("GET", "/p", &[]), &c, &RouteAuth::default(), &mut crate::Trace::off())
+        .await
+        .unwrap();
+    assert_eq!(f.last_event()["headers"]["x-amzn-trace-id"], c.trace_id.header());
+    assert_eq!(*f.traces.lock().unwrap(), [c.trace_id.header().to_owned()]);
 }

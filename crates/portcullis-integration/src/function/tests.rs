@@ -140,3 +140,27 @@ async fn failures_map_to_the_spec_answers() {
     assert!(matches!(f.integration.call(big, &call_ctx).await, Err(IntegrationError::BodyTooLarge)));
     f.functions.shutdown().await;
 }
+
+/// One trace per request: the event's `x-amzn-trace-id` is the root of the function's
+/// `_X_AMZN_TRACE_ID` (Lambda adds its own `Parent` and `Sampled`, which X-Ray SDKs need).
+#[tokio::test]
+async fn the_events_trace_header_is_the_root_of_the_functions_trace() {
+    let handler = "import os\ndef handler(event, context):\n    return {'statusCode': 200, 'body': event['headers']['x-amzn-trace-id'] + ' ' + os.environ['_X_AMZN_TRACE_ID']}\n";
+    let f = fixture(
+        &[("app.py", handler)],
+        FunctionKind::Python { handler: "app.handler".into() },
+        PayloadFormat::V2,
+        Duration::from_secs(10),
+    )
+    .await;
+    let mut call_ctx = ctx("GET /t", AuthContext::None);
+    call_ctx.trace_id = portcullis_core::TraceId::derive(call_ctx.request_id, call_ctx.received_at);
+    let response = f.integration.call(get("/t"), &call_ctx).await.unwrap();
+    let body = text(response).await;
+    let (event_header, function_trace) = body.split_once(' ').unwrap();
+    assert_eq!(event_header, call_ctx.trace_id.header());
+    let (root, rest) = function_trace.split_once(";Parent=").unwrap_or_else(|| panic!("{function_trace}"));
+    assert_eq!(root, event_header, "{function_trace}");
+    assert!(rest.ends_with(";Sampled=0") && rest.len() == 16 + ";Sampled=0".len(), "{function_trace}");
+    f.functions.shutdown().await;
+}
