@@ -37,7 +37,7 @@ pub struct RequestFacts<'a> {
     /// `requestContext.accountId`.
     pub account_id: &'a str,
     /// `requestContext.domainName` override; `None` uses the `Host` header (or the URI authority
-    /// for HTTP/2).
+    /// for HTTP/2), without its port.
     pub domain: Option<&'a str>,
     /// The stage's variables (`stageVariables`), in any order; empty means none.
     pub stage_variables: &'a [(String, String)],

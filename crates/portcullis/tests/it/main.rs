@@ -14,6 +14,7 @@ mod lambda_authz;
 mod lifecycle;
 mod limits;
 mod mapping;
+mod powertools;
 mod proxy;
 mod routing;
 mod rules;
