@@ -168,6 +168,8 @@ fn ctx() -> CallContext {
         request_id: RequestIdGenerator::new(7).next_id(),
         client_addr: ([127, 0, 0, 1], 1).into(),
         tls: false,
+        local_port: 80,
+        trace_id: portcullis_core::TraceId::default(),
         route_key: Arc::from("GET /private"),
         params: Params::default(),
         received_at: SystemTime::now(),

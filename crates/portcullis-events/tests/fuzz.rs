@@ -421,6 +421,8 @@ fn ctx(r: &Req) -> CallContext {
         request_id: RequestIdGenerator::new(u64::from(r.client.port())).next_id(),
         client_addr: r.client,
         tls: r.tls,
+        local_port: if r.tls { 443 } else { 80 },
+        trace_id: portcullis_core::TraceId::default(),
         route_key: Arc::from(r.route_key.as_str()),
         params: Params(
             r.params
@@ -435,6 +437,28 @@ fn ctx(r: &Req) -> CallContext {
 
 /// The headers API Gateway sets in place of client-sent ones.
 const FORWARDED: [&str; 3] = ["x-forwarded-for", "x-forwarded-port", "x-forwarded-proto"];
+/// Headers the gateway adds when the client did not send them (`host`: only with an authority),
+/// or always (the trace: these requests carry none of their own).
+const ADDED: [&str; 3] = ["content-length", "host", "x-amzn-trace-id"];
+
+/// The path events carry: decoded as API Gateway decodes it, or as sent when it cannot be.
+fn event_path(parts: &http::request::Parts) -> String {
+    portcullis_route::integration_path(parts.uri.path())
+        .map(|p| p.into_owned())
+        .unwrap_or_else(|_| parts.uri.path().to_owned())
+}
+
+/// What the gateway writes under the names of [`ADDED`] (`None`: the client's, or nothing).
+fn added(parts: &http::request::Parts, body: &[u8], ctx: &CallContext, name: &str) -> Option<String> {
+    match name {
+        "content-length" if !parts.headers.contains_key(name) => {
+            Some(if body.is_empty() { "0".to_owned() } else { body.len().to_string() })
+        }
+        "host" if !parts.headers.contains_key(name) => parts.uri.authority().map(|a| a.to_string()),
+        "x-amzn-trace-id" => Some(ctx.trace_id.header().to_owned()),
+        _ => None,
+    }
+}
 
 /// `pairs` as a map, the last value of a repeated name kept.
 fn last_wins<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
@@ -491,10 +515,10 @@ fn check_v2(
 ) -> Result<(), TestCaseError> {
     prop_assert_eq!(&event["version"], &json!("2.0"));
     prop_assert_eq!(&event["routeKey"], &json!(r.route_key));
-    prop_assert_eq!(&event["rawPath"], &json!(parts.uri.path()));
+    prop_assert_eq!(&event["rawPath"], &json!(event_path(parts)));
     prop_assert_eq!(&event["rawQueryString"], &json!(parts.uri.query().unwrap_or("")));
     prop_assert_eq!(&event["requestContext"]["http"]["method"], &json!(parts.method.as_str()));
-    prop_assert_eq!(&event["requestContext"]["http"]["path"], &json!(parts.uri.path()));
+    prop_assert_eq!(&event["requestContext"]["http"]["path"], &json!(event_path(parts)));
     let ip = match r.client.ip() {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => v6.to_string(),
@@ -511,15 +535,22 @@ fn check_v2(
         "{:?}",
         headers["x-forwarded-for"]
     );
+    let mut set = 0;
+    for name in ADDED {
+        if let Some(value) = added(parts, &r.body, facts.ctx, name) {
+            prop_assert_eq!(&headers[name], &json!(value), "{}", name);
+            set += usize::from(!parts.headers.contains_key(name));
+        }
+    }
     for name in parts.headers.keys() {
         let name = name.as_str();
-        if name == "cookie" || FORWARDED.contains(&name) {
+        if name == "cookie" || FORWARDED.contains(&name) || added(parts, &r.body, facts.ctx, name).is_some() {
             continue;
         }
         prop_assert_eq!(&headers[name], &json!(header_values(parts, name).join(",")), "header {}", name);
     }
     let kept = parts.headers.keys().filter(|n| *n != COOKIE && !FORWARDED.contains(&n.as_str())).count();
-    prop_assert_eq!(headers.len(), kept + FORWARDED.len());
+    prop_assert_eq!(headers.len(), kept + FORWARDED.len() + set);
     match event.get("cookies") {
         None => {}
         Some(Value::Array(cookies)) => {
@@ -560,7 +591,7 @@ fn check_v1(
     facts: &RequestFacts<'_>,
 ) -> Result<(), TestCaseError> {
     prop_assert_eq!(&event["version"], &json!("1.0"));
-    prop_assert_eq!(&event["path"], &json!(parts.uri.path()));
+    prop_assert_eq!(&event["path"], &json!(event_path(parts)));
     prop_assert_eq!(&event["httpMethod"], &json!(parts.method.as_str()));
     prop_assert_eq!(&event["requestContext"]["resourceId"], &json!(r.route_key));
     check_context_common(event, facts)?;
@@ -570,7 +601,9 @@ fn check_v1(
     for (name, values) in &multi {
         let values = values.as_array().cloned().unwrap_or_default();
         prop_assert_eq!(single.get(name), values.last(), "headers.{} is the last value", name);
-        if !FORWARDED.contains(&name.as_str()) {
+        if let Some(value) = added(parts, &r.body, facts.ctx, name) {
+            prop_assert_eq!(&Value::Array(values), &json!([value]), "multiValueHeaders.{}", name);
+        } else if !FORWARDED.contains(&name.as_str()) {
             prop_assert_eq!(
                 &Value::Array(values),
                 &json!(header_values(parts, name)),
@@ -633,7 +666,9 @@ fn check_request(r: &Req) -> Result<(), TestCaseError> {
 
     prop_assert_eq!(&a2["type"], &json!("REQUEST"));
     prop_assert_eq!(&a2["routeArn"], &json!(r.arn));
-    prop_assert_eq!(&a2["identitySource"], &json!(r.identity_source));
+    // No identity sources: `null`, as AWS sends, not `[]`.
+    let sources = if r.identity_source.is_empty() { Value::Null } else { json!(r.identity_source) };
+    prop_assert_eq!(&a2["identitySource"], &sources);
     prop_assert_eq!(&a2["rawPath"], &v2["rawPath"]);
     prop_assert!(
         a2.get("body").is_none() && a2.get("isBase64Encoded").is_none(),

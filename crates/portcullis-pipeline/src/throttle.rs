@@ -238,6 +238,8 @@ mod tests {
             request_id: portcullis_core::RequestIdGenerator::new(1).next_id(),
             client_addr: "192.0.2.1:1".parse().unwrap(),
             tls: false,
+            local_port: 80,
+            trace_id: portcullis_core::TraceId::default(),
             route_key: Arc::from("GET /x"),
             params: Default::default(),
             received_at: std::time::SystemTime::now(),

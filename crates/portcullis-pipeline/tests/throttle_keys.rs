@@ -38,6 +38,8 @@ fn a_million_distinct_keys_keep_memory_bounded() {
         request_id: RequestIdGenerator::new(1).next_id(),
         client_addr: "192.0.2.1:1".parse().unwrap(),
         tls: false,
+        local_port: 80,
+        trace_id: portcullis_core::TraceId::default(),
         route_key: Arc::from("GET /k"),
         params: Default::default(),
         received_at: std::time::SystemTime::now(),

@@ -286,6 +286,8 @@ mod tests {
             request_id: RequestIdGenerator::new(7).next_id(),
             client_addr: "192.0.2.9:1".parse().unwrap(),
             tls: false,
+            local_port: 80,
+            trace_id: portcullis_core::TraceId::default(),
             route_key: Arc::from("GET /x"),
             params: Default::default(),
             received_at: SystemTime::now(),

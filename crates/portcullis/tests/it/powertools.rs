@@ -115,5 +115,8 @@ async fn powertools_http_resolver_reads_our_events_as_it_reads_awss() {
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
-    assert_eq!(reply.json(), serde_json::json!({"form": {"name": ["Réx"], "tag": ["a", "b"]}, "base64": true}));
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"form": {"name": ["Réx"], "tag": ["a", "b"]}, "base64": true})
+    );
 }
