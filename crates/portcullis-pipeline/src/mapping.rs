@@ -532,8 +532,9 @@ mod tests {
         assert_eq!(
             header_values(&p, "x-all"),
             [
-                "GET / HTTP/1.1 api.example.com:8080 api 192.0.2.9 curl/8 GET /orders/{id} 1700000000123 14/Nov/2023:22:13:20 +0000"
-            ]
+                "GET / HTTP/1.1 api.example.com api 192.0.2.9 curl/8 GET /orders/{id} 1700000000123 14/Nov/2023:22:13:20 +0000"
+            ],
+            "`domainName` is the event's: the host without its port"
         );
     }
 
