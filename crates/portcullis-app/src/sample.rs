@@ -130,13 +130,18 @@ pub fn event(config: &Config, kind: EventKind, request: &SampleRequest) -> Resul
         }
         _ => AuthContext::None,
     };
+    let request_id = RequestIdGenerator::new(u64::from(std::process::id())).next_id();
+    let received_at = SystemTime::now();
     let ctx = CallContext {
-        request_id: RequestIdGenerator::new(u64::from(std::process::id())).next_id(),
+        request_id,
+        trace_id: portcullis_core::TraceId::for_request(&parts.headers, request_id, received_at),
         client_addr: SocketAddr::from(([127, 0, 0, 1], 50000)),
         tls: false,
+        // No connection: a plain-HTTP client on the default port, as `explain` assumes.
+        local_port: 80,
         route_key: Arc::from(route.key.value.to_string()),
         params,
-        received_at: SystemTime::now(),
+        received_at,
         auth: if matches!(kind, EventKind::Http1 | EventKind::Http2) { auth } else { AuthContext::None },
     };
     let body = request.body.as_deref().unwrap_or("").as_bytes();
