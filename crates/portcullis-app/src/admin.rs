@@ -1,5 +1,5 @@
-//! The admin listener: health and readiness now; metrics and the development issuer's OIDC
-//! documents are served here too. Never exposed on the main listener, so a route can never
+//! The admin listener: health and readiness, metrics, revocations, and the development issuer's
+//! OIDC documents. Never exposed on the main listener, so a route can never
 //! shadow it and it needs no authorizer.
 
 use std::sync::Arc;
@@ -34,7 +34,77 @@ impl portcullis_pipeline::Handler for AdminState {
     type Body = Body;
 
     async fn handle(&self, request: Request<Incoming>, _conn: ConnMeta) -> Response<Body> {
-        answer(&request, self).map(|body| body.map_err(|never| match never {}).boxed())
+        let response = match (request.method(), request.uri().path()) {
+            (&Method::POST, "/revocations") => revoke(request, self).await,
+            _ => answer(&request, self),
+        };
+        response.map(|body| body.map_err(|never| match never {}).boxed())
+    }
+}
+
+/// Largest `POST /revocations` body.
+const MAX_REVOCATION_BODY: usize = 4096;
+/// How long a revocation is kept when the request does not say: longer than the tokens of most
+/// identity providers live.
+const DEFAULT_REVOCATION_LIFETIME: u64 = 24 * 3600;
+
+/// `POST /revocations` with `{"jti": ID}` or `{"sub": SUBJECT}` and an optional `until` (Unix
+/// seconds): every replica denies the tokens it names. JSON only (a browser cannot send it
+/// cross-site without a preflight nobody answers), and never from another origin.
+async fn revoke(request: Request<Incoming>, state: &AdminState) -> Response<Full<Bytes>> {
+    let error = |status: StatusCode, message: &str| {
+        let mut response = json_value(serde_json::json!({"message": message}));
+        *response.status_mut() = status;
+        response
+    };
+    if request.headers().contains_key(http::header::ORIGIN) {
+        return error(StatusCode::FORBIDDEN, "revocations are not accepted from a web page");
+    }
+    let json_body = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/json"));
+    if !json_body {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send application/json: {\"jti\": ID} or {\"sub\": SUBJECT}",
+        );
+    }
+    let body = match http_body_util::Limited::new(request.into_body(), MAX_REVOCATION_BODY).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "the body is over 4 KB"),
+    };
+    let Ok(fields) = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "the body is not a JSON object");
+    };
+    let text =
+        |key: &str| fields.get(key).and_then(|v| v.as_str()).filter(|s| !s.is_empty()).map(str::to_owned);
+    let revoked = match (text("jti"), text("sub")) {
+        (Some(jti), None) => portcullis_authz::Revoked::Jti(jti),
+        (None, Some(sub)) => portcullis_authz::Revoked::Sub(sub),
+        _ => return error(StatusCode::BAD_REQUEST, "name exactly one of `jti` and `sub`"),
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let until = match fields.get("until") {
+        None => now + DEFAULT_REVOCATION_LIFETIME,
+        Some(value) => match value.as_u64() {
+            Some(until) if until > now => until,
+            _ => return error(StatusCode::BAD_REQUEST, "`until` is a time in the future, in Unix seconds"),
+        },
+    };
+    let revocation = portcullis_authz::Revocation { revoked, revoked_at: now, until };
+    tracing::info!(revoked = %revocation.revoked, until, "revocation added");
+    match state.registry.revoke(revocation.clone()).await {
+        Ok(()) => {
+            let mut response = json_value(serde_json::to_value(&revocation).unwrap_or_default());
+            *response.status_mut() = StatusCode::CREATED;
+            response
+        }
+        Err(problem) => {
+            tracing::warn!(%problem, "the revocation holds on this replica but could not be shared or saved");
+            error(StatusCode::SERVICE_UNAVAILABLE, &format!("revoked on this replica only: {problem}"))
+        }
     }
 }
 
@@ -60,6 +130,7 @@ fn answer(request: &Request<Incoming>, state: &AdminState) -> Response<Full<Byte
         (&Method::GET, "/metrics") => {
             let mut text = state.metrics.render();
             portcullis_pipeline::metrics::render_limits(&mut text, &state.registry.limits());
+            render_shared(&mut text, &state.registry);
             let mut response = Response::new(Full::new(Bytes::from(text)));
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,
@@ -80,12 +151,41 @@ fn answer(request: &Request<Incoming>, state: &AdminState) -> Response<Full<Byte
             None => json(StatusCode::NOT_FOUND, r#"{"message":"Not Found"}"#),
         },
         (&Method::GET, "/readyz") => {
-            if state.ready.load(Ordering::Relaxed) {
-                json(StatusCode::OK, r#"{"status":"ready"}"#)
-            } else {
-                json(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"not ready"}"#)
+            // Serving goes on without Redis (each replica on its own, or 503 on shared-throttled
+            // routes): readiness says so rather than pulling every replica out of a balancer.
+            let shared = state
+                .registry
+                .shared()
+                .map(|shared| if shared.health().available() { "available" } else { "unavailable" });
+            let ready = state.ready.load(Ordering::Relaxed);
+            let mut body = serde_json::json!({"status": if ready { "ready" } else { "not ready" }});
+            if let Some(shared) = shared {
+                body["shared_state"] = shared.into();
             }
+            let mut response = json_value(body);
+            if !ready {
+                *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            }
+            response
+        }
+        (&Method::GET, "/revocations") => {
+            let now =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            json_value(serde_json::to_value(state.registry.revocation_list().all(now)).unwrap_or_default())
         }
         _ => json(StatusCode::NOT_FOUND, r#"{"message":"Not Found"}"#),
     }
+}
+
+/// The shared store's counters, when there is one.
+fn render_shared(out: &mut String, registry: &Registry) {
+    use std::fmt::Write as _;
+    let Some(shared) = registry.shared() else { return };
+    let health = shared.health();
+    out.push_str("# HELP portcullis_shared_state_available Whether the last call to Redis succeeded.\n");
+    out.push_str("# TYPE portcullis_shared_state_available gauge\n");
+    let _ = writeln!(out, "portcullis_shared_state_available {}", u8::from(health.available()));
+    out.push_str("# HELP portcullis_shared_state_fallbacks_total Requests that went without Redis (counted locally or refused).\n");
+    out.push_str("# TYPE portcullis_shared_state_fallbacks_total counter\n");
+    let _ = writeln!(out, "portcullis_shared_state_fallbacks_total {}", health.fallbacks());
 }

@@ -61,6 +61,10 @@ pub struct ProcessSettings {
     pub watched: Vec<String>,
     /// `state_dir`, created (with a `.gitignore`) before anything is written in it.
     pub state_dir: std::path::PathBuf,
+    /// `shared_state`: the Redis replicas share.
+    pub shared: Option<portcullis_shared::SharedSettings>,
+    /// `revocation`.
+    pub revocation: portcullis_config::RevocationConfig,
 }
 
 /// The settings of the long-lived objects `config` needs.
@@ -86,6 +90,16 @@ pub fn process(config: &Config) -> ProcessSettings {
         functions_options: functions::options(config),
         watched: config.functions.iter().filter(|(_, f)| f.watch).map(|(name, _)| name.clone()).collect(),
         state_dir: config.state_dir.clone(),
+        shared: config.shared_state.as_ref().map(|shared| portcullis_shared::SharedSettings {
+            urls: shared.redis.clone(),
+            key_prefix: shared.key_prefix.clone(),
+            timeout: shared.timeout,
+            on_unavailable: match shared.on_unavailable {
+                portcullis_config::OnUnavailable::Local => portcullis_shared::OnUnavailable::Local,
+                portcullis_config::OnUnavailable::Deny => portcullis_shared::OnUnavailable::Deny,
+            },
+        }),
+        revocation: config.revocation,
     }
 }
 

@@ -184,3 +184,42 @@ pub fn demo_banner(running: &Running) -> String {
         running.admin_addr()
     )
 }
+
+/// `portcullis revoke`: sends `revocation` (`{"jti"}` or `{"sub"}`, `until`) to the admin
+/// listener at `admin`, which shares it with every replica. Returns the listener's answer.
+///
+/// # Errors
+/// The admin listener cannot be reached, or answers with an error (its message).
+pub async fn send_revocation(
+    admin: std::net::SocketAddr,
+    revocation: &serde_json::Value,
+) -> Result<String, String> {
+    use http_body_util::{BodyExt, Full};
+    let stream = tokio::net::TcpStream::connect(admin)
+        .await
+        .map_err(|e| format!("cannot reach the admin listener at {admin}: {e}"))?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("admin listener at {admin}: {e}"))?;
+    tokio::spawn(connection);
+    let request = http::Request::post("/revocations")
+        .header(http::header::HOST, admin.to_string())
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(bytes::Bytes::from(revocation.to_string())))
+        .map_err(|e| e.to_string())?;
+    let response =
+        sender.send_request(request).await.map_err(|e| format!("admin listener at {admin}: {e}"))?;
+    let status = response.status();
+    let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let text = String::from_utf8_lossy(&body).into_owned();
+    if status.is_success() {
+        Ok(text)
+    } else {
+        let message = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_owned))
+            .unwrap_or(text);
+        Err(format!("{status}: {message}"))
+    }
+}

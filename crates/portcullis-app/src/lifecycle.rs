@@ -64,6 +64,8 @@ pub struct Running {
     reloader: Reloader,
     admin_state: Arc<AdminState>,
     access_log: Option<Arc<AccessLogWriter>>,
+    /// Tasks that run until the gateway stops (revocation sync).
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Running {
@@ -85,6 +87,12 @@ impl Running {
         let registry = Arc::new(Registry::new(&process).map_err(CompileError::from)?);
         registry.prepare_functions(&process).await.map_err(CompileError::from)?;
         let snapshot = compile::snapshot(&config, registry.as_ref())?;
+        // Revocations: in step with the other replicas, or read from state_dir.
+        let background: Vec<JoinHandle<()>> = if process.revocation.enabled {
+            registry.start_revocations(process.revocation.resync).into_iter().collect()
+        } else {
+            Vec::new()
+        };
         // Key sets of every issuer are fetched in parallel now, then refreshed in the background;
         // a request arriving before its issuer answered fails closed (keys_unavailable).
         registry.jwks().start_all();
@@ -159,7 +167,7 @@ impl Running {
         ];
         admin_state.ready.store(true, Ordering::Relaxed);
         crate::heap::release_free_pages();
-        Ok(Running { listen, admin, shutdown, tasks, reloader, admin_state, access_log: writer })
+        Ok(Running { listen, admin, shutdown, tasks, reloader, admin_state, access_log: writer, background })
     }
 
     /// The bound main address (the real port when config said port 0).
@@ -193,6 +201,9 @@ impl Running {
     pub async fn shutdown(self) {
         self.admin_state.ready.store(false, Ordering::Relaxed);
         let _ = self.shutdown.send(true);
+        for task in &self.background {
+            task.abort();
+        }
         for task in self.tasks {
             let _ = task.await;
         }

@@ -12,11 +12,21 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
+use portcullis_authz::lambda::SharedAnswers;
 use portcullis_authz::lambda::{AuthorizerFunction, LambdaAuthorizer, LambdaSettings};
+use portcullis_authz::{Revocation, RevocationList};
 use portcullis_functions::{FunctionSettings, Invoker};
 use portcullis_integration::http::HttpClient;
 use portcullis_jwks::{DevIssuer, JwksRegistry, KeySource, KeyStore};
-use portcullis_pipeline::{Limit, LimitSettings};
+use portcullis_pipeline::{Limit, LimitSettings, SharedLimit};
+use portcullis_shared::SharedState;
+
+/// The file revocations persist in, under `state_dir`, without shared state.
+const REVOCATIONS_FILE: &str = "revocations.json";
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
 
 use crate::compile::ProcessSettings;
 use crate::resources::{Clients, ResourceError, Resources};
@@ -45,6 +55,12 @@ pub struct Registry {
     lambda_authorizers: Mutex<HashMap<String, LambdaEntry>>,
     /// Throttle limits by route and label, while a snapshot uses them.
     limits: Mutex<HashMap<(String, String), Weak<Limit>>>,
+    /// The Redis replicas share, when `shared_state` is set (fixed until a restart).
+    shared: Option<Arc<SharedState>>,
+    /// Revoked tokens, checked by JWT authorizers when `revocation` is on.
+    revocations: Arc<RevocationList>,
+    /// Where revocations persist without shared state.
+    state_dir: std::path::PathBuf,
 }
 
 /// A running function: its settings, its pool, the fingerprint of its code when last (re)loaded,
@@ -89,6 +105,9 @@ impl Registry {
             dev_issuer: Mutex::new(None),
             lambda_authorizers: Mutex::new(HashMap::new()),
             limits: Mutex::new(HashMap::new()),
+            shared: settings.shared.clone().map(SharedState::new).transpose()?,
+            revocations: Arc::new(RevocationList::new()),
+            state_dir: settings.state_dir.clone(),
         })
     }
 
@@ -165,6 +184,59 @@ impl Registry {
         }
     }
 
+    /// The shared store, when `shared_state` is set.
+    pub fn shared(&self) -> Option<&Arc<SharedState>> {
+        self.shared.as_ref()
+    }
+
+    /// The revocations JWT authorizers check.
+    pub fn revocation_list(&self) -> &Arc<RevocationList> {
+        &self.revocations
+    }
+
+    /// Starts keeping revocations: in step with the other replicas through the shared store,
+    /// or from `state_dir` for a gateway on its own. The returned task (shared store) runs until
+    /// aborted.
+    pub fn start_revocations(&self, resync: std::time::Duration) -> Option<tokio::task::JoinHandle<()>> {
+        match &self.shared {
+            Some(shared) => Some(shared.sync_revocations(Arc::clone(&self.revocations), resync)),
+            None => {
+                let path = self.state_dir.join(REVOCATIONS_FILE);
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    match serde_json::from_str::<Vec<Revocation>>(&text) {
+                        Ok(all) => self.revocations.replace(all, now_secs()),
+                        Err(error) => {
+                            tracing::warn!(path = %path.display(), %error, "revocations could not be read; starting with none")
+                        }
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// Revokes `revocation` on every replica (the shared store), or on this one, persisted in
+    /// `state_dir`.
+    ///
+    /// # Errors
+    /// Redis or the file could not be written; the revocation holds on this replica anyway.
+    pub async fn revoke(&self, revocation: Revocation) -> Result<(), String> {
+        match &self.shared {
+            Some(shared) => shared.revoke(revocation, &self.revocations).await.map_err(|e| e.to_string()),
+            None => {
+                self.revocations.add(revocation);
+                let all = self.revocations.all(now_secs());
+                crate::state::prepare(&self.state_dir).map_err(|e| e.to_string())?;
+                let path = self.state_dir.join(REVOCATIONS_FILE);
+                let temporary = path.with_extension("json.tmp");
+                let text = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
+                std::fs::write(&temporary, text)
+                    .and_then(|()| std::fs::rename(&temporary, &path))
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+
     /// Every limit in use, for the throttled-requests counters.
     pub fn limits(&self) -> Vec<Arc<Limit>> {
         let mut limits = lock(&self.limits);
@@ -223,15 +295,23 @@ impl Resources for Registry {
             return Ok(Arc::clone(&entry.authorizer));
         }
         let name = settings.name.clone();
-        let authorizer = Arc::new(LambdaAuthorizer::new(
-            settings.clone(),
-            Arc::new(function) as Arc<dyn AuthorizerFunction>,
-        )?);
+        let mut authorizer =
+            LambdaAuthorizer::new(settings.clone(), Arc::new(function) as Arc<dyn AuthorizerFunction>)?;
+        if settings.shared_cache
+            && let Some(state) = &self.shared
+        {
+            authorizer = authorizer.with_shared_answers(Arc::clone(state) as Arc<dyn SharedAnswers>);
+        }
+        let authorizer = Arc::new(authorizer);
         authorizers.insert(
             name,
             LambdaEntry { settings, function: function_settings, authorizer: Arc::clone(&authorizer) },
         );
         Ok(authorizer)
+    }
+
+    fn revocations(&self) -> Arc<RevocationList> {
+        Arc::clone(&self.revocations)
     }
 
     fn limit(&self, settings: LimitSettings) -> Arc<Limit> {
@@ -242,7 +322,15 @@ impl Resources for Registry {
         {
             return limit;
         }
-        let limit = Arc::new(Limit::new(settings));
+        let shared = settings.shared;
+        let mut limit = Limit::new(settings);
+        if shared && let Some(state) = &self.shared {
+            limit = limit.with_shared(SharedLimit {
+                store: Arc::clone(state) as Arc<dyn portcullis_limits::SharedBuckets>,
+                deny_when_unavailable: state.deny_when_unavailable(),
+            });
+        }
+        let limit = Arc::new(limit);
         limits.insert(key, Arc::downgrade(&limit));
         limit
     }

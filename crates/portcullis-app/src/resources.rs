@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use portcullis_authz::RevocationList;
 use portcullis_authz::lambda::{AuthorizerFunction, LambdaAuthorizer, LambdaSettings, LambdaSettingsError};
 use portcullis_functions::{FunctionSettings, Invoker};
 use portcullis_integration::http::{ClientOptions, HttpClient, HttpClientError};
@@ -42,6 +43,9 @@ pub enum ResourceError {
     /// A Lambda authorizer's settings do not work together.
     #[error(transparent)]
     LambdaSettings(#[from] LambdaSettingsError),
+    /// `shared_state` is unusable (a URL the client does not understand).
+    #[error(transparent)]
+    Shared(#[from] portcullis_shared::SharedError),
     /// The state directory could not be created.
     #[error("state_dir could not be created: {0}")]
     StateDir(#[source] std::io::Error),
@@ -61,6 +65,7 @@ impl ResourceError {
         matches!(
             self,
             ResourceError::CaFile { .. }
+                | ResourceError::Shared(_)
                 | ResourceError::Keys(_)
                 | ResourceError::DevIssuer(_)
                 | ResourceError::LambdaSettings(_)
@@ -108,6 +113,11 @@ pub trait Resources: Sync {
     /// while its settings stay the same; else a new one, full.
     fn limit(&self, settings: LimitSettings) -> Arc<Limit> {
         Arc::new(Limit::new(settings))
+    }
+
+    /// The revocations JWT authorizers check (`revocation: {enabled: true}`).
+    fn revocations(&self) -> Arc<RevocationList> {
+        Arc::new(RevocationList::new())
     }
 }
 

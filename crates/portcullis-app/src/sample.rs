@@ -218,6 +218,7 @@ mod tests {
         let request = SampleRequest {
             method: Some(Method::POST),
             path: "/pets/7?q=1".into(),
+            headers: vec![("content-type".into(), "application/json".into())],
             body: Some("{}".into()),
             ..Default::default()
         };

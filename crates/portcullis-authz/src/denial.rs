@@ -84,11 +84,13 @@ pub enum Reason {
     ResponseMalformed,
     /// A declarative rule (`rules:`) did not hold.
     RuleFailed,
+    /// The token was revoked (its `jti`, or its subject), an extension.
+    Revoked,
 }
 
 impl Reason {
     /// Every reason, in declaration order (for tests that must cover each one).
-    pub const ALL: [Reason; 30] = [
+    pub const ALL: [Reason; 31] = [
         Reason::TokenMissing,
         Reason::TokenMalformed,
         Reason::TokenTooLarge,
@@ -119,6 +121,7 @@ impl Reason {
         Reason::FunctionTimeout,
         Reason::ResponseMalformed,
         Reason::RuleFailed,
+        Reason::Revoked,
     ];
 
     /// The stable snake_case code (`token_missing`, ...).
@@ -154,6 +157,7 @@ impl Reason {
             Reason::FunctionTimeout => "authorizer_function_timeout",
             Reason::ResponseMalformed => "authorizer_response_malformed",
             Reason::RuleFailed => "rule_failed",
+            Reason::Revoked => "revoked",
         }
     }
 
@@ -179,6 +183,7 @@ impl Reason {
             Reason::NotYetValid => "the token is not valid yet",
             Reason::IssuedInFuture => "the token was issued in the future",
             Reason::ScopeInsufficient => "the token does not have a required scope",
+            Reason::Revoked => "the token has been revoked",
             Reason::IdentityMissing
             | Reason::TokenValidationFailed
             | Reason::FunctionUnauthorized
@@ -293,6 +298,7 @@ mod tests {
                 Reason::FunctionTimeout => 27,
                 Reason::ResponseMalformed => 28,
                 Reason::RuleFailed => 29,
+                Reason::Revoked => 30,
             };
             assert_eq!(i, position, "{reason:?}");
         }

@@ -93,6 +93,8 @@ pub struct JwtAuthorizer {
     leeway: f64,
     keys: Arc<KeyStore>,
     cache: Option<TokenCache>,
+    /// Revoked tokens, checked on every request after the cache.
+    revocations: Option<Arc<crate::RevocationList>>,
 }
 
 impl fmt::Debug for JwtAuthorizer {
@@ -161,12 +163,26 @@ impl JwtAuthorizer {
         }
         let cache =
             (settings.token_cache_capacity > 0).then(|| TokenCache::new(settings.token_cache_capacity));
-        Ok(Self { leeway: settings.leeway.as_secs_f64(), algorithms, settings, keys, cache })
+        Ok(Self {
+            leeway: settings.leeway.as_secs_f64(),
+            algorithms,
+            settings,
+            keys,
+            cache,
+            revocations: None,
+        })
     }
 
     /// The settings in force (with defaults filled in).
     pub fn settings(&self) -> &JwtSettings {
         &self.settings
+    }
+
+    /// Denies tokens `revocations` names, whatever the verified-token cache holds.
+    #[must_use]
+    pub fn with_revocations(mut self, revocations: Arc<crate::RevocationList>) -> Self {
+        self.revocations = Some(revocations);
+        self
     }
 
     /// The algorithms this authorizer accepts.
@@ -335,6 +351,14 @@ impl Authorizer for JwtAuthorizer {
     ) -> BoxFuture<'a, Result<AuthContext, Denial>> {
         Box::pin(async move {
             let verified = self.decide(parts, route, trace).await?;
+            // After the cache: a verification cached before the revocation admits nothing.
+            if let Some(revocations) = &self.revocations
+                && let Some(entry) = revocations.check(&verified.claims, now_secs() as u64)
+            {
+                let detail = format!("{} was revoked", entry.revoked);
+                trace.fail("revocation", || detail.clone());
+                return Err(Denial::unauthorized(Reason::Revoked, detail, &route.scopes));
+            }
             let context = match self.finish(&verified, route) {
                 Ok(context) => {
                     trace.pass("scopes", || scope_detail(&verified, route));

@@ -71,6 +71,8 @@ pub struct LambdaSettings {
     pub forward_context: Vec<(HeaderName, String)>,
     /// Largest number of cached answers (identities). Default 10 000.
     pub cache_capacity: u64,
+    /// Whether answers are shared with other gateways ([`LambdaAuthorizer::with_shared_answers`]).
+    pub shared_cache: bool,
     /// ARNs and event fields.
     pub api: ApiIdentity,
     /// Answer deadline; [`AUTHORIZER_TIMEOUT`] unless a test shortens it.
@@ -112,6 +114,7 @@ impl LambdaSettings {
             token_validation: None,
             forward_context: Vec::new(),
             cache_capacity: 10_000,
+            shared_cache: false,
             api: ApiIdentity::default(),
             timeout: AUTHORIZER_TIMEOUT,
         }
@@ -213,7 +216,26 @@ pub struct LambdaAuthorizer {
     settings: LambdaSettings,
     function: Arc<dyn AuthorizerFunction>,
     cache: Option<DecisionCache>,
+    /// Answers shared with other gateways (`cache: shared`), consulted on a local miss.
+    shared: Option<Arc<dyn SharedAnswers>>,
     context_rules: ContextRules,
+}
+
+/// A store of authorizer answers several gateways share: the function's answer, as it
+/// returned it, under a key of the authorizer and the identity (`cache: shared`).
+pub trait SharedAnswers: Send + Sync {
+    /// The answer stored for `key` of `authorizer`; `None` when there is none, or the store
+    /// could not be asked (the authorizer then invokes, and counts on its own cache).
+    fn get<'a>(&'a self, authorizer: &'a str, key: &'a str) -> BoxFuture<'a, Option<Bytes>>;
+
+    /// Stores `answer` for `key` of `authorizer`, for `ttl`.
+    fn put<'a>(
+        &'a self,
+        authorizer: &'a str,
+        key: &'a str,
+        answer: Bytes,
+        ttl: Duration,
+    ) -> BoxFuture<'a, ()>;
 }
 
 impl fmt::Debug for LambdaAuthorizer {
@@ -292,7 +314,17 @@ impl LambdaAuthorizer {
             // (docs/aws-compatibility.md#iam-policy-and-simple-responses).
             reserve_claims: settings.event == LambdaEvent::RequestV1,
         };
-        Ok(Self { settings, function, cache, context_rules })
+        Ok(Self { settings, function, cache, shared: None, context_rules })
+    }
+
+    /// Shares answers with other gateways through `store`, under this authorizer's cache key
+    /// and `result_ttl` (no effect when caching is off).
+    #[must_use]
+    pub fn with_shared_answers(mut self, store: Arc<dyn SharedAnswers>) -> Self {
+        if self.cache.is_some() {
+            self.shared = Some(store);
+        }
+        self
     }
 
     /// The settings in use.
@@ -358,16 +390,28 @@ impl LambdaAuthorizer {
         let invoked = AtomicBool::new(false);
         let answer = match &self.cache {
             Some(cache) => {
+                let key = self.cache_key(&values);
                 cache
-                    .get_or_invoke(self.cache_key(&values), async {
+                    .get_or_invoke(Arc::clone(&key), async {
+                        // A local miss: another gateway may have the answer.
+                        if let Some(shared) = &self.shared
+                            && let Some(stored) = shared.get(&self.settings.name, &key).await
+                            && let Ok(answer) = self.parse(&stored)
+                        {
+                            return Ok(Arc::new(answer));
+                        }
                         invoked.store(true, Ordering::Relaxed);
-                        self.invoke(parts, ctx, &arn, &values).await.map(Arc::new)
+                        let (answer, output) = self.invoke(parts, ctx, &arn, &values).await?;
+                        if let Some(shared) = &self.shared {
+                            shared.put(&self.settings.name, &key, output, self.settings.result_ttl).await;
+                        }
+                        Ok(Arc::new(answer))
                     })
                     .await
             }
             None => {
                 invoked.store(true, Ordering::Relaxed);
-                self.invoke(parts, ctx, &arn, &values).await.map(Arc::new)
+                self.invoke(parts, ctx, &arn, &values).await.map(|(answer, _)| Arc::new(answer))
             }
         };
         let cached = !invoked.load(Ordering::Relaxed);
@@ -439,7 +483,7 @@ impl LambdaAuthorizer {
         ctx: &CallContext,
         arn: &str,
         values: &[String],
-    ) -> Result<Answer, FunctionFailure> {
+    ) -> Result<(Answer, Bytes), FunctionFailure> {
         let facts = events::RequestFacts::new(parts, &[], ctx, &self.settings.api);
         let event = match self.settings.event {
             LambdaEvent::Token => events::token_event(values.first().map_or("", String::as_str), arn),
@@ -473,7 +517,8 @@ impl LambdaAuthorizer {
             Err(InvokeError::Timeout(after)) => return Err(FunctionFailure::Timeout(after)),
             Err(other) => return Err(FunctionFailure::Failed(other.to_string())),
         };
-        self.parse(&output)
+        let answer = self.parse(&output)?;
+        Ok((answer, output))
     }
 
     fn parse(&self, output: &[u8]) -> Result<Answer, FunctionFailure> {

@@ -16,6 +16,7 @@ mod identity;
 pub mod jwt;
 pub mod lambda;
 pub mod policy;
+pub mod revocation;
 mod trace;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub use denial::{Denial, DenialStatus, Reason};
 pub use identity::authorization;
 pub use jwt::{JwtAuthorizer, JwtSettings, SettingsError};
 pub use portcullis_jwks::Algorithm;
+pub use revocation::{Revocation, RevocationList, Revoked};
 pub use trace::{Sibling, Step, Trace};
 
 /// The authorizer seam: the pipeline calls this for every request on a protected route.

@@ -204,6 +204,19 @@ pub struct LambdaAuthorizerConfig {
     /// `forward_context`: header name -> key of the authorizer's `context`; sent to HTTP
     /// upstreams (client-sent copies removed first). Default: none. Extension.
     pub forward_context: IndexMap<http::HeaderName, String>,
+    /// `cache`: `local` (default: each replica caches its answers) or `shared` (answers in
+    /// `shared_state`'s Redis: a token answered on one replica is not invoked again on
+    /// another within `result_ttl`). Extension.
+    pub cache: AnswerCache,
+}
+
+/// `cache:` of a Lambda authorizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerCache {
+    /// Each replica its own.
+    Local,
+    /// Shared by every replica.
+    Shared,
 }
 
 /// Which event a Lambda authorizer receives.
@@ -551,6 +564,15 @@ fn lambda(cx: &mut Cx, mut m: MapReader<'_>, functions: &[String]) -> Option<Lam
     let result_ttl = result_ttl(cx, &mut m, identity_source.as_deref());
     let token_validation = token_validation(cx, &mut m, kind);
     let forward_context = forwarded_headers(cx, &mut m, "forward_context");
+    let cache = opt(cx, &mut m, "cache", AnswerCache::Local, |cx, n, p| {
+        let cache =
+            decode::choice(cx, n, p, &[("local", AnswerCache::Local), ("shared", AnswerCache::Shared)])?;
+        if cache == AnswerCache::Shared && !cx.shared_state {
+            cx.error(n.span, p, "`cache: shared` needs `shared_state` (a Redis every replica shares)");
+            return None;
+        }
+        Some(cache)
+    });
     m.finish(cx);
     Some(LambdaAuthorizerConfig {
         function: function?,
@@ -560,6 +582,7 @@ fn lambda(cx: &mut Cx, mut m: MapReader<'_>, functions: &[String]) -> Option<Lam
         result_ttl: result_ttl?,
         token_validation: token_validation?,
         forward_context,
+        cache: cache?,
     })
 }
 

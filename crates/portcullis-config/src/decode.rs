@@ -51,6 +51,8 @@ pub(crate) struct Cx {
     pub(crate) compat: Compat,
     /// A `compat` that wins over the file's (`check --compat aws`).
     pub(crate) forced_compat: Option<Compat>,
+    /// Whether `shared_state` is configured (limits and caches may then be shared).
+    pub(crate) shared_state: bool,
     /// The `stage_variables` defined, for references to them.
     pub(crate) stage_variables: Vec<(String, String)>,
     pub(crate) errors: Vec<ConfigError>,
@@ -66,6 +68,7 @@ impl Cx {
             base_dir: std::path::absolute(base_dir).unwrap_or_else(|_| base_dir.to_owned()),
             compat: Compat::Extended,
             forced_compat: None,
+            shared_state: false,
             stage_variables: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
@@ -320,6 +323,31 @@ pub(crate) fn integer(cx: &mut Cx, node: &Node, path: &YPath, min: u64, max: u64
         return None;
     }
     Some(n)
+}
+
+/// A duration between `min` and `max`.
+pub(crate) fn duration_between(
+    cx: &mut Cx,
+    node: &Node,
+    path: &YPath,
+    min: Duration,
+    max: Duration,
+) -> Option<Duration> {
+    let d = duration(cx, node, path, min.is_zero())?;
+    if d < min || d > max {
+        cx.error(
+            node.span,
+            path,
+            format!(
+                "{} is out of range ({} to {})",
+                humantime::format_duration(d),
+                humantime::format_duration(min),
+                humantime::format_duration(max)
+            ),
+        );
+        return None;
+    }
+    Some(d)
 }
 
 /// A duration such as `5s`, `250ms`, `1m`, `1h 30m` (humantime syntax). Zero only if allowed.

@@ -43,6 +43,7 @@ mod expr;
 mod function;
 mod mapping;
 mod route;
+mod shared;
 mod throttle;
 mod top;
 mod types;
@@ -55,14 +56,15 @@ mod tests;
 use std::path::Path;
 
 pub use authorizer::{
-    Algorithm, AuthorizerConfig, AuthorizerEvent, Issuer, JwtAuthorizerConfig, JwtCacheConfig, KeySource,
-    LambdaAuthorizerConfig, TokenValidation,
+    Algorithm, AnswerCache, AuthorizerConfig, AuthorizerEvent, Issuer, JwtAuthorizerConfig, JwtCacheConfig,
+    KeySource, LambdaAuthorizerConfig, TokenValidation,
 };
 pub use cors::CorsConfig;
 pub use error::{ConfigError, ConfigErrors, Span, Spanned};
 pub use function::{FunctionConfig, FunctionRuntime};
 pub use route::{FixedResponse, HttpVersion, Integration, IntegrationKind, RouteConfig};
-pub use throttle::ThrottleConfig;
+pub use shared::{OnUnavailable, RevocationConfig, SharedStateConfig};
+pub use throttle::{ThrottleConfig, ThrottleScope};
 pub use types::{
     AccessLogConfig, AccessLogFormat, AccessLogOutput, Compat, Config, LimitsConfig, LogConfig, LogFormat,
     PayloadFormatVersion, TlsConfig,

@@ -34,8 +34,20 @@ pub struct ThrottleConfig {
     /// `max_keys`: most keys a keyed limit keeps a bucket for (the ones used most often are
     /// kept). Default 100,000.
     pub max_keys: u64,
+    /// `scope`: `shared` (one bucket for every replica, in `shared_state`'s Redis; the default
+    /// when `shared_state` is set) or `local` (this replica's own).
+    pub scope: ThrottleScope,
     /// Where the limit is written.
     pub span: Span,
+}
+
+/// `throttle.scope`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleScope {
+    /// One bucket for every replica.
+    Shared,
+    /// This replica's own buckets.
+    Local,
 }
 
 /// The API-wide `throttle:` (one limit, no key).
@@ -129,8 +141,25 @@ fn limit(cx: &mut Cx, n: &Node, p: &YPath) -> Option<ThrottleConfig> {
         m.finish(cx);
         return None;
     }
+    let default_scope = if cx.shared_state { ThrottleScope::Shared } else { ThrottleScope::Local };
+    let scope = opt(cx, &mut m, "scope", default_scope, |cx, n, p| {
+        let scope =
+            decode::choice(cx, n, p, &[("shared", ThrottleScope::Shared), ("local", ThrottleScope::Local)])?;
+        if scope == ThrottleScope::Shared && !cx.shared_state {
+            cx.error(n.span, p, "`scope: shared` needs `shared_state` (a Redis every replica shares)");
+            return None;
+        }
+        Some(scope)
+    });
     m.finish(cx);
-    Some(ThrottleConfig { rate: rate?, burst: burst?, key: key?, max_keys: max_keys?, span: n.span })
+    Some(ThrottleConfig {
+        rate: rate?,
+        burst: burst?,
+        key: key?,
+        max_keys: max_keys?,
+        scope: scope?,
+        span: n.span,
+    })
 }
 
 fn rate(cx: &mut Cx, n: &Node, p: &YPath) -> Option<f64> {

@@ -11,6 +11,7 @@ use crate::decode::{self, Cx, MapReader, YPath, did_you_mean, opt};
 use crate::error::Span;
 use crate::function::{self, FunctionConfig};
 use crate::route::{self, RouteConfig, RouteRefs};
+use crate::shared::RevocationConfig;
 use crate::types::{
     AccessLogConfig, AccessLogFormat, AccessLogOutput, Compat, Config, LimitsConfig, LogConfig, LogFormat,
     TlsConfig,
@@ -45,6 +46,11 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
     let stage_variables = opt(cx, &mut m, "stage_variables", Vec::new(), stage_variables);
     cx.stage_variables = stage_variables.clone().unwrap_or_default();
     let debug_headers = opt(cx, &mut m, "debug_headers", false, debug_headers);
+    // Before the limits and authorizers that may share their state.
+    let shared_state = opt(cx, &mut m, "shared_state", None, crate::shared::decode);
+    cx.shared_state = matches!(shared_state, Some(Some(_)));
+    let revocation =
+        opt(cx, &mut m, "revocation", RevocationConfig::default(), crate::shared::decode_revocation);
     let cors = opt(cx, &mut m, "cors", None, |cx, n, p| crate::cors::decode(cx, n, p).map(Some));
     let throttle = opt(cx, &mut m, "throttle", None, crate::throttle::decode_api);
     let functions = functions(cx, &mut m);
@@ -83,6 +89,8 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
         stage_variables: stage_variables?,
         cors: cors?,
         throttle: throttle?,
+        shared_state: shared_state?,
+        revocation: revocation?,
         debug_headers: debug_headers?,
         allow_dev_issuer: allow_dev_issuer?,
         authorizers: authorizers.decoded?,

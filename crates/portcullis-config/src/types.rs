@@ -85,6 +85,11 @@ pub struct Config {
     pub cors: Option<CorsConfig>,
     /// `throttle`: the API-wide limit (AWS's stage default route settings). Default: none.
     pub throttle: Option<ThrottleConfig>,
+    /// `shared_state`: Redis, for throttle buckets and Lambda-authorizer answers every replica
+    /// shares, and revocations. Default: none (each replica keeps its own). Extension.
+    pub shared_state: Option<crate::shared::SharedStateConfig>,
+    /// `revocation`: JWT authorizers deny revoked tokens. Default: off. Extension.
+    pub revocation: crate::shared::RevocationConfig,
     /// `stage_variables`: name -> value, the stage's variables: `stageVariables` in Lambda
     /// events, `$stageVariables.NAME` in mappings and identity sources, `${stageVariables.NAME}`
     /// in `http:` URLs. Default: none.

@@ -37,6 +37,11 @@ impl Gcra {
         Gcra { emission, tolerance, burst }
     }
 
+    /// Requests allowed at once (`0` refuses everything).
+    pub fn burst(&self) -> u32 {
+        self.burst
+    }
+
     /// The emission interval `T`, in nanoseconds.
     pub fn emission_nanos(&self) -> u64 {
         self.emission

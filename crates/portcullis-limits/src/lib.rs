@@ -9,8 +9,8 @@
 //! Why our own GCRA rather than `governor`'s: the arithmetic is a dozen lines
 //! ([`Gcra::check`]), and two properties matter more than reuse: a per-key store whose memory is
 //! bounded even when every request brings a new key (a moka cache with a capacity, not a map
-//! that grows until a sweep), and the exact same arithmetic in the shared store, where it runs as
-//! one Redis script.
+//! that grows until a sweep), and the exact same arithmetic in a store several gateways share
+//! ([`SharedBuckets`], implemented over Redis by `portcullis-shared`).
 //!
 //! ```
 //! use std::time::Duration;
@@ -28,5 +28,35 @@
 mod gcra;
 mod keyed;
 
+use std::future::Future;
+use std::pin::Pin;
+
 pub use gcra::{Bucket, Clock, Decision, Gcra};
 pub use keyed::KeyedBuckets;
+
+/// Buckets kept outside this process, one per key for every gateway that shares the store.
+pub trait SharedBuckets: Send + Sync {
+    /// Checks (and counts, when allowed) one request against the bucket `key` of `limit`, with
+    /// the store's clock.
+    ///
+    /// # Errors
+    /// [`Unavailable`]: the store did not answer in time; the caller decides what a request
+    /// gets then.
+    fn check<'a>(
+        &'a self,
+        key: &'a str,
+        limit: &'a Gcra,
+    ) -> Pin<Box<dyn Future<Output = Result<Decision, Unavailable>> + Send + 'a>>;
+}
+
+/// The shared store could not be asked (down, slow, unreachable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unavailable;
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the shared store is unavailable")
+    }
+}
+
+impl std::error::Error for Unavailable {}

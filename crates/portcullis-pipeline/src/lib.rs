@@ -45,4 +45,4 @@ pub use metrics::Metrics;
 pub use plan::{Access, RequestLimits, RouteAuthorizer, RouteExtras, RoutePlan, Snapshot};
 pub use respond::{REQUEST_ID_HEADER, Rejection};
 pub use stack::Gateway;
-pub use throttle::{Limit, LimitSettings, RouteThrottle};
+pub use throttle::{Limit, LimitSettings, RouteThrottle, SharedLimit, ThrottleError};

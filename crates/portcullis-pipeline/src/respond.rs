@@ -19,7 +19,7 @@ use crate::access_log::AccessRecord;
 use crate::limits::LimitError;
 use crate::mapping::MappingError;
 use crate::route::RouteError;
-use crate::throttle::Throttled;
+use crate::throttle::ThrottleError;
 
 /// The request-id response header AWS HTTP APIs send, also sent upstream.
 pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("apigw-requestid");
@@ -224,9 +224,14 @@ impl From<LimitError> for Rejection {
     }
 }
 
-impl From<Throttled> for Rejection {
-    fn from(throttled: Throttled) -> Self {
-        Rejection::TooManyRequests { retry_after: throttled.retry_after }
+impl From<ThrottleError> for Rejection {
+    fn from(error: ThrottleError) -> Self {
+        match error {
+            ThrottleError::Throttled(throttled) => {
+                Rejection::TooManyRequests { retry_after: throttled.retry_after }
+            }
+            ThrottleError::Unavailable => Rejection::ServiceUnavailable,
+        }
     }
 }
 

@@ -139,7 +139,7 @@ impl Gateway {
 
         // Throttling, before the authorizer: a request over a limit costs no identity provider,
         // no authorizer function and no backend.
-        throttle::request(snapshot.throttle.as_deref(), plan.throttle(), &parts, &ctx, &snapshot.api)?;
+        throttle::request(snapshot.throttle.as_deref(), plan.throttle(), &parts, &ctx, &snapshot.api).await?;
 
         // Authorization: a denial ends the request; the integration is never called.
         authorize::request(
@@ -158,7 +158,7 @@ impl Gateway {
 
         // Limits keyed on what the authorizer established (a claim, a context value): only an
         // authorized caller has such a key, and it cannot be forged to spend another's bucket.
-        throttle::authorized(plan.throttle(), &parts, &ctx, &snapshot.api)?;
+        throttle::authorized(plan.throttle(), &parts, &ctx, &snapshot.api).await?;
 
         // The body is streamed through a limit rather than buffered: a chunked upload over
         // `max_body` fails mid-stream and becomes 413.

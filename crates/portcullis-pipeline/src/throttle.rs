@@ -9,6 +9,10 @@
 //! once authorized, and a key taken from an unverified token could be forged to spend another
 //! caller's bucket). A keyed limit whose key is absent on a request counts that request against
 //! one shared bucket of the same limit.
+//!
+//! A limit with a [`SharedLimit`] keeps its buckets in a store every replica of the gateway
+//! shares (Redis): one bucket for all of them. When the store cannot be asked, the limit falls
+//! back to this replica's own buckets, or refuses the request (503) when told to.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -18,7 +22,19 @@ use std::time::Duration;
 use http::request::Parts;
 use portcullis_core::{ApiIdentity, CallContext, ContextVariable, Known, Template, Variable};
 use portcullis_events::{RequestFacts, request_value};
-use portcullis_limits::{Bucket, Clock, Decision, Gcra, KeyedBuckets};
+use portcullis_limits::{Bucket, Clock, Decision, Gcra, KeyedBuckets, SharedBuckets};
+
+/// Why the throttle stage ended a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ThrottleError {
+    /// Over a limit: 429.
+    #[error(transparent)]
+    Throttled(#[from] Throttled),
+    /// A shared limit's store cannot be asked and the limit refuses rather than count alone
+    /// (`on_unavailable: deny`): 503.
+    #[error("the shared throttle store is unavailable")]
+    Unavailable,
+}
 
 /// A request over a limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +59,18 @@ pub struct LimitSettings {
     pub key: Option<Template>,
     /// Most keys kept (the ones used most often).
     pub max_keys: u64,
+    /// Whether the buckets are shared by every replica (`scope: shared`).
+    pub shared: bool,
+}
+
+/// Where a shared limit keeps its buckets.
+#[derive(Clone)]
+pub struct SharedLimit {
+    /// The store.
+    pub store: Arc<dyn SharedBuckets>,
+    /// Refuse requests (503) rather than count them on this replica alone when the store cannot
+    /// be asked (`on_unavailable: deny`).
+    pub deny_when_unavailable: bool,
 }
 
 /// One limit and its buckets. Built by `portcullis-app`'s registry, which keeps it across
@@ -55,6 +83,7 @@ pub struct Limit {
     keyed: Option<Keyed>,
     clock: Clock,
     throttled: AtomicU64,
+    shared: Option<SharedLimit>,
 }
 
 struct Keyed {
@@ -79,7 +108,15 @@ impl Limit {
             keyed,
             clock: Clock::new(),
             throttled: AtomicU64::new(0),
+            shared: None,
         }
+    }
+
+    /// This limit with its buckets in `shared` (for `scope: shared` settings).
+    #[must_use]
+    pub fn with_shared(mut self, shared: SharedLimit) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
     /// What it is.
@@ -97,17 +134,33 @@ impl Limit {
         self.throttled.load(Ordering::Relaxed)
     }
 
-    fn check(&self, key: Option<&str>) -> Result<(), Throttled> {
+    async fn check(&self, key: Option<&str>) -> Result<(), ThrottleError> {
+        if let Some(shared) = &self.shared {
+            // One bucket per route, limit and key value for every replica; the store turns the
+            // text into its own key.
+            let settings = &self.settings;
+            let bucket = format!("{}\u{0}{}\u{0}{}", settings.route, settings.label, key.unwrap_or("\u{1}"));
+            match shared.store.check(&bucket, &self.gcra).await {
+                Ok(decision) => return self.decided(decision),
+                Err(_) if shared.deny_when_unavailable => return Err(ThrottleError::Unavailable),
+                // This replica's own buckets stand in until the store answers again.
+                Err(_) => {}
+            }
+        }
         let now = self.clock.now();
         let decision = match (key, &self.keyed) {
             (Some(key), Some(keyed)) => keyed.buckets.check(key, now),
             _ => self.bucket.check(&self.gcra, now),
         };
+        self.decided(decision)
+    }
+
+    fn decided(&self, decision: Decision) -> Result<(), ThrottleError> {
         match decision {
             Decision::Allowed => Ok(()),
             Decision::Throttled { retry_after } => {
                 self.throttled.fetch_add(1, Ordering::Relaxed);
-                Err(Throttled { retry_after })
+                Err(Throttled { retry_after }.into())
             }
         }
     }
@@ -142,50 +195,50 @@ impl RouteThrottle {
 /// request itself carries the key of.
 ///
 /// # Errors
-/// [`Throttled`]: the request ends here.
-pub fn request(
+/// [`ThrottleError`]: the request ends here.
+pub async fn request(
     api_limit: Option<&Limit>,
     route: Option<&RouteThrottle>,
     parts: &Parts,
     ctx: &CallContext,
     api: &ApiIdentity,
-) -> Result<(), Throttled> {
+) -> Result<(), ThrottleError> {
     if let Some(limit) = api_limit {
-        limit.check(None)?;
+        limit.check(None).await?;
     }
     let Some(route) = route else { return Ok(()) };
-    check_route(route, parts, ctx, api, false)
+    check_route(route, parts, ctx, api, false).await
 }
 
 /// The throttle stage's second request half, once the authorizer has decided: keyed limits on
 /// what it established.
 ///
 /// # Errors
-/// [`Throttled`]: the request ends here, before the backend.
-pub fn authorized(
+/// [`ThrottleError`]: the request ends here, before the backend.
+pub async fn authorized(
     route: Option<&RouteThrottle>,
     parts: &Parts,
     ctx: &CallContext,
     api: &ApiIdentity,
-) -> Result<(), Throttled> {
+) -> Result<(), ThrottleError> {
     let Some(route) = route else { return Ok(()) };
-    check_route(route, parts, ctx, api, true)
+    check_route(route, parts, ctx, api, true).await
 }
 
-fn check_route(
+async fn check_route(
     route: &RouteThrottle,
     parts: &Parts,
     ctx: &CallContext,
     api: &ApiIdentity,
     after_authorizer: bool,
-) -> Result<(), Throttled> {
+) -> Result<(), ThrottleError> {
     for limit in route.limits.iter() {
         match &limit.keyed {
-            None if !after_authorizer => limit.check(None)?,
+            None if !after_authorizer => limit.check(None).await?,
             None => {}
             Some(keyed) if keyed.after_authorizer == after_authorizer => {
                 let key = key_of(&keyed.key, parts, ctx, api);
-                limit.check(key.as_deref())?;
+                limit.check(key.as_deref()).await?;
             }
             Some(_) => {}
         }
@@ -230,6 +283,7 @@ mod tests {
             burst,
             key,
             max_keys: 1000,
+            shared: false,
         })
     }
 
@@ -247,8 +301,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_api_then_the_route_then_each_key_refuse_in_turn() {
+    #[tokio::test]
+    async fn the_api_then_the_route_then_each_key_refuse_in_turn() {
         let api = ApiIdentity::default();
         let api_limit = limit(1000, None);
         let key = Template::variable(Variable::Header(http::HeaderName::from_static("x-user")));
@@ -256,18 +310,21 @@ mod tests {
         let alice = parts(&[("x-user", "alice")]);
         let bob = parts(&[("x-user", "bob")]);
         let c = ctx();
-        assert!(request(Some(&api_limit), Some(&route), &alice, &c, &api).is_ok());
-        assert!(request(Some(&api_limit), Some(&route), &alice, &c, &api).is_err(), "alice's key bucket");
-        assert!(request(Some(&api_limit), Some(&route), &bob, &c, &api).is_ok());
+        assert!(request(Some(&api_limit), Some(&route), &alice, &c, &api).await.is_ok());
+        assert!(
+            request(Some(&api_limit), Some(&route), &alice, &c, &api).await.is_err(),
+            "alice's key bucket"
+        );
+        assert!(request(Some(&api_limit), Some(&route), &bob, &c, &api).await.is_ok());
         // The route's burst of 3 is spent now (alice's refused request took a route token too).
-        let refused = request(Some(&api_limit), Some(&route), &parts(&[("x-user", "carol")]), &c, &api);
+        let refused = request(Some(&api_limit), Some(&route), &parts(&[("x-user", "carol")]), &c, &api).await;
         assert!(refused.is_err());
         assert_eq!(route.limits()[0].throttled(), 1);
         assert_eq!(route.limits()[1].throttled(), 1);
     }
 
-    #[test]
-    fn an_absent_key_shares_one_bucket_and_claims_wait_for_the_authorizer() {
+    #[tokio::test]
+    async fn an_absent_key_shares_one_bucket_and_claims_wait_for_the_authorizer() {
         let api = ApiIdentity::default();
         let by_header = Template::variable(Variable::Header(http::HeaderName::from_static("x-user")));
         let by_claim = Template::variable(Variable::Claim("sub".into()));
@@ -275,11 +332,14 @@ mod tests {
             RouteThrottle::new(vec![Arc::new(limit(1, Some(by_header))), Arc::new(limit(1, Some(by_claim)))]);
         let anonymous = parts(&[]);
         let c = ctx();
-        assert!(request(None, Some(&route), &anonymous, &c, &api).is_ok());
-        assert!(request(None, Some(&route), &anonymous, &c, &api).is_err(), "absent keys share a bucket");
+        assert!(request(None, Some(&route), &anonymous, &c, &api).await.is_ok());
+        assert!(
+            request(None, Some(&route), &anonymous, &c, &api).await.is_err(),
+            "absent keys share a bucket"
+        );
         // The claim limit is not checked before the authorizer.
         assert_eq!(route.limits()[1].throttled(), 0);
-        assert!(authorized(Some(&route), &anonymous, &c, &api).is_ok());
-        assert!(authorized(Some(&route), &anonymous, &c, &api).is_err());
+        assert!(authorized(Some(&route), &anonymous, &c, &api).await.is_ok());
+        assert!(authorized(Some(&route), &anonymous, &c, &api).await.is_err());
     }
 }

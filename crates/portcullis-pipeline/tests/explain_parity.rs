@@ -103,6 +103,18 @@ fn snapshot(key: &TestKey) -> Snapshot {
         }
         Arc::new(JwtAuthorizer::new(settings, Arc::clone(&keys)).unwrap())
     };
+    // An authorizer that checks revocations: the token with jti `revoked-1` is revoked.
+    let revocable = {
+        let list = Arc::new(portcullis_authz::RevocationList::new());
+        list.add(portcullis_authz::Revocation {
+            revoked: portcullis_authz::Revoked::Jti("revoked-1".into()),
+            revoked_at: 0,
+            until: u64::MAX,
+        });
+        let settings = JwtSettings::new(ISSUER, vec!["api".to_owned()]);
+        Arc::new(JwtAuthorizer::new(settings, Arc::clone(&keys)).unwrap().with_revocations(list))
+            as Arc<dyn Authorizer>
+    };
     // An issuer nobody answers for: its keys are never available.
     let unreachable = {
         let options = JwksOptions { request_wait: Duration::from_millis(200), ..JwksOptions::default() };
@@ -133,6 +145,7 @@ fn snapshot(key: &TestKey) -> Snapshot {
         ("GET /aws", jwt(true), &[], None),
         ("GET /scoped", jwt(false), &["orders:read"], None),
         ("GET /ruled", jwt(false), &[], rule("claims.role == 'admin'")),
+        ("GET /revocable", revocable, &[], None),
         ("GET /unreachable", unreachable, &[], None),
         ("GET /token", lambda(LambdaEvent::Token, false, 0), &[], None),
         ("GET /simple", lambda(LambdaEvent::RequestV2, true, 0), &[], None),
@@ -264,6 +277,7 @@ fn scenarios(key: &TestKey) -> Vec<(Reason, Vec<Sent>)> {
         (Reason::FunctionTimeout, one("/token", raw("slow"))),
         (Reason::ResponseMalformed, one("/token", raw("garbage"))),
         (Reason::RuleFailed, one("/ruled", bearer(token(json!({"role": "member"}))))),
+        (Reason::Revoked, one("/revocable", bearer(token(json!({"jti": "revoked-1"}))))),
     ]
 }
 

@@ -19,8 +19,8 @@ fn status_kb(field: &str) -> u64 {
         .unwrap()
 }
 
-#[test]
-fn a_million_distinct_keys_keep_memory_bounded() {
+#[tokio::test]
+async fn a_million_distinct_keys_keep_memory_bounded() {
     const KEYS: u64 = 1_000_000;
     const MAX_KEYS: u64 = 100_000;
     let key = Template::variable(Variable::Header(HeaderName::from_static("x-key")));
@@ -31,6 +31,7 @@ fn a_million_distinct_keys_keep_memory_bounded() {
         burst: 1,
         key: Some(key),
         max_keys: MAX_KEYS,
+        shared: false,
     }));
     let route = RouteThrottle::new(vec![Arc::clone(&limit)]);
     let api = ApiIdentity::default();
@@ -51,15 +52,15 @@ fn a_million_distinct_keys_keep_memory_bounded() {
     for i in 0..KEYS {
         parts.headers.insert("x-key", format!("client-{i}").parse().unwrap());
         assert!(
-            throttle::request(None, Some(&route), &parts, &ctx, &api).is_ok(),
+            throttle::request(None, Some(&route), &parts, &ctx, &api).await.is_ok(),
             "a new key has a full bucket"
         );
     }
     let elapsed = started.elapsed();
     // A steady caller is still limited in the flood's wake.
     parts.headers.insert("x-key", "steady".parse().unwrap());
-    assert!(throttle::request(None, Some(&route), &parts, &ctx, &api).is_ok());
-    assert!(throttle::request(None, Some(&route), &parts, &ctx, &api).is_err());
+    assert!(throttle::request(None, Some(&route), &parts, &ctx, &api).await.is_ok());
+    assert!(throttle::request(None, Some(&route), &parts, &ctx, &api).await.is_err());
     let held = limit.keys();
     let peak = status_kb("VmHWM");
     eprintln!(

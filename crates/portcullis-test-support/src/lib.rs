@@ -6,9 +6,11 @@
 mod browser;
 mod client;
 mod gateway;
+mod redis;
 mod upstream;
 
 pub use browser::Browser;
 pub use client::{Reply, TestClient};
 pub use gateway::{SpawnedGateway, wait_until};
+pub use redis::RedisServer;
 pub use upstream::{Behavior, Recorded, RecordingUpstream};

@@ -8,6 +8,7 @@ mod import;
 mod init;
 mod invoke;
 mod logging;
+mod revoke;
 mod routes;
 mod serve;
 mod token;
@@ -163,6 +164,8 @@ enum Command {
     },
     /// Print the event the gateway would send for a request (as serving builds it).
     Event(event::Args),
+    /// Revoke a token (`--jti`) or a subject's tokens (`--sub`) on every replica.
+    Revoke(revoke::Args),
     /// Run a function once with an event and print its result (exit 1 if it failed).
     Invoke {
         #[command(flatten)]
@@ -242,6 +245,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Import { kind, file, overlay } => import::run(kind, &file, overlay.as_ref()),
         Command::Routes { source } => routes::run(&source),
         Command::Event(args) => event::run(args),
+        Command::Revoke(args) => revoke::run(args),
         Command::Token(args) => token::run(args),
         Command::Invoke { source, function, event } => {
             logging::init(cli.log_level.as_deref(), cli.log_format.unwrap_or(LogFormat::Json));

@@ -135,7 +135,10 @@ fn jwt_authorizer(
     settings.forward_claims = jwt.forward_claims.iter().map(|(h, c)| (h.clone(), c.clone())).collect();
     settings.compat_aws = config.compat == Compat::Aws;
     settings.token_cache_capacity = jwt.cache.max_tokens;
-    let authorizer = JwtAuthorizer::new(settings, store).map_err(|e| Problem::Config(e.to_string()))?;
+    let mut authorizer = JwtAuthorizer::new(settings, store).map_err(|e| Problem::Config(e.to_string()))?;
+    if config.revocation.enabled {
+        authorizer = authorizer.with_revocations(resources.revocations());
+    }
     Ok(Arc::new(authorizer))
 }
 
@@ -161,6 +164,7 @@ fn lambda_authorizer(
     settings.token_validation = lambda.token_validation.as_ref().map(|t| TokenPattern(t.regex.clone()));
     settings.forward_context = lambda.forward_context.iter().map(|(h, k)| (h.clone(), k.clone())).collect();
     settings.api = api_identity(config);
+    settings.shared_cache = lambda.cache == portcullis_config::AnswerCache::Shared;
     let function = resources.function(&lambda.function)?;
     Ok(resources.lambda_authorizer(settings, function)?)
 }

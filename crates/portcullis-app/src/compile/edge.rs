@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use portcullis_config::{Compat, Config, CorsConfig, RouteConfig, ThrottleConfig};
+use portcullis_config::{Compat, Config, CorsConfig, RouteConfig, ThrottleConfig, ThrottleScope};
 use portcullis_pipeline::{CorsPolicy, CorsSettings, Limit, LimitSettings, PreflightMode, RouteThrottle};
 
 use crate::resources::Resources;
@@ -57,5 +57,6 @@ fn settings(route: &str, label: &str, limit: &ThrottleConfig) -> LimitSettings {
         burst: limit.burst,
         key: limit.key.clone(),
         max_keys: limit.max_keys,
+        shared: limit.scope == ThrottleScope::Shared,
     }
 }

@@ -18,3 +18,4 @@ mod powertools;
 mod proxy;
 mod routing;
 mod rules;
+mod shared;

@@ -1,0 +1,368 @@
+//! Many replicas, one gateway: three `portcullis serve` processes share throttle buckets,
+//! Lambda-authorizer answers and revocations through a real `redis-server`, and keep serving
+//! when it goes away.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use http::Method;
+
+use crate::harness::{SpawnedGateway, TestClient, exe, mint, wait_until, write};
+use portcullis_test_support::RedisServer;
+
+/// Three replicas of the config in `dir` (the same file, the same state_dir: one development
+/// issuer), each on its own ports.
+fn replicas(dir: &Path, n: usize) -> Vec<SpawnedGateway> {
+    (0..n)
+        .map(|_| {
+            SpawnedGateway::spawn(
+                exe(),
+                &[
+                    "serve",
+                    "--config",
+                    "portcullis.yaml",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--admin",
+                    "127.0.0.1:0",
+                ],
+                dir,
+            )
+        })
+        .collect()
+}
+
+/// Requests admitted (200) by a bounded load spread over `gateways` for `window`: one client
+/// (one connection) per worker, two workers per replica.
+async fn admitted_over(gateways: &[SpawnedGateway], path: &str, window: Duration) -> (u64, f64) {
+    let admitted = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for gateway in gateways.iter().chain(gateways) {
+        let url = format!("{}{path}", gateway.url());
+        let admitted = Arc::clone(&admitted);
+        let client = TestClient::http1();
+        workers.push(tokio::spawn(async move {
+            while started.elapsed() < window {
+                match client.get(&url).await.status.as_u16() {
+                    200 => {
+                        admitted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    429 => {}
+                    other => panic!("unexpected status {other}"),
+                }
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    (admitted.load(Ordering::Relaxed), started.elapsed().as_secs_f64())
+}
+
+#[tokio::test]
+async fn a_shared_limit_is_one_bucket_for_three_replicas_and_a_local_one_three() {
+    let Some(redis) = RedisServer::start() else { return };
+    const RATE: f64 = 40.0;
+    const BURST: f64 = 10.0;
+    let dir = tempfile::tempdir().unwrap();
+    for (scope, replicas_of_the_rate) in [("shared", 1.0), ("local", 3.0)] {
+        write(
+            dir.path(),
+            "portcullis.yaml",
+            &format!(
+                "shared_state: {{redis: \"{}\", key_prefix: \"t-{scope}:\"}}\nroutes:\n  GET /r: {{respond: {{body: ok}}, throttle: {{rate: 40, burst: 10, scope: {scope}}}}}\n",
+                redis.url()
+            ),
+        );
+        let gateways = replicas(dir.path(), 3);
+        let (admitted, elapsed) = admitted_over(&gateways, "/r", Duration::from_secs(5)).await;
+        let expected = replicas_of_the_rate * (BURST + RATE * elapsed);
+        let ratio = admitted as f64 / expected;
+        eprintln!(
+            "scope {scope}: admitted {admitted} in {elapsed:.2} s over 3 replicas: {ratio:.3} of {expected:.0}"
+        );
+        assert!((0.95..=1.05).contains(&ratio), "scope {scope}: admitted {admitted}, expected {expected:.0}");
+    }
+}
+
+/// A request authorizer counting its invocations in one file for every replica.
+const AUTHZ: &str = "import { appendFileSync } from 'node:fs';\n\
+export const handler = async (event) => {\n\
+  appendFileSync(process.env.CALLS, event.identitySource[0] + '\\n');\n\
+  return { isAuthorized: event.identitySource[0] === 'good', context: { who: 'w-' + event.identitySource[0] } };\n\
+};\n";
+
+#[tokio::test]
+async fn a_shared_answer_is_invoked_once_for_three_replicas() {
+    let Some(redis) = RedisServer::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let calls = dir.path().join("calls.log");
+    write(dir.path(), "authz.mjs", AUTHZ);
+    write(
+        dir.path(),
+        "portcullis.yaml",
+        &format!(
+            "shared_state: {{redis: \"{}\"}}\nfunctions:\n  authz: {{runtime: nodejs, handler: authz.handler, environment: {{CALLS: \"{}\"}}}}\n\
+             authorizers:\n  keys: {{type: lambda, function: authz, event: request, payload_format_version: \"2.0\", simple_responses: true, identity_source: [$request.header.x-key], result_ttl: 60s, cache: shared}}\n\
+             routes:\n  GET /a: {{authorizer: keys, respond: {{body: in}}}}\n",
+            redis.url(),
+            calls.display()
+        ),
+    );
+    let gateways = replicas(dir.path(), 3);
+    let client = TestClient::http1();
+    for gateway in &gateways {
+        for _ in 0..2 {
+            let reply =
+                client.send(Method::GET, &format!("{}/a", gateway.url()), &[("x-key", "good")], "").await;
+            assert_eq!(reply.status, 200);
+        }
+    }
+    let bad = client.send(Method::GET, &format!("{}/a", gateways[1].url()), &[("x-key", "bad")], "").await;
+    assert_eq!(bad.status, 403);
+    let again = client.send(Method::GET, &format!("{}/a", gateways[2].url()), &[("x-key", "bad")], "").await;
+    assert_eq!(again.status, 403, "a denial is an answer too, shared");
+    let invocations = std::fs::read_to_string(&calls).unwrap();
+    assert_eq!(
+        invocations.lines().collect::<Vec<_>>(),
+        ["good", "bad"],
+        "one invocation per identity for all replicas"
+    );
+}
+
+fn revocation_config(redis: Option<&RedisServer>) -> String {
+    let shared = redis.map(|r| format!("shared_state: {{redis: \"{}\"}}\n", r.url())).unwrap_or_default();
+    format!(
+        "{shared}revocation: {{enabled: true, resync: 2s}}\ndebug_headers: true\n\
+         authorizers:\n  dev: {{type: jwt, issuer: dev, audience: [api]}}\nroutes:\n  GET /p: {{authorizer: dev, respond: {{body: in}}}}\n"
+    )
+}
+
+async fn status_and_reason(
+    client: &TestClient,
+    gateway: &SpawnedGateway,
+    token: &str,
+) -> (u16, Option<String>) {
+    let reply = client
+        .send(
+            Method::GET,
+            &format!("{}/p", gateway.url()),
+            &[("authorization", &format!("Bearer {token}"))],
+            "",
+        )
+        .await;
+    (reply.status.as_u16(), reply.header("x-portcullis-deny-reason").map(str::to_owned))
+}
+
+fn revoke(dir: &Path, gateway: &SpawnedGateway, args: &[&str]) {
+    let admin = gateway.admin.to_string();
+    let out = std::process::Command::new(exe())
+        .args(["revoke", "--admin", &admin])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_refused_by_every_replica_within_a_second() {
+    let Some(redis) = RedisServer::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "portcullis.yaml", &revocation_config(Some(&redis)));
+    let gateways = replicas(dir.path(), 3);
+    let client = TestClient::http1();
+    let token = mint(dir.path(), &["--sub", "alice", "--aud", "api", "--claim", "jti=\"t-1\""]);
+    let other = mint(dir.path(), &["--sub", "bob", "--aud", "api", "--claim", "jti=\"t-2\""]);
+    // Verified once on each replica: the verified-token cache holds it.
+    for gateway in &gateways {
+        assert_eq!(status_and_reason(&client, gateway, &token).await.0, 200);
+    }
+    revoke(dir.path(), &gateways[0], &["--jti", "t-1"]);
+    let revoked_at = Instant::now();
+    for gateway in &gateways {
+        let mut seen = (0, None);
+        while revoked_at.elapsed() < Duration::from_secs(1) {
+            seen = status_and_reason(&client, gateway, &token).await;
+            if seen.0 == 401 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(seen, (401, Some("revoked".to_owned())), "within 1 s of the revocation");
+        assert_eq!(status_and_reason(&client, gateway, &other).await.0, 200, "other tokens are not touched");
+    }
+    // A subject: its tokens issued until now; a sign-in afterwards gets through.
+    revoke(dir.path(), &gateways[1], &["--sub", "bob", "--until", "1h"]);
+    assert!(wait_until(Duration::from_secs(1), || true).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for gateway in &gateways {
+        assert_eq!(status_and_reason(&client, gateway, &other).await.0, 401);
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let fresh = mint(dir.path(), &["--sub", "bob", "--aud", "api"]);
+    assert_eq!(status_and_reason(&client, &gateways[2], &fresh).await.0, 200);
+    // A replica started afterwards knows every revocation at once.
+    let late = &replicas(dir.path(), 1)[0];
+    assert_eq!(status_and_reason(&client, late, &token).await, (401, Some("revoked".to_owned())));
+}
+
+#[tokio::test]
+async fn without_shared_state_a_revocation_persists_in_the_state_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "portcullis.yaml", &revocation_config(None));
+    let token = mint(dir.path(), &["--sub", "alice", "--aud", "api", "--claim", "jti=\"t-9\""]);
+    let client = TestClient::http1();
+    {
+        let gateway = &replicas(dir.path(), 1)[0];
+        assert_eq!(status_and_reason(&client, gateway, &token).await.0, 200);
+        revoke(dir.path(), gateway, &["--jti", "t-9"]);
+        assert_eq!(status_and_reason(&client, gateway, &token).await, (401, Some("revoked".to_owned())));
+    }
+    let restarted = &replicas(dir.path(), 1)[0];
+    assert_eq!(status_and_reason(&client, restarted, &token).await, (401, Some("revoked".to_owned())));
+    let listed = client.get(&format!("http://{}/revocations", restarted.admin)).await.json();
+    assert_eq!(listed[0]["jti"], "t-9");
+}
+
+#[tokio::test]
+async fn redis_going_away_and_coming_back_never_stops_the_gateway() {
+    let Some(mut redis) = RedisServer::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let client = TestClient::http1();
+    for mode in ["local", "deny"] {
+        write(
+            dir.path(),
+            "portcullis.yaml",
+            &format!(
+                "shared_state: {{redis: \"{}\", timeout: 50ms, on_unavailable: {mode}}}\nroutes:\n  GET /r: {{respond: {{body: ok}}, throttle: {{rate: 10000, burst: 10000}}}}\n  GET /free: {{respond: {{body: free}}}}\n",
+                redis.url()
+            ),
+        );
+        let gateway = &replicas(dir.path(), 1)[0];
+        let url = format!("{}/r", gateway.url());
+        let readyz = || async { client.get(&format!("http://{}/readyz", gateway.admin)).await.json() };
+        assert_eq!(client.get(&url).await.status, 200);
+        assert_eq!(readyz().await["shared_state"], "available");
+        redis.stop();
+        let mut statuses = std::collections::BTreeMap::new();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(2) {
+            *statuses.entry(client.get(&url).await.status.as_u16()).or_insert(0) += 1;
+        }
+        assert_eq!(
+            client.get(&format!("{}/free", gateway.url())).await.status,
+            200,
+            "unthrottled routes never need Redis"
+        );
+        let expected = if mode == "local" { 200 } else { 503 };
+        assert_eq!(statuses.keys().copied().collect::<Vec<_>>(), [expected], "{mode}: {statuses:?}");
+        assert_eq!(readyz().await["shared_state"], "unavailable");
+        let metrics = client.get(&format!("http://{}/metrics", gateway.admin)).await.text();
+        assert!(metrics.contains("portcullis_shared_state_available 0"), "{metrics}");
+        assert!(!metrics.contains("portcullis_shared_state_fallbacks_total 0\n"), "{metrics}");
+        let warnings = gateway.stderr_lines().iter().filter(|l| l.contains("Redis unavailable")).count();
+        assert_eq!(warnings, 1, "one warning, not one per request");
+        redis.restart();
+        let recovered = wait_until(Duration::from_secs(10), || {
+            std::thread::sleep(Duration::from_millis(50));
+            true
+        })
+        .await;
+        assert!(recovered);
+        let mut back = false;
+        for _ in 0..100 {
+            if client.get(&url).await.status == 200 && readyz().await["shared_state"] == "available" {
+                back = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(back, "{mode}: shared state resumed without a restart");
+        eprintln!("{mode}: {statuses:?} while Redis was down");
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The example in `examples/replicas/` as its README runs it, on free ports: Redis, three
+/// replicas and HAProxy in front.
+#[tokio::test]
+async fn the_replicas_example_runs_behind_haproxy() {
+    let Some(redis) = RedisServer::start() else { return };
+    if std::process::Command::new("haproxy").arg("-v").output().is_err() {
+        assert!(std::env::var_os("PORTCULLIS_REQUIRE_INTEROP").is_none(), "haproxy is not installed");
+        eprintln!("SKIPPED: haproxy not installed");
+        return;
+    }
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/replicas");
+    let dir = tempfile::tempdir().unwrap();
+    let config = std::fs::read_to_string(example.join("portcullis.yaml")).unwrap();
+    write(dir.path(), "portcullis.yaml", &config.replace("redis://127.0.0.1:6379/0", &redis.url()));
+    let (listen, admin): (Vec<u16>, Vec<u16>) = (0..3).map(|_| (free_port(), free_port())).unzip();
+    let balancer = free_port();
+    let mut haproxy_cfg = std::fs::read_to_string(example.join("haproxy.cfg")).unwrap();
+    haproxy_cfg = haproxy_cfg.replace("127.0.0.1:8080", &format!("127.0.0.1:{balancer}"));
+    for i in 0..3 {
+        haproxy_cfg = haproxy_cfg
+            .replace(&format!("127.0.0.1:808{}", i + 1), &format!("127.0.0.1:{}", listen[i]))
+            .replace(&format!("port 990{}", i + 1), &format!("port {}", admin[i]));
+    }
+    write(dir.path(), "haproxy.cfg", &haproxy_cfg);
+    let _replicas: Vec<SpawnedGateway> = (0..3)
+        .map(|i| {
+            let (l, a) = (format!("127.0.0.1:{}", listen[i]), format!("127.0.0.1:{}", admin[i]));
+            SpawnedGateway::spawn(
+                exe(),
+                &["serve", "--config", "portcullis.yaml", "--listen", &l, "--admin", &a],
+                dir.path(),
+            )
+        })
+        .collect();
+    let mut haproxy = std::process::Command::new("haproxy")
+        .args(["-f", "haproxy.cfg", "-db"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let front = format!("http://127.0.0.1:{balancer}");
+    let client = TestClient::http1();
+    let mut up = false;
+    for _ in 0..100 {
+        if client.try_get(&format!("{front}/hello")).await.is_some_and(|r| r.status == 200) {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "HAProxy serves the replicas");
+
+    let token = mint(dir.path(), &["--sub", "alice", "--aud", "api", "--claim", "jti=\"session-1\""]);
+    for _ in 0..3 {
+        let reply = client
+            .send(Method::GET, &format!("{front}/me"), &[("authorization", &format!("Bearer {token}"))], "")
+            .await;
+        assert_eq!(reply.status, 200);
+    }
+    let out = std::process::Command::new(exe())
+        .args(["revoke", "--jti", "session-1", "--admin", &format!("127.0.0.1:{}", admin[0])])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    for _ in 0..3 {
+        let reply = client
+            .send(Method::GET, &format!("{front}/me"), &[("authorization", &format!("Bearer {token}"))], "")
+            .await;
+        assert_eq!(reply.status, 401, "every replica refuses it");
+    }
+    let _ = haproxy.kill();
+    let _ = haproxy.wait();
+}
