@@ -4,6 +4,7 @@ mod check;
 mod demo;
 mod event;
 mod explain;
+mod export;
 mod import;
 mod init;
 mod invoke;
@@ -35,6 +36,7 @@ Examples:
   portcullis init                         start a project: portcullis.yaml, a handler, .gitignore
   portcullis serve --sam template.yaml    serve a SAM template's HTTP API (or --openapi, --serverless)
   portcullis import openapi api.yaml > portcullis.yaml   the native config of a definition
+  portcullis export openapi > api.json    the config as an OpenAPI document for AWS
   portcullis routes                       the route table
   portcullis event http-2.0 --path /pets/1   the event a handler gets for a request
   portcullis demo-config > gateway.yaml   start from the demo configuration
@@ -157,6 +159,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         overlay: Option<PathBuf>,
     },
+    /// Print the config as an OpenAPI 3.0 document with API Gateway's extensions (notes on
+    /// stderr for what AWS cannot express).
+    Export(export::Args),
     /// Print the route table (key, authorizer, scopes, integration) of a config or definition.
     Routes {
         #[command(flatten)]
@@ -244,6 +249,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Init { from, file } => init::run(from, file.as_deref()),
         Command::Import { kind, file, overlay } => import::run(kind, &file, overlay.as_ref()),
         Command::Routes { source } => routes::run(&source),
+        Command::Export(args) => export::run(args),
         Command::Event(args) => event::run(args),
         Command::Revoke(args) => revoke::run(args),
         Command::Token(args) => token::run(args),

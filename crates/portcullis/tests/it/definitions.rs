@@ -240,3 +240,28 @@ fn init_writes_a_project_that_checks_and_refuses_to_overwrite() {
         std::fs::read_to_string(other.path().join("portcullis.yaml")).unwrap().contains("PrivateFunction")
     );
 }
+
+#[test]
+fn export_writes_an_openapi_document_that_imports_back_to_the_same_routes() {
+    let dir = sam_project();
+    let (code, json, notes) = run(dir.path(), &["export", "openapi", "--sam", "template.yaml"]);
+    assert_eq!(code, Some(0), "{notes}");
+    let document: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(document["openapi"], "3.0.1");
+    assert_eq!(document["x-amazon-apigateway-importexport-version"], "1.0");
+    let private = &document["paths"]["/private"]["get"];
+    assert_eq!(private["x-amazon-apigateway-integration"]["type"], "aws_proxy");
+    assert_eq!(private["security"][0]["Auth0Authorizer"], serde_json::json!([]));
+    assert!(document["paths"]["/public"]["get"].get("security").is_none());
+    assert!(notes.contains("functions.PrivateFunction"), "functions live outside the document: {notes}");
+    write(dir.path(), "api.json", &json);
+    let (_, yaml, _) = run(dir.path(), &["import", "openapi", "api.json"]);
+    assert!(yaml.contains("GET /private:") && yaml.contains("authorizer: Auth0Authorizer"), "{yaml}");
+    let public = &yaml[yaml.find("GET /public:").expect("the public route")..];
+    assert!(!public.contains("authorizer: Auth0Authorizer"), "still public: {yaml}");
+    // The development issuer has no AWS equivalent: its routes are left out, and said so.
+    let (_, json, notes) =
+        run(dir.path(), &["export", "openapi", "--sam", "template.yaml", "--config", "overlay.yaml"]);
+    assert!(notes.contains("authorizers.Auth0Authorizer"), "{notes}");
+    assert!(!json.contains("/private"), "never exported unprotected");
+}
