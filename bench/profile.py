@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Per-request cost of one Portcullis path, for issue 6's profile-first method.
+"""Per-request cost of one Portcullis path, measured before and after a change (profile first).
 
 Starts the nginx upstream and one Portcullis instance (the bench.py configs), then loads one path
 with wrk and reports, for the gateway process only:
@@ -73,6 +73,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--tokens", type=int, default=2000)
     ap.add_argument("--extra-routes", type=int, default=0)
+    ap.add_argument("--access-log", action="store_true", help="the access log on, to a file (as users run it)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--server", choices=["portcullis", "haproxy", "haproxy-tcp", "nginx"],
                     default="portcullis",
@@ -100,7 +101,8 @@ def main():
 
     cfg = os.path.join(work, "portcullis.yaml")
     with open(cfg, "w") as f:
-        f.write(bench.portcullis_conf(pc_port, pc_admin, ng_port, work, testfn, args.extra_routes))
+        log = os.path.join(work, "access.log") if args.access_log else None
+        f.write(bench.portcullis_conf(pc_port, pc_admin, ng_port, work, testfn, args.extra_routes, access_log=log))
     argv = [portcullis, "--log-level", "warn", "serve", "--config", cfg]
     if args.mode == "callgrind":
         cg_out = os.path.join(out, "callgrind.out")
@@ -109,7 +111,10 @@ def main():
     if args.server == "haproxy":
         ha_cfg = os.path.join(work, "haproxy.cfg")
         with open(ha_cfg, "w") as f:
-            f.write(bench.haproxy_conf(pc_port, ng_port, os.path.join(work, "public.pem")))
+            spare = bench.free_ports(1)[0]
+            log_socket = os.path.join(work, "haproxy-log.sock")
+            bench.syslog_sink(log_socket)
+            f.write(bench.haproxy_conf(pc_port, spare, ng_port, os.path.join(work, "public.pem"), log_socket))
         argv = ["haproxy", "-db", "-f", ha_cfg]
     elif args.server == "haproxy-tcp":
         ha_cfg = os.path.join(work, "haproxy-tcp.cfg")

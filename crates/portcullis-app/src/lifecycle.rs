@@ -207,7 +207,11 @@ impl Running {
         for task in self.tasks {
             let _ = task.await;
         }
-        // Requests have drained; now no instance may outlive the gateway.
+        // Requests have drained: the access log's last lines go out, and no instance may outlive
+        // the gateway.
+        if let Some(writer) = &self.access_log {
+            writer.close();
+        }
         self.reloader.registry().shutdown().await;
     }
 }

@@ -193,18 +193,23 @@ pub enum AccessLogOutput {
 /// Most records waiting for the writer; beyond, records are dropped (and counted).
 const QUEUE: usize = 16 * 1024;
 
+/// How often the writer wakes to write what came in.
+const BATCH_EVERY: Duration = Duration::from_millis(20);
+
 /// Writes records as lines from a dedicated thread.
 #[derive(Debug)]
 pub struct AccessLogWriter {
     sender: mpsc::SyncSender<AccessRecord>,
     wants: Wants,
     shared: Arc<Shared>,
+    writer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 #[derive(Debug, Default)]
 struct Shared {
     dropped: AtomicU64,
     reopen: AtomicBool,
+    closing: AtomicBool,
 }
 
 impl AccessLogWriter {
@@ -231,31 +236,56 @@ impl AccessLogWriter {
             let mut line = Vec::with_capacity(512);
             let mut text = String::with_capacity(512);
             loop {
-                // Wake at least once a second so a reopen request is served on an idle gateway.
-                let first = match receiver.recv_timeout(Duration::from_secs(1)) {
-                    Ok(record) => Some(record),
-                    Err(mpsc::RecvTimeoutError::Timeout) => None,
-                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                };
+                // Everything queued since the last batch, then one flush: one write for many
+                // lines. The writer is never woken by a request: it wakes on its own.
+                let mut wrote = false;
+                let mut senders_gone = false;
+                loop {
+                    match receiver.try_recv() {
+                        Ok(record) => {
+                            write_record(&format, &record, &mut line, &mut text);
+                            out.write(&line);
+                            wrote = true;
+                        }
+                        Err(mpsc::TryRecvError::Empty) => break,
+                        Err(mpsc::TryRecvError::Disconnected) => {
+                            senders_gone = true;
+                            break;
+                        }
+                    }
+                }
+                if wrote {
+                    out.flush();
+                }
                 if thread_shared.reopen.swap(false, Ordering::AcqRel) {
                     out.reopen();
                 }
-                let Some(first) = first else { continue };
-                write_record(&format, &first, &mut line, &mut text);
-                out.write(&line);
-                // Drain what is queued, then flush once: one system call per burst.
-                while let Ok(record) = receiver.try_recv() {
-                    write_record(&format, &record, &mut line, &mut text);
-                    out.write(&line);
+                if senders_gone || thread_shared.closing.load(Ordering::Acquire) {
+                    break;
                 }
-                out.flush();
+                std::thread::park_timeout(BATCH_EVERY);
             }
             out.flush();
         });
-        if let Err(error) = spawned {
-            tracing::error!(%error, "could not start the access-log writer; access log disabled");
+        let writer = match spawned {
+            Ok(handle) => Some(handle),
+            Err(error) => {
+                tracing::error!(%error, "could not start the access-log writer; access log disabled");
+                None
+            }
+        };
+        AccessLogWriter { sender, wants, shared, writer: std::sync::Mutex::new(writer) }
+    }
+
+    /// Writes every line still queued, flushes, and stops the writer (at shutdown, once the
+    /// listener has drained). Later records are dropped.
+    pub fn close(&self) {
+        self.shared.closing.store(true, Ordering::Release);
+        let handle = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(handle) = handle {
+            handle.thread().unpark();
+            let _ = handle.join();
         }
-        AccessLogWriter { sender, wants, shared }
     }
 
     /// Records dropped because the writer could not keep up.
@@ -267,6 +297,9 @@ impl AccessLogWriter {
     /// stay in the old file, the next line goes to the new one. Never blocks.
     pub fn reopen(&self) {
         self.shared.reopen.store(true, Ordering::Release);
+        if let Some(handle) = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref() {
+            handle.thread().unpark();
+        }
     }
 }
 
@@ -373,8 +406,9 @@ fn json_line(r: &AccessRecord, out: &mut String) {
     let since_epoch = r.received_at.duration_since(UNIX_EPOCH).unwrap_or_default();
     out.push_str("{\"request_id\":");
     json_string(r.request_id.as_str(), out);
-    let _ =
-        write!(out, ",\"time\":\"{}\",\"time_epoch_ms\":{}", rfc3339(since_epoch), since_epoch.as_millis());
+    out.push_str(",\"time\":\"");
+    write_rfc3339(out, since_epoch);
+    let _ = write!(out, "\",\"time_epoch_ms\":{}", since_epoch.as_millis());
     let _ = write!(out, ",\"source_ip\":\"{}\",\"method\":", r.source_ip);
     json_string(r.method.as_str(), out);
     out.push_str(",\"route_key\":");
@@ -613,13 +647,14 @@ impl HttpBody for LoggedBody {
     }
 }
 
-/// RFC 3339 UTC with millisecond precision.
-fn rfc3339(since_epoch: Duration) -> String {
+/// RFC 3339 UTC with millisecond precision, appended to `out`.
+fn write_rfc3339(out: &mut String, since_epoch: Duration) {
     let t = UtcTime::of(UNIX_EPOCH + since_epoch);
-    format!(
+    let _ = write!(
+        out,
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
         t.year, t.month, t.day, t.hour, t.minute, t.second, t.millis
-    )
+    );
 }
 
 #[cfg(test)]
@@ -701,8 +736,37 @@ mod tests {
 
     #[test]
     fn rfc3339_formats_known_instants() {
+        let rfc3339 = |d| {
+            let mut out = String::new();
+            write_rfc3339(&mut out, d);
+            out
+        };
         assert_eq!(rfc3339(Duration::from_secs(0)), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(Duration::from_millis(1_700_000_000_123)), "2023-11-14T22:13:20.123Z");
         assert_eq!(rfc3339(Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn closing_writes_every_queued_line() {
+        #[derive(Clone, Default)]
+        struct Collect(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Write for Collect {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let collected = Collect::default();
+        let writer = AccessLogWriter::to_writer(AccessLogFormat::Json, Box::new(collected.clone()));
+        for _ in 0..1000 {
+            writer.emit(record());
+        }
+        writer.close();
+        let text = String::from_utf8(collected.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1000, "nothing lost at shutdown");
+        assert_eq!(writer.dropped(), 0);
     }
 }
