@@ -320,6 +320,33 @@ fn check_blocks_print_what_the_readme_says(name: &str) -> usize {
 }
 
 #[tokio::test]
+async fn wso2_token_with_or_without_bearer_and_the_client_id_as_audience() {
+    let example = Running::start("wso2", |_| {});
+    assert_eq!(example.readme.run_command(), ["portcullis", "serve", "--dev"]);
+    example.try_everything().await;
+    let readme = &example.readme;
+    readme.promises("/hello", Some("Authorization: Bearer $TOKEN"), 200);
+    readme.promises("/hello", Some("Authorization: $TOKEN"), 200);
+    readme.promises("/hello", Some("Authorization: $CLIENT_ID_ONLY"), 200);
+    readme.promises("/hello", Some("Authorization: Bearer $EXPIRED"), 401);
+    readme.promises("/hello", Some("Authorization: Bearer $OTHER_CLIENT"), 401);
+    readme.promises("/hello", None, 401);
+    let config = std::fs::read_to_string(example.dir.path().join("portcullis.yaml")).expect("config");
+    let client_id = "Xfi8_4mXGFeLl3kXWgKpG7ZD3F0a";
+    assert!(config.contains(&format!("audience: [{client_id}]")));
+    let tokens = readme.assignments();
+    assert!(tokens.iter().any(|(name, c)| name == "TOKEN" && c.contains(&format!("--aud {client_id}"))));
+    assert!(tokens.iter().any(|(name, c)| name == "CLIENT_ID_ONLY"
+        && !c.contains("--aud")
+        && c.contains(&format!("--claim client_id={client_id}"))));
+}
+
+#[test]
+fn wso2_readme_shows_what_check_compat_aws_prints() {
+    assert_eq!(check_blocks_print_what_the_readme_says("wso2"), 1);
+}
+
+#[tokio::test]
 async fn sst_auth0_sam_template_serves_public_and_private_routes() {
     let example = Running::start("sst-auth0", |_| {});
     assert_eq!(
