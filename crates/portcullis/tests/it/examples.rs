@@ -370,3 +370,36 @@ async fn sst_auth0_sam_template_serves_public_and_private_routes() {
 fn sst_auth0_readme_shows_what_check_compat_aws_prints() {
     assert_eq!(check_blocks_print_what_the_readme_says("sst-auth0"), 2);
 }
+
+#[tokio::test]
+async fn supertokens_needs_aud_and_a_verified_email_where_the_rule_says() {
+    let example = Running::start("supertokens", |_| {});
+    assert_eq!(example.readme.run_command(), ["portcullis", "serve", "--dev"]);
+    example.try_everything().await;
+    let readme = &example.readme;
+    readme.promises("/billing", Some("Authorization: Bearer $VERIFIED"), 200);
+    readme.promises("/billing", Some("Authorization: Bearer $UNVERIFIED"), 403);
+    readme.promises("/billing", Some("Authorization: Bearer $NO_EV"), 403);
+    readme.promises("/sessioninfo", Some("Authorization: Bearer $UNVERIFIED"), 200);
+    readme.promises("/sessioninfo", Some("Authorization: Bearer $NO_AUD"), 401);
+    readme.promises("/sessioninfo", Some("Authorization: Bearer $EXPIRED"), 401);
+    readme.promises("/sessioninfo", None, 401);
+    let tokens = readme.assignments();
+    assert!(tokens.iter().any(|(name, c)| name == "NO_AUD" && !c.contains("--aud")));
+    assert!(tokens.iter().any(|(name, c)| name == "NO_EV" && !c.contains("st-ev")));
+    // The rule refused them, and the log says which.
+    let logged = wait_until(Duration::from_secs(5), || {
+        example
+            .gateway
+            .stderr_lines()
+            .iter()
+            .any(|l| l.contains("claims['st-ev'].v == true") && l.contains("denied"))
+    })
+    .await;
+    assert!(logged, "the log names the rule");
+}
+
+#[test]
+fn supertokens_readme_shows_what_check_compat_aws_prints() {
+    assert_eq!(check_blocks_print_what_the_readme_says("supertokens"), 1);
+}
