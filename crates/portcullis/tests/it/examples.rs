@@ -319,6 +319,81 @@ fn check_blocks_print_what_the_readme_says(name: &str) -> usize {
     checks.len()
 }
 
+/// The Clerk example needs npm's `jsonwebtoken` for the guide's authorizer: the Clerk fixture's
+/// `node_modules` (installed by scripts/test.sh) is linked into the copy, as `npm install`
+/// would put it there. `None` (a loud skip) when it is not installed, unless
+/// `PORTCULLIS_REQUIRE_INTEROP` is set.
+fn clerk_node_modules() -> Option<PathBuf> {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clerk-authz/node_modules");
+    if !fixture.join("jsonwebtoken").exists() {
+        assert!(
+            std::env::var_os("PORTCULLIS_REQUIRE_INTEROP").is_none(),
+            "jsonwebtoken is not installed in {} (run scripts/test.sh)",
+            fixture.display()
+        );
+        eprintln!(
+            "SKIPPED: npm install in {} to run examples/clerk",
+            fixture.parent().unwrap_or(&fixture).display()
+        );
+        return None;
+    }
+    Some(fixture)
+}
+
+#[tokio::test]
+async fn clerk_jwt_and_admin_only_lambda_authorizers_answer_as_the_readme_says() {
+    let Some(node_modules) = clerk_node_modules() else { return };
+    // The fixture's modules stand in for the example's own `npm install`: same version.
+    let dependency = |package: &Path| {
+        let text = std::fs::read_to_string(package).expect("package.json");
+        serde_json::from_str::<serde_json::Value>(&text).expect("JSON")["dependencies"]["jsonwebtoken"]
+            .clone()
+    };
+    assert_eq!(
+        dependency(&source_dir("clerk").join("package.json")),
+        dependency(&node_modules.with_file_name("package.json"))
+    );
+    let example = Running::start("clerk", |dir| {
+        std::os::unix::fs::symlink(&node_modules, dir.join("node_modules")).expect("link node_modules");
+    });
+    assert_eq!(example.readme.run_command(), ["./run.sh"]);
+    // run.sh pasted the development issuer's key into a copy of the guide's file, which stays
+    // as the guide wrote it.
+    let guide =
+        std::fs::read_to_string(example.dir.path().join("authorizer/index.js")).expect("guide's file");
+    assert!(guide.contains("const publicKey = `{PASTE YOUR PEM KEY HERE}`"));
+    let built = std::fs::read_to_string(example.dir.path().join("build/ClerkLambdaAuthorizer/index.js"))
+        .expect("run.sh's copy");
+    let pem = Command::new(exe())
+        .args(["token", "--print-pem"])
+        .current_dir(example.dir.path())
+        .output()
+        .expect("portcullis token --print-pem")
+        .stdout;
+    let pem = String::from_utf8(pem).expect("PEM text");
+    assert_eq!(built, guide.replace("{PASTE YOUR PEM KEY HERE}", pem.trim()));
+
+    example.try_everything().await;
+    let readme = &example.readme;
+    readme.promises("/me", Some("Authorization: Bearer $ADMIN"), 200);
+    readme.promises("/me", Some("Authorization: Bearer $EXPIRED"), 401);
+    readme.promises("/me", Some("Authorization: Bearer $OTHER_AUD"), 401);
+    readme.promises("/admin", Some("Authorization: Bearer $ADMIN"), 200);
+    readme.promises("/admin", Some("Authorization: Bearer $MEMBER"), 403);
+    readme.promises("/admin", None, 401);
+    readme.promises("/me", None, 401);
+    let claims = example.readme.assignments();
+    assert!(claims.iter().any(|(name, command)| name == "ADMIN"
+        && command.contains("--claim azp=")
+        && command.contains("--aud ClerkJwtAuthorizer")
+        && command.contains(r#"'metadata={"role":"admin"}'"#)));
+}
+
+#[test]
+fn clerk_readme_shows_what_check_compat_aws_prints() {
+    assert_eq!(check_blocks_print_what_the_readme_says("clerk"), 1);
+}
+
 #[tokio::test]
 async fn wso2_token_with_or_without_bearer_and_the_client_id_as_audience() {
     let example = Running::start("wso2", |_| {});
