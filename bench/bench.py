@@ -368,7 +368,7 @@ def portcullis_conf(port, admin, upstream, work, testfn, extra_routes, access_lo
     if edge or redis:
         lines += [
             "cors: {allow_origins: [\"https://app.bench.test\"], allow_methods: [GET], allow_headers: [authorization]}",
-            "throttle: {rate: 1000000000, burst: 1000000000}",
+            "throttle: {rate: 10000000, burst: 10000000}",
         ]
     lines += [
         "authorizers:",

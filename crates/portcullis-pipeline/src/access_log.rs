@@ -53,10 +53,11 @@ pub struct AccessRecord {
     pub status: u16,
     /// Response body bytes sent.
     pub response_bytes: u64,
-    /// Total time from request head to end of the response body.
-    pub latency_ms: f64,
-    /// Time spent in the integration until its response head; absent when none was called.
-    pub integration_latency_ms: Option<f64>,
+    /// Total time from request head to end of the response body (`latency_ms`).
+    pub latency: Duration,
+    /// Time spent in the integration until its response head (`integration_latency_ms`);
+    /// absent when none was called.
+    pub integration_latency: Option<Duration>,
     /// What the authorizer decided: `none` (public route), `allow`, `deny`, or `error`.
     pub authorizer: &'static str,
     /// Why the authorizer denied (`expired`, `kid_unknown`, …).
@@ -102,8 +103,8 @@ impl AccessRecord {
             protocol,
             status: 0,
             response_bytes: 0,
-            latency_ms: 0.0,
-            integration_latency_ms: None,
+            latency: Duration::ZERO,
+            integration_latency: None,
             authorizer: "none",
             authorizer_reason: None,
             error: None,
@@ -122,7 +123,7 @@ impl AccessRecord {
 /// Where finished records go.
 pub trait AccessLogSink: Send + Sync + 'static {
     /// Take one finished record. Must not block.
-    fn emit(&self, record: AccessRecord);
+    fn emit(&self, record: Box<AccessRecord>);
 
     /// What the request path must keep in the record beyond the always-kept fields, because
     /// the format names it.
@@ -190,16 +191,21 @@ pub enum AccessLogOutput {
     File(PathBuf),
 }
 
-/// Most records waiting for the writer; beyond, records are dropped (and counted).
+/// Most records waiting for the writer; beyond, records are dropped (and counted). The queue
+/// grows with what is waiting (about 400 bytes a record), so an idle gateway holds none of it.
 const QUEUE: usize = 16 * 1024;
+/// Records waiting that wake the writer before its next batch (a burst on a fast host).
+const WAKE_AT: usize = 2048;
 
 /// How often the writer wakes to write what came in.
 const BATCH_EVERY: Duration = Duration::from_millis(20);
+/// Bytes of lines written in one go at most.
+const MAX_BATCH: usize = 256 * 1024;
 
 /// Writes records as lines from a dedicated thread.
 #[derive(Debug)]
 pub struct AccessLogWriter {
-    sender: mpsc::SyncSender<AccessRecord>,
+    sender: mpsc::Sender<Box<AccessRecord>>,
     wants: Wants,
     shared: Arc<Shared>,
     writer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -210,6 +216,10 @@ struct Shared {
     dropped: AtomicU64,
     reopen: AtomicBool,
     closing: AtomicBool,
+    /// Records sent and not yet written.
+    pending: std::sync::atomic::AtomicUsize,
+    /// The writer thread, to wake it early.
+    thread: std::sync::OnceLock<std::thread::Thread>,
 }
 
 impl AccessLogWriter {
@@ -228,24 +238,28 @@ impl AccessLogWriter {
     }
 
     fn spawn(format: AccessLogFormat, mut out: Output) -> Self {
-        let (sender, receiver) = mpsc::sync_channel::<AccessRecord>(QUEUE);
+        let (sender, receiver) = mpsc::channel::<Box<AccessRecord>>();
         let shared = Arc::new(Shared::default());
         let wants = format.wants();
         let thread_shared = Arc::clone(&shared);
         let spawned = std::thread::Builder::new().name("access-log".into()).spawn(move || {
-            let mut line = Vec::with_capacity(512);
-            let mut text = String::with_capacity(512);
+            // One buffer for a whole batch, reused: a line costs no allocation, and a batch one
+            // write.
+            let mut batch = Vec::with_capacity(64 * 1024);
+            let mut text = String::new();
+            let mut second = SecondCache::default();
             loop {
-                // Everything queued since the last batch, then one flush: one write for many
-                // lines. The writer is never woken by a request: it wakes on its own.
-                let mut wrote = false;
+                let mut wrote = 0;
                 let mut senders_gone = false;
                 loop {
                     match receiver.try_recv() {
                         Ok(record) => {
-                            write_record(&format, &record, &mut line, &mut text);
-                            out.write(&line);
-                            wrote = true;
+                            write_record(&format, &record, &mut batch, &mut text, &mut second);
+                            wrote += 1;
+                            if batch.len() >= MAX_BATCH {
+                                out.write(&batch);
+                                batch.clear();
+                            }
                         }
                         Err(mpsc::TryRecvError::Empty) => break,
                         Err(mpsc::TryRecvError::Disconnected) => {
@@ -254,8 +268,11 @@ impl AccessLogWriter {
                         }
                     }
                 }
-                if wrote {
+                if wrote > 0 {
+                    out.write(&batch);
+                    batch.clear();
                     out.flush();
+                    thread_shared.pending.fetch_sub(wrote, Ordering::AcqRel);
                 }
                 if thread_shared.reopen.swap(false, Ordering::AcqRel) {
                     out.reopen();
@@ -268,7 +285,10 @@ impl AccessLogWriter {
             out.flush();
         });
         let writer = match spawned {
-            Ok(handle) => Some(handle),
+            Ok(handle) => {
+                let _ = shared.thread.set(handle.thread().clone());
+                Some(handle)
+            }
             Err(error) => {
                 tracing::error!(%error, "could not start the access-log writer; access log disabled");
                 None
@@ -304,9 +324,18 @@ impl AccessLogWriter {
 }
 
 impl AccessLogSink for AccessLogWriter {
-    fn emit(&self, record: AccessRecord) {
-        if self.sender.try_send(record).is_err() {
+    fn emit(&self, record: Box<AccessRecord>) {
+        let waiting = self.shared.pending.fetch_add(1, Ordering::AcqRel);
+        if waiting >= QUEUE || self.sender.send(record).is_err() {
+            self.shared.pending.fetch_sub(1, Ordering::AcqRel);
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        // Only a burst wakes the writer before its next batch; a request never waits for it.
+        if waiting + 1 == WAKE_AT
+            && let Some(thread) = self.shared.thread.get()
+        {
+            thread.unpark();
         }
     }
 
@@ -386,55 +415,193 @@ impl Output {
     }
 }
 
-/// `record` as one line (with its newline) in `line`; `text` is scratch space.
-fn write_record(format: &AccessLogFormat, record: &AccessRecord, line: &mut Vec<u8>, text: &mut String) {
-    line.clear();
-    text.clear();
+/// Appends `record` as one line (with its newline) to `out`; `text` is scratch space for the
+/// formats that build text first.
+fn write_record(
+    format: &AccessLogFormat,
+    record: &AccessRecord,
+    out: &mut Vec<u8>,
+    text: &mut String,
+    cache: &mut SecondCache,
+) {
     match format {
-        AccessLogFormat::Json => json_line(record, text),
-        AccessLogFormat::Pretty => pretty_line(record, text),
-        AccessLogFormat::Clf => clf_line(record, text),
-        AccessLogFormat::Template(template) => template_line(template, record, text),
+        AccessLogFormat::Json => json_line(record, out, cache),
+        other => {
+            text.clear();
+            match other {
+                AccessLogFormat::Pretty => pretty_line(record, text),
+                AccessLogFormat::Clf => clf_line(record, text),
+                AccessLogFormat::Template(template) => template_line(template, record, text),
+                AccessLogFormat::Json => {}
+            }
+            out.extend_from_slice(text.as_bytes());
+        }
     }
-    line.extend_from_slice(text.as_bytes());
-    line.push(b'\n');
+    out.push(b'\n');
 }
 
 /// Portcullis's JSON line. Field names follow AWS `$context` variables where one exists
-/// (docs/aws-compatibility.md#access-logging), in snake case.
-fn json_line(r: &AccessRecord, out: &mut String) {
+/// (docs/aws-compatibility.md#access-logging), in snake case. Written byte by byte, without the
+/// formatting machinery: this is the default format, and the writer's time is the gateway's.
+fn json_line(r: &AccessRecord, out: &mut Vec<u8>, cache: &mut SecondCache) {
     let since_epoch = r.received_at.duration_since(UNIX_EPOCH).unwrap_or_default();
-    out.push_str("{\"request_id\":");
-    json_string(r.request_id.as_str(), out);
-    out.push_str(",\"time\":\"");
-    write_rfc3339(out, since_epoch);
-    let _ = write!(out, "\",\"time_epoch_ms\":{}", since_epoch.as_millis());
-    let _ = write!(out, ",\"source_ip\":\"{}\",\"method\":", r.source_ip);
-    json_string(r.method.as_str(), out);
-    out.push_str(",\"route_key\":");
-    json_string(r.route_key.as_deref().unwrap_or("-"), out);
-    out.push_str(",\"path\":");
-    json_string(r.uri.path(), out);
-    let _ = write!(
-        out,
-        ",\"protocol\":\"{}\",\"status\":{},\"response_bytes\":{},\"latency_ms\":{}",
-        r.protocol, r.status, r.response_bytes, r.latency_ms
-    );
-    if let Some(ms) = r.integration_latency_ms {
-        let _ = write!(out, ",\"integration_latency_ms\":{ms}");
+    // A request id is base64url and `=`, a method a token: neither needs escaping.
+    out.extend_from_slice(b"{\"request_id\":\"");
+    out.extend_from_slice(r.request_id.as_str().as_bytes());
+    out.push(b'"');
+    out.extend_from_slice(b",\"time\":\"");
+    push_rfc3339(out, since_epoch, cache);
+    out.extend_from_slice(b"\",\"time_epoch_ms\":");
+    push_uint(out, u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX));
+    out.extend_from_slice(b",\"source_ip\":\"");
+    push_ip(out, r.source_ip);
+    out.extend_from_slice(b"\",\"method\":\"");
+    out.extend_from_slice(r.method.as_str().as_bytes());
+    out.push(b'"');
+    out.extend_from_slice(b",\"route_key\":");
+    push_json(out, r.route_key.as_deref().unwrap_or("-"));
+    out.extend_from_slice(b",\"path\":");
+    push_json(out, r.uri.path());
+    out.extend_from_slice(b",\"protocol\":\"");
+    out.extend_from_slice(r.protocol.as_bytes());
+    out.extend_from_slice(b"\",\"status\":");
+    push_uint(out, u64::from(r.status));
+    out.extend_from_slice(b",\"response_bytes\":");
+    push_uint(out, r.response_bytes);
+    out.extend_from_slice(b",\"latency_ms\":");
+    push_millis(out, r.latency);
+    if let Some(latency) = r.integration_latency {
+        out.extend_from_slice(b",\"integration_latency_ms\":");
+        push_millis(out, latency);
     }
-    let _ = write!(out, ",\"authorizer\":\"{}\"", r.authorizer);
+    out.extend_from_slice(b",\"authorizer\":\"");
+    out.extend_from_slice(r.authorizer.as_bytes());
+    out.push(b'"');
     if let Some(reason) = r.authorizer_reason {
-        let _ = write!(out, ",\"authorizer_reason\":\"{reason}\"");
+        out.extend_from_slice(b",\"authorizer_reason\":\"");
+        out.extend_from_slice(reason.as_bytes());
+        out.push(b'"');
     }
     if let Some(error) = r.error {
-        let _ = write!(out, ",\"error\":\"{error}\"");
+        out.extend_from_slice(b",\"error\":\"");
+        out.extend_from_slice(error.as_bytes());
+        out.push(b'"');
     }
     if let Some(agent) = r.user_agent.as_ref().and_then(|v| v.to_str().ok()) {
-        out.push_str(",\"user_agent\":");
-        json_string(agent, out);
+        out.extend_from_slice(b",\"user_agent\":");
+        push_json(out, agent);
     }
-    out.push('}');
+    out.push(b'}');
+}
+
+/// `n` in decimal.
+fn push_uint(out: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    let at = digits_of(n, &mut digits);
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// `n` in decimal, zero-padded to `width` digits (at most 20).
+fn push_padded(out: &mut Vec<u8>, n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let at = digits_of(n, &mut digits).min(digits.len() - width.min(20));
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Writes the digits of `n` at the end of `digits`, two at a time; returns where they start.
+fn digits_of(mut n: u64, digits: &mut [u8; 20]) -> usize {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+    let mut at = digits.len();
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
+        at -= 1;
+        digits[at] = b'0' + n as u8;
+    }
+    at
+}
+
+/// Milliseconds with microsecond precision (`3.607`).
+fn push_millis(out: &mut Vec<u8>, duration: Duration) {
+    let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
+    push_uint(out, micros / 1000);
+    out.push(b'.');
+    push_padded(out, micros % 1000, 3);
+}
+
+fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                push_uint(out, u64::from(octet));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
+}
+
+/// RFC 3339 UTC with millisecond precision (`2023-11-14T22:13:20.123Z`). The date and time to
+/// the second are worked out once a second (`cache`), not once a line.
+fn push_rfc3339(out: &mut Vec<u8>, since_epoch: Duration, cache: &mut SecondCache) {
+    let secs = since_epoch.as_secs();
+    if cache.secs != Some(secs) {
+        let t = UtcTime::of(UNIX_EPOCH + Duration::from_secs(secs));
+        let mut text = Vec::with_capacity(19);
+        push_padded(&mut text, u64::try_from(t.year).unwrap_or(0), 4);
+        text.push(b'-');
+        push_padded(&mut text, u64::from(t.month), 2);
+        text.push(b'-');
+        push_padded(&mut text, u64::from(t.day), 2);
+        text.push(b'T');
+        push_padded(&mut text, u64::from(t.hour), 2);
+        text.push(b':');
+        push_padded(&mut text, u64::from(t.minute), 2);
+        text.push(b':');
+        push_padded(&mut text, u64::from(t.second), 2);
+        cache.text = text;
+        cache.secs = Some(secs);
+    }
+    out.extend_from_slice(&cache.text);
+    out.push(b'.');
+    push_padded(out, u64::from(since_epoch.subsec_millis()), 3);
+    out.push(b'Z');
+}
+
+/// The date and time of the last second a line was written in.
+#[derive(Debug, Default)]
+struct SecondCache {
+    secs: Option<u64>,
+    text: Vec<u8>,
+}
+
+/// `value` as a JSON string; most values need no escape and are copied whole.
+fn push_json(out: &mut Vec<u8>, value: &str) {
+    out.push(b'"');
+    if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b != 0x7f) {
+        out.extend_from_slice(value.as_bytes());
+    } else {
+        let mut text = String::with_capacity(value.len() + 8);
+        escaped(value, &mut text);
+        out.extend_from_slice(text.as_bytes());
+    }
+    out.push(b'"');
 }
 
 fn pretty_line(r: &AccessRecord, out: &mut String) {
@@ -447,7 +614,7 @@ fn pretty_line(r: &AccessRecord, out: &mut String) {
         r.uri.path(),
         r.status,
         r.response_bytes,
-        r.latency_ms,
+        r.latency.as_secs_f64() * 1000.0,
         r.route_key.as_deref().unwrap_or("-"),
         r.authorizer,
     );
@@ -520,9 +687,9 @@ pub fn record_value<'r>(variable: &Variable, r: &'r AccessRecord) -> Option<Cow<
             ContextVariable::AuthorizerError => r.authorizer_reason.map(Cow::Borrowed),
             ContextVariable::Status => owned(r.status.to_string()),
             ContextVariable::ResponseLength => owned(r.response_bytes.to_string()),
-            ContextVariable::ResponseLatency => owned(format!("{}", r.latency_ms.round() as u64)),
+            ContextVariable::ResponseLatency => owned(rounded_millis(r.latency).to_string()),
             ContextVariable::IntegrationLatency => {
-                r.integration_latency_ms.map(|ms| format!("{}", ms.round() as u64)).map(Cow::Owned)
+                r.integration_latency.map(|latency| Cow::Owned(rounded_millis(latency).to_string()))
             }
             ContextVariable::IntegrationStatus => r.integration_status.map(|s| Cow::Owned(s.to_string())),
             ContextVariable::IntegrationServiceStatus => {
@@ -564,19 +731,12 @@ fn escaped(value: &str, out: &mut String) {
     }
 }
 
-/// `value` as a JSON string.
-fn json_string(value: &str, out: &mut String) {
-    out.push('"');
-    escaped(value, out);
-    out.push('"');
-}
-
 /// A sink that discards everything (`access_log: {enabled: false}`).
 #[derive(Debug, Default)]
 pub struct NoAccessLog;
 
 impl AccessLogSink for NoAccessLog {
-    fn emit(&self, _record: AccessRecord) {}
+    fn emit(&self, _record: Box<AccessRecord>) {}
 }
 
 pin_project_lite::pin_project! {
@@ -584,7 +744,7 @@ pin_project_lite::pin_project! {
     pub struct LoggedBody {
         #[pin]
         inner: Body,
-        pending: Option<(AccessRecord, Arc<dyn AccessLogSink>, Instant)>,
+        pending: Option<(Box<AccessRecord>, Arc<dyn AccessLogSink>, Instant)>,
     }
 
     impl PinnedDrop for LoggedBody {
@@ -598,21 +758,26 @@ pin_project_lite::pin_project! {
 impl LoggedBody {
     /// Wrap `inner`; the record is emitted to `sink` at end of stream, with latency measured from
     /// `started`.
-    pub fn new(inner: Body, record: AccessRecord, sink: Arc<dyn AccessLogSink>, started: Instant) -> Self {
+    pub fn new(
+        inner: Body,
+        record: Box<AccessRecord>,
+        sink: Arc<dyn AccessLogSink>,
+        started: Instant,
+    ) -> Self {
         LoggedBody { inner, pending: Some((record, sink, started)) }
     }
 }
 
-fn finish(pending: &mut Option<(AccessRecord, Arc<dyn AccessLogSink>, Instant)>) {
+fn finish(pending: &mut Option<(Box<AccessRecord>, Arc<dyn AccessLogSink>, Instant)>) {
     if let Some((mut record, sink, started)) = pending.take() {
-        record.latency_ms = millis(started.elapsed());
+        record.latency = started.elapsed();
         sink.emit(record);
     }
 }
 
-/// Milliseconds with microsecond precision.
-pub fn millis(duration: Duration) -> f64 {
-    (duration.as_micros() as f64) / 1000.0
+/// Whole milliseconds, rounded (`$context.responseLatency`).
+pub fn rounded_millis(duration: Duration) -> u64 {
+    u64::try_from((duration.as_micros() + 500) / 1000).unwrap_or(u64::MAX)
 }
 
 impl HttpBody for LoggedBody {
@@ -652,16 +817,6 @@ impl HttpBody for LoggedBody {
     }
 }
 
-/// RFC 3339 UTC with millisecond precision, appended to `out`.
-fn write_rfc3339(out: &mut String, since_epoch: Duration) {
-    let t = UtcTime::of(UNIX_EPOCH + since_epoch);
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year, t.month, t.day, t.hour, t.minute, t.second, t.millis
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -680,15 +835,38 @@ mod tests {
         r.route_key = Some(Arc::from("GET /pets/{id}"));
         r.status = 200;
         r.response_bytes = 42;
-        r.latency_ms = 3.6;
+        r.latency = Duration::from_micros(3600);
         r.user_agent = Some(HeaderValue::from_static("curl/8 \"quoted\""));
         r
     }
 
     fn line(format: &AccessLogFormat, r: &AccessRecord) -> String {
         let (mut line, mut text) = (Vec::new(), String::new());
-        write_record(format, r, &mut line, &mut text);
+        write_record(format, r, &mut line, &mut text, &mut SecondCache::default());
         String::from_utf8(line).unwrap()
+    }
+
+    #[test]
+    fn numbers_and_addresses_are_written_as_the_formatter_would() {
+        let text = |f: &dyn Fn(&mut Vec<u8>)| {
+            let mut out = Vec::new();
+            f(&mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(text(&|o| push_uint(o, 0)), "0");
+        assert_eq!(text(&|o| push_uint(o, u64::MAX)), u64::MAX.to_string());
+        for n in [1, 9, 10, 99, 100, 101, 999, 1000, 12345, 1_700_000_000_123] {
+            assert_eq!(text(&|o| push_uint(o, n)), n.to_string());
+        }
+        assert_eq!(text(&|o| push_padded(o, 7, 3)), "007");
+        assert_eq!(text(&|o| push_padded(o, 12345, 3)), "12345");
+        assert_eq!(text(&|o| push_millis(o, Duration::from_micros(3600))), "3.600");
+        assert_eq!(text(&|o| push_millis(o, Duration::from_nanos(400))), "0.000");
+        assert_eq!(text(&|o| push_millis(o, Duration::from_micros(1_234_568))), "1234.568");
+        assert_eq!(text(&|o| push_ip(o, "10.0.255.1".parse().unwrap())), "10.0.255.1");
+        assert_eq!(text(&|o| push_ip(o, "::1".parse().unwrap())), "::1");
+        assert_eq!(text(&|o| push_json(o, "plain")), "\"plain\"");
+        assert_eq!(text(&|o| push_json(o, "a\"b\n")), "\"a\\\"b\\n\"");
     }
 
     #[test]
@@ -741,14 +919,20 @@ mod tests {
 
     #[test]
     fn rfc3339_formats_known_instants() {
-        let rfc3339 = |d| {
-            let mut out = String::new();
-            write_rfc3339(&mut out, d);
-            out
+        let mut cache = SecondCache::default();
+        let mut rfc3339 = |d| {
+            let mut out = Vec::new();
+            push_rfc3339(&mut out, d, &mut cache);
+            String::from_utf8(out).unwrap()
         };
         assert_eq!(rfc3339(Duration::from_secs(0)), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(Duration::from_millis(1_700_000_000_123)), "2023-11-14T22:13:20.123Z");
         assert_eq!(rfc3339(Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            rfc3339(Duration::from_millis(951_782_400_999)),
+            "2000-02-29T00:00:00.999Z",
+            "cached second"
+        );
     }
 
     #[test]
@@ -767,7 +951,7 @@ mod tests {
         let collected = Collect::default();
         let writer = AccessLogWriter::to_writer(AccessLogFormat::Json, Box::new(collected.clone()));
         for _ in 0..1000 {
-            writer.emit(record());
+            writer.emit(Box::new(record()));
         }
         writer.close();
         let text = String::from_utf8(collected.0.lock().unwrap().clone()).unwrap();

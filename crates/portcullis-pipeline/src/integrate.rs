@@ -6,7 +6,7 @@ use http::{Request, Response};
 use portcullis_core::{Body, CallContext};
 use portcullis_integration::{Integration, IntegrationError};
 
-use crate::access_log::{AccessRecord, millis};
+use crate::access_log::AccessRecord;
 
 /// The integration stage's request half: the integration's response, or why there is none.
 ///
@@ -20,7 +20,7 @@ pub async fn request(
 ) -> Result<Response<Body>, IntegrationError> {
     let started = Instant::now();
     let result = integration.call(request, ctx).await;
-    record.integration_latency_ms = Some(millis(started.elapsed()));
+    record.integration_latency = Some(started.elapsed());
     // A function that ran, whatever it answered, is a 200 from the Lambda service.
     let lambda_ran = matches!(
         &result,

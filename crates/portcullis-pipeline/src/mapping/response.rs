@@ -69,8 +69,8 @@ pub struct RequestSide<'a> {
     pub parts: &'a Parts,
     /// Route, parameters, authorizer outcome.
     pub ctx: &'a CallContext,
-    /// Time spent in the integration, in milliseconds.
-    pub integration_latency_ms: Option<f64>,
+    /// Time spent in the integration.
+    pub integration_latency: Option<std::time::Duration>,
     /// Whether the integration is a Lambda function (`$context.integrationStatus` is then the
     /// Lambda service's 200).
     pub lambda: bool,
@@ -108,7 +108,7 @@ fn apply(
     let parsed = std::cell::OnceCell::new();
     let json = || parsed.get_or_init(|| serde_json::from_slice::<Value>(body).ok()).as_ref();
     let integration_status = head.status.as_u16().to_string();
-    let latency = request.integration_latency_ms.map(|ms| format!("{}", ms.round() as u64));
+    let latency = request.integration_latency.map(|d| crate::access_log::rounded_millis(d).to_string());
     let values: Vec<Option<String>> = entries
         .iter()
         .map(|entry| {
@@ -274,8 +274,12 @@ mod tests {
     async fn run(mapping: &ResponseMapping, response: Response<Body>) -> Response<Body> {
         let parts = http::Request::get("/dev/x").body(()).unwrap().into_parts().0;
         let ctx = ctx();
-        let side =
-            RequestSide { parts: &parts, ctx: &ctx, integration_latency_ms: Some(12.4), lambda: false };
+        let side = RequestSide {
+            parts: &parts,
+            ctx: &ctx,
+            integration_latency: Some(std::time::Duration::from_micros(12_400)),
+            lambda: false,
+        };
         super::response(Some(mapping), response, &side).await.unwrap()
     }
 
@@ -342,7 +346,7 @@ mod tests {
         let mapping = compile("      \"200\": {overwrite:statuscode: $response.header.x-code}\n");
         let parts = http::Request::get("/dev/x").body(()).unwrap().into_parts().0;
         let ctx = ctx();
-        let side = RequestSide { parts: &parts, ctx: &ctx, integration_latency_ms: None, lambda: false };
+        let side = RequestSide { parts: &parts, ctx: &ctx, integration_latency: None, lambda: false };
         let error = super::response(Some(&mapping), upstream(200, &[("x-code", "abc")], ""), &side)
             .await
             .unwrap_err();

@@ -7,6 +7,7 @@ mod abuse;
 mod cli;
 mod definitions;
 mod dev;
+mod docs;
 mod edge;
 mod examples;
 mod functions;
