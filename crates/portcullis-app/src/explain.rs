@@ -215,14 +215,7 @@ fn siblings(config: &Config, route: &RouteConfig, key: &RouteKey) -> Vec<Sibling
         .filter(|r| r.authorizer.as_ref() == Some(name) && r.key.value != *key)
         .map(|r| {
             let (method, path) = sample_request(&r.key.value);
-            let arn = portcullis_authz::policy::method_arn(
-                &api.region,
-                &api.account_id,
-                &api.api_id,
-                &api.stage,
-                method.as_str(),
-                &path,
-            );
+            let arn = portcullis_authz::policy::method_arn(&api, method.as_str(), &path);
             Sibling { route_key: r.key.value.to_string(), arn }
         })
         .collect()

@@ -146,14 +146,7 @@ pub fn event(config: &Config, kind: EventKind, request: &SampleRequest) -> Resul
     };
     let body = request.body.as_deref().unwrap_or("").as_bytes();
     let facts = RequestFacts::new(&parts, body, &ctx, &api);
-    let arn = portcullis_authz::policy::method_arn(
-        &api.region,
-        &api.account_id,
-        &api.api_id,
-        &api.stage,
-        method.as_str(),
-        route_path,
-    );
+    let arn = portcullis_authz::policy::method_arn(&api, method.as_str(), route_path);
     let bytes = match kind {
         EventKind::Http2 => portcullis_events::request_v2(&facts)?,
         EventKind::Http1 => portcullis_events::request_v1(&facts)?,

@@ -14,7 +14,7 @@ use serde_json::json;
 const API: &str = "arn:aws:execute-api:us-east-1:123456789012:abc123";
 
 fn bench(c: &mut Criterion) {
-    let request = method_arn("us-east-1", "123456789012", "abc123", "prod", "GET", "/admin/reports/2026/11");
+    let request = method_arn(&api(), "GET", "/admin/reports/2026/11");
 
     let one = Policy::parse(&json!({"Statement": [
         {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": format!("{API}/*/GET/*")}
@@ -42,8 +42,7 @@ fn bench(c: &mut Criterion) {
         {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": worst_pattern}
     ]}))
     .expect("valid");
-    let long_arn =
-        method_arn("us-east-1", "123456789012", "abc123", "prod", "GET", &format!("/{}", "a".repeat(1500)));
+    let long_arn = method_arn(&api(), "GET", &format!("/{}", "a".repeat(1500)));
     c.bench_function("policy/evaluate_worst_case_512_char_pattern", |b| {
         b.iter(|| worst.evaluate(black_box(&long_arn)))
     });
@@ -64,3 +63,13 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
+
+fn api() -> portcullis_core::ApiIdentity {
+    portcullis_core::ApiIdentity {
+        region: "us-east-1".into(),
+        account_id: "123456789012".into(),
+        api_id: "abc123".into(),
+        stage: "prod".into(),
+        ..Default::default()
+    }
+}

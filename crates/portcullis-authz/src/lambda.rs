@@ -347,7 +347,7 @@ impl LambdaAuthorizer {
     /// The `methodArn`/`routeArn` of `method` on `raw_path` for this authorizer's API.
     pub fn arn(&self, method: &http::Method, raw_path: &str) -> String {
         let api = &self.settings.api;
-        policy::method_arn(&api.region, &api.account_id, &api.api_id, &api.stage, method.as_str(), raw_path)
+        policy::method_arn(api, method.as_str(), raw_path)
     }
 
     async fn decide(

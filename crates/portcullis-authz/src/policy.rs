@@ -55,16 +55,10 @@ const INVOKE: &str = "execute-api:invoke";
 /// `raw_path` is the request path as sent (no query string), starting with `/`; a path without
 /// the leading slash gets one, so `GET /` gives `…/prod/GET/` as on AWS. The stage is written as
 /// configured, `$default` included (docs/aws-compatibility.md#lambda-authorizer-events recommendation).
-pub fn method_arn(
-    region: &str,
-    account: &str,
-    api_id: &str,
-    stage: &str,
-    method: &str,
-    raw_path: &str,
-) -> String {
+pub fn method_arn(api: &portcullis_core::ApiIdentity, method: &str, raw_path: &str) -> String {
     let slash = if raw_path.starts_with('/') { "" } else { "/" };
-    format!("arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{method}{slash}{raw_path}")
+    let portcullis_core::ApiIdentity { region, account_id, api_id, stage, .. } = api;
+    format!("arn:aws:execute-api:{region}:{account_id}:{api_id}/{stage}/{method}{slash}{raw_path}")
 }
 
 /// The outcome of evaluating a [`Policy`] for `execute-api:Invoke` on one resource ARN.

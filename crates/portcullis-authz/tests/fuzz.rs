@@ -835,7 +835,13 @@ fn model_decision(statements: &[ModelStatement], arn: usize, memo: &mut Memo) ->
 }
 
 fn arn(method: &str, path: &str) -> String {
-    policy::method_arn("us-east-1", "123456789012", "a1b2c3", "$default", method, path)
+    let api = portcullis_core::ApiIdentity {
+        region: "us-east-1".into(),
+        account_id: "123456789012".into(),
+        api_id: "a1b2c3".into(),
+        ..Default::default()
+    };
+    policy::method_arn(&api, method, path)
 }
 
 /// The request ARNs every policy is evaluated against.

@@ -36,7 +36,7 @@ pub use claims::claim_string;
 pub use clf::clf_time;
 pub use request::{
     EventError, RequestFacts, cookies, form_decode, header_value, joined_query, query_value, request_v1,
-    request_v2,
+    request_v2, without_port,
 };
 pub use response::{ResponseError, response_v1, response_v2};
 pub use values::{cookie, json_text, request_value, stage_relative};

@@ -627,8 +627,9 @@ pub(crate) fn domain_name<'a>(facts: &RequestFacts<'a>) -> &'a str {
     without_port(host)
 }
 
-/// `host` of `host:port`, `[v6]` of `[v6]:port`; anything else as it is.
-fn without_port(authority: &str) -> &str {
+/// `host` of `host:port`, `[v6]` of `[v6]:port`; anything else as it is (`$context.domainName`
+/// from a `Host` header).
+pub fn without_port(authority: &str) -> &str {
     if authority.starts_with('[') {
         return authority.find(']').and_then(|end| authority.get(..=end)).unwrap_or(authority);
     }

@@ -39,6 +39,21 @@ pub(crate) struct Native {
     pub(crate) authorizers: IndexMap<String, Item<Authorizer>>,
     pub(crate) functions: IndexMap<String, Item<Function>>,
     pub(crate) routes: IndexMap<String, Item<Route>>,
+    /// `throttle` of the whole API (a stage's default route settings).
+    pub(crate) throttle: Option<Item<Throttle>>,
+    /// A route's throttle given apart from the route (an API's `RouteSettings`), by route key.
+    pub(crate) route_throttles: IndexMap<String, Item<Throttle>>,
+    /// `access_log.format` (a stage's access-log format).
+    pub(crate) access_log_format: Option<Item<String>>,
+}
+
+/// `throttle:` (AWS's `ThrottlingRateLimit` and `ThrottlingBurstLimit`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Throttle {
+    /// Requests per second, as written (AWS allows fractions).
+    pub(crate) rate: String,
+    /// Requests at once.
+    pub(crate) burst: u64,
 }
 
 /// `cors:` (AWS's CORS configuration, lower-snake keys).
@@ -155,6 +170,8 @@ pub(crate) struct Route {
     pub(crate) parameter_mapping: Vec<(String, String)>,
     /// Status code -> mappings.
     pub(crate) response_parameters: Vec<(String, Vec<(String, String)>)>,
+    /// `throttle` of this route.
+    pub(crate) throttle: Option<Throttle>,
 }
 
 impl Route {
@@ -167,6 +184,7 @@ impl Route {
             scopes: Vec::new(),
             parameter_mapping: Vec::new(),
             response_parameters: Vec::new(),
+            throttle: None,
         }
     }
 }
@@ -209,6 +227,12 @@ pub(crate) fn to_tree(native: &Native, origin: &str) -> Tree {
     if let Some(default) = &native.default_authorizer {
         root.set("default_authorizer", Tree::str(&default.value).at(pos(default.at)));
     }
+    if let Some(throttle) = &native.throttle {
+        root.set("throttle", throttle_tree(&throttle.value).at(pos(throttle.at)));
+    }
+    if let Some(format) = &native.access_log_format {
+        root.set("access_log", Tree::map().with("format", Tree::str(&format.value)).at(pos(format.at)));
+    }
     let section = |items: Vec<(String, Tree)>| Tree { value: crate::tree::TValue::Map(items), ..Tree::map() };
     if !native.authorizers.is_empty() {
         let items = native
@@ -225,13 +249,23 @@ pub(crate) fn to_tree(native: &Native, origin: &str) -> Tree {
         root.set("functions", section(items.collect()));
     }
     if !native.routes.is_empty() {
-        let items = native
-            .routes
-            .iter()
-            .map(|(key, r)| (key.clone(), route_tree(&r.value).at(pos(r.at)).shown_from()));
+        let items = native.routes.iter().map(|(key, r)| {
+            let settings = native.route_throttles.get(key);
+            let mut tree = route_tree(&r.value);
+            if r.value.throttle.is_none()
+                && let Some(throttle) = settings
+            {
+                tree.set("throttle", throttle_tree(&throttle.value).at(pos(throttle.at)));
+            }
+            (key.clone(), tree.at(pos(r.at)).shown_from())
+        });
         root.set("routes", section(items.collect()));
     }
     root
+}
+
+fn throttle_tree(t: &Throttle) -> Tree {
+    Tree::map().with("rate", Tree::raw(&t.rate)).with("burst", Tree::raw(t.burst))
 }
 
 fn cors_tree(c: &Cors) -> Tree {
@@ -310,6 +344,9 @@ fn route_tree(r: &Route) -> Tree {
         let by_status =
             r.response_parameters.iter().fold(Tree::map(), |t, (status, m)| t.with(status.clone(), pairs(m)));
         t.set("response_parameters", by_status);
+    }
+    if let Some(throttle) = &r.throttle {
+        t.set("throttle", throttle_tree(throttle));
     }
     t
 }

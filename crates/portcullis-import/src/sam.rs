@@ -117,3 +117,40 @@ fn leave_out_iam_defaulted(cx: &mut Cx<'_>, root: &Val, native: &mut Native) {
             .resolved_by_route(&key);
     }
 }
+
+/// A stage's or a route's `RouteSettings`/`DefaultRouteSettings`: the throttle they set
+/// (`ThrottlingRateLimit`, `ThrottlingBurstLimit`, both needed); the logging and metrics
+/// settings are reported as not applied.
+fn route_settings(cx: &mut Cx<'_>, settings: &Val) -> Option<crate::native::Throttle> {
+    for key in ["DetailedMetricsEnabled", "LoggingLevel", "DataTraceEnabled"] {
+        if let Some(v) = settings.get(key) {
+            cx.warn(v, format!("`{key}`: per-route logging and metrics are not applied; the access log and /metrics cover every route"));
+        }
+    }
+    let rate = settings.get("ThrottlingRateLimit");
+    let burst = settings.get("ThrottlingBurstLimit");
+    match (rate, burst) {
+        (None, None) => None,
+        (Some(rate), Some(burst)) => {
+            let text = rate.str().map(str::trim).filter(|t| t.parse::<f64>().is_ok_and(|r| r >= 0.0));
+            match (text, burst.uint()) {
+                (Some(text), Some(burst)) => Some(crate::native::Throttle { rate: text.to_owned(), burst }),
+                (None, _) => {
+                    cx.expected(rate, "a rate in requests per second");
+                    None
+                }
+                (_, None) => {
+                    cx.expected(burst, "a whole number of requests");
+                    None
+                }
+            }
+        }
+        (Some(one), None) | (None, Some(one)) => {
+            cx.warn(
+                one,
+                "throttling needs both `ThrottlingRateLimit` and `ThrottlingBurstLimit`; not applied",
+            );
+            None
+        }
+    }
+}

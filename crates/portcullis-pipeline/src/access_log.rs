@@ -495,10 +495,15 @@ pub fn record_value<'r>(variable: &Variable, r: &'r AccessRecord) -> Option<Cow<
             ContextVariable::HttpMethod => Some(Cow::Borrowed(r.method.as_str())),
             ContextVariable::Path => Some(Cow::Borrowed(r.uri.path())),
             ContextVariable::Protocol => Some(Cow::Borrowed(r.protocol)),
-            ContextVariable::DomainName => r.host.as_ref().and_then(|h| h.to_str().ok()).map(Cow::Borrowed),
+            // As in events: the host without its port.
+            ContextVariable::DomainName => r
+                .host
+                .as_ref()
+                .and_then(|h| h.to_str().ok())
+                .map(|h| Cow::Borrowed(portcullis_events::without_port(h))),
             ContextVariable::DomainPrefix => {
-                let host = r.host.as_ref()?.to_str().ok()?;
-                Some(Cow::Borrowed(host.split(['.', ':']).next().filter(|p| !p.is_empty())?))
+                let host = portcullis_events::without_port(r.host.as_ref()?.to_str().ok()?);
+                Some(Cow::Borrowed(host.split('.').next().filter(|p| !p.is_empty())?))
             }
             ContextVariable::RequestTime => owned(clf_time(r.received_at)),
             ContextVariable::RequestTimeEpoch => {

@@ -136,7 +136,7 @@ impl RequestMapping {
         let mut query: Option<Vec<(String, String)>> = None;
         for (entry, value) in self.entries.iter().zip(values) {
             match &entry.target {
-                MappingTarget::Header(name) => apply_header(parts, entry.action, name, value)?,
+                MappingTarget::Header(name) => apply_header(&mut parts.headers, entry.action, name, value)?,
                 MappingTarget::Query(name) => {
                     let pairs = query.get_or_insert_with(|| raw_pairs(parts.uri.query()));
                     if matches!(entry.action, MappingAction::Remove | MappingAction::Overwrite) {
@@ -170,15 +170,17 @@ impl RequestMapping {
     }
 }
 
+/// Applies one header entry: `remove` (and an `overwrite` whose value is absent) drops every
+/// line of `name`, `overwrite` replaces them with the value, `append` adds a line.
 fn apply_header(
-    parts: &mut Parts,
+    headers: &mut http::HeaderMap,
     action: MappingAction,
     name: &HeaderName,
     value: Option<String>,
 ) -> Result<(), MappingError> {
     match (action, value) {
         (MappingAction::Remove, _) | (MappingAction::Overwrite, None) => {
-            parts.headers.remove(name);
+            headers.remove(name);
         }
         (MappingAction::Append, None) => {}
         (action, Some(text)) => {
@@ -187,9 +189,9 @@ fn apply_header(
             let v = HeaderValue::from_bytes(text.as_bytes())
                 .map_err(|_| MappingError::HeaderValue(name.clone()))?;
             if action == MappingAction::Overwrite {
-                parts.headers.insert(name.clone(), v);
+                headers.insert(name.clone(), v);
             } else {
-                parts.headers.append(name.clone(), v);
+                headers.append(name.clone(), v);
             }
         }
     }

@@ -5,7 +5,14 @@ use super::*;
 const API: &str = "arn:aws:execute-api:us-east-1:123456789012:abc123";
 
 fn arn(stage: &str, method: &str, path: &str) -> String {
-    method_arn("us-east-1", "123456789012", "abc123", stage, method, path)
+    let api = portcullis_core::ApiIdentity {
+        region: "us-east-1".into(),
+        account_id: "123456789012".into(),
+        api_id: "abc123".into(),
+        stage: stage.into(),
+        ..Default::default()
+    };
+    method_arn(&api, method, path)
 }
 
 fn allow(resource: Value) -> Value {

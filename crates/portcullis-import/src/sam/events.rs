@@ -141,7 +141,7 @@ fn route(cx: &mut Cx<'_>, event: &Event, key: String, auth: &ApiAuth, native: &m
         route.scopes = scopes;
     }
     if let Some(s) = p.get("RouteSettings") {
-        cx.warn(s, "RouteSettings (throttling, logging, metrics per route) are not applied");
+        route.throttle = super::route_settings(cx, s);
     }
     let at = existing.map_or(event.key.span, |r| r.at);
     native.routes.insert(key, Item::new(route, at));

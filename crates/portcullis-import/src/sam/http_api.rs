@@ -22,11 +22,8 @@ pub(crate) struct ApiAuth {
 }
 
 /// Settings Portcullis does not apply, and why.
-const NOT_APPLIED: &[(&str, &str)] = &[
-    ("RouteSettings", "per-route throttling, logging and metrics are not applied"),
-    ("DefaultRouteSettings", "stage throttling, logging and metrics are not applied"),
-    ("Domain", "custom domains are not served; the gateway listens on `listen`"),
-];
+const NOT_APPLIED: &[(&str, &str)] =
+    &[("Domain", "custom domains are not served; the gateway listens on `listen`")];
 
 /// The API's properties, with `Globals.HttpApi` beneath them.
 struct Props<'v> {
@@ -70,6 +67,29 @@ pub(crate) fn read(
             None => c.0,
         };
         native.cors = Some(Item::new(merged, at));
+    }
+    if let Some(settings) = t.get(cx, props.get("DefaultRouteSettings")) {
+        native.throttle =
+            super::route_settings(cx, &settings).map(|throttle| Item::new(throttle, settings.span));
+    }
+    if let Some(routes) = t.get(cx, props.get("RouteSettings")) {
+        for (key, settings) in routes.entries() {
+            if let Some(throttle) = super::route_settings(cx, settings) {
+                native.route_throttles.insert(key.text.clone(), Item::new(throttle, settings.span));
+            }
+        }
+    }
+    if let Some(logs) = t.get(cx, props.get("AccessLogSettings")) {
+        match logs.get("Format").and_then(Val::str) {
+            Some(format) => native.access_log_format = Some(Item::new(format.to_owned(), logs.span)),
+            None => cx.expected(&logs, "`Format`, an access-log format"),
+        }
+        if let Some(destination) = logs.get("DestinationArn") {
+            cx.warn(
+                destination,
+                "`DestinationArn`: the lines go to the gateway's own access-log output (`access_log.output`)",
+            );
+        }
     }
     for (key, why) in NOT_APPLIED {
         if let Some(v) = props.get(key) {

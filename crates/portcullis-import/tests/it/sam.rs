@@ -120,7 +120,7 @@ fn every_unsupported_feature_is_reported_at_its_line_and_column() {
     let imported = import_fixture(SourceKind::Sam, "sam/unsupported.yaml");
     let expected = [
         "11:28 warning: DefaultAuthorizer AWS_IAM: routes without an Auth.Authorizer of their own use IAM authorization, which Portcullis cannot check; they are left out",
-        "13:9 warning: `RouteSettings`: per-route throttling, logging and metrics are not applied",
+        "14:33 warning: throttling needs both `ThrottlingRateLimit` and `ThrottlingBurstLimit`; not applied",
         "16:9 warning: `Domain`: custom domains are not served; the gateway listens on `listen`",
         "19:3 warning: resource `LegacyApi` (AWS::Serverless::Api) is a REST API; Portcullis serves HTTP APIs; not imported",
         "27:20 warning: function `HelloFunction` is built by `sam build` (esbuild); Portcullis runs CodeUri as it is",
@@ -220,4 +220,45 @@ fn import_file_makes_code_directories_relative_to_the_template() {
         portcullis_import::import_file(SourceKind::Sam, &missing, &ImportOptions::default()).unwrap_err();
     assert_eq!((err.diagnostics[0].line, err.diagnostics[0].column), (0, 0));
     assert!(err.to_string().contains("cannot read the definition"), "{err}");
+}
+
+#[test]
+fn stage_throttling_route_settings_and_the_access_log_format_are_imported() {
+    let template = "Transform: AWS::Serverless-2016-10-31
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      DefaultRouteSettings: {ThrottlingRateLimit: 100.5, ThrottlingBurstLimit: 200, DetailedMetricsEnabled: true}
+      RouteSettings:
+        \"GET /orders\": {ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10}
+      AccessLogSettings:
+        DestinationArn: arn:aws:logs:us-east-1:123456789012:log-group:api
+        Format: '{\"id\":\"$context.requestId\",\"status\":\"$context.status\"}'
+  Orders:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: index.handler
+      Events:
+        List: {Type: HttpApi, Properties: {ApiId: !Ref Api, Path: /orders, Method: GET}}
+        Create:
+          Type: HttpApi
+          Properties: {ApiId: !Ref Api, Path: /orders, Method: POST, RouteSettings: {ThrottlingRateLimit: 1, ThrottlingBurstLimit: 2}}
+";
+    let imported = import(SourceKind::Sam, template, "template.yaml", &ImportOptions::default()).unwrap();
+    let config = load(&imported);
+    let api = config.throttle.as_ref().expect("the stage's throttle");
+    assert_eq!((api.rate, api.burst), (100.5, 200));
+    let route = |key: &str| config.routes.iter().find(|r| r.key.to_string() == key).unwrap();
+    assert_eq!((route("GET /orders").throttle[0].rate, route("GET /orders").throttle[0].burst), (5.0, 10));
+    assert_eq!((route("POST /orders").throttle[0].rate, route("POST /orders").throttle[0].burst), (1.0, 2));
+    assert!(matches!(config.access_log.format, portcullis_config::AccessLogFormat::Template(_)));
+    let reported = diagnostics(&imported).join("\n");
+    assert!(
+        reported.contains("`DetailedMetricsEnabled`: per-route logging and metrics are not applied"),
+        "{reported}"
+    );
+    assert!(reported.contains("`DestinationArn`"), "{reported}");
+    assert!(!reported.contains("ThrottlingRateLimit"), "{reported}");
 }

@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::HeaderMap;
 use http::request::Parts;
 use http::{Response, StatusCode};
 use http_body::{Body as HttpBody, Frame, SizeHint};
@@ -25,7 +25,7 @@ use portcullis_core::{
 use portcullis_events::{RequestFacts, header_value, json_text, request_value};
 use serde_json::Value;
 
-use super::{BODY_JSON_LIMIT, MappingError};
+use super::{BODY_JSON_LIMIT, MappingError, apply_header};
 
 /// A route's `response_parameters`, ready to apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,30 +160,6 @@ fn apply(
 fn render<'a>(template: &Template, lookup: impl FnMut(&Variable) -> Option<Cow<'a, str>>) -> Option<String> {
     let mut out = String::new();
     template.render(&mut out, lookup, |_, value, out| out.push_str(value)).then_some(out)
-}
-
-fn apply_header(
-    headers: &mut HeaderMap,
-    action: MappingAction,
-    name: &HeaderName,
-    value: Option<String>,
-) -> Result<(), MappingError> {
-    match (action, value) {
-        (MappingAction::Remove, _) | (MappingAction::Overwrite, None) => {
-            headers.remove(name);
-        }
-        (MappingAction::Append, None) => {}
-        (action, Some(text)) => {
-            let v = HeaderValue::from_bytes(text.as_bytes())
-                .map_err(|_| MappingError::HeaderValue(name.clone()))?;
-            if action == MappingAction::Overwrite {
-                headers.insert(name.clone(), v);
-            } else {
-                headers.append(name.clone(), v);
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Reads the first [`BODY_JSON_LIMIT`] bytes of `body`: the body to send on (the same bytes

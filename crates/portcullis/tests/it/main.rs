@@ -8,6 +8,7 @@ mod cli;
 mod definitions;
 mod dev;
 mod edge;
+mod examples;
 mod functions;
 mod jwt;
 mod lambda_authz;
