@@ -1,7 +1,7 @@
 // CPU per round trip of a ~600-byte message over loopback TCP and over a Unix socket file,
 // both ends in one Node process pinned to one CPU (no cross-CPU wake-ups, so the figures are the
 // transports' own cost). Backs the choice of a Unix socket for our bootstraps' Runtime API
-// connection (docs/decisions.md, "Our bootstraps reach the Runtime API over a Unix socket").
+// connection (ARCHITECTURE.md#lambda-runtime-api-emulation).
 //
 //   taskset -c 0 node bench/transport.mjs            # both transports, 3 rounds each
 import fs from 'node:fs';

@@ -11,6 +11,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use portcullis_core::Body;
 use portcullis_pipeline::{ConnMeta, Metrics};
+use portcullis_shared::Delivery;
 
 use crate::registry::Registry;
 
@@ -96,9 +97,19 @@ async fn revoke(request: Request<Incoming>, state: &AdminState) -> Response<Full
     let revocation = portcullis_authz::Revocation { revoked, revoked_at: now, until };
     tracing::info!(revoked = %revocation.revoked, until, "revocation added");
     match state.registry.revoke(revocation.clone()).await {
-        Ok(()) => {
-            let mut response = json_value(serde_json::to_value(&revocation).unwrap_or_default());
-            *response.status_mut() = StatusCode::CREATED;
+        Ok(delivery) => {
+            let mut body = serde_json::to_value(&revocation).unwrap_or_default();
+            let status = match delivery {
+                Delivery::Stored => StatusCode::CREATED,
+                Delivery::Queued => {
+                    body["queued"] = serde_json::Value::String(
+                        "Redis is unavailable: it holds on this replica now and reaches the others when Redis answers".into(),
+                    );
+                    StatusCode::ACCEPTED
+                }
+            };
+            let mut response = json_value(body);
+            *response.status_mut() = status;
             response
         }
         Err(problem) => {

@@ -12,7 +12,7 @@
 //! The compiled snapshot must not share allocations with the config (an `Arc` cloned across
 //! would pin a page of the loader's arena): the route table copies the names of the keys it is
 //! given (`portcullis-route`), and everything else `compile` keeps is built afresh. Measured on
-//! the 10,010-route benchmark config (docs/benchmarks.md, idle memory).
+//! the 10,010-route benchmark config (ARCHITECTURE.md#performance-choices).
 
 /// Returns the heap's whole free pages to the OS.
 ///

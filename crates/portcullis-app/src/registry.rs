@@ -19,7 +19,7 @@ use portcullis_functions::{FunctionSettings, Invoker};
 use portcullis_integration::http::HttpClient;
 use portcullis_jwks::{DevIssuer, JwksRegistry, KeySource, KeyStore};
 use portcullis_pipeline::{Limit, LimitSettings, SharedLimit};
-use portcullis_shared::SharedState;
+use portcullis_shared::{Delivery, SharedState};
 
 /// The file revocations persist in, under `state_dir`, without shared state.
 const REVOCATIONS_FILE: &str = "revocations.json";
@@ -215,14 +215,14 @@ impl Registry {
         }
     }
 
-    /// Revokes `revocation` on every replica (the shared store), or on this one, persisted in
-    /// `state_dir`.
+    /// Revokes `revocation` on every replica (the shared store; queued while Redis is away), or on
+    /// this one, persisted in `state_dir`.
     ///
     /// # Errors
-    /// Redis or the file could not be written; the revocation holds on this replica anyway.
-    pub async fn revoke(&self, revocation: Revocation) -> Result<(), String> {
+    /// The file could not be written; the revocation holds on this replica anyway.
+    pub async fn revoke(&self, revocation: Revocation) -> Result<Delivery, String> {
         match &self.shared {
-            Some(shared) => shared.revoke(revocation, &self.revocations).await.map_err(|e| e.to_string()),
+            Some(shared) => Ok(shared.revoke(revocation, &self.revocations).await),
             None => {
                 self.revocations.add(revocation);
                 let all = self.revocations.all(now_secs());
@@ -232,6 +232,7 @@ impl Registry {
                 let text = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
                 std::fs::write(&temporary, text)
                     .and_then(|()| std::fs::rename(&temporary, &path))
+                    .map(|()| Delivery::Stored)
                     .map_err(|e| e.to_string())
             }
         }

@@ -104,7 +104,7 @@ impl RoutePlan {
 ///
 /// The authorizer's part is boxed, like the extras above: a plan is kept per route for the life
 /// of the config, and a config of 10,000 routes is mostly public routes or rarely mapped ones.
-/// `RoutePlan` is 56 bytes instead of 120 (docs/benchmarks.md, idle memory).
+/// `RoutePlan` is 56 bytes instead of 120 (ARCHITECTURE.md#performance-choices).
 pub enum Access {
     /// `authorizer: none` (or no authorizer configured at all).
     Public,

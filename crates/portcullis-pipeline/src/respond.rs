@@ -88,6 +88,9 @@ pub enum Rejection {
     /// (docs/aws-compatibility.md#lambda-integration-failures: 503, not 504), or its upstream is at
     /// its connection cap with a full queue.
     ServiceUnavailable,
+    /// A shared throttle could not reach its store and its policy is `on_unavailable: deny`
+    /// (docs/config.md#shared_state-several-replicas): 503 with `retry-after: 1`, the store's next probe.
+    ThrottleUnavailable,
 }
 
 impl Rejection {
@@ -104,7 +107,7 @@ impl Rejection {
             Rejection::InternalServerError | Rejection::FunctionError(_) | Rejection::AuthorizerFailure => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
-            Rejection::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Rejection::ServiceUnavailable | Rejection::ThrottleUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -121,7 +124,9 @@ impl Rejection {
             Rejection::InternalServerError | Rejection::FunctionError(_) | Rejection::AuthorizerFailure => {
                 r#"{"message":"Internal Server Error"}"#
             }
-            Rejection::ServiceUnavailable => r#"{"message":"Service Unavailable"}"#,
+            Rejection::ServiceUnavailable | Rejection::ThrottleUnavailable => {
+                r#"{"message":"Service Unavailable"}"#
+            }
         }
     }
 
@@ -138,7 +143,7 @@ impl Rejection {
             Rejection::InternalServerError | Rejection::FunctionError(_) | Rejection::AuthorizerFailure => {
                 "Internal Server Error"
             }
-            Rejection::ServiceUnavailable => "Service Unavailable",
+            Rejection::ServiceUnavailable | Rejection::ThrottleUnavailable => "Service Unavailable",
         }
     }
 
@@ -155,6 +160,7 @@ impl Rejection {
             Rejection::InternalServerError | Rejection::FunctionError(_) => "INTEGRATION_FAILURE",
             Rejection::AuthorizerFailure => "AUTHORIZER_FAILURE",
             Rejection::ServiceUnavailable => "INTEGRATION_TIMEOUT",
+            Rejection::ThrottleUnavailable => "THROTTLE_UNAVAILABLE",
         }
     }
 
@@ -172,6 +178,7 @@ impl Rejection {
             Rejection::FunctionError(_) => "function_error",
             Rejection::AuthorizerFailure => "authorizer_error",
             Rejection::ServiceUnavailable => "integration_timeout",
+            Rejection::ThrottleUnavailable => "throttle_unavailable",
         }
     }
 
@@ -208,6 +215,9 @@ impl Rejection {
                 let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
                 headers.insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
             }
+            Rejection::ThrottleUnavailable => {
+                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
             _ => {}
         }
         response
@@ -230,7 +240,7 @@ impl From<ThrottleError> for Rejection {
             ThrottleError::Throttled(throttled) => {
                 Rejection::TooManyRequests { retry_after: throttled.retry_after }
             }
-            ThrottleError::Unavailable => Rejection::ServiceUnavailable,
+            ThrottleError::Unavailable => Rejection::ThrottleUnavailable,
         }
     }
 }
@@ -274,7 +284,7 @@ impl From<Denial> for Rejection {
 impl From<&IntegrationError> for Rejection {
     /// Integration failures (docs/aws-compatibility.md#lambda-integration-failures,
     /// #standard-error-responses). Unreachable, reset and malformed upstreams are AWS's
-    /// "integration failure" (500); only a timeout is 503. See docs/decisions.md.
+    /// "integration failure" (500); only a timeout is 503. See docs/aws-compatibility.md#http-proxy-integration.
     fn from(error: &IntegrationError) -> Self {
         match error {
             IntegrationError::Timeout(_) | IntegrationError::Saturated => Rejection::ServiceUnavailable,
@@ -322,6 +332,7 @@ mod tests {
             Rejection::InternalServerError,
             Rejection::AuthorizerFailure,
             Rejection::ServiceUnavailable,
+            Rejection::ThrottleUnavailable,
         ];
         for rejection in all {
             let parsed: serde_json::Value = serde_json::from_str(rejection.body()).unwrap();

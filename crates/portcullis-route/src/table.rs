@@ -11,7 +11,7 @@
 //! prefixes no route ends at: the method tables live in a side array and a node holds their
 //! indexes. Literal children live in one edge array over one string of distinct literals,
 //! with a hash index for the few nodes with many children. A frozen node is 32 bytes, with no
-//! allocation of its own (docs/benchmarks.md, idle memory).
+//! allocation of its own (ARCHITECTURE.md#performance-choices).
 //!
 //! A lookup never looks at routes that cannot match: it only follows children that match the
 //! request's segments, so its cost depends on the request path and on how many templates share

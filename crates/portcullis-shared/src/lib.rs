@@ -77,6 +77,20 @@ pub struct SharedState {
     store: Store,
     settings: SharedSettings,
     health: Arc<Health>,
+    /// Revocations made while Redis could not be written, published by the sync task as soon
+    /// as it answers again.
+    unpublished: std::sync::Mutex<Vec<Revocation>>,
+}
+
+/// Where a revocation stands once [`SharedState::revoke`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Stored where every replica reads it (Redis, announced; a lone gateway's state
+    /// directory): every replica holds it within a moment.
+    Stored,
+    /// Redis could not be written: it holds on this replica now, and the sync task publishes it
+    /// when Redis answers again (lost if this process stops first).
+    Queued,
 }
 
 impl std::fmt::Debug for SharedState {
@@ -93,7 +107,12 @@ impl SharedState {
     /// [`SharedError::Url`].
     pub fn new(settings: SharedSettings) -> Result<Arc<Self>, SharedError> {
         let store = Store::new(&settings.urls, settings.timeout)?;
-        Ok(Arc::new(SharedState { store, settings, health: Arc::new(Health::default()) }))
+        Ok(Arc::new(SharedState {
+            store,
+            settings,
+            health: Arc::new(Health::default()),
+            unpublished: std::sync::Mutex::new(Vec::new()),
+        }))
     }
 
     /// The settings it was built from (a reload compares them).
@@ -115,14 +134,29 @@ impl SharedState {
         format!("{}{kind}:{}", self.settings.key_prefix, digest(name))
     }
 
-    /// Records `revocation` for every replica: stored, then announced; the local list is updated
-    /// at once.
-    ///
-    /// # Errors
-    /// [`SharedError::Redis`] when Redis cannot be written (the local list is updated anyway).
-    pub async fn revoke(&self, revocation: Revocation, list: &RevocationList) -> Result<(), SharedError> {
+    /// Records `revocation` for every replica: the local list at once, then stored in Redis and
+    /// announced. When Redis cannot be written the revocation is queued and published by the sync
+    /// task ([`SharedState::sync_revocations`]) once Redis answers; until then a full read keeps
+    /// it on this replica.
+    pub async fn revoke(&self, revocation: Revocation, list: &RevocationList) -> Delivery {
         list.add(revocation.clone());
-        revocations::publish(self, &revocation).await
+        match revocations::publish(self, &revocation).await {
+            Ok(()) => Delivery::Stored,
+            Err(error) => {
+                tracing::warn!(%error, revoked = %revocation.revoked, "revocation queued until Redis answers");
+                self.unpublished().push(revocation);
+                Delivery::Queued
+            }
+        }
+    }
+
+    /// Revocations waiting for Redis.
+    pub fn queued_revocations(&self) -> usize {
+        self.unpublished().len()
+    }
+
+    fn unpublished(&self) -> std::sync::MutexGuard<'_, Vec<Revocation>> {
+        self.unpublished.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Keeps `list` in step with the revocations every replica recorded: a subscription for

@@ -2,7 +2,9 @@
 //! value = the entry as JSON), and a channel announces each new one. Every replica subscribes,
 //! and reads the whole hash at start, after every reconnect and every `resync`, so one that
 //! missed a message or restarted catches up. Entries past their `until` are dropped from the hash
-//! by whoever reads them.
+//! by whoever reads them. A revocation made while Redis could not be written waits in the
+//! process's queue; each full read first publishes what waits, and keeps what still waits in the
+//! list, so Redis coming back neither loses it nor drops it from this replica.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,15 +73,43 @@ async fn read_all(state: &SharedState) -> Result<Vec<Revocation>, redis::RedisEr
     Ok(live)
 }
 
+/// Publishes the revocations queued while Redis could not be written, oldest first; stops at
+/// the first that fails (Redis is still away).
+async fn publish_queued(state: &SharedState) {
+    loop {
+        let Some(next) = state.unpublished().first().cloned() else { return };
+        if publish(state, &next).await.is_err() {
+            return;
+        }
+        let mut queued = state.unpublished();
+        if let Some(at) = queued.iter().position(|entry| entry == &next) {
+            queued.remove(at);
+        }
+    }
+}
+
+/// Replaces `list` with what Redis holds, plus what this replica revoked and could not publish
+/// yet; first publishes the queued ones if Redis answers now.
+async fn refresh(state: &SharedState, list: &RevocationList, within: Duration) {
+    let read = async {
+        publish_queued(state).await;
+        read_all(state).await
+    };
+    match tokio::time::timeout(within, read).await {
+        Ok(Ok(mut all)) => {
+            all.extend(state.unpublished().iter().cloned());
+            list.replace(all, now_secs());
+        }
+        Ok(Err(error)) => state.health.failed("revocations", &error),
+        Err(_) => state.health.failed("revocations", &"no answer within the resync period"),
+    }
+}
+
 /// The subscription and resync loop (one per process).
 pub(crate) async fn sync(state: Arc<SharedState>, list: Arc<RevocationList>, resync: Duration) {
     loop {
         // A full read first: whatever was revoked while this replica was away.
-        match tokio::time::timeout(resync, read_all(&state)).await {
-            Ok(Ok(all)) => list.replace(all, now_secs()),
-            Ok(Err(error)) => state.health.failed("revocations", &error),
-            Err(_) => state.health.failed("revocations", &"no answer within the resync period"),
-        }
+        refresh(&state, &list, resync).await;
         let subscribed = async {
             let client = state.store.subscriber().await?;
             let mut pubsub = client.get_async_pubsub().await?;
@@ -94,9 +124,7 @@ pub(crate) async fn sync(state: Arc<SharedState>, list: Arc<RevocationList>, res
             }
         };
         // Read once more: an entry added between the read and the subscription is not missed.
-        if let Ok(Ok(all)) = tokio::time::timeout(resync, read_all(&state)).await {
-            list.replace(all, now_secs());
-        }
+        refresh(&state, &list, resync).await;
         let mut messages = pubsub.on_message();
         let mut tick = tokio::time::interval(resync);
         tick.tick().await;
@@ -109,11 +137,7 @@ pub(crate) async fn sync(state: Arc<SharedState>, list: Arc<RevocationList>, res
                         None => tracing::debug!("shared state: an unreadable revocation message was ignored"),
                     }
                 }
-                _ = tick.tick() => match tokio::time::timeout(resync, read_all(&state)).await {
-                    Ok(Ok(all)) => list.replace(all, now_secs()),
-                    Ok(Err(error)) => state.health.failed("revocations", &error),
-                    Err(_) => state.health.failed("revocations", &"no answer within the resync period"),
-                },
+                _ = tick.tick() => refresh(&state, &list, resync).await,
             }
         }
         // The subscription ended (Redis went away): reconnect after a pause.

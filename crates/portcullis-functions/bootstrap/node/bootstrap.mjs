@@ -307,7 +307,7 @@ process.on('unhandledRejection', (e) => crash(e, 'Runtime.UnhandledPromiseReject
 // name from a variable. JavaScript sees it like any other variable: reads, `in`, `Object.keys`,
 // spreads, and the environment of child processes (Node builds it from `process.env`). What does
 // not see it: native getenv(3), worker threads (they copy the real environment), and
-// `structuredClone(process.env)` throws (a proxy cannot be cloned); see docs/decisions.md.
+// `structuredClone(process.env)` throws (a proxy cannot be cloned); see ARCHITECTURE.md#lambda-runtime-api-emulation.
 // Installed before the handler loads, and re-exported, so that `import { env } from
 // 'node:process'` and a module-level `const { env } = process` get the proxy too.
 const env = process.env;

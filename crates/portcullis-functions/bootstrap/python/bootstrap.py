@@ -137,7 +137,7 @@ def set_trace(trace):
     glibc never frees a `NAME=value` string once set, so writing a new trace header per
     invocation leaked without bound (140 MB per million invocations). Python code sees the
     variable as usual; native getenv(3) and child processes started without `env=` do not (see
-    docs/decisions.md). Interpreters without `os.environ._data` fall back to the plain write.
+    ARCHITECTURE.md#lambda-runtime-api-emulation). Interpreters without `os.environ._data` fall back to the plain write.
     """
     environ = os.environ
     try:

@@ -5,7 +5,7 @@
 //! once then, not by hashing `(scheme, authority)` twice per request; a request is written in
 //! origin form straight away instead of being built absolute and rewritten; and a connection goes
 //! back to the pool when its response body ends, without a task spawned per request to wait for
-//! it. Together that was about 15% of a proxied request's user-space instructions (docs/benchmarks.md).
+//! it. Together that was about 15% of a proxied request's user-space instructions (ARCHITECTURE.md#performance-choices).
 //!
 //! Behaviour kept from the legacy client:
 //! - last in, first out: the most recently used connection is reused first, so surplus

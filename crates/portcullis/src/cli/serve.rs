@@ -17,7 +17,7 @@ use super::{EXIT_CONFIG, EXIT_RUNTIME, LogFormat, logging};
 /// the gateway usually shares its host with upstreams or sidecars. On the 2-CPU benchmark machine
 /// one worker instead of two cut the gateway's CPU per request by 25% (public route 34.3 -> 25.8
 /// us, cached JWT 38.0 -> 30.4 us) and raised requests/s by a third, with no loss on the
-/// RSA-bound uncached route (docs/benchmarks.md).
+/// RSA-bound uncached route (docs/operations.md#worker-threads).
 fn worker_threads() -> Option<usize> {
     if std::env::var_os("TOKIO_WORKER_THREADS").is_some() {
         return None;
