@@ -74,6 +74,8 @@ def main():
     ap.add_argument("--tokens", type=int, default=2000)
     ap.add_argument("--extra-routes", type=int, default=0)
     ap.add_argument("--access-log", action="store_true", help="the access log on, to a file (as users run it)")
+    ap.add_argument("--edge", action="store_true",
+                    help="an API-wide CORS policy and throttle, as the portcullis-edge instance of bench.py")
     ap.add_argument("--out", default=None)
     ap.add_argument("--server", choices=["portcullis", "haproxy", "haproxy-tcp", "nginx"],
                     default="portcullis",
@@ -102,7 +104,8 @@ def main():
     cfg = os.path.join(work, "portcullis.yaml")
     with open(cfg, "w") as f:
         log = os.path.join(work, "access.log") if args.access_log else None
-        f.write(bench.portcullis_conf(pc_port, pc_admin, ng_port, work, testfn, args.extra_routes, access_log=log))
+        f.write(bench.portcullis_conf(pc_port, pc_admin, ng_port, work, testfn, args.extra_routes, access_log=log,
+                                      edge=args.edge))
     argv = [portcullis, "--log-level", "warn", "serve", "--config", cfg]
     if args.mode == "callgrind":
         cg_out = os.path.join(out, "callgrind.out")

@@ -177,7 +177,7 @@ async fn explain_runs_the_authorizer_and_names_the_cached_policy_surprise() {
     let (code, out) =
         explain(dir.path(), &["--route", "GET /admin/{proxy+}", "--path", "/admin/users", "--token", &admin]);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("decision: ALLOW"), "{out}");
+    assert!(out.contains("\n=> allow\n"), "{out}");
     assert!(
         out.contains("api/$default/GET/admin/users") || out.contains("/$default/GET/admin/users"),
         "{out}"
@@ -201,14 +201,14 @@ async fn explain_runs_the_authorizer_and_names_the_cached_policy_surprise() {
         ],
     );
     assert_eq!(code, Some(3), "{out}");
-    assert!(out.contains("answer (from the cache)"), "{out}");
-    assert!(out.contains("DENY 403 cached_policy_mismatch"), "{out}");
+    assert!(out.contains("clerk-authz (from the cache)"), "{out}");
+    assert!(out.contains("=> deny cached_policy_mismatch (403 Forbidden)"), "{out}");
     assert!(out.contains("another route's ARN"), "{out}");
 
     let member = bearer(&clerk_token(&key, "user_member", "member"));
     let (code, out) = explain(dir.path(), &["--route", "GET /admin/{proxy+}", "--token", &member]);
     assert_eq!(code, Some(3), "{out}");
-    assert!(out.contains("DENY 403 policy_explicit_deny"), "{out}");
+    assert!(out.contains("=> deny policy_explicit_deny (403 Forbidden)"), "{out}");
 }
 
 const REQUEST_AUTHZ: &str = "import { appendFileSync } from 'node:fs';\n\
