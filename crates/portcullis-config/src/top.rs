@@ -114,11 +114,7 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
 /// `listen` and `admin`, which must differ; `admin` with its token source. The admin listener
 /// serves the console and every operator endpoint, so on an address other machines can reach it
 /// needs a token.
-#[allow(clippy::type_complexity)]
-fn addresses(
-    cx: &mut Cx,
-    m: &mut MapReader<'_>,
-) -> (Option<SocketAddr>, Option<(SocketAddr, Option<Spanned<AdminTokenSource>>)>) {
+fn addresses(cx: &mut Cx, m: &mut MapReader<'_>) -> (Option<SocketAddr>, Option<AdminAddress>) {
     let listen = opt(cx, m, "listen", SocketAddr::from(([127, 0, 0, 1], 8080)), decode::socket_addr);
     let default_admin = (SocketAddr::from(([127, 0, 0, 1], 9901)), None);
     let admin = opt(cx, m, "admin", default_admin, admin);
@@ -148,8 +144,11 @@ fn addresses(
     (listen, admin)
 }
 
+/// The admin listener's address and where its token comes from.
+type AdminAddress = (SocketAddr, Option<Spanned<AdminTokenSource>>);
+
 /// `admin`: `IP:port`, or `{listen: IP:port, token_file: FILE}` / `{listen, token_env: NAME}`.
-fn admin(cx: &mut Cx, n: &Node, p: &YPath) -> Option<(SocketAddr, Option<Spanned<AdminTokenSource>>)> {
+fn admin(cx: &mut Cx, n: &Node, p: &YPath) -> Option<AdminAddress> {
     if !matches!(n.kind, Kind::Map(_)) {
         return decode::socket_addr(cx, n, p).map(|a| (a, None));
     }

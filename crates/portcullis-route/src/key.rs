@@ -136,11 +136,12 @@ impl RouteKey {
     }
 }
 
-/// The sort key of [`RouteKey::precedence_cmp`]: smaller ranks first.
-#[allow(clippy::type_complexity)]
-fn rank(
-    key: &RouteKey,
-) -> (bool, bool, std::cmp::Reverse<usize>, std::cmp::Reverse<usize>, usize, usize, Vec<u8>, bool) {
+/// The sort key of [`RouteKey::precedence_cmp`], smaller first: `$default`; a greedy variable;
+/// literals and segments before the greedy one (more first); variables; segments; segment kinds
+/// left to right; `ANY`.
+type Rank = (bool, bool, std::cmp::Reverse<usize>, std::cmp::Reverse<usize>, usize, usize, Vec<u8>, bool);
+
+fn rank(key: &RouteKey) -> Rank {
     use crate::path::Segment;
     use std::cmp::Reverse;
     let RouteKey::Route { method, path } = key else {
