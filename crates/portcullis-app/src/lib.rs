@@ -18,6 +18,7 @@
 
 mod admin;
 pub mod compile;
+mod console;
 pub mod dev;
 pub mod explain;
 pub mod heap;
@@ -37,7 +38,7 @@ mod watch;
 use std::path::PathBuf;
 
 pub use compile::CompileError;
-pub use explain::{ExplainError, ExplainRequest, Explanation, explain};
+pub use explain::{ExplainError, ExplainRequest, Explanation, explain, explain_on};
 pub use lifecycle::{Running, StartOptions};
 pub use portcullis_pipeline::AccessLogFormat;
 
