@@ -133,7 +133,7 @@ impl Console {
             (Method::GET, live) if live.starts_with("/api/live/") => {
                 let id = percent_decode_str(&live["/api/live/".len()..]).decode_utf8_lossy().into_owned();
                 match self.live.detail(&id) {
-                    Some(detail) => json_bytes(StatusCode::OK, detail),
+                    Some(detail) => ok(detail),
                     None => error(StatusCode::NOT_FOUND, "request not found (it aged out of the last 500)"),
                 }
             }
@@ -153,7 +153,12 @@ impl Console {
             "started_at": catalog::epoch_ms(about.started_at),
             "config_origin": about.config_origin,
             "stage": self.snapshot.load().api.stage,
-            "live": {"streams": self.live.subscribers(), "dropped": self.live.dropped()},
+            "live": {
+                "streams": self.live.subscribers(),
+                "dropped": self.live.dropped(),
+                "skipped": self.live.skipped(),
+                "per_second": live::PER_SECOND,
+            },
         })
     }
 

@@ -1,30 +1,34 @@
 //! The Live page's stream: requests as they finish, as server-sent events.
 //!
 //! ```text
-//! request task ──emit──▶ LiveTap ──▶ the access log (unchanged)
-//!                           │ only while a stream is open: try_send (never waits)
-//!                           ▼
-//!                     hub task (formats, masks, keeps the last 500 details)
-//!                           │ broadcast (never waits; a receiver that falls behind lags)
-//!                           ▼
-//!               one task per open stream ──▶ bounded queue ──▶ the HTTP response body
+//! request start ── LiveTap::observing: a stream open, and the second's budget not spent?
+//!                    │ yes: the pipeline keeps the headers (and, in dev mode, the function event)
+//! request end ──emit──▶ LiveTap ──▶ the access log (unchanged)
+//!                          │ a kept request only: try_send (never waits)
+//!                          ▼
+//!                    hub task (the summary line; keeps the last 500 requests for details)
+//!                          │ broadcast (never waits; a receiver that falls behind lags)
+//!                          ▼
+//!              one task per open stream ──▶ bounded queue ──▶ the HTTP response body
 //! ```
 //!
-//! With no stream open, the tap costs the request one relaxed load and the pipeline keeps
-//! nothing extra ([`LiveTap::observing`] says so). A stream that is not read fills its own
-//! bounded queue; further events are dropped for that stream only and counted: the stream says
-//! how many it lost (`event: dropped`) once it has room again, and requests never wait for it.
-//! The hub's own queue and the broadcast are bounded the same way.
+//! With no stream open, the tap costs a request one relaxed load and the pipeline keeps nothing
+//! extra. While one is open, at most [`PER_SECOND`] requests a second are streamed (a page shows
+//! 500 rows; a busy gateway is sampled rather than slowed); the rest are counted as skipped (and
+//! announced to the streams as dropped), and cost one more counter. A stream that is not read fills its own bounded queue; further events
+//! are dropped for that stream only and counted, and the stream says how many it lost
+//! (`event: dropped`) once it has room again. Requests never wait for a stream. A request's
+//! details are formatted (and masked) only when asked for.
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 use http_body::Frame;
 use http_body_util::BodyExt;
@@ -35,13 +39,19 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use super::catalog::epoch_ms;
 
+/// Requests streamed per second at most, in windows of a tenth of a second.
+pub(crate) const PER_SECOND: u32 = 500;
+const WINDOW: Duration = Duration::from_millis(100);
+const PER_WINDOW: u32 = PER_SECOND / 10;
 /// Finished requests waiting for the hub; beyond, they are dropped (and counted).
 const HUB_QUEUE: usize = 1024;
 /// Formatted events a stream's task may be behind the hub by before it loses the oldest.
 const BROADCAST: usize = 1024;
-/// Events waiting in one stream's response body.
+/// Chunks waiting in one stream's response body.
 const STREAM_QUEUE: usize = 32;
-/// Details kept for `GET /api/live/{id}`.
+/// Bytes of events gathered into one chunk (one write to the client).
+const CHUNK: usize = 64 * 1024;
+/// Requests kept for `GET /api/live/{id}`.
 const RECENT: usize = 500;
 /// A comment line this often keeps proxies and browsers from timing a quiet stream out.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -70,16 +80,32 @@ const VISIBLE_HEADERS: [&str; 16] = [
 ];
 const MASK: &str = "***";
 
+/// A route's authorizer name and integration kind.
+type Facts = (Option<Arc<str>>, &'static str);
+
+/// One recent request, for its details.
+struct Recent {
+    id: Box<str>,
+    record: AccessRecord,
+    facts: Option<Facts>,
+}
+
 /// What the tap, the hub and the streams share.
 pub(crate) struct Live {
     subscribers: AtomicUsize,
     /// Events some stream did not get: the hub's queue was full, or a stream fell behind.
     dropped: AtomicU64,
-    /// Drops at the hub's queue not yet announced to the streams.
+    /// Requests not streamed: over the budget.
+    skipped: AtomicU64,
+    /// Requests lost before the hub (budget, queue) not yet announced to the streams.
     unannounced: AtomicU64,
+    /// The budget's current window (tenths of a second since `started`) and its count.
+    window: AtomicU64,
+    in_window: AtomicU32,
+    started: Instant,
     dev: bool,
     frames: broadcast::Sender<Bytes>,
-    recent: Mutex<VecDeque<(Box<str>, Bytes)>>,
+    recent: Mutex<VecDeque<Recent>>,
 }
 
 impl Live {
@@ -88,15 +114,40 @@ impl Live {
         self.subscribers.load(Ordering::Relaxed)
     }
 
-    /// Events not delivered to some stream, since start.
+    /// Events not delivered to some stream because it (or the hub) fell behind, since start.
     pub(crate) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// The details of a recent request (JSON), while it is among the last 500.
-    pub(crate) fn detail(&self, id: &str) -> Option<Bytes> {
+    /// Requests not streamed because the second's budget was spent, since start.
+    pub(crate) fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
+    }
+
+    /// The details of a recent request (JSON), while it is among the last 500: claims and
+    /// headers masked outside development mode.
+    pub(crate) fn detail(&self, id: &str) -> Option<Value> {
         let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
-        recent.iter().rev().find(|(i, _)| &**i == id).map(|(_, d)| d.clone())
+        let found = recent.iter().rev().find(|r| &*r.id == id)?;
+        Some(detail(&found.record, found.facts.as_ref(), self.dev))
+    }
+
+    /// Whether this request is streamed: within this tenth of a second's budget. Counts it as
+    /// dropped otherwise.
+    fn admit(&self) -> bool {
+        let window = (self.started.elapsed().as_millis() / WINDOW.as_millis()) as u64;
+        let current = self.window.load(Ordering::Relaxed);
+        if current != window
+            && self.window.compare_exchange(current, window, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            self.in_window.store(0, Ordering::Relaxed);
+        }
+        if self.in_window.fetch_add(1, Ordering::Relaxed) < PER_WINDOW {
+            return true;
+        }
+        self.skipped.fetch_add(1, Ordering::Relaxed);
+        self.unannounced.fetch_add(1, Ordering::Relaxed);
+        false
     }
 
     /// A new stream: its response body, fed by its own task until the client goes away or the
@@ -114,9 +165,9 @@ impl Live {
             let mut lost = 0u64;
             offer(&tx, Bytes::from_static(b": connected\n\n"))?;
             loop {
-                let (frame, counted) = tokio::select! {
+                let (first, mut events) = tokio::select! {
                     received = frames.recv() => match received {
-                        Ok(frame) => (frame, true),
+                        Ok(frame) => (frame, 1),
                         Err(broadcast::error::RecvError::Lagged(n)) => {
                             live.dropped.fetch_add(n, Ordering::Relaxed);
                             lost += n;
@@ -124,10 +175,25 @@ impl Live {
                         }
                         Err(broadcast::error::RecvError::Closed) => break,
                     },
-                    _ = keep_alive.tick() => (Bytes::from_static(b": keep-alive\n\n"), false),
+                    _ = keep_alive.tick() => (Bytes::from_static(b": keep-alive\n\n"), 0),
                     () = tx.closed() => break,
                     _ = shutdown.changed() => break,
                 };
+                // What else is ready goes in the same chunk: one write to the client.
+                let mut chunk = BytesMut::from(&first[..]);
+                while events > 0 && chunk.len() < CHUNK {
+                    match frames.try_recv() {
+                        Ok(frame) => {
+                            chunk.extend_from_slice(&frame);
+                            events += 1;
+                        }
+                        Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                            live.dropped.fetch_add(n, Ordering::Relaxed);
+                            lost += n;
+                        }
+                        Err(_) => break,
+                    }
+                }
                 // Never wait for the client: what does not fit in its queue is dropped, and
                 // counted for it and for `/metrics`.
                 let mut delivered = true;
@@ -138,11 +204,11 @@ impl Live {
                     }
                 }
                 if delivered {
-                    delivered = offer(&tx, frame)?;
+                    delivered = offer(&tx, chunk.freeze())?;
                 }
-                if !delivered && counted {
-                    live.dropped.fetch_add(1, Ordering::Relaxed);
-                    lost += 1;
+                if !delivered && events > 0 {
+                    live.dropped.fetch_add(events, Ordering::Relaxed);
+                    lost += events;
                 }
             }
             Some(())
@@ -201,11 +267,11 @@ pub(crate) struct LiveTap {
 
 impl AccessLogSink for LiveTap {
     fn emit(&self, mut record: AccessRecord) {
-        if self.live.subscribers.load(Ordering::Relaxed) > 0 {
-            // The detail goes to the stream only; the copy is of handles (`Arc`s, `Bytes`).
-            let detail = record.detail.take();
+        // Only requests admitted at their start carry a detail (see `observing`).
+        if let Some(detail) = record.detail.take() {
+            // A copy of handles (`Arc`s, `Bytes`), with the detail moved over.
             let mut copy = record.clone();
-            copy.detail = detail;
+            copy.detail = Some(detail);
             if self.queue.try_send(copy).is_err() {
                 self.live.dropped.fetch_add(1, Ordering::Relaxed);
                 self.live.unannounced.fetch_add(1, Ordering::Relaxed);
@@ -219,8 +285,10 @@ impl AccessLogSink for LiveTap {
     }
 
     fn observing(&self) -> Observing {
-        let on = self.live.subscribers.load(Ordering::Relaxed) > 0;
-        Observing { requests: on, events: on && self.live.dev }
+        if self.live.subscribers.load(Ordering::Relaxed) == 0 || !self.live.admit() {
+            return Observing::default();
+        }
+        Observing { requests: true, events: self.live.dev }
     }
 }
 
@@ -235,7 +303,11 @@ pub(crate) fn start(
     let live = Arc::new(Live {
         subscribers: AtomicUsize::new(0),
         dropped: AtomicU64::new(0),
+        skipped: AtomicU64::new(0),
         unannounced: AtomicU64::new(0),
+        window: AtomicU64::new(0),
+        in_window: AtomicU32::new(0),
+        started: Instant::now(),
         dev,
         frames: broadcast::channel(BROADCAST).0,
         recent: Mutex::new(VecDeque::with_capacity(RECENT)),
@@ -259,21 +331,21 @@ async fn hub(
             },
             _ = shutdown.changed() => return,
         };
-        let facts = record.route_key.as_ref().and_then(|key| routes.get(&snapshot, key));
-        let (summary, detail) = describe(&record, facts, live.dev);
+        let facts = record.route_key.as_ref().and_then(|key| routes.get(&snapshot, key)).cloned();
+        let line = summary(&record, facts.as_ref());
         let id: Box<str> = record.request_id.as_str().into();
+        let frame = format!("event: request\nid: {id}\ndata: {line}\n\n");
         {
             let mut recent = live.recent.lock().unwrap_or_else(PoisonError::into_inner);
             if recent.len() == RECENT {
                 recent.pop_front();
             }
-            recent.push_back((id.clone(), Bytes::from(detail.to_string())));
+            recent.push_back(Recent { id, record, facts });
         }
         let lost = live.unannounced.swap(0, Ordering::Relaxed);
         if lost > 0 {
             let _ = live.frames.send(dropped_frame(lost));
         }
-        let frame = format!("event: request\nid: {id}\ndata: {summary}\n\n");
         // No receiver (every stream closed meanwhile) is not an error.
         let _ = live.frames.send(Bytes::from(frame));
     }
@@ -284,11 +356,11 @@ async fn hub(
 #[derive(Default)]
 struct RouteFacts {
     of: Option<Arc<Snapshot>>,
-    routes: HashMap<Arc<str>, (Option<Arc<str>>, &'static str)>,
+    routes: HashMap<Arc<str>, Facts>,
 }
 
 impl RouteFacts {
-    fn get(&mut self, snapshot: &ArcSwap<Snapshot>, key: &str) -> Option<&(Option<Arc<str>>, &'static str)> {
+    fn get(&mut self, snapshot: &ArcSwap<Snapshot>, key: &str) -> Option<&Facts> {
         let current = snapshot.load();
         if !self.of.as_ref().is_some_and(|of| Arc::ptr_eq(of, &current)) {
             self.routes = current
@@ -308,12 +380,8 @@ impl RouteFacts {
     }
 }
 
-/// The stream's summary of a finished request, and its detail (masked outside development mode).
-fn describe(
-    record: &AccessRecord,
-    facts: Option<&(Option<Arc<str>>, &'static str)>,
-    dev: bool,
-) -> (Value, Value) {
+/// The stream's line for a finished request.
+fn summary(record: &AccessRecord, facts: Option<&Facts>) -> Value {
     let authorizer = match record.authorizer {
         "none" => Value::Null,
         decision => json!({
@@ -322,8 +390,7 @@ fn describe(
             "reason": record.authorizer_reason,
         }),
     };
-    let integration = facts.map(|(_, kind)| *kind);
-    let summary = json!({
+    json!({
         "id": record.request_id.as_str(),
         "time": epoch_ms(record.received_at),
         "method": record.method.as_str(),
@@ -332,9 +399,13 @@ fn describe(
         "status": record.status,
         "latency_ms": record.latency_ms,
         "authorizer": authorizer,
-        "integration": integration,
-    });
-    let mut detail = summary.clone();
+        "integration": facts.map(|(_, kind)| *kind),
+    })
+}
+
+/// A request's details: the summary, and what was kept of it (masked outside development mode).
+fn detail(record: &AccessRecord, facts: Option<&Facts>, dev: bool) -> Value {
+    let mut detail = summary(record, facts);
     let error = match (record.error, record.integration_error.as_deref()) {
         (Some(kind), Some(message)) => Some(format!("{kind}: {message}")),
         (Some(kind), None) => Some(kind.to_owned()),
@@ -355,7 +426,7 @@ fn describe(
     if let Value::Object(map) = &mut detail {
         map.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
     }
-    (summary, detail)
+    detail
 }
 
 /// What the authorizer established, values masked but for `sub`, `iss`, `aud`, `scope`, `scp`
@@ -480,15 +551,42 @@ mod tests {
         headers.insert("x-api-key", "k-1".parse().expect("value"));
         record.detail = Some(Box::new(portcullis_pipeline::RequestDetail { headers, event: Some(capture) }));
         let facts = (None, "function");
-        let (summary, detail) = describe(&record, Some(&facts), false);
-        assert_eq!(summary["path"], "/hello", "the query string (which may hold a token) is not shown");
-        assert_eq!(summary["integration"], "function");
-        assert_eq!(summary["authorizer"], Value::Null);
-        assert_eq!(detail["event"], Value::Null);
-        assert_eq!(detail["request_headers"]["x-api-key"], MASK);
-        let (_, detail) = describe(&record, Some(&facts), true);
-        assert_eq!(detail["event"]["rawPath"], "/hello");
-        assert_eq!(detail["request_headers"]["x-api-key"], "k-1");
+        let line = summary(&record, Some(&facts));
+        assert_eq!(line["path"], "/hello", "the query string (which may hold a token) is not shown");
+        assert_eq!(line["integration"], "function");
+        assert_eq!(line["authorizer"], Value::Null);
+        let masked = detail(&record, Some(&facts), false);
+        assert_eq!(masked["event"], Value::Null);
+        assert_eq!(masked["request_headers"]["x-api-key"], MASK);
+        let dev = detail(&record, Some(&facts), true);
+        assert_eq!(dev["event"]["rawPath"], "/hello");
+        assert_eq!(dev["request_headers"]["x-api-key"], "k-1");
+    }
+
+    #[test]
+    fn at_most_the_budget_is_streamed_per_tenth_of_a_second_and_the_rest_counted() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let snapshot = Arc::new(ArcSwap::from_pointee(
+                crate::compile::snapshot(
+                    &portcullis_config::demo(),
+                    &crate::resources::DryRun::new(&crate::compile::process(&portcullis_config::demo()))
+                        .expect("dry run"),
+                )
+                .expect("demo snapshot"),
+            ));
+            let (_shutdown_tx, shutdown) = watch::channel(false);
+            let (tap, live, _hub) =
+                start(Arc::new(portcullis_pipeline::NoAccessLog), snapshot, false, shutdown.clone());
+            assert_eq!(tap.observing(), Observing::default(), "nobody watches: nothing kept");
+            assert_eq!(live.dropped(), 0);
+            let _body = live.stream(shutdown);
+            let admitted = (0..PER_WINDOW * 3).filter(|_| tap.observing().requests).count() as u64;
+            // The window may have turned once during the loop.
+            assert!((u64::from(PER_WINDOW)..=u64::from(PER_WINDOW) * 2).contains(&admitted), "{admitted}");
+            assert_eq!(live.skipped(), u64::from(PER_WINDOW) * 3 - admitted);
+            assert_eq!(live.dropped(), 0);
+        });
     }
 
     #[test]

@@ -165,6 +165,13 @@ pub(crate) async fn render(
         "Finished requests a live stream did not receive because it fell behind.",
     );
     let _ = writeln!(out, "portcullis_console_live_dropped_total {}", live.dropped());
+    family(
+        out,
+        "portcullis_console_live_skipped_total",
+        "counter",
+        "Finished requests not streamed because the live stream's per-second budget was spent.",
+    );
+    let _ = writeln!(out, "portcullis_console_live_skipped_total {}", live.skipped());
 }
 
 /// Reads one counter of a function.
