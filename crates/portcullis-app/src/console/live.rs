@@ -17,8 +17,10 @@
 //! 500 rows; a busy gateway is sampled rather than slowed); the rest are counted as skipped (and
 //! announced to the streams as dropped), and cost one more counter. A stream that is not read fills its own bounded queue; further events
 //! are dropped for that stream only and counted, and the stream says how many it lost
-//! (`event: dropped`) once it has room again. Requests never wait for a stream. A request's
-//! details are formatted (and masked) only when asked for.
+//! (`event: dropped`) once it has room again. A stream is written at most every 100 ms (the page
+//! adds rows as often), so an open console costs a few writes a second, not one per request.
+//! Requests never wait for a stream. A request's details are formatted (and masked) only when
+//! asked for.
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
@@ -49,8 +51,11 @@ const HUB_QUEUE: usize = 1024;
 const BROADCAST: usize = 1024;
 /// Chunks waiting in one stream's response body.
 const STREAM_QUEUE: usize = 32;
-/// Bytes of events gathered into one chunk (one write to the client).
+/// Bytes of events gathered into one chunk (one write to the client) before the next flush.
 const CHUNK: usize = 64 * 1024;
+/// A stream's events are written at most this often (the page adds rows as often): a few
+/// writes a second rather than one per request.
+const FLUSH: Duration = Duration::from_millis(100);
 /// Requests kept for `GET /api/live/{id}`.
 const RECENT: usize = 500;
 /// A comment line this often keeps proxies and browsers from timing a quiet stream out.
@@ -161,13 +166,23 @@ impl Live {
             let live = &guard.0;
             let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
             keep_alive.reset();
-            // Events this stream lost and has not been told about yet.
+            let mut flush = tokio::time::interval(FLUSH);
+            flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Events gathered since the last write, and events this stream lost and has not
+            // been told about yet.
+            let mut pending = BytesMut::from(&b": connected\n\n"[..]);
+            let mut pending_events = 0u64;
             let mut lost = 0u64;
-            offer(&tx, Bytes::from_static(b": connected\n\n"))?;
             loop {
-                let (first, mut events) = tokio::select! {
+                tokio::select! {
                     received = frames.recv() => match received {
-                        Ok(frame) => (frame, 1),
+                        Ok(frame) => {
+                            pending.extend_from_slice(&frame);
+                            pending_events += 1;
+                            if pending.len() < CHUNK {
+                                continue;
+                            }
+                        }
                         Err(broadcast::error::RecvError::Lagged(n)) => {
                             live.dropped.fetch_add(n, Ordering::Relaxed);
                             lost += n;
@@ -175,27 +190,23 @@ impl Live {
                         }
                         Err(broadcast::error::RecvError::Closed) => break,
                     },
-                    _ = keep_alive.tick() => (Bytes::from_static(b": keep-alive\n\n"), 0),
+                    _ = flush.tick() => {
+                        if pending.is_empty() && lost == 0 {
+                            continue;
+                        }
+                    }
+                    _ = keep_alive.tick() => {
+                        if pending.is_empty() {
+                            pending.extend_from_slice(b": keep-alive\n\n");
+                        }
+                    }
                     () = tx.closed() => break,
                     _ = shutdown.changed() => break,
-                };
-                // What else is ready goes in the same chunk: one write to the client.
-                let mut chunk = BytesMut::from(&first[..]);
-                while events > 0 && chunk.len() < CHUNK {
-                    match frames.try_recv() {
-                        Ok(frame) => {
-                            chunk.extend_from_slice(&frame);
-                            events += 1;
-                        }
-                        Err(broadcast::error::TryRecvError::Lagged(n)) => {
-                            live.dropped.fetch_add(n, Ordering::Relaxed);
-                            lost += n;
-                        }
-                        Err(_) => break,
-                    }
                 }
                 // Never wait for the client: what does not fit in its queue is dropped, and
                 // counted for it and for `/metrics`.
+                let chunk = pending.split().freeze();
+                let events = std::mem::take(&mut pending_events);
                 let mut delivered = true;
                 if lost > 0 {
                     delivered = offer(&tx, dropped_frame(lost))?;
@@ -203,8 +214,8 @@ impl Live {
                         lost = 0;
                     }
                 }
-                if delivered {
-                    delivered = offer(&tx, chunk.freeze())?;
+                if delivered && !chunk.is_empty() {
+                    delivered = offer(&tx, chunk)?;
                 }
                 if !delivered && events > 0 {
                     live.dropped.fetch_add(events, Ordering::Relaxed);
@@ -323,6 +334,7 @@ async fn hub(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut routes = RouteFacts::default();
+    let mut announced = Instant::now();
     loop {
         let record = tokio::select! {
             record = received.recv() => match record {
@@ -342,9 +354,13 @@ async fn hub(
             }
             recent.push_back(Recent { id, record, facts });
         }
-        let lost = live.unannounced.swap(0, Ordering::Relaxed);
-        if lost > 0 {
-            let _ = live.frames.send(dropped_frame(lost));
+        // Requests lost before the hub are announced at most once per flush interval.
+        if announced.elapsed() >= FLUSH {
+            let lost = live.unannounced.swap(0, Ordering::Relaxed);
+            if lost > 0 {
+                let _ = live.frames.send(dropped_frame(lost));
+            }
+            announced = Instant::now();
         }
         // No receiver (every stream closed meanwhile) is not an error.
         let _ = live.frames.send(Bytes::from(frame));
