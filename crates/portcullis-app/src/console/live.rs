@@ -91,7 +91,7 @@ type Facts = (Option<Arc<str>>, &'static str);
 /// One recent request, for its details.
 struct Recent {
     id: Box<str>,
-    record: AccessRecord,
+    record: Box<AccessRecord>,
     facts: Option<Facts>,
 }
 
@@ -273,15 +273,15 @@ impl http_body::Body for Stream {
 pub(crate) struct LiveTap {
     inner: Arc<dyn AccessLogSink>,
     live: Arc<Live>,
-    queue: mpsc::Sender<AccessRecord>,
+    queue: mpsc::Sender<Box<AccessRecord>>,
 }
 
 impl AccessLogSink for LiveTap {
-    fn emit(&self, mut record: AccessRecord) {
+    fn emit(&self, mut record: Box<AccessRecord>) {
         // Only requests admitted at their start carry a detail (see `observing`).
         if let Some(detail) = record.detail.take() {
             // A copy of handles (`Arc`s, `Bytes`), with the detail moved over.
-            let mut copy = record.clone();
+            let mut copy = Box::new(AccessRecord::clone(&record));
             copy.detail = Some(detail);
             if self.queue.try_send(copy).is_err() {
                 self.live.dropped.fetch_add(1, Ordering::Relaxed);
@@ -328,7 +328,7 @@ pub(crate) fn start(
 }
 
 async fn hub(
-    mut received: mpsc::Receiver<AccessRecord>,
+    mut received: mpsc::Receiver<Box<AccessRecord>>,
     live: Arc<Live>,
     snapshot: Arc<ArcSwap<Snapshot>>,
     mut shutdown: watch::Receiver<bool>,
@@ -396,6 +396,11 @@ impl RouteFacts {
     }
 }
 
+/// Milliseconds with microsecond precision, as the access log writes them.
+fn millis(duration: Duration) -> f64 {
+    duration.as_micros() as f64 / 1000.0
+}
+
 /// The stream's line for a finished request.
 fn summary(record: &AccessRecord, facts: Option<&Facts>) -> Value {
     let authorizer = match record.authorizer {
@@ -413,7 +418,7 @@ fn summary(record: &AccessRecord, facts: Option<&Facts>) -> Value {
         "path": record.uri.path(),
         "route_key": record.route_key.as_deref(),
         "status": record.status,
-        "latency_ms": record.latency_ms,
+        "latency_ms": millis(record.latency),
         "authorizer": authorizer,
         "integration": facts.map(|(_, kind)| *kind),
     })
@@ -433,7 +438,7 @@ fn detail(record: &AccessRecord, facts: Option<&Facts>, dev: bool) -> Value {
         ("protocol", json!(record.protocol)),
         ("response_bytes", json!(record.response_bytes)),
         ("integration_status", json!(record.integration_status)),
-        ("integration_latency_ms", json!(record.integration_latency_ms)),
+        ("integration_latency_ms", json!(record.integration_latency.map(millis))),
         ("error", json!(error)),
         ("claims", claims(&record.auth, dev)),
         ("request_headers", record.detail.as_ref().map_or(Value::Null, |d| headers(&d.headers, dev))),
