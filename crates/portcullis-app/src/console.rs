@@ -43,7 +43,7 @@ use tokio::sync::watch;
 
 use crate::explain::{ExplainError, ExplainRequest};
 use crate::registry::Registry;
-pub(crate) use auth::{AdminToken, admin_token, protect};
+pub(crate) use auth::{AdminToken, admin_token, protect, read_secret};
 pub(crate) use live::start as start_live;
 
 /// The largest explain request accepted.

@@ -120,3 +120,15 @@ pub fn check(
     warnings.extend(preflight::warnings(&config).into_iter().map(|w| format!("{}: {w}", config.origin)));
     Ok(CheckReport { summary, warnings })
 }
+
+/// The admin token of `config` (`admin.token_file` / `admin.token_env`), for a client of the admin
+/// listener such as `portcullis revoke`; `None` when the config sets none.
+///
+/// # Errors
+/// A positioned problem: the file cannot be read, the variable is not set, the token is too
+/// short.
+pub fn admin_token(
+    config: &portcullis_config::Config,
+) -> Result<Option<String>, portcullis_config::ConfigErrors> {
+    config.admin_token.as_ref().map(|source| console::read_secret(source, &config.origin)).transpose()
+}

@@ -51,40 +51,49 @@ impl AdminToken {
     /// A positioned problem: the file cannot be read, the variable is not set, the token is
     /// shorter than 16 characters. The message never contains the token.
     pub(crate) fn read(source: &Spanned<AdminTokenSource>, origin: &str) -> Result<Self, ConfigErrors> {
-        let problem = |path: &str, problem: String| {
-            ConfigErrors::single(ConfigError::at(origin, source.span, path.to_owned(), problem))
-        };
-        let (path, secret) = match &source.value {
-            AdminTokenSource::File(file) => {
-                let text = std::fs::read_to_string(file).map_err(|e| {
-                    problem(
-                        "admin.token_file",
-                        format!("cannot read the admin token from {}: {e}", file.display()),
-                    )
-                })?;
-                ("admin.token_file", text)
-            }
-            AdminTokenSource::Env(name) => {
-                let text = std::env::var(name).map_err(|_| {
-                    problem(
-                        "admin.token_env",
-                        format!("the environment variable {name} is not set; it should hold the admin token"),
-                    )
-                })?;
-                ("admin.token_env", text)
-            }
-        };
-        let secret = secret.trim();
-        if secret.chars().count() < MIN_TOKEN_CHARS {
-            return Err(problem(
-                path,
-                format!(
-                    "the admin token is shorter than {MIN_TOKEN_CHARS} characters; use a long random one (e.g. `openssl rand -hex 32`)"
-                ),
-            ));
-        }
-        Ok(AdminToken::new(secret))
+        read_secret(source, origin).map(|secret| AdminToken::new(&secret))
     }
+}
+
+/// The admin token's text, from where config says it is (for clients of the admin listener:
+/// `portcullis revoke`).
+///
+/// # Errors
+/// As [`AdminToken::read`].
+pub(crate) fn read_secret(source: &Spanned<AdminTokenSource>, origin: &str) -> Result<String, ConfigErrors> {
+    let problem = |path: &str, problem: String| {
+        ConfigErrors::single(ConfigError::at(origin, source.span, path.to_owned(), problem))
+    };
+    let (path, secret) = match &source.value {
+        AdminTokenSource::File(file) => {
+            let text = std::fs::read_to_string(file).map_err(|e| {
+                problem(
+                    "admin.token_file",
+                    format!("cannot read the admin token from {}: {e}", file.display()),
+                )
+            })?;
+            ("admin.token_file", text)
+        }
+        AdminTokenSource::Env(name) => {
+            let text = std::env::var(name).map_err(|_| {
+                problem(
+                    "admin.token_env",
+                    format!("the environment variable {name} is not set; it should hold the admin token"),
+                )
+            })?;
+            ("admin.token_env", text)
+        }
+    };
+    let secret = secret.trim();
+    if secret.chars().count() < MIN_TOKEN_CHARS {
+        return Err(problem(
+            path,
+            format!(
+                "the admin token is shorter than {MIN_TOKEN_CHARS} characters; use a long random one (e.g. `openssl rand -hex 32`)"
+            ),
+        ));
+    }
+    Ok(secret.to_owned())
 }
 
 /// The token the admin listener needs, read from where config says; an admin listener bound to

@@ -484,7 +484,10 @@ async fn with_an_admin_token_the_console_asks_for_it_and_then_shows_everything()
 
 #[tokio::test]
 async fn the_admin_token_guards_every_endpoint_but_health_and_the_static_page() {
-    let gw = start("admin: {token_file: admin-token}\n", &[("admin-token", &format!("{ADMIN_TOKEN}\n"))]);
+    let gw = start(
+        "admin: {token_file: admin-token}\nrevocation: {enabled: true}\n",
+        &[("admin-token", &format!("{ADMIN_TOKEN}\n"))],
+    );
     let client = TestClient::http1();
     let bearer = format!("Bearer {ADMIN_TOKEN}");
     for open in ["/healthz", "/readyz", "/ui", "/ui/app.js", "/ui/app.css"] {
@@ -522,6 +525,19 @@ async fn the_admin_token_guards_every_endpoint_but_health_and_the_static_page() 
         )
         .await;
     assert_eq!(explain.status, 401);
+    // Revocations too; `portcullis revoke` reads the token from the same config.
+    let revocation = client
+        .send(
+            Method::POST,
+            &admin(&gw, "/revocations"),
+            &[("content-type", "application/json")],
+            r#"{"sub":"alice"}"#,
+        )
+        .await;
+    assert_eq!(revocation.status, 401);
+    let (code, printed) =
+        cli(gw.dir.path(), "revoke", &["--sub", "alice", "--admin", &gw.proc.admin.to_string()]);
+    assert_eq!(code, Some(0), "{printed}");
     // The token never reaches the log.
     assert!(gw.proc.stderr_lines().iter().all(|l| !l.contains(ADMIN_TOKEN)));
 }
