@@ -514,6 +514,58 @@ def run_wrk(target, conns, threads, duration, tokens_file, sample_pid=None):
     raise RuntimeError(f"wrk gave no result for {target['name']}:\n{text}")
 
 
+class ConsoleStream:
+    """A browser with the console's Live page open: reads the admin listener's server-sent
+    events (GET /api/live) as fast as they come, on a thread of this process (so its CPU is not
+    the gateway's), and counts them; closing it closes the stream. The gateway's own count of
+    events a stream lost is read from /metrics."""
+
+    def __init__(self, admin_port):
+        import threading
+        self.port = admin_port
+        self.events = 0
+        self.stop = threading.Event()
+        self.opened = threading.Event()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+
+    def _read(self):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
+            sock.sendall(f"GET /api/live HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+                         "Accept: text/event-stream\r\n\r\n".encode())
+            sock.settimeout(0.25)
+            tail = b""
+            while not self.stop.is_set():
+                try:
+                    chunk = sock.recv(65536)
+                except socket.timeout:
+                    continue
+                if not chunk:
+                    break
+                self.opened.set()
+                # The marker may straddle two reads; a tail shorter than it is never counted twice.
+                text = tail + chunk
+                self.events += text.count(b"event: request\n")
+                tail = text[-14:]
+
+    def __enter__(self):
+        self.thread.start()
+        if not self.opened.wait(10):
+            die(f"the console stream on admin port {self.port} did not open")
+        return self
+
+    def __exit__(self, *_exc):
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+
+def live_dropped(admin_port):
+    status, body = http_get(f"http://127.0.0.1:{admin_port}/metrics")
+    for line in body.decode(errors="replace").splitlines() if status == 200 else []:
+        if line.startswith("portcullis_console_live_dropped_total "):
+            return int(float(line.split()[1]))
+    return 0
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -571,6 +623,8 @@ SCENARIOS = [
      ["nginx-direct", "haproxy-plain", "portcullis-public", "portcullis-fn-rust", "portcullis-fn-node"]),
     ("Public route with 10 routes vs 10,010 routes configured", "haproxy-plain",
      ["nginx-direct", "haproxy-plain", "portcullis-public", "portcullis10k-public"]),
+    ("The admin console open and streaming (--console): the cached-JWT route", "haproxy-plain",
+     ["haproxy-plain", "portcullis-jwt-same", "portcullis-jwt-same-console"]),
 ]
 
 
@@ -658,6 +712,11 @@ def verdicts(agg):
         c, n = g["portcullis-public"], g["nginx-direct"]
         add("public route CPU/req <= 1.5x nginx answering directly", c["cpu_us"] <= 1.5 * n["cpu_us"],
             f"{c['cpu_us']:.1f} us vs {n['cpu_us']:.1f} us = {c['cpu_us'] / n['cpu_us']:.2f}x")
+    if have("portcullis-jwt-same", "portcullis-jwt-same-console"):
+        a, f = g["portcullis-jwt-same"], g["portcullis-jwt-same-console"]
+        rise = f["cpu_us"] / a["cpu_us"] - 1
+        add("console open and streaming: cached-JWT CPU/req rises <= 5%", rise <= 0.05,
+            f"{a['cpu_us']:.1f} -> {f['cpu_us']:.1f} us ({rise:+.1%})")
     if have("portcullis10k-public", "portcullis-public"):
         c, e = g["portcullis-public"], g["portcullis10k-public"]
         dcpu = e["cpu_us"] / c["cpu_us"] - 1
@@ -699,6 +758,9 @@ def main():
     ap.add_argument("--tokens", type=int, default=20000, help="pre-minted tokens for scenario (b)")
     ap.add_argument("--bin-dir", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target")), "production"))
     ap.add_argument("--out", default=None, help="directory for raw results and logs (default: a temp dir)")
+    ap.add_argument("--console", action="store_true",
+                    help="also load the cached-JWT route with the admin console's live stream open and read "
+                         "(target portcullis-jwt-same-console, compared with portcullis-jwt-same)")
     args = ap.parse_args()
     duration = args.duration or (3 if args.quick else 10)
     rounds = max(2, args.rounds)
@@ -792,9 +854,9 @@ def main():
         pcs[name] = (proc, port)
     logs = [p.bench_log for p in STARTED]
 
-    def T(name, proc, port, path, auth=False, rotate=False, tree_rss=False):
+    def T(name, proc, port, path, auth=False, rotate=False, tree_rss=False, console=None):
         return {"name": name, "pid": proc.pid, "url": f"http://127.0.0.1:{port}{path}", "auth": auth,
-                "rotate": rotate, "token": same, "tree_rss": tree_rss}
+                "rotate": rotate, "token": same, "tree_rss": tree_rss, "console": console}
 
     def P(name, instance, path, **kw):
         proc, port = pcs[instance]
@@ -818,6 +880,9 @@ def main():
     ]
     if "portcullis-shared" in pcs:
         targets.append(P("portcullis-shared-public", "portcullis-shared", "/public"))
+    if args.console:
+        targets.append(P("portcullis-jwt-same-console", "portcullis", "/a", auth=True,
+                         console=instance_ports["portcullis"][1]))
     if args.only:
         wanted = set(args.only.split(","))
         unknown = wanted - {t["name"] for t in targets}
@@ -843,9 +908,19 @@ def main():
             if t["name"].startswith("haproxy") or t["name"].startswith("portcullis"):
                 time.sleep(0.5)  # let the previous run's connections close
             idle_rss = tree_rss_kb(pid) if t["tree_rss"] else status_kb(pid, "VmRSS")
+            stream = ConsoleStream(t["console"]) if t["console"] else None
+            if stream:
+                stream.__enter__()
+                dropped_before = live_dropped(t["console"])
             before, before_main = tree_cpu(pid), cpu_ticks(pid)
             c64 = run_wrk(t, 64, 2, duration, tokens_file, sample_pid=pid)
             after, after_main = tree_cpu(pid), cpu_ticks(pid)
+            if stream:
+                stream.__exit__()
+                c64["console_events"] = stream.events
+                c64["console_dropped"] = live_dropped(t["console"]) - dropped_before
+                print(f"  (console stream: {stream.events:,} events read, "
+                      f"{c64['console_dropped']:,} dropped by the gateway for it)")
             # Processes that ended during the run lose their last ticks: a small undercount only.
             c64["cpu_ticks"] = sum(v - before.get(p, 0) for p, v in after.items())
             c64["cpu_main_ticks"] = after_main - before_main

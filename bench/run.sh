@@ -5,6 +5,7 @@
 #   bench/run.sh --quick    # 3 s runs (about 3 minutes)
 #   bench/run.sh --rounds 3 --out /tmp/bench-results
 #   bench/run.sh --only nginx-direct,portcullis-public,portcullis-fn-node   # some targets only
+#   bench/run.sh --console --only portcullis-jwt-same,portcullis-jwt-same-console   # the console's cost
 #
 # On a fresh Debian machine, run as root once: it installs wrk, nginx, haproxy, node and PyJWT
 # when missing (no system service is used: each server runs from its own temp config on

@@ -1,6 +1,10 @@
-//! The admin listener: health and readiness, metrics, revocations, and the development issuer's
-//! OIDC documents. Never exposed on the main listener, so a route can never
-//! shadow it and it needs no authorizer.
+//! The admin listener: health and readiness, metrics, revocations, the development issuer's
+//! OIDC documents, and the console (`/ui`, `/api/*`, see [`crate::console`]). Never exposed on
+//! the main listener, so a route can never shadow it and it needs no authorizer.
+//!
+//! With `admin.token_file` / `admin.token_env`, everything but `/healthz`, `/readyz` and the
+//! console's static files (which hold no data) needs `Authorization: Bearer <token>`. Every
+//! answer carries the console's Content-Security-Policy and related headers.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +17,7 @@ use portcullis_core::Body;
 use portcullis_pipeline::{ConnMeta, Metrics};
 use portcullis_shared::Delivery;
 
+use crate::console::{AdminToken, Console};
 use crate::registry::Registry;
 
 /// State the admin endpoints report.
@@ -23,11 +28,73 @@ pub(crate) struct AdminState {
     registry: Arc<Registry>,
     /// Request counters of the main listener.
     metrics: Arc<Metrics>,
+    /// The console and its API.
+    console: Console,
+    /// The bearer token every endpoint but health and readiness needs, when configured.
+    token: Option<AdminToken>,
 }
 
 impl AdminState {
-    pub(crate) fn new(registry: Arc<Registry>, metrics: Arc<Metrics>) -> Self {
-        AdminState { ready: AtomicBool::new(false), registry, metrics }
+    pub(crate) fn new(
+        registry: Arc<Registry>,
+        metrics: Arc<Metrics>,
+        console: Console,
+        token: Option<AdminToken>,
+    ) -> Self {
+        AdminState { ready: AtomicBool::new(false), registry, metrics, console, token }
+    }
+
+    async fn route(&self, request: Request<Incoming>) -> Response<Body> {
+        let boxed = |response: Response<Full<Bytes>>| {
+            response.map(|body| body.map_err(|never| match never {}).boxed())
+        };
+        let path = request.uri().path();
+        if request.method() == Method::GET && matches!(path, "/healthz" | "/readyz") {
+            return boxed(answer(&request, self));
+        }
+        if let Some(asset) = Console::asset(&request) {
+            return asset;
+        }
+        if request.method() == Method::GET && path == "/" {
+            let mut response = Response::new(Full::new(Bytes::new()));
+            *response.status_mut() = StatusCode::FOUND;
+            response.headers_mut().insert(http::header::LOCATION, http::HeaderValue::from_static("/ui"));
+            return boxed(response);
+        }
+        if let Some(token) = &self.token
+            && !token.admits(request.headers())
+        {
+            let mut refused = crate::console::error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized: the admin listener needs `Authorization: Bearer <admin token>`",
+            );
+            refused.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static(r#"Bearer realm="portcullis-admin""#),
+            );
+            return refused;
+        }
+        if path.starts_with("/api/") {
+            return self.console.api(request, self.token.is_some()).await;
+        }
+        match (request.method(), path) {
+            (&Method::POST, "/revocations") => boxed(revoke(request, self).await),
+            (&Method::GET, "/metrics") => {
+                let mut text = self.metrics.render();
+                portcullis_pipeline::metrics::render_limits(&mut text, &self.registry.limits());
+                render_shared(&mut text, &self.registry);
+                let snapshot = self.console.snapshot.load_full();
+                crate::console::metrics::render(&mut text, &snapshot, &self.registry, &self.console.live)
+                    .await;
+                let mut response = Response::new(Full::new(Bytes::from(text)));
+                response.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                );
+                boxed(response)
+            }
+            _ => boxed(answer(&request, self)),
+        }
     }
 }
 
@@ -35,11 +102,9 @@ impl portcullis_pipeline::Handler for AdminState {
     type Body = Body;
 
     async fn handle(&self, request: Request<Incoming>, _conn: ConnMeta) -> Response<Body> {
-        let response = match (request.method(), request.uri().path()) {
-            (&Method::POST, "/revocations") => revoke(request, self).await,
-            _ => answer(&request, self),
-        };
-        response.map(|body| body.map_err(|never| match never {}).boxed())
+        let mut response = self.route(request).await;
+        crate::console::protect(response.headers_mut());
+        response
     }
 }
 
@@ -138,17 +203,6 @@ fn answer(request: &Request<Incoming>, state: &AdminState) -> Response<Full<Byte
     };
     match (request.method(), request.uri().path()) {
         (&Method::GET, "/healthz") => json(StatusCode::OK, r#"{"status":"ok"}"#),
-        (&Method::GET, "/metrics") => {
-            let mut text = state.metrics.render();
-            portcullis_pipeline::metrics::render_limits(&mut text, &state.registry.limits());
-            render_shared(&mut text, &state.registry);
-            let mut response = Response::new(Full::new(Bytes::from(text)));
-            response.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-            );
-            response
-        }
         // The development issuer (`issuer: dev`): OIDC discovery and JWKS, so other tools can
         // verify its tokens too.
         (&Method::GET, "/dev/.well-known/openid-configuration") => {

@@ -186,13 +186,15 @@ pub fn demo_banner(running: &Running) -> String {
 }
 
 /// `portcullis revoke`: sends `revocation` (`{"jti"}` or `{"sub"}`, `until`) to the admin
-/// listener at `admin`, which shares it with every replica. Returns the listener's answer.
+/// listener at `admin` (with `token`, the admin token, as a bearer token), which shares it with
+/// every replica. Returns the listener's answer.
 ///
 /// # Errors
 /// The admin listener cannot be reached, or answers with an error (its message).
 pub async fn send_revocation(
     admin: std::net::SocketAddr,
     revocation: &serde_json::Value,
+    token: Option<&str>,
 ) -> Result<String, String> {
     use http_body_util::{BodyExt, Full};
     let stream = tokio::net::TcpStream::connect(admin)
@@ -203,11 +205,14 @@ pub async fn send_revocation(
             .await
             .map_err(|e| format!("admin listener at {admin}: {e}"))?;
     tokio::spawn(connection);
-    let request = http::Request::post("/revocations")
+    let mut request = http::Request::post("/revocations")
         .header(http::header::HOST, admin.to_string())
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(bytes::Bytes::from(revocation.to_string())))
-        .map_err(|e| e.to_string())?;
+        .header(http::header::CONTENT_TYPE, "application/json");
+    if let Some(token) = token {
+        request = request.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let request =
+        request.body(Full::new(bytes::Bytes::from(revocation.to_string()))).map_err(|e| e.to_string())?;
     let response =
         sender.send_request(request).await.map_err(|e| format!("admin listener at {admin}: {e}"))?;
     let status = response.status();
@@ -218,7 +223,7 @@ pub async fn send_revocation(
     } else {
         let message = serde_json::from_str::<serde_json::Value>(&text)
             .ok()
-            .and_then(|v| v["message"].as_str().map(str::to_owned))
+            .and_then(|v| v["message"].as_str().or_else(|| v["error"].as_str()).map(str::to_owned))
             .unwrap_or(text);
         Err(format!("{status}: {message}"))
     }

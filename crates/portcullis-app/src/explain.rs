@@ -3,18 +3,20 @@
 //! Lambda authorizer's function is started, an issuer's keys are fetched), and the decision is
 //! the pipeline's own ([`portcullis_pipeline::explain`]): explain and serve cannot disagree.
 
+use std::any::Any;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::Request;
-use portcullis_authz::Sibling;
 use portcullis_authz::lambda::{LambdaAuthorizer, LambdaSettings};
-use portcullis_config::{AuthorizerConfig, Config, RouteConfig};
+use portcullis_authz::{Authorizer, JwtAuthorizer, Sibling};
+use portcullis_config::{AuthorizerConfig, Config};
 use portcullis_core::Variable;
 use portcullis_functions::{FunctionSettings, Invoker};
 use portcullis_integration::http::HttpClient;
 use portcullis_jwks::{DevIssuer, KeySource, KeyStore};
+use portcullis_pipeline::{Access, Snapshot};
 use portcullis_route::{MethodSel, RouteKey};
 
 use crate::compile::{self, CompileError};
@@ -68,13 +70,13 @@ pub struct Explanation {
 /// An unknown or invalid route key; a config that does not compile.
 pub async fn explain(config: &Config, request: &ExplainRequest) -> Result<Explanation, ExplainError> {
     let key: RouteKey = request.route_key.parse().map_err(|e: portcullis_route::RouteKeyError| {
-        ExplainError::Route(format!("{e}{}", nearest_route(config, &request.route_key)))
+        ExplainError::Route(format!("{e}{}", nearest_configured_route(config, &request.route_key)))
     })?;
     let route = config.routes.iter().find(|r| r.key.value == key).ok_or_else(|| {
         ExplainError::Route(format!(
             "no route `{key}` in {}{}",
             config.origin,
-            nearest_route(config, &request.route_key)
+            nearest_configured_route(config, &request.route_key)
         ))
     })?;
 
@@ -89,7 +91,7 @@ pub async fn explain(config: &Config, request: &ExplainRequest) -> Result<Explan
     started.functions.retain(|f| Some(&f.name) == wanted.as_ref());
     let registry = Registry::new(&started).map_err(CompileError::from)?;
     let resources = ExplainResources { registry: &registry, all: &process.functions };
-    let result = explain_with(config, route, &key, request, &resources, &started).await;
+    let result = explain_with(config, request, &resources, &started).await;
     registry.shutdown().await;
     result
 }
@@ -125,14 +127,17 @@ impl Resources for ExplainResources<'_> {
         settings: LambdaSettings,
         function: Invoker,
     ) -> Result<Arc<LambdaAuthorizer>, ResourceError> {
-        self.registry.lambda_authorizer(settings, function)
+        if self.registry.invoker(function.name()).is_some() {
+            return self.registry.lambda_authorizer(settings, function);
+        }
+        // The authorizer of another route: built around its stand-in, never invoked.
+        let function = Arc::new(function) as Arc<dyn portcullis_authz::lambda::AuthorizerFunction>;
+        Ok(Arc::new(LambdaAuthorizer::new(settings, function)?))
     }
 }
 
 async fn explain_with(
     config: &Config,
-    route: &RouteConfig,
-    key: &RouteKey,
     request: &ExplainRequest,
     resources: &ExplainResources<'_>,
     started: &compile::ProcessSettings,
@@ -142,34 +147,48 @@ async fn explain_with(
     let snapshot = compile::snapshot(config, resources)?;
     registry.jwks().start_all();
     let _ = registry.jwks().ready_all(Duration::from_secs(3)).await;
+    explain_on(&snapshot, request).await
+}
 
-    let (method, sample_path) = sample_request(key);
-    let api = compile::api_identity(config);
-    let path = under_stage(&api, request.path.clone().unwrap_or(sample_path));
-    let identity = route.authorizer.as_ref().and_then(|name| first_identity_source(config, name));
+/// Explains `request` on a compiled `snapshot`: what `portcullis explain` prints after
+/// compiling the file, and what the admin console's Explain page shows for the live snapshot.
+///
+/// # Errors
+/// [`ExplainError::Route`] for a route key that is not valid or not in the snapshot.
+pub async fn explain_on(snapshot: &Snapshot, request: &ExplainRequest) -> Result<Explanation, ExplainError> {
+    let key: RouteKey = request.route_key.parse().map_err(|e: portcullis_route::RouteKeyError| {
+        ExplainError::Route(format!("{e}{}", nearest_route(snapshot, &request.route_key)))
+    })?;
+    let plan = snapshot.routes.routes().find(|(k, _)| **k == key).map(|(_, plan)| plan).ok_or_else(|| {
+        ExplainError::Route(format!("no route `{key}`{}", nearest_route(snapshot, &request.route_key)))
+    })?;
+    let (method, sample_path) = sample_request(&key);
+    let api = &snapshot.api;
+    let path = under_stage(api, request.path.clone().unwrap_or(sample_path));
+    let authorizer = match &plan.access {
+        Access::Authorizer(route) => Some(route),
+        Access::Public => None,
+    };
+    let identity = authorizer.and_then(|route| first_identity_source(route.authorizer.as_ref()));
     let mut out = String::new();
     let _ = writeln!(out, "route: {key}");
-    match &route.authorizer {
-        Some(name) => {
-            let kind = match config.authorizers.get(name) {
-                Some(AuthorizerConfig::Jwt(_)) => "jwt",
-                _ => "lambda",
-            };
-            let _ = writeln!(out, "authorizer: {name} ({kind})");
+    match authorizer {
+        Some(route) => {
+            let _ = writeln!(out, "authorizer: {} ({})", route.name, kind(route.authorizer.as_ref()));
         }
         None => {
             let _ = writeln!(out, "authorizer: none (public route)");
         }
     }
-    let siblings = siblings(config, route, key);
+    let siblings = siblings(snapshot, authorizer.map(|route| &*route.name), &key);
     if let Some(earlier) = &request.cached_from {
-        let earlier = under_stage(&api, earlier.clone());
+        let earlier = under_stage(api, earlier.clone());
         let parts = request_parts(&method, &earlier, request, identity.as_ref())?;
-        let first = portcullis_pipeline::explain(&snapshot, parts, Vec::new()).await;
+        let first = portcullis_pipeline::explain(snapshot, parts, Vec::new()).await;
         let _ = writeln!(out, "earlier request: {method} {earlier}: {}", verdict(&first));
     }
     let parts = request_parts(&method, &path, request, identity.as_ref())?;
-    let explained = portcullis_pipeline::explain(&snapshot, parts, siblings).await;
+    let explained = portcullis_pipeline::explain(snapshot, parts, siblings).await;
     let _ = writeln!(out, "request: {method} {path}");
     for step in &explained.steps {
         let _ = writeln!(out, "{step}");
@@ -182,6 +201,18 @@ async fn explain_with(
         }
     };
     Ok(Explanation { text: out, allowed: explained.allowed(), status, reason })
+}
+
+/// The kind of an authorizer as config names it.
+pub(crate) fn kind(authorizer: &dyn Authorizer) -> &'static str {
+    let any: &dyn Any = authorizer;
+    if any.is::<JwtAuthorizer>() {
+        "jwt"
+    } else if any.is::<LambdaAuthorizer>() {
+        "lambda"
+    } else {
+        "custom"
+    }
 }
 
 /// `path` as a client of a named stage sends it: under `/{stage}` (a path already there is
@@ -206,26 +237,32 @@ fn verdict(explained: &portcullis_pipeline::Explained) -> String {
 }
 
 /// Other routes of the same authorizer, with the ARN a request to each has.
-fn siblings(config: &Config, route: &RouteConfig, key: &RouteKey) -> Vec<Sibling> {
-    let Some(name) = &route.authorizer else { return Vec::new() };
-    let api = compile::api_identity(config);
-    config
+fn siblings(snapshot: &Snapshot, authorizer: Option<&str>, key: &RouteKey) -> Vec<Sibling> {
+    let Some(name) = authorizer else { return Vec::new() };
+    let api = &snapshot.api;
+    snapshot
         .routes
-        .iter()
-        .filter(|r| r.authorizer.as_ref() == Some(name) && r.key.value != *key)
-        .map(|r| {
-            let (method, path) = sample_request(&r.key.value);
-            let arn = portcullis_authz::policy::method_arn(&api, method.as_str(), &path);
-            Sibling { route_key: r.key.value.to_string(), arn }
+        .routes()
+        .filter(|(k, plan)| {
+            *k != key && matches!(&plan.access, Access::Authorizer(route) if &*route.name == name)
+        })
+        .map(|(k, _)| {
+            let (method, path) = sample_request(k);
+            let arn = portcullis_authz::policy::method_arn(api, method.as_str(), &path);
+            Sibling { route_key: k.to_string(), arn }
         })
         .collect()
 }
 
-fn first_identity_source(config: &Config, authorizer: &str) -> Option<(Variable, bool)> {
-    match config.authorizers.get(authorizer)? {
-        AuthorizerConfig::Jwt(jwt) => jwt.identity_source.first().map(|v| (v.clone(), true)),
-        AuthorizerConfig::Lambda(lambda) => lambda.identity_source.first().map(|v| (v.clone(), false)),
+/// Where the authorizer looks for its token first, and whether it is a JWT authorizer (a
+/// header source then gets `Bearer `).
+fn first_identity_source(authorizer: &dyn Authorizer) -> Option<(Variable, bool)> {
+    let any: &dyn Any = authorizer;
+    if let Some(jwt) = any.downcast_ref::<JwtAuthorizer>() {
+        return jwt.settings().identity_source.first().map(|v| (v.clone(), true));
     }
+    let lambda = any.downcast_ref::<LambdaAuthorizer>()?;
+    lambda.settings().identity_source.first().map(|v| (v.clone(), false))
 }
 
 /// A request to `path` carrying the token where the authorizer looks first, plus the extra
@@ -274,11 +311,21 @@ fn sample_request(key: &RouteKey) -> (http::Method, String) {
 }
 
 /// `; did you mean `KEY`?` for the configured route key closest to `written`, or nothing.
-fn nearest_route(config: &Config, written: &str) -> String {
-    let keys: Vec<String> = config.routes.iter().map(|r| r.key.value.to_string()).collect();
+fn nearest_route(snapshot: &Snapshot, written: &str) -> String {
+    let keys: Vec<String> = snapshot.routes.routes().map(|(k, _)| k.to_string()).collect();
+    suggestion(written, &keys)
+}
+
+fn suggestion(written: &str, keys: &[String]) -> String {
     match portcullis_core::closest(written, keys.iter().map(String::as_str)) {
         Some(key) => format!("; did you mean `{key}`?"),
         None if keys.is_empty() => String::new(),
         None => format!("; routes: {}", keys.join(", ")),
     }
+}
+
+/// [`nearest_route`] among the routes of `config`.
+fn nearest_configured_route(config: &Config, written: &str) -> String {
+    let keys: Vec<String> = config.routes.iter().map(|r| r.key.value.to_string()).collect();
+    suggestion(written, &keys)
 }

@@ -18,6 +18,7 @@
 
 mod admin;
 pub mod compile;
+mod console;
 pub mod dev;
 pub mod explain;
 pub mod heap;
@@ -37,7 +38,7 @@ mod watch;
 use std::path::PathBuf;
 
 pub use compile::CompileError;
-pub use explain::{ExplainError, ExplainRequest, Explanation, explain};
+pub use explain::{ExplainError, ExplainRequest, Explanation, explain, explain_on};
 pub use lifecycle::{Running, StartOptions};
 pub use portcullis_pipeline::AccessLogFormat;
 
@@ -118,4 +119,16 @@ pub fn check(
     let mut warnings: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
     warnings.extend(preflight::warnings(&config).into_iter().map(|w| format!("{}: {w}", config.origin)));
     Ok(CheckReport { summary, warnings })
+}
+
+/// The admin token of `config` (`admin.token_file` / `admin.token_env`), for a client of the admin
+/// listener such as `portcullis revoke`; `None` when the config sets none.
+///
+/// # Errors
+/// A positioned problem: the file cannot be read, the variable is not set, the token is too
+/// short.
+pub fn admin_token(
+    config: &portcullis_config::Config,
+) -> Result<Option<String>, portcullis_config::ConfigErrors> {
+    config.admin_token.as_ref().map(|source| console::read_secret(source, &config.origin)).transpose()
 }

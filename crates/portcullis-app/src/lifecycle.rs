@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::admin::AdminState;
 use crate::compile::{self, CompileError};
+use crate::console::{About, Console};
 use crate::registry::Registry;
 use crate::reload::{ReloadError, Reloader};
 use crate::{StartError, tls};
@@ -51,7 +52,8 @@ pub struct StartOptions {
     /// configured `admin:`, so tokens minted by `portcullis token` from the same file match.
     pub admin: Option<SocketAddr>,
     /// Development mode (`serve --dev`, the embedded demo): every function watched,
-    /// `debug_headers` on, for this config and every reload.
+    /// `debug_headers` on, for this config and every reload; the console shows claim and header
+    /// values unmasked, and the event sent to each function.
     pub dev: bool,
 }
 
@@ -83,6 +85,8 @@ impl Running {
             tracing::warn!(%warning, "configuration warning");
         }
         let serving = compile::serving(&config, &options, open_file_limit())?;
+        let admin_token = crate::console::admin_token(&config, serving.admin)?;
+        let config_origin = config.origin.clone();
         let process = compile::process(&config);
         let registry = Arc::new(Registry::new(&process).map_err(CompileError::from)?);
         registry.prepare_functions(&process).await.map_err(CompileError::from)?;
@@ -136,6 +140,11 @@ impl Running {
             Some(writer) => Arc::clone(writer) as Arc<dyn AccessLogSink>,
             None => Arc::new(NoAccessLog),
         };
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        // The console's live stream taps finished requests on their way to the access log; with
+        // no stream open it passes them straight through.
+        let (access_log, live, live_hub) =
+            crate::console::start_live(access_log, reloader.live(), options.dev, shutdown_rx.clone());
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -149,9 +158,23 @@ impl Running {
             Arc::clone(&metrics),
         ));
         tracing::debug!(max_connections = listener_settings.connections.max, "connection limits");
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        let admin_state = Arc::new(AdminState::new(Arc::clone(&registry), metrics));
+        let console = Console::new(
+            reloader.live(),
+            Arc::clone(&registry),
+            Arc::clone(&metrics),
+            live,
+            About {
+                listen,
+                admin,
+                config_origin,
+                started_at: std::time::SystemTime::now(),
+                dev: options.dev,
+            },
+            shutdown_rx.clone(),
+        );
+        let admin_state = Arc::new(AdminState::new(Arc::clone(&registry), metrics, console, admin_token));
         let tasks = vec![
+            live_hub,
             tokio::spawn(portcullis_pipeline::serve(
                 main_listener,
                 listener_settings,

@@ -174,6 +174,14 @@ impl Registry {
         lock(&self.functions).get(name).map(|entry| entry.invoker.clone())
     }
 
+    /// Every function with its settings, by name (the admin console, `/metrics`).
+    pub fn functions(&self) -> Vec<(FunctionSettings, Invoker)> {
+        let mut all: Vec<(FunctionSettings, Invoker)> =
+            lock(&self.functions).values().map(|e| (e.settings.clone(), e.invoker.clone())).collect();
+        all.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        all
+    }
+
     /// Stops every function instance and background key refresh.
     pub async fn shutdown(&self) {
         self.jwks.shutdown().await;

@@ -20,7 +20,7 @@ use serde_json::Value;
 use self::cache::{TokenCache, Verified};
 use self::claims::{check_audience, check_issuer, check_scopes, check_times, read_times, token_scopes};
 use crate::identity::{self, strip_bearer};
-use crate::{Algorithm, Authorizer, BoxFuture, Denial, Reason, RouteAuth, Trace};
+use crate::{Algorithm, Authorizer, BoxFuture, CacheStats, Denial, DenialCounts, Reason, RouteAuth, Trace};
 use portcullis_core::Variable;
 
 /// Runtime settings of one JWT authorizer (mapped from the YAML by `portcullis-app`).
@@ -95,6 +95,16 @@ pub struct JwtAuthorizer {
     cache: Option<TokenCache>,
     /// Revoked tokens, checked on every request after the cache.
     revocations: Option<Arc<crate::RevocationList>>,
+    denials: DenialCounts,
+}
+
+/// What a JWT authorizer has done so far (admin console, `/metrics`).
+#[derive(Debug, Clone)]
+pub struct JwtStats {
+    /// The verified-token cache (`None` when `cache.max_tokens` is 0).
+    pub cache: Option<CacheStats>,
+    /// Denials by reason code (only reasons seen at least once).
+    pub denials: Vec<(Reason, u64)>,
 }
 
 impl fmt::Debug for JwtAuthorizer {
@@ -170,6 +180,7 @@ impl JwtAuthorizer {
             keys,
             cache,
             revocations: None,
+            denials: DenialCounts::default(),
         })
     }
 
@@ -188,6 +199,17 @@ impl JwtAuthorizer {
     /// The algorithms this authorizer accepts.
     pub fn algorithms(&self) -> &[Algorithm] {
         &self.algorithms
+    }
+
+    /// The key store it verifies with.
+    pub fn keys(&self) -> &Arc<KeyStore> {
+        &self.keys
+    }
+
+    /// Cache figures and denials so far. Decisions made for `explain` (a recording trace) are
+    /// not counted.
+    pub fn stats(&self) -> JwtStats {
+        JwtStats { cache: self.cache.as_ref().map(TokenCache::stats), denials: self.denials.snapshot() }
     }
 
     /// Everything up to (not including) the route scope check; cached when allowed.
@@ -350,35 +372,52 @@ impl Authorizer for JwtAuthorizer {
         trace: &'a mut Trace,
     ) -> BoxFuture<'a, Result<AuthContext, Denial>> {
         Box::pin(async move {
-            let verified = self.decide(parts, route, trace).await?;
-            // After the cache: a verification cached before the revocation admits nothing.
-            if let Some(revocations) = &self.revocations
-                && let Some(entry) = revocations.check(&verified.claims, now_secs() as u64)
+            let decided = self.authorize_once(parts, route, trace).await;
+            if let Err(denial) = &decided
+                && !trace.is_on()
             {
-                let detail = format!("{} was revoked", entry.revoked);
-                trace.fail("revocation", || detail.clone());
-                return Err(Denial::unauthorized(Reason::Revoked, detail, &route.scopes));
+                self.denials.count(denial.reason);
             }
-            let context = match self.finish(&verified, route) {
-                Ok(context) => {
-                    trace.pass("scopes", || scope_detail(&verified, route));
-                    context
-                }
-                Err(denial) => {
-                    trace.fail("scopes", || denial.detail.clone());
-                    return Err(denial);
-                }
-            };
-            // Remove client-sent copies first so a client can never spoof a forwarded claim.
-            for (header, _) in &self.settings.forward_claims {
-                parts.headers.remove(header);
-            }
-            for (header, value) in self.forward_headers(&verified) {
-                trace.pass("forward", || format!("{header}: {}", String::from_utf8_lossy(value.as_bytes())));
-                parts.headers.append(header, value);
-            }
-            Ok(context)
+            decided
         })
+    }
+}
+
+impl JwtAuthorizer {
+    async fn authorize_once(
+        &self,
+        parts: &mut http::request::Parts,
+        route: &RouteAuth,
+        trace: &mut Trace,
+    ) -> Result<AuthContext, Denial> {
+        let verified = self.decide(parts, route, trace).await?;
+        // After the cache: a verification cached before the revocation admits nothing.
+        if let Some(revocations) = &self.revocations
+            && let Some(entry) = revocations.check(&verified.claims, now_secs() as u64)
+        {
+            let detail = format!("{} was revoked", entry.revoked);
+            trace.fail("revocation", || detail.clone());
+            return Err(Denial::unauthorized(Reason::Revoked, detail, &route.scopes));
+        }
+        let context = match self.finish(&verified, route) {
+            Ok(context) => {
+                trace.pass("scopes", || scope_detail(&verified, route));
+                context
+            }
+            Err(denial) => {
+                trace.fail("scopes", || denial.detail.clone());
+                return Err(denial);
+            }
+        };
+        // Remove client-sent copies first so a client can never spoof a forwarded claim.
+        for (header, _) in &self.settings.forward_claims {
+            parts.headers.remove(header);
+        }
+        for (header, value) in self.forward_headers(&verified) {
+            trace.pass("forward", || format!("{header}: {}", String::from_utf8_lossy(value.as_bytes())));
+            parts.headers.append(header, value);
+        }
+        Ok(context)
     }
 }
 

@@ -18,7 +18,7 @@ mod identity;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -31,7 +31,10 @@ use serde_json::{Map, Value};
 
 use self::cache::DecisionCache;
 use crate::policy::{self, ContextRules, Decision, IamResponse, Policy, SimpleResponse};
-use crate::{Authorizer, BoxFuture, Denial, DenialStatus, Reason, RouteAuth, Trace};
+use crate::stats::HitCounter;
+use crate::{
+    Authorizer, BoxFuture, CacheStats, Denial, DenialCounts, DenialStatus, Reason, RouteAuth, Trace,
+};
 pub use portcullis_core::{ContextVariable, Variable};
 
 /// AWS's limit on a Lambda authorizer's answer time for HTTP APIs
@@ -219,6 +222,29 @@ pub struct LambdaAuthorizer {
     /// Answers shared with other gateways (`cache: shared`), consulted on a local miss.
     shared: Option<Arc<dyn SharedAnswers>>,
     context_rules: ContextRules,
+    counters: Counters,
+}
+
+/// What a Lambda authorizer has done so far (admin console, `/metrics`).
+#[derive(Debug, Clone)]
+pub struct LambdaStats {
+    /// The answer cache (`None` when `result_ttl` is 0).
+    pub cache: Option<CacheStats>,
+    /// Invocations of the function (`explain`'s included: they are real).
+    pub invocations: u64,
+    /// Invocations that failed, timed out or answered something malformed (a function that
+    /// refuses with `Unauthorized` is a denial, not an error).
+    pub errors: u64,
+    /// Denials by reason code (only reasons seen at least once).
+    pub denials: Vec<(Reason, u64)>,
+}
+
+#[derive(Default)]
+struct Counters {
+    cache: HitCounter,
+    invocations: AtomicU64,
+    errors: AtomicU64,
+    denials: DenialCounts,
 }
 
 /// A store of authorizer answers several gateways share: the function's answer, as it
@@ -314,7 +340,7 @@ impl LambdaAuthorizer {
             // (docs/aws-compatibility.md#iam-policy-and-simple-responses).
             reserve_claims: settings.event == LambdaEvent::RequestV1,
         };
-        Ok(Self { settings, function, cache, shared: None, context_rules })
+        Ok(Self { settings, function, cache, shared: None, context_rules, counters: Counters::default() })
     }
 
     /// Shares answers with other gateways through `store`, under this authorizer's cache key
@@ -335,6 +361,21 @@ impl LambdaAuthorizer {
     /// The name of the function it invokes.
     pub fn function_name(&self) -> &str {
         self.function.name()
+    }
+
+    /// Cache figures, invocations, errors and denials so far. Decisions made for `explain` (a
+    /// recording trace) count as invocations but not as cache lookups or denials.
+    pub async fn stats(&self) -> LambdaStats {
+        let cache = match &self.cache {
+            Some(cache) => Some(self.counters.cache.stats(cache.entries().await)),
+            None => None,
+        };
+        LambdaStats {
+            cache,
+            invocations: self.counters.invocations.load(Ordering::Relaxed),
+            errors: self.counters.errors.load(Ordering::Relaxed),
+            denials: self.counters.denials.snapshot(),
+        }
     }
 
     /// The ARN of a request (docs/aws-compatibility.md#lambda-authorizer-events: the actual request
@@ -415,6 +456,9 @@ impl LambdaAuthorizer {
             }
         };
         let cached = !invoked.load(Ordering::Relaxed);
+        if self.cache.is_some() && !trace.is_on() {
+            self.counters.cache.record(cached);
+        }
         let answer = match answer {
             Ok(answer) => answer,
             Err(failure) => {
@@ -478,6 +522,21 @@ impl LambdaAuthorizer {
     }
 
     async fn invoke(
+        &self,
+        parts: &http::request::Parts,
+        ctx: &CallContext,
+        arn: &str,
+        values: &[String],
+    ) -> Result<(Answer, Bytes), FunctionFailure> {
+        self.counters.invocations.fetch_add(1, Ordering::Relaxed);
+        let answer = self.invoke_once(parts, ctx, arn, values).await;
+        if matches!(&answer, Err(failure) if !matches!(failure, FunctionFailure::Unauthorized)) {
+            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        answer
+    }
+
+    async fn invoke_once(
         &self,
         parts: &http::request::Parts,
         ctx: &CallContext,
@@ -659,7 +718,15 @@ impl Authorizer for LambdaAuthorizer {
         _route: &'a RouteAuth,
         trace: &'a mut Trace,
     ) -> BoxFuture<'a, Result<AuthContext, Denial>> {
-        Box::pin(self.decide(parts, ctx, trace))
+        Box::pin(async move {
+            let decided = self.decide(parts, ctx, trace).await;
+            if let Err(denial) = &decided
+                && !trace.is_on()
+            {
+                self.counters.denials.count(denial.reason);
+            }
+            decided
+        })
     }
 }
 

@@ -17,6 +17,7 @@ pub mod jwt;
 pub mod lambda;
 pub mod policy;
 pub mod revocation;
+mod stats;
 mod trace;
 
 use std::sync::Arc;
@@ -26,13 +27,17 @@ use portcullis_core::{AuthContext, CallContext};
 
 pub use denial::{Denial, DenialStatus, Reason};
 pub use identity::authorization;
-pub use jwt::{JwtAuthorizer, JwtSettings, SettingsError};
+pub use jwt::{JwtAuthorizer, JwtSettings, JwtStats, SettingsError};
 pub use portcullis_jwks::Algorithm;
 pub use revocation::{Revocation, RevocationList, Revoked};
+pub use stats::{CacheStats, DenialCounts};
 pub use trace::{Sibling, Step, Trace};
 
 /// The authorizer seam: the pipeline calls this for every request on a protected route.
-pub trait Authorizer: Send + Sync + 'static {
+///
+/// `Any` lets an operator's view (the admin console, `/metrics`, `explain`) reach a kind's own
+/// figures and settings by downcasting; the request path never does.
+pub trait Authorizer: std::any::Any + Send + Sync + 'static {
     /// Decides on one request. On success it may rewrite `parts` (for the JWT kind: remove
     /// client-sent copies of the `forward_claims` headers, then insert the claim headers) and
     /// returns what later stages need (claims for Lambda events and parameter mapping). Each

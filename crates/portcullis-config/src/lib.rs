@@ -66,8 +66,8 @@ pub use route::{FixedResponse, HttpVersion, Integration, IntegrationKind, RouteC
 pub use shared::{OnUnavailable, RevocationConfig, SharedStateConfig};
 pub use throttle::{ThrottleConfig, ThrottleScope};
 pub use types::{
-    AccessLogConfig, AccessLogFormat, AccessLogOutput, Compat, Config, LimitsConfig, LogConfig, LogFormat,
-    PayloadFormatVersion, TlsConfig,
+    AccessLogConfig, AccessLogFormat, AccessLogOutput, AdminTokenSource, Compat, Config, LimitsConfig,
+    LogConfig, LogFormat, PayloadFormatVersion, TlsConfig,
 };
 pub use url_template::{Scheme, UrlPart, UrlTemplate};
 

@@ -1043,3 +1043,37 @@ fn compat_aws_refuses_token_authorizers_which_http_apis_do_not_have() {
     );
     assert_eq!(ok.authorizers.len(), 1);
 }
+
+// === the admin listener ===
+
+#[test]
+fn admin_is_an_address_or_a_mapping_with_a_token_source() {
+    let c = ok("admin: 127.0.0.1:9100\n");
+    assert_eq!((c.admin.to_string(), c.admin_token), ("127.0.0.1:9100".to_owned(), None));
+    let c = ok("admin: {listen: 0.0.0.0:9901, token_file: secrets/admin-token}\n");
+    assert_eq!(c.admin.to_string(), "0.0.0.0:9901");
+    let token = c.admin_token.expect("a token source");
+    let AdminTokenSource::File(file) = token.value else { panic!("a file") };
+    assert!(file.is_absolute() && file.ends_with("secrets/admin-token"), "{}", file.display());
+    let c = ok("admin: {listen: \"[::]:9901\", token_env: PORTCULLIS_ADMIN_TOKEN}\n");
+    assert_eq!(c.admin_token.map(|t| t.value), Some(AdminTokenSource::Env("PORTCULLIS_ADMIN_TOKEN".into())));
+    // A token on loopback is allowed (and then required by the console too).
+    let c = ok("admin: {token_env: T}\n");
+    assert_eq!(c.admin.to_string(), "127.0.0.1:9901");
+}
+
+#[test]
+fn an_admin_listener_other_machines_can_reach_needs_a_token() {
+    assert_eq!(
+        errors("admin: 0.0.0.0:9901\n"),
+        "t.yaml:1:1: admin: the admin listener on 0.0.0.0:9901 can be reached from other machines, and it has no token\n  help: write `admin: {listen: 0.0.0.0:9901, token_file: FILE}` (or `token_env: VARIABLE`) so the console and the admin endpoints need a bearer token, or listen on 127.0.0.1"
+    );
+    assert_eq!(
+        errors("admin: {listen: 10.0.0.1:9901, token_file: a, token_env: B}\n"),
+        "t.yaml:1:58: admin.token_env: give either `token_file` or `token_env`, not both"
+    );
+    assert_eq!(
+        errors("admin: {listen: 127.0.0.1:9901, token: x}\n"),
+        "t.yaml:1:33: admin.token: unknown key \"token\"\n  help: expected one of: `listen`, `token_file`, `token_env`"
+    );
+}

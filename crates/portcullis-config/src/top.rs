@@ -8,15 +8,15 @@ use indexmap::IndexMap;
 
 use crate::authorizer::{self, AuthorizerConfig, AuthorizerKind};
 use crate::decode::{self, Cx, MapReader, YPath, did_you_mean, opt};
-use crate::error::Span;
+use crate::error::{Span, Spanned};
 use crate::function::{self, FunctionConfig};
 use crate::route::{self, RouteConfig, RouteRefs};
 use crate::shared::RevocationConfig;
 use crate::types::{
-    AccessLogConfig, AccessLogFormat, AccessLogOutput, Compat, Config, LimitsConfig, LogConfig, LogFormat,
-    TlsConfig,
+    AccessLogConfig, AccessLogFormat, AccessLogOutput, AdminTokenSource, Compat, Config, LimitsConfig,
+    LogConfig, LogFormat, TlsConfig,
 };
-use crate::yaml::Node;
+use crate::yaml::{Kind, Node};
 
 /// Decodes the whole document.
 pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
@@ -30,6 +30,10 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
     let compat = compat.map(|c| cx.forced_compat.unwrap_or(c));
     cx.compat = compat.unwrap_or_default();
     let (listen, admin) = addresses(cx, &mut m);
+    let (admin, admin_token) = match admin {
+        Some((addr, token)) => (Some(addr), token),
+        None => (None, None),
+    };
     let tls = opt(cx, &mut m, "tls", None, tls);
     let limits = opt(cx, &mut m, "limits", LimitsConfig::default(), limits);
     let default_state_dir = cx.resolve(".portcullis");
@@ -76,6 +80,7 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
         base_dir: cx.base_dir.clone(),
         listen: listen?,
         admin: admin?,
+        admin_token,
         tls: tls?,
         limits: limits?,
         state_dir: state_dir?,
@@ -106,12 +111,15 @@ pub(crate) fn decode_config(cx: &mut Cx, root: &Node) -> Option<Config> {
     Some(config)
 }
 
-/// `listen` and `admin`, which must differ.
-fn addresses(cx: &mut Cx, m: &mut MapReader<'_>) -> (Option<SocketAddr>, Option<SocketAddr>) {
+/// `listen` and `admin`, which must differ; `admin` with its token source. The admin listener
+/// serves the console and every operator endpoint, so on an address other machines can reach it
+/// needs a token.
+fn addresses(cx: &mut Cx, m: &mut MapReader<'_>) -> (Option<SocketAddr>, Option<AdminAddress>) {
     let listen = opt(cx, m, "listen", SocketAddr::from(([127, 0, 0, 1], 8080)), decode::socket_addr);
-    let admin = opt(cx, m, "admin", SocketAddr::from(([127, 0, 0, 1], 9901)), decode::socket_addr);
-    if let (Some(l), Some(a)) = (listen, admin)
-        && l == a
+    let default_admin = (SocketAddr::from(([127, 0, 0, 1], 9901)), None);
+    let admin = opt(cx, m, "admin", default_admin, admin);
+    if let (Some(l), Some((a, _))) = (listen, &admin)
+        && l == *a
         && let Some(s) = m.key_span("admin")
     {
         cx.error(
@@ -120,7 +128,54 @@ fn addresses(cx: &mut Cx, m: &mut MapReader<'_>) -> (Option<SocketAddr>, Option<
             format!("`admin` and `listen` are both {l}; they need different ports"),
         );
     }
+    if let Some((a, None)) = &admin
+        && !a.ip().is_loopback()
+        && let Some(s) = m.key_span("admin")
+    {
+        cx.error_hint(
+            s,
+            &m.path.key("admin"),
+            format!("the admin listener on {a} can be reached from other machines, and it has no token"),
+            Some(format!(
+                "write `admin: {{listen: {a}, token_file: FILE}}` (or `token_env: VARIABLE`) so the console and the admin endpoints need a bearer token, or listen on 127.0.0.1"
+            )),
+        );
+    }
     (listen, admin)
+}
+
+/// The admin listener's address and where its token comes from.
+type AdminAddress = (SocketAddr, Option<Spanned<AdminTokenSource>>);
+
+/// `admin`: `IP:port`, or `{listen: IP:port, token_file: FILE}` / `{listen, token_env: NAME}`.
+fn admin(cx: &mut Cx, n: &Node, p: &YPath) -> Option<AdminAddress> {
+    if !matches!(n.kind, Kind::Map(_)) {
+        return decode::socket_addr(cx, n, p).map(|a| (a, None));
+    }
+    let mut a = MapReader::new(cx, n, p)?;
+    let listen = opt(cx, &mut a, "listen", SocketAddr::from(([127, 0, 0, 1], 9901)), decode::socket_addr);
+    let file = opt(cx, &mut a, "token_file", None, |cx, n, p| {
+        decode::non_empty(cx, n, p)
+            .map(|f| Some(Spanned::new(AdminTokenSource::File(cx.resolve(&f)), n.span)))
+    });
+    let env = opt(cx, &mut a, "token_env", None, |cx, n, p| {
+        let name = decode::non_empty(cx, n, p)?;
+        if name.contains(['=', '\0']) {
+            cx.error(n.span, p, format!("{name:?} is not an environment variable name"));
+            return None;
+        }
+        Some(Some(Spanned::new(AdminTokenSource::Env(name), n.span)))
+    });
+    let token = match (file, env) {
+        (Some(Some(_)), Some(Some(env))) => {
+            cx.error(env.span, &p.key("token_env"), "give either `token_file` or `token_env`, not both");
+            None
+        }
+        (Some(file), Some(env)) => Some(file.or(env)),
+        _ => None,
+    };
+    a.finish(cx);
+    Some((listen?, token?))
 }
 
 fn tls(cx: &mut Cx, n: &Node, p: &YPath) -> Option<Option<TlsConfig>> {

@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use crate::authorizer::{self, AuthorizerConfig};
 use crate::cors::CorsConfig;
 use crate::decode::{self, Cx, YPath};
-use crate::error::{ConfigError, Span};
+use crate::error::{ConfigError, Span, Spanned};
 use crate::function::FunctionConfig;
 use crate::route::RouteConfig;
 use crate::throttle::ThrottleConfig;
@@ -22,7 +22,7 @@ use crate::yaml::Node;
 ///
 /// ```yaml
 /// listen: 127.0.0.1:8080
-/// admin: 127.0.0.1:9901
+/// admin: 127.0.0.1:9901            # or {listen: 0.0.0.0:9901, token_file: secrets/admin-token}
 /// tls: {cert: cert.pem, key: key.pem}
 /// limits: {max_body: 10MB, max_header_bytes: 10240, header_timeout: 10s, idle_timeout: 60s, drain_timeout: 30s}
 /// state_dir: .portcullis
@@ -51,9 +51,12 @@ pub struct Config {
     pub base_dir: PathBuf,
     /// `listen`: the address API requests are served on. Default `127.0.0.1:8080`.
     pub listen: SocketAddr,
-    /// `admin`: health (and later metrics, the dev issuer's discovery/JWKS). Default
-    /// `127.0.0.1:9901`. Must differ from `listen`.
+    /// `admin` (or `admin.listen`): health, readiness, metrics, the console, the dev issuer's
+    /// discovery/JWKS. Default `127.0.0.1:9901`. Must differ from `listen`.
     pub admin: SocketAddr,
+    /// `admin.token_file` or `admin.token_env`: where the admin bearer token is read at start.
+    /// Required when `admin` is not a loopback address.
+    pub admin_token: Option<Spanned<AdminTokenSource>>,
     /// `tls`: serve `listen` over TLS (HTTP/1.1 and HTTP/2 by ALPN). Default: plain HTTP
     /// (h2c allowed).
     pub tls: Option<TlsConfig>,
@@ -117,6 +120,16 @@ pub struct Config {
     /// Non-fatal remarks (e.g. a defaulted `result_ttl`), positioned like errors; the binary
     /// prints them at start-up.
     pub warnings: Vec<ConfigError>,
+}
+
+/// Where the admin listener's bearer token comes from (read once, at start; never logged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminTokenSource {
+    /// `token_file`: a file holding the token (surrounding whitespace ignored), resolved against
+    /// the config's directory.
+    File(PathBuf),
+    /// `token_env`: an environment variable holding the token.
+    Env(String),
 }
 
 /// `tls:` — certificate and key for the `listen` address.

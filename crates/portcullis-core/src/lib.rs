@@ -13,6 +13,7 @@
 mod api;
 mod auth;
 mod body;
+mod capture;
 mod context;
 pub mod context_variable;
 mod error;
@@ -30,6 +31,7 @@ use std::pin::Pin;
 pub use api::{ApiIdentity, strip_stage};
 pub use auth::{AuthContext, JwtContext, LambdaContext};
 pub use body::{Body, BoxError, empty, full};
+pub use capture::EventCapture;
 pub use context::CallContext;
 pub use context_variable::{ContextVariable, Known};
 pub use error::{ErrorChain, is_caused_by};

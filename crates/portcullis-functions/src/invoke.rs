@@ -11,6 +11,7 @@ use crate::pool::Pool;
 use crate::process::Spec;
 use crate::remote::RemoteFunction;
 use crate::settings::{FunctionKind, FunctionSettings, FunctionsOptions};
+use crate::stats::{FunctionStats, Instances, Recorder};
 
 /// Why an invocation produced no response. The function integration maps each to AWS's answer:
 /// `RequestTooLarge` → 413, everything else (a timeout included) → 500.
@@ -91,6 +92,8 @@ pub enum StartError {
 #[derive(Clone)]
 pub struct Invoker {
     target: Target,
+    /// Counters and rings shared with the pool (the same `Arc` as its spec's).
+    recorder: Arc<Recorder>,
 }
 
 #[derive(Clone)]
@@ -117,7 +120,7 @@ impl Invoker {
     pub async fn start(settings: FunctionSettings, options: &FunctionsOptions) -> Result<Self, StartError> {
         if let FunctionKind::Remote { invoke_url } = &settings.kind {
             let remote = RemoteFunction::new(invoke_url.clone(), &settings);
-            return Ok(Self { target: Target::Remote(Arc::new(remote)) });
+            return Ok(Self { target: Target::Remote(Arc::new(remote)), recorder: Arc::default() });
         }
         let state_dir = options.state_dir.clone();
         let bootstraps = tokio::task::spawn_blocking(move || bootstrap::write(&state_dir))
@@ -125,13 +128,14 @@ impl Invoker {
             .map_err(|e| StartError::Bootstrap(std::io::Error::other(e)))?
             .map_err(StartError::Bootstrap)?;
         let spec = Spec::new(settings, options, &bootstraps)?;
-        Ok(Self { target: Target::Local(Pool::start(spec)) })
+        let recorder = Arc::clone(&spec.recorder);
+        Ok(Self { target: Target::Local(Pool::start(spec)), recorder })
     }
 
     /// A handle to a function that is not started, for a configuration that is checked but not
     /// run: it answers every invocation with [`InvokeError::NotStarted`].
     pub fn not_started(settings: FunctionSettings) -> Self {
-        Self { target: Target::NotStarted(Arc::new(settings)) }
+        Self { target: Target::NotStarted(Arc::new(settings)), recorder: Arc::default() }
     }
 
     /// Invokes the function synchronously with `payload` (the event JSON) and returns what the
@@ -190,7 +194,7 @@ impl Invoker {
         trace: Option<&TraceId>,
         limit: Option<Duration>,
     ) -> Result<Bytes, InvokeError> {
-        match &self.target {
+        let result = match &self.target {
             Target::Local(pool) => pool.invoke(payload, request_id, trace, limit).await,
             Target::Remote(remote) => match limit {
                 None => remote.invoke(payload, request_id, trace).await,
@@ -199,7 +203,9 @@ impl Invoker {
                     .unwrap_or(Err(InvokeError::Timeout(limit))),
             },
             Target::NotStarted(_) => Err(InvokeError::NotStarted),
-        }
+        };
+        self.recorder.invocation(&result);
+        result
     }
 
     /// The function's name.
@@ -235,6 +241,16 @@ impl Invoker {
             Target::Local(pool) => pool.connections(),
             Target::Remote(_) | Target::NotStarted(_) => (0, 0),
         }
+    }
+
+    /// Instances by state, counters, recent cold starts and output lines (the admin console,
+    /// `/metrics`).
+    pub fn stats(&self) -> FunctionStats {
+        let instances = match &self.target {
+            Target::Local(pool) => pool.instances(),
+            Target::Remote(_) | Target::NotStarted(_) => Instances::default(),
+        };
+        self.recorder.stats(instances)
     }
 
     /// How many instances are ready and idle right now (diagnostics, tests).

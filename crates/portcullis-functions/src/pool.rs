@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use crate::MAX_PAYLOAD_BYTES;
 use crate::invoke::InvokeError;
 use crate::process::{Dispatched, Instance, Live, LiveHandle, Spec, lock};
+use crate::stats::Instances;
 
 /// Admission control shared with remote functions: `concurrency` permits, and a bounded number
 /// of callers waiting (at most `queue_timeout`) for one.
@@ -292,6 +293,7 @@ impl Pool {
         match ready {
             Ok(instance) => {
                 *lock(&self.backoff) = Backoff::default();
+                self.spec.recorder.cold_start(started.elapsed());
                 tracing::info!(
                     function = self.name(),
                     instance = id,
@@ -381,6 +383,17 @@ impl Pool {
 
     pub(crate) fn idle_count(&self) -> usize {
         lock(&self.idle).len()
+    }
+
+    /// Live instances by state: starting (init running), idle (in the idle list), busy (the
+    /// rest: running an invocation, or finishing one).
+    pub(crate) fn instances(&self) -> Instances {
+        let (live, starting) = {
+            let live = lock(&self.live);
+            (live.len(), live.values().filter(|h| h.starting()).count())
+        };
+        let idle = self.idle_count().min(live - starting);
+        Instances { busy: live - starting - idle, idle, starting }
     }
 
     /// Pids of all live instances (for diagnostics and tests).

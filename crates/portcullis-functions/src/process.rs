@@ -24,6 +24,7 @@ use crate::bootstrap::Bootstraps;
 use crate::invoke::{InvokeError, StartError};
 use crate::runtime_api::{self, ApiState, Invocation, LocalListener, Outcome, Phase};
 use crate::settings::{FunctionKind, FunctionSettings, FunctionsOptions};
+use crate::stats::Recorder;
 
 /// Locks a std mutex, ignoring poisoning: every critical section here is a plain field update
 /// that cannot leave the data half-written.
@@ -60,6 +61,8 @@ pub(crate) struct Spec {
     python: bool,
     /// Where our bootstraps' Runtime API sockets are bound.
     sockets: PathBuf,
+    /// What the function has done (counters, cold starts, output lines).
+    pub(crate) recorder: Arc<Recorder>,
 }
 
 impl Spec {
@@ -110,6 +113,7 @@ impl Spec {
             runtime_dir,
             python,
             sockets: bootstraps.sockets.clone(),
+            recorder: Arc::default(),
         })
     }
 
@@ -212,6 +216,11 @@ impl LiveHandle {
         self.pid
     }
 
+    /// Whether the instance is still running its init code.
+    pub(crate) fn starting(&self) -> bool {
+        matches!(*self.phase.borrow(), Phase::Starting)
+    }
+
     pub(crate) fn kill(&self) {
         kill_group(self.pid);
     }
@@ -286,10 +295,12 @@ impl Instance {
         lock(live).insert(id, LiveHandle { pid, phase: phase.clone(), api: api.clone() });
         let name: Arc<str> = spec.settings.name.as_str().into();
         if let Some(stdout) = child.stdout.take() {
-            tokio::spawn(forward_output(stdout, "stdout", name.clone(), id, api.clone()));
+            let recorder = Arc::clone(&spec.recorder);
+            tokio::spawn(forward_output(stdout, "stdout", name.clone(), id, api.clone(), recorder));
         }
         if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(forward_output(stderr, "stderr", name.clone(), id, api.clone()));
+            let recorder = Arc::clone(&spec.recorder);
+            tokio::spawn(forward_output(stderr, "stderr", name.clone(), id, api.clone(), recorder));
         }
         let supervisor_api = api.clone();
         let supervisor_live = live.clone();
@@ -426,12 +437,14 @@ async fn forward_output(
     function: Arc<str>,
     instance: u64,
     api: Arc<ApiState>,
+    recorder: Arc<Recorder>,
 ) {
     let mut lines = BoundedLines::new(BufReader::new(stream), MAX_OUTPUT_LINE);
     while let Some(line) = lines.next_line().await {
         let text = String::from_utf8_lossy(&line.text);
-        let request_id = api.current_request();
-        let request_id = request_id.as_deref().unwrap_or("-");
+        let current = api.current_request();
+        recorder.line(stream_name, current.clone(), &text);
+        let request_id = current.as_deref().unwrap_or("-");
         if line.dropped == 0 {
             tracing::info!(target: "portcullis::function", function = %function, instance, request_id, stream = stream_name, "{text}");
         } else {

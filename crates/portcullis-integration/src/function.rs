@@ -15,11 +15,11 @@ use std::time::Duration;
 use ::http::{Request, Response};
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use portcullis_core::{ApiIdentity, Body, CallContext};
+use portcullis_core::{ApiIdentity, Body, CallContext, EventCapture};
 use portcullis_events as events;
 use portcullis_functions::{InvokeError, Invoker, MAX_PAYLOAD_BYTES};
 
-use crate::{BoxFuture, Integration, IntegrationError};
+use crate::{BoxFuture, Described, Integration, IntegrationError};
 
 /// `PayloadFormatVersion` of a Lambda integration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -102,10 +102,13 @@ impl FunctionIntegration {
             // Base64 and the event's own fields can push a body under 6 MB over the limit.
             return Err(IntegrationError::BodyTooLarge);
         }
+        let event = Bytes::from(event);
+        if let Some(capture) = parts.extensions.get::<EventCapture>() {
+            capture.keep(&event);
+        }
         // The request's trace is the function's: its event's `x-amzn-trace-id` is the root of
         // its `_X_AMZN_TRACE_ID`.
-        let invocation =
-            self.invoker.invoke_traced(Bytes::from(event), ctx.request_id.as_str(), &ctx.trace_id, None);
+        let invocation = self.invoker.invoke_traced(event, ctx.request_id.as_str(), &ctx.trace_id, None);
         let invoked = tokio::time::timeout(s.timeout, invocation)
             .await
             .map_err(|_| IntegrationError::Timeout(s.timeout))?;
@@ -185,6 +188,10 @@ impl Integration for FunctionIntegration {
 
     fn is_lambda(&self) -> bool {
         true
+    }
+
+    fn describe(&self) -> Described {
+        Described { kind: "function", target: self.invoker.name().to_owned() }
     }
 }
 

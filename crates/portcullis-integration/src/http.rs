@@ -38,7 +38,7 @@ use ::http::{Request, Response, Uri, Version};
 use http_body_util::BodyExt;
 use portcullis_core::{Body, BoxError, CallContext, ErrorChain};
 
-use crate::{BoxFuture, Integration, IntegrationError};
+use crate::{BoxFuture, Described, Integration, IntegrationError};
 
 pub use client::{ClientOptions, HttpClient, HttpClientError};
 pub use target::{PathOverride, PathPart, Scheme, UpstreamTarget};
@@ -258,6 +258,10 @@ impl Integration for HttpIntegration {
         ctx: &'a CallContext,
     ) -> BoxFuture<'a, Result<Response<Body>, IntegrationError>> {
         Box::pin(self.forward(req, ctx))
+    }
+
+    fn describe(&self) -> Described {
+        Described { kind: "http", target: self.target.display() }
     }
 }
 

@@ -31,6 +31,20 @@ pub trait Integration: Send + Sync + 'static {
     fn is_lambda(&self) -> bool {
         false
     }
+
+    /// What this integration is, for people (the admin console's route table).
+    fn describe(&self) -> Described {
+        Described { kind: "custom", target: String::new() }
+    }
+}
+
+/// An integration's kind (`http`, `function`, `respond`) and where it sends requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    /// The kind, as config names it.
+    pub kind: &'static str,
+    /// The upstream URL template, the function's name, or the fixed status.
+    pub target: String,
 }
 
 /// Why an integration produced no response. The pipeline maps each variant to one HTTP answer

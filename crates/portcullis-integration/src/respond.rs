@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
 use portcullis_core::{Body, CallContext, full};
 
-use crate::{BoxFuture, Integration, IntegrationError};
+use crate::{BoxFuture, Described, Integration, IntegrationError};
 
 /// A canned response, built once at load.
 #[derive(Debug, Clone)]
@@ -42,5 +42,15 @@ impl Integration for RespondIntegration {
             }
             Ok(response)
         })
+    }
+
+    fn describe(&self) -> Described {
+        let status = self.status;
+        Described {
+            kind: "respond",
+            target: format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""))
+                .trim_end()
+                .to_owned(),
+        }
     }
 }

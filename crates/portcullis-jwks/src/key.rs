@@ -76,6 +76,8 @@ pub struct VerifyKey {
     /// nothing, as before.
     parsed: Vec<(Algorithm, Option<ParsedPublicKey>)>,
     fingerprint: [u8; 32],
+    /// When this key was first loaded (a refresh that still publishes it keeps this `Arc`).
+    loaded_at: std::time::Instant,
 }
 
 impl VerifyKey {
@@ -128,7 +130,15 @@ impl VerifyKey {
         let mut fingerprint = [0u8; 32];
         fingerprint.copy_from_slice(ctx.finish().as_ref());
         let parsed = parse_for_each_alg(kind, &material);
-        Ok(Self { kid: kid.map(Arc::from), kind, alg, decoding, parsed, fingerprint })
+        Ok(Self {
+            kid: kid.map(Arc::from),
+            kind,
+            alg,
+            decoding,
+            parsed,
+            fingerprint,
+            loaded_at: std::time::Instant::now(),
+        })
     }
 
     /// Whether `signature` (decoded bytes) is a valid `alg` signature of `message` by this key.
@@ -171,6 +181,11 @@ impl VerifyKey {
     /// SHA-256 over the key type and public material: the key's identity across refetches.
     pub fn fingerprint(&self) -> &[u8; 32] {
         &self.fingerprint
+    }
+
+    /// How long this key has been loaded: since the first fetch that published it.
+    pub fn age(&self) -> std::time::Duration {
+        self.loaded_at.elapsed()
     }
 
     /// Same kid and same material.

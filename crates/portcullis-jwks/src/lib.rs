@@ -30,7 +30,7 @@ pub use error::{FetchError, JwksError, KeyError};
 pub use jsonwebtoken::Algorithm;
 pub use key::{JwksParseError, KeyKind, KeySet, VerifyKey, asymmetric_alg, parse_jwks, parse_pem_public_key};
 pub use registry::{JwksOptions, JwksRegistry, KeySource};
-pub use store::{KeyStore, LoadedKeys, StoreStatus};
+pub use store::{KeyStatus, KeyStore, LoadedKeys, StoreStatus};
 
 /// Every algorithm Portcullis verifies (the default allow-list): RS256/384/512, PS256/384/512,
 /// ES256/384 and EdDSA (Ed25519). HMAC and `none` are never accepted.

@@ -86,6 +86,28 @@ pub struct StoreStatus {
     pub last_error: Option<String>,
     /// Fetch attempts so far.
     pub fetches: u64,
+    /// The OIDC discovery document's URL, for an issuer whose keys are discovered.
+    pub discovery_url: Option<String>,
+    /// The JWKS URL: configured, or found by discovery (`None` before discovery answered, and
+    /// for files and static sets).
+    pub jwks_url: Option<String>,
+    /// The usable keys with their algorithm and how long each has been loaded.
+    pub keys: Vec<KeyStatus>,
+    /// Time since the last fetch attempt started (`None`: never fetched, or not fetched at all).
+    pub last_attempt: Option<Duration>,
+    /// Time until the background refresh fetches again (`None` for files and static sets).
+    pub next_refresh: Option<Duration>,
+}
+
+/// One usable key, for the admin console.
+#[derive(Debug, Clone)]
+pub struct KeyStatus {
+    /// The JWK `kid`, if it had one.
+    pub kid: Option<String>,
+    /// The JWK's `alg`, or the key type when the JWKS stated none (`RSA`, `EC P-256`, ...).
+    pub alg: String,
+    /// How long the key has been loaded.
+    pub age: Duration,
 }
 
 enum Lookup {
@@ -248,6 +270,33 @@ impl KeyStore {
             age: loaded.as_ref().and_then(|l| l.fetched_at).map(|t| t.elapsed()),
             last_error: self.inner.last_error.load_full().map(|e| (*e).clone()),
             fetches: self.inner.fetches.load(Ordering::Relaxed),
+            discovery_url: self.inner.remote.as_ref().and_then(|r| match &r.kind {
+                RemoteKind::Discovery { url, .. } => Some(url.to_string()),
+                RemoteKind::Jwks(_) => None,
+            }),
+            jwks_url: self.inner.remote.as_ref().and_then(|r| match &r.kind {
+                RemoteKind::Jwks(url) => Some(url.to_string()),
+                RemoteKind::Discovery { .. } => r.discovered.load_full().map(|url| url.to_string()),
+            }),
+            keys: loaded
+                .as_ref()
+                .map(|l| {
+                    l.set
+                        .keys()
+                        .iter()
+                        .map(|k| KeyStatus {
+                            kid: k.kid().map(str::to_owned),
+                            alg: k.alg().map_or_else(|| k.kind().as_str().to_owned(), |a| format!("{a:?}")),
+                            age: k.age(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            last_attempt: (self.inner.fetches.load(Ordering::Relaxed) > 0).then(|| {
+                let at = Duration::from_millis(self.inner.last_attempt_ms.load(Ordering::Acquire));
+                Instant::now().saturating_duration_since(self.inner.base + at)
+            }),
+            next_refresh: self.inner.remote.as_ref().map(|_| self.inner.refresh_delay()),
         }
     }
 }

@@ -24,10 +24,13 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use http::HeaderMap;
 use http::header::HeaderValue;
 use http::{Method, Uri};
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use portcullis_core::{AuthContext, Body, BoxError, ContextVariable, RequestId, Template, UtcTime, Variable};
+use portcullis_core::{
+    AuthContext, Body, BoxError, ContextVariable, EventCapture, RequestId, Template, UtcTime, Variable,
+};
 use portcullis_events::{clf_time, json_text};
 
 /// Everything logged about one request, kept in the form the request already has (ids, `Arc`s,
@@ -79,8 +82,21 @@ pub struct AccessRecord {
     /// `host` header (`$context.domainName`), kept when the log format names it.
     pub host: Option<HeaderValue>,
     /// What the authorizer established, kept when the log format names a claim or a context
-    /// value (`$context.authorizer.claims.sub`, `$context.authorizer.principalId`).
+    /// value (`$context.authorizer.claims.sub`, `$context.authorizer.principalId`), or while a
+    /// live observer watches.
     pub auth: AuthContext,
+    /// Kept only while a live observer watches ([`AccessLogSink::observing`]).
+    pub detail: Option<Box<RequestDetail>>,
+}
+
+/// What a live observer (the admin console's Live page) sees of a request beyond the record's
+/// own fields.
+#[derive(Debug, Clone, Default)]
+pub struct RequestDetail {
+    /// The request headers as the client sent them.
+    pub headers: HeaderMap,
+    /// The event sent to a function, when the observer asked for events.
+    pub event: Option<EventCapture>,
 }
 
 impl AccessRecord {
@@ -116,6 +132,7 @@ impl AccessRecord {
             user_agent: None,
             host: None,
             auth: AuthContext::None,
+            detail: None,
         }
     }
 }
@@ -130,6 +147,21 @@ pub trait AccessLogSink: Send + Sync + 'static {
     fn wants(&self) -> Wants {
         Wants::default()
     }
+
+    /// Whether a live observer watches finished requests right now, and what it needs kept.
+    /// Asked once per request; the default is nobody.
+    fn observing(&self) -> Observing {
+        Observing::default()
+    }
+}
+
+/// What a live observer of finished requests asks the request path to keep.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Observing {
+    /// Someone watches: keep the request headers and what the authorizer established.
+    pub requests: bool,
+    /// Also keep the event sent to a function (development mode only).
+    pub events: bool,
 }
 
 /// Optional parts of an [`AccessRecord`], kept only when a format prints them.

@@ -55,6 +55,8 @@ pub struct CorsPolicy {
     expose_headers: Option<HeaderValue>,
     max_age: Option<HeaderValue>,
     credentials: bool,
+    /// The policy as written, for the admin console.
+    settings: CorsSettings,
 }
 
 /// The policy as written (built by `portcullis-app` from the config).
@@ -115,7 +117,13 @@ impl CorsPolicy {
             expose_headers: joined(&settings.expose_headers),
             max_age: settings.max_age.map(HeaderValue::from),
             credentials: settings.allow_credentials,
+            settings: settings.clone(),
         }
+    }
+
+    /// The policy as written (the admin console shows it).
+    pub fn settings(&self) -> &CorsSettings {
+        &self.settings
     }
 
     /// Whether `origin` may read responses.

@@ -35,7 +35,8 @@ pub mod stack;
 pub mod throttle;
 
 pub use access_log::{
-    AccessLogFormat, AccessLogOutput, AccessLogSink, AccessLogWriter, AccessRecord, NoAccessLog, Wants,
+    AccessLogFormat, AccessLogOutput, AccessLogSink, AccessLogWriter, AccessRecord, NoAccessLog, Observing,
+    RequestDetail, Wants,
 };
 pub use cors::{CorsPolicy, CorsSettings, PreflightMode};
 pub use explain::{Explained, explain};

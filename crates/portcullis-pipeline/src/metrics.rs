@@ -49,6 +49,16 @@ impl Metrics {
         self.errors.increment(kind);
     }
 
+    /// The counters as they are now: what `/metrics` renders, for the admin console's charts.
+    pub fn totals(&self) -> Totals {
+        Totals {
+            requests: self.by_status_class.iter().map(|c| c.load(Ordering::Relaxed)).sum(),
+            latency_buckets: std::array::from_fn(|i| self.latency_buckets[i].load(Ordering::Relaxed)),
+            latency_count: self.latency_count.load(Ordering::Relaxed),
+            denials: self.denials.values(),
+        }
+    }
+
     /// The Prometheus text exposition of every counter.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(2048);
@@ -86,6 +96,23 @@ impl Metrics {
         out
     }
 }
+
+/// A reading of [`Metrics`].
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    /// Requests answered.
+    pub requests: u64,
+    /// Cumulative time-to-response-head histogram: requests at or under each of
+    /// [`LATENCY_BUCKETS`].
+    pub latency_buckets: [u64; BUCKETS.len()],
+    /// Requests observed by the histogram (every answered request).
+    pub latency_count: u64,
+    /// Denials by reason code.
+    pub denials: Vec<(&'static str, u64)>,
+}
+
+/// Upper bounds, in seconds, of the time-to-response-head histogram's buckets.
+pub const LATENCY_BUCKETS: [f64; BUCKETS.len()] = BUCKETS;
 
 /// Appends the throttled-requests counters of `limits` (by route and limit) and the keys each
 /// keyed limit holds, in the Prometheus text exposition.
@@ -146,6 +173,13 @@ impl Labels {
             }
         }
         // All 64 slots hold other labels: impossible with constant label sets; drop the count.
+    }
+
+    fn values(&self) -> Vec<(&'static str, u64)> {
+        let mut rows: Vec<(&'static str, u64)> =
+            self.slots.iter().filter_map(|s| s.get()).map(|(k, c)| (*k, c.load(Ordering::Relaxed))).collect();
+        rows.sort_unstable();
+        rows
     }
 
     fn render(&self, out: &mut String, name: &str, label: &str) {

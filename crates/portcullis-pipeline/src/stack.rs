@@ -22,9 +22,9 @@ use http::{Request, Response, Version};
 use http_body::Body as HttpBody;
 use http_body_util::{BodyExt, Limited};
 use portcullis_authz::Trace;
-use portcullis_core::{AuthContext, Body, BoxError, CallContext, RequestIdGenerator, TraceId};
+use portcullis_core::{AuthContext, Body, BoxError, CallContext, EventCapture, RequestIdGenerator, TraceId};
 
-use crate::access_log::{AccessLogSink, AccessRecord, LoggedBody, Wants};
+use crate::access_log::{AccessLogSink, AccessRecord, LoggedBody, RequestDetail, Wants};
 use crate::listener::ConnMeta;
 use crate::metrics::Metrics;
 use crate::plan::{RoutePlan, Snapshot};
@@ -55,7 +55,7 @@ impl Gateway {
     }
 
     /// Answer one request. Never fails: every problem becomes a response (see [`Rejection`]).
-    pub async fn handle<B>(&self, request: Request<B>, conn: ConnMeta) -> Response<LoggedBody>
+    pub async fn handle<B>(&self, mut request: Request<B>, conn: ConnMeta) -> Response<LoggedBody>
     where
         B: HttpBody<Data = Bytes> + Send + Sync + 'static,
         B::Error: Into<BoxError>,
@@ -81,6 +81,17 @@ impl Gateway {
         record.user_agent = request.headers().get(USER_AGENT).cloned();
         if self.wants.host {
             record.host = request.headers().get(HOST).cloned();
+        }
+        // A live observer (the admin console) sees the headers, and in development mode the
+        // event sent to a function; nobody watching costs one check.
+        let observing = self.access_log.observing();
+        if observing.requests {
+            let event = observing.events.then(|| {
+                let capture = EventCapture::default();
+                request.extensions_mut().insert(capture.clone());
+                capture
+            });
+            record.detail = Some(Box::new(RequestDetail { headers: request.headers().clone(), event }));
         }
 
         // One snapshot for the whole request: a reload never changes rules mid-request.
@@ -154,7 +165,7 @@ impl Gateway {
         )
         .await?;
 
-        if self.wants.auth {
+        if self.wants.auth || record.detail.is_some() {
             record.auth = ctx.auth.clone();
         }
 

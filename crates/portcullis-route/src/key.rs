@@ -126,6 +126,54 @@ impl RouteKey {
     }
 }
 
+impl RouteKey {
+    /// Orders keys the way route selection ranks them when several match one request (the
+    /// crate docs' priority rules 1 to 7), `$default` last, ties by text: a listing of routes in
+    /// priority order (the admin console's route table). Keys that can never match the same
+    /// request are still ordered, by the same rules, so the listing is stable.
+    pub fn precedence_cmp(&self, other: &RouteKey) -> std::cmp::Ordering {
+        rank(self).cmp(&rank(other)).then_with(|| self.to_string().cmp(&other.to_string()))
+    }
+}
+
+/// The sort key of [`RouteKey::precedence_cmp`], smaller first: `$default`; a greedy variable;
+/// literals and segments before the greedy one (more first); variables; segments; segment kinds
+/// left to right; `ANY`.
+type Rank = (bool, bool, std::cmp::Reverse<usize>, std::cmp::Reverse<usize>, usize, usize, Vec<u8>, bool);
+
+fn rank(key: &RouteKey) -> Rank {
+    use crate::path::Segment;
+    use std::cmp::Reverse;
+    let RouteKey::Route { method, path } = key else {
+        return (true, false, Reverse(0), Reverse(0), 0, 0, Vec::new(), false);
+    };
+    let segments = path.segments();
+    let greedy = matches!(segments.last(), Some(Segment::Greedy(_)));
+    let literals = segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count();
+    let vars = segments.iter().filter(|s| matches!(s, Segment::Var(_))).count();
+    // Rule 3 ranks greedy routes only (two other routes matching one request have as many
+    // segments as it has).
+    let before_greedy = if greedy { segments.len() - 1 } else { 0 };
+    let kinds = segments
+        .iter()
+        .map(|s| match s {
+            Segment::Literal(_) => 0,
+            Segment::Var(_) => 1,
+            Segment::Greedy(_) => 2,
+        })
+        .collect();
+    (
+        false,
+        greedy,
+        Reverse(literals),
+        Reverse(before_greedy),
+        vars,
+        segments.len(),
+        kinds,
+        matches!(method, MethodSel::Any),
+    )
+}
+
 impl fmt::Display for RouteKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

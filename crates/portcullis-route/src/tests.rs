@@ -531,3 +531,37 @@ fn integration_path_decodes_as_the_http_api_captures_show() {
     }
     assert!(matches!(integration_path("/no/escapes"), Ok(std::borrow::Cow::Borrowed(_))));
 }
+
+#[test]
+fn precedence_lists_routes_in_priority_order() {
+    let mut keys: Vec<RouteKey> = [
+        "$default",
+        "ANY /{proxy+}",
+        "GET /pets/{id}",
+        "ANY /pets/{id}",
+        "GET /pets/mine",
+        "GET /",
+        "ANY /api/{proxy+}",
+        "GET /pets/{id}/toys/{toy}",
+        "POST /pets",
+    ]
+    .iter()
+    .map(|k| k.parse().unwrap())
+    .collect();
+    keys.sort_by(RouteKey::precedence_cmp);
+    let order: Vec<String> = keys.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        order,
+        [
+            "GET /pets/mine",
+            "GET /pets/{id}/toys/{toy}",
+            "GET /",
+            "POST /pets",
+            "GET /pets/{id}",
+            "ANY /pets/{id}",
+            "ANY /api/{proxy+}",
+            "ANY /{proxy+}",
+            "$default",
+        ]
+    );
+}

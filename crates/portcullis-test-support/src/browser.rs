@@ -147,6 +147,36 @@ impl Browser {
             .to_owned()
     }
 
+    /// Clicks the first element matching the CSS `selector` (as a user would: the element's
+    /// `click()`, which runs its handlers and submits its form).
+    ///
+    /// # Panics
+    /// When nothing matches.
+    pub async fn click(&self, selector: &str) {
+        let clicked = self
+            .execute(
+                "const e = document.querySelector(arguments[0]); if (!e) return false; e.click(); return true;",
+                &[json!(selector)],
+            )
+            .await;
+        assert_eq!(clicked, json!(true), "nothing matches `{selector}`");
+    }
+
+    /// Sets the value of the form field matching `selector` and fires `input` and `change`, as
+    /// typing (or picking an option) would.
+    ///
+    /// # Panics
+    /// When nothing matches.
+    pub async fn fill(&self, selector: &str, value: &str) {
+        let filled = self
+            .execute(
+                "const e = document.querySelector(arguments[0]); if (!e) return false;                 e.value = arguments[1];                 e.dispatchEvent(new Event('input', {bubbles: true}));                 e.dispatchEvent(new Event('change', {bubbles: true}));                 return true;",
+                &[json!(selector), json!(value)],
+            )
+            .await;
+        assert_eq!(filled, json!(true), "nothing matches `{selector}`");
+    }
+
     /// Saves a PNG of the page to `path`.
     pub async fn screenshot(&self, path: &Path) {
         let png = self.call(Method::GET, "/screenshot", None).await;
@@ -158,8 +188,24 @@ impl Browser {
         std::fs::write(path, bytes).expect("write screenshot");
     }
 
-    /// The browser console's messages so far (errors, CORS refusals, CSP violations).
+    /// The browser console's messages since the last call (errors, CORS refusals, CSP
+    /// violations).
     pub async fn console(&self) -> Vec<String> {
+        self.console_entries().await.into_iter().map(|(_, message)| message).collect()
+    }
+
+    /// The browser console's errors since the last call (level `SEVERE`: script errors, failed
+    /// loads, CSP violations).
+    pub async fn console_errors(&self) -> Vec<String> {
+        self.console_entries()
+            .await
+            .into_iter()
+            .filter(|(level, _)| level == "SEVERE")
+            .map(|(_, message)| message)
+            .collect()
+    }
+
+    async fn console_entries(&self) -> Vec<(String, String)> {
         let url = format!("{}/session/{}/se/log", self.base, self.session);
         let reply = self
             .client
@@ -167,7 +213,17 @@ impl Browser {
             .await;
         reply.json()["value"]
             .as_array()
-            .map(|entries| entries.iter().filter_map(|e| e["message"].as_str().map(str::to_owned)).collect())
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| {
+                        Some((
+                            e["level"].as_str().unwrap_or_default().to_owned(),
+                            e["message"].as_str()?.to_owned(),
+                        ))
+                    })
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }

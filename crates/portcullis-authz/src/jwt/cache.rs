@@ -10,6 +10,8 @@ use portcullis_jwks::VerifyKey;
 use serde_json::{Map, Value};
 
 use super::claims::Times;
+use crate::CacheStats;
+use crate::stats::HitCounter;
 
 /// What a hit needs to re-check and to answer.
 #[derive(Debug)]
@@ -44,11 +46,15 @@ impl moka::Expiry<TokenHash, Arc<Verified>> for UntilExpiry {
 
 pub(crate) struct TokenCache {
     cache: Cache<TokenHash, Arc<Verified>>,
+    counter: HitCounter,
 }
 
 impl TokenCache {
     pub(crate) fn new(capacity: u64) -> Self {
-        Self { cache: Cache::builder().max_capacity(capacity).expire_after(UntilExpiry).build() }
+        Self {
+            cache: Cache::builder().max_capacity(capacity).expire_after(UntilExpiry).build(),
+            counter: HitCounter::default(),
+        }
     }
 
     pub(crate) fn hash(token: &str) -> TokenHash {
@@ -58,7 +64,16 @@ impl TokenCache {
     }
 
     pub(crate) fn get(&self, hash: &TokenHash) -> Option<Arc<Verified>> {
-        self.cache.get(hash)
+        let found = self.cache.get(hash);
+        self.counter.record(found.is_some());
+        found
+    }
+
+    /// Entries, hits and misses (settles moka's pending bookkeeping first, so the entry count
+    /// is current; never called on the request path).
+    pub(crate) fn stats(&self) -> CacheStats {
+        self.cache.run_pending_tasks();
+        self.counter.stats(self.cache.entry_count())
     }
 
     pub(crate) fn insert(&self, hash: TokenHash, verified: Arc<Verified>) {

@@ -30,6 +30,12 @@ impl DecisionCache {
     ) -> Result<Arc<Answer>, FunctionFailure> {
         self.answers.try_get_with(key, invoke).await.map_err(|shared| (*shared).clone())
     }
+
+    /// Answers held now (after moka's pending bookkeeping; never on the request path).
+    pub(crate) async fn entries(&self) -> u64 {
+        self.answers.run_pending_tasks().await;
+        self.answers.entry_count()
+    }
 }
 
 #[cfg(test)]

@@ -127,6 +127,30 @@ impl CompiledTarget {
         &self.log_prefix
     }
 
+    /// The target as configured, for people: `http://host:port/pets/{id}?q`, without userinfo;
+    /// a `$default`-style target that appends the request path ends in `/…`.
+    pub(super) fn display(&self) -> String {
+        let mut out = String::from(&*self.log_prefix);
+        for part in &self.parts {
+            match part {
+                PathPart::Literal(text) => out.push_str(text),
+                PathPart::Var(name) => {
+                    out.push('{');
+                    out.push_str(name);
+                    out.push('}');
+                }
+            }
+        }
+        if self.append_request_path {
+            out.push_str(if out.ends_with('/') { "…" } else { "/…" });
+        }
+        if let Some(query) = &self.query {
+            out.push('?');
+            out.push_str(query);
+        }
+        out
+    }
+
     /// The absolute upstream URI for a request to `request_uri` whose route captured `params`.
     /// One allocation (the string, sized up front), then parsed without copying.
     #[cfg(test)]

@@ -67,6 +67,14 @@ pub(crate) fn run(args: Args) -> ExitCode {
         };
     }
     let admin = args.admin.unwrap_or(config.admin);
+    // The admin listener of a config with a token wants it on every call.
+    let token = match portcullis_app::admin_token(&config) {
+        Ok(token) => token,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -74,7 +82,8 @@ pub(crate) fn run(args: Args) -> ExitCode {
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
-    match runtime.block_on(portcullis_app::dev::send_revocation(admin, &serde_json::Value::Object(body))) {
+    let revocation = serde_json::Value::Object(body);
+    match runtime.block_on(portcullis_app::dev::send_revocation(admin, &revocation, token.as_deref())) {
         Ok(answer) => {
             println!("{answer}");
             ExitCode::SUCCESS

@@ -5,6 +5,7 @@ mod harness;
 
 mod abuse;
 mod cli;
+mod console;
 mod definitions;
 mod dev;
 mod docs;
