@@ -14,7 +14,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use portcullis_core::Body;
-use portcullis_pipeline::{ConnMeta, Metrics};
+use portcullis_pipeline::{AccessLogWriter, ConnMeta, Metrics};
 use portcullis_shared::Delivery;
 
 use crate::console::{AdminToken, Console};
@@ -32,6 +32,8 @@ pub(crate) struct AdminState {
     console: Console,
     /// The bearer token every endpoint but health and readiness needs, when configured.
     token: Option<AdminToken>,
+    /// The access log's writer, for the lines it had to drop.
+    access_log: Option<Arc<AccessLogWriter>>,
 }
 
 impl AdminState {
@@ -40,8 +42,9 @@ impl AdminState {
         metrics: Arc<Metrics>,
         console: Console,
         token: Option<AdminToken>,
+        access_log: Option<Arc<AccessLogWriter>>,
     ) -> Self {
-        AdminState { ready: AtomicBool::new(false), registry, metrics, console, token }
+        AdminState { ready: AtomicBool::new(false), registry, metrics, console, token, access_log }
     }
 
     async fn route(&self, request: Request<Incoming>) -> Response<Body> {
@@ -83,6 +86,9 @@ impl AdminState {
                 let mut text = self.metrics.render();
                 portcullis_pipeline::metrics::render_limits(&mut text, &self.registry.limits());
                 render_shared(&mut text, &self.registry);
+                if let Some(writer) = &self.access_log {
+                    render_access_log(&mut text, writer);
+                }
                 let snapshot = self.console.snapshot.load_full();
                 crate::console::metrics::render(&mut text, &snapshot, &self.registry, &self.console.live)
                     .await;
@@ -240,6 +246,15 @@ fn answer(request: &Request<Incoming>, state: &AdminState) -> Response<Full<Byte
         }
         _ => json(StatusCode::NOT_FOUND, r#"{"message":"Not Found"}"#),
     }
+}
+
+/// Lines the access log could not write because its writer fell behind (a full disk, a slow
+/// pipe): requests never wait for it.
+fn render_access_log(out: &mut String, writer: &AccessLogWriter) {
+    use std::fmt::Write as _;
+    out.push_str("# HELP portcullis_access_log_dropped_total Access-log lines dropped because the writer fell behind.\n");
+    out.push_str("# TYPE portcullis_access_log_dropped_total counter\n");
+    let _ = writeln!(out, "portcullis_access_log_dropped_total {}", writer.dropped());
 }
 
 /// The shared store's counters, when there is one.

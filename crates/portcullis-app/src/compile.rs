@@ -67,8 +67,8 @@ pub struct ProcessSettings {
     pub revocation: portcullis_config::RevocationConfig,
 }
 
-/// The settings of the long-lived objects `config` needs.
-pub fn process(config: &Config) -> ProcessSettings {
+/// Key-set lifetimes: the most conservative `cache:` of the JWT authorizers.
+pub fn process_jwks(config: &Config) -> JwksOptions {
     let mut jwks = JwksOptions::default();
     for authorizer in config.authorizers.values() {
         if let portcullis_config::AuthorizerConfig::Jwt(jwt) = authorizer {
@@ -77,6 +77,12 @@ pub fn process(config: &Config) -> ProcessSettings {
         }
     }
     jwks.min_ttl = jwks.min_ttl.min(jwks.default_ttl);
+    jwks
+}
+
+/// The settings of the long-lived objects `config` needs.
+pub fn process(config: &Config) -> ProcessSettings {
+    let jwks = process_jwks(config);
     let client = ClientOptions {
         max_connections_per_origin: usize::try_from(config.limits.upstream_max_connections)
             .unwrap_or(usize::MAX),

@@ -15,7 +15,7 @@ use crate::admin::AdminState;
 use crate::compile::{self, CompileError};
 use crate::console::{About, Console};
 use crate::registry::Registry;
-use crate::reload::{ReloadError, Reloader};
+use crate::reload::{ReloadError, Reloader, RestartOnly};
 use crate::{StartError, tls};
 
 /// Raises the process's open-file limit to its hard limit (the soft limit is often 1,024, far
@@ -108,7 +108,13 @@ impl Running {
                 }
             }
         }
-        let reloader = Reloader::new(snapshot, Arc::clone(&registry), options.source.clone(), options.dev);
+        let reloader = Reloader::new(
+            snapshot,
+            Arc::clone(&registry),
+            options.source.clone(),
+            options.dev,
+            RestartOnly::of(&config),
+        );
         // The parsed config is no longer needed; its pages go back with the loader's.
         drop(config);
 
@@ -172,7 +178,8 @@ impl Running {
             },
             shutdown_rx.clone(),
         );
-        let admin_state = Arc::new(AdminState::new(Arc::clone(&registry), metrics, console, admin_token));
+        let admin_state =
+            Arc::new(AdminState::new(Arc::clone(&registry), metrics, console, admin_token, writer.clone()));
         let tasks = vec![
             live_hub,
             tokio::spawn(portcullis_pipeline::serve(

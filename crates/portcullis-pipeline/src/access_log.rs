@@ -309,10 +309,15 @@ impl AccessLogWriter {
                 if thread_shared.reopen.swap(false, Ordering::AcqRel) {
                     out.reopen();
                 }
-                if senders_gone || thread_shared.closing.load(Ordering::Acquire) {
+                // Closing: write until nothing is left (a batch may have been written while more
+                // came in), then stop.
+                let closing = thread_shared.closing.load(Ordering::Acquire);
+                if senders_gone || (closing && wrote == 0) {
                     break;
                 }
-                std::thread::park_timeout(BATCH_EVERY);
+                if !closing {
+                    std::thread::park_timeout(BATCH_EVERY);
+                }
             }
             out.flush();
         });
@@ -989,5 +994,40 @@ mod tests {
         let text = String::from_utf8(collected.0.lock().unwrap().clone()).unwrap();
         assert_eq!(text.lines().count(), 1000, "nothing lost at shutdown");
         assert_eq!(writer.dropped(), 0);
+    }
+
+    #[test]
+    fn a_stuck_output_drops_and_counts_lines_and_never_blocks_the_caller() {
+        /// An output whose first write blocks until the test lets it go (a full pipe).
+        struct Stuck(std::sync::mpsc::Receiver<()>, Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Write for Stuck {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                let _ = self.0.recv();
+                self.1.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let (release, stuck) = std::sync::mpsc::channel();
+        let written = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer =
+            AccessLogWriter::to_writer(AccessLogFormat::Json, Box::new(Stuck(stuck, Arc::clone(&written))));
+        writer.emit(Box::new(record()));
+        // The writer takes the first record and blocks writing it; a record counts as waiting
+        // until it is written.
+        std::thread::sleep(Duration::from_millis(100));
+        let started = std::time::Instant::now();
+        for _ in 0..QUEUE + 100 {
+            writer.emit(Box::new(record()));
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "emitting never waits for the output");
+        assert_eq!(writer.dropped(), 101, "what does not fit the queue is dropped and counted");
+        // Let the output go: every queued line is written at close, the dropped ones are not.
+        drop(release);
+        writer.close();
+        let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), QUEUE);
     }
 }

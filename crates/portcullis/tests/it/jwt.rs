@@ -125,6 +125,10 @@ async fn valid_tokens_reach_the_backend_with_claims_and_invalid_ones_never_do() 
     assert!(metrics.contains("portcullis_authorizer_denials_total{reason=\"expired\"} 1"), "{metrics}");
     assert!(metrics.contains("portcullis_authorizer_denials_total{reason=\"token_missing\"} 1"), "{metrics}");
     assert!(metrics.contains("portcullis_requests_total{class=\"4xx\"}"), "{metrics}");
+    assert!(
+        metrics.contains("\nportcullis_access_log_dropped_total 0\n"),
+        "every line was written: {metrics}"
+    );
 }
 
 #[tokio::test]

@@ -78,6 +78,37 @@ async fn sighup_reloads_a_good_config_and_keeps_serving_through_a_bad_one() {
 }
 
 #[tokio::test]
+async fn a_reload_that_changes_a_restart_only_setting_says_so_and_applies_the_rest() {
+    let gw =
+        Gw::start("limits: {max_body: 1000, idle_timeout: 60s}\nroutes:\n  POST /a: {respond: {body: a}}\n");
+    let client = TestClient::http1();
+    let body = "x".repeat(500);
+    let first = client.send(http::Method::POST, &gw.url("/a"), &[], body.clone()).await;
+    assert_eq!((first.status.as_u16(), first.text()), (200, "a".to_owned()));
+
+    write(
+        gw.dir.path(),
+        "portcullis.yaml",
+        "limits: {max_body: 100, idle_timeout: 5s}\nstate_dir: elsewhere\nroutes:\n  POST /a: {respond: {body: a2}}\n",
+    );
+    gw.proc.signal("HUP");
+    let warned = |key: &str| {
+        gw.proc.stderr_lines().iter().any(|l| l.contains("next restart") && l.contains(&format!("\"{key}\"")))
+    };
+    let logged =
+        wait_until(Duration::from_secs(5), || warned("limits.idle_timeout") && warned("state_dir")).await;
+    assert!(logged, "restart-only changes are named: {:?}", gw.proc.stderr_lines());
+    assert!(!warned("limits.max_body"), "max_body is reloaded, not warned about");
+    assert!(!warned("listen") && !warned("revocation"), "only what changed is named");
+    // The rest of the reload applies: the new body, and the new max_body.
+    let small = client.send(http::Method::POST, &gw.url("/a"), &[], "x").await;
+    assert_eq!(small.text(), "a2");
+    let large = client.send(http::Method::POST, &gw.url("/a"), &[], body.clone()).await;
+    assert_eq!(large.status, 413, "max_body took effect on reload");
+    assert!(!gw.dir.path().join("elsewhere").exists(), "the running state_dir stays");
+}
+
+#[tokio::test]
 async fn serve_without_a_config_file_runs_the_embedded_demo() {
     let dir = tempfile::tempdir().unwrap();
     let gw = SpawnedGateway::spawn(
