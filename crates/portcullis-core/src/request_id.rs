@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE;
 /// (docs/aws-compatibility.md#payload-20-request-event): URL-safe base64, never `/` or `+`, as
 /// AWS's, so an id goes into a URL path or query unescaped. `Copy`, so stages pass it around
 /// without allocating.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct RequestId([u8; 16]);
 
 impl RequestId {

@@ -295,6 +295,10 @@ impl AccessLogSink for LiveTap {
         self.inner.wants()
     }
 
+    fn boxed(&self, record: AccessRecord) -> Box<AccessRecord> {
+        self.inner.boxed(record)
+    }
+
     fn observing(&self) -> Observing {
         if self.live.subscribers.load(Ordering::Relaxed) == 0 || !self.live.admit() {
             return Observing::default();
