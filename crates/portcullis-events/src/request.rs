@@ -410,8 +410,8 @@ fn event_v1<'a>(facts: &RequestFacts<'a>) -> RequestV1<'a> {
 /// `requestContext.authorizer` for payload 1.0: the doc sample's `{"claims":null,"scopes":null}`
 /// without an authorizer, flat `claims`/`scopes` for JWT
 /// (docs/aws-compatibility.md#claims-passed-to-the-integration), and the REST shape for a Lambda
-/// authorizer (`principalId` plus the context keys at top level, JSON types kept; spec §3.10 leaves
-/// this [UNDOC]).
+/// authorizer (`principalId` plus the context keys at top level, JSON types kept; AWS does not
+/// document this shape for HTTP APIs).
 fn authorizer_v1(auth: &AuthContext) -> Map<String, Value> {
     let mut out = Map::new();
     match auth {
