@@ -5,6 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The build, the tests' npm packages (one compiles curl and C++ from source) and the browser take
+# about 4 GB (3.1 GB measured from a clean checkout, plus Chromium and the other Debian packages):
+# say so at once rather than fail halfway with "No space left on device".
+need_kb=$((4 * 1024 * 1024))
+free_kb=$(df -Pk . | awk 'NR == 2 { print $4 }')
+if [ -n "$free_kb" ] && [ "$free_kb" -lt "$need_kb" ]; then
+  echo "only $((free_kb / 1024)) MB free on $(df -P . | awk 'NR == 2 { print $6 }'); the tests need about 4 GB" >&2
+  df -h . >&2
+  exit 1
+fi
+
 need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
