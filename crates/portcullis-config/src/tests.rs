@@ -767,6 +767,20 @@ fn load_reads_a_file_and_resolves_paths_against_its_directory() {
 }
 
 #[test]
+fn unset_limits_take_the_documented_defaults() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("portcullis.yaml");
+    std::fs::write(&file, "routes:\n  GET /: {respond: {body: hi}}\n").expect("write");
+    let l = load(&file).unwrap_or_else(|e| panic!("{e}")).limits;
+    assert_eq!(l.http2_max_concurrent_streams, 100, "nginx's and Envoy's advice: 100 or fewer");
+    assert_eq!(l.upstream_max_connections, 1024);
+    assert_eq!(l.upstream_max_pending, 1024);
+    assert_eq!(l.max_body, 10 * 1024 * 1024);
+    assert_eq!(l.max_header_bytes, 10_240);
+    assert_eq!(l.header_timeout, Duration::from_secs(10));
+}
+
+#[test]
 fn missing_file_is_one_error_naming_it() {
     let e = load(Path::new("/nonexistent/portcullis.yaml")).unwrap_err();
     assert_eq!(e.errors().len(), 1);

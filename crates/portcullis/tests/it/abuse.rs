@@ -204,6 +204,24 @@ async fn one_client_address_cannot_hold_more_than_its_cap() {
     assert_eq!(held_open, 3, "the first three stay open");
 }
 
+/// A soft descriptor limit below the hard one is raised to the hard one at start, so a default
+/// `ulimit -n` of 1,024 does not cap connections the host would allow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_soft_descriptor_limit_is_raised_to_the_hard_one_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(dir.path(), "portcullis.yaml", "routes:\n  GET /: {respond: {body: ok}}\n");
+    let proc = portcullis_test_support::SpawnedGateway::spawn_wrapped(
+        &["prlimit", "--nofile=256:2048", "--"],
+        exe(),
+        &["serve", "--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
+        dir.path(),
+    );
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", proc.pid())).unwrap();
+    let open_files = limits.lines().find(|l| l.starts_with("Max open files")).expect("a descriptor line");
+    let fields: Vec<&str> = open_files.split_whitespace().collect();
+    assert_eq!(&fields[3..5], ["2048", "2048"], "{open_files}");
+}
+
 /// With the descriptor limit at 1,024 (soft and hard), 1,140 idle sockets do not lock out the
 /// health check or a new client.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
