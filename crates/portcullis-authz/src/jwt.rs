@@ -327,7 +327,7 @@ impl JwtAuthorizer {
         check_scopes(&verified.scopes, &route.scopes).map_err(Denial::forbidden)?;
         Ok(AuthContext::Jwt(JwtContext {
             claims: Arc::clone(&verified.claims),
-            // Spec §2.8: null without route scopes; all token scopes when the route has some.
+            // As AWS sends them: null without route scopes; all token scopes when the route has some.
             scopes: (!route.scopes.is_empty()).then(|| Arc::clone(&verified.scopes)),
         }))
     }

@@ -325,8 +325,8 @@ pub fn request_v1(facts: &RequestFacts<'_>) -> Result<Vec<u8>, EventError> {
     Ok(serde_json::to_vec(&event_v1(facts))?)
 }
 
-/// The payload 1.0 event as a JSON value, for the Lambda authorizer's REQUEST 1.0 event (spec
-/// §3.3): this event without `body`, `isBase64Encoded` and `requestContext.authorizer`, plus the
+/// The payload 1.0 event as a JSON value, for the Lambda authorizer's REQUEST 1.0 event
+/// (docs/aws-compatibility.md#lambda-authorizer-events): this event without `body`, `isBase64Encoded` and `requestContext.authorizer`, plus the
 /// authorizer fields.
 pub(crate) fn value_v1(facts: &RequestFacts<'_>) -> Result<Value, EventError> {
     Ok(serde_json::to_value(event_v1(facts))?)
@@ -457,7 +457,7 @@ fn event_path(uri: &http::Uri) -> Cow<'_, str> {
 }
 
 // === shared pieces (also for the Lambda authorizer events of
-// docs/aws-compatibility.md#lambda-authorizer-events/§3.4) ===
+// docs/aws-compatibility.md#lambda-authorizer-events) ===
 
 /// The value of header `name` as AWS hands it on
 /// (docs/aws-compatibility.md#payload-20-request-event): every occurrence, in order, joined with

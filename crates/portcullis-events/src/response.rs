@@ -1,5 +1,5 @@
 //! Turning a function's output into an HTTP response: payload 2.0
-//! (docs/aws-compatibility.md#response-parsing) and 1.0 (§4.4).
+//! (docs/aws-compatibility.md#response-parsing) and 1.0 (the same section).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -45,8 +45,8 @@ pub enum ResponseError {
     InvalidBase64,
 }
 
-/// Content type when a full-form response has none: AWS's emulator's HTTP API default (spec
-/// §4.3, [UNDOC] on AWS itself).
+/// Content type when a full-form response has none: AWS's emulator's HTTP API default (AWS
+/// itself does not document one).
 const DEFAULT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 
 /// Parses a payload 2.0 function output (docs/aws-compatibility.md#response-parsing).

@@ -18,7 +18,7 @@
 //!
 //! What it deliberately does not do: retries (a request body is streamed once and cannot be
 //! replayed), WebSocket/`Upgrade` pass-through, `Expect: 100-continue` towards the upstream, and
-//! request/response parameter mapping (docs/aws-compatibility.md#request-parameter-mapping/§5.3, a
+//! request/response parameter mapping (docs/aws-compatibility.md#request-parameter-mapping, a
 //! pipeline stage of its own).
 
 mod client;

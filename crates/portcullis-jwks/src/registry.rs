@@ -35,7 +35,7 @@ pub enum KeySource {
 }
 
 /// Bounds of the key lifecycle. Defaults follow
-/// docs/aws-compatibility.md#token-extraction-and-keys/§2.9.
+/// docs/aws-compatibility.md#token-extraction-and-keys.
 #[derive(Debug, Clone)]
 pub struct JwksOptions {
     /// Per-request timeout of discovery and JWKS GETs. Default 1.5 s (AWS's limit).

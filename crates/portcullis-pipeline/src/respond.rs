@@ -318,7 +318,7 @@ mod tests {
 
     #[test]
     fn bodies_are_awss_compact_json_with_matching_lengths() {
-        // Spec §7.3: 26-byte Unauthorized and 33-byte Service Unavailable bodies.
+        // AWS's answers: 26-byte Unauthorized and 33-byte Service Unavailable bodies.
         assert_eq!(Rejection::Unauthorized { www_authenticate: None }.body().len(), 26);
         assert_eq!(Rejection::ServiceUnavailable.body().len(), 33);
         let all = [

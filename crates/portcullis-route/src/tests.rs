@@ -40,7 +40,7 @@ fn check(keys: &[&str], rows: &[Row<'_>]) -> usize {
 #[test]
 fn route_priority_table() {
     let mut cases = 0;
-    // Spec §1.3's documented example, plus the edges of the same route set.
+    // AWS's documented route-selection example, plus the edges of the same route set.
     cases += check(
         &["GET /pets/dog/1", "GET /pets/dog/{id}", "GET /pets/{proxy+}", "ANY /{proxy+}", "$default"],
         &[

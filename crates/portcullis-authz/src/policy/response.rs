@@ -1,5 +1,5 @@
 //! The two answers a Lambda authorizer may give
-//! (docs/aws-compatibility.md#iam-policy-and-simple-responses IAM policy, §3.6 simple) and the
+//! (docs/aws-compatibility.md#iam-policy-and-simple-responses IAM policy and simple responses) and the
 //! rules on their `context` (docs/aws-compatibility.md#authorizer-context-to-the-integration).
 //! Parsing is strict: anything malformed is a [`ResponseError`], which the authorizer turns into
 //! 500 and never caches (docs/aws-compatibility.md#lambda-authorizer-status-codes,
@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::{Policy, PolicyError, json_type};
 
 /// Largest accepted `context`, serialized as compact JSON, in bytes. AWS documents 8 KB only for
-/// WebSocket APIs; for HTTP/REST it is [UNDOC] and the spec recommends the same 8 KB (§3.10).
+/// WebSocket APIs; for HTTP/REST AWS does not document one, and the same 8 KB is kept.
 pub const MAX_CONTEXT_BYTES: usize = 8 * 1024;
 
 /// How `context` values are validated (docs/aws-compatibility.md#iam-policy-and-simple-responses,

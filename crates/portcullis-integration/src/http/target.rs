@@ -56,8 +56,8 @@ pub struct UpstreamTarget {
     pub path: Vec<PathPart>,
     /// Query of the target URL without `?`; the client's query is appended after it with `&`.
     pub query: Option<String>,
-    /// Append the client's full request path to the target path (the `$default` route, spec
-    /// §5.1); a trailing `/` of the target path is dropped first so `http://h/base/` plus
+    /// Append the client's full request path to the target path (the `$default` route,
+    /// docs/aws-compatibility.md); a trailing `/` of the target path is dropped first so `http://h/base/` plus
     /// `/pets` gives `/base/pets`.
     pub append_request_path: bool,
 }
