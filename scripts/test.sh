@@ -23,9 +23,11 @@ command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 # The signal tests run the `kill` program (not the shell builtin): procps provides it.
 [ -x /bin/kill ] || [ -x /usr/bin/kill ] || need_apt+=(procps)
-# The descriptor-limit tests start the gateway under prlimit (util-linux), the FIFO test uses mkfifo.
+# The descriptor-limit tests start the gateway under prlimit (util-linux), the FIFO test uses mkfifo,
+# the terminal test holds a pseudo-terminal with script (bsdutils).
 command -v prlimit >/dev/null || need_apt+=(util-linux)
 command -v mkfifo >/dev/null || need_apt+=(coreutils)
+command -v script >/dev/null || need_apt+=(bsdutils)
 # aws-lambda-ric (Node) compiles aws-lambda-cpp and curl from source when npm installs it.
 for tool in cmake autoconf automake libtoolize make g++; do
   command -v "$tool" >/dev/null || case "$tool" in

@@ -424,13 +424,13 @@ fn map_outcome(outcome: Option<Outcome>) -> Result<Bytes, InvokeError> {
     }
 }
 
-/// Sends each output line to the gateway log, tagged with the function, the instance and the
-/// request id it was most likely printed for.
 /// The longest line of function output kept whole. A longer line is logged cut to this length,
 /// marked with how many bytes were dropped: a handler that prints without end (or a megabyte of
 /// JSON on one line) costs the gateway this much memory per stream, never more.
 pub(crate) const MAX_OUTPUT_LINE: usize = 16 * 1024;
 
+/// Sends each output line to the gateway log, tagged with the function, the instance and the
+/// request id it was most likely printed for.
 async fn forward_output(
     stream: impl AsyncRead + Unpin,
     stream_name: &'static str,

@@ -18,6 +18,37 @@ pub struct SpawnedGateway {
     stderr: Arc<Mutex<Vec<String>>>,
 }
 
+/// The listen and admin addresses of a ready line: JSON (`{"message":"ready","listen":…}`) or
+/// human-readable (`… INFO  ready listen=ADDR admin=ADDR …`, colours and `\r` ignored).
+fn ready_line(line: &str) -> Option<(SocketAddr, SocketAddr)> {
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+        if v["message"] != "ready" {
+            return None;
+        }
+        return Some((v["listen"].as_str()?.parse().ok()?, v["admin"].as_str()?.parse().ok()?));
+    }
+    let mut plain = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // An escape sequence `ESC [ … letter`.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else if c != '\r' {
+            plain.push(c);
+        }
+    }
+    let mut words = plain.split_whitespace();
+    words.find(|w| *w == "ready")?;
+    let field = |name: &str| {
+        plain.split_whitespace().find_map(|w| w.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+    };
+    Some((field("listen")?, field("admin")?))
+}
+
 fn collect(reader: impl std::io::Read + Send + 'static, sink: Arc<Mutex<Vec<String>>>) {
     std::thread::spawn(move || {
         for line in BufReader::new(reader).lines().map_while(Result::ok) {
@@ -42,7 +73,8 @@ impl SpawnedGateway {
     }
 
     /// [`spawn`](Self::spawn) without choosing the log format: the gateway picks it as it would
-    /// for a user whose stderr is not a terminal (its ready line must then be JSON).
+    /// for a user. The ready line is found in JSON or in the human-readable format, on stderr or
+    /// stdout (a program holding a terminal for the gateway prints both on its stdout).
     pub fn spawn_as_is(exe: &Path, args: &[&str], cwd: &Path) -> Self {
         Self::launch(&[], exe, args, cwd)
     }
@@ -70,14 +102,9 @@ impl SpawnedGateway {
         collect(child.stderr.take().expect("stderr"), Arc::clone(&stderr));
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let ready = stderr.lock().ok().and_then(|lines| {
-                lines.iter().find_map(|line| {
-                    let v: serde_json::Value = serde_json::from_str(line).ok()?;
-                    (v["message"] == "ready").then(|| {
-                        (v["listen"].as_str()?.parse().ok()?, v["admin"].as_str()?.parse().ok()?).into()
-                    })?
-                })
-            });
+            let ready = [&stderr, &stdout]
+                .iter()
+                .find_map(|sink| sink.lock().ok().and_then(|lines| lines.iter().find_map(|l| ready_line(l))));
             if let Some((listen, admin)) = ready {
                 return SpawnedGateway { child, listen, admin, stdout, stderr };
             }

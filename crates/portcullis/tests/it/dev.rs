@@ -62,7 +62,6 @@ async fn without_dev_nothing_changes() {
 async fn dev_logs_are_json_without_colours_when_stderr_is_not_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "portcullis.yaml", "routes:\n  GET /a: {respond: {body: a}}\n");
-    // `spawn_as_is` only finds the ready line if it is JSON.
     let gw = SpawnedGateway::spawn_as_is(
         exe(),
         &["serve", "--dev", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
@@ -71,6 +70,15 @@ async fn dev_logs_are_json_without_colours_when_stderr_is_not_a_terminal() {
     TestClient::http1().get(&format!("{}/a", gw.url())).await;
     let all = gw.stderr_lines().join("\n") + &gw.stdout_lines().join("\n");
     assert!(!all.contains('\u{1b}'), "no escape codes in a pipe: {all}");
+    let ready = gw.stderr_lines().into_iter().find(|l| l.contains("ready")).unwrap();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&ready).unwrap()["message"], "ready", "{ready}");
+    // The access log is JSON too (written in batches: wait for it).
+    let logged = || {
+        gw.stdout_lines()
+            .iter()
+            .any(|l| serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| v["path"] == "/a"))
+    };
+    assert!(wait_until(Duration::from_secs(5), logged).await, "{}", gw.stdout_lines().join("\n"));
 }
 
 #[tokio::test]
@@ -184,4 +192,152 @@ async fn the_demo_runs_a_function_and_keeps_its_state_out_of_git() {
         std::process::Command::new(exe()).args(["invoke", "hello"]).current_dir(dir.path()).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Hello, world!"));
+}
+
+#[tokio::test]
+async fn a_reload_recycles_a_function_whose_settings_changed() {
+    let yaml = |greeting: &str| {
+        format!(
+            "functions:\n  f: {{runtime: nodejs, handler: f.handler, environment: {{GREETING: {greeting}}}}}\nroutes:\n  GET /f: {{function: f}}\n"
+        )
+    };
+    let handler = "export const handler = async () => ({ statusCode: 200, body: process.env.GREETING });\n";
+    let gw = Gw::start_with(&yaml("hello"), &[("f.mjs", handler)], &[]);
+    let client = TestClient::http1();
+    assert_eq!(client.get(&gw.url("/f")).await.text(), "hello");
+    // Only the environment changes; the code does not.
+    write(gw.dir.path(), "portcullis.yaml", &yaml("bonjour"));
+    gw.proc.signal("HUP");
+    assert!(
+        wait_until(Duration::from_secs(10), || gw
+            .proc
+            .stderr_lines()
+            .iter()
+            .any(|l| l.contains("configuration reloaded")))
+        .await
+    );
+    assert_eq!(client.get(&gw.url("/f")).await.text(), "bonjour", "a fresh instance with the new settings");
+}
+
+/// `portcullis serve --dev` with stderr and stdout on a terminal (a pseudo-terminal held by
+/// util-linux `script`): coloured, human-readable lines, and one line per request with its
+/// route key, status, latency and the authorizer's decision and reason.
+#[tokio::test]
+async fn on_a_terminal_dev_prints_coloured_lines_and_one_line_per_request() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "portcullis.yaml",
+        "authorizers:\n  dev: {type: jwt, issuer: dev, audience: [api]}\n\
+         routes:\n  GET /open: {respond: {body: a}}\n  GET /private: {authorizer: dev, respond: {body: in}}\n",
+    );
+    let command = format!("exec {} serve --dev --listen 127.0.0.1:0 --admin 127.0.0.1:0", exe().display());
+    let mut gw = SpawnedGateway::spawn_as_is(
+        std::path::Path::new("script"),
+        &["--quiet", "--flush", "--return", "--command", &command, "/dev/null"],
+        dir.path(),
+    );
+    let client = TestClient::http1();
+    assert_eq!(client.get(&format!("{}/open", gw.url())).await.status, 200);
+    assert_eq!(client.get(&format!("{}/private", gw.url())).await.status, 401);
+    let printed = || gw.stdout_lines().join("\n");
+    assert!(
+        wait_until(Duration::from_secs(5), || printed().contains("reason=token_missing")).await,
+        "{}",
+        printed()
+    );
+    let printed = printed();
+    assert!(printed.contains("\u{1b}["), "colours on a terminal: {printed}");
+    assert!(printed.contains("2 routes:"), "{printed}");
+    let open = printed.lines().find(|l| l.contains("\"GET /open\"")).expect("a line for GET /open");
+    assert!(open.contains(" 200 ") && open.contains("ms route=GET /open auth="), "{open}");
+    let private = printed.lines().find(|l| l.contains("\"GET /private\"")).expect("a line for GET /private");
+    assert!(
+        private.contains(" 401 ") && private.contains("route=GET /private auth=deny reason=token_missing"),
+        "{private}"
+    );
+    assert!(!printed.lines().any(|l| l.trim_start().starts_with('{')), "no JSON on a terminal: {printed}");
+    // `script` passes SIGTERM on to the gateway, which drains and exits.
+    gw.signal("TERM");
+    let status = tokio::task::spawn_blocking(move || gw.wait_exit(Duration::from_secs(10))).await.unwrap();
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+}
+
+#[test]
+fn token_exports_the_dev_issuers_key_and_warns_about_an_audience_nobody_accepts() {
+    use crate::harness::mint;
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "portcullis.yaml",
+        "authorizers:\n  dev: {type: jwt, issuer: dev, audience: [api]}\nroutes:\n  GET /private: {authorizer: dev, respond: {body: in}}\n",
+    );
+    let token = mint(dir.path(), &["--sub", "alice", "--aud", "api"]);
+    let header = jsonwebtoken::decode_header(&token).unwrap();
+
+    // The JWKS verifies the token it minted.
+    let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&mint(dir.path(), &["--print-jwks"])).unwrap();
+    let jwk = jwks.find(header.kid.as_deref().expect("a kid")).expect("the token's kid is in the JWKS");
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_audience(&["api"]);
+    let claims = jsonwebtoken::decode::<serde_json::Value>(
+        &token,
+        &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(),
+        &validation,
+    )
+    .expect("verified with the printed JWKS")
+    .claims;
+    assert_eq!(claims["sub"], "alice");
+    // So does the PEM.
+    let pem = mint(dir.path(), &["--print-pem"]);
+    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"), "{pem}");
+    let key = match header.alg {
+        jsonwebtoken::Algorithm::ES256 => jsonwebtoken::DecodingKey::from_ec_pem(pem.as_bytes()),
+        _ => jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes()),
+    }
+    .unwrap();
+    jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation)
+        .expect("verified with the printed PEM");
+
+    // An audience that no dev authorizer accepts: the token is still printed, with a warning.
+    let run = |aud: &str| {
+        std::process::Command::new(exe())
+            .args(["token", "--aud", aud])
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let wrong = run("apii");
+    assert_eq!(wrong.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&wrong.stdout).matches('.').count(), 2, "a JWT is printed");
+    let warning = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        warning.contains("warning: no `issuer: dev` authorizer") && warning.contains("\"apii\""),
+        "{warning}"
+    );
+    assert!(run("api").stderr.is_empty(), "no warning for an accepted audience");
+}
+
+#[test]
+fn explain_needs_no_token_for_a_public_route_and_suggests_a_misspelt_one() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "portcullis.yaml",
+        "authorizers:\n  dev: {type: jwt, issuer: dev, audience: [api]}\n\
+         routes:\n  GET /open: {respond: {body: a}}\n  GET /private: {authorizer: dev, respond: {body: in}}\n",
+    );
+    let (code, text) = crate::harness::cli(dir.path(), "explain", &["--route", "GET /open"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("authorizer: none (public route)"), "{text}");
+    let (code, text) = crate::harness::cli(dir.path(), "explain", &["--route", "GET /privat"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("no route `GET /privat` in portcullis.yaml; did you mean `GET /private`?"),
+        "{text}"
+    );
+    // Without a token, a protected route is explained as denied (exit 3), not refused.
+    let (code, text) = crate::harness::cli(dir.path(), "explain", &["--route", "GET /private"]);
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("token_missing"), "{text}");
 }

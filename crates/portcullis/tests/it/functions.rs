@@ -161,6 +161,8 @@ fn invoke_runs_a_function_once_with_an_event() {
         .output()
         .unwrap();
     assert_eq!(missing.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&missing.stderr);
+    assert!(said.contains("no function `nope`") && said.contains("; defined: echo"), "{said}");
 }
 
 #[test]
@@ -217,4 +219,74 @@ while True:
     let reply = TestClient::http1().get(&gw.url("/raw")).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.text(), "my.handler");
+}
+
+const SLOW: &str = "export const handler = async () => {\n  await new Promise((r) => setTimeout(r, 3000));\n  return { statusCode: 200, body: 'late' };\n};\n";
+
+#[tokio::test]
+async fn the_functions_own_timeout_is_500_and_the_routes_is_503() {
+    let gw = Gw::start_with(
+        "functions:\n  short: {runtime: nodejs, handler: slow.handler, timeout: 1s}\n  long: {runtime: nodejs, handler: slow.handler, timeout: 30s}\n\
+         routes:\n  GET /function-timeout: {function: short}\n  GET /route-timeout: {function: long, timeout: 1s}\n",
+        &[("slow.mjs", SLOW)],
+        &[],
+    );
+    let client = TestClient::http1();
+    let started = std::time::Instant::now();
+    let own = client.get(&gw.url("/function-timeout")).await;
+    assert_eq!(own.status, 500, "{}", own.text());
+    assert_eq!(own.text(), r#"{"message":"Internal Server Error"}"#);
+    assert_eq!(own.header("content-type"), None, "AWS's gateway errors carry no content-type");
+    assert!(started.elapsed() < std::time::Duration::from_millis(2800), "{:?}", started.elapsed());
+
+    let started = std::time::Instant::now();
+    let route = client.get(&gw.url("/route-timeout")).await;
+    assert_eq!(route.status, 503, "{}", route.text());
+    assert_eq!(route.text(), r#"{"message":"Service Unavailable"}"#);
+    assert!(started.elapsed() < std::time::Duration::from_millis(2800), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_functions_output_is_logged_under_its_name_and_request_id() {
+    let handler = "export const handler = async () => {\n  console.log('hello from f');\n  console.error('oops from f');\n  return { statusCode: 200, body: 'ok' };\n};\n";
+    for format in ["json", "pretty"] {
+        let dir = tempfile::tempdir().unwrap();
+        crate::harness::write(dir.path(), "f.mjs", handler);
+        crate::harness::write(
+            dir.path(),
+            "portcullis.yaml",
+            "functions:\n  greeter: {runtime: nodejs, handler: f.handler}\nroutes:\n  GET /f: {function: greeter}\n",
+        );
+        let gw = crate::harness::SpawnedGateway::spawn_as_is(
+            crate::harness::exe(),
+            &["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--log-format", format],
+            dir.path(),
+        );
+        let reply = TestClient::http1().get(&format!("{}/f", gw.url())).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let id = reply.header("apigw-requestid").unwrap().to_owned();
+        let printed = |needle: &str| gw.stderr_lines().into_iter().find(|l| l.contains(needle));
+        assert!(
+            crate::harness::wait_until(std::time::Duration::from_secs(5), || printed("oops from f")
+                .is_some()
+                && printed("hello from f").is_some())
+            .await,
+            "{}",
+            gw.stderr_lines().join("\n")
+        );
+        let out = printed("hello from f").unwrap();
+        let err = printed("oops from f").unwrap();
+        if format == "json" {
+            let line: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(line["function"], "greeter", "{out}");
+            assert_eq!(line["request_id"], id.as_str(), "{out}");
+            assert_eq!(line["stream"], "stdout", "{out}");
+            let line: serde_json::Value = serde_json::from_str(&err).unwrap();
+            assert_eq!(line["stream"], "stderr", "{err}");
+        } else {
+            // SAM CLI's shape: the function, the request id, then what it printed.
+            assert!(out.contains(&format!("greeter {id} | ")) && out.ends_with("hello from f"), "{out}");
+            assert!(err.contains(&format!("greeter {id} ! ")), "{err}");
+        }
+    }
 }

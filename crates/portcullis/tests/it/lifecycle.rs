@@ -162,27 +162,61 @@ async fn tls_listener_negotiates_h2_and_http1_by_alpn() {
     }
 }
 
+/// The Runtime API loop of a `provided` function, as an executable script.
+const PROVIDED_BOOTSTRAP: &str = r#"#!/usr/bin/env python3
+import json, os, urllib.request
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+while True:
+    with urllib.request.urlopen(f"http://{api}/2018-06-01/runtime/invocation/next") as r:
+        rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+    body = json.dumps({"statusCode": 200, "body": "from provided"}).encode()
+    urllib.request.urlopen(urllib.request.Request(f"http://{api}/2018-06-01/runtime/invocation/{rid}/response", data=body, method="POST"))
+"#;
+
+const ADMIN_TOKEN: &str = "relative-admin-token-0123456789";
+
 /// A config whose every path-valued key is relative: TLS files, `state_dir`, a function's
-/// `dir`, a JWT key file and the access-log file.
-fn relative_config(root: &std::path::Path) -> (String, rcgen::CertifiedKey<rcgen::KeyPair>, rcgen::KeyPair) {
+/// `dir`, a `provided` function's `command`, a JWT public key file and a JWKS file, an
+/// upstream's CA, the admin token file and the access-log file. `upstream` is an https
+/// server whose certificate is `certs/cert.pem`.
+fn relative_config(
+    root: &std::path::Path,
+    upstream: u16,
+) -> (String, rcgen::CertifiedKey<rcgen::KeyPair>, rcgen::KeyPair) {
     let conf = root.join("conf");
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let signing = rcgen::KeyPair::generate().unwrap();
     write(&conf, "certs/cert.pem", &cert.cert.pem());
     write(&conf, "certs/key.pem", &cert.signing_key.serialize_pem());
     write(&conf, "keys/idp.pem", &signing.public_key_pem());
+    let encoding = jsonwebtoken::EncodingKey::from_ec_pem(signing.serialize_pem().as_bytes()).unwrap();
+    let mut jwk =
+        jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding, jsonwebtoken::Algorithm::ES256).unwrap();
+    jwk.common.key_id = Some("k1".into());
+    write(&conf, "keys/jwks.json", &serde_json::json!({ "keys": [jwk] }).to_string());
+    write(&conf, "secrets/admin.token", &format!("{ADMIN_TOKEN}\n"));
     write(
         &conf,
         "fn/app.mjs",
         "export const handler = async () => ({ statusCode: 200, body: 'from fn' });\n",
     );
-    let yaml = "tls: {cert: certs/cert.pem, key: certs/key.pem}\nstate_dir: state\n\
-                access_log: {output: logs/access.log}\n\
-                functions:\n  f: {runtime: nodejs, handler: app.handler, dir: fn}\n\
-                authorizers:\n  idp: {type: jwt, issuer: https://idp.example.com/, audience: [api], public_key_file: keys/idp.pem}\n\
-                routes:\n  GET /fn: {function: f}\n  GET /private: {authorizer: idp, respond: {body: in}}\n";
-    write(&conf, "portcullis.yaml", yaml);
-    (yaml.to_owned(), cert, signing)
+    write(&conf, "bin/bootstrap", PROVIDED_BOOTSTRAP);
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(conf.join("bin/bootstrap"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let yaml = format!(
+        "tls: {{cert: certs/cert.pem, key: certs/key.pem}}\nstate_dir: state\n\
+         admin: {{token_file: secrets/admin.token}}\n\
+         access_log: {{output: logs/access.log}}\n\
+         functions:\n  f: {{runtime: nodejs, handler: app.handler, dir: fn}}\n  p: {{runtime: provided, command: bin/bootstrap}}\n\
+         authorizers:\n  idp: {{type: jwt, issuer: https://idp.example.com/, audience: [api], public_key_file: keys/idp.pem}}\n\
+         \x20 set: {{type: jwt, issuer: https://idp.example.com/, audience: [api], jwks_file: keys/jwks.json}}\n\
+         routes:\n  GET /fn: {{function: f}}\n  GET /provided: {{function: p}}\n\
+         \x20 GET /private: {{authorizer: idp, respond: {{body: in}}}}\n  GET /set: {{authorizer: set, respond: {{body: in}}}}\n\
+         \x20 GET /up: {{http: https://localhost:{upstream}/fn, upstream_ca: certs/ca.pem}}\n"
+    );
+    write(&conf, "certs/ca.pem", &cert.cert.pem());
+    write(&conf, "portcullis.yaml", &yaml);
+    (yaml, cert, signing)
 }
 
 async fn https_get(
@@ -211,14 +245,36 @@ async fn https_get(
 #[tokio::test]
 async fn relative_paths_resolve_against_the_config_files_directory_once() {
     let root = tempfile::tempdir().unwrap();
-    let (_, cert, signing) = relative_config(root.path());
+    // The https upstream: another gateway serving the same certificate, configured with
+    // absolute paths, answering `/fn` itself.
+    let upstream_dir = tempfile::tempdir().unwrap();
+    let certs = root.path().join("conf/certs");
+    write(
+        upstream_dir.path(),
+        "portcullis.yaml",
+        &format!(
+            "tls: {{cert: {}, key: {}}}\nroutes:\n  GET /fn: {{respond: {{body: from upstream}}}}\n",
+            certs.join("cert.pem").display(),
+            certs.join("key.pem").display()
+        ),
+    );
+    // The certificate files are written before the upstream reads them.
+    let upstream_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (_, cert, signing) = relative_config(root.path(), upstream_port);
+    let listen = format!("127.0.0.1:{upstream_port}");
+    let _upstream = SpawnedGateway::spawn(
+        exe(),
+        &["serve", "--listen", &listen, "--admin", "127.0.0.1:0"],
+        upstream_dir.path(),
+    );
+
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let claims =
         serde_json::json!({"iss": "https://idp.example.com/", "aud": "api", "sub": "a", "exp": now + 600});
     let key = jsonwebtoken::EncodingKey::from_ec_pem(signing.serialize_pem().as_bytes()).unwrap();
-    let token =
-        jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256), &claims, &key)
-            .unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some("k1".into());
+    let token = jsonwebtoken::encode(&header, &claims, &key).unwrap();
     let absolute = root.path().join("conf/portcullis.yaml");
     let absolute = absolute.to_str().unwrap();
     // A relative --config from the directory above, and an absolute one from elsewhere.
@@ -228,22 +284,31 @@ async fn relative_paths_resolve_against_the_config_files_directory_once() {
             &["serve", "--config", config, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
             cwd,
         );
-        let (status, body) = https_get(gw.listen.port(), &cert, "/fn", None).await;
+        let from = format!("{config} from {}", cwd.display());
+        let port = gw.listen.port();
+        assert_eq!(https_get(port, &cert, "/fn", None).await, (200, "from fn".into()), "conf/fn ({from})");
         assert_eq!(
-            (status, body.as_str()),
-            (200, "from fn"),
-            "the function ran from conf/fn ({config} from {})",
-            cwd.display()
+            https_get(port, &cert, "/provided", None).await,
+            (200, "from provided".into()),
+            "conf/bin/bootstrap ({from})"
         );
+        assert_eq!(https_get(port, &cert, "/private", Some(&token)).await.0, 200, "the key file ({from})");
+        assert_eq!(https_get(port, &cert, "/set", Some(&token)).await.0, 200, "the JWKS file ({from})");
         assert_eq!(
-            https_get(gw.listen.port(), &cert, "/private", Some(&token)).await.0,
-            200,
-            "the key file was read"
+            https_get(port, &cert, "/up", None).await,
+            (200, "from upstream".into()),
+            "the upstream's CA ({from})"
         );
+        let client = TestClient::http1();
+        let metrics = format!("http://{}/metrics", gw.admin);
+        assert_eq!(client.get(&metrics).await.status, 401, "the admin token file was read ({from})");
+        let bearer = format!("Bearer {ADMIN_TOKEN}");
+        let allowed = client.send(http::Method::GET, &metrics, &[("authorization", &bearer)], "").await;
+        assert_eq!(allowed.status, 200, "({from})");
         let log = root.path().join("conf/logs/access.log");
         assert!(
             wait_until(Duration::from_secs(5), || std::fs::read_to_string(&log)
-                .is_ok_and(|t| t.lines().count() >= 2))
+                .is_ok_and(|t| t.lines().count() >= 5))
             .await
         );
         assert!(root.path().join("conf/state").is_dir(), "state_dir under the config's directory");
@@ -252,13 +317,15 @@ async fn relative_paths_resolve_against_the_config_files_directory_once() {
         std::fs::remove_file(&log).unwrap();
     }
     // The other subcommands read the same paths.
-    let out = std::process::Command::new(exe())
-        .args(["invoke", "f", "--config", "conf/portcullis.yaml"])
-        .current_dir(root.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("from fn"));
+    for function in ["f", "p"] {
+        let out = std::process::Command::new(exe())
+            .args(["invoke", function, "--config", "conf/portcullis.yaml"])
+            .current_dir(root.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("from "), "{function}");
+    }
     let out = std::process::Command::new(exe())
         .args(["check", "--config", "conf/portcullis.yaml"])
         .current_dir(root.path())
