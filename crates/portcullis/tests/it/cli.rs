@@ -146,3 +146,45 @@ fn log_format_comes_from_the_config_unless_given_on_the_command_line() {
     let _ = child.wait();
     assert!(first.contains("ready") && !first.trim_start().starts_with('{'), "pretty, not JSON: {first}");
 }
+
+#[test]
+fn check_warns_about_handler_files_and_commands_that_do_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "present.mjs", "export const handler = async () => ({});\n");
+    let path = write(
+        dir.path(),
+        "gateway.yaml",
+        "functions:\n  here: {runtime: nodejs, handler: present.handler}\n  gone: {runtime: nodejs, handler: src/app.handler}\n\
+         \x20 py: {runtime: python, handler: lambda_function.handler}\n  native: {runtime: provided, command: ./bin/bootstrap}\n\
+         \x20 nodir: {runtime: nodejs, handler: x.handler, dir: nowhere}\n",
+    );
+    let out = Command::new(exe()).args(["check", "--config"]).arg(&path).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "warnings, not errors: {stderr}");
+    let warnings: Vec<&str> =
+        stderr.lines().filter(|l| l.starts_with("warning: ") && l.contains("functions.")).collect();
+    assert_eq!(warnings.len(), 4, "{stderr}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("functions.gone: handler `src/app.handler`: none of")
+                && w.contains("src/app.mjs")),
+        "{stderr}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("functions.py: handler `lambda_function.handler`")
+            && w.contains("lambda_function.py")),
+        "{stderr}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("functions.native: command `") && w.contains("bin/bootstrap` not found")),
+        "{stderr}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("functions.nodir: directory") && w.contains("does not exist")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("functions.here"), "{stderr}");
+}
