@@ -262,3 +262,76 @@ Resources:
     assert!(reported.contains("`DestinationArn`"), "{reported}");
     assert!(!reported.contains("ThrottlingRateLimit"), "{reported}");
 }
+
+#[test]
+fn an_events_authorization_scopes_and_an_authorizers_function_payload_type_are_honoured() {
+    let template = "Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: nodejs20.x}
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: Jwt
+        Authorizers:
+          Jwt:
+            AuthorizationScopes: [orders:read]
+            JwtConfiguration: {issuer: https://idp.example.com/, audience: [api]}
+            IdentitySource: $request.header.Authorization
+          Tokens:
+            FunctionArn: !GetAtt AuthzFunction.Arn
+            FunctionPayloadType: TOKEN
+            Identity: {Headers: [Authorization], ReauthorizeEvery: 60}
+          Requests:
+            FunctionArn: !GetAtt AuthzFunction.Arn
+            FunctionPayloadType: REQUEST
+            AuthorizerPayloadFormatVersion: 1.0
+            Identity: {Headers: [x-key]}
+  AuthzFunction:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: authz.handler}
+  Orders:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: orders.handler
+      Events:
+        List: {Type: HttpApi, Properties: {ApiId: !Ref Api, Path: /orders, Method: GET}}
+        Create:
+          Type: HttpApi
+          Properties: {ApiId: !Ref Api, Path: /orders, Method: POST, Auth: {Authorizer: Jwt, AuthorizationScopes: [orders:write, admin]}}
+        Token:
+          Type: HttpApi
+          Properties: {ApiId: !Ref Api, Path: /token, Method: GET, Auth: {Authorizer: Tokens}}
+        Request:
+          Type: HttpApi
+          Properties: {ApiId: !Ref Api, Path: /request, Method: GET, Auth: {Authorizer: Requests, AuthorizationScopes: [nope]}}
+";
+    let imported = import(SourceKind::Sam, template, "template.yaml", &ImportOptions::default()).unwrap();
+    let config = load(&imported);
+    let route = |key: &str| config.routes.iter().find(|r| r.key.to_string() == key).unwrap();
+    // The authorizer's scopes where the event names none; the event's own where it does.
+    assert_eq!(route("GET /orders").scopes, ["orders:read"]);
+    assert_eq!(route("POST /orders").scopes, ["orders:write", "admin"]);
+    // FunctionPayloadType: TOKEN runs the REST TOKEN event, with a warning; REQUEST the HTTP
+    // API REQUEST event in the payload version written.
+    let AuthorizerConfig::Lambda(tokens) = &config.authorizers["Tokens"] else { panic!("lambda") };
+    assert_eq!(tokens.event, portcullis_config::AuthorizerEvent::Token);
+    assert_eq!(tokens.result_ttl, std::time::Duration::from_secs(60));
+    let AuthorizerConfig::Lambda(requests) = &config.authorizers["Requests"] else { panic!("lambda") };
+    assert_eq!(
+        requests.event,
+        portcullis_config::AuthorizerEvent::Request {
+            payload_format_version: portcullis_config::PayloadFormatVersion::V1
+        }
+    );
+    assert_eq!(route("GET /token").authorizer.as_deref(), Some("Tokens"));
+    // Scopes on a route with a Lambda authorizer are reported and not applied, as on AWS.
+    assert!(route("GET /request").scopes.is_empty());
+    let reported = diagnostics(&imported).join("\n");
+    assert!(reported.contains("FunctionPayloadType TOKEN is a REST API authorizer"), "{reported}");
+    assert!(
+        reported.contains("route `GET /request`: AuthorizationScopes apply to JWT authorizers only; ignored"),
+        "{reported}"
+    );
+}

@@ -188,3 +188,33 @@ fn check_warns_about_handler_files_and_commands_that_do_not_exist() {
     );
     assert!(!stderr.contains("functions.here"), "{stderr}");
 }
+
+#[test]
+fn routes_prints_each_routes_authorizer_scopes_and_integration_in_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "gateway.yaml",
+        "stage: v1\nauthorizers:\n  idp: {type: jwt, issuer: dev, audience: [api]}\n\
+         routes:\n  POST /orders: {authorizer: idp, scopes: [orders:write, admin], http: http://127.0.0.1:3000/orders}\n\
+         \x20 GET /health: {respond: {body: ok}}\n",
+    );
+    let out = Command::new(exe()).args(["routes", "--config"]).arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0], "2 routes:", "{table}");
+    let columns = |line: &str| -> Vec<String> {
+        line.trim().split("  ").map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect()
+    };
+    assert_eq!(columns(lines[1]), ["route", "authorizer", "scopes", "integration"], "{table}");
+    let orders = columns(lines[2]);
+    assert_eq!(orders[..4], ["POST /orders", "(under /v1)", "idp", "orders:write admin"], "{table}");
+    assert!(orders[4].contains("http://127.0.0.1:3000/orders"), "{table}");
+    let health = columns(lines[3]);
+    assert_eq!(health[..4], ["GET /health", "(under /v1)", "public", "-"], "{table}");
+    // Every column starts at the same offset on each line.
+    let offset = |line: &str, text: &str| line.find(text).unwrap();
+    assert_eq!(offset(lines[1], "authorizer"), offset(lines[2], "idp"), "{table}");
+    assert_eq!(offset(lines[1], "scopes"), offset(lines[3], "-"), "{table}");
+}

@@ -265,3 +265,167 @@ fn export_writes_an_openapi_document_that_imports_back_to_the_same_routes() {
     assert!(notes.contains("authorizers.Auth0Authorizer"), "{notes}");
     assert!(!json.contains("/private"), "never exported unprotected");
 }
+
+/// Returns the event it got as its body; the authorizers write theirs to a file and allow.
+const ECHO: &str =
+    "export const handler = async (event) => ({ statusCode: 200, body: JSON.stringify(event) });\n";
+const TOKEN_AUTHZ: &str = "import { writeFileSync } from 'node:fs';\n\
+export const handler = async (event) => {\n\
+  writeFileSync('seen-token.json', JSON.stringify(event));\n\
+  return { principalId: 'p', policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: event.methodArn }] } };\n\
+};\n";
+const REQUEST_AUTHZ: &str = "import { writeFileSync } from 'node:fs';\n\
+export const handler = async (event) => {\n\
+  writeFileSync('seen-request.json', JSON.stringify(event));\n\
+  return { isAuthorized: true, context: { who: 'k' } };\n\
+};\n";
+
+/// What differs between two requests by nature (ids, times, the client's address, port and
+/// user agent): left out of the comparison wherever it appears.
+const VOLATILE: &[&str] = &[
+    "requestId",
+    "extendedRequestId",
+    "time",
+    "timeEpoch",
+    "requestTime",
+    "requestTimeEpoch",
+    "sourceIp",
+    "userAgent",
+    "host",
+    "user-agent",
+    "x-forwarded-for",
+    "x-forwarded-port",
+    "x-forwarded-proto",
+    "x-amzn-trace-id",
+    "domainName",
+];
+
+fn without_volatile(mut value: serde_json::Value) -> serde_json::Value {
+    match &mut value {
+        serde_json::Value::Object(map) => {
+            map.retain(|k, _| !VOLATILE.contains(&k.as_str()));
+            for v in map.values_mut() {
+                *v = without_volatile(v.take());
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for v in items {
+                *v = without_volatile(v.take());
+            }
+        }
+        _ => {}
+    }
+    value
+}
+
+#[tokio::test]
+async fn portcullis_event_prints_the_event_the_gateway_sends() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "echo.mjs", ECHO);
+    write(dir.path(), "token.mjs", TOKEN_AUTHZ);
+    write(dir.path(), "request.mjs", REQUEST_AUTHZ);
+    write(
+        dir.path(),
+        "portcullis.yaml",
+        "stage_variables: {env: test}\n\
+         functions:\n  echo: {runtime: nodejs, handler: echo.handler}\n  tok: {runtime: nodejs, handler: token.handler}\n  req: {runtime: nodejs, handler: request.handler}\n\
+         authorizers:\n  dev: {type: jwt, issuer: dev, audience: [api]}\n\
+         \x20 tok: {type: lambda, function: tok, event: token, result_ttl: 0s}\n\
+         \x20 req: {type: lambda, function: req, event: request, simple_responses: true, identity_source: [$request.header.x-key], result_ttl: 0s}\n\
+         routes:\n  POST /items/{id}: {function: echo, authorizer: dev, scopes: [items:write]}\n\
+         \x20 GET /old/{id}: {function: echo, authorizer: dev, payload_format_version: \"1.0\"}\n\
+         \x20 GET /tok/{id}: {function: echo, authorizer: tok}\n\
+         \x20 GET /req/{id}: {function: echo, authorizer: req}\n",
+    );
+    let (code, token, stderr) = run(
+        dir.path(),
+        &[
+            "token",
+            "--sub",
+            "alice",
+            "--aud",
+            "api",
+            "--scope",
+            "items:write items:read",
+            "--claim",
+            "tier=gold",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let token = token.trim().to_owned();
+    let bearer = format!("Bearer {token}");
+    let gw = serve(dir.path(), &[]);
+    let client = TestClient::http1();
+    let url = |p: &str| format!("{}{p}", gw.url());
+    let printed = |args: &[&str]| -> serde_json::Value {
+        let (code, out, stderr) = run(dir.path(), &[&["event"], args].concat());
+        assert_eq!(code, Some(0), "{stderr}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let same = |what: &str, served: serde_json::Value, printed: serde_json::Value| {
+        let (served, printed) = (without_volatile(served), without_volatile(printed));
+        assert_eq!(
+            served,
+            printed,
+            "{what}:\nserved  {}\nprinted {}",
+            serde_json::to_string_pretty(&served).unwrap(),
+            serde_json::to_string_pretty(&printed).unwrap()
+        );
+    };
+
+    // Payload 2.0, with a JWT's claims and scopes, a query string, a header and a body.
+    let served = client
+        .send(
+            Method::POST,
+            &url("/items/7?q=1&q=2&x=y"),
+            &[("authorization", &bearer), ("content-type", "application/json"), ("x-custom", "v")],
+            r#"{"a":1}"#,
+        )
+        .await;
+    assert_eq!(served.status, 200, "{}", served.text());
+    same(
+        "http-2.0",
+        served.json(),
+        printed(&[
+            "http-2.0",
+            "--method",
+            "POST",
+            "--path",
+            "/items/7?q=1&q=2&x=y",
+            "--token",
+            &token,
+            "-H",
+            "content-type: application/json",
+            "-H",
+            "x-custom: v",
+            "--body",
+            r#"{"a":1}"#,
+        ]),
+    );
+
+    // Payload 1.0.
+    let served = client.send(Method::GET, &url("/old/9?k=v"), &[("authorization", &bearer)], "").await;
+    assert_eq!(served.status, 200, "{}", served.text());
+    same("http-1.0", served.json(), printed(&["http-1.0", "--path", "/old/9?k=v", "--token", &token]));
+
+    // The TOKEN authorizer's event.
+    let served = client.send(Method::GET, &url("/tok/3"), &[("authorization", &bearer)], "").await;
+    assert_eq!(served.status, 200, "{}", served.text());
+    let seen: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("seen-token.json")).unwrap()).unwrap();
+    assert_eq!(seen["type"], "TOKEN");
+    same("authorizer-token", seen, printed(&["authorizer-token", "--path", "/tok/3", "--token", &token]));
+
+    // The REQUEST authorizer's event (payload 2.0).
+    let served = client.send(Method::GET, &url("/req/4?z=1"), &[("x-key", "k1")], "").await;
+    assert_eq!(served.status, 200, "{}", served.text());
+    let seen: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("seen-request.json")).unwrap())
+            .unwrap();
+    assert_eq!(seen["type"], "REQUEST");
+    same(
+        "authorizer-request",
+        seen,
+        printed(&["authorizer-request", "--path", "/req/4?z=1", "-H", "x-key: k1"]),
+    );
+}
