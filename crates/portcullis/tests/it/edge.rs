@@ -637,3 +637,163 @@ async fn the_access_log_file_is_reopened_on_sigusr1_without_losing_or_tearing_a_
     }
     eprintln!("{sent} requests, {} lines across three files", count());
 }
+
+#[tokio::test]
+async fn the_api_wide_limit_refuses_across_routes_and_before_the_route_limits() {
+    let up = RecordingUpstream::start(Behavior::Ok).await;
+    let gw = Gw::start(&format!(
+        "throttle: {{rate: 0.01, burst: 3}}\nroutes:\n  GET /a: {{http: {up}/a}}\n  GET /b: {{http: {up}/b, throttle: {{rate: 1000, burst: 1000}}}}\n",
+        up = up.url()
+    ));
+    let client = TestClient::http1();
+    assert_eq!(client.get(&gw.url("/a")).await.status, 200);
+    assert_eq!(client.get(&gw.url("/b")).await.status, 200);
+    assert_eq!(client.get(&gw.url("/a")).await.status, 200);
+    // The API's budget is spent: a route with plenty of its own is refused all the same.
+    let refused = client.get(&gw.url("/b")).await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.text(), r#"{"message":"Too Many Requests"}"#);
+    assert!(refused.header("retry-after").is_some());
+    assert_eq!(client.get(&gw.url("/a")).await.status, 429);
+    assert_eq!(up.count(), 3, "refused requests never reached the backend");
+    let text = metrics(&gw).await;
+    assert!(text.contains("portcullis_throttled_total{route=\"*\",limit=\"api\"} 2"), "{text}");
+    assert!(text.contains("portcullis_throttled_total{route=\"GET /b\",limit=\"route\"} 0"), "{text}");
+}
+
+#[tokio::test]
+async fn a_limit_keyed_on_a_lambda_authorizers_context_gives_each_principal_a_bucket() {
+    let up = RecordingUpstream::start(Behavior::Ok).await;
+    let gw = Gw::start_with(
+        &format!(
+            "{authz}routes:\n  GET /k:\n    http: {up}/k\n    authorizer: keys\n    throttle: [{{rate: 0.01, burst: 1, key: $context.authorizer.user}}]\n",
+            authz = counting_authorizer(),
+            up = up.url()
+        ),
+        &[("authz.mjs", COUNTING_AUTHZ)],
+        &[],
+    );
+    let client = TestClient::http1();
+    let as_user = |user: &'static str| [("x-api-key", "good"), ("x-user", user)];
+    let get =
+        async |headers: &[(&str, &str)]| client.send(Method::GET, &gw.url("/k"), headers, "").await.status;
+    assert_eq!(get(&as_user("ann")).await, 200);
+    assert_eq!(get(&as_user("ann")).await, 429, "u-ann's bucket is spent");
+    assert_eq!(get(&as_user("ben")).await, 200, "u-ben has his own");
+    assert_eq!(get(&as_user("ben")).await, 429);
+    assert_eq!(up.count(), 2);
+    let text = metrics(&gw).await;
+    assert!(
+        text.contains("portcullis_throttle_keys{route=\"GET /k\",limit=\"${context.authorizer.user}\"} 2"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_gateways_own_429_500_and_503_are_never_remapped() {
+    let slow = RecordingUpstream::start(Behavior::Delay(Duration::from_secs(3))).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let gw = Gw::start_with(
+        &format!(
+            "functions:\n  status: {{runtime: nodejs, handler: status.handler}}\nroutes:\n\
+             \x20 GET /fn:\n    function: status\n    throttle: {{rate: 0.01, burst: 1}}\n    response_parameters:\n      \"200\": {{append:header.x-mapped: \"yes\"}}\n      \"429\": {{overwrite:statuscode: \"200\"}}\n\
+             \x20 GET /down:\n    http: http://{closed}/down\n    response_parameters:\n      \"500\": {{overwrite:statuscode: \"200\"}}\n\
+             \x20 GET /slow:\n    http: {slow}/slow\n    timeout: 1s\n    response_parameters:\n      \"503\": {{overwrite:statuscode: \"200\"}}\n",
+            slow = slow.url()
+        ),
+        &[("status.mjs", STATUS_FN)],
+        &[],
+    );
+    let client = TestClient::http1();
+    let mapped = client.get(&gw.url("/fn")).await;
+    assert_eq!(
+        (mapped.status.as_u16(), mapped.header("x-mapped")),
+        (200, Some("yes")),
+        "the mapping applies"
+    );
+    let throttled = client.get(&gw.url("/fn")).await;
+    assert_eq!(throttled.status, 429, "the gateway's throttle answer stays");
+    assert_eq!(throttled.header("x-mapped"), None);
+    let down = client.get(&gw.url("/down")).await;
+    assert_eq!(down.status, 500, "{}", down.text());
+    assert_eq!(down.text(), r#"{"message":"Internal Server Error"}"#);
+    let timed_out = client.get(&gw.url("/slow")).await;
+    assert_eq!(timed_out.status, 503, "{}", timed_out.text());
+    assert_eq!(timed_out.text(), r#"{"message":"Service Unavailable"}"#);
+}
+
+#[tokio::test]
+async fn a_template_access_log_prints_the_authorizers_context_and_the_integrations_error() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let gw = Gw::start_with(
+        &format!(
+            "{authz}access_log:\n  output: access.log\n  format: '{{\"user\":\"$context.authorizer.user\",\"ierr\":\"$context.integrationErrorMessage\",\"ierr2\":\"$context.integration.error\",\"status\":\"$context.status\"}}'\n\
+             routes:\n  GET /ok: {{authorizer: keys, respond: {{body: ok}}}}\n  GET /down: {{authorizer: keys, http: http://{closed}/down}}\n",
+            authz = counting_authorizer()
+        ),
+        &[("authz.mjs", COUNTING_AUTHZ)],
+        &[],
+    );
+    let client = TestClient::http1();
+    let headers = [("x-api-key", "good"), ("x-user", "ann")];
+    assert_eq!(client.send(Method::GET, &gw.url("/ok"), &headers, "").await.status, 200);
+    assert_eq!(client.send(Method::GET, &gw.url("/down"), &headers, "").await.status, 500);
+    let path = gw.dir.path().join("access.log");
+    assert!(wait_until(Duration::from_secs(5), || access_log_lines(&path).len() == 2).await);
+    let lines: Vec<Value> =
+        access_log_lines(&path).iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["user"], "u-ann");
+    assert_eq!(lines[0]["ierr"], "-", "no error, no message");
+    assert_eq!(lines[1]["user"], "u-ann");
+    assert_eq!(lines[1]["status"], "500");
+    let message = lines[1]["ierr"].as_str().unwrap();
+    assert!(message.starts_with("could not connect to the upstream"), "{message}");
+    assert_eq!(lines[1]["ierr2"], lines[1]["ierr"]);
+}
+
+#[tokio::test]
+async fn a_routes_own_cors_policy_replaces_the_top_level_one_and_wildcards_echo_the_request() {
+    const PARTNER: &str = "https://partner.example.com";
+    let gw = Gw::start(&format!(
+        "cors:\n  allow_origins: [{APP}]\n  allow_methods: [GET]\n  allow_headers: [authorization]\n\
+         routes:\n  GET /main: {{respond: {{body: main}}}}\n\
+         \x20 GET /partner:\n    respond: {{body: partner}}\n    cors: {{allow_origins: [\"{PARTNER}\"], allow_methods: [\"*\"], allow_headers: [\"*\"], max_age: 60}}\n"
+    ));
+    let client = TestClient::http1();
+    let preflight = async |path: &str, origin: &str| {
+        let headers = [
+            ("origin", origin),
+            ("access-control-request-method", "GET"),
+            ("access-control-request-headers", "x-one,x-two"),
+        ];
+        let reply = client.send(Method::OPTIONS, &gw.url(path), &headers, "").await;
+        assert_eq!(reply.status, 204, "{path} from {origin}");
+        reply
+    };
+    // The route's policy: its origin, and `*` echoes what the preflight asked for.
+    let partner = preflight("/partner", PARTNER).await;
+    assert_eq!(partner.header("access-control-allow-origin"), Some(PARTNER));
+    assert_eq!(partner.header("access-control-allow-methods"), Some("GET"));
+    assert_eq!(partner.header("access-control-allow-headers"), Some("x-one,x-two"));
+    assert_eq!(partner.header("access-control-max-age"), Some("60"));
+    // The top-level origin is not the route's.
+    assert_eq!(preflight("/partner", APP).await.header("access-control-allow-origin"), None);
+    // Other routes keep the top-level policy, whose headers are a fixed list.
+    let main = preflight("/main", APP).await;
+    assert_eq!(main.header("access-control-allow-origin"), Some(APP));
+    assert_eq!(main.header("access-control-allow-headers"), Some("authorization"));
+    assert_eq!(main.header("access-control-max-age"), None);
+    assert_eq!(preflight("/main", PARTNER).await.header("access-control-allow-origin"), None);
+
+    // Actual requests follow the same policies.
+    let get = async |path: &str, origin: &str| {
+        client.send(Method::GET, &gw.url(path), &[("origin", origin)], "").await
+    };
+    let reply = get("/partner", PARTNER).await;
+    assert_eq!(reply.text(), "partner");
+    assert_eq!(reply.header("access-control-allow-origin"), Some(PARTNER));
+    assert!(reply.header("vary").is_some_and(|v| v.to_ascii_lowercase().contains("origin")));
+    assert_eq!(get("/partner", APP).await.header("access-control-allow-origin"), None);
+    assert_eq!(get("/main", APP).await.header("access-control-allow-origin"), Some(APP));
+    assert_eq!(get("/main", PARTNER).await.header("access-control-allow-origin"), None);
+}
