@@ -7,8 +7,9 @@
 //! keys the request itself carries), and [`authorized`] after it (keys that name what the
 //! authorizer established, such as `$context.authorizer.claims.sub`: a caller is only known
 //! once authorized, and a key taken from an unverified token could be forged to spend another
-//! caller's bucket). A keyed limit whose key is absent on a request counts that request against
-//! one shared bucket of the same limit.
+//! caller's bucket). A request without a keyed limit's key falls back to the route's own limit
+//! (the one without a key); on a route without one, it counts against one shared bucket of the
+//! keyed limit, so leaving the key out is no way around it.
 //!
 //! A limit with a [`SharedLimit`] keeps its buckets in a store every replica of the gateway
 //! shares (Redis): one bucket for all of them. When the store cannot be asked, the limit falls
@@ -177,12 +178,16 @@ fn needs_authorizer(variable: &Variable) -> bool {
 /// The limits of one route, in the order they are checked.
 pub struct RouteThrottle {
     limits: Box<[Arc<Limit>]>,
+    /// Whether one limit has no key: the route bucket, where a request without a keyed limit's
+    /// key is counted instead.
+    route_bucket: bool,
 }
 
 impl RouteThrottle {
     /// The route's limits (at most one without a key).
     pub fn new(limits: Vec<Arc<Limit>>) -> Self {
-        RouteThrottle { limits: limits.into_boxed_slice() }
+        let route_bucket = limits.iter().any(|limit| limit.keyed.is_none());
+        RouteThrottle { limits: limits.into_boxed_slice(), route_bucket }
     }
 
     /// Every limit (for metrics).
@@ -237,8 +242,14 @@ async fn check_route(
             None if !after_authorizer => limit.check(None).await?,
             None => {}
             Some(keyed) if keyed.after_authorizer == after_authorizer => {
-                let key = key_of(&keyed.key, parts, ctx, api);
-                limit.check(key.as_deref()).await?;
+                match key_of(&keyed.key, parts, ctx, api) {
+                    Some(key) => limit.check(Some(&key)).await?,
+                    // Without its key, the request falls back to the route bucket, which has
+                    // counted it already; a route without one has this limit's shared bucket
+                    // instead, so leaving the key out is no way around the limit.
+                    None if route.route_bucket => {}
+                    None => limit.check(None).await?,
+                }
             }
             Some(_) => {}
         }

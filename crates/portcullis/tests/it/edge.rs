@@ -289,7 +289,8 @@ async fn keyed_limits_give_each_caller_a_bucket_and_claims_are_keyed_after_the_a
         "authorizers:\n  dev: {{type: jwt, issuer: dev, audience: [api]}}\nroutes:\n\
          \x20 GET /by-header:\n    http: {up}/h\n    throttle: [{{rate: 0.01, burst: 1, key: $request.header.x-client}}]\n\
          \x20 GET /by-claim:\n    http: {up}/c\n    authorizer: dev\n    throttle: [{{rate: 0.01, burst: 1, key: $context.authorizer.claims.sub}}]\n\
-         \x20 GET /by-ip:\n    http: {up}/i\n    throttle: [{{rate: 0.01, burst: 2, key: $context.identity.sourceIp}}]\n",
+         \x20 GET /by-ip:\n    http: {up}/i\n    throttle: [{{rate: 0.01, burst: 2, key: $context.identity.sourceIp}}]\n\
+         \x20 GET /fallback:\n    http: {up}/f\n    throttle: [{{rate: 0.01, burst: 3}}, {{rate: 0.01, burst: 1, key: $request.header.x-client}}]\n",
         up = up.url()
     ));
     let client = TestClient::http1();
@@ -308,6 +309,12 @@ async fn keyed_limits_give_each_caller_a_bucket_and_claims_are_keyed_after_the_a
     // Requests without the key share one bucket of the limit (a missing header is no escape).
     assert_eq!(get("/by-header", vec![]).await, 200);
     assert_eq!(get("/by-header", vec![]).await, 429);
+    // On a route with a limit of its own, they fall back to that route bucket instead.
+    for _ in 0..3 {
+        assert_eq!(get("/fallback", vec![]).await, 200);
+    }
+    assert_eq!(get("/fallback", vec![]).await, 429, "the route bucket (burst 3) is spent");
+    assert_eq!(get("/fallback", h("a")).await, 429, "every request counts in the route bucket");
 
     let alice = format!("Bearer {}", mint(gw.dir.path(), &["--sub", "alice", "--aud", "api"]));
     let bob = format!("Bearer {}", mint(gw.dir.path(), &["--sub", "bob", "--aud", "api"]));
