@@ -35,14 +35,11 @@ pub(crate) async fn publish(state: &SharedState, revocation: &Revocation) -> Res
     let json = serde_json::to_string(revocation).map_err(|e| SharedError::Redis(e.to_string()))?;
     let call = async {
         let mut conn = state.store.connection().await?;
-        redis::pipe()
-            .atomic()
-            .hset(hash_key(state), field(&revocation.revoked), &json)
-            .ignore()
-            .publish(channel(state), &json)
-            .ignore()
-            .query_async::<()>(&mut conn)
-            .await
+        // Two commands, not one transaction: in a cluster the hash and the channel live in
+        // different slots. A stored entry whose announcement is lost still reaches every
+        // replica with the next full read.
+        conn.hset::<_, _, _, ()>(hash_key(state), field(&revocation.revoked), &json).await?;
+        conn.publish::<_, _, ()>(channel(state), &json).await
     };
     match tokio::time::timeout(state.settings.timeout.max(Duration::from_secs(1)), call).await {
         Ok(Ok(())) => Ok(()),

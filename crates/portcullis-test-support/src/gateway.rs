@@ -79,7 +79,16 @@ impl SpawnedGateway {
         Self::launch(&[], exe, args, cwd)
     }
 
+    /// [`spawn`](Self::spawn) with more environment variables.
+    pub fn spawn_with_env(exe: &Path, args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Self {
+        Self::launch_with(&[], exe, &[&["--log-format", "json"], args].concat(), cwd, env)
+    }
+
     fn launch(wrapper: &[&str], exe: &Path, args: &[&str], cwd: &Path) -> Self {
+        Self::launch_with(wrapper, exe, args, cwd, &[])
+    }
+
+    fn launch_with(wrapper: &[&str], exe: &Path, args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Self {
         let mut command = match wrapper.split_first() {
             Some((program, wrapper_args)) => {
                 let mut command = Command::new(program);
@@ -90,6 +99,7 @@ impl SpawnedGateway {
         };
         let mut child = command
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -431,3 +431,333 @@ async fn the_replicas_example_runs_behind_haproxy() {
     let _ = haproxy.kill();
     let _ = haproxy.wait();
 }
+
+/// A REQUEST authorizer answering with an IAM policy for the route it was asked about only,
+/// slowly (so concurrent requests overlap), failing for the identity `boom`, and counting its
+/// invocations in one file for every replica.
+const POLICY_AUTHZ: &str = "import { appendFileSync } from 'node:fs';\n\
+export const handler = async (event) => {\n\
+  const key = event.identitySource[0];\n\
+  appendFileSync(process.env.CALLS, key + '\\n');\n\
+  await new Promise((r) => setTimeout(r, 300));\n\
+  if (key === 'boom') throw new Error('the identity provider is down');\n\
+  return { principalId: 'p-' + key, policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: event.routeArn }] }, context: { who: 'w-' + key } };\n\
+};\n";
+
+fn invocations(calls: &Path, key: &str) -> usize {
+    std::fs::read_to_string(calls).unwrap_or_default().lines().filter(|l| *l == key).count()
+}
+
+#[tokio::test]
+async fn shared_answers_keep_the_authorizers_rules_on_every_replica() {
+    let Some(mut redis) = RedisServer::start() else { return };
+    let up = crate::harness::RecordingUpstream::start(crate::harness::Behavior::Ok).await;
+    let dir = tempfile::tempdir().unwrap();
+    let calls = dir.path().join("calls.log");
+    write(dir.path(), "authz.mjs", POLICY_AUTHZ);
+    write(
+        dir.path(),
+        "portcullis.yaml",
+        &format!(
+            "shared_state: {{redis: \"{}\", timeout: 100ms}}\nfunctions:\n  authz: {{runtime: nodejs, handler: authz.handler, environment: {{CALLS: \"{}\"}}}}\n\
+             authorizers:\n  keys: {{type: lambda, function: authz, event: request, payload_format_version: \"2.0\", identity_source: [$request.header.x-key], result_ttl: 60s, cache: shared, forward_context: {{x-who: who}}}}\n\
+             routes:\n  GET /a: {{authorizer: keys, http: {up}/a}}\n  GET /b: {{authorizer: keys, http: {up}/b}}\n",
+            redis.url(),
+            calls.display(),
+            up = up.url()
+        ),
+    );
+    let gateways = replicas(dir.path(), 3);
+    let client = TestClient::http1();
+    let get = |gateway: usize, path: &str, key: &str| {
+        let client = client.clone();
+        let url = format!("{}{path}", gateways[gateway].url());
+        let key = key.to_owned();
+        async move { client.send(Method::GET, &url, &[("x-key", &key)], "").await.status.as_u16() }
+    };
+
+    // Single flight on one replica: eight requests at once, one invocation.
+    let burst: Vec<_> = (0..8).map(|_| tokio::spawn(get(0, "/a", "good"))).collect();
+    for request in burst {
+        assert_eq!(request.await.unwrap(), 200);
+    }
+    assert_eq!(invocations(&calls, "good"), 1, "one invocation for eight concurrent requests");
+    // Another replica takes the answer from Redis, its context included.
+    assert_eq!(get(1, "/a", "good").await, 200);
+    assert_eq!(invocations(&calls, "good"), 1);
+    let last = up.requests().last().cloned().unwrap();
+    assert_eq!(
+        last.headers.get("x-who").and_then(|v| v.to_str().ok()),
+        Some("w-good"),
+        "the context came along"
+    );
+    // The shared answer is a policy for GET /a: it is checked again for GET /b, and refuses.
+    let before = up.count();
+    assert_eq!(get(2, "/b", "good").await, 403);
+    assert_eq!(invocations(&calls, "good"), 1, "refused from the shared answer, not invoked again");
+    assert_eq!(up.count(), before, "the backend never saw /b");
+
+    // A failure is never an answer: each replica asks again, and so does the same one.
+    assert_eq!(get(0, "/a", "boom").await, 500);
+    assert_eq!(get(1, "/a", "boom").await, 500);
+    assert_eq!(get(1, "/a", "boom").await, 500);
+    assert_eq!(invocations(&calls, "boom"), 3);
+    assert_eq!(
+        redis.cli(&["--scan", "--pattern", "portcullis:authz:*"]).lines().count(),
+        1,
+        "only good's answer is stored"
+    );
+
+    // Redis gone: each replica falls back to its own cache.
+    redis.stop();
+    assert_eq!(get(2, "/a", "fresh").await, 200);
+    assert_eq!(get(2, "/a", "fresh").await, 200);
+    assert_eq!(invocations(&calls, "fresh"), 1, "the replica's own cache answers the second time");
+    assert_eq!(get(1, "/a", "fresh").await, 200);
+    assert_eq!(invocations(&calls, "fresh"), 2, "another replica cannot see it without Redis");
+}
+
+#[tokio::test]
+async fn a_redis_slower_than_the_timeout_counts_as_unavailable_and_requests_keep_flowing() {
+    let Some(redis) = RedisServer::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let client = TestClient::http1();
+    for mode in ["local", "deny"] {
+        write(
+            dir.path(),
+            "portcullis.yaml",
+            &format!(
+                "shared_state: {{redis: \"{}\", timeout: 50ms, on_unavailable: {mode}}}\nroutes:\n  GET /r: {{respond: {{body: ok}}, throttle: {{rate: 10000, burst: 10000}}}}\n",
+                redis.url()
+            ),
+        );
+        let gateway = &replicas(dir.path(), 1)[0];
+        let url = format!("{}/r", gateway.url());
+        assert_eq!(client.get(&url).await.status, 200);
+        // Frozen: connections stay open, nothing answers.
+        redis.pause();
+        let expected = if mode == "local" { 200 } else { 503 };
+        let mut slowest = Duration::ZERO;
+        for _ in 0..20 {
+            let started = Instant::now();
+            assert_eq!(client.get(&url).await.status, expected, "{mode}");
+            slowest = slowest.max(started.elapsed());
+        }
+        assert!(slowest < Duration::from_millis(500), "{mode}: a request waited {slowest:?}");
+        let ready = client.get(&format!("http://{}/readyz", gateway.admin)).await.json();
+        assert_eq!(ready["shared_state"], "unavailable", "{mode}");
+        let metrics = client.get(&format!("http://{}/metrics", gateway.admin)).await.text();
+        assert!(metrics.contains("portcullis_shared_state_available 0"), "{metrics}");
+        let warnings = gateway.stderr_lines().iter().filter(|l| l.contains("Redis unavailable")).count();
+        assert_eq!(warnings, 1, "one warning, not one per request");
+        redis.resume();
+        let mut back = false;
+        for _ in 0..50 {
+            if client.get(&url).await.status == 200
+                && client.get(&format!("http://{}/readyz", gateway.admin)).await.json()["shared_state"]
+                    == "available"
+            {
+                back = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(back, "{mode}: shared state resumed once Redis answered again");
+    }
+}
+
+#[tokio::test]
+async fn keyed_shared_limits_are_one_bucket_per_key_and_every_key_expires_by_itself() {
+    let Some(redis) = RedisServer::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "portcullis.yaml",
+        &format!(
+            "shared_state: {{redis: \"{}\", key_prefix: \"exp:\"}}\nroutes:\n  GET /k: {{respond: {{body: ok}}, throttle: [{{rate: 1, burst: 1, key: $request.header.x-client}}]}}\n",
+            redis.url()
+        ),
+    );
+    let gateways = replicas(dir.path(), 3);
+    let client = TestClient::http1();
+    let get = async |gateway: usize, who: &str| {
+        client
+            .send(Method::GET, &format!("{}/k", gateways[gateway].url()), &[("x-client", who)], "")
+            .await
+            .status
+    };
+    assert_eq!(get(0, "ann").await, 200);
+    assert_eq!(get(1, "ann").await, 429, "ann's one bucket is spent, whichever replica she asks");
+    assert_eq!(get(2, "ben").await, 200, "ben has his own");
+    assert_eq!(get(0, "ben").await, 429);
+    let keys = redis.cli(&["--scan", "--pattern", "exp:rl:*"]);
+    let keys: Vec<&str> = keys.lines().collect();
+    assert_eq!(keys.len(), 2, "one key per caller: {keys:?}");
+    for key in &keys {
+        let ttl: i64 = redis.cli(&["PTTL", key]).parse().unwrap();
+        assert!((1..=1001).contains(&ttl), "{key} expires once its bucket is full again: {ttl} ms");
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(redis.cli(&["--scan", "--pattern", "exp:*"]), "", "nothing outlives its bucket");
+    assert_eq!(get(1, "ann").await, 200, "a full bucket again");
+}
+
+/// A self-signed certificate for `localhost`, as PEM files in `dir`.
+fn certificate(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    (write(dir, "redis.crt", &cert.cert.pem()), write(dir, "redis.key", &cert.signing_key.serialize_pem()))
+}
+
+/// Two replicas of a config whose one route allows a single request for all of them, started
+/// with `env`: whether the second request is refused says whether the bucket is shared. The
+/// timeout is long: connecting (a TLS handshake on a loaded machine) must not fall back.
+async fn one_request_for_both(
+    dir: &Path,
+    redis: &str,
+    env: &[(&str, &str)],
+) -> (u16, u16, Vec<SpawnedGateway>) {
+    write(
+        dir,
+        "portcullis.yaml",
+        &format!(
+            "shared_state: {{redis: {redis}, timeout: 2s}}\nroutes:\n  GET /one: {{respond: {{body: ok}}, throttle: {{rate: 0.01, burst: 1}}}}\n"
+        ),
+    );
+    let args = ["serve", "--config", "portcullis.yaml", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"];
+    let gateways: Vec<SpawnedGateway> =
+        (0..2).map(|_| SpawnedGateway::spawn_with_env(exe(), &args, dir, env)).collect();
+    let client = TestClient::http1();
+    let first = client.get(&format!("{}/one", gateways[0].url())).await.status.as_u16();
+    let second = client.get(&format!("{}/one", gateways[1].url())).await.status.as_u16();
+    (first, second, gateways)
+}
+
+#[tokio::test]
+async fn rediss_verifies_the_servers_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path());
+    let Some(redis) = RedisServer::start_tls(&cert, &key) else { return };
+    let url = format!("\"{}\"", redis.url());
+    // Trusted (the system roots, extended by SSL_CERT_FILE): one bucket over TLS.
+    let cert_file = cert.display().to_string();
+    let (first, second, _gateways) =
+        one_request_for_both(dir.path(), &url, &[("SSL_CERT_FILE", &cert_file)]).await;
+    assert_eq!((first, second), (200, 429));
+    // Not trusted: no connection is made, so each replica counts alone.
+    let (first, second, gateways) = one_request_for_both(dir.path(), &url, &[]).await;
+    assert_eq!((first, second), (200, 200));
+    let ready = TestClient::http1().get(&format!("http://{}/readyz", gateways[0].admin)).await.json();
+    assert_eq!(ready["shared_state"], "unavailable");
+}
+
+#[tokio::test]
+async fn a_sentinel_names_the_master_and_buckets_live_there() {
+    let Some(master) = RedisServer::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let sentinel_port = free_port();
+    write(
+        dir.path(),
+        "sentinel.conf",
+        &format!(
+            "port {sentinel_port}\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 {} 1\n",
+            master.port()
+        ),
+    );
+    let mut sentinel = std::process::Command::new("redis-server")
+        .args(["sentinel.conf", "--sentinel"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server --sentinel");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", sentinel_port)).is_err() {
+        assert!(Instant::now() < deadline, "the sentinel did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let url = format!("\"redis+sentinel://127.0.0.1:{sentinel_port}/mymaster\"");
+    let (first, second, _gateways) = one_request_for_both(dir.path(), &url, &[]).await;
+    let _ = sentinel.kill();
+    let _ = sentinel.wait();
+    assert_eq!((first, second), (200, 429), "one bucket, through the master the sentinel named");
+    assert_eq!(master.cli(&["--scan", "--pattern", "portcullis:rl:*"]).lines().count(), 1);
+}
+
+#[tokio::test]
+async fn a_cluster_holds_buckets_and_revocations_across_its_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut nodes = Vec::new();
+    for i in 0..3 {
+        let conf = dir.path().join(format!("nodes-{i}.conf")).display().to_string();
+        let Some(node) =
+            RedisServer::start_with(&["--cluster-enabled", "yes", "--cluster-config-file", &conf])
+        else {
+            return;
+        };
+        nodes.push(node);
+    }
+    let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())).collect();
+    let created = std::process::Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&addresses)
+        .args(["--cluster-yes"])
+        .output()
+        .expect("redis-cli --cluster create");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stdout));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !nodes.iter().all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok")) {
+        assert!(Instant::now() < deadline, "the cluster did not form");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let list =
+        format!("[{}]", addresses.iter().map(|a| format!("\"redis://{a}\"")).collect::<Vec<_>>().join(", "));
+    write(
+        dir.path(),
+        "portcullis.yaml",
+        &format!(
+            "shared_state: {{redis: {list}}}\nrevocation: {{enabled: true}}\ndebug_headers: true\n\
+             authorizers:\n  dev: {{type: jwt, issuer: dev, audience: [api]}}\n\
+             routes:\n  GET /k: {{authorizer: dev, respond: {{body: ok}}, throttle: [{{rate: 0.01, burst: 1, key: $request.header.x-client}}]}}\n"
+        ),
+    );
+    let gateways = replicas(dir.path(), 2);
+    let token = mint(dir.path(), &["--sub", "alice", "--aud", "api", "--claim", "jti=\"j-1\""]);
+    let bearer = format!("Bearer {token}");
+    let client = TestClient::http1();
+    let get = async |gateway: usize, who: &str| {
+        client
+            .send(
+                Method::GET,
+                &format!("{}/k", gateways[gateway].url()),
+                &[("x-client", who), ("authorization", &bearer)],
+                "",
+            )
+            .await
+    };
+    // Enough callers that their buckets land on different nodes (hash slots).
+    let callers: Vec<String> = (0..12).map(|i| format!("caller-{i}")).collect();
+    for caller in &callers {
+        assert_eq!(get(0, caller).await.status, 200, "{caller}");
+        assert_eq!(get(1, caller).await.status, 429, "{caller}: one bucket across replicas");
+    }
+    let holding = nodes.iter().filter(|n| n.cli(&["DBSIZE"]).parse::<u64>().unwrap_or(0) > 0).count();
+    assert!(holding >= 2, "keys are spread over the cluster's nodes ({holding} hold some)");
+    // A revocation made on one replica reaches the other through the cluster.
+    revoke(dir.path(), &gateways[0], &["--jti", "j-1"]);
+    let mut refused = false;
+    for _ in 0..30 {
+        let reply = get(1, "another").await;
+        if reply.status == 401 {
+            assert_eq!(reply.header("x-portcullis-deny-reason"), Some("revoked"));
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        refused,
+        "the other replica refuses the revoked token:\n{}\n---\n{}",
+        gateways[0].stderr_lines().join("\n"),
+        gateways[1].stderr_lines().join("\n")
+    );
+}
