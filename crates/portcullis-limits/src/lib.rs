@@ -30,23 +30,43 @@ mod keyed;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 pub use gcra::{Bucket, Clock, Decision, Gcra};
 pub use keyed::KeyedBuckets;
 
 /// Buckets kept outside this process, one per key for every gateway that shares the store.
 pub trait SharedBuckets: Send + Sync {
-    /// Checks (and counts, when allowed) one request against the bucket `key` of `limit`, with
-    /// the store's clock.
+    /// Checks one request against several buckets (each a key and its limit), in order and in
+    /// one exchange with the store where it can, with the store's clock: each bucket that
+    /// allows it counts it; the first that refuses ends the check, and the ones after it are
+    /// neither checked nor counted. `Ok(None)`: every bucket allowed it; `Ok(Some((i, wait)))`:
+    /// bucket `i` refused it, and would allow it after `wait`.
     ///
     /// # Errors
     /// [`Unavailable`]: the store did not answer in time; the caller decides what a request
     /// gets then.
+    fn check_all<'a>(
+        &'a self,
+        buckets: &'a [(&'a str, &'a Gcra)],
+    ) -> Pin<Box<dyn Future<Output = Result<Option<(usize, Duration)>, Unavailable>> + Send + 'a>>;
+
+    /// [`check_all`](Self::check_all) for one bucket.
+    ///
+    /// # Errors
+    /// [`Unavailable`], as [`check_all`](Self::check_all).
     fn check<'a>(
         &'a self,
         key: &'a str,
         limit: &'a Gcra,
-    ) -> Pin<Box<dyn Future<Output = Result<Decision, Unavailable>> + Send + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = Result<Decision, Unavailable>> + Send + 'a>> {
+        Box::pin(async move {
+            Ok(match self.check_all(&[(key, limit)]).await? {
+                None => Decision::Allowed,
+                Some((_, retry_after)) => Decision::Throttled { retry_after },
+            })
+        })
+    }
 }
 
 /// The shared store could not be asked (down, slow, unreachable).

@@ -137,17 +137,25 @@ impl Limit {
 
     async fn check(&self, key: Option<&str>) -> Result<(), ThrottleError> {
         if let Some(shared) = &self.shared {
-            // One bucket per route, limit and key value for every replica; the store turns the
-            // text into its own key.
-            let settings = &self.settings;
-            let bucket = format!("{}\u{0}{}\u{0}{}", settings.route, settings.label, key.unwrap_or("\u{1}"));
-            match shared.store.check(&bucket, &self.gcra).await {
+            match shared.store.check(&self.shared_bucket(key), &self.gcra).await {
                 Ok(decision) => return self.decided(decision),
                 Err(_) if shared.deny_when_unavailable => return Err(ThrottleError::Unavailable),
                 // This replica's own buckets stand in until the store answers again.
                 Err(_) => {}
             }
         }
+        self.check_here(key)
+    }
+
+    /// The name of `key`'s bucket in the shared store: one per route, limit and key value for
+    /// every replica (the store turns the text into its own key).
+    fn shared_bucket(&self, key: Option<&str>) -> String {
+        let settings = &self.settings;
+        format!("{}\u{0}{}\u{0}{}", settings.route, settings.label, key.unwrap_or("\u{1}"))
+    }
+
+    /// Checks this process's own buckets.
+    fn check_here(&self, key: Option<&str>) -> Result<(), ThrottleError> {
         let now = self.clock.now();
         let decision = match (key, &self.keyed) {
             (Some(key), Some(keyed)) => keyed.buckets.check(key, now),
@@ -208,6 +216,9 @@ pub async fn request(
     ctx: &CallContext,
     api: &ApiIdentity,
 ) -> Result<(), ThrottleError> {
+    if shared_in_phase(api_limit, route, false) > 1 {
+        return check_batched(api_limit, route, parts, ctx, api, false).await;
+    }
     if let Some(limit) = api_limit {
         limit.check(None).await?;
     }
@@ -227,7 +238,90 @@ pub async fn authorized(
     api: &ApiIdentity,
 ) -> Result<(), ThrottleError> {
     let Some(route) = route else { return Ok(()) };
+    if shared_in_phase(None, Some(route), true) > 1 {
+        return check_batched(None, Some(route), parts, ctx, api, true).await;
+    }
     check_route(route, parts, ctx, api, true).await
+}
+
+/// Whether `limit` is checked before the authorizer (`false`) or after it (`true`).
+fn phase_of(limit: &Limit) -> bool {
+    limit.keyed.as_ref().is_some_and(|keyed| keyed.after_authorizer)
+}
+
+/// How many shared limits a phase checks.
+fn shared_in_phase(
+    api_limit: Option<&Limit>,
+    route: Option<&RouteThrottle>,
+    after_authorizer: bool,
+) -> usize {
+    let api = api_limit.filter(|_| !after_authorizer).is_some_and(|l| l.shared.is_some());
+    let route = route.map_or(0, |r| {
+        r.limits.iter().filter(|l| l.shared.is_some() && phase_of(l) == after_authorizer).count()
+    });
+    usize::from(api) + route
+}
+
+/// A phase with several shared limits: the same checks in the same order as one at a time,
+/// but consecutive limits in one store are asked in one round trip.
+async fn check_batched(
+    api_limit: Option<&Limit>,
+    route: Option<&RouteThrottle>,
+    parts: &Parts,
+    ctx: &CallContext,
+    api: &ApiIdentity,
+    after_authorizer: bool,
+) -> Result<(), ThrottleError> {
+    // The limits of this phase in order, each with the key of this request.
+    let mut checks: Vec<(&Limit, Option<Cow<'_, str>>)> = Vec::with_capacity(4);
+    if let Some(limit) = api_limit.filter(|_| !after_authorizer) {
+        checks.push((limit, None));
+    }
+    if let Some(route) = route {
+        for limit in route.limits.iter().filter(|l| phase_of(l) == after_authorizer) {
+            match &limit.keyed {
+                None => checks.push((limit, None)),
+                Some(keyed) => match key_of(&keyed.key, parts, ctx, api) {
+                    Some(key) => checks.push((limit, Some(key))),
+                    None if route.route_bucket => {}
+                    None => checks.push((limit, None)),
+                },
+            }
+        }
+    }
+    let mut rest = &checks[..];
+    while let Some(((first, _), _)) = rest.split_first() {
+        let same_store = |(limit, _): &(&Limit, Option<Cow<'_, str>>)| match (&first.shared, &limit.shared) {
+            (Some(a), Some(b)) => Arc::ptr_eq(&a.store, &b.store),
+            _ => false,
+        };
+        let run = rest.iter().take_while(|c| same_store(c)).count().max(1);
+        let (group, after) = rest.split_at(run);
+        rest = after;
+        let Some(shared) = first.shared.as_ref().filter(|_| group.len() > 1) else {
+            let (limit, key) = &group[0];
+            limit.check(key.as_deref()).await?;
+            continue;
+        };
+        let names: Vec<String> =
+            group.iter().map(|(limit, key)| limit.shared_bucket(key.as_deref())).collect();
+        let buckets: Vec<(&str, &Gcra)> =
+            names.iter().zip(group).map(|(name, (limit, _))| (name.as_str(), &limit.gcra)).collect();
+        match shared.store.check_all(&buckets).await {
+            Ok(None) => {}
+            Ok(Some((refused, retry_after))) => {
+                return group[refused].0.decided(Decision::Throttled { retry_after });
+            }
+            Err(_) if shared.deny_when_unavailable => return Err(ThrottleError::Unavailable),
+            // This replica's own buckets stand in, in the same order.
+            Err(_) => {
+                for (limit, key) in group {
+                    limit.check_here(key.as_deref())?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn check_route(

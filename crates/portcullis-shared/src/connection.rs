@@ -122,6 +122,11 @@ impl Store {
         })
     }
 
+    /// Whether commands go to a Redis Cluster (where one script touches one slot only).
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.kind, Kind::Cluster { .. })
+    }
+
     /// A connection to send a command on, or an error when there is none now (and none was
     /// attempted within the last second).
     pub(crate) async fn connection(&self) -> Result<Conn, RedisError> {

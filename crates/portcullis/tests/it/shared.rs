@@ -523,11 +523,12 @@ async fn a_redis_slower_than_the_timeout_counts_as_unavailable_and_requests_keep
     let dir = tempfile::tempdir().unwrap();
     let client = TestClient::http1();
     for mode in ["local", "deny"] {
+        // Two shared limits: asked in one round trip, and both fall back together.
         write(
             dir.path(),
             "portcullis.yaml",
             &format!(
-                "shared_state: {{redis: \"{}\", timeout: 50ms, on_unavailable: {mode}}}\nroutes:\n  GET /r: {{respond: {{body: ok}}, throttle: {{rate: 10000, burst: 10000}}}}\n",
+                "shared_state: {{redis: \"{}\", timeout: 50ms, on_unavailable: {mode}}}\nroutes:\n  GET /r: {{respond: {{body: ok}}, throttle: [{{rate: 10000, burst: 10000}}, {{rate: 10000, burst: 10000, key: $context.identity.sourceIp}}]}}\n",
                 redis.url()
             ),
         );
@@ -760,4 +761,48 @@ async fn a_cluster_holds_buckets_and_revocations_across_its_nodes() {
         gateways[0].stderr_lines().join("\n"),
         gateways[1].stderr_lines().join("\n")
     );
+}
+
+/// `calls - failed_calls` of a command in `INFO commandstats` (a script's first EVALSHA fails
+/// with NOSCRIPT before it is loaded).
+fn succeeded_calls(redis: &RedisServer, command: &str) -> u64 {
+    let stats = redis.cli(&["INFO", "commandstats"]);
+    let Some(line) = stats.lines().find(|l| l.starts_with(&format!("cmdstat_{command}:"))) else { return 0 };
+    let field = |name: &str| -> u64 {
+        line.split([':', ','])
+            .find_map(|f| f.strip_prefix(&format!("{name}="))?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    field("calls") - field("failed_calls")
+}
+
+#[tokio::test]
+async fn a_requests_shared_limits_are_checked_in_one_round_trip() {
+    let Some(redis) = RedisServer::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "portcullis.yaml",
+        &format!(
+            "shared_state: {{redis: \"{}\"}}\nthrottle: {{rate: 1000, burst: 1000}}\n\
+             routes:\n  GET /r: {{respond: {{body: ok}}, throttle: [{{rate: 1000, burst: 1000}}, {{rate: 0.01, burst: 2, key: $request.header.x-client}}]}}\n",
+            redis.url()
+        ),
+    );
+    let gateway = &replicas(dir.path(), 1)[0];
+    let client = TestClient::http1();
+    let get = async |who: &str| {
+        client.send(Method::GET, &format!("{}/r", gateway.url()), &[("x-client", who)], "").await.status
+    };
+    for who in ["ann", "ben"] {
+        assert_eq!(get(who).await, 200);
+        assert_eq!(get(who).await, 200);
+        assert_eq!(get(who).await, 429, "{who}'s key, the third limit, refuses in the same round trip");
+    }
+    let scripts = succeeded_calls(&redis, "evalsha") + succeeded_calls(&redis, "eval");
+    assert_eq!(scripts, 6, "one script per request for its three shared limits");
+    // ann's and ben's buckets; the API's and the route's were full again within milliseconds,
+    // and expired.
+    let keys = redis.cli(&["--scan", "--pattern", "portcullis:rl:*"]);
+    assert_eq!(keys.lines().count(), 2, "{keys}");
 }
