@@ -35,6 +35,9 @@ use std::time::Duration;
 pub use gcra::{Bucket, Clock, Decision, Gcra};
 pub use keyed::KeyedBuckets;
 
+/// What a [`SharedBuckets`] store answers, once asked.
+pub type Asked<'a, T> = Pin<Box<dyn Future<Output = Result<T, Unavailable>> + Send + 'a>>;
+
 /// Buckets kept outside this process, one per key for every gateway that shares the store.
 pub trait SharedBuckets: Send + Sync {
     /// Checks one request against several buckets (each a key and its limit), in order and in
@@ -46,20 +49,13 @@ pub trait SharedBuckets: Send + Sync {
     /// # Errors
     /// [`Unavailable`]: the store did not answer in time; the caller decides what a request
     /// gets then.
-    fn check_all<'a>(
-        &'a self,
-        buckets: &'a [(&'a str, &'a Gcra)],
-    ) -> Pin<Box<dyn Future<Output = Result<Option<(usize, Duration)>, Unavailable>> + Send + 'a>>;
+    fn check_all<'a>(&'a self, buckets: &'a [(&'a str, &'a Gcra)]) -> Asked<'a, Option<(usize, Duration)>>;
 
     /// [`check_all`](Self::check_all) for one bucket.
     ///
     /// # Errors
     /// [`Unavailable`], as [`check_all`](Self::check_all).
-    fn check<'a>(
-        &'a self,
-        key: &'a str,
-        limit: &'a Gcra,
-    ) -> Pin<Box<dyn Future<Output = Result<Decision, Unavailable>> + Send + 'a>> {
+    fn check<'a>(&'a self, key: &'a str, limit: &'a Gcra) -> Asked<'a, Decision> {
         Box::pin(async move {
             Ok(match self.check_all(&[(key, limit)]).await? {
                 None => Decision::Allowed,

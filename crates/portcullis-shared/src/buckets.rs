@@ -3,12 +3,10 @@
 //! cannot race), on Redis's clock. A cluster keeps each bucket in its own slot, and a script may
 //! only touch one slot: there, each bucket is one script call.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use portcullis_limits::{Gcra, SharedBuckets, Unavailable};
+use portcullis_limits::{Asked, Gcra, SharedBuckets, Unavailable};
 use redis::Script;
 
 use crate::SharedState;
@@ -42,10 +40,7 @@ static SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(GCRA));
 const NEVER: Duration = Duration::from_secs(1);
 
 impl SharedBuckets for SharedState {
-    fn check_all<'a>(
-        &'a self,
-        buckets: &'a [(&'a str, &'a Gcra)],
-    ) -> Pin<Box<dyn Future<Output = Result<Option<(usize, Duration)>, Unavailable>> + Send + 'a>> {
+    fn check_all<'a>(&'a self, buckets: &'a [(&'a str, &'a Gcra)]) -> Asked<'a, Option<(usize, Duration)>> {
         Box::pin(async move {
             // A bucket that allows nothing needs no store; the ones before it still count.
             let (asked, never) = match buckets.iter().position(|(_, limit)| limit.burst() == 0) {
