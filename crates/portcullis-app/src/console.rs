@@ -138,7 +138,11 @@ impl Console {
                 }
             }
             (Method::POST, "/api/explain") => self.explain(request).await,
-            (_, "/api/explain") => error(StatusCode::METHOD_NOT_ALLOWED, "use POST"),
+            (_, "/api/explain") => not_allowed("POST", "use POST"),
+            // The rest of the API only reads.
+            (_, read_only) if READ_ONLY.contains(&read_only) || read_only.starts_with("/api/live/") => {
+                not_allowed("GET", "the admin API is read-only apart from explain: use GET")
+            }
             _ => error(StatusCode::NOT_FOUND, &format!("no such endpoint: {path}")),
         }
     }
@@ -263,6 +267,24 @@ fn ok(value: Value) -> Response<Body> {
 /// `{"error": message}` with `status`.
 pub(crate) fn error(status: StatusCode, message: &str) -> Response<Body> {
     json_bytes(status, Bytes::from(json!({ "error": message }).to_string()))
+}
+
+/// The API's endpoints that answer GET only (with `/api/live/{id}`).
+const READ_ONLY: &[&str] = &[
+    "/api/overview",
+    "/api/routes",
+    "/api/match",
+    "/api/authorizers",
+    "/api/functions",
+    "/api/series",
+    "/api/live",
+];
+
+/// 405, with the one method the endpoint takes in `allow`.
+fn not_allowed(allow: &'static str, message: &str) -> Response<Body> {
+    let mut response = error(StatusCode::METHOD_NOT_ALLOWED, message);
+    response.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static(allow));
+    response
 }
 
 #[cfg(test)]

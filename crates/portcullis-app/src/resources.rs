@@ -31,9 +31,10 @@ pub enum ResourceError {
         /// What is wrong with it.
         problem: String,
     },
-    /// The upstream HTTP client could not be built.
+    /// The upstream HTTP client could not be built. (Its cause is in the message, not a
+    /// source: an error chain names each cause once.)
     #[error("the HTTP client could not be built: {0}")]
-    HttpClient(#[from] HttpClientError),
+    HttpClient(HttpClientError),
     /// A key source (a JWKS or PEM file, an issuer URL) is unusable.
     #[error(transparent)]
     Keys(#[from] JwksError),
@@ -48,14 +49,26 @@ pub enum ResourceError {
     Shared(#[from] portcullis_shared::SharedError),
     /// The state directory could not be created.
     #[error("state_dir could not be created: {0}")]
-    StateDir(#[source] std::io::Error),
+    StateDir(std::io::Error),
     /// Functions could not be started.
     #[error("functions could not be started: {0}")]
-    Functions(#[from] portcullis_functions::StartError),
+    Functions(portcullis_functions::StartError),
     /// A route or authorizer refers to a function that was not prepared (a bug, not a config
     /// problem: the config loader checks every reference).
     #[error("function `{0}` is not running")]
     FunctionNotPrepared(String),
+}
+
+impl From<HttpClientError> for ResourceError {
+    fn from(error: HttpClientError) -> Self {
+        ResourceError::HttpClient(error)
+    }
+}
+
+impl From<portcullis_functions::StartError> for ResourceError {
+    fn from(error: portcullis_functions::StartError) -> Self {
+        ResourceError::Functions(error)
+    }
 }
 
 impl ResourceError {

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use portcullis_core::ErrorChain;
 use reqwest::header::{CACHE_CONTROL, CONTENT_LENGTH};
 use serde_json::Value;
 use url::{Host, Url};
@@ -61,7 +62,7 @@ impl Fetcher {
             let cert = reqwest::Certificate::from_der(der).map_err(|e| JwksError::Client(e.to_string()))?;
             builder = builder.tls_certs_merge([cert]);
         }
-        let client = builder.build().map_err(|e| JwksError::Client(error_chain(&e)))?;
+        let client = builder.build().map_err(|e| JwksError::Client(ErrorChain(&e).to_string()))?;
         Ok(Self { client, timeout: options.fetch_timeout, max_body: options.max_body })
     }
 
@@ -76,7 +77,10 @@ impl Fetcher {
     }
 
     async fn get_json_unbounded(&self, url: &Url) -> Result<Fetched, FetchError> {
-        let http = |e: reqwest::Error| FetchError::Http { url: url.to_string(), message: error_chain(&e) };
+        let http = |e: reqwest::Error| FetchError::Http {
+            url: url.to_string(),
+            message: ErrorChain(&e).to_string(),
+        };
         let too_large = || FetchError::TooLarge { url: url.to_string(), limit: self.max_body };
         let mut response =
             self.client.get(url.clone()).header("accept", "application/json").send().await.map_err(http)?;
@@ -131,17 +135,6 @@ pub(crate) fn max_age(value: &str) -> Option<Duration> {
 /// is removed before appending).
 pub(crate) fn discovery_url(issuer: &str) -> Result<Url, url::ParseError> {
     Url::parse(&format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/')))
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! CORS stage: browser preflights answered by the gateway before any authorizer, and the CORS
 //! headers of every response.
 //!
-//! Request half ([`preflight`]): an `OPTIONS` request with `Origin` and
+//! Request half ([`request`]): an `OPTIONS` request with `Origin` and
 //! `Access-Control-Request-Method` is a preflight. It is answered here with 204 (the allow
 //! headers when the origin and method are allowed, none otherwise: a browser then refuses the
 //! real request, which never comes), using the policy of the route that would serve the real
@@ -27,8 +27,10 @@ use http::header::{
 use http::request::Parts;
 use http::{Method, Response, StatusCode};
 use portcullis_core::{Body, empty};
+use portcullis_route::Params;
 
 use crate::plan::{RoutePlan, Snapshot};
+use crate::route::RouteError;
 
 /// How preflights meet routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -161,9 +163,48 @@ impl CorsPolicy {
     }
 }
 
-/// The request's `Origin`, when it has one (only such requests get CORS headers).
-pub fn origin(parts: &Parts) -> Option<HeaderValue> {
-    parts.headers.get(ORIGIN).cloned()
+/// What the request half saw, for the response half.
+#[derive(Debug, Default)]
+pub struct Seen {
+    /// The request's `Origin` (only such requests get CORS headers).
+    origin: Option<HeaderValue>,
+    /// Whether this stage answered a preflight (its answer is complete).
+    answered: bool,
+    /// A preflight, should a route take it.
+    routed_preflight: Option<RoutedPreflight>,
+}
+
+/// The CORS stage's request half: the answer to a preflight, or `None` to go on. `routed` is
+/// what the route stage matched for the request's own method (`OPTIONS` for a preflight); a
+/// path it refused is refused, preflight or not.
+pub fn request(
+    snapshot: &Snapshot,
+    parts: &Parts,
+    routed: &Result<(Arc<RoutePlan>, Params), RouteError>,
+    seen: &mut Seen,
+) -> Option<Response<Body>> {
+    if !snapshot.has_cors {
+        return None;
+    }
+    seen.origin = parts.headers.get(ORIGIN).cloned();
+    seen.routed_preflight = routed_preflight(parts);
+    if matches!(routed, Err(RouteError::BadPath(_))) {
+        return None;
+    }
+    let answer = preflight(snapshot, parts, routed.as_ref().ok().map(|(plan, _)| &**plan))?;
+    seen.answered = true;
+    Some(answer)
+}
+
+/// The CORS stage's response half: on every response but a preflight's (complete already), the
+/// gateway's own answers included, so a browser app can read why it was refused.
+pub fn response(headers: &mut HeaderMap, snapshot: &Snapshot, plan: Option<&RoutePlan>, seen: &Seen) {
+    if !snapshot.has_cors || seen.answered {
+        return;
+    }
+    if let Some(policy) = policy(snapshot, plan) {
+        response_headers(headers, policy, seen.origin.as_ref(), seen.routed_preflight.as_ref());
+    }
 }
 
 /// The policy for a request that `plan` serves: the route's own, else the API's.
@@ -171,10 +212,9 @@ pub fn policy<'s>(snapshot: &'s Snapshot, plan: Option<&'s RoutePlan>) -> Option
     plan.and_then(|p| p.extras.as_ref()).and_then(|e| e.cors.as_ref()).or(snapshot.cors.as_ref())
 }
 
-/// The CORS stage's request half: the answer to a preflight, or `None` to route the request as
-/// usual. `routed` is what the route stage matched for the request's own method (`OPTIONS`).
-pub fn preflight(snapshot: &Snapshot, parts: &Parts, routed: Option<&RoutePlan>) -> Option<Response<Body>> {
-    if parts.method != Method::OPTIONS || !snapshot.has_cors {
+/// The answer to a preflight, or `None` when the request is none or a route takes it.
+fn preflight(snapshot: &Snapshot, parts: &Parts, routed: Option<&RoutePlan>) -> Option<Response<Body>> {
+    if parts.method != Method::OPTIONS {
         return None;
     }
     let origin = parts.headers.get(ORIGIN)?;
@@ -247,15 +287,14 @@ fn preflight_headers(
 /// A preflight a route took itself (an `OPTIONS` route, or under `compat: aws` an authorized
 /// `ANY` or `$default` route): what it asked for, so its answer gets the policy's headers.
 #[derive(Debug, Clone)]
-pub struct RoutedPreflight {
+struct RoutedPreflight {
     requested: HeaderValue,
     request_headers: Option<HeaderValue>,
 }
 
-/// The preflight `parts` is, when CORS is configured: `OPTIONS` with `Origin` and
-/// `Access-Control-Request-Method`.
-pub fn routed_preflight(snapshot: &Snapshot, parts: &Parts) -> Option<RoutedPreflight> {
-    if parts.method != Method::OPTIONS || !snapshot.has_cors || !parts.headers.contains_key(ORIGIN) {
+/// The preflight `parts` is: `OPTIONS` with `Origin` and `Access-Control-Request-Method`.
+fn routed_preflight(parts: &Parts) -> Option<RoutedPreflight> {
+    if parts.method != Method::OPTIONS || !parts.headers.contains_key(ORIGIN) {
         return None;
     }
     Some(RoutedPreflight {
@@ -264,10 +303,10 @@ pub fn routed_preflight(snapshot: &Snapshot, parts: &Parts) -> Option<RoutedPref
     })
 }
 
-/// The CORS stage's response half: the backend's `access-control-*` headers removed, and the
-/// policy's added when the request's origin is allowed (a preflight a route answered gets the
-/// preflight's: allowed methods and headers, max age).
-pub fn response(
+/// The backend's `access-control-*` headers removed, and the policy's added when the request's
+/// origin is allowed (a preflight a route answered gets the preflight's: allowed methods and
+/// headers, max age).
+fn response_headers(
     headers: &mut HeaderMap,
     policy: &CorsPolicy,
     origin: Option<&HeaderValue>,
@@ -372,7 +411,7 @@ mod tests {
         headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
         headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("1"));
         let origin = HeaderValue::from_static("https://app.example.com");
-        response(&mut headers, &p, Some(&origin), None);
+        response_headers(&mut headers, &p, Some(&origin), None);
         assert_eq!(headers[ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example.com");
         assert_eq!(headers[VARY], "origin");
         assert_eq!(headers[ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
@@ -381,10 +420,10 @@ mod tests {
 
         let mut headers = HeaderMap::new();
         headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-        response(&mut headers, &p, Some(&HeaderValue::from_static("https://evil.test")), None);
+        response_headers(&mut headers, &p, Some(&HeaderValue::from_static("https://evil.test")), None);
         assert!(headers.is_empty(), "a disallowed origin gets nothing, not even the backend's");
         let mut headers = HeaderMap::new();
-        response(&mut headers, &policy(&["*"], false), Some(&origin), None);
+        response_headers(&mut headers, &policy(&["*"], false), Some(&origin), None);
         assert_eq!(headers[ACCESS_CONTROL_ALLOW_ORIGIN], "*");
         assert!(headers.get(VARY).is_none());
     }
@@ -397,7 +436,7 @@ mod tests {
         let preflight =
             RoutedPreflight { requested: HeaderValue::from_static("POST"), request_headers: None };
         let origin = HeaderValue::from_static("https://app.example.com");
-        response(&mut headers, &p, Some(&origin), Some(&preflight));
+        response_headers(&mut headers, &p, Some(&origin), Some(&preflight));
         assert_eq!(headers[ACCESS_CONTROL_ALLOW_METHODS], "GET,POST");
         assert_eq!(headers[ACCESS_CONTROL_MAX_AGE], "600");
         assert_eq!(headers[ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example.com");

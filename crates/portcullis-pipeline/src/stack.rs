@@ -16,7 +16,7 @@ use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http::header::{HOST, HeaderValue, USER_AGENT};
+use http::header::{HOST, USER_AGENT};
 use http::request::Parts;
 use http::{Request, Response, Version};
 use http_body::Body as HttpBody;
@@ -29,7 +29,6 @@ use crate::listener::ConnMeta;
 use crate::metrics::Metrics;
 use crate::plan::{RoutePlan, Snapshot};
 use crate::respond::Rejection;
-use crate::route::RouteError;
 use crate::{authorize, cors, integrate, limits, mapping, respond, route, throttle};
 
 /// The request pipeline. One per listener; the route table inside is swapped on reload.
@@ -119,21 +118,13 @@ impl Gateway {
 
         // Head checks first: nothing else should spend work on an oversized or malformed head.
         limits::request(&parts, &snapshot.limits)?;
-        if snapshot.has_cors {
-            flow.origin = cors::origin(&parts);
-            flow.routed_preflight = cors::routed_preflight(snapshot, &parts);
-        }
 
         // Route selection: a miss is AWS's 404, before any authorizer runs.
         let routed = route::request(snapshot, &parts.method, parts.uri.path());
 
         // A browser's preflight is answered here, before throttling and any authorizer: it
         // carries no credentials, and the real request it asks about will meet them.
-        if !matches!(routed, Err(RouteError::BadPath(_)))
-            && let Some(answer) =
-                cors::preflight(snapshot, &parts, routed.as_ref().ok().map(|(plan, _)| &**plan))
-        {
-            flow.preflight = true;
+        if let Some(answer) = cors::request(snapshot, &parts, &routed, &mut flow.cors) {
             return Ok(answer);
         }
         let (plan, params) = routed?;
@@ -221,19 +212,9 @@ impl Gateway {
         // With `debug_headers`, a denial says why, and a 404 names the nearest routes.
         authorize::response(&mut response, record, snapshot.debug_headers);
         route::response(&mut response, snapshot, record);
-        // CORS headers on every response but a preflight's (complete already), the gateway's
-        // own answers included, so a browser app can read why it was refused.
-        if snapshot.has_cors
-            && !flow.preflight
-            && let Some(policy) = cors::policy(snapshot, flow.plan.as_deref())
-        {
-            cors::response(
-                response.headers_mut(),
-                policy,
-                flow.origin.as_ref(),
-                flow.routed_preflight.as_ref(),
-            );
-        }
+        // CORS headers last, on the final answer, the gateway's own included: a browser app
+        // can read why it was refused.
+        cors::response(response.headers_mut(), snapshot, flow.plan.as_deref(), &flow.cors);
         // Counted once the status is final; the access log line follows when the body ends.
         self.metrics.observe(record.status, started.elapsed());
         if let Some(reason) = record.authorizer_reason {
@@ -251,12 +232,8 @@ impl Gateway {
 struct Flow {
     /// The route that served the request, once one matched.
     plan: Option<Arc<RoutePlan>>,
-    /// The request's `Origin`, kept when CORS is configured.
-    origin: Option<HeaderValue>,
-    /// Whether the CORS stage answered a preflight.
-    preflight: bool,
-    /// A preflight, should a route take it.
-    routed_preflight: Option<cors::RoutedPreflight>,
+    /// What the CORS stage's request half saw.
+    cors: cors::Seen,
 }
 
 /// A copy of the request head the integration is about to take, for the response mapping's

@@ -606,3 +606,47 @@ fn alive(pid: u32) -> bool {
         Err(_) => false,
     }
 }
+
+/// The admin listener is served like the main one: a silent connection is closed after
+/// `header_timeout`, and on SIGTERM it stops accepting and its open streams get `drain_timeout`,
+/// not forever.
+#[tokio::test]
+async fn the_admin_listener_has_the_main_listeners_timeouts_and_drain() {
+    let mut gw = Gw::start(
+        "limits: {header_timeout: 1s, idle_timeout: 60s, drain_timeout: 2s}\nroutes:\n  GET /: {respond: {body: ok}}\n",
+    );
+    let admin = gw.proc.admin;
+    let started = Instant::now();
+    let closed_after = tokio::task::spawn_blocking(move || {
+        let mut silent = StdTcpStream::connect(admin).unwrap();
+        silent.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 64];
+        let read = silent.read(&mut buf);
+        assert!(matches!(read, Ok(0) | Err(_)), "the admin listener said something: {read:?}");
+        started.elapsed()
+    })
+    .await
+    .unwrap();
+    assert!(
+        (Duration::from_millis(900)..Duration::from_secs(4)).contains(&closed_after),
+        "a silent admin socket was held for {closed_after:?}"
+    );
+
+    // A live stream open on the admin listener, then SIGTERM.
+    let mut stream = StdTcpStream::connect(admin).unwrap();
+    stream.write_all(format!("GET /api/live HTTP/1.1\r\nhost: {admin}\r\n\r\n").as_bytes()).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200", "the stream is open");
+    let stopping = Instant::now();
+    gw.proc.signal("TERM");
+    assert!(
+        crate::harness::wait_until(Duration::from_secs(2), || StdTcpStream::connect(admin).is_err()).await,
+        "new admin connections are refused while draining"
+    );
+    let status =
+        tokio::task::spawn_blocking(move || gw.proc.wait_exit(Duration::from_secs(10))).await.unwrap();
+    assert!(status.is_some(), "the open stream did not hold the process past drain_timeout");
+    assert!(stopping.elapsed() < Duration::from_secs(5), "stopped after {:?}", stopping.elapsed());
+}

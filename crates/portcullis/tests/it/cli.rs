@@ -218,3 +218,31 @@ fn routes_prints_each_routes_authorizer_scopes_and_integration_in_columns() {
     assert_eq!(offset(lines[1], "authorizer"), offset(lines[2], "idp"), "{table}");
     assert_eq!(offset(lines[1], "scopes"), offset(lines[3], "-"), "{table}");
 }
+
+#[test]
+fn a_failure_that_is_not_the_configs_exits_1_without_a_position_and_names_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // The config is valid; the machine is not: state_dir's parent is a file.
+    write(dir.path(), "notadir", "x");
+    let path = write(
+        dir.path(),
+        "gw.yaml",
+        "state_dir: notadir/state\nauthorizers:\n  dev: {type: jwt, issuer: dev, audience: [api]}\nroutes:\n  GET /a: {authorizer: dev, respond: {body: a}}\n",
+    );
+    // `check` prepares the development issuer's key there too, and says the same.
+    let checked = Command::new(exe()).args(["check", "--config"]).arg(&path).output().unwrap();
+    let said = String::from_utf8_lossy(&checked.stderr);
+    assert_eq!(checked.status.code(), Some(1), "{said}");
+    assert!(said.contains("state_dir could not be created") && !said.contains("gw.yaml:"), "{said}");
+    let out = Command::new(exe())
+        .args(["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("gw.yaml:"), "not reported as a config error: {stderr}");
+    let last = stderr.lines().last().unwrap();
+    assert!(last.starts_with("error: starting the gateway: state_dir could not be created: "), "{last}");
+    assert_eq!(last.matches("Not a directory").count(), 1, "each cause once: {last}");
+}
