@@ -53,8 +53,8 @@ pub struct Registry {
     dev_issuer: Mutex<Option<Arc<DevIssuer>>>,
     /// Lambda authorizers by name, with the settings of the authorizer and of its function.
     lambda_authorizers: Mutex<HashMap<String, LambdaEntry>>,
-    /// Throttle limits by route and label, while a snapshot uses them.
-    limits: Mutex<HashMap<(String, String), Weak<Limit>>>,
+    /// Throttle limits by their settings, while a snapshot uses them.
+    limits: Mutex<HashMap<LimitSettings, Weak<Limit>>>,
     /// The Redis replicas share, when `shared_state` is set (fixed until a restart).
     shared: Option<Arc<SharedState>>,
     /// Revoked tokens, checked by JWT authorizers when `revocation` is on.
@@ -325,12 +325,12 @@ impl Resources for Registry {
 
     fn limit(&self, settings: LimitSettings) -> Arc<Limit> {
         let mut limits = lock(&self.limits);
-        let key = (settings.route.clone(), settings.label.clone());
-        if let Some(limit) = limits.get(&key).and_then(Weak::upgrade)
-            && *limit.settings() == settings
-        {
+        if let Some(limit) = limits.get(&settings).and_then(Weak::upgrade) {
             return limit;
         }
+        // Limits no snapshot holds any more are forgotten.
+        limits.retain(|_, limit| limit.strong_count() > 0);
+        let key = settings.clone();
         let shared = settings.shared;
         let mut limit = Limit::new(settings);
         if shared && let Some(state) = &self.shared {

@@ -34,6 +34,16 @@ pub enum KeySource {
     Static(Value),
 }
 
+/// What makes two key sources one store: the same issuer, URL or file. (A key set in memory
+/// is never shared.)
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum ShareKey {
+    Discovery(String),
+    JwksUri(Url),
+    JwksFile(PathBuf),
+    PublicKeyPem(PathBuf),
+}
+
 /// Bounds of the key lifecycle. Defaults follow
 /// docs/aws-compatibility.md#token-extraction-and-keys.
 #[derive(Debug, Clone)]
@@ -89,7 +99,7 @@ pub struct JwksRegistry {
     options: Arc<JwksOptions>,
     fetcher: Arc<Fetcher>,
     // Not on the request path: taken only while compiling a config.
-    stores: Mutex<HashMap<String, Weak<KeyStore>>>,
+    stores: Mutex<HashMap<ShareKey, Weak<KeyStore>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     shutdown: watch::Sender<bool>,
 }
@@ -125,10 +135,10 @@ impl JwksRegistry {
     /// Non-https (non-loopback) URLs, unreadable files, files without a usable key.
     pub fn store(&self, source: KeySource) -> Result<Arc<KeyStore>, JwksError> {
         let share_key = match &source {
-            KeySource::Discovery { issuer } => Some(format!("discovery {issuer}")),
-            KeySource::JwksUri(url) => Some(format!("jwks {url}")),
-            KeySource::JwksFile(path) => Some(format!("file {}", path.display())),
-            KeySource::PublicKeyPem(path) => Some(format!("pem {}", path.display())),
+            KeySource::Discovery { issuer } => Some(ShareKey::Discovery(issuer.clone())),
+            KeySource::JwksUri(url) => Some(ShareKey::JwksUri(url.clone())),
+            KeySource::JwksFile(path) => Some(ShareKey::JwksFile(path.clone())),
+            KeySource::PublicKeyPem(path) => Some(ShareKey::PublicKeyPem(path.clone())),
             KeySource::Static(_) => None,
         };
         if let Some(key) = &share_key
@@ -241,7 +251,7 @@ impl JwksRegistry {
         self.lock_stores().values().filter_map(Weak::upgrade).collect()
     }
 
-    fn lock_stores(&self) -> std::sync::MutexGuard<'_, HashMap<String, Weak<KeyStore>>> {
+    fn lock_stores(&self) -> std::sync::MutexGuard<'_, HashMap<ShareKey, Weak<KeyStore>>> {
         self.stores.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -46,4 +46,4 @@ pub use metrics::Metrics;
 pub use plan::{Access, RequestLimits, RouteAuthorizer, RouteExtras, RoutePlan, Snapshot};
 pub use respond::{REQUEST_ID_HEADER, Rejection};
 pub use stack::Gateway;
-pub use throttle::{Limit, LimitSettings, RouteThrottle, SharedLimit, ThrottleError};
+pub use throttle::{Limit, LimitSettings, PerSecond, RouteThrottle, SharedLimit, ThrottleError};

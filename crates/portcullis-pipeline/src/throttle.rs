@@ -45,15 +45,16 @@ pub struct Throttled {
     pub retry_after: Duration,
 }
 
-/// What a limit is.
-#[derive(Debug, Clone, PartialEq)]
+/// What a limit is. Two limits with equal settings are one: a reload that keeps a limit's
+/// settings keeps its buckets.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LimitSettings {
     /// The route key, or `*` for the API-wide limit: the `route` label of the throttled counter.
     pub route: String,
     /// `api`, `route`, or the key expression: the `limit` label of the throttled counter.
     pub label: String,
     /// Requests per second.
-    pub rate: f64,
+    pub rate: PerSecond,
     /// Requests at once.
     pub burst: u32,
     /// A bucket per value of this; one bucket when `None`.
@@ -62,6 +63,25 @@ pub struct LimitSettings {
     pub max_keys: u64,
     /// Whether the buckets are shared by every replica (`scope: shared`).
     pub shared: bool,
+}
+
+/// A rate in requests per second: a finite, non-negative number (the config refuses others),
+/// so its bits are its identity.
+#[derive(Debug, Clone, Copy)]
+pub struct PerSecond(pub f64);
+
+impl PartialEq for PerSecond {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for PerSecond {}
+
+impl std::hash::Hash for PerSecond {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.to_bits().hash(state);
+    }
 }
 
 /// Where a shared limit keeps its buckets.
@@ -97,7 +117,7 @@ struct Keyed {
 impl Limit {
     /// The limit of `settings`, its buckets full.
     pub fn new(settings: LimitSettings) -> Self {
-        let gcra = Gcra::new(settings.rate, settings.burst);
+        let gcra = Gcra::new(settings.rate.0, settings.burst);
         let keyed = settings.key.clone().map(|key| {
             let after_authorizer = key.variables().any(needs_authorizer);
             Keyed { key, after_authorizer, buckets: KeyedBuckets::new(gcra, settings.max_keys) }
@@ -384,7 +404,7 @@ mod tests {
         Limit::new(LimitSettings {
             route: "GET /x".into(),
             label: "t".into(),
-            rate: 0.001,
+            rate: PerSecond(0.001),
             burst,
             key,
             max_keys: 1000,

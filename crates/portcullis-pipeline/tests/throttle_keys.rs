@@ -27,7 +27,7 @@ async fn a_million_distinct_keys_keep_memory_bounded() {
     let limit = Arc::new(Limit::new(LimitSettings {
         route: "GET /k".into(),
         label: "x-key".into(),
-        rate: 1.0,
+        rate: portcullis_pipeline::PerSecond(1.0),
         burst: 1,
         key: Some(key),
         max_keys: MAX_KEYS,

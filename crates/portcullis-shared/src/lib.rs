@@ -37,7 +37,7 @@ pub use health::Health;
 use crate::connection::Store;
 
 /// What to do when Redis cannot be asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum OnUnavailable {
     /// Count on this replica's own buckets and caches (logged and counted).
     #[default]
@@ -47,7 +47,7 @@ pub enum OnUnavailable {
 }
 
 /// `shared_state:`, as typed settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SharedSettings {
     /// One URL (`redis://`, `rediss://`, `redis+sentinel://host:port[,host:port]/service[/db]`),
     /// or several `redis://` URLs: the nodes of a cluster.

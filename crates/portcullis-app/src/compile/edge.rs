@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use portcullis_config::{Compat, Config, CorsConfig, RouteConfig, ThrottleConfig, ThrottleScope};
-use portcullis_pipeline::{CorsPolicy, CorsSettings, Limit, LimitSettings, PreflightMode, RouteThrottle};
+use portcullis_pipeline::{
+    CorsPolicy, CorsSettings, Limit, LimitSettings, PerSecond, PreflightMode, RouteThrottle,
+};
 
 use crate::resources::Resources;
 
@@ -53,7 +55,7 @@ fn settings(route: &str, label: &str, limit: &ThrottleConfig) -> LimitSettings {
     LimitSettings {
         route: route.to_owned(),
         label: label.to_owned(),
-        rate: limit.rate,
+        rate: PerSecond(limit.rate),
         burst: limit.burst,
         key: limit.key.clone(),
         max_keys: limit.max_keys,

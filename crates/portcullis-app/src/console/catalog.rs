@@ -54,7 +54,7 @@ fn route(snapshot: &Snapshot, priority: usize, key: &RouteKey, plan: &RoutePlan)
         .iter()
         .map(|limit| {
             let s = limit.settings();
-            json!({"rate": s.rate, "burst": s.burst, "key": s.key.as_ref().map(ToString::to_string)})
+            json!({"rate": s.rate.0, "burst": s.burst, "key": s.key.as_ref().map(ToString::to_string)})
         })
         .collect();
     let cors = snapshot
