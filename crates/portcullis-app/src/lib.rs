@@ -108,7 +108,8 @@ pub fn check(
     options: &portcullis_config::LoadOptions,
 ) -> Result<CheckReport, CompileError> {
     let config = source::load_with(source, options)?;
-    let dry_run = resources::DryRun::new(&compile::process(&config))?;
+    let process = compile::process(&config);
+    let dry_run = resources::DryRun::new(&process)?;
     compile::snapshot(&config, &dry_run)?;
     let summary = format!(
         "{} routes, {} authorizers, {} functions",
@@ -117,7 +118,9 @@ pub fn check(
         config.functions.len()
     );
     let mut warnings: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
-    warnings.extend(preflight::warnings(&config).into_iter().map(|w| format!("{}: {w}", config.origin)));
+    warnings.extend(
+        preflight::warnings(&process.functions).into_iter().map(|w| format!("{}: {w}", config.origin)),
+    );
     Ok(CheckReport { summary, warnings })
 }
 

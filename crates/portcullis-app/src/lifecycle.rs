@@ -81,13 +81,13 @@ impl Running {
         for warning in &config.warnings {
             tracing::warn!(warning = %warning, "configuration warning");
         }
-        for warning in crate::preflight::warnings(&config) {
-            tracing::warn!(%warning, "configuration warning");
-        }
         let serving = compile::serving(&config, &options, open_file_limit())?;
         let admin_token = crate::console::admin_token(&config, serving.admin)?;
         let config_origin = config.origin.clone();
         let process = compile::process(&config);
+        for warning in crate::preflight::warnings(&process.functions) {
+            tracing::warn!(%warning, "configuration warning");
+        }
         let registry = Arc::new(Registry::new(&process).map_err(CompileError::from)?);
         registry.prepare_functions(&process).await.map_err(CompileError::from)?;
         let snapshot = compile::snapshot(&config, registry.as_ref())?;

@@ -5,19 +5,27 @@
 
 use std::path::{Path, PathBuf};
 
-use portcullis_config::{Config, FunctionRuntime};
+use portcullis_functions::{FunctionKind, FunctionSettings};
 
 /// One problem found, as a sentence naming the function.
-pub fn warnings(config: &Config) -> Vec<String> {
+pub fn warnings(functions: &[FunctionSettings]) -> Vec<String> {
     let mut found = Vec::new();
-    for (name, function) in &config.functions {
+    for function in functions {
+        let name = &function.name;
+        if matches!(function.kind, FunctionKind::Remote { .. }) {
+            continue;
+        }
         if !function.dir.is_dir() {
             found.push(format!("functions.{name}: directory {} does not exist", function.dir.display()));
             continue;
         }
-        match &function.runtime {
-            FunctionRuntime::Nodejs { handler } => {
-                if let Some(candidates) = node_module(&function.dir, handler)
+        match &function.kind {
+            FunctionKind::Node { handler } | FunctionKind::Python { handler } => {
+                let candidates = match &function.kind {
+                    FunctionKind::Node { .. } => node_module(&function.dir, handler),
+                    _ => python_module(&function.dir, handler),
+                };
+                if let Some(candidates) = candidates
                     && !candidates.iter().any(|c| c.is_file())
                 {
                     found.push(format!(
@@ -26,26 +34,17 @@ pub fn warnings(config: &Config) -> Vec<String> {
                     ));
                 }
             }
-            FunctionRuntime::Python { handler } => {
-                if let Some(candidates) = python_module(&function.dir, handler)
-                    && !candidates.iter().any(|c| c.is_file())
-                {
-                    found.push(format!(
-                        "functions.{name}: handler `{handler}`: none of {} exists",
-                        list(&candidates)
-                    ));
-                }
-            }
-            FunctionRuntime::Provided { command, .. } => {
-                if !command_exists(command, &function.dir) {
+            FunctionKind::Provided { command } => {
+                let program = Path::new(command.first().map_or("", String::as_str));
+                if !command_exists(program, &function.dir) {
                     found.push(format!(
                         "functions.{name}: command `{}` not found (relative to {}, or on PATH)",
-                        command.display(),
+                        program.display(),
                         function.dir.display()
                     ));
                 }
             }
-            FunctionRuntime::Remote { .. } => {}
+            FunctionKind::Remote { .. } => {}
         }
     }
     found
@@ -88,8 +87,9 @@ fn command_exists(command: &Path, dir: &Path) -> bool {
 mod tests {
     use super::*;
 
-    fn config(yaml: &str, dir: &Path) -> Config {
-        portcullis_config::from_str_in(yaml, "t.yaml", dir).unwrap_or_else(|e| panic!("{e}"))
+    fn functions(yaml: &str, dir: &Path) -> Vec<FunctionSettings> {
+        let config = portcullis_config::from_str_in(yaml, "t.yaml", dir).unwrap_or_else(|e| panic!("{e}"));
+        crate::compile::process(&config).functions
     }
 
     #[test]
@@ -107,7 +107,7 @@ mod tests {
   cmd_missing: {runtime: provided, command: ./bootstrap}
   no_dir: {runtime: nodejs, handler: a.b, dir: nowhere}
 ";
-        let found = warnings(&config(yaml, dir.path()));
+        let found = warnings(&functions(yaml, dir.path()));
         assert_eq!(found.len(), 4, "{found:#?}");
         assert!(found[0].starts_with("functions.node_missing: handler `nothere.handler`"), "{}", found[0]);
         assert!(found[0].contains("nothere.js") && found[0].contains("nothere.mjs"));

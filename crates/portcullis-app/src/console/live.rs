@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use bytes::{Bytes, BytesMut};
+use crossbeam_utils::CachePadded;
 use http::HeaderMap;
 use http_body::Frame;
 use http_body_util::BodyExt;
@@ -95,22 +96,55 @@ struct Recent {
     facts: Option<Facts>,
 }
 
-/// What the tap, the hub and the streams share.
+/// What the tap, the hub and the streams share. What every request touches while a stream is
+/// open (the subscriber count, the budget, the skipped count) sits on cache lines of its own,
+/// and the skipped count is striped per thread: worker threads adding to one counter would
+/// pass its cache line back and forth on every request.
 pub(crate) struct Live {
-    subscribers: AtomicUsize,
+    /// Open streams (read by every request, written when a stream opens or closes).
+    subscribers: CachePadded<AtomicUsize>,
+    /// This tenth of a second's budget.
+    budget: CachePadded<Budget>,
+    /// Requests not streamed: over the budget.
+    skipped: Striped,
     /// Events some stream did not get: the hub's queue was full, or a stream fell behind.
     dropped: AtomicU64,
-    /// Requests not streamed: over the budget.
-    skipped: AtomicU64,
-    /// Requests lost before the hub (budget, queue) not yet announced to the streams.
-    unannounced: AtomicU64,
-    /// The budget's current window (tenths of a second since `started`) and its count.
-    window: AtomicU64,
-    in_window: AtomicU32,
+    /// Requests the hub's queue had no room for.
+    queue_full: AtomicU64,
     started: Instant,
     dev: bool,
     frames: broadcast::Sender<Bytes>,
     recent: Mutex<VecDeque<Recent>>,
+}
+
+/// The budget's current window (tenths of a second since `started`) and its count.
+struct Budget {
+    window: AtomicU64,
+    in_window: AtomicU32,
+}
+
+/// A counter that threads add to on stripes of their own (one cache line each); a read sums
+/// the stripes.
+struct Striped([CachePadded<AtomicU64>; STRIPES]);
+
+const STRIPES: usize = 8;
+
+impl Striped {
+    fn new() -> Self {
+        Striped(std::array::from_fn(|_| CachePadded::new(AtomicU64::new(0))))
+    }
+
+    fn add(&self, n: u64) {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+        }
+        STRIPE.with(|stripe| self.0[*stripe].fetch_add(n, Ordering::Relaxed));
+    }
+
+    fn sum(&self) -> u64 {
+        self.0.iter().map(|stripe| stripe.load(Ordering::Relaxed)).sum()
+    }
 }
 
 impl Live {
@@ -126,7 +160,7 @@ impl Live {
 
     /// Requests not streamed because the second's budget was spent, since start.
     pub(crate) fn skipped(&self) -> u64 {
-        self.skipped.load(Ordering::Relaxed)
+        self.skipped.sum()
     }
 
     /// The details of a recent request (JSON), while it is among the last 500: claims and
@@ -140,18 +174,21 @@ impl Live {
     /// Whether this request is streamed: within this tenth of a second's budget. Counts it as
     /// dropped otherwise.
     fn admit(&self) -> bool {
+        let budget = &self.budget;
         let window = (self.started.elapsed().as_millis() / WINDOW.as_millis()) as u64;
-        let current = self.window.load(Ordering::Relaxed);
+        let current = budget.window.load(Ordering::Relaxed);
         if current != window
-            && self.window.compare_exchange(current, window, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+            && budget.window.compare_exchange(current, window, Ordering::Relaxed, Ordering::Relaxed).is_ok()
         {
-            self.in_window.store(0, Ordering::Relaxed);
+            budget.in_window.store(0, Ordering::Relaxed);
         }
-        if self.in_window.fetch_add(1, Ordering::Relaxed) < PER_WINDOW {
+        // A spent budget is seen with a read, which leaves the line shared between threads.
+        if budget.in_window.load(Ordering::Relaxed) < PER_WINDOW
+            && budget.in_window.fetch_add(1, Ordering::Relaxed) < PER_WINDOW
+        {
             return true;
         }
-        self.skipped.fetch_add(1, Ordering::Relaxed);
-        self.unannounced.fetch_add(1, Ordering::Relaxed);
+        self.skipped.add(1);
         false
     }
 
@@ -285,7 +322,7 @@ impl AccessLogSink for LiveTap {
             copy.detail = Some(detail);
             if self.queue.try_send(copy).is_err() {
                 self.live.dropped.fetch_add(1, Ordering::Relaxed);
-                self.live.unannounced.fetch_add(1, Ordering::Relaxed);
+                self.live.queue_full.fetch_add(1, Ordering::Relaxed);
             }
         }
         self.inner.emit(record);
@@ -316,12 +353,11 @@ pub(crate) fn start(
 ) -> (Arc<LiveTap>, Arc<Live>, tokio::task::JoinHandle<()>) {
     let (queue, received) = mpsc::channel(HUB_QUEUE);
     let live = Arc::new(Live {
-        subscribers: AtomicUsize::new(0),
+        subscribers: CachePadded::new(AtomicUsize::new(0)),
+        budget: CachePadded::new(Budget { window: AtomicU64::new(0), in_window: AtomicU32::new(0) }),
+        skipped: Striped::new(),
         dropped: AtomicU64::new(0),
-        skipped: AtomicU64::new(0),
-        unannounced: AtomicU64::new(0),
-        window: AtomicU64::new(0),
-        in_window: AtomicU32::new(0),
+        queue_full: AtomicU64::new(0),
         started: Instant::now(),
         dev,
         frames: broadcast::channel(BROADCAST).0,
@@ -339,6 +375,8 @@ async fn hub(
 ) {
     let mut routes = RouteFacts::default();
     let mut announced = Instant::now();
+    // Requests lost before the hub (over the budget, or no room in its queue) announced so far.
+    let mut announced_lost = 0u64;
     loop {
         let record = tokio::select! {
             record = received.recv() => match record {
@@ -360,10 +398,12 @@ async fn hub(
         }
         // Requests lost before the hub are announced at most once per flush interval.
         if announced.elapsed() >= FLUSH {
-            let lost = live.unannounced.swap(0, Ordering::Relaxed);
+            let lost_so_far = live.skipped.sum() + live.queue_full.load(Ordering::Relaxed);
+            let lost = lost_so_far.saturating_sub(announced_lost);
             if lost > 0 {
                 let _ = live.frames.send(dropped_frame(lost));
             }
+            announced_lost = lost_so_far;
             announced = Instant::now();
         }
         // No receiver (every stream closed meanwhile) is not an error.
