@@ -15,8 +15,10 @@ mod authorizers;
 mod edge;
 mod functions;
 mod integrations;
+mod restart;
 mod rules;
 mod serving;
+mod views;
 
 use std::sync::Arc;
 
@@ -29,7 +31,12 @@ use portcullis_pipeline::{RequestLimits, RequestMapping, ResponseMapping, RouteE
 use portcullis_route::RouteTableBuilder;
 
 pub(crate) use functions::dev_issuer;
-pub use serving::{Serving, TlsFiles, serving};
+pub use restart::RestartOnly;
+pub use serving::{AdminTokenSourceAt, Serving, TlsFiles, admin_token_source, serving};
+pub use views::{
+    Basics, SampleAuthorizer, SampleRoute, authorizer_function, basics, dev_audience_accepted, developing,
+    route_table, sample_host, sample_route, suggestion, summary, warnings,
+};
 
 use crate::resources::{ResourceError, Resources};
 
@@ -65,6 +72,8 @@ pub struct ProcessSettings {
     pub shared: Option<portcullis_shared::SharedSettings>,
     /// `revocation`.
     pub revocation: portcullis_config::RevocationConfig,
+    /// Where the config came from (a file name), for messages.
+    pub origin: String,
 }
 
 /// Key-set lifetimes: the most conservative `cache:` of the JWT authorizers.
@@ -106,6 +115,7 @@ pub fn process(config: &Config) -> ProcessSettings {
             },
         }),
         revocation: config.revocation,
+        origin: config.origin.clone(),
     }
 }
 

@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use portcullis_config::{AuthorizerConfig, Config, Issuer};
+use portcullis_config::Config;
 use portcullis_jwks::DevIssuer;
 
 use crate::compile::{self, CompileError};
+pub use crate::compile::{dev_audience_accepted, developing, route_table};
 use crate::lifecycle::Running;
 use crate::resources::{DryRun, Resources};
 
@@ -30,62 +31,17 @@ export const handler = async (event) => ({\n\
 /// # Errors
 /// The directory or file cannot be written.
 pub fn prepare_demo(config: &Config) -> std::io::Result<Option<std::path::PathBuf>> {
-    let Some(function) = config.functions.get("hello") else { return Ok(None) };
+    let process = compile::process(config);
+    let Some(function) = process.functions.iter().find(|f| f.name == "hello") else { return Ok(None) };
     let file = function.dir.join("hello.mjs");
     if file.exists() {
         return Ok(None);
     }
     // The function lives under `state_dir`, which gets its `.gitignore` first.
-    crate::state::prepare(&config.state_dir)?;
+    crate::state::prepare(&process.state_dir)?;
     std::fs::create_dir_all(&function.dir)?;
     std::fs::write(&file, DEMO_HANDLER)?;
     Ok(Some(file))
-}
-
-/// `config` as `serve --dev` runs it: every function watched, `debug_headers` on.
-pub fn developing(mut config: Config) -> Config {
-    config.debug_headers = true;
-    for function in config.functions.values_mut() {
-        function.watch = true;
-    }
-    config
-}
-
-/// The route table as `serve --dev` prints it at start and `portcullis routes` prints it: each
-/// route key in the order the config lists them, with its authorizer, scopes and integration.
-pub fn route_table(config: &Config) -> String {
-    use std::fmt::Write as _;
-    let header = ["route".to_owned(), "authorizer".to_owned(), "scopes".to_owned(), "integration".to_owned()];
-    let rows: Vec<[String; 4]> = config
-        .routes
-        .iter()
-        .map(|route| {
-            let key = route.key.value.to_string();
-            let key =
-                if config.stage == "$default" { key } else { format!("{key}  (under /{})", config.stage) };
-            let authorizer = route.authorizer.clone().unwrap_or_else(|| "public".to_owned());
-            let scopes = if route.scopes.is_empty() { "-".to_owned() } else { route.scopes.join(" ") };
-            [key, authorizer, scopes, route.integration.describe()]
-        })
-        .collect();
-    let widths: Vec<usize> = (0..3)
-        .map(|i| rows.iter().chain(std::iter::once(&header)).map(|r| r[i].len()).max().unwrap_or(0))
-        .collect();
-    let mut out = format!("{} routes:\n", rows.len());
-    for row in std::iter::once(&header).chain(&rows) {
-        let _ = writeln!(
-            out,
-            "  {:w0$}  {:w1$}  {:w2$}  {}",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
-    }
-    out
 }
 
 /// The development issuer of `config` (key under `state_dir`, created on first use).
@@ -118,17 +74,6 @@ pub fn dev_issuer_keys(config: &Config) -> Result<(String, String), CompileError
     Ok((dev.jwks().to_string(), dev.public_key_pem()))
 }
 
-/// Whether some `issuer: dev` authorizer of `config` accepts tokens for `audience`.
-pub fn dev_audience_accepted(config: &Config, audience: &str) -> bool {
-    config.authorizers.values().any(|authorizer| match authorizer {
-        AuthorizerConfig::Jwt(jwt) => {
-            matches!(jwt.issuer, Issuer::Dev)
-                && (jwt.audience.is_empty() || jwt.audience.iter().any(|a| a == audience))
-        }
-        AuthorizerConfig::Lambda(_) => false,
-    })
-}
-
 /// Runs function `name` once with `event` and returns its raw result (`portcullis invoke`). The
 /// function gets a fresh instance, exactly as the gateway would start it.
 ///
@@ -137,11 +82,11 @@ pub fn dev_audience_accepted(config: &Config, audience: &str) -> bool {
 pub async fn invoke_once(config: &Config, name: &str, event: bytes::Bytes) -> Result<bytes::Bytes, String> {
     let process = compile::process(config);
     let Some(settings) = process.functions.iter().find(|f| f.name == name) else {
-        let names: Vec<&str> = config.functions.keys().map(String::as_str).collect();
+        let names: Vec<&str> = process.functions.iter().map(|f| f.name.as_str()).collect();
         return Err(if names.is_empty() {
-            format!("no function `{name}` in {}: it defines no functions", config.origin)
+            format!("no function `{name}` in {}: it defines no functions", process.origin)
         } else {
-            format!("no function `{name}` in {}; defined: {}", config.origin, names.join(", "))
+            format!("no function `{name}` in {}; defined: {}", process.origin, names.join(", "))
         });
     };
     crate::state::prepare(&process.state_dir).map_err(|e| format!("state_dir could not be created: {e}"))?;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use http::Request;
 use portcullis_authz::lambda::{LambdaAuthorizer, LambdaSettings};
 use portcullis_authz::{Authorizer, JwtAuthorizer, Sibling};
-use portcullis_config::{AuthorizerConfig, Config};
+use portcullis_config::Config;
 use portcullis_core::Variable;
 use portcullis_functions::{FunctionSettings, Invoker};
 use portcullis_integration::http::HttpClient;
@@ -69,24 +69,10 @@ pub struct Explanation {
 /// # Errors
 /// An unknown or invalid route key; a config that does not compile.
 pub async fn explain(config: &Config, request: &ExplainRequest) -> Result<Explanation, ExplainError> {
-    let key: RouteKey = request.route_key.parse().map_err(|e: portcullis_route::RouteKeyError| {
-        ExplainError::Route(format!("{e}{}", nearest_configured_route(config, &request.route_key)))
-    })?;
-    let route = config.routes.iter().find(|r| r.key.value == key).ok_or_else(|| {
-        ExplainError::Route(format!(
-            "no route `{key}` in {}{}",
-            config.origin,
-            nearest_configured_route(config, &request.route_key)
-        ))
-    })?;
-
     // Compiled as serving compiles it. Only the function the route's authorizer invokes is
     // started; every other function is a stand-in (explain never reaches an integration).
+    let wanted = compile::authorizer_function(config, &request.route_key).map_err(ExplainError::Route)?;
     let process = compile::process(config);
-    let wanted = route.authorizer.as_ref().and_then(|name| match config.authorizers.get(name) {
-        Some(AuthorizerConfig::Lambda(lambda)) => Some(lambda.function.clone()),
-        _ => None,
-    });
     let mut started = process.clone();
     started.functions.retain(|f| Some(&f.name) == wanted.as_ref());
     let registry = Registry::new(&started).map_err(CompileError::from)?;
@@ -313,19 +299,5 @@ fn sample_request(key: &RouteKey) -> (http::Method, String) {
 /// `; did you mean `KEY`?` for the configured route key closest to `written`, or nothing.
 fn nearest_route(snapshot: &Snapshot, written: &str) -> String {
     let keys: Vec<String> = snapshot.routes.routes().map(|(k, _)| k.to_string()).collect();
-    suggestion(written, &keys)
-}
-
-fn suggestion(written: &str, keys: &[String]) -> String {
-    match portcullis_core::closest(written, keys.iter().map(String::as_str)) {
-        Some(key) => format!("; did you mean `{key}`?"),
-        None if keys.is_empty() => String::new(),
-        None => format!("; routes: {}", keys.join(", ")),
-    }
-}
-
-/// [`nearest_route`] among the routes of `config`.
-fn nearest_configured_route(config: &Config, written: &str) -> String {
-    let keys: Vec<String> = config.routes.iter().map(|r| r.key.value.to_string()).collect();
-    suggestion(written, &keys)
+    compile::suggestion(written, &keys)
 }

@@ -111,15 +111,10 @@ pub fn check(
     let process = compile::process(&config);
     let dry_run = resources::DryRun::new(&process)?;
     compile::snapshot(&config, &dry_run)?;
-    let summary = format!(
-        "{} routes, {} authorizers, {} functions",
-        config.routes.len(),
-        config.authorizers.len(),
-        config.functions.len()
-    );
-    let mut warnings: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
+    let summary = compile::summary(&config);
+    let mut warnings = compile::warnings(&config);
     warnings.extend(
-        preflight::warnings(&process.functions).into_iter().map(|w| format!("{}: {w}", config.origin)),
+        preflight::warnings(&process.functions).into_iter().map(|w| format!("{}: {w}", process.origin)),
     );
     Ok(CheckReport { summary, warnings })
 }
@@ -133,5 +128,5 @@ pub fn check(
 pub fn admin_token(
     config: &portcullis_config::Config,
 ) -> Result<Option<String>, portcullis_config::ConfigErrors> {
-    config.admin_token.as_ref().map(|source| console::read_secret(source, &config.origin)).transpose()
+    compile::admin_token_source(config).map(|at| console::read_secret(&at.source, &at.origin)).transpose()
 }

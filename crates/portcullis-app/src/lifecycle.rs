@@ -12,10 +12,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::admin::AdminState;
+use crate::compile::RestartOnly;
 use crate::compile::{self, CompileError};
 use crate::console::{About, Console};
 use crate::registry::Registry;
-use crate::reload::{ReloadError, Reloader, RestartOnly};
+use crate::reload::{ReloadError, Reloader};
 use crate::{StartError, tls};
 
 /// Raises the process's open-file limit to its hard limit (the soft limit is often 1,024, far
@@ -77,14 +78,14 @@ impl Running {
     /// [`StartError`]: the config is invalid, a listener cannot bind, TLS material is unusable,
     /// or a resource cannot be created.
     pub async fn start(config: Config, options: StartOptions) -> Result<Self, StartError> {
-        let config = if options.dev { crate::dev::developing(config) } else { config };
-        for warning in &config.warnings {
-            tracing::warn!(warning = %warning, "configuration warning");
+        let config = if options.dev { compile::developing(config) } else { config };
+        for warning in compile::warnings(&config) {
+            tracing::warn!(%warning, "configuration warning");
         }
         let serving = compile::serving(&config, &options, open_file_limit())?;
-        let admin_token = crate::console::admin_token(&config, serving.admin)?;
-        let config_origin = config.origin.clone();
+        let admin_token = crate::console::admin_token(&serving)?;
         let process = compile::process(&config);
+        let config_origin = process.origin.clone();
         for warning in crate::preflight::warnings(&process.functions) {
             tracing::warn!(%warning, "configuration warning");
         }

@@ -9,12 +9,11 @@ use std::time::SystemTime;
 
 use base64::Engine as _;
 use http::{HeaderName, HeaderValue, Method, Request};
-use portcullis_config::{AuthorizerConfig, AuthorizerEvent, Config, PayloadFormatVersion};
+use portcullis_config::{Config, PayloadFormatVersion};
 use portcullis_core::{AuthContext, CallContext, JwtContext, Params, RequestIdGenerator};
 use portcullis_events::RequestFacts;
-use portcullis_route::RouteTableBuilder;
 
-use crate::compile;
+use crate::compile::{self, SampleAuthorizer};
 
 /// Which event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +77,7 @@ pub fn event(config: &Config, kind: EventKind, request: &SampleRequest) -> Resul
         if request.path.starts_with('/') { request.path.clone() } else { format!("/{}", request.path) };
     let path = if api.strip_stage(&path).is_some() { path } else { format!("/{}{path}", api.stage) };
     let mut builder =
-        Request::builder().method(method.clone()).uri(&path).header("host", config.listen.to_string());
+        Request::builder().method(method.clone()).uri(&path).header("host", compile::sample_host(config));
     builder = builder.header("user-agent", concat!("portcullis/", env!("CARGO_PKG_VERSION")));
     if let Some(token) = &request.token {
         builder = builder.header("authorization", format!("Bearer {token}"));
@@ -96,23 +95,15 @@ pub fn event(config: &Config, kind: EventKind, request: &SampleRequest) -> Resul
     let (parts, ()) = builder.body(()).map_err(|e| SampleError::Request(e.to_string()))?.into_parts();
 
     // The route, from the config's table (the same selection rules as serving).
-    let mut table = RouteTableBuilder::new();
-    for (index, route) in config.routes.iter().enumerate() {
-        let _ = table.insert(route.key.value.clone(), index);
-    }
-    let table = table.build();
     let route_path = api.strip_stage(parts.uri.path()).unwrap_or("/");
-    let matched = table.find(&method, route_path).map_err(|e| SampleError::Request(e.to_string()))?;
-    let Some(matched) = matched else {
-        let routes: Vec<String> = config.routes.iter().map(|r| r.key.value.to_string()).collect();
-        return Err(SampleError::NoRoute { method, path, routes: routes.join(", ") });
+    let route = match compile::sample_route(config, &method, route_path).map_err(SampleError::Request)? {
+        Ok(route) => route,
+        Err(routes) => return Err(SampleError::NoRoute { method, path, routes }),
     };
-    let route = &config.routes[*matched.value];
-    let params: Params = matched.params;
-    let authorizer = route.authorizer.as_ref().and_then(|name| config.authorizers.get(name));
+    let params: Params = route.params;
 
-    let auth = match (authorizer, &request.token) {
-        (Some(AuthorizerConfig::Jwt(_)), Some(token)) => {
+    let auth = match (&route.authorizer, &request.token) {
+        (SampleAuthorizer::Jwt, Some(token)) => {
             let claims =
                 claims_of(token).ok_or_else(|| SampleError::Request("the token is not a JWT".into()))?;
             let scopes = (!route.scopes.is_empty()).then(|| {
@@ -139,7 +130,7 @@ pub fn event(config: &Config, kind: EventKind, request: &SampleRequest) -> Resul
         tls: false,
         // No connection: a plain-HTTP client on the default port, as `explain` assumes.
         local_port: 80,
-        route_key: Arc::from(route.key.value.to_string()),
+        route_key: Arc::from(route.key.to_string()),
         params,
         received_at,
         auth: if matches!(kind, EventKind::Http1 | EventKind::Http2) { auth } else { AuthContext::None },
@@ -151,13 +142,9 @@ pub fn event(config: &Config, kind: EventKind, request: &SampleRequest) -> Resul
         EventKind::Http2 => portcullis_events::request_v2(&facts)?,
         EventKind::Http1 => portcullis_events::request_v1(&facts)?,
         EventKind::AuthorizerRequest => {
-            let (version, sources) = match authorizer {
-                Some(AuthorizerConfig::Lambda(lambda)) => {
-                    let version = match lambda.event {
-                        AuthorizerEvent::Request { payload_format_version } => payload_format_version,
-                        AuthorizerEvent::Token => PayloadFormatVersion::V2,
-                    };
-                    (version, lambda.identity_source.clone())
+            let (version, sources) = match &route.authorizer {
+                SampleAuthorizer::Lambda { payload_format_version, identity_source } => {
+                    (payload_format_version.unwrap_or(PayloadFormatVersion::V2), identity_source.clone())
                 }
                 _ => (PayloadFormatVersion::V2, Vec::new()),
             };

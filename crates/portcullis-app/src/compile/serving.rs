@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
-use portcullis_config::{Config, ConfigErrors};
+use portcullis_config::{AdminTokenSource, Config, ConfigErrors, Spanned};
 use portcullis_pipeline::{AccessLogFormat, AccessLogOutput, ConnectionLimits, ListenerSettings};
 
 use crate::lifecycle::StartOptions;
@@ -37,6 +37,26 @@ pub struct Serving {
     pub admin_listener: ListenerSettings,
     /// The access log's format and output, when it is on.
     pub access_log: Option<(AccessLogFormat, AccessLogOutput)>,
+    /// Where the admin token is read from (`admin.token_file` / `admin.token_env`).
+    pub admin_token: Option<AdminTokenSourceAt>,
+    /// The config file, for positioned errors.
+    pub origin: String,
+}
+
+/// Where the admin token is read from, and where the config says so (for a positioned error
+/// when it cannot be read).
+#[derive(Clone, Debug)]
+pub struct AdminTokenSourceAt {
+    /// The file or variable.
+    pub source: Spanned<AdminTokenSource>,
+    /// The config file.
+    pub origin: String,
+}
+
+/// Where `config`'s admin token is read from, if it has one (`portcullis revoke` reads it to
+/// call the admin listener).
+pub fn admin_token_source(config: &Config) -> Option<AdminTokenSourceAt> {
+    config.admin_token.clone().map(|source| AdminTokenSourceAt { source, origin: config.origin.clone() })
 }
 
 /// How `config` is served with `options` (command-line overrides applied).
@@ -76,6 +96,8 @@ pub fn serving(config: &Config, options: &StartOptions, open_files: u64) -> Resu
         listener,
         admin_listener,
         access_log: config.access_log.enabled.then(|| access_log(config, options)),
+        admin_token: admin_token_source(config),
+        origin: config.origin.clone(),
     })
 }
 

@@ -16,9 +16,10 @@ use std::fmt;
 use aws_lc_rs::{constant_time, digest};
 use http::header::{AUTHORIZATION, HOST, ORIGIN};
 use http::{HeaderMap, HeaderValue, Uri};
-use std::net::SocketAddr;
 
-use portcullis_config::{AdminTokenSource, Config, ConfigError, ConfigErrors, Span, Spanned};
+use portcullis_config::{AdminTokenSource, ConfigError, ConfigErrors, Span, Spanned};
+
+use crate::compile::Serving;
 
 /// The console's Content-Security-Policy: only its own script, style and API; nothing inline;
 /// no framing.
@@ -102,11 +103,12 @@ pub(crate) fn read_secret(source: &Spanned<AdminTokenSource>, origin: &str) -> R
 ///
 /// # Errors
 /// A positioned problem with the token source, or the missing token.
-pub(crate) fn admin_token(config: &Config, bind: SocketAddr) -> Result<Option<AdminToken>, ConfigErrors> {
-    match &config.admin_token {
-        Some(source) => AdminToken::read(source, &config.origin).map(Some),
+pub(crate) fn admin_token(serving: &Serving) -> Result<Option<AdminToken>, ConfigErrors> {
+    let bind = serving.admin;
+    match &serving.admin_token {
+        Some(at) => AdminToken::read(&at.source, &at.origin).map(Some),
         None if !bind.ip().is_loopback() => Err(ConfigErrors::single(ConfigError::at(
-            &config.origin,
+            &serving.origin,
             Span::default(),
             "admin",
             format!(

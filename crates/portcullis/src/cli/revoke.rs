@@ -47,7 +47,8 @@ pub(crate) fn run(args: Args) -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
-    if !config.revocation.enabled {
+    let basics = portcullis_app::compile::basics(&config);
+    if !basics.revocation {
         eprintln!("error: revocation is off in this config: set `revocation: {{enabled: true}}`");
         return ExitCode::from(EXIT_CONFIG);
     }
@@ -66,7 +67,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
             }
         };
     }
-    let admin = args.admin.unwrap_or(config.admin);
+    let admin = args.admin.unwrap_or(basics.admin);
     // The admin listener of a config with a token wants it on every call.
     let token = match portcullis_app::admin_token(&config) {
         Ok(token) => token,

@@ -96,13 +96,14 @@ pub(crate) fn run(source: &super::SourceArgs, overrides: Overrides) -> ExitCode 
     let dev = overrides.dev || matches!(source, Source::Demo);
     // Logging is set up once the config is known: command line, then `log:`, then defaults
     // (for `--dev`, human-readable on a terminal).
-    let format = overrides.log_format.unwrap_or(match config.log.format {
+    let basics = portcullis_app::compile::basics(&config);
+    let format = overrides.log_format.unwrap_or(match basics.log_format {
         Some(portcullis_config::LogFormat::Pretty) => LogFormat::Pretty,
         Some(portcullis_config::LogFormat::Json) => LogFormat::Json,
         None if dev => logging::for_terminal(),
         None => LogFormat::Json,
     });
-    logging::init(overrides.log_level.as_deref().or(config.log.level.as_deref()), format);
+    logging::init(overrides.log_level.as_deref().or(basics.log_level.as_deref()), format);
     let open_files = portcullis_app::lifecycle::raise_open_file_limit();
     tracing::debug!(open_files, "open-file limit");
     let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -121,8 +122,8 @@ pub(crate) fn run(source: &super::SourceArgs, overrides: Overrides) -> ExitCode 
             Source::Given(source) => Some(source.clone()),
             Source::Demo => None,
         },
-        listen: overrides.listen.map(|a| a.resolve(config.listen)),
-        admin: overrides.admin.map(|a| a.resolve(config.admin)),
+        listen: overrides.listen.map(|a| a.resolve(basics.listen)),
+        admin: overrides.admin.map(|a| a.resolve(basics.admin)),
         access_log_format: match format {
             LogFormat::Json => portcullis_app::AccessLogFormat::Json,
             LogFormat::Pretty => portcullis_app::AccessLogFormat::Pretty,
@@ -183,7 +184,7 @@ async fn serve(config: portcullis_config::Config, options: StartOptions, demo: b
     };
     let (mut terminate, mut interrupt, mut hangup, mut user1) = signals().map_err(Failure::Other)?;
     let dev = options.dev;
-    let listen = options.listen.unwrap_or(config.listen);
+    let listen = options.listen.unwrap_or(portcullis_app::compile::basics(&config).listen);
     let routes = dev.then(|| portcullis_app::dev::route_table(&config));
     let running = match Running::start(config, options).await {
         Ok(running) => running,

@@ -118,7 +118,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
         if !portcullis_app::dev::dev_audience_accepted(&config, aud) {
             eprintln!(
                 "warning: no `issuer: dev` authorizer of {} accepts the audience {aud:?}; the gateway will refuse this token (check `audience:`)",
-                config.origin
+                portcullis_app::compile::basics(&config).origin
             );
         }
     }
