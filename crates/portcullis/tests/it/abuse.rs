@@ -84,6 +84,22 @@ async fn http2_clients_are_told_the_concurrent_stream_cap() {
     assert_eq!(sender.current_max_send_streams(), 7);
 }
 
+/// How long a connection to `addr` that says nothing is kept open (it must be closed, or
+/// refused, without a word).
+async fn silent_connection_lasts(addr: std::net::SocketAddr) -> Duration {
+    let started = Instant::now();
+    tokio::task::spawn_blocking(move || {
+        let mut silent = StdTcpStream::connect(addr).unwrap();
+        silent.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 64];
+        let read = silent.read(&mut buf);
+        assert!(matches!(read, Ok(0) | Err(_)), "{addr} said something: {read:?}");
+        started.elapsed()
+    })
+    .await
+    .unwrap()
+}
+
 /// A client that connects and says nothing is disconnected after `header_timeout`, counted from
 /// the accept, not kept until the idle timeout.
 #[tokio::test]
@@ -91,17 +107,7 @@ async fn a_silent_connection_is_closed_after_header_timeout() {
     let gw = Gw::start(
         "limits: {header_timeout: 1s, idle_timeout: 60s}\nroutes:\n  GET /: {respond: {body: ok}}\n",
     );
-    let started = Instant::now();
-    let closed_after = tokio::task::spawn_blocking(move || {
-        let mut silent = StdTcpStream::connect(gw.proc.listen).unwrap();
-        silent.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut buf = [0u8; 64];
-        let read = silent.read(&mut buf);
-        assert!(matches!(read, Ok(0) | Err(_)), "the gateway said something: {read:?}");
-        started.elapsed()
-    })
-    .await
-    .unwrap();
+    let closed_after = silent_connection_lasts(gw.proc.listen).await;
     assert!(closed_after >= Duration::from_millis(900), "closed too early: {closed_after:?}");
     assert!(closed_after < Duration::from_secs(4), "a silent socket was held for {closed_after:?}");
 }
@@ -616,17 +622,7 @@ async fn the_admin_listener_has_the_main_listeners_timeouts_and_drain() {
         "limits: {header_timeout: 1s, idle_timeout: 60s, drain_timeout: 2s}\nroutes:\n  GET /: {respond: {body: ok}}\n",
     );
     let admin = gw.proc.admin;
-    let started = Instant::now();
-    let closed_after = tokio::task::spawn_blocking(move || {
-        let mut silent = StdTcpStream::connect(admin).unwrap();
-        silent.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut buf = [0u8; 64];
-        let read = silent.read(&mut buf);
-        assert!(matches!(read, Ok(0) | Err(_)), "the admin listener said something: {read:?}");
-        started.elapsed()
-    })
-    .await
-    .unwrap();
+    let closed_after = silent_connection_lasts(admin).await;
     assert!(
         (Duration::from_millis(900)..Duration::from_secs(4)).contains(&closed_after),
         "a silent admin socket was held for {closed_after:?}"

@@ -95,30 +95,12 @@ async fn a_reload_recycles_functions_whose_code_changed_and_starts_watching() {
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(client.get(&gw.url("/f")).await.text(), "v1", "unwatched: the warm instance keeps its code");
     // A reload with the same config recycles it: its code changed since the last load.
-    gw.proc.signal("HUP");
-    assert!(
-        wait_until(Duration::from_secs(10), || gw
-            .proc
-            .stderr_lines()
-            .iter()
-            .any(|l| l.contains("configuration reloaded")))
-        .await
-    );
+    gw.reload().await;
     assert_eq!(client.get(&gw.url("/f")).await.text(), "v2");
 
     // A reload that turns `watch` on starts watching.
     write(gw.dir.path(), "portcullis.yaml", &yaml(true));
-    gw.proc.signal("HUP");
-    assert!(
-        wait_until(Duration::from_secs(10), || gw
-            .proc
-            .stderr_lines()
-            .iter()
-            .filter(|l| l.contains("configuration reloaded"))
-            .count()
-            == 2)
-        .await
-    );
+    gw.reload().await;
     write(gw.dir.path(), "f.mjs", &handler("v3"));
     let mut served = String::new();
     for _ in 0..100 {
@@ -207,15 +189,7 @@ async fn a_reload_recycles_a_function_whose_settings_changed() {
     assert_eq!(client.get(&gw.url("/f")).await.text(), "hello");
     // Only the environment changes; the code does not.
     write(gw.dir.path(), "portcullis.yaml", &yaml("bonjour"));
-    gw.proc.signal("HUP");
-    assert!(
-        wait_until(Duration::from_secs(10), || gw
-            .proc
-            .stderr_lines()
-            .iter()
-            .any(|l| l.contains("configuration reloaded")))
-        .await
-    );
+    gw.reload().await;
     assert_eq!(client.get(&gw.url("/f")).await.text(), "bonjour", "a fresh instance with the new settings");
 }
 

@@ -816,17 +816,15 @@ async fn a_reload_keeps_the_answers_and_buckets_of_what_it_did_not_change() {
     let client = TestClient::http1();
     let key = [("x-api-key", "good")];
     let get = async || client.send(Method::GET, &gw.url("/k"), &key, "").await.status;
-    let reloads = || gw.proc.stderr_lines().iter().filter(|l| l.contains("configuration reloaded")).count();
-    let reload = async |yaml: String, count: usize| {
+    let reload = async |yaml: String| {
         crate::harness::write(gw.dir.path(), "portcullis.yaml", &yaml);
-        gw.proc.signal("HUP");
-        assert!(wait_until(Duration::from_secs(10), || reloads() == count).await, "reload {count}");
+        gw.reload().await;
     };
     assert_eq!(get().await, 200);
     assert_eq!(authorizer_calls(&gw).len(), 1);
 
     // A reload that adds a route keeps the authorizer's answers and the route's bucket.
-    reload(config("300s", "  GET /new: {respond: {body: new}}\n"), 1).await;
+    reload(config("300s", "  GET /new: {respond: {body: new}}\n")).await;
     assert_eq!(client.get(&gw.url("/new")).await.status, 200, "the reload applied");
     assert_eq!(get().await, 200);
     assert_eq!(authorizer_calls(&gw).len(), 1, "the cached answer survived the reload");
@@ -834,12 +832,11 @@ async fn a_reload_keeps_the_answers_and_buckets_of_what_it_did_not_change() {
     assert_eq!(get().await, 429, "the bucket kept the two requests before the reload");
 
     // Changing the authorizer's settings starts its cache afresh; the unchanged limit stays spent.
-    reload(config("301s", "  GET /new: {respond: {body: new}}\n"), 2).await;
+    reload(config("301s", "  GET /new: {respond: {body: new}}\n")).await;
     assert_eq!(get().await, 429);
     assert_eq!(authorizer_calls(&gw).len(), 1, "throttled before the authorizer");
     reload(
         config("301s", "").replace("throttle: {rate: 0.01, burst: 3}", "throttle: {rate: 0.01, burst: 4}"),
-        3,
     )
     .await;
     assert_eq!(get().await, 200, "a changed limit is a new, full bucket");

@@ -41,6 +41,19 @@ impl Gw {
         format!("{}{}", self.proc.url(), path)
     }
 
+    /// SIGHUP, then waits (up to 10 s) until the gateway says it reloaded.
+    pub(crate) async fn reload(&self) {
+        let reloads =
+            || self.proc.stderr_lines().iter().filter(|l| l.contains("configuration reloaded")).count();
+        let before = reloads();
+        self.proc.signal("HUP");
+        assert!(
+            wait_until(std::time::Duration::from_secs(10), || reloads() > before).await,
+            "no reload: {}",
+            self.proc.stderr_lines().join("\n")
+        );
+    }
+
     /// Parsed access-log lines so far.
     pub(crate) fn access_log(&self) -> Vec<serde_json::Value> {
         self.proc.stdout_lines().iter().filter_map(|l| serde_json::from_str(l).ok()).collect()

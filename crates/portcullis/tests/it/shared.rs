@@ -289,21 +289,32 @@ async fn without_shared_state_a_revocation_persists_in_the_state_dir() {
     assert_eq!(listed[0]["jti"], "t-9");
 }
 
+/// One replica sharing state through `redis` (a 50 ms timeout, `on_unavailable: mode`),
+/// serving `routes` (the lines under `routes:`).
+fn one_replica(dir: &Path, redis: &RedisServer, mode: &str, routes: &str) -> SpawnedGateway {
+    write(
+        dir,
+        "portcullis.yaml",
+        &format!(
+            "shared_state: {{redis: \"{}\", timeout: 50ms, on_unavailable: {mode}}}\nroutes:\n{routes}",
+            redis.url()
+        ),
+    );
+    replicas(dir, 1).remove(0)
+}
+
 #[tokio::test]
 async fn redis_going_away_and_coming_back_never_stops_the_gateway() {
     let Some(mut redis) = RedisServer::start() else { return };
     let dir = tempfile::tempdir().unwrap();
     let client = TestClient::http1();
     for mode in ["local", "deny"] {
-        write(
+        let gateway = &one_replica(
             dir.path(),
-            "portcullis.yaml",
-            &format!(
-                "shared_state: {{redis: \"{}\", timeout: 50ms, on_unavailable: {mode}}}\nroutes:\n  GET /r: {{respond: {{body: ok}}, throttle: {{rate: 10000, burst: 10000}}}}\n  GET /free: {{respond: {{body: free}}}}\n",
-                redis.url()
-            ),
+            &redis,
+            mode,
+            "  GET /r: {respond: {body: ok}, throttle: {rate: 10000, burst: 10000}}\n  GET /free: {respond: {body: free}}\n",
         );
-        let gateway = &replicas(dir.path(), 1)[0];
         let url = format!("{}/r", gateway.url());
         let readyz = || async { client.get(&format!("http://{}/readyz", gateway.admin)).await.json() };
         assert_eq!(client.get(&url).await.status, 200);
@@ -524,15 +535,12 @@ async fn a_redis_slower_than_the_timeout_counts_as_unavailable_and_requests_keep
     let client = TestClient::http1();
     for mode in ["local", "deny"] {
         // Two shared limits: asked in one round trip, and both fall back together.
-        write(
+        let gateway = &one_replica(
             dir.path(),
-            "portcullis.yaml",
-            &format!(
-                "shared_state: {{redis: \"{}\", timeout: 50ms, on_unavailable: {mode}}}\nroutes:\n  GET /r: {{respond: {{body: ok}}, throttle: [{{rate: 10000, burst: 10000}}, {{rate: 10000, burst: 10000, key: $context.identity.sourceIp}}]}}\n",
-                redis.url()
-            ),
+            &redis,
+            mode,
+            "  GET /r: {respond: {body: ok}, throttle: [{rate: 10000, burst: 10000}, {rate: 10000, burst: 10000, key: $context.identity.sourceIp}]}\n",
         );
-        let gateway = &replicas(dir.path(), 1)[0];
         let url = format!("{}/r", gateway.url());
         assert_eq!(client.get(&url).await.status, 200);
         // Frozen: connections stay open, nothing answers.
