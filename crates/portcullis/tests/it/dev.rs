@@ -193,18 +193,17 @@ async fn a_reload_recycles_a_function_whose_settings_changed() {
     assert_eq!(client.get(&gw.url("/f")).await.text(), "bonjour", "a fresh instance with the new settings");
 }
 
+/// A public route and one behind the development issuer.
+const OPEN_AND_PRIVATE: &str = "authorizers:\n  dev: {type: jwt, issuer: dev, audience: [api]}\n\
+     routes:\n  GET /open: {respond: {body: a}}\n  GET /private: {authorizer: dev, respond: {body: in}}\n";
+
 /// `portcullis serve --dev` with stderr and stdout on a terminal (a pseudo-terminal held by
 /// util-linux `script`): coloured, human-readable lines, and one line per request with its
 /// route key, status, latency and the authorizer's decision and reason.
 #[tokio::test]
 async fn on_a_terminal_dev_prints_coloured_lines_and_one_line_per_request() {
     let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
-        "portcullis.yaml",
-        "authorizers:\n  dev: {type: jwt, issuer: dev, audience: [api]}\n\
-         routes:\n  GET /open: {respond: {body: a}}\n  GET /private: {authorizer: dev, respond: {body: in}}\n",
-    );
+    write(dir.path(), "portcullis.yaml", OPEN_AND_PRIVATE);
     let command = format!("exec {} serve --dev --listen 127.0.0.1:0 --admin 127.0.0.1:0", exe().display());
     let mut gw = SpawnedGateway::spawn_as_is(
         std::path::Path::new("script"),
@@ -295,12 +294,7 @@ fn token_exports_the_dev_issuers_key_and_warns_about_an_audience_nobody_accepts(
 #[test]
 fn explain_needs_no_token_for_a_public_route_and_suggests_a_misspelt_one() {
     let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
-        "portcullis.yaml",
-        "authorizers:\n  dev: {type: jwt, issuer: dev, audience: [api]}\n\
-         routes:\n  GET /open: {respond: {body: a}}\n  GET /private: {authorizer: dev, respond: {body: in}}\n",
-    );
+    write(dir.path(), "portcullis.yaml", OPEN_AND_PRIVATE);
     let (code, text) = crate::harness::cli(dir.path(), "explain", &["--route", "GET /open"]);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("authorizer: none (public route)"), "{text}");
