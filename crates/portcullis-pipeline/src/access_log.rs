@@ -143,14 +143,18 @@ impl AccessRecord {
     /// A record holding nothing on the heap: what a written record's box keeps until it is
     /// used again.
     fn blank() -> Self {
-        AccessRecord::start(
-            RequestId::default(),
-            SystemTime::UNIX_EPOCH,
-            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-            &Method::GET,
-            &Uri::from_static("/"),
-            "",
-        )
+        thread_local! {
+            // Built once per thread: parsing even a static URI costs more than copying one.
+            static BLANK: AccessRecord = AccessRecord::start(
+                RequestId::default(),
+                SystemTime::UNIX_EPOCH,
+                IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                &Method::GET,
+                &Uri::from_static("/"),
+                "",
+            );
+        }
+        BLANK.with(Clone::clone)
     }
 }
 
@@ -679,7 +683,9 @@ fn digits_of(mut n: u64, digits: &mut [u8; 20]) -> usize {
 
 /// Milliseconds with microsecond precision (`3.607`).
 fn push_millis(out: &mut Vec<u8>, duration: Duration) {
-    let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
+    // In 64 bits: `as_micros` is a 128-bit division.
+    let micros =
+        duration.as_secs().saturating_mul(1_000_000).saturating_add(u64::from(duration.subsec_micros()));
     push_uint(out, micros / 1000);
     out.push(b'.');
     push_padded(out, micros % 1000, 3);
