@@ -34,8 +34,8 @@ pub(crate) use functions::dev_issuer;
 pub use restart::RestartOnly;
 pub use serving::{AdminTokenSourceAt, Serving, TlsFiles, admin_token_source, serving};
 pub use views::{
-    Basics, SampleAuthorizer, SampleRoute, authorizer_function, basics, dev_audience_accepted, developing,
-    route_table, sample_host, sample_route, suggestion, summary, warnings,
+    Basics, SampleAuthorizer, SampleRoute, SampleRouteError, authorizer_function, basics,
+    dev_audience_accepted, developing, route_table, sample_host, sample_route, suggestion, summary, warnings,
 };
 
 use crate::resources::{ResourceError, Resources};

@@ -74,31 +74,72 @@ pub fn dev_issuer_keys(config: &Config) -> Result<(String, String), CompileError
     Ok((dev.jwks().to_string(), dev.public_key_pem()))
 }
 
+/// Why `portcullis invoke` got no result.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeOnceError {
+    /// The config defines no function of that name.
+    #[error("no function `{name}` in {origin}{}", defined_list(.defined))]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The config.
+        origin: String,
+        /// The functions it defines.
+        defined: Vec<String>,
+    },
+    /// The state directory (where bootstraps go) could not be created.
+    #[error("state_dir could not be created: {0}")]
+    StateDir(std::io::Error),
+    /// The function's instance could not be started.
+    #[error("{0}")]
+    Start(portcullis_functions::StartError),
+    /// The invocation failed; what the handler reported, with its trace.
+    #[error("{error}{}", trace_lines(.trace))]
+    Failed {
+        /// The failure.
+        error: portcullis_functions::InvokeError,
+        /// The handler's stack trace, as the runtime sent it.
+        trace: Vec<String>,
+    },
+}
+
+fn defined_list(defined: &[String]) -> String {
+    if defined.is_empty() {
+        ": it defines no functions".to_owned()
+    } else {
+        format!("; defined: {}", defined.join(", "))
+    }
+}
+
+fn trace_lines(trace: &[String]) -> String {
+    trace.iter().map(|line| format!("\n  {line}")).collect()
+}
+
 /// Runs function `name` once with `event` and returns its raw result (`portcullis invoke`). The
 /// function gets a fresh instance, exactly as the gateway would start it.
 ///
 /// # Errors
-/// An unknown function, one that cannot start, or the invocation's own error.
-pub async fn invoke_once(config: &Config, name: &str, event: bytes::Bytes) -> Result<bytes::Bytes, String> {
+/// [`InvokeOnceError`].
+pub async fn invoke_once(
+    config: &Config,
+    name: &str,
+    event: bytes::Bytes,
+) -> Result<bytes::Bytes, InvokeOnceError> {
     let process = compile::process(config);
     let Some(settings) = process.functions.iter().find(|f| f.name == name) else {
-        let names: Vec<&str> = process.functions.iter().map(|f| f.name.as_str()).collect();
-        return Err(if names.is_empty() {
-            format!("no function `{name}` in {}: it defines no functions", process.origin)
-        } else {
-            format!("no function `{name}` in {}; defined: {}", process.origin, names.join(", "))
+        return Err(InvokeOnceError::Unknown {
+            name: name.to_owned(),
+            origin: process.origin.clone(),
+            defined: process.functions.iter().map(|f| f.name.clone()).collect(),
         });
     };
-    crate::state::prepare(&process.state_dir).map_err(|e| format!("state_dir could not be created: {e}"))?;
+    crate::state::prepare(&process.state_dir).map_err(InvokeOnceError::StateDir)?;
     let invoker = portcullis_functions::Invoker::start(settings.clone(), &process.functions_options)
         .await
-        .map_err(|e| e.to_string())?;
-    let result = invoker.invoke(event, "portcullis-invoke").await.map_err(|error| match error.failure() {
-        // What the handler reported, with its trace, as the runtime sent it.
-        Some(failure) if !failure.stack_trace.is_empty() => {
-            format!("{error}\n  {}", failure.stack_trace.join("\n  "))
-        }
-        _ => error.to_string(),
+        .map_err(InvokeOnceError::Start)?;
+    let result = invoker.invoke(event, "portcullis-invoke").await.map_err(|error| {
+        let trace = error.failure().map(|failure| failure.stack_trace.clone()).unwrap_or_default();
+        InvokeOnceError::Failed { error, trace }
     });
     invoker.shutdown().await;
     result

@@ -150,7 +150,7 @@ pub async fn explain_on(snapshot: &Snapshot, request: &ExplainRequest) -> Result
     })?;
     let (method, sample_path) = sample_request(&key);
     let api = &snapshot.api;
-    let path = under_stage(api, request.path.clone().unwrap_or(sample_path));
+    let path = api.under_stage(request.path.clone().unwrap_or(sample_path));
     let authorizer = match &plan.access {
         Access::Authorizer(route) => Some(route),
         Access::Public => None,
@@ -168,7 +168,7 @@ pub async fn explain_on(snapshot: &Snapshot, request: &ExplainRequest) -> Result
     }
     let siblings = siblings(snapshot, authorizer.map(|route| &*route.name), &key);
     if let Some(earlier) = &request.cached_from {
-        let earlier = under_stage(api, earlier.clone());
+        let earlier = api.under_stage(earlier.clone());
         let parts = request_parts(&method, &earlier, request, identity.as_ref())?;
         let first = portcullis_pipeline::explain(snapshot, parts, Vec::new()).await;
         let _ = writeln!(out, "earlier request: {method} {earlier}: {}", verdict(&first));
@@ -199,12 +199,6 @@ pub(crate) fn kind(authorizer: &dyn Authorizer) -> &'static str {
     } else {
         "custom"
     }
-}
-
-/// `path` as a client of a named stage sends it: under `/{stage}` (a path already there is
-/// left as it is).
-fn under_stage(api: &portcullis_core::ApiIdentity, path: String) -> String {
-    if api.strip_stage(&path).is_some() { path } else { format!("/{}{path}", api.stage) }
 }
 
 /// `allow`, or `deny <reason> (<status> <text>): <detail>` with the status from the one table.

@@ -13,7 +13,7 @@ use portcullis_config::{Config, PayloadFormatVersion};
 use portcullis_core::{AuthContext, CallContext, JwtContext, Params, RequestIdGenerator};
 use portcullis_events::RequestFacts;
 
-use crate::compile::{self, SampleAuthorizer};
+use crate::compile::{self, SampleAuthorizer, SampleRouteError};
 
 /// Which event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +75,7 @@ pub fn event(config: &Config, kind: EventKind, request: &SampleRequest) -> Resul
     let method = request.method.clone().unwrap_or(Method::GET);
     let path =
         if request.path.starts_with('/') { request.path.clone() } else { format!("/{}", request.path) };
-    let path = if api.strip_stage(&path).is_some() { path } else { format!("/{}{path}", api.stage) };
+    let path = api.under_stage(path);
     let mut builder =
         Request::builder().method(method.clone()).uri(&path).header("host", compile::sample_host(config));
     builder = builder.header("user-agent", concat!("portcullis/", env!("CARGO_PKG_VERSION")));
@@ -96,9 +96,12 @@ pub fn event(config: &Config, kind: EventKind, request: &SampleRequest) -> Resul
 
     // The route, from the config's table (the same selection rules as serving).
     let route_path = api.strip_stage(parts.uri.path()).unwrap_or("/");
-    let route = match compile::sample_route(config, &method, route_path).map_err(SampleError::Request)? {
+    let route = match compile::sample_route(config, &method, route_path) {
         Ok(route) => route,
-        Err(routes) => return Err(SampleError::NoRoute { method, path, routes }),
+        Err(SampleRouteError::NoRoute { routes }) => {
+            return Err(SampleError::NoRoute { method, path, routes: routes.join(", ") });
+        }
+        Err(error @ SampleRouteError::Path(_)) => return Err(SampleError::Request(error.to_string())),
     };
     let params: Params = route.params;
 

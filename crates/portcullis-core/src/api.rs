@@ -29,6 +29,12 @@ impl ApiIdentity {
         strip_stage(&self.stage, path)
     }
 
+    /// `path` as a client of this API sends it: under `/{stage}` for a named stage (a path
+    /// already there, or any path of `$default`, is left as it is).
+    pub fn under_stage(&self, path: String) -> String {
+        if self.strip_stage(&path).is_some() { path } else { format!("/{}{path}", self.stage) }
+    }
+
     /// [`ApiIdentity::strip_stage`] for a path known to be under the stage (the route stage
     /// checked it); the path itself otherwise.
     pub fn route_path<'p>(&self, path: &'p str) -> &'p str {

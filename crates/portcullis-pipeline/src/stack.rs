@@ -2,9 +2,10 @@
 //!
 //! ```text
 //! request:   limits ─▶ route ─▶ cors (preflight) ─▶ throttle ─▶ authorize ─▶ throttle (keys
-//!            the authorizer established) ─▶ mapping ─▶ integrate
-//! response:  mapping (response parameters) ─▶ respond ─▶ authorize (deny reason) ─▶ route
-//!            (nearest routes on a development 404) ─▶ cors (headers) ─▶ metrics, access log
+//!            the authorizer established) ─▶ mapping ─▶ integrate ─▶ mapping (response
+//!            parameters, on the integration's own answer only)
+//! response:  respond ─▶ authorize (deny reason) ─▶ route (nearest routes on a development
+//!            404) ─▶ cors (headers) ─▶ metrics, access log
 //! ```
 //! Each stage is one module with a `request` half and, where it has one, a `response` half,
 //! and its own error type; [`crate::respond`] is the one table from those errors to answers.

@@ -139,24 +139,37 @@ pub enum SampleAuthorizer {
     },
 }
 
-/// The route of `config` that takes `method` on `route_path` (the path under the stage), or
-/// the route keys of `config` (for the message) when none does.
+/// Why no route of a config takes a sample request.
+#[derive(Debug, thiserror::Error)]
+pub enum SampleRouteError {
+    /// A path the router refuses, as it refuses it when serving.
+    #[error(transparent)]
+    Path(#[from] portcullis_route::PathError),
+    /// No route matches; the config's route keys.
+    #[error("no route matches; routes: {}", .routes.join(", "))]
+    NoRoute {
+        /// The route keys, in the order written.
+        routes: Vec<String>,
+    },
+}
+
+/// The route of `config` that takes `method` on `route_path` (the path under the stage).
 ///
 /// # Errors
-/// A path the router cannot read (its message), or no route (the route keys).
+/// [`SampleRouteError`].
 pub fn sample_route(
     config: &Config,
     method: &http::Method,
     route_path: &str,
-) -> Result<Result<SampleRoute, String>, String> {
+) -> Result<SampleRoute, SampleRouteError> {
     let mut table = portcullis_route::RouteTableBuilder::new();
     for (index, route) in config.routes.iter().enumerate() {
         let _ = table.insert(route.key.value.clone(), index);
     }
     let table = table.build();
-    let Some(matched) = table.find(method, route_path).map_err(|e| e.to_string())? else {
-        let routes: Vec<String> = config.routes.iter().map(|r| r.key.value.to_string()).collect();
-        return Ok(Err(routes.join(", ")));
+    let Some(matched) = table.find(method, route_path)? else {
+        let routes = config.routes.iter().map(|r| r.key.value.to_string()).collect();
+        return Err(SampleRouteError::NoRoute { routes });
     };
     let route = &config.routes[*matched.value];
     let authorizer = match route.authorizer.as_ref().and_then(|name| config.authorizers.get(name)) {
@@ -172,12 +185,12 @@ pub fn sample_route(
             identity_source: lambda.identity_source.clone(),
         },
     };
-    Ok(Ok(SampleRoute {
+    Ok(SampleRoute {
         key: route.key.value.clone(),
         params: matched.params,
         scopes: route.scopes.clone(),
         authorizer,
-    }))
+    })
 }
 
 /// The `Host` a sample request is sent to: the configured listen address.
