@@ -46,6 +46,8 @@ pub enum ContextVariable {
     Status,
     /// `responseLength`: bytes of response body sent.
     ResponseLength,
+    /// `dataProcessed`: bytes of request body received plus bytes of response body sent.
+    DataProcessed,
     /// `responseLatency`: milliseconds from the request to the end of the response.
     ResponseLatency,
     /// `integrationLatency` (also `integration.latency`): milliseconds the integration took.
@@ -79,7 +81,7 @@ pub enum Known {
 }
 
 /// Every variable with its name(s) after `$context.`: the first name is the one printed.
-const ALL: [(ContextVariable, &[&str], Known); 27] = {
+const ALL: [(ContextVariable, &[&str], Known); 28] = {
     use ContextVariable as C;
     use Known::{Authorized, Config, Request, Response};
     [
@@ -102,6 +104,7 @@ const ALL: [(ContextVariable, &[&str], Known); 27] = {
         (C::AuthorizerError, &["authorizer.error"], Authorized),
         (C::Status, &["status"], Response),
         (C::ResponseLength, &["responseLength"], Response),
+        (C::DataProcessed, &["dataProcessed"], Response),
         (C::ResponseLatency, &["responseLatency"], Response),
         (C::IntegrationLatency, &["integrationLatency", "integration.latency"], Response),
         (C::IntegrationStatus, &["integration.status"], Response),

@@ -84,6 +84,7 @@ fn context_value<'a>(variable: ContextVariable, facts: &RequestFacts<'a>) -> Opt
         ContextVariable::AuthorizerError
         | ContextVariable::Status
         | ContextVariable::ResponseLength
+        | ContextVariable::DataProcessed
         | ContextVariable::ResponseLatency
         | ContextVariable::IntegrationLatency
         | ContextVariable::IntegrationStatus

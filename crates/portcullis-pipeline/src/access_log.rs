@@ -58,6 +58,9 @@ pub struct AccessRecord {
     pub status: u16,
     /// Response body bytes sent.
     pub response_bytes: u64,
+    /// Request body bytes received, counted while the integration reads the body; only when the
+    /// format prints `$context.dataProcessed` ([`Wants::request_bytes`]).
+    pub request_bytes: Option<Arc<AtomicU64>>,
     /// Total time from request head to end of the response body (`latency_ms`).
     pub latency: Duration,
     /// Time spent in the integration until its response head (`integration_latency_ms`);
@@ -121,6 +124,7 @@ impl AccessRecord {
             protocol,
             status: 0,
             response_bytes: 0,
+            request_bytes: None,
             latency: Duration::ZERO,
             integration_latency: None,
             authorizer: "none",
@@ -198,6 +202,8 @@ pub struct Wants {
     pub host: bool,
     /// The authorizer's outcome (claims, context, principal).
     pub auth: bool,
+    /// The bytes of request body received (`$context.dataProcessed`).
+    pub request_bytes: bool,
 }
 
 /// How a line is written.
@@ -227,6 +233,7 @@ impl AccessLogFormat {
                 Variable::Context(ContextVariable::DomainName | ContextVariable::DomainPrefix) => {
                     wants.host = true
                 }
+                Variable::Context(ContextVariable::DataProcessed) => wants.request_bytes = true,
                 Variable::Context(ContextVariable::PrincipalId)
                 | Variable::Claim(_)
                 | Variable::AuthorizerValue(_) => {
@@ -837,6 +844,10 @@ pub fn record_value<'r>(variable: &Variable, r: &'r AccessRecord) -> Option<Cow<
             ContextVariable::AuthorizerError => r.authorizer_reason.map(Cow::Borrowed),
             ContextVariable::Status => owned(r.status.to_string()),
             ContextVariable::ResponseLength => owned(r.response_bytes.to_string()),
+            ContextVariable::DataProcessed => {
+                let received = r.request_bytes.as_ref().map_or(0, |n| n.load(Ordering::Relaxed));
+                owned((received + r.response_bytes).to_string())
+            }
             ContextVariable::ResponseLatency => owned(rounded_millis(r.latency).to_string()),
             ContextVariable::IntegrationLatency => {
                 r.integration_latency.map(|latency| Cow::Owned(rounded_millis(latency).to_string()))
@@ -887,6 +898,49 @@ pub struct NoAccessLog;
 
 impl AccessLogSink for NoAccessLog {
     fn emit(&self, _record: Box<AccessRecord>) {}
+}
+
+pin_project_lite::pin_project! {
+    /// A request body that counts the bytes read through it (for `$context.dataProcessed`).
+    pub struct CountedBody<B> {
+        #[pin]
+        inner: B,
+        count: Arc<AtomicU64>,
+    }
+}
+
+impl<B> CountedBody<B> {
+    /// `inner`, counting into `count`.
+    pub fn new(inner: B, count: Arc<AtomicU64>) -> Self {
+        CountedBody { inner, count }
+    }
+}
+
+impl<B: HttpBody<Data = Bytes>> HttpBody for CountedBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            this.count.fetch_add(data.len() as u64, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 pin_project_lite::pin_project! {

@@ -25,7 +25,7 @@ use http_body_util::{BodyExt, Limited};
 use portcullis_authz::Trace;
 use portcullis_core::{AuthContext, Body, BoxError, CallContext, EventCapture, RequestIdGenerator, TraceId};
 
-use crate::access_log::{AccessLogSink, AccessRecord, LoggedBody, RequestDetail, Wants};
+use crate::access_log::{AccessLogSink, AccessRecord, CountedBody, LoggedBody, RequestDetail, Wants};
 use crate::listener::ConnMeta;
 use crate::metrics::Metrics;
 use crate::plan::{RoutePlan, Snapshot};
@@ -171,6 +171,14 @@ impl Gateway {
         let body = Limited::new(body, snapshot.limits.max_body as usize)
             .map_err(|error| -> BoxError { error })
             .boxed();
+        // Counted only for a log format that prints `$context.dataProcessed`.
+        let body = if self.wants.request_bytes {
+            let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            record.request_bytes = Some(Arc::clone(&count));
+            CountedBody::new(body, count).boxed()
+        } else {
+            body
+        };
 
         // Parameter mapping: after authorization, so that `$context.authorizer.*` is known;
         // before the integration, which forwards (HTTP) or builds its event from the mapped

@@ -842,3 +842,108 @@ async fn a_reload_keeps_the_answers_and_buckets_of_what_it_did_not_change() {
     assert_eq!(get().await, 200, "a changed limit is a new, full bucket");
     assert_eq!(authorizer_calls(&gw).len(), 2, "a changed authorizer asks again");
 }
+
+#[tokio::test]
+async fn a_throttled_request_never_reaches_the_identity_provider_path() {
+    // An issuer nobody answers for: every request the authorizer sees fails closed (401,
+    // `keys_unavailable`); a throttled one is refused before it, with 429.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let gw = Gw::start(&format!(
+        "debug_headers: true\nauthorizers:\n  idp: {{type: jwt, issuer: \"http://{closed}/idp\", audience: [api]}}\n\
+         routes:\n  GET /p: {{authorizer: idp, respond: {{body: in}}, throttle: {{rate: 0.01, burst: 1}}}}\n"
+    ));
+    let client = TestClient::http1();
+    let token = [("authorization", "Bearer eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.eyJzdWIiOiJhIn0.c2ln")];
+    let first = client.send(Method::GET, &gw.url("/p"), &token, "").await;
+    assert_eq!(first.status, 401);
+    assert_eq!(first.header("x-portcullis-deny-reason"), Some("keys_unavailable"));
+    let second = client.send(Method::GET, &gw.url("/p"), &token, "").await;
+    assert_eq!(second.status, 429, "{}", second.text());
+    assert_eq!(second.header("x-portcullis-deny-reason"), None, "no authorizer decided");
+}
+
+/// A REQUEST authorizer that writes the identity it was given to `identity.log` and allows.
+const IDENTITY_AUTHZ: &str = "import { appendFileSync } from 'node:fs';\n\
+export const handler = async (event) => {\n\
+  appendFileSync('identity.log', JSON.stringify(event.identitySource) + '\\n');\n\
+  return { isAuthorized: true, context: { tier: event.stageVariables?.tier ?? '-' } };\n\
+};\n";
+
+#[tokio::test]
+async fn a_stage_variable_is_part_of_a_lambda_authorizers_identity() {
+    let gw = Gw::start_with(
+        "stage_variables: {tier: gold}\nfunctions:\n  authz: {runtime: nodejs, handler: authz.handler}\n\
+         authorizers:\n  keys: {type: lambda, function: authz, event: request, payload_format_version: \"2.0\", simple_responses: true, identity_source: [$request.header.x-api-key, $stageVariables.tier], result_ttl: 0s}\n\
+         routes:\n  GET /k: {authorizer: keys, respond: {body: in}}\n",
+        &[("authz.mjs", IDENTITY_AUTHZ)],
+        &[],
+    );
+    let reply = TestClient::http1().send(Method::GET, &gw.url("/k"), &[("x-api-key", "k-1")], "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let seen = std::fs::read_to_string(gw.dir.path().join("identity.log")).unwrap();
+    assert_eq!(seen.trim(), r#"["k-1","gold"]"#);
+}
+
+/// A REQUEST authorizer answering with an IAM policy for any route of the API, as `p-<key>`.
+const PRINCIPAL_AUTHZ: &str = "export const handler = async (event) => ({\n\
+  principalId: 'p-' + event.headers['x-api-key'],\n\
+  policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: event.headers['x-api-key'] === 'good' ? 'Allow' : 'Deny', Resource: '*' }] },\n\
+});\n";
+
+#[tokio::test]
+async fn a_template_access_log_prints_the_apis_identity_the_principal_and_the_gateways_error() {
+    let up = RecordingUpstream::start(Behavior::Ok).await;
+    let gw = Gw::start_with(
+        &format!(
+            "stage: dev\napi_id: abc123\naccount_id: \"111122223333\"\n\
+             functions:\n  authz: {{runtime: nodejs, handler: authz.handler}}\n\
+             authorizers:\n  keys: {{type: lambda, function: authz, event: request, payload_format_version: \"2.0\", identity_source: [$request.header.x-api-key], result_ttl: 0s}}\n\
+             access_log:\n  output: access.log\n  format: '{{\"api\":\"$context.apiId\",\"account\":\"$context.accountId\",\"id\":\"$context.requestId\",\"xid\":\"$context.extendedRequestId\",\"epoch\":\"$context.requestTimeEpoch\",\"prefix\":\"$context.domainPrefix\",\"path\":\"$context.path\",\"principal\":\"$context.authorizer.principalId\",\"message\":\"$context.error.message\",\"quoted\":\"$context.error.messageString\",\"ilat\":\"$context.integrationLatency\",\"len\":\"$context.responseLength\",\"data\":\"$context.dataProcessed\"}}'\n\
+             routes:\n  POST /p: {{authorizer: keys, http: {up}/p}}\n",
+            up = up.url()
+        ),
+        &[("authz.mjs", PRINCIPAL_AUTHZ)],
+        &[],
+    );
+    let client = TestClient::http1();
+    let before =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let host = [("x-api-key", "good"), ("host", "api.example.com")];
+    let ok = client.send(Method::POST, &gw.url("/dev/p"), &host, "hello").await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let denied = client.send(Method::POST, &gw.url("/dev/p"), &[("x-api-key", "bad")], "hello").await;
+    assert_eq!(denied.status, 403);
+    let after =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let path = gw.dir.path().join("access.log");
+    assert!(wait_until(Duration::from_secs(5), || access_log_lines(&path).len() == 2).await);
+    let lines: Vec<Value> =
+        access_log_lines(&path).iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (first, second) = (&lines[0], &lines[1]);
+    assert_eq!((first["api"].as_str(), first["account"].as_str()), (Some("abc123"), Some("111122223333")));
+    assert_eq!(first["id"], ok.header("apigw-requestid").unwrap());
+    assert_eq!(first["xid"], first["id"], "one id for both, as there is one gateway");
+    let epoch: u64 = first["epoch"].as_str().unwrap().parse().unwrap();
+    assert!((before..=after).contains(&epoch), "{epoch} in {before}..{after}");
+    assert_eq!(first["prefix"], "api");
+    assert_eq!(first["path"], "/dev/p", "the path as sent, stage included");
+    assert_eq!(first["principal"], "p-good");
+    assert_eq!((first["message"].as_str(), first["quoted"].as_str()), (Some("-"), Some("-")));
+    assert!(first["ilat"].as_str().unwrap().parse::<u64>().is_ok(), "{}", first["ilat"]);
+    assert_eq!(second["principal"], "-", "a denied request established no principal");
+    assert_eq!(second["message"], "Forbidden");
+    assert_eq!(
+        second["quoted"], "\"Forbidden\"",
+        "the message in quotes (escaped in the line, so it stays JSON)"
+    );
+    assert_eq!(second["ilat"], "-", "the integration never ran");
+    // Bytes of request body received plus response body sent.
+    let number = |line: &Value, key: &str| line[key].as_str().unwrap().parse::<u64>().unwrap();
+    assert_eq!(number(first, "data"), 5 + number(first, "len"), "{first}");
+    assert_eq!(
+        number(second, "data"),
+        number(second, "len"),
+        "a denied request's body is never read: {second}"
+    );
+    assert!(number(second, "len") > 0);
+}
