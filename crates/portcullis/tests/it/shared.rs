@@ -513,11 +513,11 @@ async fn shared_answers_keep_the_authorizers_rules_on_every_replica() {
     assert_eq!(get(1, "/a", "boom").await, 500);
     assert_eq!(get(1, "/a", "boom").await, 500);
     assert_eq!(invocations(&calls, "boom"), 3);
-    assert_eq!(
-        redis.cli(&["--scan", "--pattern", "portcullis:authz:*"]).lines().count(),
-        1,
-        "only good's answer is stored"
-    );
+    let answers = redis.cli(&["--scan", "--pattern", "portcullis:authz:*"]);
+    assert_eq!(answers.lines().count(), 1, "only good's answer is stored");
+    // It expires by itself with the authorizer's `result_ttl` (60 s).
+    let ttl: i64 = redis.cli(&["PTTL", answers.trim()]).parse().unwrap();
+    assert!((50_000..=60_000).contains(&ttl), "{ttl} ms");
 
     // Redis gone: each replica falls back to its own cache.
     redis.stop();
@@ -813,4 +813,30 @@ async fn a_requests_shared_limits_are_checked_in_one_round_trip() {
     // and expired.
     let keys = redis.cli(&["--scan", "--pattern", "portcullis:rl:*"]);
     assert_eq!(keys.lines().count(), 2, "{keys}");
+}
+
+#[tokio::test]
+async fn a_revocation_no_replica_was_told_of_arrives_with_the_periodic_resync() {
+    let Some(redis) = RedisServer::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "portcullis.yaml", &revocation_config(Some(&redis)));
+    let token = mint(dir.path(), &["--sub", "alice", "--aud", "api", "--claim", "jti=\"j-quiet\""]);
+    let gateway = &replicas(dir.path(), 1)[0];
+    let client = TestClient::http1();
+    assert_eq!(status_and_reason(&client, gateway, &token).await.0, 200);
+    // Stored the way a replica stores one, but never announced (as if the message was lost).
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let entry = format!(r#"{{"jti":"j-quiet","revoked_at":{now},"until":{}}}"#, now + 3600);
+    assert_eq!(redis.cli(&["HSET", "portcullis:revocations", "jti:j-quiet", &entry]), "1");
+    let stored = Instant::now();
+    let mut seen = (200, None);
+    while stored.elapsed() < Duration::from_secs(5) {
+        seen = status_and_reason(&client, gateway, &token).await;
+        if seen.0 == 401 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, (401, Some("revoked".to_owned())), "within the resync period (2 s) and a little");
+    assert!(stored.elapsed() < Duration::from_secs(3), "{:?}", stored.elapsed());
 }
