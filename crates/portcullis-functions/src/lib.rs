@@ -35,7 +35,7 @@ use std::collections::HashMap;
 
 pub use invoke::{InvokeError, Invoker, StartError};
 pub use settings::{FunctionKind, FunctionSettings, FunctionsOptions};
-pub use stats::{ColdStart, FunctionStats, Instances, OutputLine};
+pub use stats::{ColdStart, FunctionStats, Instances, OutputLine, keep_recent};
 
 /// The Lambda synchronous payload limit (6 MB) for both the event and the function's response.
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;

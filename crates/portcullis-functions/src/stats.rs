@@ -1,10 +1,11 @@
 //! What a function has done, for operators (the admin console and `/metrics`): invocations,
 //! errors, timeouts as relaxed counters; the last cold starts and the last lines the function
-//! printed in small bounded rings. Nothing here is on an invocation's critical path beyond one
-//! counter increment; output lines are recorded by the task that already reads them for the log.
+//! printed in small bounded rings, kept only while the admin console is in use
+//! ([`keep_recent`]). Nothing here is on an invocation's critical path beyond one counter
+//! increment; output lines are recorded by the task that already reads them for the log.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -17,6 +18,17 @@ const COLD_STARTS: usize = 20;
 const LINES: usize = 50;
 /// Bytes of one output line kept (the log gets the whole line, up to its own limit).
 const LINE_BYTES: usize = 1024;
+
+/// Whether the rings are written ([`keep_recent`]).
+static KEEP_RECENT: AtomicBool = AtomicBool::new(false);
+
+/// Turns on (the admin console is in use) or off the keeping of each function's last cold
+/// starts and output lines. Off (the default), nothing is kept beyond the counters `/metrics`
+/// renders; the rings stop being written, and what they hold is cleared the next time they are
+/// read.
+pub fn keep_recent(on: bool) {
+    KEEP_RECENT.store(on, Ordering::Relaxed);
+}
 
 /// One cold start.
 #[derive(Debug, Clone)]
@@ -97,6 +109,9 @@ impl Recorder {
 
     pub(crate) fn cold_start(&self, duration: Duration) {
         self.cold_start_count.fetch_add(1, Ordering::Relaxed);
+        if !KEEP_RECENT.load(Ordering::Relaxed) {
+            return;
+        }
         let mut ring = lock(&self.cold_starts);
         if ring.len() == COLD_STARTS {
             ring.pop_front();
@@ -105,6 +120,9 @@ impl Recorder {
     }
 
     pub(crate) fn line(&self, stream: &'static str, request_id: Option<Arc<str>>, text: &str) {
+        if !KEEP_RECENT.load(Ordering::Relaxed) {
+            return;
+        }
         let mut cut = text.len().min(LINE_BYTES);
         while !text.is_char_boundary(cut) {
             cut -= 1;
@@ -118,6 +136,10 @@ impl Recorder {
     }
 
     pub(crate) fn stats(&self, instances: Instances) -> FunctionStats {
+        if !KEEP_RECENT.load(Ordering::Relaxed) {
+            lock(&self.cold_starts).clear();
+            lock(&self.lines).clear();
+        }
         FunctionStats {
             instances,
             invocations: self.invocations.load(Ordering::Relaxed),
@@ -135,8 +157,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rings_keep_the_newest_and_lines_are_cut_on_a_char_boundary() {
+    fn rings_are_kept_only_while_asked_keep_the_newest_and_cut_lines_on_a_char_boundary() {
+        // Off (nobody looks): the counters count, the rings stay empty.
         let recorder = Recorder::default();
+        keep_recent(false);
+        recorder.line("stdout", None, "unseen");
+        recorder.cold_start(Duration::from_millis(5));
+        let stats = recorder.stats(Instances::default());
+        assert_eq!(stats.cold_start_count, 1);
+        assert!(stats.last_lines.is_empty() && stats.cold_starts.is_empty());
+
+        let recorder = Recorder::default();
+        keep_recent(true);
         for i in 0..(LINES + 5) {
             recorder.line("stdout", None, &format!("line {i}"));
         }

@@ -2,8 +2,9 @@
 //! one point per 10 s, read from the same counters `/metrics` renders ([`Metrics::totals`]).
 //!
 //! Nothing is sampled until the console is used: the first API call starts a sampler, which
-//! stops (and forgets its points) once the console has been left alone for 15 minutes. So a
-//! gateway nobody looks at keeps exactly what `/metrics` keeps.
+//! stops (and forgets its points) once the console has been left alone for 15 minutes. The
+//! functions' last output lines and cold starts are kept for the same span. So a gateway nobody
+//! looks at keeps exactly what `/metrics` keeps.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -59,6 +60,9 @@ impl Series {
     pub(crate) fn touch(self: &Arc<Self>) {
         self.last_used_ms.store(now_ms(), Ordering::Relaxed);
         if !self.running.swap(true, Ordering::AcqRel) {
+            // While the console is in use, functions keep their last output lines and cold
+            // starts for its Functions page.
+            portcullis_functions::keep_recent(true);
             tokio::spawn(Arc::clone(self).sample());
         }
     }
@@ -104,6 +108,7 @@ impl Series {
             }
         }
         self.points.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        portcullis_functions::keep_recent(false);
         self.running.store(false, Ordering::Release);
     }
 }

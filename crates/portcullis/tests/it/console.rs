@@ -25,7 +25,7 @@ use portcullis_test_support::Browser;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
-use crate::harness::{Gw, TestClient, cli, exe, mint};
+use crate::harness::{Gw, TestClient, cli, exe, mint, wait_until};
 
 const HELLO: &str = r#"export const handler = async (event) => {
   console.log('hello from ' + event.rawPath);
@@ -106,8 +106,9 @@ async fn the_console_shows_the_route_table_authorizers_functions_and_charts_of_t
     let Some(browser) = Browser::start().await else { return };
     let gw = start("", &[]);
     let client = TestClient::http1();
-    // A function invocation and a Lambda authorizer invocation, for the Functions and
-    // Authorizers pages.
+    // The console in use (functions keep their output lines from then on), then a function
+    // invocation and a Lambda authorizer invocation, for the Functions and Authorizers pages.
+    assert_eq!(client.get(&admin(&gw, "/api/overview")).await.status, 200);
     assert_eq!(client.get(&gw.url("/hello")).await.status, 200);
     let keyed = client.send(Method::GET, &gw.url("/keyed"), &[("x-api-key", "good")], "").await;
     assert_eq!(keyed.status, 200);
@@ -1289,4 +1290,45 @@ async fn the_live_table_keeps_the_newest_500_rows_and_counts_what_it_removed() {
     );
     browser.screenshot(&shots().join("console-live-full.png")).await;
     no_console_errors(&browser).await;
+}
+
+/// With no console in use, a function's output lines and cold starts are not kept (the
+/// counters `/metrics` renders are); once the console is used, they are.
+#[tokio::test]
+async fn functions_keep_their_output_only_while_the_console_is_in_use() {
+    let gw = Gw::start_with(
+        "functions:\n  talk: {runtime: nodejs, handler: talk.handler}\nroutes:\n  GET /talk: {function: talk}\n",
+        &[(
+            "talk.mjs",
+            "export const handler = async () => { console.log('said it'); return { statusCode: 200, body: 'ok' }; };\n",
+        )],
+        &[],
+    );
+    let client = TestClient::http1();
+    assert_eq!(client.get(&gw.url("/talk")).await.status, 200);
+    // The line reached the log: it was printed and read.
+    assert!(
+        wait_until(Duration::from_secs(5), || gw.proc.stderr_lines().iter().any(|l| l.contains("said it")))
+            .await
+    );
+    let metrics = client.get(&admin(&gw, "/metrics")).await.text();
+    assert!(metrics.contains("portcullis_function_invocations_total{function=\"talk\"} 1"), "{metrics}");
+    let talk = |listed: Value| {
+        listed["functions"].as_array().unwrap().iter().find(|f| f["name"] == "talk").cloned().unwrap()
+    };
+    let before = talk(client.get(&admin(&gw, "/api/functions")).await.json());
+    assert_eq!(before["invocations"], 1);
+    assert_eq!(before["last_lines"], json!([]), "nothing kept while nobody looked: {before}");
+    assert_eq!(before["cold_starts"], json!([]), "{before}");
+    // The console is in use now: the next lines are kept.
+    assert_eq!(client.get(&gw.url("/talk")).await.status, 200);
+    let mut after = Value::Null;
+    for _ in 0..50 {
+        after = talk(client.get(&admin(&gw, "/api/functions")).await.json());
+        if after["last_lines"].as_array().is_some_and(|l| !l.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(after["last_lines"][0]["text"], "said it", "{after}");
 }
