@@ -1332,3 +1332,28 @@ async fn functions_keep_their_output_only_while_the_console_is_in_use() {
     }
     assert_eq!(after["last_lines"][0]["text"], "said it", "{after}");
 }
+
+#[tokio::test]
+async fn the_admin_token_can_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::harness::write(
+        dir.path(),
+        "portcullis.yaml",
+        "admin: {token_env: PORTCULLIS_TEST_ADMIN_TOKEN}\nroutes:\n  GET /a: {respond: {body: a}}\n",
+    );
+    let gw = portcullis_test_support::SpawnedGateway::spawn_with_env(
+        exe(),
+        &["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
+        dir.path(),
+        &[("PORTCULLIS_TEST_ADMIN_TOKEN", ADMIN_TOKEN)],
+    );
+    let client = TestClient::http1();
+    let metrics = format!("http://{}/metrics", gw.admin);
+    assert_eq!(client.get(&metrics).await.status, 401);
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    assert_eq!(client.send(Method::GET, &metrics, &[("authorization", &bearer)], "").await.status, 200);
+    let wrong = client
+        .send(Method::GET, &metrics, &[("authorization", "Bearer some-other-token-of-length")], "")
+        .await;
+    assert_eq!(wrong.status, 401);
+}

@@ -152,6 +152,16 @@ fn a_port_in_use_names_the_flag_that_changes_it_once() {
     assert_eq!(stderr.matches("is in use").count(), 1, "said once: {stderr}");
     assert!(stderr.contains(&format!("cannot listen on 127.0.0.1:{port}: the port is in use")), "{stderr}");
     assert!(stderr.contains("--listen PORT"), "{stderr}");
+    // The admin listener's port names its own flag.
+    let out = std::process::Command::new(exe())
+        .args(["serve", "--listen", "127.0.0.1:0", "--admin", &port])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("is in use").count(), 1, "said once: {stderr}");
+    assert!(stderr.contains("--admin PORT") && stderr.contains("`admin:`"), "{stderr}");
 }
 
 #[tokio::test]
