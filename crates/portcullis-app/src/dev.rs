@@ -171,25 +171,56 @@ pub fn demo_banner(running: &Running) -> String {
     )
 }
 
+/// Why `portcullis revoke` got no answer, or a refusal.
+#[derive(Debug, thiserror::Error)]
+pub enum SendRevocationError {
+    /// No connection to the admin listener.
+    #[error("cannot reach the admin listener at {admin}: {source}")]
+    Unreachable {
+        /// Where it was looked for.
+        admin: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The exchange failed.
+    #[error("admin listener at {admin}: {source}")]
+    Http {
+        /// The listener.
+        admin: std::net::SocketAddr,
+        /// Why.
+        source: hyper::Error,
+    },
+    /// The request could not be built (a token that is not a valid header value).
+    #[error("the request could not be built: {0}")]
+    Request(#[from] http::Error),
+    /// The listener refused the revocation: its status and message.
+    #[error("{status}: {message}")]
+    Refused {
+        /// The status it answered.
+        status: http::StatusCode,
+        /// Its message.
+        message: String,
+    },
+}
+
 /// `portcullis revoke`: sends `revocation` (`{"jti"}` or `{"sub"}`, `until`) to the admin
 /// listener at `admin` (with `token`, the admin token, as a bearer token), which shares it with
 /// every replica. Returns the listener's answer.
 ///
 /// # Errors
-/// The admin listener cannot be reached, or answers with an error (its message).
+/// [`SendRevocationError`].
 pub async fn send_revocation(
     admin: std::net::SocketAddr,
     revocation: &serde_json::Value,
     token: Option<&str>,
-) -> Result<String, String> {
+) -> Result<String, SendRevocationError> {
     use http_body_util::{BodyExt, Full};
     let stream = tokio::net::TcpStream::connect(admin)
         .await
-        .map_err(|e| format!("cannot reach the admin listener at {admin}: {e}"))?;
+        .map_err(|source| SendRevocationError::Unreachable { admin, source })?;
+    let http = |source| SendRevocationError::Http { admin, source };
     let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("admin listener at {admin}: {e}"))?;
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.map_err(http)?;
     tokio::spawn(connection);
     let mut request = http::Request::post("/revocations")
         .header(http::header::HOST, admin.to_string())
@@ -197,12 +228,10 @@ pub async fn send_revocation(
     if let Some(token) = token {
         request = request.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    let request =
-        request.body(Full::new(bytes::Bytes::from(revocation.to_string()))).map_err(|e| e.to_string())?;
-    let response =
-        sender.send_request(request).await.map_err(|e| format!("admin listener at {admin}: {e}"))?;
+    let request = request.body(Full::new(bytes::Bytes::from(revocation.to_string())))?;
+    let response = sender.send_request(request).await.map_err(http)?;
     let status = response.status();
-    let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let body = response.into_body().collect().await.map_err(http)?.to_bytes();
     let text = String::from_utf8_lossy(&body).into_owned();
     if status.is_success() {
         Ok(text)
@@ -211,6 +240,6 @@ pub async fn send_revocation(
             .ok()
             .and_then(|v| v["message"].as_str().or_else(|| v["error"].as_str()).map(str::to_owned))
             .unwrap_or(text);
-        Err(format!("{status}: {message}"))
+        Err(SendRevocationError::Refused { status, message })
     }
 }

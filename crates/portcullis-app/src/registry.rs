@@ -42,6 +42,17 @@ fn spawn_watcher(
     tokio::spawn(crate::watch::function_dir(function.dir.clone(), invoker.clone(), code)).abort_handle()
 }
 
+/// Why a revocation could not be written to `state_dir` (it holds on this replica anyway).
+#[derive(Debug, thiserror::Error)]
+pub enum PersistError {
+    /// The directory or the file could not be written.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The list could not be encoded.
+    #[error("{0}")]
+    Encode(#[from] serde_json::Error),
+}
+
 /// Long-lived, process-wide state.
 pub struct Registry {
     clients: Clients,
@@ -228,20 +239,18 @@ impl Registry {
     ///
     /// # Errors
     /// The file could not be written; the revocation holds on this replica anyway.
-    pub async fn revoke(&self, revocation: Revocation) -> Result<Delivery, String> {
+    pub async fn revoke(&self, revocation: Revocation) -> Result<Delivery, PersistError> {
         match &self.shared {
             Some(shared) => Ok(shared.revoke(revocation, &self.revocations).await),
             None => {
                 self.revocations.add(revocation);
                 let all = self.revocations.all(now_secs());
-                crate::state::prepare(&self.state_dir).map_err(|e| e.to_string())?;
+                crate::state::prepare(&self.state_dir)?;
                 let path = self.state_dir.join(REVOCATIONS_FILE);
                 let temporary = path.with_extension("json.tmp");
-                let text = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
-                std::fs::write(&temporary, text)
-                    .and_then(|()| std::fs::rename(&temporary, &path))
-                    .map(|()| Delivery::Stored)
-                    .map_err(|e| e.to_string())
+                let text = serde_json::to_string_pretty(&all)?;
+                std::fs::write(&temporary, text).and_then(|()| std::fs::rename(&temporary, &path))?;
+                Ok(Delivery::Stored)
             }
         }
     }

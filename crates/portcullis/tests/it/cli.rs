@@ -246,3 +246,41 @@ fn a_failure_that_is_not_the_configs_exits_1_without_a_position_and_names_its_ca
     assert!(last.starts_with("error: starting the gateway: state_dir could not be created: "), "{last}");
     assert_eq!(last.matches("Not a directory").count(), 1, "each cause once: {last}");
 }
+
+/// `check` compiles the whole config with stand-ins: it starts no function, fetches no keys and
+/// connects to no Redis.
+#[test]
+fn check_starts_nothing_fetches_nothing_and_connects_to_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let idp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let redis = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    write(
+        dir.path(),
+        "started.mjs",
+        "import { writeFileSync } from 'node:fs';\nwriteFileSync('started', 'yes');\nexport const handler = async () => ({ statusCode: 200 });\n",
+    );
+    let path = write(
+        dir.path(),
+        "gw.yaml",
+        &format!(
+            "shared_state: {{redis: \"redis://{}\"}}\nfunctions:\n  f: {{runtime: nodejs, handler: started.handler, prewarm: 1}}\n\
+             authorizers:\n  idp: {{type: jwt, issuer: \"http://{}/idp\", audience: [api], jwks_uri: \"http://{}/jwks.json\"}}\n\
+             \x20 fn: {{type: lambda, function: f, event: request, identity_source: [$request.header.x-key], result_ttl: 0s}}\n\
+             routes:\n  GET /a: {{authorizer: idp, respond: {{body: a}}, throttle: {{rate: 1, burst: 1}}}}\n  GET /f: {{function: f, authorizer: fn}}\n",
+            redis.local_addr().unwrap(),
+            idp.local_addr().unwrap(),
+            idp.local_addr().unwrap()
+        ),
+    );
+    let out = Command::new(exe()).args(["check", "--config"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    for (what, listener) in [("the identity provider", &idp), ("Redis", &redis)] {
+        listener.set_nonblocking(true).unwrap();
+        let accepted = listener.accept();
+        assert!(
+            matches!(&accepted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "check connected to {what}: {accepted:?}"
+        );
+    }
+    assert!(!dir.path().join("started").exists(), "check started the function");
+}
