@@ -128,3 +128,44 @@ fn a_service_for_another_provider_or_no_service_is_refused() {
         "serverless.yml:1:1: error: not a serverless.yml: `service` and `provider` are required"
     );
 }
+
+#[test]
+fn a_service_written_in_json_is_read_as_its_yaml_would_be() {
+    let json = r#"{
+  "service": "json-api",
+  "provider": {
+    "name": "aws",
+    "runtime": "python3.12",
+    "stage": "${opt:stage, 'dev'}",
+    "environment": {"STAGE": "${sls:stage}"},
+    "httpApi": {
+      "authorizers": {
+        "idp": {"issuerUrl": "https://idp.example.com/", "audience": ["api"], "identitySource": "$request.header.Authorization"}
+      }
+    }
+  },
+  "functions": {
+    "hello": {
+      "handler": "app.handler",
+      "events": [
+        {"httpApi": {"method": "GET", "path": "/hello", "authorizer": {"name": "idp", "scopes": ["read"]}}},
+        {"httpApi": "POST /items"}
+      ]
+    }
+  }
+}"#;
+    let imported =
+        import(SourceKind::Serverless, json, "serverless.json", &ImportOptions::default()).unwrap();
+    assert!(imported.diagnostics.is_empty(), "{:?}", diagnostics(&imported));
+    assert_has(
+        &imported.yaml,
+        "  idp:\n    type: jwt\n    issuer: https://idp.example.com/\n    audience: [api]\n    identity_source: [$request.header.Authorization]\n",
+    );
+    assert_has(
+        &imported.yaml,
+        "  GET /hello:\n    function: hello\n    authorizer: idp\n    scopes: [read]\n",
+    );
+    assert_has(&imported.yaml, "  POST /items:\n    function: hello\n");
+    let config = load(&imported);
+    assert_eq!(config.functions["hello"].environment.get("STAGE").map(String::as_str), Some("dev"));
+}
