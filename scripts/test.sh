@@ -39,8 +39,10 @@ done
 # A real browser for the CORS and console tests: headless Chromium driven by chromedriver.
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
-# Shared state across replicas: a real Redis; the load balancer of the replicas example.
+# Shared state across replicas: a real Redis (one node, TLS, Sentinel and a cluster, all from the
+# redis-server package) and redis-cli to look inside it; the load balancer of the replicas example.
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v redis-cli >/dev/null || need_apt+=(redis-tools)
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need_apt+=(haproxy)
 # Fonts, so screenshots show text.
 [ -d /usr/share/fonts/truetype/dejavu ] || need_apt+=(fonts-dejavu-core)

@@ -7,7 +7,6 @@ use portcullis_config::Config;
 use portcullis_jwks::DevIssuer;
 
 use crate::compile::{self, CompileError};
-pub use crate::compile::{dev_audience_accepted, developing, route_table};
 use crate::lifecycle::Running;
 use crate::resources::{DryRun, Resources};
 

@@ -21,6 +21,7 @@ mod expr;
 mod function_failure;
 mod mapping;
 mod request_id;
+mod stripe;
 mod suggest;
 mod time;
 mod trace_id;
@@ -38,6 +39,7 @@ pub use error::{ErrorChain, is_caused_by};
 pub use expr::{JsonPath, JsonStep, Part, Template, Variable};
 pub use function_failure::FunctionFailure;
 pub use mapping::{MappingAction, MappingEntry, MappingTarget};
+pub use stripe::thread_stripe;
 
 /// A boxed, sendable future: what the object-safe traits of the stages (authorizers,
 /// integrations, functions) return. One allocation per call; these calls are I/O bound.

@@ -325,15 +325,6 @@ fn stripes() -> usize {
     std::thread::available_parallelism().map_or(4, |n| n.get() * 2).clamp(2, 64)
 }
 
-/// This thread's stripe among `count`: threads take them in turn.
-fn stripe_of_this_thread(count: usize) -> usize {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    thread_local! {
-        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed);
-    }
-    STRIPE.with(|stripe| *stripe % count)
-}
-
 thread_local! {
     /// Boxes of this thread's finished records, emptied, for its next requests' records.
     #[expect(clippy::vec_box, reason = "the boxes themselves are what is kept, to be handed out again")]
@@ -450,7 +441,7 @@ impl AccessLogWriter {
 impl AccessLogSink for AccessLogWriter {
     fn emit(&self, mut record: Box<AccessRecord>) {
         let shared = &self.shared;
-        let stripe = &shared.stripes[stripe_of_this_thread(shared.stripes.len())];
+        let stripe = &shared.stripes[portcullis_core::thread_stripe(shared.stripes.len())];
         let wake = {
             let mut stripe = stripe.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             if stripe.lines.len() >= STRIPE_BYTES || shared.closing.load(Ordering::Relaxed) {

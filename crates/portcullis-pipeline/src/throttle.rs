@@ -209,13 +209,18 @@ pub struct RouteThrottle {
     /// Whether one limit has no key: the route bucket, where a request without a keyed limit's
     /// key is counted instead.
     route_bucket: bool,
+    /// Shared limits checked before the authorizer, and after it.
+    shared: [usize; 2],
 }
 
 impl RouteThrottle {
     /// The route's limits (at most one without a key).
     pub fn new(limits: Vec<Arc<Limit>>) -> Self {
         let route_bucket = limits.iter().any(|limit| limit.keyed.is_none());
-        RouteThrottle { limits: limits.into_boxed_slice(), route_bucket }
+        let shared_in =
+            |after: bool| limits.iter().filter(|l| l.shared.is_some() && phase_of(l) == after).count();
+        let shared = [shared_in(false), shared_in(true)];
+        RouteThrottle { limits: limits.into_boxed_slice(), route_bucket, shared }
     }
 
     /// Every limit (for metrics).
@@ -236,14 +241,7 @@ pub async fn request(
     ctx: &CallContext,
     api: &ApiIdentity,
 ) -> Result<(), ThrottleError> {
-    if shared_in_phase(api_limit, route, false) > 1 {
-        return check_batched(api_limit, route, parts, ctx, api, false).await;
-    }
-    if let Some(limit) = api_limit {
-        limit.check(None).await?;
-    }
-    let Some(route) = route else { return Ok(()) };
-    check_route(route, parts, ctx, api, false).await
+    check_phase(api_limit, route, parts, ctx, api, false).await
 }
 
 /// The throttle stage's second request half, once the authorizer has decided: keyed limits on
@@ -257,11 +255,7 @@ pub async fn authorized(
     ctx: &CallContext,
     api: &ApiIdentity,
 ) -> Result<(), ThrottleError> {
-    let Some(route) = route else { return Ok(()) };
-    if shared_in_phase(None, Some(route), true) > 1 {
-        return check_batched(None, Some(route), parts, ctx, api, true).await;
-    }
-    check_route(route, parts, ctx, api, true).await
+    check_phase(None, route, parts, ctx, api, true).await
 }
 
 /// Whether `limit` is checked before the authorizer (`false`) or after it (`true`).
@@ -276,15 +270,42 @@ fn shared_in_phase(
     after_authorizer: bool,
 ) -> usize {
     let api = api_limit.filter(|_| !after_authorizer).is_some_and(|l| l.shared.is_some());
-    let route = route.map_or(0, |r| {
-        r.limits.iter().filter(|l| l.shared.is_some() && phase_of(l) == after_authorizer).count()
-    });
-    usize::from(api) + route
+    usize::from(api) + route.map_or(0, |r| r.shared[usize::from(after_authorizer)])
 }
 
-/// A phase with several shared limits: the same checks in the same order as one at a time,
-/// but consecutive limits in one store are asked in one round trip.
-async fn check_batched(
+/// The checks of one phase, in order: the API's limit (before the authorizer only), then the
+/// route's limits of this phase, each with this request's key.
+fn phase_checks<'a>(
+    api_limit: Option<&'a Limit>,
+    route: Option<&'a RouteThrottle>,
+    parts: &'a Parts,
+    ctx: &'a CallContext,
+    api: &'a ApiIdentity,
+    after_authorizer: bool,
+) -> impl Iterator<Item = (&'a Limit, Option<Cow<'a, str>>)> + 'a {
+    let api_check = api_limit.filter(|_| !after_authorizer).map(|limit| (limit, None));
+    let route_checks = route.into_iter().flat_map(move |route| {
+        route.limits.iter().filter(move |limit| phase_of(limit) == after_authorizer).filter_map(
+            move |limit| {
+                let Some(keyed) = &limit.keyed else { return Some((&**limit, None)) };
+                match key_of(&keyed.key, parts, ctx, api) {
+                    Some(key) => Some((&**limit, Some(key))),
+                    // Without its key, the request falls back to the route bucket, which counts it
+                    // already; a route without one has this limit's shared bucket instead, so
+                    // leaving the key out is no way around the limit.
+                    None if route.route_bucket => None,
+                    None => Some((&**limit, None)),
+                }
+            },
+        )
+    });
+    api_check.into_iter().chain(route_checks)
+}
+
+/// Checks one phase. With fewer than two shared limits, one limit at a time (no allocation);
+/// otherwise the same checks in the same order, but consecutive limits in one store are asked
+/// in one round trip.
+async fn check_phase(
     api_limit: Option<&Limit>,
     route: Option<&RouteThrottle>,
     parts: &Parts,
@@ -292,23 +313,14 @@ async fn check_batched(
     api: &ApiIdentity,
     after_authorizer: bool,
 ) -> Result<(), ThrottleError> {
-    // The limits of this phase in order, each with the key of this request.
-    let mut checks: Vec<(&Limit, Option<Cow<'_, str>>)> = Vec::with_capacity(4);
-    if let Some(limit) = api_limit.filter(|_| !after_authorizer) {
-        checks.push((limit, None));
-    }
-    if let Some(route) = route {
-        for limit in route.limits.iter().filter(|l| phase_of(l) == after_authorizer) {
-            match &limit.keyed {
-                None => checks.push((limit, None)),
-                Some(keyed) => match key_of(&keyed.key, parts, ctx, api) {
-                    Some(key) => checks.push((limit, Some(key))),
-                    None if route.route_bucket => {}
-                    None => checks.push((limit, None)),
-                },
-            }
+    let checks = phase_checks(api_limit, route, parts, ctx, api, after_authorizer);
+    if shared_in_phase(api_limit, route, after_authorizer) < 2 {
+        for (limit, key) in checks {
+            limit.check(key.as_deref()).await?;
         }
+        return Ok(());
     }
+    let checks: Vec<(&Limit, Option<Cow<'_, str>>)> = checks.collect();
     let mut rest = &checks[..];
     while let Some(((first, _), _)) = rest.split_first() {
         let same_store = |(limit, _): &(&Limit, Option<Cow<'_, str>>)| match (&first.shared, &limit.shared) {
@@ -339,33 +351,6 @@ async fn check_batched(
                     limit.check_here(key.as_deref())?;
                 }
             }
-        }
-    }
-    Ok(())
-}
-
-async fn check_route(
-    route: &RouteThrottle,
-    parts: &Parts,
-    ctx: &CallContext,
-    api: &ApiIdentity,
-    after_authorizer: bool,
-) -> Result<(), ThrottleError> {
-    for limit in route.limits.iter() {
-        match &limit.keyed {
-            None if !after_authorizer => limit.check(None).await?,
-            None => {}
-            Some(keyed) if keyed.after_authorizer == after_authorizer => {
-                match key_of(&keyed.key, parts, ctx, api) {
-                    Some(key) => limit.check(Some(&key)).await?,
-                    // Without its key, the request falls back to the route bucket, which has
-                    // counted it already; a route without one has this limit's shared bucket
-                    // instead, so leaving the key out is no way around the limit.
-                    None if route.route_bucket => {}
-                    None => limit.check(None).await?,
-                }
-            }
-            Some(_) => {}
         }
     }
     Ok(())

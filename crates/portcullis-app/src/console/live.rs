@@ -135,11 +135,7 @@ impl Striped {
     }
 
     fn add(&self, n: u64) {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        thread_local! {
-            static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
-        }
-        STRIPE.with(|stripe| self.0[*stripe].fetch_add(n, Ordering::Relaxed));
+        self.0[portcullis_core::thread_stripe(STRIPES)].fetch_add(n, Ordering::Relaxed);
     }
 
     fn sum(&self) -> u64 {

@@ -9,6 +9,6 @@ pub(crate) fn run(source: &SourceArgs) -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
-    print!("{}", portcullis_app::dev::route_table(&config));
+    print!("{}", portcullis_app::compile::route_table(&config));
     ExitCode::SUCCESS
 }

@@ -185,7 +185,7 @@ async fn serve(config: portcullis_config::Config, options: StartOptions, demo: b
     let (mut terminate, mut interrupt, mut hangup, mut user1) = signals().map_err(Failure::Other)?;
     let dev = options.dev;
     let listen = options.listen.unwrap_or(portcullis_app::compile::basics(&config).listen);
-    let routes = dev.then(|| portcullis_app::dev::route_table(&config));
+    let routes = dev.then(|| portcullis_app::compile::route_table(&config));
     let running = match Running::start(config, options).await {
         Ok(running) => running,
         Err(portcullis_app::StartError::Config(errors)) => return Err(Failure::Config(errors)),

@@ -115,7 +115,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
         claims.insert(name.to_owned(), value);
     }
     for aud in &args.aud {
-        if !portcullis_app::dev::dev_audience_accepted(&config, aud) {
+        if !portcullis_app::compile::dev_audience_accepted(&config, aud) {
             eprintln!(
                 "warning: no `issuer: dev` authorizer of {} accepts the audience {aud:?}; the gateway will refuse this token (check `audience:`)",
                 portcullis_app::compile::basics(&config).origin

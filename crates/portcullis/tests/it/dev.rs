@@ -142,25 +142,26 @@ fn a_port_in_use_names_the_flag_that_changes_it_once() {
     write(dir.path(), "portcullis.yaml", "routes:\n  GET /a: {respond: {body: a}}\n");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
-    let out = std::process::Command::new(exe())
-        .args(["serve", "--listen", &port, "--admin", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stderr.matches("is in use").count(), 1, "said once: {stderr}");
-    assert!(stderr.contains(&format!("cannot listen on 127.0.0.1:{port}: the port is in use")), "{stderr}");
-    assert!(stderr.contains("--listen PORT"), "{stderr}");
+    // What `serve` says, exiting 1, when one listener's port is taken.
+    let refused = |listen: &str, admin: &str| {
+        let out = std::process::Command::new(exe())
+            .args(["serve", "--listen", listen, "--admin", admin])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(stderr.matches("is in use").count(), 1, "said once: {stderr}");
+        assert!(
+            stderr.contains(&format!("cannot listen on 127.0.0.1:{port}: the port is in use")),
+            "{stderr}"
+        );
+        stderr
+    };
+    let stderr = refused(&port, "127.0.0.1:0");
+    assert!(stderr.contains("--listen PORT") && stderr.contains("`listen:`"), "{stderr}");
     // The admin listener's port names its own flag.
-    let out = std::process::Command::new(exe())
-        .args(["serve", "--listen", "127.0.0.1:0", "--admin", &port])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stderr.matches("is in use").count(), 1, "said once: {stderr}");
+    let stderr = refused("127.0.0.1:0", &port);
     assert!(stderr.contains("--admin PORT") && stderr.contains("`admin:`"), "{stderr}");
 }
 

@@ -111,12 +111,13 @@ fn product_files() -> Vec<PathBuf> {
 /// History lives in git: the product names no work item, session or private reference.
 #[test]
 fn no_file_of_the_product_tells_the_story_of_its_development() {
-    let history = regex::Regex::new(r"(?i)\bspec §|\bissue #?\d+\b|\bstop \d+\b|\bseed 000\b").unwrap();
+    // Written with classes, so that this line does not match itself.
+    let history = regex::Regex::new(r"(?i)\bspec [§]|\bissue #?\d+\b|\bstop \d+\b|\bseed [0]00\b").unwrap();
     let mut found = Vec::new();
     for path in product_files() {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         for (i, line) in text.lines().enumerate() {
-            if history.is_match(line) && !line.contains("history.is_match") && !line.contains(r"\bspec §") {
+            if history.is_match(line) {
                 found.push(format!(
                     "{}:{}: {}",
                     path.strip_prefix(repo()).unwrap_or(&path).display(),

@@ -289,6 +289,32 @@ async fn without_shared_state_a_revocation_persists_in_the_state_dir() {
     assert_eq!(listed[0]["jti"], "t-9");
 }
 
+/// `/readyz` and `/metrics` of `gateway` say Redis is unavailable, and its log said so once
+/// (not once per request). Returns the metrics.
+async fn says_redis_is_unavailable(client: &TestClient, gateway: &SpawnedGateway) -> String {
+    let ready = client.get(&format!("http://{}/readyz", gateway.admin)).await.json();
+    assert_eq!(ready["shared_state"], "unavailable");
+    let metrics = client.get(&format!("http://{}/metrics", gateway.admin)).await.text();
+    assert!(metrics.contains("portcullis_shared_state_available 0"), "{metrics}");
+    let warnings = gateway.stderr_lines().iter().filter(|l| l.contains("Redis unavailable")).count();
+    assert_eq!(warnings, 1, "one warning, not one per request");
+    metrics
+}
+
+/// Whether, within 10 s, `url` answers 200 and `/readyz` says shared state is available again.
+async fn comes_back(client: &TestClient, gateway: &SpawnedGateway, url: &str) -> bool {
+    for _ in 0..100 {
+        if client.get(url).await.status == 200
+            && client.get(&format!("http://{}/readyz", gateway.admin)).await.json()["shared_state"]
+                == "available"
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 /// One replica sharing state through `redis` (a 50 ms timeout, `on_unavailable: mode`),
 /// serving `routes` (the lines under `routes:`).
 fn one_replica(dir: &Path, redis: &RedisServer, mode: &str, routes: &str) -> SpawnedGateway {
@@ -332,12 +358,8 @@ async fn redis_going_away_and_coming_back_never_stops_the_gateway() {
         );
         let expected = if mode == "local" { 200 } else { 503 };
         assert_eq!(statuses.keys().copied().collect::<Vec<_>>(), [expected], "{mode}: {statuses:?}");
-        assert_eq!(readyz().await["shared_state"], "unavailable");
-        let metrics = client.get(&format!("http://{}/metrics", gateway.admin)).await.text();
-        assert!(metrics.contains("portcullis_shared_state_available 0"), "{metrics}");
+        let metrics = says_redis_is_unavailable(&client, gateway).await;
         assert!(!metrics.contains("portcullis_shared_state_fallbacks_total 0\n"), "{metrics}");
-        let warnings = gateway.stderr_lines().iter().filter(|l| l.contains("Redis unavailable")).count();
-        assert_eq!(warnings, 1, "one warning, not one per request");
         if mode == "deny" {
             let refused = client.get(&url).await;
             assert_eq!(refused.header("retry-after"), Some("1"));
@@ -349,15 +371,7 @@ async fn redis_going_away_and_coming_back_never_stops_the_gateway() {
             assert!(!metrics.contains(r#"kind="integration_timeout""#), "{metrics}");
         }
         redis.restart();
-        let mut back = false;
-        for _ in 0..100 {
-            if client.get(&url).await.status == 200 && readyz().await["shared_state"] == "available" {
-                back = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(back, "{mode}: shared state resumed without a restart");
+        assert!(comes_back(&client, gateway, &url).await, "{mode}: shared state resumed without a restart");
         eprintln!("{mode}: {statuses:?} while Redis was down");
     }
 }
@@ -553,25 +567,12 @@ async fn a_redis_slower_than_the_timeout_counts_as_unavailable_and_requests_keep
             slowest = slowest.max(started.elapsed());
         }
         assert!(slowest < Duration::from_millis(500), "{mode}: a request waited {slowest:?}");
-        let ready = client.get(&format!("http://{}/readyz", gateway.admin)).await.json();
-        assert_eq!(ready["shared_state"], "unavailable", "{mode}");
-        let metrics = client.get(&format!("http://{}/metrics", gateway.admin)).await.text();
-        assert!(metrics.contains("portcullis_shared_state_available 0"), "{metrics}");
-        let warnings = gateway.stderr_lines().iter().filter(|l| l.contains("Redis unavailable")).count();
-        assert_eq!(warnings, 1, "one warning, not one per request");
+        says_redis_is_unavailable(&client, gateway).await;
         redis.resume();
-        let mut back = false;
-        for _ in 0..50 {
-            if client.get(&url).await.status == 200
-                && client.get(&format!("http://{}/readyz", gateway.admin)).await.json()["shared_state"]
-                    == "available"
-            {
-                back = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(back, "{mode}: shared state resumed once Redis answered again");
+        assert!(
+            comes_back(&client, gateway, &url).await,
+            "{mode}: shared state resumed once Redis answered again"
+        );
     }
 }
 
