@@ -751,7 +751,7 @@ def verdicts(agg):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="3 s runs instead of 10 s")
-    ap.add_argument("--rounds", type=int, default=2, help="rounds, each in a rotated order (>= 2)")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds, forward and reversed order in turn (>= 2)")
     ap.add_argument("--duration", type=int, default=None, help="seconds per wrk run (default 10, quick 3)")
     ap.add_argument("--only", default=None,
                     help="comma-separated target names to load (default: all), e.g. nginx-direct,portcullis-fn-node")
@@ -862,27 +862,31 @@ def main():
         proc, port = pcs[instance]
         return T(name, proc, port, path, **kw)
 
+    # Targets compared with each other sit side by side (each access-log pair, HAProxy plain
+    # between the public and the cached-JWT routes, each edge target next to its route): with the
+    # order reversed every other round, they are loaded moments apart and at the same mean time.
     targets = [
         T("nginx-direct", nginx, ng_port, "/hello", tree_rss=True),
+        P("portcullis10k-public", "portcullis10k", "/public"),
+        P("portcullis-edge-public", "portcullis-edge", "/public"),
+        P("portcullis-nolog-public", "portcullis-nolog", "/public"),
+        P("portcullis-public", "portcullis", "/public"),
         T("haproxy-plain", haproxy, hp_port, "/public"),
+        P("portcullis-jwt-same", "portcullis", "/a", auth=True),
+        P("portcullis-nolog-jwt-same", "portcullis-nolog", "/a", auth=True),
+        P("portcullis-edge-jwt-same", "portcullis-edge", "/a", auth=True),
         T("haproxy-jwt-same", haproxy, ha_port, "/a", auth=True),
         T("haproxy-jwt-fresh", haproxy, ha_port, "/b", auth=True, rotate=True),
-        P("portcullis-jwt-same", "portcullis", "/a", auth=True),
         P("portcullis-jwt-fresh", "portcullis", "/b", auth=True, rotate=True),
-        P("portcullis-public", "portcullis", "/public"),
-        P("portcullis-nolog-jwt-same", "portcullis-nolog", "/a", auth=True),
-        P("portcullis-nolog-public", "portcullis-nolog", "/public"),
-        P("portcullis-edge-jwt-same", "portcullis-edge", "/a", auth=True),
-        P("portcullis-edge-public", "portcullis-edge", "/public"),
         P("portcullis-fn-rust", "portcullis", "/fn/rust"),
         P("portcullis-fn-node", "portcullis", "/fn/node"),
-        P("portcullis10k-public", "portcullis10k", "/public"),
     ]
     if "portcullis-shared" in pcs:
-        targets.append(P("portcullis-shared-public", "portcullis-shared", "/public"))
+        targets.insert(3, P("portcullis-shared-public", "portcullis-shared", "/public"))
     if args.console:
-        targets.append(P("portcullis-jwt-same-console", "portcullis", "/a", auth=True,
-                         console=instance_ports["portcullis"][1]))
+        jwt = next(i for i, t in enumerate(targets) if t["name"] == "portcullis-jwt-same")
+        targets.insert(jwt, P("portcullis-jwt-same-console", "portcullis", "/a", auth=True,
+                              console=instance_ports["portcullis"][1]))
     if args.only:
         wanted = set(args.only.split(","))
         unknown = wanted - {t["name"] for t in targets}
@@ -900,8 +904,9 @@ def main():
     results = {t["name"]: [] for t in targets}
     t_start = time.time()
     for rnd in range(rounds):
-        k = (rnd * max(1, len(targets) // rounds)) % len(targets) if rounds > 1 else 0
-        order = targets[k:] + targets[:k]
+        # Forward, then reversed (ABBA): a slow drift of the machine (its other tenants, the
+        # page cache filling) weighs the same on every target over each two rounds.
+        order = targets if rnd % 2 == 0 else targets[::-1]
         print(f"\nround {rnd + 1}/{rounds}: " + " ".join(t["name"] for t in order))
         for t in order:
             pid = t["pid"]
@@ -945,7 +950,7 @@ def main():
     descr = (
         f"HAProxy access-log lines received: {ha_lines['lines']:,}. "
         f"Machine: {machine}. Load average at end: {tuple(round(x, 2) for x in os.getloadavg())}. "
-        f"{rounds} rounds in rotated order, wrk -d {duration}s -c 64 -t 2 then -c 1 -t 1, --timeout 5s. "
+        f"{rounds} rounds, the order reversed every other round, wrk -d {duration}s -c 64 -t 2 then -c 1 -t 1, --timeout 5s. "
         f"Benchmark time {time.time() - t_start:.0f}s. Versions: " + "; ".join(f"{k} {v}" for k, v in versions.items()) + ". "
         "CPU/req (tree) = utime+stime of the server's process tree (nginx: master+workers; Portcullis: gateway "
         "plus its function instances) during the c64 run / requests completed. RSS load = peak VmRSS sampled every "

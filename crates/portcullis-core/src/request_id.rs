@@ -20,6 +20,11 @@ impl RequestId {
         // Always valid: built only from base64 output (or, in tests, ASCII).
         std::str::from_utf8(&self.0).unwrap_or("")
     }
+
+    /// The id's ASCII bytes, for writers that copy bytes (the access log).
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
 }
 
 impl fmt::Display for RequestId {

@@ -114,13 +114,24 @@ impl AccessRecord {
         uri: &Uri,
         protocol: &'static str,
     ) -> Self {
+        AccessRecord::new(request_id, received_at, source_ip, method.clone(), uri.clone(), protocol)
+    }
+
+    fn new(
+        request_id: RequestId,
+        received_at: SystemTime,
+        source_ip: IpAddr,
+        method: Method,
+        uri: Uri,
+        protocol: &'static str,
+    ) -> Self {
         AccessRecord {
             request_id,
             received_at,
             source_ip,
-            method: method.clone(),
+            method,
             route_key: None,
-            uri: uri.clone(),
+            uri,
             protocol,
             status: 0,
             response_bytes: 0,
@@ -147,18 +158,14 @@ impl AccessRecord {
     /// A record holding nothing on the heap: what a written record's box keeps until it is
     /// used again.
     fn blank() -> Self {
-        thread_local! {
-            // Built once per thread: parsing even a static URI costs more than copying one.
-            static BLANK: AccessRecord = AccessRecord::start(
-                RequestId::default(),
-                SystemTime::UNIX_EPOCH,
-                IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-                &Method::GET,
-                &Uri::from_static("/"),
-                "",
-            );
-        }
-        BLANK.with(Clone::clone)
+        AccessRecord::new(
+            RequestId::default(),
+            SystemTime::UNIX_EPOCH,
+            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            Method::GET,
+            Uri::default(),
+            "",
+        )
     }
 }
 
@@ -269,9 +276,6 @@ const WAKE_AT: usize = 512 * 1024;
 /// How often the writer wakes to write what came in.
 const BATCH_EVERY: Duration = Duration::from_millis(20);
 
-/// Bytes of lines written in one go at most.
-const MAX_BATCH: usize = 256 * 1024;
-
 /// Boxes of finished records a thread keeps for its next requests at most (about 450 bytes
 /// each).
 const SPARE: usize = 256;
@@ -283,8 +287,9 @@ const SPARE: usize = 256;
 /// no other request thread takes: one stripe per thread, up to [`stripes`]), so a line costs no
 /// allocation, no record crosses to another CPU, and no cache line is shared between request
 /// threads. Every [`BATCH_EVERY`] the writer thread swaps each stripe's buffer for an empty one
-/// (the lock is held for the swap only) and writes them in one write; at shutdown it writes
-/// whatever is left. Lines of different threads within one batch are not in time order (each
+/// (the lock is held for the swap only) and writes each buffer as it is, in one write and
+/// without copying it; at shutdown it writes whatever is left. Lines of different threads within
+/// one round are not in time order (each
 /// carries its time). When the output cannot keep up (a full disk, a pipe nobody reads), a
 /// stripe that holds [`STRIPE_BYTES`] drops further lines and counts them: a request never
 /// waits for the output.
@@ -359,34 +364,27 @@ impl AccessLogWriter {
         let wants = format.wants();
         let thread_shared = Arc::clone(&shared);
         let spawned = std::thread::Builder::new().name("access-log".into()).spawn(move || {
-            // The stripes' buffers are swapped for these (emptied, their capacity kept), and
-            // gathered into one batch: one write.
-            let mut empties: Vec<Vec<u8>> = Vec::new();
-            let mut batch = Vec::with_capacity(64 * 1024);
+            // Each stripe's buffer is swapped for this one (emptied, its capacity kept) and
+            // written as it is: one write for all the lines a thread finished since the last
+            // round, and no copy of them.
+            let mut spare: Vec<u8> = Vec::new();
             loop {
                 // Read before taking the lines: a line formatted before closing is in them.
                 let closing = thread_shared.closing.load(Ordering::Acquire);
+                let mut wrote = false;
                 for stripe in thread_shared.stripes.iter() {
-                    let mut taken = empties.pop().unwrap_or_default();
                     {
                         let mut stripe = stripe.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                         if stripe.lines.is_empty() {
-                            empties.push(taken);
                             continue;
                         }
-                        std::mem::swap(&mut stripe.lines, &mut taken);
+                        std::mem::swap(&mut stripe.lines, &mut spare);
                     }
-                    batch.extend_from_slice(&taken);
-                    taken.clear();
-                    empties.push(taken);
-                    if batch.len() >= MAX_BATCH {
-                        out.write(&batch);
-                        batch.clear();
-                    }
+                    out.write(&spare);
+                    spare.clear();
+                    wrote = true;
                 }
-                if !batch.is_empty() {
-                    out.write(&batch);
-                    batch.clear();
+                if wrote {
                     out.flush();
                 }
                 if thread_shared.reopen.swap(false, Ordering::AcqRel) {
@@ -498,27 +496,25 @@ struct Output {
 }
 
 enum Target {
-    Stdout(io::BufWriter<io::Stdout>),
+    Stdout(io::Stdout),
     Stderr(io::Stderr),
-    File(io::BufWriter<File>),
+    File(File),
     Writer(Box<dyn Write + Send>),
 }
 
-fn append(path: &Path) -> io::Result<io::BufWriter<File>> {
+/// The file, opened for appending; unbuffered, since what is written is already a batch.
+fn append(path: &Path) -> io::Result<File> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
     let file = OpenOptions::new().create(true).append(true).open(path)?;
-    Ok(io::BufWriter::with_capacity(64 * 1024, file))
+    Ok(file)
 }
 
 impl Output {
     fn open(output: AccessLogOutput) -> io::Result<Self> {
         Ok(match output {
-            AccessLogOutput::Stdout => Output {
-                target: Target::Stdout(io::BufWriter::with_capacity(64 * 1024, io::stdout())),
-                path: None,
-            },
+            AccessLogOutput::Stdout => Output { target: Target::Stdout(io::stdout()), path: None },
             AccessLogOutput::Stderr => Output { target: Target::Stderr(io::stderr()), path: None },
             AccessLogOutput::File(path) => Output { target: Target::File(append(&path)?), path: Some(path) },
         })
@@ -593,12 +589,13 @@ fn json_line(r: &AccessRecord, out: &mut Vec<u8>, cache: &mut SecondCache) {
     let since_epoch = r.received_at.duration_since(UNIX_EPOCH).unwrap_or_default();
     // A request id is base64url and `=`, a method a token: neither needs escaping.
     out.extend_from_slice(b"{\"request_id\":\"");
-    out.extend_from_slice(r.request_id.as_str().as_bytes());
-    out.push(b'"');
-    out.extend_from_slice(b",\"time\":\"");
+    out.extend_from_slice(r.request_id.as_bytes());
+    out.extend_from_slice(b"\",\"time\":\"");
     push_rfc3339(out, since_epoch, cache);
     out.extend_from_slice(b"\",\"time_epoch_ms\":");
-    push_uint(out, u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX));
+    // The seconds' digits come from the cache push_rfc3339 just filled.
+    out.extend_from_slice(&cache.epoch);
+    push_padded(out, u64::from(since_epoch.subsec_millis()), 3);
     out.extend_from_slice(b",\"source_ip\":\"");
     push_ip(out, r.source_ip);
     out.extend_from_slice(b"\",\"method\":\"");
@@ -684,9 +681,12 @@ fn push_millis(out: &mut Vec<u8>, duration: Duration) {
     // In 64 bits: `as_micros` is a 128-bit division.
     let micros =
         duration.as_secs().saturating_mul(1_000_000).saturating_add(u64::from(duration.subsec_micros()));
-    push_uint(out, micros / 1000);
+    // The digits of the microseconds, at least four (`0512`), with the point before the last three.
+    let mut digits = [b'0'; 20];
+    let at = digits_of(micros, &mut digits).min(digits.len() - 4);
+    out.extend_from_slice(&digits[at..17]);
     out.push(b'.');
-    push_padded(out, micros % 1000, 3);
+    out.extend_from_slice(&digits[17..]);
 }
 
 fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
@@ -724,6 +724,8 @@ fn push_rfc3339(out: &mut Vec<u8>, since_epoch: Duration, cache: &mut SecondCach
         text.push(b':');
         push_padded(&mut text, u64::from(t.second), 2);
         cache.text = text;
+        cache.epoch.clear();
+        push_uint(&mut cache.epoch, secs);
         cache.secs = Some(secs);
     }
     out.extend_from_slice(&cache.text);
@@ -736,13 +738,30 @@ fn push_rfc3339(out: &mut Vec<u8>, since_epoch: Duration, cache: &mut SecondCach
 #[derive(Debug, Default)]
 struct SecondCache {
     secs: Option<u64>,
+    /// `2023-11-14T22:13:20`.
     text: Vec<u8>,
+    /// The seconds since the epoch in decimal (`1700000000`).
+    epoch: Vec<u8>,
 }
+
+/// The bytes a JSON string holds as they are (this log also escapes DEL).
+static PLAIN: [bool; 256] = {
+    let mut plain = [true; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        plain[b] = false;
+        b += 1;
+    }
+    plain[b'"' as usize] = false;
+    plain[b'\\' as usize] = false;
+    plain[0x7f] = false;
+    plain
+};
 
 /// `value` as a JSON string; most values need no escape and are copied whole.
 fn push_json(out: &mut Vec<u8>, value: &str) {
     out.push(b'"');
-    if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b != 0x7f) {
+    if value.bytes().all(|b| PLAIN[usize::from(b)]) {
         out.extend_from_slice(value.as_bytes());
     } else {
         let mut text = String::with_capacity(value.len() + 8);
@@ -1058,10 +1077,15 @@ mod tests {
         assert_eq!(text(&|o| push_millis(o, Duration::from_micros(3600))), "3.600");
         assert_eq!(text(&|o| push_millis(o, Duration::from_nanos(400))), "0.000");
         assert_eq!(text(&|o| push_millis(o, Duration::from_micros(1_234_568))), "1234.568");
+        assert_eq!(text(&|o| push_millis(o, Duration::from_micros(512))), "0.512");
+        assert_eq!(text(&|o| push_millis(o, Duration::from_micros(45))), "0.045");
+        assert_eq!(text(&|o| push_millis(o, Duration::from_micros(10_000))), "10.000");
         assert_eq!(text(&|o| push_ip(o, "10.0.255.1".parse().unwrap())), "10.0.255.1");
         assert_eq!(text(&|o| push_ip(o, "::1".parse().unwrap())), "::1");
         assert_eq!(text(&|o| push_json(o, "plain")), "\"plain\"");
         assert_eq!(text(&|o| push_json(o, "a\"b\n")), "\"a\\\"b\\n\"");
+        assert_eq!(text(&|o| push_json(o, "a\\b")), "\"a\\\\b\"");
+        assert_eq!(text(&|o| push_json(o, "\u{7f}\u{1f}~ é")), "\"\\u007f\\u001f~ é\"");
     }
 
     #[test]
@@ -1072,6 +1096,13 @@ mod tests {
         assert_eq!(parsed["request_id"], r.request_id.as_str());
         assert_eq!(parsed["time"], "2023-11-14T22:13:20.123Z");
         assert_eq!(parsed["time_epoch_ms"], 1_700_000_000_123u64);
+        // A millisecond below 100 keeps its zeros, in both forms.
+        let mut early = record();
+        early.received_at = UNIX_EPOCH + Duration::from_millis(1_700_000_000_005);
+        let parsed: serde_json::Value =
+            serde_json::from_str(line(&AccessLogFormat::Json, &early).trim_end()).unwrap();
+        assert_eq!(parsed["time"], "2023-11-14T22:13:20.005Z");
+        assert_eq!(parsed["time_epoch_ms"], 1_700_000_000_005u64);
         assert_eq!(parsed["route_key"], "GET /pets/{id}");
         assert_eq!(parsed["path"], "/dev/pets/1");
         assert_eq!(parsed["status"], 200);
