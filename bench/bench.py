@@ -566,6 +566,117 @@ def live_dropped(admin_port):
     return 0
 
 
+# Targets whose comparisons are small differences (the access log's cost, the ratios to HAProxy,
+# the edge's and the console's cost): loaded again in short alternating slices.
+PAIRED = ["haproxy-plain", "portcullis-public", "portcullis-nolog-public", "portcullis-edge-public",
+          "portcullis-jwt-same-console", "portcullis-jwt-same", "portcullis-nolog-jwt-same",
+          "portcullis-edge-jwt-same", "haproxy-jwt-fresh", "portcullis-jwt-fresh"]
+
+
+def paired_cycles(targets, cycles, seconds, tokens_file):
+    """The paired phase: every target of PAIRED loaded for `seconds` in turn, `cycles` times, the
+    order reversed every other cycle. Compared targets are measured seconds apart, so a drift of
+    the machine that moves a 10 s run by several microseconds weighs on both sides of each
+    comparison; the verdicts take the median over cycles of each comparison."""
+    group = sorted((t for t in targets if t["name"] in PAIRED), key=lambda t: PAIRED.index(t["name"]))
+    if cycles <= 0 or len(group) < 2:
+        return []
+    print(f"\npaired phase: {cycles} cycles of {seconds}s runs at c64: " + " ".join(t["name"] for t in group))
+    rows = []
+    for c in range(cycles):
+        row = {}
+        for t in (group if c % 2 == 0 else group[::-1]):
+            time.sleep(0.5)  # let the previous run's connections close
+            stream = ConsoleStream(t["console"]) if t["console"] else None
+            if stream:
+                stream.__enter__()
+            before = tree_cpu(t["pid"])
+            res = run_wrk(t, 64, 2, seconds, tokens_file)
+            after = tree_cpu(t["pid"])
+            if stream:
+                stream.__exit__()
+            ticks = sum(v - before.get(p, 0) for p, v in after.items())
+            n = max(1, res["requests"])
+            row[t["name"]] = {
+                "cpu_us": ticks / CLK_TCK * 1e6 / n,
+                "rps": res["requests"] / (res["duration_us"] / 1e6),
+                "errors": res["err_status"] + res["err_connect"] + res["err_read"] + res["err_write"]
+                + res["err_timeout"],
+            }
+        # The access log on and off, loaded at the same time (32 connections each).
+        by_name = {t["name"]: t for t in group}
+        for on, off in LOG_PAIRS:
+            if on in by_name and off in by_name:
+                time.sleep(0.5)
+                cpu, res = load_together([by_name[on], by_name[off]], 32, seconds, tokens_file)
+                errors = sum(r[k] for r in res.values()
+                             for k in ("err_status", "err_connect", "err_read", "err_write", "err_timeout"))
+                row[f"together:{on}"] = {"on_us": cpu[on], "off_us": cpu[off], "errors": errors}
+        rows.append(row)
+        print(f"  cycle {c + 1}/{cycles}: " + "  ".join(
+            f"{n} {row[n]['cpu_us']:.1f} us" for n in (t["name"] for t in group)))
+    return rows
+
+
+def load_together(targets, conns, seconds, tokens_file):
+    """Loads every target at the same time, each by a wrk of its own with `conns` connections, and
+    returns each one's CPU per request (its process tree's utime + stime over the same interval)
+    and wrk's results. What slows the machine in those seconds slows them all."""
+    import threading
+    results = {}
+    before = {t["name"]: tree_cpu(t["pid"]) for t in targets}
+    threads = [threading.Thread(target=lambda t=t: results.__setitem__(
+        t["name"], run_wrk(t, conns, 1, seconds, tokens_file))) for t in targets]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    after = {t["name"]: tree_cpu(t["pid"]) for t in targets}
+    cpu = {}
+    for t in targets:
+        n = t["name"]
+        ticks = sum(v - before[n].get(p, 0) for p, v in after[n].items())
+        cpu[n] = ticks / CLK_TCK * 1e6 / max(1, results[n]["requests"])
+    return cpu, results
+
+
+# The access log's A/B: each pair is also loaded side by side in every cycle of the paired phase.
+LOG_PAIRS = [("portcullis-jwt-same", "portcullis-nolog-jwt-same"), ("portcullis-public", "portcullis-nolog-public")]
+
+
+def paired_median(rows, f, *names):
+    """The median over cycles of f(row) for the cycles that measured every one of `names`."""
+    values = [f(r) for r in rows if all(n in r for n in names)]
+    return statistics.median(values) if values else None
+
+
+def paired_report(rows):
+    if not rows:
+        return ""
+    names = [n for n in PAIRED if n in rows[0]]
+    ref = "haproxy-plain" if "haproxy-plain" in rows[0] else None
+    out = [f"\n### Paired comparisons: {len(rows)} cycles of short runs, alternating\n",
+           "| target | CPU/req (median) | req/s c64 (median) | CPU/req to haproxy-plain (median of cycles) "
+           "| req/s to haproxy-plain (median of cycles) |",
+           "|---|---:|---:|---:|---:|"]
+    for n in names:
+        cpu = paired_median(rows, lambda r: r[n]["cpu_us"], n)
+        rps = paired_median(rows, lambda r: r[n]["rps"], n)
+        if ref:
+            rc = paired_median(rows, lambda r: r[n]["cpu_us"] / r[ref]["cpu_us"], n, ref)
+            rr = paired_median(rows, lambda r: r[n]["rps"] / r[ref]["rps"], n, ref)
+            out.append(f"| {n} | {cpu:.1f} us | {rps:,.0f} | {rc:.2f}x | {rr:.2f}x |")
+        else:
+            out.append(f"| {n} | {cpu:.1f} us | {rps:,.0f} | - | - |")
+    for key in [k for k in rows[0] if k.startswith("together:")]:
+        d = paired_median(rows, lambda r: r[key]["on_us"] - r[key]["off_us"], key)
+        on = paired_median(rows, lambda r: r[key]["on_us"], key)
+        off = paired_median(rows, lambda r: r[key]["off_us"], key)
+        out.append(f"\nAccess log on and off loaded together ({key.split(':', 1)[1]}, 32 connections each): "
+                   f"{on:.1f} vs {off:.1f} us, difference {d:+.1f} us (medians of {len(rows)} cycles)")
+    return "\n".join(out)
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -664,9 +775,10 @@ def report(agg, descr):
 START_RSS_KB = {}
 
 
-def verdicts(agg):
+def verdicts(agg, paired=()):
     """The current targets, evaluated on these numbers (rows whose targets were not loaded, see
-    --only, are left out)."""
+    --only, are left out). Comparisons of targets in the paired phase are judged on its medians
+    over cycles, with the rounds' figures beside them."""
     g = agg
     rows = []
 
@@ -676,16 +788,37 @@ def verdicts(agg):
     def have(*names):
         return all(n in g for n in names)
 
+    def in_pairs(*names):
+        return bool(paired) and all(n in paired[0] for n in names)
+
     def cpu_ratio(name, limit, a, b):
-        if have(a, b):
-            x, y = g[a]["cpu_us"], g[b]["cpu_us"]
-            add(name, x <= limit * y, f"{x:.1f} us vs {y:.1f} us = {x / y:.2f}x")
+        if not have(a, b):
+            return
+        x, y = g[a]["cpu_us"], g[b]["cpu_us"]
+        rounds = f"{x:.1f} us vs {y:.1f} us = {x / y:.2f}x"
+        if in_pairs(a, b):
+            r = paired_median(paired, lambda c: c[a]["cpu_us"] / c[b]["cpu_us"], a, b)
+            add(name, r <= limit, f"{r:.2f}x (median of {len(paired)} cycles); rounds: {rounds}")
+        else:
+            add(name, x <= limit * y, rounds)
 
     for on, off in [("portcullis-jwt-same", "portcullis-nolog-jwt-same"), ("portcullis-public", "portcullis-nolog-public")]:
         if have(on, off):
             d = g[on]["cpu_us"] - g[off]["cpu_us"]
-            add(f"access log costs <= 1.5 us CPU/req ({on} vs log off)", d <= 1.5,
-                f"{g[on]['cpu_us']:.1f} - {g[off]['cpu_us']:.1f} = {d:+.1f} us")
+            rounds = f"{g[on]['cpu_us']:.1f} - {g[off]['cpu_us']:.1f} = {d:+.1f} us"
+            if in_pairs(f"together:{on}"):
+                key = f"together:{on}"
+                dt = paired_median(paired, lambda c: c[key]["on_us"] - c[key]["off_us"], key)
+                dp = paired_median(paired, lambda c: c[on]["cpu_us"] - c[off]["cpu_us"], on, off)
+                add(f"access log costs <= 1.5 us CPU/req ({on} vs log off)", dt <= 1.5,
+                    f"{dt:+.1f} us (loaded together, median of {len(paired)} cycles); one after the "
+                    f"other: {dp:+.1f} us (median of cycles), {rounds} (rounds)")
+            elif in_pairs(on, off):
+                dp = paired_median(paired, lambda c: c[on]["cpu_us"] - c[off]["cpu_us"], on, off)
+                add(f"access log costs <= 1.5 us CPU/req ({on} vs log off)", dp <= 1.5,
+                    f"{dp:+.1f} us (median of {len(paired)} cycles); rounds: {rounds}")
+            else:
+                add(f"access log costs <= 1.5 us CPU/req ({on} vs log off)", d <= 1.5, rounds)
     cpu_ratio("JWT route (cached token), log on, CPU/req <= 1.0x HAProxy plain (httplog)", 1.0,
               "portcullis-jwt-same", "haproxy-plain")
     cpu_ratio("public route, log on, CPU/req <= 0.9x HAProxy plain (httplog)", 0.9, "portcullis-public", "haproxy-plain")
@@ -698,8 +831,13 @@ def verdicts(agg):
                 f"{fmt_us(g[pc]['p99'])} vs {fmt_us(g[hname]['p99'])}")
     for pc in ["portcullis-jwt-same", "portcullis-public"]:
         if have(pc, "haproxy-plain"):
-            add(f"req/s c64 >= HAProxy plain: {pc}", g[pc]["rps"] >= g["haproxy-plain"]["rps"],
-                f"{g[pc]['rps']:,.0f} vs {g['haproxy-plain']['rps']:,.0f}")
+            rounds = f"{g[pc]['rps']:,.0f} vs {g['haproxy-plain']['rps']:,.0f}"
+            if in_pairs(pc, "haproxy-plain"):
+                r = paired_median(paired, lambda c: c[pc]["rps"] / c["haproxy-plain"]["rps"], pc, "haproxy-plain")
+                add(f"req/s c64 >= HAProxy plain: {pc}", r >= 1.0,
+                    f"{r:.2f}x (median of {len(paired)} cycles); rounds: {rounds}")
+            else:
+                add(f"req/s c64 >= HAProxy plain: {pc}", g[pc]["rps"] >= g["haproxy-plain"]["rps"], rounds)
     cpu_ratio("CORS + API-wide throttle cost <= 5% (public route)", 1.05, "portcullis-edge-public", "portcullis-public")
     cpu_ratio("CORS + API-wide throttle cost <= 5% (cached JWT route)", 1.05, "portcullis-edge-jwt-same",
               "portcullis-jwt-same")
@@ -715,8 +853,15 @@ def verdicts(agg):
     if have("portcullis-jwt-same", "portcullis-jwt-same-console"):
         a, f = g["portcullis-jwt-same"], g["portcullis-jwt-same-console"]
         rise = f["cpu_us"] / a["cpu_us"] - 1
-        add("console open and streaming: cached-JWT CPU/req rises <= 5%", rise <= 0.05,
-            f"{a['cpu_us']:.1f} -> {f['cpu_us']:.1f} us ({rise:+.1%})")
+        rounds = f"{a['cpu_us']:.1f} -> {f['cpu_us']:.1f} us ({rise:+.1%})"
+        if in_pairs("portcullis-jwt-same", "portcullis-jwt-same-console"):
+            rp = paired_median(paired, lambda c: c["portcullis-jwt-same-console"]["cpu_us"]
+                               / c["portcullis-jwt-same"]["cpu_us"] - 1,
+                               "portcullis-jwt-same", "portcullis-jwt-same-console")
+            add("console open and streaming: cached-JWT CPU/req rises <= 5%", rp <= 0.05,
+                f"{rp:+.1%} (median of {len(paired)} cycles); rounds: {rounds}")
+        else:
+            add("console open and streaming: cached-JWT CPU/req rises <= 5%", rise <= 0.05, rounds)
     if have("portcullis10k-public", "portcullis-public"):
         c, e = g["portcullis-public"], g["portcullis10k-public"]
         dcpu = e["cpu_us"] / c["cpu_us"] - 1
@@ -761,8 +906,12 @@ def main():
     ap.add_argument("--console", action="store_true",
                     help="also load the cached-JWT route with the admin console's live stream open and read "
                          "(target portcullis-jwt-same-console, compared with portcullis-jwt-same)")
+    ap.add_argument("--cycles", type=int, default=None,
+                    help="cycles of the paired phase (default 8, quick 4; 0 skips it)")
+    ap.add_argument("--cycle-seconds", type=int, default=3, help="seconds per run in the paired phase")
     args = ap.parse_args()
     duration = args.duration or (3 if args.quick else 10)
+    cycles = args.cycles if args.cycles is not None else (4 if args.quick else 8)
     rounds = max(2, args.rounds)
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -943,6 +1092,9 @@ def main():
             for p in STARTED:
                 if p.poll() is not None:
                     die(f"{p.bench_name} exited (status {p.returncode}) during the benchmark", [p.bench_log])
+    paired = paired_cycles(targets, cycles, args.cycle_seconds, tokens_file)
+    for row in paired:
+        raw.write(json.dumps({"paired": row}) + "\n")
     raw.close()
 
     agg = {name: aggregate(runs) for name, runs in results.items()}
@@ -958,14 +1110,15 @@ def main():
         "Idle at start (VmRSS 1 s after listening, before any request): "
         + ", ".join(f"{k} {v / 1024:.1f} MB" for k, v in START_RSS_KB.items()) + "."
     )
-    text = report(agg, descr)
-    ver = verdicts(agg)
+    text = report(agg, descr) + paired_report(paired)
+    ver = verdicts(agg, paired)
     print("\n## Results\n" + text + "\n\n## Targets\n\n" + ver)
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write(text + "\n\n" + ver + "\n")
     print(f"\nraw results: {raw_path}; report: {os.path.join(out, 'report.md')}; logs in {out}")
 
     failures = [n for n, a in agg.items() if a["non2xx"] or a["sockerr"]]
+    failures += sorted({n for row in paired for n, m in row.items() if m["errors"]} - set(failures))
     cleanup()
     if failures:
         print(f"\nBENCH FAILED: non-2xx responses or socket errors on: {', '.join(failures)} "

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Two gateways loaded at the same time with the same load: the difference of their CPU per request.
+
+On a shared machine CPU per request moves by 10 to 30 % from one run of a few seconds to the next
+(other tenants, caches, the host's clock), so two configurations measured one after the other
+carry that drift into their difference. Here both gateways run through the same seconds: A and B
+each get half the connections from a wrk of their own, started together, and each one's CPU
+(utime + stime of its process) is read over the same interval. Whatever slows the machine slows
+both; the difference that remains is the configurations'. Run `--runs` times, the median and every
+run's difference are printed.
+
+  bench/ab.py --bin-dir target/production                    # access log on (A) vs off (B), /public
+  bench/ab.py --bin-dir target/production --path /a          # the same on the cached-JWT route
+  bench/ab.py --bin-dir target/production --b-bin-dir OTHER --b-log on   # two builds, both logging
+
+Both gateways are started from bench.py's config, with the same nginx upstream; every process
+started is killed on exit.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (the benchmark's process management, keys and configs)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bin-dir", required=True, help="A's build (and B's, unless --b-bin-dir)")
+    ap.add_argument("--b-bin-dir", default=None, help="B's build")
+    ap.add_argument("--a-log", choices=["on", "off"], default="on", help="A's access log (default on)")
+    ap.add_argument("--b-log", choices=["on", "off"], default="off", help="B's access log (default off)")
+    ap.add_argument("--path", default="/public", help="/public, or /a (JWT, the same token)")
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--conns", type=int, default=32, help="connections per gateway")
+    args = ap.parse_args()
+    if args.path not in ("/public", "/a"):
+        bench.die("--path: /public or /a")
+
+    work = tempfile.mkdtemp(prefix="portcullis-ab-")
+    same, _bad = bench.make_keys(work, 10)
+    tokens_file = os.path.join(work, "tokens.txt")
+    ng_port, a_port, a_admin, b_port, b_admin = bench.free_ports(5)
+
+    prefix = os.path.join(work, "nginx")
+    os.makedirs(prefix)
+    with open(os.path.join(prefix, "nginx.conf"), "w") as f:
+        f.write(bench.nginx_conf(prefix, ng_port))
+    nginx = bench.start("nginx", ["nginx", "-p", prefix, "-c", os.path.join(prefix, "nginx.conf")],
+                        os.path.join(work, "nginx.log"))
+    bench.wait_port(ng_port, nginx)
+
+    targets = []
+    for name, bin_dir, log, port, admin in [("A", args.bin_dir, args.a_log, a_port, a_admin),
+                                             ("B", args.b_bin_dir or args.bin_dir, args.b_log, b_port, b_admin)]:
+        bin_dir = os.path.abspath(bin_dir)
+        cfg = os.path.join(work, f"portcullis-{name}.yaml")
+        with open(cfg, "w") as f:
+            f.write(bench.portcullis_conf(port, admin, ng_port, work, os.path.join(bin_dir, "portcullis-testfn"), 0,
+                                          access_log=os.path.join(work, f"access-{name}.log") if log == "on" else None))
+        proc = bench.start(f"portcullis-{name}", [os.path.join(bin_dir, "portcullis"), "--log-level", "warn",
+                                                  "serve", "--config", cfg],
+                           os.path.join(work, f"portcullis-{name}.log"), cwd=work)
+        bench.wait_port(port, proc, timeout=60)
+        target = {"name": name, "url": f"http://127.0.0.1:{port}{args.path}", "auth": args.path == "/a",
+                  "rotate": False, "token": same, "tree_rss": False, "pid": proc.pid}
+        status, body = bench.http_get(target["url"], same if target["auth"] else None)
+        if status != 200:
+            bench.die(f"{name} {args.path} answered {status}: {body[:200]!r}", [proc.bench_log])
+        targets.append(target)
+    print(f"A: {args.bin_dir}, access log {args.a_log}; B: {args.b_bin_dir or args.bin_dir}, access log "
+          f"{args.b_log}; {args.path}, {args.runs} runs of {args.duration}s, {args.conns} connections each")
+
+    def load(duration):
+        cpu, results = bench.load_together(targets, args.conns, duration, tokens_file)
+        for n, res in results.items():
+            errors = sum(res[k] for k in ("err_status", "err_connect", "err_read", "err_write", "err_timeout"))
+            if errors:
+                bench.die(f"{n}: {errors} errors")
+        return cpu, results
+
+    load(2)  # warm-up: pools, caches
+    diffs = []
+    for i in range(args.runs):
+        cpu, res = load(args.duration)
+        diffs.append(cpu["A"] - cpu["B"])
+        print(f"  run {i + 1}/{args.runs}: A {cpu['A']:5.1f} us ({res['A']['requests']:,} requests)  "
+              f"B {cpu['B']:5.1f} us ({res['B']['requests']:,} requests)  A - B {diffs[-1]:+5.2f} us")
+    spread = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
+    print(f"RESULT {args.path} A - B: median {statistics.median(diffs):+.2f} us, mean {statistics.mean(diffs):+.2f} us, "
+          f"standard deviation {spread:.2f} us over {len(diffs)} runs")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        bench.cleanup()
