@@ -46,13 +46,7 @@ def main():
     tokens_file = os.path.join(work, "tokens.txt")
     ng_port, a_port, a_admin, b_port, b_admin = bench.free_ports(5)
 
-    prefix = os.path.join(work, "nginx")
-    os.makedirs(prefix)
-    with open(os.path.join(prefix, "nginx.conf"), "w") as f:
-        f.write(bench.nginx_conf(prefix, ng_port))
-    nginx = bench.start("nginx", ["nginx", "-p", prefix, "-c", os.path.join(prefix, "nginx.conf")],
-                        os.path.join(work, "nginx.log"))
-    bench.wait_port(ng_port, nginx)
+    bench.start_nginx(work, ng_port, os.path.join(work, "nginx.log"))
 
     targets = []
     for name, bin_dir, log, port, admin in [("A", args.bin_dir, args.a_log, a_port, a_admin),
@@ -78,7 +72,7 @@ def main():
     def load(duration):
         cpu, results = bench.load_together(targets, args.conns, duration, tokens_file)
         for n, res in results.items():
-            errors = sum(res[k] for k in ("err_status", "err_connect", "err_read", "err_write", "err_timeout"))
+            errors = bench.wrk_errors(res)
             if errors:
                 bench.die(f"{n}: {errors} errors")
         return cpu, results

@@ -282,6 +282,22 @@ def make_keys(work, n_tokens):
 # ---------------------------------------------------------------- configs
 
 
+def start_nginx(work, port, log_path):
+    """The upstream of every target: nginx answering itself, from a prefix under `work`."""
+    prefix = os.path.join(work, "nginx")
+    os.makedirs(prefix)
+    with open(os.path.join(prefix, "nginx.conf"), "w") as f:
+        f.write(nginx_conf(prefix, port))
+    nginx = start("nginx", ["nginx", "-p", prefix, "-c", os.path.join(prefix, "nginx.conf")], log_path)
+    wait_port(port, nginx)
+    return nginx
+
+
+def wrk_errors(res):
+    """Responses with status >= 400 and socket errors of one wrk run."""
+    return sum(res[k] for k in ("err_status", "err_connect", "err_read", "err_write", "err_timeout"))
+
+
 def nginx_conf(prefix, port):
     return f"""daemon off;
 master_process on;
@@ -600,8 +616,7 @@ def paired_cycles(targets, cycles, seconds, tokens_file):
             row[t["name"]] = {
                 "cpu_us": ticks / CLK_TCK * 1e6 / n,
                 "rps": res["requests"] / (res["duration_us"] / 1e6),
-                "errors": res["err_status"] + res["err_connect"] + res["err_read"] + res["err_write"]
-                + res["err_timeout"],
+                "errors": wrk_errors(res),
             }
         # The access log on and off, loaded at the same time (32 connections each).
         by_name = {t["name"]: t for t in group}
@@ -609,8 +624,7 @@ def paired_cycles(targets, cycles, seconds, tokens_file):
             if on in by_name and off in by_name:
                 time.sleep(0.5)
                 cpu, res = load_together([by_name[on], by_name[off]], 32, seconds, tokens_file)
-                errors = sum(r[k] for r in res.values()
-                             for k in ("err_status", "err_connect", "err_read", "err_write", "err_timeout"))
+                errors = sum(wrk_errors(r) for r in res.values())
                 row[f"together:{on}"] = {"on_us": cpu[on], "off_us": cpu[off], "errors": errors}
         rows.append(row)
         print(f"  cycle {c + 1}/{cycles}: " + "  ".join(
@@ -960,13 +974,7 @@ def main():
         instances.append("portcullis-shared")
     instance_ports = {name: (ports[4 + 2 * i], ports[5 + 2 * i]) for i, name in enumerate(instances)}
 
-    prefix = os.path.join(work, "nginx")
-    os.makedirs(prefix)
-    with open(os.path.join(prefix, "nginx.conf"), "w") as f:
-        f.write(nginx_conf(prefix, ng_port))
-    nginx = start("nginx", ["nginx", "-p", prefix, "-c", os.path.join(prefix, "nginx.conf")],
-                  os.path.join(out, "nginx.log"))
-    wait_port(ng_port, nginx)
+    nginx = start_nginx(work, ng_port, os.path.join(out, "nginx.log"))
 
     ha_log = os.path.join(work, "haproxy-log.sock")
     ha_lines = syslog_sink(ha_log)

@@ -93,13 +93,7 @@ def main():
     tokens_file = os.path.join(work, "tokens.txt")
     ng_port, pc_port, pc_admin = bench.free_ports(3)
 
-    prefix = os.path.join(work, "nginx")
-    os.makedirs(prefix)
-    with open(os.path.join(prefix, "nginx.conf"), "w") as f:
-        f.write(bench.nginx_conf(prefix, ng_port))
-    nginx = bench.start("nginx", ["nginx", "-p", prefix, "-c", os.path.join(prefix, "nginx.conf")],
-                        os.path.join(out, "nginx.log"))
-    bench.wait_port(ng_port, nginx)
+    nginx = bench.start_nginx(work, ng_port, os.path.join(out, "nginx.log"))
 
     cfg = os.path.join(work, "portcullis.yaml")
     with open(cfg, "w") as f:

@@ -593,9 +593,14 @@ fn json_line(r: &AccessRecord, out: &mut Vec<u8>, cache: &mut SecondCache) {
     out.extend_from_slice(b"\",\"time\":\"");
     push_rfc3339(out, since_epoch, cache);
     out.extend_from_slice(b"\",\"time_epoch_ms\":");
-    // The seconds' digits come from the cache push_rfc3339 just filled.
-    out.extend_from_slice(&cache.epoch);
-    push_padded(out, u64::from(since_epoch.subsec_millis()), 3);
+    // The seconds' digits come from the cache push_rfc3339 just filled; within the first second
+    // there are none, and a JSON number has no leading zeros.
+    if since_epoch.as_secs() == 0 {
+        push_uint(out, u64::from(since_epoch.subsec_millis()));
+    } else {
+        out.extend_from_slice(&cache.epoch);
+        push_padded(out, u64::from(since_epoch.subsec_millis()), 3);
+    }
     out.extend_from_slice(b",\"source_ip\":\"");
     push_ip(out, r.source_ip);
     out.extend_from_slice(b"\",\"method\":\"");
@@ -1103,6 +1108,15 @@ mod tests {
             serde_json::from_str(line(&AccessLogFormat::Json, &early).trim_end()).unwrap();
         assert_eq!(parsed["time"], "2023-11-14T22:13:20.005Z");
         assert_eq!(parsed["time_epoch_ms"], 1_700_000_000_005u64);
+        // At (or before) the epoch, still a JSON number.
+        early.received_at = UNIX_EPOCH + Duration::from_millis(7);
+        let parsed: serde_json::Value =
+            serde_json::from_str(line(&AccessLogFormat::Json, &early).trim_end()).unwrap();
+        assert_eq!(parsed["time_epoch_ms"], 7);
+        early.received_at = UNIX_EPOCH;
+        let parsed: serde_json::Value =
+            serde_json::from_str(line(&AccessLogFormat::Json, &early).trim_end()).unwrap();
+        assert_eq!(parsed["time_epoch_ms"], 0);
         assert_eq!(parsed["route_key"], "GET /pets/{id}");
         assert_eq!(parsed["path"], "/dev/pets/1");
         assert_eq!(parsed["status"], 200);

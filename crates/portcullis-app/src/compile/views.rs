@@ -1,5 +1,7 @@
-//! Views of a config for the developer's tools and `serve --dev`: the route table as printed,
-//! the development overrides, which audiences the development issuer's tokens are for.
+//! Views of a config for the command line, outside compilation: its basics (`serve`, `revoke`),
+//! its summary and warnings (`check`), the route table as printed, the route a sample request
+//! takes (`event`), the function an explain starts, the development overrides and which
+//! audiences the development issuer's tokens are for.
 
 use portcullis_config::{AuthorizerConfig, Config, Issuer};
 
@@ -75,6 +77,11 @@ pub fn dev_audience_accepted(config: &Config, audience: &str) -> bool {
     })
 }
 
+/// Every route key of `config`, as written.
+fn route_keys(config: &Config) -> Vec<String> {
+    config.routes.iter().map(|r| r.key.value.to_string()).collect()
+}
+
 /// The function the Lambda authorizer of the route `written` invokes (`None` for a route with
 /// another authorizer or none), for `portcullis explain`, which starts only that one.
 ///
@@ -82,15 +89,12 @@ pub fn dev_audience_accepted(config: &Config, audience: &str) -> bool {
 /// The message for a key that is not valid or names no route of `config`, with the nearest
 /// route key.
 pub fn authorizer_function(config: &Config, written: &str) -> Result<Option<String>, String> {
-    let keys: Vec<String> = config.routes.iter().map(|r| r.key.value.to_string()).collect();
-    let key: portcullis_route::RouteKey = written
-        .parse()
-        .map_err(|e: portcullis_route::RouteKeyError| format!("{e}{}", suggestion(written, &keys)))?;
-    let route = config
-        .routes
-        .iter()
-        .find(|r| r.key.value == key)
-        .ok_or_else(|| format!("no route `{key}` in {}{}", config.origin, suggestion(written, &keys)))?;
+    let key: portcullis_route::RouteKey = written.parse().map_err(|e: portcullis_route::RouteKeyError| {
+        format!("{e}{}", suggestion(written, &route_keys(config)))
+    })?;
+    let route = config.routes.iter().find(|r| r.key.value == key).ok_or_else(|| {
+        format!("no route `{key}` in {}{}", config.origin, suggestion(written, &route_keys(config)))
+    })?;
     Ok(route.authorizer.as_ref().and_then(|name| match config.authorizers.get(name) {
         Some(AuthorizerConfig::Lambda(lambda)) => Some(lambda.function.clone()),
         _ => None,
@@ -168,8 +172,7 @@ pub fn sample_route(
     }
     let table = table.build();
     let Some(matched) = table.find(method, route_path)? else {
-        let routes = config.routes.iter().map(|r| r.key.value.to_string()).collect();
-        return Err(SampleRouteError::NoRoute { routes });
+        return Err(SampleRouteError::NoRoute { routes: route_keys(config) });
     };
     let route = &config.routes[*matched.value];
     let authorizer = match route.authorizer.as_ref().and_then(|name| config.authorizers.get(name)) {

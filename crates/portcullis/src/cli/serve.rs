@@ -130,7 +130,7 @@ pub(crate) fn run(source: &super::SourceArgs, overrides: Overrides) -> ExitCode 
         },
         dev,
     };
-    match runtime.block_on(serve(config, options, matches!(source, Source::Demo))) {
+    match runtime.block_on(serve(config, basics.listen, options, matches!(source, Source::Demo))) {
         Ok(()) => ExitCode::SUCCESS,
         // Problems found while compiling the config (e.g. a missing key file) are config errors.
         Err(Failure::Config(errors)) => {
@@ -173,7 +173,13 @@ fn bind_failure(error: &portcullis_app::StartError, listen: SocketAddr) -> Strin
     }
 }
 
-async fn serve(config: portcullis_config::Config, options: StartOptions, demo: bool) -> Result<(), Failure> {
+/// Serves `config`; `configured_listen` is its `listen:`, which the command line may override.
+async fn serve(
+    config: portcullis_config::Config,
+    configured_listen: std::net::SocketAddr,
+    options: StartOptions,
+    demo: bool,
+) -> Result<(), Failure> {
     let signals = || -> anyhow::Result<_> {
         Ok((
             signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
@@ -184,7 +190,7 @@ async fn serve(config: portcullis_config::Config, options: StartOptions, demo: b
     };
     let (mut terminate, mut interrupt, mut hangup, mut user1) = signals().map_err(Failure::Other)?;
     let dev = options.dev;
-    let listen = options.listen.unwrap_or(portcullis_app::compile::basics(&config).listen);
+    let listen = options.listen.unwrap_or(configured_listen);
     let routes = dev.then(|| portcullis_app::compile::route_table(&config));
     let running = match Running::start(config, options).await {
         Ok(running) => running,

@@ -141,6 +141,24 @@ fn revocation_config(redis: Option<&RedisServer>) -> String {
     )
 }
 
+/// Asks with `token` until it is refused (401) or `limit` has passed since `since`; the last
+/// answer's status and reason.
+async fn until_refused(
+    client: &TestClient,
+    gateway: &SpawnedGateway,
+    token: &str,
+    since: Instant,
+    limit: Duration,
+) -> (u16, Option<String>) {
+    loop {
+        let seen = status_and_reason(client, gateway, token).await;
+        if seen.0 == 401 || since.elapsed() >= limit {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn status_and_reason(
     client: &TestClient,
     gateway: &SpawnedGateway,
@@ -246,14 +264,7 @@ async fn a_revoked_token_is_refused_by_every_replica_within_a_second() {
     revoke(dir.path(), &gateways[0], &["--jti", "t-1"]);
     let revoked_at = Instant::now();
     for gateway in &gateways {
-        let mut seen = (0, None);
-        while revoked_at.elapsed() < Duration::from_secs(1) {
-            seen = status_and_reason(&client, gateway, &token).await;
-            if seen.0 == 401 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let seen = until_refused(&client, gateway, &token, revoked_at, Duration::from_secs(1)).await;
         assert_eq!(seen, (401, Some("revoked".to_owned())), "within 1 s of the revocation");
         assert_eq!(status_and_reason(&client, gateway, &other).await.0, 200, "other tokens are not touched");
     }
@@ -830,14 +841,7 @@ async fn a_revocation_no_replica_was_told_of_arrives_with_the_periodic_resync() 
     let entry = format!(r#"{{"jti":"j-quiet","revoked_at":{now},"until":{}}}"#, now + 3600);
     assert_eq!(redis.cli(&["HSET", "portcullis:revocations", "jti:j-quiet", &entry]), "1");
     let stored = Instant::now();
-    let mut seen = (200, None);
-    while stored.elapsed() < Duration::from_secs(5) {
-        seen = status_and_reason(&client, gateway, &token).await;
-        if seen.0 == 401 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let seen = until_refused(&client, gateway, &token, stored, Duration::from_secs(5)).await;
     assert_eq!(seen, (401, Some("revoked".to_owned())), "within the resync period (2 s) and a little");
     assert!(stored.elapsed() < Duration::from_secs(3), "{:?}", stored.elapsed());
 }
