@@ -27,6 +27,7 @@ mod limit;
 mod pool;
 mod target;
 mod watched_body;
+mod wire;
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -234,7 +235,7 @@ impl HttpIntegration {
             Transport::Http1 { pool, .. } => match pool.send(req).await {
                 Ok(response) => Ok(response.map(|body| body.map_err(BoxError::from).boxed())),
                 Err(PoolError::Connect(err)) => Err(SendFailure::Connect(err)),
-                Err(err @ PoolError::Http(_)) => Err(SendFailure::Exchange(Box::new(err))),
+                Err(err @ PoolError::Exchange(_)) => Err(SendFailure::Exchange(Box::new(err))),
                 Err(PoolError::Saturated(_)) => Err(SendFailure::Saturated),
             },
             Transport::Negotiated { client, limit } => {

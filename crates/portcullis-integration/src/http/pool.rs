@@ -1,17 +1,20 @@
-//! The HTTP/1.1 connection pool of one upstream origin, built on hyper's connection-level client.
+//! The HTTP/1.1 connection pool of one upstream origin, with the connections spoken to by
+//! [`super::wire`] from each request's own task.
 //!
 //! Why our own instead of hyper-util's legacy `Client` (which still serves HTTP/2 and ALPN
 //! upstreams): an integration knows its origin when the config is compiled, so the pool is found
 //! once then, not by hashing `(scheme, authority)` twice per request; a request is written in
-//! origin form straight away instead of being built absolute and rewritten; and a connection goes
+//! origin form straight away instead of being built absolute and rewritten; a connection goes
 //! back to the pool when its response body ends, without a task spawned per request to wait for
-//! it. Together that was about 15% of a proxied request's user-space instructions (ARCHITECTURE.md#performance-choices).
+//! it; and no connection needs a task of its own (see `wire.rs`). Measured in
+//! ARCHITECTURE.md#performance-choices.
 //!
 //! Behaviour kept from the legacy client:
 //! - last in, first out: the most recently used connection is reused first, so surplus
 //!   connections left by a burst go idle and are closed after the idle timeout;
-//! - a request that could not be written on a reused connection (the upstream closed it while it
-//!   was idle) is retried once on a fresh connection; one already written is never retried;
+//! - a connection the upstream closed (or wrote to) while it was idle is never handed out: it is
+//!   checked when taken from the pool, without a system call unless its socket was signalled;
+//!   a request is never sent twice;
 //! - a connection whose response body was not read to the end is closed, never reused;
 //! - an idle reaper closes connections idle longer than the timeout and stops when the pool is
 //!   empty.
@@ -24,8 +27,6 @@ use std::time::{Duration, Instant};
 use ::http::{Request, Response, Uri};
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use portcullis_core::BoxError;
@@ -34,8 +35,7 @@ use tower::Service as _;
 
 use super::limit::{OriginLimit, Saturated};
 use super::watched_body::WatchedBody;
-
-type Sender = SendRequest<WatchedBody>;
+use super::wire::{self, Conn, Decoder, WireError};
 
 /// Why a pooled request failed.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +45,7 @@ pub(super) enum PoolError {
     Connect(#[source] BoxError),
     /// The connection was made but the exchange failed.
     #[error(transparent)]
-    Http(#[from] hyper::Error),
+    Exchange(#[from] WireError),
     /// Every connection the origin may have is busy and the queue for one is full.
     #[error(transparent)]
     Saturated(#[from] Saturated),
@@ -78,7 +78,7 @@ struct State {
 }
 
 struct Idle {
-    sender: Sender,
+    conn: Conn,
     since: Instant,
 }
 
@@ -96,43 +96,26 @@ impl Http1Pool {
     /// body hands the connection back to the pool when it has been read to the end.
     pub(super) async fn send(
         self: &Arc<Self>,
-        mut req: Request<WatchedBody>,
+        req: Request<WatchedBody>,
     ) -> Result<Response<PooledBody>, PoolError> {
-        // At most one retry, and only of a request that never left (see the module comment).
-        let mut fresh_only = false;
-        loop {
-            let (mut sender, reused) = self.sender(fresh_only).await?;
-            match sender.try_send_request(req).await {
-                Ok(response) => {
-                    let slot = Some(Return { pool: Arc::downgrade(self), sender });
-                    let mut response = response.map(|body| PooledBody { body, slot });
-                    // No body to wait for (HEAD, 204, 304, empty): reusable at once.
-                    if response.body().body.is_end_stream() {
-                        response.body_mut().give_back();
-                    }
-                    return Ok(response);
-                }
-                Err(mut err) => match err.take_message() {
-                    Some(unsent) if reused => {
-                        tracing::debug!(error = %err.error(), "pooled upstream connection was closed; retrying on a new one");
-                        req = unsent;
-                        fresh_only = true;
-                    }
-                    _ => return Err(PoolError::Http(err.into_error())),
-                },
-            }
+        let conn = self.conn().await?;
+        let wire::Exchanged { head, conn, body, keep_alive } = wire::exchange(conn, req).await?;
+        let mut body = PooledBody { conn: Some(conn), decoder: body, keep_alive, pool: Arc::downgrade(self) };
+        // No body to wait for (HEAD, 204, 304, empty): reusable at once.
+        if body.decoder.is_done() {
+            body.give_back();
         }
+        Ok(head.map(|()| body))
     }
 
     /// A connection to send on: an idle one, a new one if the origin's cap allows, or else the
-    /// first to come back or make room, waiting in the origin's bounded queue. The second value
-    /// says whether the connection was reused.
-    async fn sender(&self, fresh_only: bool) -> Result<(Sender, bool), PoolError> {
-        if let Some(sender) = self.checkout(fresh_only).await {
-            return Ok((sender, true));
+    /// first to come back or make room, waiting in the origin's bounded queue.
+    async fn conn(&self) -> Result<Conn, PoolError> {
+        if let Some(conn) = self.checkout() {
+            return Ok(conn);
         }
         if let Some(permit) = self.origin_limit.try_acquire() {
-            return Ok((self.connect(permit).await?, false));
+            return self.connect(permit).await;
         }
         let _queued = self.origin_limit.enqueue()?;
         loop {
@@ -140,59 +123,42 @@ impl Http1Pool {
             tokio::pin!(returned);
             // Registered before looking, so a connection returned in between is not missed.
             returned.as_mut().enable();
-            if let Some(sender) = self.checkout(fresh_only).await {
-                return Ok((sender, true));
+            if let Some(conn) = self.checkout() {
+                return Ok(conn);
             }
             tokio::select! {
-                permit = self.origin_limit.next_permit() => return Ok((self.connect(permit?).await?, false)),
+                permit = self.origin_limit.next_permit() => return self.connect(permit?).await,
                 () = returned => {}
             }
         }
     }
 
-    /// The most recently idled connection that is still open, ready to send.
-    async fn checkout(&self, fresh_only: bool) -> Option<Sender> {
-        if fresh_only {
-            return None;
-        }
-        loop {
-            let mut sender = self.lock().idle.pop()?.sender;
-            if sender.is_closed() {
-                continue;
-            }
-            // A connection goes back to the pool as its response body ends; its dispatcher may
-            // need one more turn before it accepts the next request.
-            if sender.is_ready() || sender.ready().await.is_ok() {
-                return Some(sender);
+    /// The most recently idled connection that the upstream has not closed.
+    fn checkout(&self) -> Option<Conn> {
+        let mut state = self.lock();
+        while let Some(Idle { mut conn, .. }) = state.idle.pop() {
+            if conn.is_idle_usable() {
+                return Some(conn);
             }
         }
+        None
     }
 
     /// A new connection, holding `permit` (a place under the origin's cap) until it closes.
-    async fn connect(&self, permit: OwnedSemaphorePermit) -> Result<Sender, PoolError> {
+    async fn connect(&self, permit: OwnedSemaphorePermit) -> Result<Conn, PoolError> {
         let mut connector = self.connector.clone();
-        let io = connector.call(self.origin.clone()).await.map_err(PoolError::Connect)?;
-        let (sender, connection) = http1::handshake(io).await?;
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "upstream connection ended with an error");
-            }
-            drop(permit);
-        });
-        Ok(sender)
+        let stream = connector.call(self.origin.clone()).await.map_err(PoolError::Connect)?;
+        Ok(Conn::new(stream, permit))
     }
 
-    /// Keeps `sender` for reuse unless the pool is full or there is no runtime to reap it.
-    fn put(self: &Arc<Self>, sender: Sender) {
-        if sender.is_closed() {
-            return;
-        }
+    /// Keeps `conn` for reuse unless the pool is full or there is no runtime to reap it.
+    fn put(self: &Arc<Self>, conn: Conn) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let mut state = self.lock();
         if state.idle.len() >= self.limits.max_idle {
             return;
         }
-        state.idle.push(Idle { sender, since: Instant::now() });
+        state.idle.push(Idle { conn, since: Instant::now() });
         if !state.reaper {
             state.reaper = true;
             runtime.spawn(reap(Arc::downgrade(self), self.limits.idle_timeout));
@@ -216,7 +182,7 @@ async fn reap(pool: Weak<Http1Pool>, timeout: Duration) {
         tokio::time::sleep(tick).await;
         let Some(pool) = pool.upgrade() else { return };
         let mut state = pool.lock();
-        state.idle.retain(|idle| !idle.sender.is_closed() && idle.since.elapsed() < timeout);
+        state.idle.retain_mut(|idle| idle.since.elapsed() < timeout && idle.conn.is_idle_usable());
         if state.idle.is_empty() {
             state.reaper = false;
             return;
@@ -224,61 +190,66 @@ async fn reap(pool: Weak<Http1Pool>, timeout: Duration) {
     }
 }
 
-/// The connection a response came on, owed back to its pool.
-struct Return {
-    pool: Weak<Http1Pool>,
-    sender: Sender,
-}
-
-/// A response body from a pooled connection; the connection returns to the pool when the body
-/// has been read to the end, and is closed if the body is dropped before.
+/// A response body read from its pooled connection; the connection returns to the pool when the
+/// body has been read to the end, and is closed if the body is dropped before.
 pub(super) struct PooledBody {
-    body: Incoming,
-    slot: Option<Return>,
+    /// `None` once given back or after an error.
+    conn: Option<Conn>,
+    decoder: Decoder,
+    keep_alive: bool,
+    pool: Weak<Http1Pool>,
 }
 
 impl PooledBody {
     fn give_back(&mut self) {
-        if let Some(Return { pool, sender }) = self.slot.take()
-            && let Some(pool) = pool.upgrade()
+        if let Some(conn) = self.conn.take()
+            && self.keep_alive
+            && let Some(pool) = self.pool.upgrade()
         {
-            pool.put(sender);
+            pool.put(conn);
         }
     }
 }
 
 impl HttpBody for PooledBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = WireError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let polled = Pin::new(&mut self.body).poll_frame(cx);
+    ) -> Poll<Option<Result<Frame<Bytes>, WireError>>> {
+        let this = &mut *self;
+        let Some(conn) = this.conn.as_mut() else { return Poll::Ready(None) };
+        let polled = this.decoder.poll_frame(conn, cx);
         match &polled {
-            Poll::Ready(None) => self.give_back(),
-            Poll::Ready(Some(Ok(_))) if self.body.is_end_stream() => self.give_back(),
-            Poll::Ready(Some(Err(_))) => self.slot = None,
+            Poll::Ready(Some(Err(_))) => this.conn = None,
+            Poll::Ready(_) if this.decoder.is_done() => {
+                // Bytes after the body's end are not a response to anything: not reusable.
+                if this.conn.as_ref().is_some_and(Conn::has_unread) {
+                    this.conn = None;
+                }
+                this.give_back();
+            }
             _ => {}
         }
         polled
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.decoder.is_done() || self.conn.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        self.decoder.remaining().map_or_else(SizeHint::default, SizeHint::with_exact)
     }
 }
 
 impl Drop for PooledBody {
     fn drop(&mut self) {
         // Dropped before the end: the rest of the body is still on the wire, so the connection
-        // cannot carry another request. Dropping the sender closes it.
-        if self.body.is_end_stream() {
+        // cannot carry another request. Dropping it closes it.
+        if self.decoder.is_done() {
             self.give_back();
         }
     }

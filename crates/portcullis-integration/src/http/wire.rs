@@ -1,0 +1,694 @@
+//! HTTP/1.1 on one pooled upstream connection, spoken from the request's own task.
+//!
+//! hyper's connection-level client drives each connection from a task of its own: a request
+//! crosses to it through a channel, the response head comes back through another, and the body
+//! through a third. Per proxied request that is two extra task wake-ups and three channel
+//! hand-offs around the same parse and encode; under callgrind it was about a fifth of a
+//! proxied request's user-space instructions (ARCHITECTURE.md#performance-choices). Here the
+//! request's task writes the request and reads the response itself, and the response body reads
+//! straight from the socket as the client's side polls it.
+//!
+//! What it speaks (RFC 9112):
+//! - the request head in origin form, headers as given except the framing ones, which follow the
+//!   body: `content-length` when its length is known, `transfer-encoding: chunked` when not,
+//!   none when there is no body (a client's `content-length: 0` is kept);
+//! - the head and a body already at hand leave in one write; a streamed body is sent as it
+//!   comes, and the response is read at the same time, so an upstream that answers early
+//!   (`413` before the whole upload) is heard, and its connection is then not reused;
+//! - response framing: no body for `HEAD`, `204` and `304`; chunked when it is the last transfer
+//!   coding (a `content-length` beside it is dropped and the connection not reused); else
+//!   `content-length` (repeated values must agree); else the body runs to the connection's end;
+//! - interim `1xx` answers are skipped; `101` is an error (the gateway never asks to upgrade);
+//! - the connection is reusable when the response is HTTP/1.1 without `connection: close` (or
+//!   HTTP/1.0 with `keep-alive`), the request was sent whole and the body was read to its end
+//!   with nothing after it.
+//!
+//! Bounds: a response head of at most 100 headers in 400 KiB (hyper's defaults), a chunk-size
+//! line of 4 KiB, trailers of 16 KiB.
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker, ready};
+
+use ::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use ::http::request::Parts;
+use ::http::{Method, Request, Response, StatusCode, Version};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use http_body::{Body as HttpBody, Frame};
+use hyper_rustls::MaybeHttpsStream;
+use hyper_util::rt::TokioIo;
+use portcullis_core::BoxError;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::watched_body::WatchedBody;
+
+/// What the pool's connector opens: TCP, or TLS over TCP.
+pub(super) type Stream = MaybeHttpsStream<TokioIo<TcpStream>>;
+
+const MAX_HEADERS: usize = 100;
+const MAX_HEAD: usize = 400 * 1024;
+const MAX_CHUNK_LINE: usize = 4 * 1024;
+const MAX_TRAILERS: usize = 16 * 1024;
+/// The first read's size; it doubles while reads fill it, up to `READ_MAX`.
+const READ_MIN: usize = 8 * 1024;
+const READ_MAX: usize = 64 * 1024;
+/// Request body gathered before it is written: the head and a body at hand leave together.
+const WRITE_BATCH: usize = 64 * 1024;
+/// Body data shorter than this is copied beside the framing bytes instead of queued apart.
+const COPY_BELOW: usize = 4 * 1024;
+
+/// Why an exchange or a response body failed. Every variant leaves the connection unusable.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum WireError {
+    /// Writing the request failed.
+    #[error("writing the request: {0}")]
+    Write(#[source] io::Error),
+    /// Reading the response failed.
+    #[error("reading the response: {0}")]
+    Read(#[source] io::Error),
+    /// The upstream closed the connection before sending a response.
+    #[error("the upstream closed the connection before responding")]
+    ClosedBeforeResponse,
+    /// The upstream closed the connection in the middle of a response.
+    #[error("the upstream closed the connection in the middle of the response")]
+    Truncated,
+    /// The response is not valid HTTP/1.1.
+    #[error("invalid response: {0}")]
+    Invalid(&'static str),
+    /// The response head does not parse.
+    #[error("invalid response head: {0}")]
+    Head(#[from] httparse::Error),
+    /// The response head is over its size bound.
+    #[error("response head over {MAX_HEAD} bytes")]
+    HeadTooLarge,
+    /// The client's request body failed.
+    #[error("the request body failed: {0}")]
+    RequestBody(#[source] BoxError),
+    /// The request body's length is not the one its size hint promised.
+    #[error("the request body's length differs from its declared length")]
+    RequestLength,
+}
+
+/// One upstream connection with what has been read from it and not consumed yet.
+pub(super) struct Conn {
+    /// Boxed: a TLS stream is large, and a connection moves between the pool and each request.
+    io: Box<TokioIo<Stream>>,
+    buf: BytesMut,
+    read_size: usize,
+    /// The request head's buffer, kept from one request to the next.
+    out: BytesMut,
+    /// A place under the origin's connection cap, given back when the connection closes.
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Conn {
+    pub(super) fn new(stream: Stream, permit: OwnedSemaphorePermit) -> Self {
+        Self {
+            io: Box::new(TokioIo::new(stream)),
+            buf: BytesMut::new(),
+            read_size: READ_MIN,
+            out: BytesMut::new(),
+            _permit: permit,
+        }
+    }
+
+    /// Whether an idle connection can carry another request: the upstream has sent nothing since
+    /// the last response (no close, no reset, no stray bytes). No system call unless the socket
+    /// was signalled readable.
+    pub(super) fn is_idle_usable(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut probe = [0u8; 1];
+        let mut probe = ReadBuf::new(&mut probe);
+        Pin::new(&mut *self.io).poll_read(&mut cx, &mut probe).is_pending()
+    }
+
+    /// Whether bytes have been read that no response has consumed.
+    pub(super) fn has_unread(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    /// Reads more into `buf`: the number of bytes read, 0 at the end of the stream.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        self.buf.reserve(self.read_size);
+        let n = ready!(tokio_util::io::poll_read_buf(Pin::new(&mut *self.io), cx, &mut self.buf))?;
+        if n >= self.read_size {
+            self.read_size = (self.read_size * 2).min(READ_MAX);
+        }
+        Poll::Ready(Ok(n))
+    }
+}
+
+/// A response head read from a connection, with how its body is framed.
+pub(super) struct Exchanged {
+    pub(super) head: Response<()>,
+    pub(super) conn: Conn,
+    pub(super) body: Decoder,
+    /// Whether the connection may carry another request once the body has been read.
+    pub(super) keep_alive: bool,
+}
+
+/// Sends `req` (origin-form URI, `Host` set) on `conn` and reads the response head.
+pub(super) async fn exchange(mut conn: Conn, req: Request<WatchedBody>) -> Result<Exchanged, WireError> {
+    let (parts, body) = req.into_parts();
+    let head_request = parts.method == Method::HEAD;
+    let mut writer = Some(RequestWriter::new(std::mem::take(&mut conn.out), &parts, body));
+    drop(parts);
+
+    let head = poll_fn(|cx| {
+        if let Some(w) = writer.as_mut()
+            && w.poll(&mut conn.io, cx)?.is_ready()
+        {
+            conn.out = w.take_buffer();
+            writer = None;
+        }
+        // Read while writing, so that an early answer is not left waiting behind the upload.
+        poll_head(&mut conn, cx)
+    })
+    .await?;
+
+    let request_sent = writer.is_none();
+    let (head, body, keep_alive) = framing(head, head_request)?;
+    Ok(Exchanged { head, conn, body, keep_alive: keep_alive && request_sent })
+}
+
+/// The request on its way out: bytes waiting to be written, and the body still to come. What
+/// is written next is `queue`, then `staging`.
+struct RequestWriter {
+    /// The head, framing bytes and small data.
+    staging: BytesMut,
+    /// Larger data, queued as it came, and staging bytes frozen ahead of it.
+    queue: VecDeque<Bytes>,
+    queue_len: usize,
+    body: Option<WatchedBody>,
+    framing: Framing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// No body.
+    Empty,
+    /// `content-length`: the bytes still to send.
+    Length(u64),
+    Chunked,
+}
+
+impl RequestWriter {
+    fn new(mut staging: BytesMut, parts: &Parts, body: WatchedBody) -> Self {
+        let declared = parts.headers.contains_key(header::CONTENT_LENGTH);
+        let framing = if body.is_end_stream() {
+            Framing::Empty
+        } else {
+            body.size_hint().exact().map_or(Framing::Chunked, Framing::Length)
+        };
+        staging.clear();
+        encode_head(&mut staging, parts, framing, declared);
+        let body = (framing != Framing::Empty).then_some(body);
+        Self { staging, queue: VecDeque::new(), queue_len: 0, body, framing }
+    }
+
+    fn pending(&self) -> usize {
+        self.queue_len + self.staging.len()
+    }
+
+    /// The emptied staging buffer, for the connection's next request.
+    fn take_buffer(&mut self) -> BytesMut {
+        let mut buffer = std::mem::take(&mut self.staging);
+        buffer.clear();
+        buffer
+    }
+
+    /// Ready when the whole request is written and flushed.
+    fn poll(&mut self, io: &mut TokioIo<Stream>, cx: &mut Context<'_>) -> Poll<Result<(), WireError>> {
+        loop {
+            while self.body.is_some() && self.pending() < WRITE_BATCH {
+                match self.poll_body(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                    Poll::Pending => break,
+                }
+            }
+            if self.pending() == 0 {
+                // Everything so far is written: push it out of any TLS buffer, then either done
+                // or waiting for more of the body.
+                ready!(Pin::new(&mut *io).poll_flush(cx)).map_err(WireError::Write)?;
+                return if self.body.is_none() { Poll::Ready(Ok(())) } else { Poll::Pending };
+            }
+            ready!(self.poll_write_pending(io, cx))?;
+        }
+    }
+
+    fn poll_write_pending(
+        &mut self,
+        io: &mut TokioIo<Stream>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), WireError>> {
+        while self.pending() > 0 {
+            let written = {
+                let mut slices = [IoSlice::new(&[]); 16];
+                let parts = self
+                    .queue
+                    .iter()
+                    .map(|b| &b[..])
+                    .chain(Some(&self.staging[..]).filter(|s| !s.is_empty()));
+                let n = parts.zip(slices.iter_mut()).map(|(part, slice)| *slice = IoSlice::new(part)).count();
+                ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..n])).map_err(WireError::Write)?
+            };
+            if written == 0 {
+                return Poll::Ready(Err(WireError::Write(io::ErrorKind::WriteZero.into())));
+            }
+            self.consume(written);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Drops the first `n` pending bytes, which have been written.
+    fn consume(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(front) = self.queue.front_mut() else {
+                self.staging.advance(n);
+                return;
+            };
+            let step = front.len().min(n);
+            front.advance(step);
+            self.queue_len -= step;
+            n -= step;
+            if front.is_empty() {
+                self.queue.pop_front();
+            }
+        }
+    }
+
+    /// Takes one frame of the body, if one is ready, into the pending bytes.
+    fn poll_body(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WireError>> {
+        let Some(body) = self.body.as_mut() else { return Poll::Ready(Ok(())) };
+        match ready!(Pin::new(body).poll_frame(cx)) {
+            None => self.end(None),
+            Some(Err(err)) => Poll::Ready(Err(WireError::RequestBody(err))),
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => Poll::Ready(self.push_data(data)),
+                Err(frame) => self.end(frame.into_trailers().ok()),
+            },
+        }
+    }
+
+    fn push_data(&mut self, data: Bytes) -> Result<(), WireError> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        match &mut self.framing {
+            Framing::Length(rest) => {
+                *rest = rest.checked_sub(data.len() as u64).ok_or(WireError::RequestLength)?;
+                self.push(data);
+            }
+            Framing::Chunked => {
+                let _ = write!(self.staging, "{:x}\r\n", data.len());
+                self.push(data);
+                self.staging.put_slice(b"\r\n");
+            }
+            Framing::Empty => return Err(WireError::RequestLength),
+        }
+        Ok(())
+    }
+
+    /// Adds `data` to the pending bytes: copied into staging when small, queued as it is
+    /// otherwise (behind the staging bytes before it).
+    fn push(&mut self, data: Bytes) {
+        if data.len() < COPY_BELOW {
+            self.staging.put_slice(&data);
+            return;
+        }
+        if !self.staging.is_empty() {
+            let staged = self.staging.split().freeze();
+            self.queue_len += staged.len();
+            self.queue.push_back(staged);
+        }
+        self.queue_len += data.len();
+        self.queue.push_back(data);
+    }
+
+    /// The body's end, with its trailers if it has some (sent only with chunked framing).
+    fn end(&mut self, trailers: Option<HeaderMap>) -> Poll<Result<(), WireError>> {
+        self.body = None;
+        match self.framing {
+            Framing::Length(0) | Framing::Empty => {}
+            Framing::Length(_) => return Poll::Ready(Err(WireError::RequestLength)),
+            Framing::Chunked => {
+                self.staging.put_slice(b"0\r\n");
+                for (name, value) in trailers.iter().flatten() {
+                    put_field(&mut self.staging, name, value);
+                }
+                self.staging.put_slice(b"\r\n");
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn put_field(out: &mut BytesMut, name: &HeaderName, value: &HeaderValue) {
+    out.put_slice(name.as_str().as_bytes());
+    out.put_slice(b": ");
+    out.put_slice(value.as_bytes());
+    out.put_slice(b"\r\n");
+}
+
+/// The request line and headers. The framing headers are the body's, whatever the client sent.
+fn encode_head(out: &mut BytesMut, parts: &Parts, framing: Framing, declared_length: bool) {
+    let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let size = parts.headers.iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum::<usize>();
+    out.reserve(size + target.len() + 64);
+    out.put_slice(parts.method.as_str().as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(target.as_bytes());
+    out.put_slice(b" HTTP/1.1\r\n");
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_LENGTH && name != header::TRANSFER_ENCODING {
+            put_field(out, name, value);
+        }
+    }
+    match framing {
+        Framing::Length(n) => {
+            let _ = write!(out, "content-length: {n}\r\n");
+        }
+        Framing::Chunked => out.put_slice(b"transfer-encoding: chunked\r\n"),
+        Framing::Empty if declared_length => out.put_slice(b"content-length: 0\r\n"),
+        Framing::Empty => {}
+    }
+    out.put_slice(b"\r\n");
+}
+
+/// Reads until a final (non-`1xx`) response head is complete.
+fn poll_head(conn: &mut Conn, cx: &mut Context<'_>) -> Poll<Result<Response<()>, WireError>> {
+    loop {
+        if !conn.buf.is_empty() {
+            if let Some(head) = parse_head(&mut conn.buf)? {
+                if head.status() == StatusCode::SWITCHING_PROTOCOLS {
+                    return Poll::Ready(Err(WireError::Invalid(
+                        "101 Switching Protocols, but no upgrade was asked",
+                    )));
+                }
+                if head.status().is_informational() {
+                    continue;
+                }
+                return Poll::Ready(Ok(head));
+            }
+            if conn.buf.len() >= MAX_HEAD {
+                return Poll::Ready(Err(WireError::HeadTooLarge));
+            }
+        }
+        if ready!(conn.poll_fill(cx)).map_err(WireError::Read)? == 0 {
+            return Poll::Ready(Err(if conn.buf.is_empty() {
+                WireError::ClosedBeforeResponse
+            } else {
+                WireError::Truncated
+            }));
+        }
+    }
+}
+
+/// A complete response head taken off the front of `buf`, or `None` if more is needed. The
+/// header values share one buffer with the head, as hyper's do.
+fn parse_head(buf: &mut BytesMut) -> Result<Option<Response<()>>, WireError> {
+    // Where each header's name and value lie in `buf`, noted while the parser borrows it.
+    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
+    let (len, code, minor, count) = {
+        let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut []);
+        let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut response,
+            buf,
+            &mut slots,
+        )?;
+        let httparse::Status::Complete(len) = parsed else { return Ok(None) };
+        if len > MAX_HEAD {
+            return Err(WireError::HeadTooLarge);
+        }
+        let base = buf.as_ptr() as usize;
+        let offset = |part: &[u8]| (part.as_ptr() as usize - base) as u32;
+        for (span, field) in spans.iter_mut().zip(response.headers.iter()) {
+            *span = (
+                offset(field.name.as_bytes()),
+                field.name.len() as u32,
+                offset(field.value),
+                field.value.len() as u32,
+            );
+        }
+        (len, response.code.unwrap_or(0), response.version.unwrap_or(1), response.headers.len())
+    };
+    let head = buf.split_to(len).freeze();
+    let mut headers = HeaderMap::with_capacity(count);
+    for &(name_at, name_len, value_at, value_len) in &spans[..count] {
+        let (name_at, value_at) = (name_at as usize, value_at as usize);
+        let name = HeaderName::from_bytes(&head[name_at..name_at + name_len as usize])
+            .map_err(|_| WireError::Invalid("a header name"))?;
+        let value = HeaderValue::from_maybe_shared(head.slice(value_at..value_at + value_len as usize))
+            .map_err(|_| WireError::Invalid("a header value"))?;
+        headers.append(name, value);
+    }
+    let mut response = Response::new(());
+    *response.status_mut() = StatusCode::from_u16(code).map_err(|_| WireError::Invalid("the status code"))?;
+    *response.version_mut() = if minor == 0 { Version::HTTP_10 } else { Version::HTTP_11 };
+    *response.headers_mut() = headers;
+    Ok(Some(response))
+}
+
+/// How the body of `head` is framed, and whether its connection may be reused after it.
+fn framing(mut head: Response<()>, head_request: bool) -> Result<(Response<()>, Decoder, bool), WireError> {
+    let headers = head.headers();
+    let mut keep_alive = if head.version() == Version::HTTP_11 {
+        !connection_has(headers, "close")
+    } else {
+        connection_has(headers, "keep-alive")
+    };
+    let status = head.status();
+    if head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+        return Ok((head, Decoder::Done, keep_alive));
+    }
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        let chunked = headers
+            .get_all(header::TRANSFER_ENCODING)
+            .iter()
+            .next_back()
+            .and_then(|value| value.as_bytes().rsplit(|&b| b == b',').next())
+            .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        if head.headers_mut().remove(header::CONTENT_LENGTH).is_some() {
+            // Both framings at once (a smuggling pattern): the chunked one is read, and the
+            // connection is not trusted again.
+            keep_alive = false;
+        }
+        return Ok(if chunked {
+            (head, Decoder::Chunked(Chunk::Size), keep_alive)
+        } else {
+            (head, Decoder::Eof, false)
+        });
+    }
+    match content_length(headers)? {
+        Some(0) => Ok((head, Decoder::Done, keep_alive)),
+        Some(n) => Ok((head, Decoder::Length(n), keep_alive)),
+        None => Ok((head, Decoder::Eof, false)),
+    }
+}
+
+fn connection_has(headers: &HeaderMap, option: &str) -> bool {
+    headers.get_all(header::CONNECTION).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .any(|token| token.trim_ascii().eq_ignore_ascii_case(option.as_bytes()))
+    })
+}
+
+/// The `content-length`, if any: every value (and every element of a list) must be the same
+/// number.
+fn content_length(headers: &HeaderMap) -> Result<Option<u64>, WireError> {
+    let mut length = None;
+    for value in headers.get_all(header::CONTENT_LENGTH) {
+        for element in value.as_bytes().split(|&b| b == b',') {
+            let digits = element.trim_ascii();
+            let n = std::str::from_utf8(digits)
+                .ok()
+                .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|d| d.parse::<u64>().ok())
+                .ok_or(WireError::Invalid("content-length"))?;
+            if length.is_some_and(|seen| seen != n) {
+                return Err(WireError::Invalid("content-length values differ"));
+            }
+            length = Some(n);
+        }
+    }
+    Ok(length)
+}
+
+/// Where a response body is in its framing.
+#[derive(Debug)]
+pub(super) enum Decoder {
+    /// `content-length`: the bytes still to read.
+    Length(u64),
+    Chunked(Chunk),
+    /// Until the upstream closes the connection.
+    Eof,
+    /// The body has been read to its end.
+    Done,
+}
+
+/// Where a chunked body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Chunk {
+    Size,
+    Data(u64),
+    /// The CRLF after a chunk's data.
+    DataEnd,
+    Trailers,
+    End,
+}
+
+impl Decoder {
+    pub(super) fn is_done(&self) -> bool {
+        matches!(self, Decoder::Done)
+    }
+
+    /// The exact length still to come, when the framing says it.
+    pub(super) fn remaining(&self) -> Option<u64> {
+        match self {
+            Decoder::Length(n) => Some(*n),
+            Decoder::Done => Some(0),
+            _ => None,
+        }
+    }
+
+    /// The next frame of the body from `conn`.
+    pub(super) fn poll_frame(
+        &mut self,
+        conn: &mut Conn,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, WireError>>> {
+        self.poll_next(conn, cx).map(Result::transpose)
+    }
+
+    fn poll_next(
+        &mut self,
+        conn: &mut Conn,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Frame<Bytes>>, WireError>> {
+        loop {
+            match self {
+                Decoder::Done => return Poll::Ready(Ok(None)),
+                Decoder::Length(rest) => {
+                    if conn.buf.is_empty() && ready!(conn.poll_fill(cx)).map_err(WireError::Read)? == 0 {
+                        return Poll::Ready(Err(WireError::Truncated));
+                    }
+                    let take = conn.buf.len().min(usize::try_from(*rest).unwrap_or(usize::MAX));
+                    *rest -= take as u64;
+                    if *rest == 0 {
+                        *self = Decoder::Done;
+                    }
+                    return Poll::Ready(Ok(Some(Frame::data(conn.buf.split_to(take).freeze()))));
+                }
+                Decoder::Eof => {
+                    if conn.buf.is_empty() && ready!(conn.poll_fill(cx)).map_err(WireError::Read)? == 0 {
+                        *self = Decoder::Done;
+                        return Poll::Ready(Ok(None));
+                    }
+                    return Poll::Ready(Ok(Some(Frame::data(conn.buf.split().freeze()))));
+                }
+                Decoder::Chunked(chunk) => {
+                    let frame = ready!(poll_chunk(chunk, conn, cx))?;
+                    if *chunk == Chunk::End {
+                        *self = Decoder::Done;
+                    }
+                    if frame.is_some() {
+                        return Poll::Ready(Ok(frame));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The next frame of a chunked body: data, or its trailers; `None` at its end.
+fn poll_chunk(
+    chunk: &mut Chunk,
+    conn: &mut Conn,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Option<Frame<Bytes>>, WireError>> {
+    loop {
+        let need_more = match *chunk {
+            Chunk::End => return Poll::Ready(Ok(None)),
+            Chunk::Size => match httparse::parse_chunk_size(&conn.buf) {
+                Ok(httparse::Status::Complete((used, size))) => {
+                    // httparse takes a line with no digits as size 0.
+                    if !conn.buf[0].is_ascii_hexdigit() {
+                        return Poll::Ready(Err(WireError::Invalid("a chunk size")));
+                    }
+                    conn.buf.advance(used);
+                    *chunk = if size == 0 { Chunk::Trailers } else { Chunk::Data(size) };
+                    false
+                }
+                Ok(httparse::Status::Partial) if conn.buf.len() > MAX_CHUNK_LINE => {
+                    return Poll::Ready(Err(WireError::Invalid("a chunk-size line over 4 KiB")));
+                }
+                Ok(httparse::Status::Partial) => true,
+                Err(_) => return Poll::Ready(Err(WireError::Invalid("a chunk size"))),
+            },
+            Chunk::Data(rest) => {
+                if conn.buf.is_empty() {
+                    true
+                } else {
+                    let take = conn.buf.len().min(usize::try_from(rest).unwrap_or(usize::MAX));
+                    let left = rest - take as u64;
+                    *chunk = if left == 0 { Chunk::DataEnd } else { Chunk::Data(left) };
+                    return Poll::Ready(Ok(Some(Frame::data(conn.buf.split_to(take).freeze()))));
+                }
+            }
+            Chunk::DataEnd if conn.buf.len() < 2 => true,
+            Chunk::DataEnd => {
+                if conn.buf[..2] != *b"\r\n" {
+                    return Poll::Ready(Err(WireError::Invalid("chunk data not followed by CRLF")));
+                }
+                conn.buf.advance(2);
+                *chunk = Chunk::Size;
+                false
+            }
+            Chunk::Trailers => {
+                let mut fields = [httparse::EMPTY_HEADER; 32];
+                let parsed = match httparse::parse_headers(&conn.buf, &mut fields) {
+                    Ok(httparse::Status::Complete((used, fields))) => {
+                        let mut trailers = HeaderMap::new();
+                        for field in fields.iter() {
+                            let name = HeaderName::from_bytes(field.name.as_bytes())
+                                .map_err(|_| WireError::Invalid("a trailer name"))?;
+                            let value = HeaderValue::from_bytes(field.value)
+                                .map_err(|_| WireError::Invalid("a trailer value"))?;
+                            trailers.append(name, value);
+                        }
+                        Some((used, trailers))
+                    }
+                    Ok(httparse::Status::Partial) if conn.buf.len() > MAX_TRAILERS => {
+                        return Poll::Ready(Err(WireError::Invalid("trailers over 16 KiB")));
+                    }
+                    Ok(httparse::Status::Partial) => None,
+                    Err(_) => return Poll::Ready(Err(WireError::Invalid("the trailers"))),
+                };
+                match parsed {
+                    Some((used, trailers)) => {
+                        conn.buf.advance(used);
+                        *chunk = Chunk::End;
+                        return Poll::Ready(Ok((!trailers.is_empty()).then(|| Frame::trailers(trailers))));
+                    }
+                    None => true,
+                }
+            }
+        };
+        if need_more && ready!(conn.poll_fill(cx)).map_err(WireError::Read)? == 0 {
+            return Poll::Ready(Err(WireError::Truncated));
+        }
+    }
+}
