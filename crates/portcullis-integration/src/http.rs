@@ -34,7 +34,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ::http::header::{HOST, HeaderValue};
+use ::http::header::HeaderValue;
 use ::http::{Request, Response, Uri, Version};
 use http_body_util::BodyExt;
 use portcullis_core::{Body, BoxError, CallContext, ErrorChain};
@@ -156,10 +156,7 @@ impl HttpIntegration {
             }
         };
 
-        headers::prepare_request(&mut parts.headers, &parts.uri, ctx);
-        if let Transport::Http1 { host, .. } = &self.transport {
-            parts.headers.insert(HOST, host.clone());
-        }
+        let forwarding = headers::prepare_request(&mut parts.headers, &parts.uri, ctx);
         let client_uri = std::mem::replace(&mut parts.uri, uri);
         // Whatever the client spoke: the connection decides h1/h2, and the legacy client refuses
         // an HTTP/2-versioned request on an HTTP/1 connection.
@@ -175,7 +172,7 @@ impl HttpIntegration {
             uri: self.target.upstream_uri_with(&client_uri, &ctx.params, path_override.as_ref()).ok(),
         };
 
-        let outcome = tokio::time::timeout(self.timeout, self.send(req)).await;
+        let outcome = tokio::time::timeout(self.timeout, self.send(req, forwarding)).await;
         match outcome {
             Ok(Ok(mut response)) => {
                 headers::prepare_response(response.headers_mut());
@@ -229,16 +226,23 @@ impl HttpIntegration {
         }
     }
 
-    /// One exchange over the route's transport; the response body is boxed either way.
-    async fn send(&self, req: Request<WatchedBody>) -> Result<Response<Body>, SendFailure> {
+    /// One exchange over the route's transport, with the forwarding headers; the response body
+    /// is boxed either way.
+    async fn send(
+        &self,
+        mut req: Request<WatchedBody>,
+        forwarding: headers::Forwarding<'_>,
+    ) -> Result<Response<Body>, SendFailure> {
         match &self.transport {
-            Transport::Http1 { pool, .. } => match pool.send(req).await {
+            // Written with the head, with `host` first: nothing added to the request's map.
+            Transport::Http1 { pool, host } => match pool.send(req, host, &forwarding).await {
                 Ok(response) => Ok(response.map(|body| body.map_err(BoxError::from).boxed())),
                 Err(PoolError::Connect(err)) => Err(SendFailure::Connect(err)),
                 Err(err @ PoolError::Exchange(_)) => Err(SendFailure::Exchange(Box::new(err))),
                 Err(PoolError::Saturated(_)) => Err(SendFailure::Saturated),
             },
             Transport::Negotiated { client, limit } => {
+                forwarding.insert_into(req.headers_mut());
                 let permit = limit.acquire().await.map_err(|_| SendFailure::Saturated)?;
                 match client.request(req).await {
                     Ok(response) => {

@@ -5,6 +5,8 @@
 use std::io::Write as _;
 use std::net::IpAddr;
 
+use bytes::BufMut;
+
 use ::http::Uri;
 use ::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use portcullis_core::CallContext;
@@ -37,6 +39,19 @@ fn port_value(port: u16) -> HeaderValue {
         443 => HeaderValue::from_static("443"),
         8080 => HeaderValue::from_static("8080"),
         port => HeaderValue::from(port),
+    }
+}
+
+/// The decimal digits of `port`, written at the end of `buf`.
+fn port_digits(mut port: u16, buf: &mut [u8; 5]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (port % 10) as u8;
+        port /= 10;
+        if port == 0 {
+            return &buf[at..];
+        }
     }
 }
 
@@ -75,25 +90,23 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// Rewrites the client's headers for the upstream.
+/// Rewrites the client's headers for the upstream and returns the forwarding headers to add.
 ///
 /// - hop-by-hop headers go, and `Expect`: the body is streamed to the upstream straight away, so
 ///   an upstream `100 Continue` would be meaningless (the gateway's own server already answered
 ///   the client's `Expect`).
 /// - `Host` goes: the client sets `Host` to the upstream authority on HTTP/1.1 connections and
 ///   `:authority` on HTTP/2 ones, from the upstream URI.
-/// - `x-forwarded-for`: the client IP is appended to what the client sent (`a, b, ip`).
-/// - `x-forwarded-proto`, `-host`, `-port`: replaced by what the gateway saw; a client cannot
-///   spoof them (they are reserved names in AWS:
-///   docs/aws-compatibility.md#request-parameter-mapping). The port is the one the client
-///   connected to (the listener's), not one read from `Host`, which a client may omit or invent;
-///   `-host` is the original `Host` (or `:authority`), omitted when there is none.
-/// - `apigw-requestid`: the gateway's request id, so upstream logs can be joined with ours.
-/// - `x-amzn-trace-id`: the request's trace, as in its Lambda events
-///   (docs/aws-compatibility.md#http-proxy-integration); a client's own well-formed trace header
-///   is left as sent, so a caller's trace continues through the gateway.
-pub(super) fn prepare_request(headers: &mut HeaderMap, original_uri: &Uri, ctx: &CallContext) {
-    let original_host = headers
+///
+/// The forwarding headers ([`Forwarding`]) are added by [`Forwarding::insert_into`] (HTTP/2 and
+/// ALPN upstreams) or written with the head by [`Forwarding::write_lines`] (the HTTP/1.1 pool),
+/// to the same effect.
+pub(super) fn prepare_request<'a>(
+    headers: &mut HeaderMap,
+    original_uri: &Uri,
+    ctx: &'a CallContext,
+) -> Forwarding<'a> {
+    let host = headers
         .get(header::HOST)
         .cloned()
         .or_else(|| original_uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
@@ -101,45 +114,108 @@ pub(super) fn prepare_request(headers: &mut HeaderMap, original_uri: &Uri, ctx: 
     remove_hop_by_hop(headers);
     headers.remove(header::EXPECT);
     headers.remove(header::HOST);
-
-    append_forwarded_for(headers, ctx);
-    let proto = if ctx.tls { "https" } else { "http" };
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
-
-    headers.insert(X_FORWARDED_PORT, port_value(ctx.local_port));
-    match original_host {
-        Some(host) => headers.insert(X_FORWARDED_HOST, host),
-        None => headers.remove(X_FORWARDED_HOST),
-    };
-
-    if let Ok(id) = HeaderValue::from_str(ctx.request_id.as_str()) {
-        headers.insert(APIGW_REQUESTID, id);
-    }
-    if !ctx.trace_id.is_from_client()
-        && let Ok(trace) = HeaderValue::from_str(ctx.trace_id.header())
-    {
-        headers.insert(X_AMZN_TRACE_ID, trace);
-    }
+    Forwarding { ctx, host }
 }
 
-fn append_forwarded_for(headers: &mut HeaderMap, ctx: &CallContext) {
-    let ip = ctx.client_addr.ip();
-    let mut joined: Vec<u8> = Vec::with_capacity(48);
-    for value in headers.get_all(&X_FORWARDED_FOR) {
-        let value = value.as_bytes();
-        if value.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        joined.extend_from_slice(value);
-        joined.extend_from_slice(b", ");
+/// What the gateway tells an upstream about a request, replacing what the client sent under the
+/// same names:
+/// - `x-forwarded-for`: the client IP is appended to what the client sent (`a, b, ip`).
+/// - `x-forwarded-proto`, `-host`, `-port`: what the gateway saw; a client cannot spoof them
+///   (they are reserved names in AWS: docs/aws-compatibility.md#request-parameter-mapping). The
+///   port is the one the client connected to (the listener's), not one read from `Host`, which a
+///   client may omit or invent; `-host` is the original `Host` (or `:authority`), omitted when
+///   there is none.
+/// - `apigw-requestid`: the gateway's request id, so upstream logs can be joined with ours.
+/// - `x-amzn-trace-id`: the request's trace, as in its Lambda events
+///   (docs/aws-compatibility.md#http-proxy-integration); a client's own well-formed trace header
+///   is left as sent, so a caller's trace continues through the gateway.
+pub(super) struct Forwarding<'a> {
+    ctx: &'a CallContext,
+    host: Option<HeaderValue>,
+}
+
+impl Forwarding<'_> {
+    fn proto(&self) -> &'static str {
+        if self.ctx.tls { "https" } else { "http" }
     }
-    push_ip(&mut joined, ip);
-    // The joined value is made of valid header values, commas and an IP: always valid; fall back
-    // to the bare IP rather than forwarding the client's list unchanged.
-    let value = HeaderValue::from_bytes(&joined)
-        .or_else(|_| HeaderValue::from_str(&ip.to_string()))
-        .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
-    headers.insert(X_FORWARDED_FOR, value);
+
+    fn own_trace(&self) -> Option<&str> {
+        (!self.ctx.trace_id.is_from_client()).then(|| self.ctx.trace_id.header())
+    }
+
+    /// Adds the forwarding headers to `headers`.
+    pub(super) fn insert_into(self, headers: &mut HeaderMap) {
+        let mut joined = Vec::with_capacity(48);
+        self.write_for(headers, &mut joined);
+        // Made of valid header values, commas and an IP: always valid; the bare IP otherwise
+        // rather than the client's list unchanged.
+        let forwarded_for = HeaderValue::from_bytes(&joined)
+            .or_else(|_| HeaderValue::from_str(&self.ctx.client_addr.ip().to_string()))
+            .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+        headers.insert(X_FORWARDED_FOR, forwarded_for);
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(self.proto()));
+        headers.insert(X_FORWARDED_PORT, port_value(self.ctx.local_port));
+        if let Ok(id) = HeaderValue::from_str(self.ctx.request_id.as_str()) {
+            headers.insert(APIGW_REQUESTID, id);
+        }
+        if let Some(trace) = self.own_trace()
+            && let Ok(trace) = HeaderValue::from_str(trace)
+        {
+            headers.insert(X_AMZN_TRACE_ID, trace);
+        }
+        match self.host {
+            Some(host) => headers.insert(X_FORWARDED_HOST, host),
+            None => headers.remove(X_FORWARDED_HOST),
+        };
+    }
+
+    /// Whether a client header named `name` is left out of the head because
+    /// [`Forwarding::write_lines`] writes its own.
+    pub(super) fn replaces(&self, name: &HeaderName) -> bool {
+        *name == X_FORWARDED_FOR
+            || *name == X_FORWARDED_PROTO
+            || *name == X_FORWARDED_PORT
+            || *name == X_FORWARDED_HOST
+            || *name == APIGW_REQUESTID
+            || (*name == X_AMZN_TRACE_ID && !self.ctx.trace_id.is_from_client())
+    }
+
+    /// Writes the forwarding headers as HTTP/1.1 header lines; `headers` are the client's, for
+    /// the `x-forwarded-for` values it sent.
+    pub(super) fn write_lines(&self, headers: &HeaderMap, out: &mut impl BufMut) {
+        let mut line = |name: &HeaderName, value: &[u8]| {
+            out.put_slice(name.as_str().as_bytes());
+            out.put_slice(b": ");
+            out.put_slice(value);
+            out.put_slice(b"\r\n");
+        };
+        let mut forwarded_for = Vec::with_capacity(48);
+        self.write_for(headers, &mut forwarded_for);
+        line(&X_FORWARDED_FOR, &forwarded_for);
+        line(&X_FORWARDED_PROTO, self.proto().as_bytes());
+        let mut digits = [0u8; 5];
+        line(&X_FORWARDED_PORT, port_digits(self.ctx.local_port, &mut digits));
+        if let Some(host) = &self.host {
+            line(&X_FORWARDED_HOST, host.as_bytes());
+        }
+        line(&APIGW_REQUESTID, self.ctx.request_id.as_bytes());
+        if let Some(trace) = self.own_trace() {
+            line(&X_AMZN_TRACE_ID, trace.as_bytes());
+        }
+    }
+
+    /// The `x-forwarded-for` value: the client's non-blank values, then the client's IP.
+    fn write_for(&self, headers: &HeaderMap, out: &mut Vec<u8>) {
+        for value in headers.get_all(&X_FORWARDED_FOR) {
+            let value = value.as_bytes();
+            if value.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            out.extend_from_slice(value);
+            out.extend_from_slice(b", ");
+        }
+        push_ip(out, self.ctx.client_addr.ip());
+    }
 }
 
 /// Appends `ip` as `Display` writes it; IPv4 by hand, which is most of the cost of this header
@@ -215,7 +291,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, HeaderValue::from_static("gw.example.com:8080"));
         headers.insert("x-amzn-trace-id", HeaderValue::from_static("not a trace"));
-        prepare_request(&mut headers, &uri, &ctx(9000, derived));
+        prepare_request(&mut headers, &uri, &ctx(9000, derived)).insert_into(&mut headers);
         assert_eq!(headers["x-forwarded-port"], "9000");
         assert_eq!(headers["x-forwarded-host"], "gw.example.com:8080");
         assert_eq!(headers["x-amzn-trace-id"], derived.header());
@@ -225,7 +301,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-amzn-trace-id", HeaderValue::from_static(sent));
         let kept = portcullis_core::TraceId::from_header(sent.as_bytes()).unwrap();
-        prepare_request(&mut headers, &uri, &ctx(80, kept));
+        prepare_request(&mut headers, &uri, &ctx(80, kept)).insert_into(&mut headers);
         assert_eq!(headers["x-amzn-trace-id"], sent);
         assert_eq!(headers["x-forwarded-port"], "80", "no Host at all: still the connection's port");
     }

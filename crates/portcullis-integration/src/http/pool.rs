@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use ::http::header::HeaderValue;
 use ::http::{Request, Response, Uri};
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
@@ -33,6 +34,7 @@ use portcullis_core::BoxError;
 use tokio::sync::OwnedSemaphorePermit;
 use tower::Service as _;
 
+use super::headers::Forwarding;
 use super::limit::{OriginLimit, Saturated};
 use super::watched_body::WatchedBody;
 use super::wire::{self, Conn, Decoder, WireError};
@@ -92,14 +94,18 @@ impl Http1Pool {
         Self { origin, connector, limits, origin_limit, state: Mutex::new(State::default()) }
     }
 
-    /// Sends `req` (origin-form URI, `Host` set) on a pooled or new connection. The response's
-    /// body hands the connection back to the pool when it has been read to the end.
+    /// Sends `req` (origin-form URI) with `host` and the forwarding headers on a pooled or new
+    /// connection. The response's body hands the connection back to the pool when it has been
+    /// read to the end.
     pub(super) async fn send(
         self: &Arc<Self>,
         req: Request<WatchedBody>,
+        host: &HeaderValue,
+        forwarding: &Forwarding<'_>,
     ) -> Result<Response<PooledBody>, PoolError> {
         let conn = self.conn().await?;
-        let wire::Exchanged { head, conn, body, keep_alive } = wire::exchange(conn, req).await?;
+        let wire::Exchanged { head, conn, body, keep_alive } =
+            wire::exchange(conn, req, host, forwarding).await?;
         let mut body = PooledBody { conn: Some(conn), decoder: body, keep_alive, pool: Arc::downgrade(self) };
         // No body to wait for (HEAD, 204, 304, empty): reusable at once.
         if body.decoder.is_done() {

@@ -46,6 +46,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::headers::Forwarding;
 use super::watched_body::WatchedBody;
 
 /// What the pool's connector opens: TCP, or TLS over TCP.
@@ -156,11 +157,18 @@ pub(super) struct Exchanged {
     pub(super) keep_alive: bool,
 }
 
-/// Sends `req` (origin-form URI, `Host` set) on `conn` and reads the response head.
-pub(super) async fn exchange(mut conn: Conn, req: Request<WatchedBody>) -> Result<Exchanged, WireError> {
+/// Sends `req` (origin-form URI) on `conn`, with `host` and the forwarding headers, and reads
+/// the response head.
+pub(super) async fn exchange(
+    mut conn: Conn,
+    req: Request<WatchedBody>,
+    host: &HeaderValue,
+    forwarding: &Forwarding<'_>,
+) -> Result<Exchanged, WireError> {
     let (parts, body) = req.into_parts();
     let head_request = parts.method == Method::HEAD;
-    let mut writer = Some(RequestWriter::new(std::mem::take(&mut conn.out), &parts, body));
+    let head = Head { parts: &parts, host, forwarding };
+    let mut writer = Some(RequestWriter::new(std::mem::take(&mut conn.out), &head, body));
     drop(parts);
 
     let head = poll_fn(|cx| {
@@ -202,15 +210,15 @@ enum Framing {
 }
 
 impl RequestWriter {
-    fn new(mut staging: BytesMut, parts: &Parts, body: WatchedBody) -> Self {
-        let declared = parts.headers.contains_key(header::CONTENT_LENGTH);
+    fn new(mut staging: BytesMut, head: &Head<'_>, body: WatchedBody) -> Self {
+        let declared = head.parts.headers.contains_key(header::CONTENT_LENGTH);
         let framing = if body.is_end_stream() {
             Framing::Empty
         } else {
             body.size_hint().exact().map_or(Framing::Chunked, Framing::Length)
         };
         staging.clear();
-        encode_head(&mut staging, parts, framing, declared);
+        head.encode(&mut staging, framing, declared);
         let body = (framing != Framing::Empty).then_some(body);
         Self { staging, queue: VecDeque::new(), queue_len: 0, body, framing }
     }
@@ -360,29 +368,47 @@ fn put_field(out: &mut BytesMut, name: &HeaderName, value: &HeaderValue) {
     out.put_slice(b"\r\n");
 }
 
-/// The request line and headers. The framing headers are the body's, whatever the client sent.
-fn encode_head(out: &mut BytesMut, parts: &Parts, framing: Framing, declared_length: bool) {
-    let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let size = parts.headers.iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum::<usize>();
-    out.reserve(size + target.len() + 64);
-    out.put_slice(parts.method.as_str().as_bytes());
-    out.put_u8(b' ');
-    out.put_slice(target.as_bytes());
-    out.put_slice(b" HTTP/1.1\r\n");
-    for (name, value) in &parts.headers {
-        if name != header::CONTENT_LENGTH && name != header::TRANSFER_ENCODING {
-            put_field(out, name, value);
+/// What the request head is written from.
+struct Head<'a> {
+    parts: &'a Parts,
+    host: &'a HeaderValue,
+    forwarding: &'a Forwarding<'a>,
+}
+
+impl Head<'_> {
+    /// The request line, `host`, the client's headers, the forwarding headers, and the framing
+    /// headers, which are the body's whatever the client sent.
+    fn encode(&self, out: &mut BytesMut, framing: Framing, declared_length: bool) {
+        let Head { parts, host, forwarding } = self;
+        let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let size =
+            parts.headers.iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum::<usize>();
+        out.reserve(size + target.len() + 256);
+        out.put_slice(parts.method.as_str().as_bytes());
+        out.put_u8(b' ');
+        out.put_slice(target.as_bytes());
+        out.put_slice(b" HTTP/1.1\r\nhost: ");
+        out.put_slice(host.as_bytes());
+        out.put_slice(b"\r\n");
+        for (name, value) in &parts.headers {
+            if name != header::CONTENT_LENGTH
+                && name != header::TRANSFER_ENCODING
+                && !forwarding.replaces(name)
+            {
+                put_field(out, name, value);
+            }
         }
-    }
-    match framing {
-        Framing::Length(n) => {
-            let _ = write!(out, "content-length: {n}\r\n");
+        forwarding.write_lines(&parts.headers, out);
+        match framing {
+            Framing::Length(n) => {
+                let _ = write!(out, "content-length: {n}\r\n");
+            }
+            Framing::Chunked => out.put_slice(b"transfer-encoding: chunked\r\n"),
+            Framing::Empty if declared_length => out.put_slice(b"content-length: 0\r\n"),
+            Framing::Empty => {}
         }
-        Framing::Chunked => out.put_slice(b"transfer-encoding: chunked\r\n"),
-        Framing::Empty if declared_length => out.put_slice(b"content-length: 0\r\n"),
-        Framing::Empty => {}
+        out.put_slice(b"\r\n");
     }
-    out.put_slice(b"\r\n");
 }
 
 /// Reads until a final (non-`1xx`) response head is complete.
@@ -689,6 +715,97 @@ fn poll_chunk(
         };
         if need_more && ready!(conn.poll_fill(cx)).map_err(WireError::Read)? == 0 {
             return Poll::Ready(Err(WireError::Truncated));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::headers::prepare_request;
+    use portcullis_core::{CallContext, RequestIdGenerator, TraceId};
+
+    fn ctx(trace_id: TraceId) -> CallContext {
+        CallContext {
+            request_id: RequestIdGenerator::new(3).next_id(),
+            trace_id,
+            client_addr: "203.0.113.9:40000".parse().unwrap(),
+            tls: true,
+            local_port: 8443,
+            route_key: "$default".into(),
+            params: portcullis_core::Params::default(),
+            received_at: std::time::SystemTime::now(),
+            auth: portcullis_core::AuthContext::None,
+        }
+    }
+
+    /// The header lines of an encoded request head, sorted, as `name: value`.
+    fn lines_of(head: &[u8]) -> Vec<String> {
+        let mut fields = [httparse::EMPTY_HEADER; 64];
+        let mut request = httparse::Request::new(&mut fields);
+        assert!(request.parse(head).unwrap().is_complete());
+        let mut lines: Vec<String> = request
+            .headers
+            .iter()
+            .map(|f| format!("{}: {}", f.name, String::from_utf8_lossy(f.value)))
+            .collect();
+        lines.sort();
+        lines
+    }
+
+    /// The HTTP/1.1 pool writes the forwarding headers with the head; HTTP/2 upstreams get them
+    /// inserted into the request's map. Both must say the same, whatever the client sent.
+    #[test]
+    fn the_head_carries_what_the_map_would_for_any_client_headers() {
+        let sent_trace = "Root=1-67891233-abcdef012345678912345678;Sampled=1";
+        let cases: Vec<(Vec<(&str, &str)>, TraceId)> = vec![
+            (vec![("host", "gw.example"), ("accept", "*/*")], TraceId::default()),
+            (
+                vec![
+                    ("host", "gw.example:8443"),
+                    ("x-forwarded-for", "198.51.100.1"),
+                    ("x-forwarded-for", "  "),
+                    ("x-forwarded-for", "198.51.100.2, 198.51.100.3"),
+                    ("x-forwarded-port", "1"),
+                    ("x-forwarded-proto", "gopher"),
+                    ("x-forwarded-host", "forged.example"),
+                    ("apigw-requestid", "forged"),
+                    ("x-amzn-trace-id", "not a trace"),
+                    ("content-length", "3"),
+                    ("x-custom", "a"),
+                    ("x-custom", "b"),
+                ],
+                TraceId::derive(RequestIdGenerator::new(4).next_id(), std::time::SystemTime::now()),
+            ),
+            (vec![("x-amzn-trace-id", sent_trace)], TraceId::from_header(sent_trace.as_bytes()).unwrap()),
+        ];
+        let host = HeaderValue::from_static("upstream:3000");
+        for (headers, trace) in cases {
+            let ctx = ctx(trace);
+            let mut request = Request::builder().method(Method::POST).uri("/up?q=1");
+            for (name, value) in &headers {
+                request = request.header(*name, *value);
+            }
+            let (mut parts, ()) = request.body(()).unwrap().into_parts();
+            let original = parts.uri.clone();
+
+            let mut mapped = parts.headers.clone();
+            prepare_request(&mut mapped, &original, &ctx).insert_into(&mut mapped);
+            mapped.insert(header::HOST, host.clone());
+            mapped.insert(header::CONTENT_LENGTH, HeaderValue::from_static("3"));
+            let mut expected: Vec<String> =
+                mapped.iter().map(|(name, value)| format!("{name}: {}", value.to_str().unwrap())).collect();
+            expected.sort();
+
+            let forwarding = prepare_request(&mut parts.headers, &original, &ctx);
+            let mut out = BytesMut::new();
+            Head { parts: &parts, host: &host, forwarding: &forwarding }.encode(
+                &mut out,
+                Framing::Length(3),
+                true,
+            );
+            assert!(out.starts_with(b"POST /up?q=1 HTTP/1.1\r\nhost: upstream:3000\r\n"));
+            assert_eq!(lines_of(&out), expected, "client headers {headers:?}");
         }
     }
 }
