@@ -70,15 +70,19 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
         return;
     }
     if present & 1 != 0 {
-        // Collected first: the names borrow from the map that is about to change.
-        let named: Vec<HeaderName> = headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
-            .filter(|name| !HOP_BY_HOP.contains(name))
-            .collect();
+        // Collected first: the names borrow from the map that is about to change. Most
+        // `Connection` headers say only `keep-alive` or `close`: nothing to collect then.
+        let mut named: Vec<HeaderName> = Vec::new();
+        for value in &headers.get_all(header::CONNECTION) {
+            for token in value.as_bytes().split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                let known = token.is_empty()
+                    || token.eq_ignore_ascii_case(b"close")
+                    || HOP_BY_HOP.iter().any(|hop| token.eq_ignore_ascii_case(hop.as_str().as_bytes()));
+                if !known && let Ok(name) = HeaderName::from_bytes(token) {
+                    named.push(name);
+                }
+            }
+        }
         for name in named {
             headers.remove(name);
         }
@@ -309,7 +313,7 @@ mod tests {
     #[test]
     fn hop_by_hop_headers_and_those_named_by_connection_are_removed() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-private"));
+        headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, X-Private,, close"));
         headers.insert("x-private", HeaderValue::from_static("1"));
         headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
