@@ -488,3 +488,18 @@ fn dechunk(mut wire: &[u8]) -> Vec<u8> {
         wire = &wire[size + 2..];
     }
 }
+
+#[tokio::test]
+async fn an_answer_that_came_before_the_upstream_stopped_reading_wins_over_the_failed_upload() {
+    // The upstream answers as soon as the head is in, then closes with the upload unread (so
+    // the kernel resets the connection, and the gateway's next write fails).
+    let upstream = scripted(
+        vec![reply_then_close("HTTP/1.1 413 Payload Too Large\r\ncontent-length: 4\r\n\r\nnope")],
+        true,
+    )
+    .await;
+    let upload = full(Bytes::from(vec![b'x'; 8 << 20]));
+    let response = call(&integration(upstream.addr), request(Method::PUT, upload)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(text(response).await, "nope");
+}

@@ -171,19 +171,35 @@ pub(super) async fn exchange(
     let mut writer = Some(RequestWriter::new(std::mem::take(&mut conn.out), &head, body));
     drop(parts);
 
+    let mut request_sent = false;
+    let mut write_failed = None;
     let head = poll_fn(|cx| {
-        if let Some(w) = writer.as_mut()
-            && w.poll(&mut conn.io, cx)?.is_ready()
-        {
-            conn.out = w.take_buffer();
-            writer = None;
+        if let Some(w) = writer.as_mut() {
+            match w.poll(&mut conn.io, cx) {
+                Poll::Ready(Ok(())) => {
+                    conn.out = w.take_buffer();
+                    writer = None;
+                    request_sent = true;
+                }
+                // The upstream may have stopped reading after answering (an early `413`, then a
+                // close): an answer already here says more than the failed write.
+                Poll::Ready(Err(WireError::Write(err))) => {
+                    writer = None;
+                    write_failed = Some(err);
+                }
+                Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                Poll::Pending => {}
+            }
         }
         // Read while writing, so that an early answer is not left waiting behind the upload.
-        poll_head(&mut conn, cx)
+        match (poll_head(&mut conn, cx), write_failed.take()) {
+            (Poll::Ready(Ok(head)), _) => Poll::Ready(Ok(head)),
+            (_, Some(err)) => Poll::Ready(Err(WireError::Write(err))),
+            (polled, None) => polled,
+        }
     })
     .await?;
 
-    let request_sent = writer.is_none();
     let (head, body, keep_alive) = framing(head, head_request)?;
     Ok(Exchanged { head, conn, body, keep_alive: keep_alive && request_sent })
 }
