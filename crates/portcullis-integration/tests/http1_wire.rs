@@ -335,13 +335,37 @@ async fn a_body_cut_short_is_an_error_of_the_body() {
 
 #[tokio::test]
 async fn an_invalid_chunk_size_is_an_error_of_the_body() {
-    for body in ["zz\r\nhello\r\n0\r\n\r\n", "\r\nhello\r\n0\r\n\r\n", "5\r\nhelloXX0\r\n\r\n"] {
+    for body in [
+        "zz\r\nhello\r\n0\r\n\r\n",
+        "\r\nhello\r\n0\r\n\r\n",
+        "5\r\nhelloXX0\r\n\r\n",
+        // A bare LF inside an extension: where a lenient parser and a strict one disagree.
+        "5;ext\nx\r\nhello\r\n0\r\n\r\n",
+    ] {
         let head = format!("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{body}");
         let upstream = scripted(vec![reply(&head)], false).await;
         let response = call(&integration(upstream.addr), get()).await.unwrap();
         let err = timeout(WAIT, response.into_body().collect()).await.unwrap().unwrap_err();
         assert!(err.to_string().contains("invalid response"), "{body:?}: {err}");
     }
+}
+
+#[tokio::test]
+async fn chunk_extensions_are_bounded_per_body() {
+    // One-byte chunks, each with a 1 KiB extension: 20 KiB of extensions for 20 bytes.
+    let extension = format!(";x={}", "e".repeat(1024));
+    let chunks: String = (0..20).map(|_| format!("1{extension}\r\na\r\n")).collect();
+    let head = format!("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{chunks}0\r\n\r\n");
+    let upstream = scripted(vec![reply(&head)], false).await;
+    let response = call(&integration(upstream.addr), get()).await.unwrap();
+    let err = timeout(WAIT, response.into_body().collect()).await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("chunk extensions over 16 KiB"), "{err}");
+
+    // Under the bound, extensions are read and ignored.
+    let few: String = (0..5).map(|_| format!("1{extension}\r\na\r\n")).collect();
+    let head = format!("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{few}0\r\n\r\n");
+    let upstream = scripted(vec![reply(&head)], false).await;
+    assert_eq!(text(call(&integration(upstream.addr), get()).await.unwrap()).await, "aaaaa");
 }
 
 #[tokio::test]
@@ -502,4 +526,33 @@ async fn an_answer_that_came_before_the_upstream_stopped_reading_wins_over_the_f
     let response = call(&integration(upstream.addr), request(Method::PUT, upload)).await.unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(text(response).await, "nope");
+}
+
+/// A request body of given frames, with no known length.
+struct Frames(VecDeque<Frame<Bytes>>);
+
+impl http_body::Body for Frames {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Poll::Ready(self.0.pop_front().map(Ok))
+    }
+}
+
+#[tokio::test]
+async fn a_clients_request_trailers_are_not_forwarded() {
+    let mut upstream = scripted(vec![reply(OK)], false).await;
+    let mut trailers = http::HeaderMap::new();
+    trailers.insert("x-forwarded-for", "10.0.0.1".parse().unwrap());
+    trailers.insert("authorization", "Bearer smuggled".parse().unwrap());
+    let body = Frames(VecDeque::from([Frame::data(Bytes::from_static(b"hello")), Frame::trailers(trailers)]));
+    let response = call(&integration(upstream.addr), request(Method::POST, body.boxed())).await.unwrap();
+    assert_eq!(text(response).await, "ok");
+    let sent = next_request(&mut upstream).await;
+    assert!(sent.ends_with("\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), "{sent}");
+    assert!(!sent.contains("smuggled") && !sent.contains("10.0.0.1"), "{sent}");
 }

@@ -558,6 +558,32 @@ async fn the_client_gets_the_first_response_chunk_before_the_upstream_finished()
     assert_eq!(rest, "part-2");
 }
 
+#[tokio::test]
+async fn an_upstream_that_answers_while_it_reads_gets_the_rest_of_the_upload() {
+    // An echo: the answer begins at once and streams the request body back as it arrives.
+    let upstream = serve(None, |req: Request<Incoming>| async move {
+        Response::new(req.into_body().map_err(|e| -> BoxError { Box::new(e) }).boxed())
+    })
+    .await;
+    let client = client();
+    let integration = integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/echo")]));
+    let (chunks, body) = channel_body();
+    chunks.send(Bytes::from_static(b"one")).await.unwrap();
+    let req = Request::builder().method(Method::POST).uri("/echo").body(body.boxed()).unwrap();
+    let response = call(&integration, req, &ctx(&[])).await.unwrap();
+    let mut body = response.into_body();
+    let first = timeout(WAIT, body.frame()).await.expect("first part not echoed").unwrap().unwrap();
+    assert_eq!(first.into_data().unwrap(), "one");
+    // Sent after the answer began: it must still reach the upstream.
+    chunks.send(Bytes::from_static(b"two")).await.unwrap();
+    let second =
+        timeout(WAIT, body.frame()).await.expect("the rest of the upload never arrived").unwrap().unwrap();
+    assert_eq!(second.into_data().unwrap(), "two");
+    drop(chunks);
+    let rest = timeout(WAIT, body.collect()).await.expect("the echo never ended").unwrap().to_bytes();
+    assert!(rest.is_empty());
+}
+
 // === pooling and protocols ===
 
 #[tokio::test]

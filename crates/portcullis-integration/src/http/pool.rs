@@ -37,7 +37,7 @@ use tower::Service as _;
 use super::headers::Forwarding;
 use super::limit::{OriginLimit, Saturated};
 use super::watched_body::WatchedBody;
-use super::wire::{self, Conn, Decoder, WireError};
+use super::wire::{self, Conn, Decoder, Upload, WireError};
 
 /// Why a pooled request failed.
 #[derive(Debug, thiserror::Error)]
@@ -104,9 +104,10 @@ impl Http1Pool {
         forwarding: &Forwarding<'_>,
     ) -> Result<Response<PooledBody>, PoolError> {
         let conn = self.conn().await?;
-        let wire::Exchanged { head, conn, body, keep_alive } =
+        let wire::Exchanged { head, conn, body, keep_alive, upload } =
             wire::exchange(conn, req, host, forwarding).await?;
-        let mut body = PooledBody { conn: Some(conn), decoder: body, keep_alive, pool: Arc::downgrade(self) };
+        let mut body =
+            PooledBody { conn: Some(conn), decoder: body, keep_alive, upload, pool: Arc::downgrade(self) };
         // No body to wait for (HEAD, 204, 304, empty): reusable at once.
         if body.decoder.is_done() {
             body.give_back();
@@ -203,13 +204,18 @@ pub(super) struct PooledBody {
     conn: Option<Conn>,
     decoder: Decoder,
     keep_alive: bool,
+    /// The rest of the request, sent while the answer is read.
+    upload: Option<Upload>,
     pool: Weak<Http1Pool>,
 }
 
 impl PooledBody {
     fn give_back(&mut self) {
+        // An upload still going when the answer ended leaves the connection mid-request.
+        let mid_request = self.upload.take().is_some();
         if let Some(conn) = self.conn.take()
             && self.keep_alive
+            && !mid_request
             && let Some(pool) = self.pool.upgrade()
         {
             pool.put(conn);
@@ -227,6 +233,18 @@ impl HttpBody for PooledBody {
     ) -> Poll<Option<Result<Frame<Bytes>, WireError>>> {
         let this = &mut *self;
         let Some(conn) = this.conn.as_mut() else { return Poll::Ready(None) };
+        if let Some(upload) = this.upload.as_mut() {
+            match upload.poll(conn, cx) {
+                Poll::Ready(Ok(())) => this.upload = None,
+                Poll::Ready(Err(error)) => {
+                    // The upstream stopped reading; its answer may still be whole.
+                    tracing::debug!(%error, "upstream stopped reading the rest of the request");
+                    this.upload = None;
+                    this.keep_alive = false;
+                }
+                Poll::Pending => {}
+            }
+        }
         let polled = this.decoder.poll_frame(conn, cx);
         match &polled {
             Poll::Ready(Some(Err(_))) => this.conn = None,

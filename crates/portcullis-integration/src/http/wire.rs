@@ -13,8 +13,10 @@
 //!   body: `content-length` when its length is known, `transfer-encoding: chunked` when not,
 //!   none when there is no body (a client's `content-length: 0` is kept);
 //! - the head and a body already at hand leave in one write; a streamed body is sent as it
-//!   comes, and the response is read at the same time, so an upstream that answers early
-//!   (`413` before the whole upload) is heard, and its connection is then not reused;
+//!   comes, and the response is read at the same time. An upstream that answers before the
+//!   upload ends is heard: on a `4xx` or `5xx` or `connection: close` the upload stops and the
+//!   connection is not reused; otherwise the upload goes on while the answer streams (an echo,
+//!   a transform), driven by the response body;
 //! - response framing: no body for `HEAD`, `204` and `304`; chunked when it is the last transfer
 //!   coding (a `content-length` beside it is dropped and the connection not reused); else
 //!   `content-length` (repeated values must agree); else the body runs to the connection's end;
@@ -24,7 +26,8 @@
 //!   with nothing after it.
 //!
 //! Bounds: a response head of at most 100 headers in 400 KiB (hyper's defaults), a chunk-size
-//! line of 4 KiB, trailers of 16 KiB.
+//! line of 4 KiB with no bare LF, 16 KiB of chunk extensions per body, trailers of 16 KiB.
+//! A client's request trailers are not forwarded (they would pass the gateway's header rules).
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -56,6 +59,8 @@ const MAX_HEADERS: usize = 100;
 const MAX_HEAD: usize = 400 * 1024;
 const MAX_CHUNK_LINE: usize = 4 * 1024;
 const MAX_TRAILERS: usize = 16 * 1024;
+/// Chunk extensions one body may carry (hyper's bound too); they are read and ignored.
+const MAX_CHUNK_EXTENSIONS: usize = 16 * 1024;
 /// The first read's size; it doubles while reads fill it, up to `READ_MAX`.
 const READ_MIN: usize = 8 * 1024;
 const READ_MAX: usize = 64 * 1024;
@@ -153,8 +158,27 @@ pub(super) struct Exchanged {
     pub(super) head: Response<()>,
     pub(super) conn: Conn,
     pub(super) body: Decoder,
-    /// Whether the connection may carry another request once the body has been read.
+    /// Whether the connection may carry another request once the body has been read (and the
+    /// upload, if it goes on, has been sent whole).
     pub(super) keep_alive: bool,
+    /// The rest of the request body, when the answer began before the upload ended and the
+    /// upstream may still read it (an echo, a streaming transform): sent while the answer is
+    /// read ([`Upload::poll`]).
+    pub(super) upload: Option<Upload>,
+}
+
+/// The rest of a request still being sent while its answer is read.
+pub(super) struct Upload(RequestWriter);
+
+impl Upload {
+    /// Sends more of the request: `Ready(Ok)` once it is all sent, `Ready(Err)` if it failed.
+    pub(super) fn poll(&mut self, conn: &mut Conn, cx: &mut Context<'_>) -> Poll<Result<(), WireError>> {
+        let polled = self.0.poll(&mut conn.io, cx);
+        if polled.is_ready() {
+            conn.out = self.0.take_buffer();
+        }
+        polled
+    }
 }
 
 /// Sends `req` (origin-form URI) on `conn`, with `host` and the forwarding headers, and reads
@@ -172,7 +196,7 @@ pub(super) async fn exchange(
     drop(parts);
 
     let mut request_sent = false;
-    let mut write_failed = None;
+    let mut write_failed: Option<io::Error> = None;
     let head = poll_fn(|cx| {
         if let Some(w) = writer.as_mut() {
             match w.poll(&mut conn.io, cx) {
@@ -192,16 +216,23 @@ pub(super) async fn exchange(
             }
         }
         // Read while writing, so that an early answer is not left waiting behind the upload.
-        match (poll_head(&mut conn, cx), write_failed.take()) {
-            (Poll::Ready(Ok(head)), _) => Poll::Ready(Ok(head)),
-            (_, Some(err)) => Poll::Ready(Err(WireError::Write(err))),
-            (polled, None) => polled,
+        // After a failed write, read on until an answer, the end or an error (the reset that
+        // failed the write makes the socket readable).
+        match poll_head(&mut conn, cx) {
+            Poll::Ready(Err(err)) => Poll::Ready(Err(write_failed.take().map_or(err, WireError::Write))),
+            polled => polled,
         }
     })
     .await?;
 
-    let (head, body, keep_alive) = framing(head, head_request)?;
-    Ok(Exchanged { head, conn, body, keep_alive: keep_alive && request_sent })
+    let (head, body, mut keep_alive) = framing(head, head_request)?;
+    // An upstream that refuses (`4xx`, `5xx`) or closes will not read the rest: stop sending.
+    let upload = writer.filter(|_| {
+        let reads_on = keep_alive && !head.status().is_client_error() && !head.status().is_server_error();
+        reads_on && write_failed.is_none()
+    });
+    keep_alive &= request_sent || upload.is_some();
+    Ok(Exchanged { head, conn, body, keep_alive, upload: upload.map(Upload) })
 }
 
 /// The request on its way out: bytes waiting to be written, and the body still to come. What
@@ -315,11 +346,11 @@ impl RequestWriter {
     fn poll_body(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WireError>> {
         let Some(body) = self.body.as_mut() else { return Poll::Ready(Ok(())) };
         match ready!(Pin::new(body).poll_frame(cx)) {
-            None => self.end(None),
+            None => self.end(),
             Some(Err(err)) => Poll::Ready(Err(WireError::RequestBody(err))),
             Some(Ok(frame)) => match frame.into_data() {
                 Ok(data) => Poll::Ready(self.push_data(data)),
-                Err(frame) => self.end(frame.into_trailers().ok()),
+                Err(_trailers) => self.end(),
             },
         }
     }
@@ -359,19 +390,14 @@ impl RequestWriter {
         self.queue.push_back(data);
     }
 
-    /// The body's end, with its trailers if it has some (sent only with chunked framing).
-    fn end(&mut self, trailers: Option<HeaderMap>) -> Poll<Result<(), WireError>> {
+    /// The body's end. A client's trailers are not forwarded: they would reach the upstream
+    /// past the gateway's header rules (the forwarding headers, hop-by-hop removal).
+    fn end(&mut self) -> Poll<Result<(), WireError>> {
         self.body = None;
         match self.framing {
             Framing::Length(0) | Framing::Empty => {}
             Framing::Length(_) => return Poll::Ready(Err(WireError::RequestLength)),
-            Framing::Chunked => {
-                self.staging.put_slice(b"0\r\n");
-                for (name, value) in trailers.iter().flatten() {
-                    put_field(&mut self.staging, name, value);
-                }
-                self.staging.put_slice(b"\r\n");
-            }
+            Framing::Chunked => self.staging.put_slice(b"0\r\n\r\n"),
         }
         Poll::Ready(Ok(()))
     }
@@ -521,13 +547,14 @@ fn framing(mut head: Response<()>, head_request: bool) -> Result<(Response<()>, 
             .next_back()
             .and_then(|value| value.as_bytes().rsplit(|&b| b == b',').next())
             .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        if head.headers_mut().remove(header::CONTENT_LENGTH).is_some() {
+        // Transfer codings in an HTTP/1.0 answer are faulty framing (RFC 9112 §6.1).
+        if head.headers_mut().remove(header::CONTENT_LENGTH).is_some() || head.version() != Version::HTTP_11 {
             // Both framings at once (a smuggling pattern): the chunked one is read, and the
             // connection is not trusted again.
             keep_alive = false;
         }
         return Ok(if chunked {
-            (head, Decoder::Chunked(Chunk::Size), keep_alive)
+            (head, Decoder::Chunked(Chunk::Size, MAX_CHUNK_EXTENSIONS), keep_alive)
         } else {
             (head, Decoder::Eof, false)
         });
@@ -574,7 +601,8 @@ fn content_length(headers: &HeaderMap) -> Result<Option<u64>, WireError> {
 pub(super) enum Decoder {
     /// `content-length`: the bytes still to read.
     Length(u64),
-    Chunked(Chunk),
+    /// Where the chunked body is, and how many bytes of chunk extensions it may still send.
+    Chunked(Chunk, usize),
     /// Until the upstream closes the connection.
     Eof,
     /// The body has been read to its end.
@@ -641,8 +669,8 @@ impl Decoder {
                     }
                     return Poll::Ready(Ok(Some(Frame::data(conn.buf.split().freeze()))));
                 }
-                Decoder::Chunked(chunk) => {
-                    let frame = ready!(poll_chunk(chunk, conn, cx))?;
+                Decoder::Chunked(chunk, extensions_left) => {
+                    let frame = ready!(poll_chunk(chunk, extensions_left, conn, cx))?;
                     if *chunk == Chunk::End {
                         *self = Decoder::Done;
                     }
@@ -658,6 +686,7 @@ impl Decoder {
 /// The next frame of a chunked body: data, or its trailers; `None` at its end.
 fn poll_chunk(
     chunk: &mut Chunk,
+    extensions_left: &mut usize,
     conn: &mut Conn,
     cx: &mut Context<'_>,
 ) -> Poll<Result<Option<Frame<Bytes>>, WireError>> {
@@ -666,10 +695,19 @@ fn poll_chunk(
             Chunk::End => return Poll::Ready(Ok(None)),
             Chunk::Size => match httparse::parse_chunk_size(&conn.buf) {
                 Ok(httparse::Status::Complete((used, size))) => {
-                    // httparse takes a line with no digits as size 0.
-                    if !conn.buf[0].is_ascii_hexdigit() {
+                    // httparse takes a line with no digits as size 0, and any byte, a bare LF
+                    // included (a desync pattern), in an extension.
+                    if !conn.buf[0].is_ascii_hexdigit() || conn.buf[..used - 1].contains(&b'\n') {
                         return Poll::Ready(Err(WireError::Invalid("a chunk size")));
                     }
+                    if used > MAX_CHUNK_LINE {
+                        return Poll::Ready(Err(WireError::Invalid("a chunk-size line over 4 KiB")));
+                    }
+                    // Beyond 16 hex digits and CRLF, a size line is extensions: bounded per body,
+                    // so tiny chunks with long extensions cannot cost far more than their data.
+                    *extensions_left = extensions_left
+                        .checked_sub(used.saturating_sub(18))
+                        .ok_or(WireError::Invalid("chunk extensions over 16 KiB"))?;
                     conn.buf.advance(used);
                     *chunk = if size == 0 { Chunk::Trailers } else { Chunk::Data(size) };
                     false
@@ -700,8 +738,11 @@ fn poll_chunk(
                 false
             }
             Chunk::Trailers => {
-                let mut fields = [httparse::EMPTY_HEADER; 32];
+                let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
                 let parsed = match httparse::parse_headers(&conn.buf, &mut fields) {
+                    Ok(httparse::Status::Complete((used, _))) if used > MAX_TRAILERS => {
+                        return Poll::Ready(Err(WireError::Invalid("trailers over 16 KiB")));
+                    }
                     Ok(httparse::Status::Complete((used, fields))) => {
                         let mut trailers = HeaderMap::new();
                         for field in fields.iter() {
