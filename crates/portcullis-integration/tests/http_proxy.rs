@@ -696,6 +696,26 @@ async fn https_upstream_with_a_private_ca_speaks_http11() {
 }
 
 #[tokio::test]
+async fn an_https_upstream_pinned_to_http11_keeps_one_connection_across_idle_pauses() {
+    // `http_version: "1.1"` over TLS goes through the gateway's own HTTP/1.1 client: its
+    // connection is checked when taken from the pool, and TLS records that arrive while it is
+    // idle (session tickets) must not make it look closed.
+    let pki = pki();
+    let (upstream, mut records) = recording_upstream(Some(pki.acceptor_h1)).await;
+    let client = client_trusting(&pki.ca);
+    let mut pinned = settings(Scheme::Https, upstream.addr, vec![lit("/secure")]);
+    pinned.version = HttpVersion::Http1;
+    let integration = integration(&client, pinned);
+    for _ in 0..3 {
+        let response = call(&integration, get("/s"), &ctx(&[])).await.unwrap();
+        assert_eq!(body_text(response).await, "upstream-body");
+        assert_eq!(next_record(&mut records).await.version, Version::HTTP_11);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
 async fn https_upstream_offering_h2_by_alpn_gets_http2() {
     let pki = pki();
     let (upstream, mut records) = recording_upstream(Some(pki.acceptor_h2)).await;
