@@ -5,6 +5,7 @@
 //! protocol is a handful of JSON requests, written here on the test client rather than pulling in
 //! a WebDriver crate and its dependency tree for four calls.
 
+use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -40,6 +41,8 @@ impl Browser {
         let port = free_port();
         let driver = match Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            // Its own process group, which Chromium's processes join: see `stop`.
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -89,8 +92,7 @@ impl Browser {
         let answer = reply.json();
         let Some(session) = answer["value"]["sessionId"].as_str().map(str::to_owned) else {
             let mut driver = driver;
-            let _ = driver.kill();
-            let _ = driver.wait();
+            stop(&mut driver, profile.path());
             assert!(!required(), "no browser session: {}", reply.text());
             eprintln!("SKIPPED: no browser session: {}", reply.text());
             return None;
@@ -242,9 +244,22 @@ impl Drop for Browser {
             })
         });
         let _ = ended.join();
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        stop(&mut self.driver, self._profile.path());
     }
+}
+
+/// Stops the driver and every Chromium process it started. Ending the session leaves some
+/// behind (utility processes, crash handlers), which pile up over test runs: the browser's
+/// processes are in the driver's process group, and its crash handlers, which start sessions of
+/// their own, name the profile directory on their command line.
+fn stop(driver: &mut Child, profile: &Path) {
+    let quiet = |command: &mut Command| {
+        let _ = command.stdout(Stdio::null()).stderr(Stdio::null()).status();
+    };
+    quiet(Command::new("kill").args(["-KILL", "--", &format!("-{}", driver.id())]));
+    quiet(Command::new("pkill").args(["-KILL", "-f"]).arg(profile));
+    let _ = driver.kill();
+    let _ = driver.wait();
 }
 
 fn free_port() -> u16 {

@@ -205,7 +205,7 @@ pub(super) struct PooledBody {
     decoder: Decoder,
     keep_alive: bool,
     /// The rest of the request, sent while the answer is read.
-    upload: Option<Upload>,
+    upload: Option<Box<Upload>>,
     pool: Weak<Http1Pool>,
 }
 

@@ -163,8 +163,8 @@ pub(super) struct Exchanged {
     pub(super) keep_alive: bool,
     /// The rest of the request body, when the answer began before the upload ended and the
     /// upstream may still read it (an echo, a streaming transform): sent while the answer is
-    /// read ([`Upload::poll`]).
-    pub(super) upload: Option<Upload>,
+    /// read ([`Upload::poll`]). Boxed: rare, and kept out of the size of every response body.
+    pub(super) upload: Option<Box<Upload>>,
 }
 
 /// The rest of a request still being sent while its answer is read.
@@ -232,7 +232,7 @@ pub(super) async fn exchange(
         reads_on && write_failed.is_none()
     });
     keep_alive &= request_sent || upload.is_some();
-    Ok(Exchanged { head, conn, body, keep_alive, upload: upload.map(Upload) })
+    Ok(Exchanged { head, conn, body, keep_alive, upload: upload.map(|rest| Box::new(Upload(rest))) })
 }
 
 /// The request on its way out: bytes waiting to be written, and the body still to come. What
