@@ -2,7 +2,6 @@
 //! forwarding headers the gateway adds (docs/aws-compatibility.md#http-proxy-integration; exact
 //! values are [UNDOC], see the decisions noted on each function).
 
-use std::io::Write as _;
 use std::net::IpAddr;
 
 use bytes::BufMut;
@@ -187,15 +186,15 @@ impl Forwarding<'_> {
     /// Writes the forwarding headers as HTTP/1.1 header lines; `headers` are the client's, for
     /// the `x-forwarded-for` values it sent.
     pub(super) fn write_lines(&self, headers: &HeaderMap, out: &mut impl BufMut) {
+        out.put_slice(b"x-forwarded-for: ");
+        self.write_for(headers, out);
+        out.put_slice(b"\r\n");
         let mut line = |name: &HeaderName, value: &[u8]| {
             out.put_slice(name.as_str().as_bytes());
             out.put_slice(b": ");
             out.put_slice(value);
             out.put_slice(b"\r\n");
         };
-        let mut forwarded_for = Vec::with_capacity(48);
-        self.write_for(headers, &mut forwarded_for);
-        line(&X_FORWARDED_FOR, &forwarded_for);
         line(&X_FORWARDED_PROTO, self.proto().as_bytes());
         let mut digits = [0u8; 5];
         line(&X_FORWARDED_PORT, port_digits(self.ctx.local_port, &mut digits));
@@ -209,14 +208,14 @@ impl Forwarding<'_> {
     }
 
     /// The `x-forwarded-for` value: the client's non-blank values, then the client's IP.
-    fn write_for(&self, headers: &HeaderMap, out: &mut Vec<u8>) {
+    fn write_for(&self, headers: &HeaderMap, out: &mut impl BufMut) {
         for value in headers.get_all(&X_FORWARDED_FOR) {
             let value = value.as_bytes();
             if value.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            out.extend_from_slice(value);
-            out.extend_from_slice(b", ");
+            out.put_slice(value);
+            out.put_slice(b", ");
         }
         push_ip(out, self.ctx.client_addr.ip());
     }
@@ -224,26 +223,23 @@ impl Forwarding<'_> {
 
 /// Appends `ip` as `Display` writes it; IPv4 by hand, which is most of the cost of this header
 /// otherwise.
-fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
+fn push_ip(out: &mut impl BufMut, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
             for (i, octet) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    out.push(b'.');
+                    out.put_u8(b'.');
                 }
                 if octet >= 100 {
-                    out.push(b'0' + octet / 100);
+                    out.put_u8(b'0' + octet / 100);
                 }
                 if octet >= 10 {
-                    out.push(b'0' + octet / 10 % 10);
+                    out.put_u8(b'0' + octet / 10 % 10);
                 }
-                out.push(b'0' + octet % 10);
+                out.put_u8(b'0' + octet % 10);
             }
         }
-        // Writing into a Vec cannot fail.
-        IpAddr::V6(_) => {
-            let _ = write!(out, "{ip}");
-        }
+        IpAddr::V6(_) => out.put_slice(ip.to_string().as_bytes()),
     }
 }
 

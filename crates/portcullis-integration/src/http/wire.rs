@@ -258,14 +258,13 @@ enum Framing {
 
 impl RequestWriter {
     fn new(mut staging: BytesMut, head: &Head<'_>, body: WatchedBody) -> Self {
-        let declared = head.parts.headers.contains_key(header::CONTENT_LENGTH);
         let framing = if body.is_end_stream() {
             Framing::Empty
         } else {
             body.size_hint().exact().map_or(Framing::Chunked, Framing::Length)
         };
         staging.clear();
-        head.encode(&mut staging, framing, declared);
+        head.encode(&mut staging, framing);
         let body = (framing != Framing::Empty).then_some(body);
         Self { staging, queue: VecDeque::new(), queue_len: 0, body, framing }
     }
@@ -420,23 +419,24 @@ struct Head<'a> {
 impl Head<'_> {
     /// The request line, `host`, the client's headers, the forwarding headers, and the framing
     /// headers, which are the body's whatever the client sent.
-    fn encode(&self, out: &mut BytesMut, framing: Framing, declared_length: bool) {
+    /// `out` is the connection's head buffer, kept between requests: it grows to the largest
+    /// head once, so no sizing pass is needed.
+    fn encode(&self, out: &mut BytesMut, framing: Framing) {
         let Head { parts, host, forwarding } = self;
         let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-        let size =
-            parts.headers.iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum::<usize>();
-        out.reserve(size + target.len() + 256);
+        out.reserve(512);
         out.put_slice(parts.method.as_str().as_bytes());
         out.put_u8(b' ');
         out.put_slice(target.as_bytes());
         out.put_slice(b" HTTP/1.1\r\nhost: ");
         out.put_slice(host.as_bytes());
         out.put_slice(b"\r\n");
+        // A client's `content-length: 0` on a request without a body is kept.
+        let mut declared_length = false;
         for (name, value) in &parts.headers {
-            if name != header::CONTENT_LENGTH
-                && name != header::TRANSFER_ENCODING
-                && !forwarding.replaces(name)
-            {
+            if name == header::CONTENT_LENGTH {
+                declared_length = true;
+            } else if name != header::TRANSFER_ENCODING && !forwarding.replaces(name) {
                 put_field(out, name, value);
             }
         }
@@ -856,11 +856,7 @@ mod tests {
 
             let forwarding = prepare_request(&mut parts.headers, &original, &ctx);
             let mut out = BytesMut::new();
-            Head { parts: &parts, host: &host, forwarding: &forwarding }.encode(
-                &mut out,
-                Framing::Length(3),
-                true,
-            );
+            Head { parts: &parts, host: &host, forwarding: &forwarding }.encode(&mut out, Framing::Length(3));
             assert!(out.starts_with(b"POST /up?q=1 HTTP/1.1\r\nhost: upstream:3000\r\n"));
             assert_eq!(lines_of(&out), expected, "client headers {headers:?}");
         }
