@@ -26,7 +26,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
-const WAIT: Duration = Duration::from_secs(10);
+mod common;
+use common::{WAIT, body_text, channel_body};
 
 /// One scripted answer: its bytes, and whether the upstream closes the connection after it.
 struct Reply {
@@ -178,26 +179,6 @@ async fn call(integration: &HttpIntegration, req: Request<Body>) -> Result<Respo
     timeout(WAIT, integration.call(req, &ctx)).await.expect("integration call hung")
 }
 
-async fn text(response: Response<Body>) -> String {
-    let bytes = timeout(WAIT, response.into_body().collect()).await.unwrap().unwrap().to_bytes();
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
-
-/// A request body fed chunk by chunk from the test, with no known length.
-struct ChannelBody(mpsc::Receiver<Bytes>);
-
-impl http_body::Body for ChannelBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.0.poll_recv(cx).map(|chunk| chunk.map(|bytes| Ok(Frame::data(bytes))))
-    }
-}
-
 const OK: &str = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
 
 // === response framing ===
@@ -223,7 +204,7 @@ async fn a_chunked_response_with_extensions_and_trailers_is_decoded_and_its_conn
     assert_eq!(collected.trailers().unwrap()["x-checksum"], "abc");
     assert_eq!(collected.to_bytes(), "hello world");
 
-    assert_eq!(text(call(&integration, get()).await.unwrap()).await, "ok");
+    assert_eq!(body_text(call(&integration, get()).await.unwrap()).await, "ok");
     assert_eq!(upstream.connections.load(Ordering::SeqCst), 1);
     next_request(&mut upstream).await;
 }
@@ -241,8 +222,8 @@ async fn chunked_beside_a_content_length_is_read_as_chunked_and_the_connection_n
     let integration = integration(upstream.addr);
     let response = call(&integration, get()).await.unwrap();
     assert!(response.headers().get("content-length").is_none());
-    assert_eq!(text(response).await, "abc");
-    assert_eq!(text(call(&integration, get()).await.unwrap()).await, "ok");
+    assert_eq!(body_text(response).await, "abc");
+    assert_eq!(body_text(call(&integration, get()).await.unwrap()).await, "ok");
     assert_eq!(upstream.connections.load(Ordering::SeqCst), 2);
 }
 
@@ -251,8 +232,8 @@ async fn a_response_without_a_length_runs_to_the_close_and_its_connection_is_not
     let upstream =
         scripted(vec![reply_then_close("HTTP/1.1 200 OK\r\n\r\nuntil the close"), reply(OK)], false).await;
     let integration = integration(upstream.addr);
-    assert_eq!(text(call(&integration, get()).await.unwrap()).await, "until the close");
-    assert_eq!(text(call(&integration, get()).await.unwrap()).await, "ok");
+    assert_eq!(body_text(call(&integration, get()).await.unwrap()).await, "until the close");
+    assert_eq!(body_text(call(&integration, get()).await.unwrap()).await, "ok");
     assert_eq!(upstream.connections.load(Ordering::SeqCst), 2);
 }
 
@@ -269,7 +250,7 @@ async fn interim_answers_are_skipped_and_the_final_one_returned() {
     let response = call(&integration(upstream.addr), get()).await.unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
     assert!(response.headers().get("link").is_none(), "an interim answer's header leaked");
-    assert_eq!(text(response).await, "done");
+    assert_eq!(body_text(response).await, "done");
 }
 
 #[tokio::test]
@@ -296,14 +277,14 @@ async fn head_no_content_and_not_modified_answers_have_no_body_and_keep_the_conn
 
     let head = call(&integration, request(Method::HEAD, full(""))).await.unwrap();
     assert_eq!(head.headers()["content-length"], "1234", "a HEAD answer's length is the GET's");
-    assert_eq!(text(head).await, "");
+    assert_eq!(body_text(head).await, "");
     let no_content = call(&integration, get()).await.unwrap();
     assert_eq!(no_content.status(), StatusCode::NO_CONTENT);
-    assert_eq!(text(no_content).await, "");
+    assert_eq!(body_text(no_content).await, "");
     let not_modified = call(&integration, get()).await.unwrap();
     assert_eq!(not_modified.status(), StatusCode::NOT_MODIFIED);
-    assert_eq!(text(not_modified).await, "");
-    assert_eq!(text(call(&integration, get()).await.unwrap()).await, "ok");
+    assert_eq!(body_text(not_modified).await, "");
+    assert_eq!(body_text(call(&integration, get()).await.unwrap()).await, "ok");
     assert_eq!(upstream.connections.load(Ordering::SeqCst), 1);
 }
 
@@ -321,7 +302,7 @@ async fn invalid_or_conflicting_content_lengths_are_upstream_errors() {
     }
     // Repeated values that agree are one length (RFC 9110 §8.6).
     let upstream = scripted(vec![reply("HTTP/1.1 200 OK\r\ncontent-length: 2, 2\r\n\r\nok")], false).await;
-    assert_eq!(text(call(&integration(upstream.addr), get()).await.unwrap()).await, "ok");
+    assert_eq!(body_text(call(&integration(upstream.addr), get()).await.unwrap()).await, "ok");
 }
 
 #[tokio::test]
@@ -365,7 +346,7 @@ async fn chunk_extensions_are_bounded_per_body() {
     let few: String = (0..5).map(|_| format!("1{extension}\r\na\r\n")).collect();
     let head = format!("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{few}0\r\n\r\n");
     let upstream = scripted(vec![reply(&head)], false).await;
-    assert_eq!(text(call(&integration(upstream.addr), get()).await.unwrap()).await, "aaaaa");
+    assert_eq!(body_text(call(&integration(upstream.addr), get()).await.unwrap()).await, "aaaaa");
 }
 
 #[tokio::test]
@@ -396,7 +377,7 @@ async fn http10_without_keep_alive_connection_close_and_trailing_bytes_end_a_con
     .await;
     let integration = integration(upstream.addr);
     for _ in 0..5 {
-        assert_eq!(text(call(&integration, get()).await.unwrap()).await, "ok");
+        assert_eq!(body_text(call(&integration, get()).await.unwrap()).await, "ok");
     }
     // One connection each for the first three; the HTTP/1.0 keep-alive one carries the fifth.
     assert_eq!(upstream.connections.load(Ordering::SeqCst), 4);
@@ -410,13 +391,13 @@ async fn an_early_answer_comes_back_while_the_upload_is_unfinished_and_its_conne
     )
     .await;
     let integration = integration(upstream.addr);
-    let (chunks, rx) = mpsc::channel(4);
+    let (chunks, body) = channel_body();
     chunks.send(Bytes::from_static(b"first part")).await.unwrap();
-    let response = call(&integration, request(Method::PUT, ChannelBody(rx).boxed())).await.unwrap();
+    let response = call(&integration, request(Method::PUT, body.boxed())).await.unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(text(response).await, "nope");
+    assert_eq!(body_text(response).await, "nope");
     drop(chunks);
-    assert_eq!(text(call(&integration, get()).await.unwrap()).await, "ok");
+    assert_eq!(body_text(call(&integration, get()).await.unwrap()).await, "ok");
     assert_eq!(upstream.connections.load(Ordering::SeqCst), 2);
 }
 
@@ -428,7 +409,7 @@ async fn a_body_of_known_length_is_sent_with_its_length_whatever_the_client_decl
     let mut req = request(Method::POST, full("abc"));
     req.headers_mut().insert("content-length", "99".parse().unwrap());
     req.headers_mut().insert("transfer-encoding", "chunked".parse().unwrap());
-    assert_eq!(text(call(&integration(upstream.addr), req).await.unwrap()).await, "ok");
+    assert_eq!(body_text(call(&integration(upstream.addr), req).await.unwrap()).await, "ok");
     let sent = next_request(&mut upstream).await;
     assert!(sent.starts_with("POST /up HTTP/1.1\r\n"), "{sent}");
     assert_eq!(sent.matches("content-length").count(), 1, "{sent}");
@@ -440,11 +421,10 @@ async fn a_body_of_known_length_is_sent_with_its_length_whatever_the_client_decl
 #[tokio::test]
 async fn a_body_of_unknown_length_is_sent_chunked() {
     let mut upstream = scripted(vec![reply(OK)], false).await;
-    let (chunks, rx) = mpsc::channel(4);
+    let (chunks, body) = channel_body();
     let integration = integration(upstream.addr);
-    let call = tokio::spawn(async move {
-        call(&integration, request(Method::PUT, ChannelBody(rx).boxed())).await.is_ok()
-    });
+    let call =
+        tokio::spawn(async move { call(&integration, request(Method::PUT, body.boxed())).await.is_ok() });
     chunks.send(Bytes::from_static(b"hello")).await.unwrap();
     chunks.send(Bytes::from(vec![b'x'; 5000])).await.unwrap();
     drop(chunks);
@@ -460,14 +440,14 @@ async fn a_body_of_unknown_length_is_sent_chunked() {
 async fn no_body_sends_no_framing_header_unless_the_client_declared_a_zero_length() {
     let mut upstream = scripted(vec![reply(OK), reply(OK)], false).await;
     let integration = integration(upstream.addr);
-    assert_eq!(text(call(&integration, get()).await.unwrap()).await, "ok");
+    assert_eq!(body_text(call(&integration, get()).await.unwrap()).await, "ok");
     let sent = next_request(&mut upstream).await;
     assert!(!sent.contains("content-length") && !sent.contains("transfer-encoding"), "{sent}");
     assert!(sent.contains("host: "), "{sent}");
 
     let mut post = request(Method::POST, full(""));
     post.headers_mut().insert("content-length", "0".parse().unwrap());
-    assert_eq!(text(call(&integration, post).await.unwrap()).await, "ok");
+    assert_eq!(body_text(call(&integration, post).await.unwrap()).await, "ok");
     let sent = next_request(&mut upstream).await;
     assert!(sent.contains("content-length: 0\r\n") && sent.ends_with("\r\n\r\n"), "{sent}");
 }
@@ -475,11 +455,10 @@ async fn no_body_sends_no_framing_header_unless_the_client_declared_a_zero_lengt
 #[tokio::test]
 async fn a_long_streamed_upload_arrives_whole_in_order() {
     let mut upstream = scripted(vec![reply(OK)], false).await;
-    let (chunks, rx) = mpsc::channel(4);
+    let (chunks, body) = channel_body();
     let integration = integration(upstream.addr);
-    let call = tokio::spawn(async move {
-        call(&integration, request(Method::PUT, ChannelBody(rx).boxed())).await.is_ok()
-    });
+    let call =
+        tokio::spawn(async move { call(&integration, request(Method::PUT, body.boxed())).await.is_ok() });
     let mut expected = Vec::new();
     for i in 0..300u32 {
         // Small parts are copied beside the framing, large ones queued: both, interleaved, many
@@ -525,7 +504,7 @@ async fn an_answer_that_came_before_the_upstream_stopped_reading_wins_over_the_f
     let upload = full(Bytes::from(vec![b'x'; 8 << 20]));
     let response = call(&integration(upstream.addr), request(Method::PUT, upload)).await.unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(text(response).await, "nope");
+    assert_eq!(body_text(response).await, "nope");
 }
 
 /// A request body of given frames, with no known length.
@@ -551,7 +530,7 @@ async fn a_clients_request_trailers_are_not_forwarded() {
     trailers.insert("authorization", "Bearer smuggled".parse().unwrap());
     let body = Frames(VecDeque::from([Frame::data(Bytes::from_static(b"hello")), Frame::trailers(trailers)]));
     let response = call(&integration(upstream.addr), request(Method::POST, body.boxed())).await.unwrap();
-    assert_eq!(text(response).await, "ok");
+    assert_eq!(body_text(response).await, "ok");
     let sent = next_request(&mut upstream).await;
     assert!(sent.ends_with("\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), "{sent}");
     assert!(!sent.contains("smuggled") && !sent.contains("10.0.0.1"), "{sent}");

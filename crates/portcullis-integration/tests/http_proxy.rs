@@ -7,15 +7,13 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
-use http_body::Frame;
 use http_body_util::{BodyExt, Full, Limited, combinators::BoxBody};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -31,8 +29,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::time::timeout;
 
-/// Upper bound for anything a test awaits; generous for a loaded 2-core machine.
-const WAIT: Duration = Duration::from_secs(10);
+mod common;
+use common::{ChannelBody, WAIT, body_text, channel_body};
 
 type UpBody = BoxBody<Bytes, BoxError>;
 
@@ -233,31 +231,6 @@ async fn call(
     ctx: &CallContext,
 ) -> Result<Response<Body>, IntegrationError> {
     timeout(WAIT, integration.call(req, ctx)).await.expect("integration call hung")
-}
-
-async fn body_text(response: Response<Body>) -> String {
-    let bytes = timeout(WAIT, response.into_body().collect()).await.unwrap().unwrap().to_bytes();
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
-
-/// A request body fed chunk by chunk from the test.
-struct ChannelBody(mpsc::Receiver<Bytes>);
-
-impl http_body::Body for ChannelBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.0.poll_recv(cx).map(|chunk| chunk.map(|bytes| Ok(Frame::data(bytes))))
-    }
-}
-
-fn channel_body() -> (mpsc::Sender<Bytes>, ChannelBody) {
-    let (tx, rx) = mpsc::channel(4);
-    (tx, ChannelBody(rx))
 }
 
 // === fidelity ===
