@@ -55,21 +55,36 @@ async fn access_tokens_from_oidc_provider_are_accepted_via_discovery() {
             .current_dir(&dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        // Its stderr is kept to explain a failure to start.
+        let mut stderr = child.stderr.take().unwrap();
+        let stderr = tokio::spawn(async move {
+            let mut text = String::new();
+            let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text).await;
+            text
+        });
         // oidc-provider prints its development warnings on stdout too; ours is the JSON line.
         let first_json = async {
             while let Some(line) = lines.next_line().await.unwrap() {
                 if line.starts_with('{') {
-                    return line;
+                    return Some(line);
                 }
             }
-            panic!("oidc-provider ({alg}) exited without a token");
+            None
         };
-        let line = tokio::time::timeout(Duration::from_secs(20), first_json).await.unwrap();
+        // Usually under a second; the bound allows for node and its modules read from a cold disk
+        // on a fresh machine.
+        let Ok(Some(line)) = tokio::time::timeout(Duration::from_secs(90), first_json).await else {
+            let _ = child.kill().await;
+            let stderr = stderr.await.unwrap_or_default();
+            panic!(
+                "oidc-provider ({alg}) printed no token (it exited, or 90 s passed); its stderr:\n{stderr}"
+            );
+        };
         let started: Value = serde_json::from_str(&line).unwrap();
         let issuer = started["issuer"].as_str().unwrap();
         let token = started["token"].as_str().unwrap();
