@@ -77,7 +77,7 @@ impl Console {
         about: About,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
-        let series = series::Series::new(metrics, shutdown.clone());
+        let series = series::Series::new(metrics, registry.keep_recent().clone(), shutdown.clone());
         Console { snapshot, registry, live, series, about, shutdown }
     }
 

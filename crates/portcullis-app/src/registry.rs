@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use portcullis_authz::lambda::SharedAnswers;
 use portcullis_authz::lambda::{AuthorizerFunction, LambdaAuthorizer, LambdaSettings};
 use portcullis_authz::{Revocation, RevocationList};
-use portcullis_functions::{FunctionSettings, Invoker};
+use portcullis_functions::{FunctionSettings, Invoker, KeepRecent};
 use portcullis_integration::http::HttpClient;
 use portcullis_jwks::{DevIssuer, JwksRegistry, KeySource, KeyStore};
 use portcullis_pipeline::{Limit, LimitSettings, SharedLimit};
@@ -60,6 +60,8 @@ pub struct Registry {
     jwks: JwksRegistry,
     /// Function pools by name, with the settings they run with.
     functions: Mutex<HashMap<String, FunctionEntry>>,
+    /// Whether functions keep their last cold starts and output lines (the console turns it on).
+    keep_recent: KeepRecent,
     /// The built-in development issuer, opened on first use by an `issuer: dev` authorizer.
     dev_issuer: Mutex<Option<Arc<DevIssuer>>>,
     /// Lambda authorizers by name, with the settings of the authorizer and of its function.
@@ -113,6 +115,7 @@ impl Registry {
             clients: Clients::new(&settings.client)?,
             jwks: JwksRegistry::new(settings.jwks.clone())?,
             functions: Mutex::new(HashMap::new()),
+            keep_recent: KeepRecent::default(),
             dev_issuer: Mutex::new(None),
             lambda_authorizers: Mutex::new(HashMap::new()),
             limits: Mutex::new(HashMap::new()),
@@ -160,7 +163,9 @@ impl Registry {
                     }
                 }
                 _ => {
-                    let invoker = Invoker::start(wanted.clone(), &settings.functions_options).await?;
+                    let invoker =
+                        Invoker::start(wanted.clone(), &settings.functions_options, &self.keep_recent)
+                            .await?;
                     let watcher = watch.then(|| spawn_watcher(wanted, &invoker, code));
                     let entry = FunctionEntry { settings: wanted.clone(), invoker, code, watcher };
                     lock(&self.functions).insert(wanted.name.clone(), entry);
@@ -183,6 +188,11 @@ impl Registry {
     /// The running function `name`.
     pub fn invoker(&self, name: &str) -> Option<Invoker> {
         lock(&self.functions).get(name).map(|entry| entry.invoker.clone())
+    }
+
+    /// The switch that makes every function keep its last cold starts and output lines.
+    pub fn keep_recent(&self) -> &KeepRecent {
+        &self.keep_recent
     }
 
     /// Every function with its settings, by name (the admin console, `/metrics`).

@@ -11,7 +11,7 @@ use crate::pool::Pool;
 use crate::process::Spec;
 use crate::remote::RemoteFunction;
 use crate::settings::{FunctionKind, FunctionSettings, FunctionsOptions};
-use crate::stats::{FunctionStats, Instances, Recorder};
+use crate::stats::{FunctionStats, Instances, KeepRecent, Recorder};
 
 /// Why an invocation produced no response. The function integration maps each to AWS's answer:
 /// `RequestTooLarge` → 413, everything else (a timeout included) → 500.
@@ -113,11 +113,17 @@ impl std::fmt::Debug for Invoker {
 impl Invoker {
     /// Starts one function's pool (or remote client) on its own; [`crate::Functions::start`]
     /// calls this per function. Useful to a registry that adds or replaces single functions on
-    /// reload. Must run inside a Tokio runtime.
+    /// reload. Must run inside a Tokio runtime. `keep` is the switch that decides whether the
+    /// function keeps its last cold starts and output lines (shared by every function of one
+    /// gateway).
     ///
     /// # Errors
     /// [`StartError::EmptyCommand`] or [`StartError::Bootstrap`].
-    pub async fn start(settings: FunctionSettings, options: &FunctionsOptions) -> Result<Self, StartError> {
+    pub async fn start(
+        settings: FunctionSettings,
+        options: &FunctionsOptions,
+        keep: &KeepRecent,
+    ) -> Result<Self, StartError> {
         if let FunctionKind::Remote { invoke_url } = &settings.kind {
             let remote = RemoteFunction::new(invoke_url.clone(), &settings);
             return Ok(Self { target: Target::Remote(Arc::new(remote)), recorder: Arc::default() });
@@ -127,7 +133,7 @@ impl Invoker {
             .await
             .map_err(|e| StartError::Bootstrap(std::io::Error::other(e)))?
             .map_err(StartError::Bootstrap)?;
-        let spec = Spec::new(settings, options, &bootstraps)?;
+        let spec = Spec::new(settings, options, &bootstraps, Recorder::new(keep.clone()))?;
         let recorder = Arc::clone(&spec.recorder);
         Ok(Self { target: Target::Local(Pool::start(spec)), recorder })
     }

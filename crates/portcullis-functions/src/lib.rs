@@ -35,7 +35,7 @@ use std::collections::HashMap;
 
 pub use invoke::{InvokeError, Invoker, StartError};
 pub use settings::{FunctionKind, FunctionSettings, FunctionsOptions};
-pub use stats::{ColdStart, FunctionStats, Instances, OutputLine, keep_recent};
+pub use stats::{ColdStart, FunctionStats, Instances, KeepRecent, OutputLine};
 
 /// The Lambda synchronous payload limit (6 MB) for both the event and the function's response.
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
@@ -46,6 +46,7 @@ pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 /// [`Functions::shutdown`] does the same and also waits until the processes are gone.
 pub struct Functions {
     invokers: HashMap<String, Invoker>,
+    keep: KeepRecent,
 }
 
 impl Functions {
@@ -60,15 +61,21 @@ impl Functions {
         options: FunctionsOptions,
     ) -> Result<Self, StartError> {
         let mut invokers = HashMap::new();
+        let keep = KeepRecent::default();
         for function in settings {
             if invokers.contains_key(&function.name) {
                 return Err(StartError::Duplicate(function.name));
             }
             let name = function.name.clone();
-            let invoker = Invoker::start(function, &options).await?;
+            let invoker = Invoker::start(function, &options, &keep).await?;
             invokers.insert(name, invoker);
         }
-        Ok(Self { invokers })
+        Ok(Self { invokers, keep })
+    }
+
+    /// The switch that makes these functions keep their last cold starts and output lines.
+    pub fn keep_recent(&self) -> &KeepRecent {
+        &self.keep
     }
 
     /// The handle that invokes the function called `name`.

@@ -70,6 +70,7 @@ impl Spec {
         settings: FunctionSettings,
         options: &FunctionsOptions,
         bootstraps: &Bootstraps,
+        recorder: Recorder,
     ) -> Result<Self, StartError> {
         let arn: Arc<str> =
             format!("arn:aws:lambda:{}:{}:function:{}", settings.region, options.account_id, settings.name)
@@ -113,7 +114,7 @@ impl Spec {
             runtime_dir,
             python,
             sockets: bootstraps.sockets.clone(),
-            recorder: Arc::default(),
+            recorder: Arc::new(recorder),
         })
     }
 

@@ -1,7 +1,7 @@
 //! What a function has done, for operators (the admin console and `/metrics`): invocations,
 //! errors, timeouts as relaxed counters; the last cold starts and the last lines the function
 //! printed in small bounded rings, kept only while the admin console is in use
-//! ([`keep_recent`]). Nothing here is on an invocation's critical path beyond one counter
+//! ([`KeepRecent`]). Nothing here is on an invocation's critical path beyond one counter
 //! increment; output lines are recorded by the task that already reads them for the log.
 
 use std::collections::VecDeque;
@@ -19,15 +19,23 @@ const LINES: usize = 50;
 /// Bytes of one output line kept (the log gets the whole line, up to its own limit).
 const LINE_BYTES: usize = 1024;
 
-/// Whether the rings are written ([`keep_recent`]).
-static KEEP_RECENT: AtomicBool = AtomicBool::new(false);
+/// Whether functions keep their last cold starts and output lines: on while the admin console is
+/// in use. Off (the default), nothing is kept beyond the counters `/metrics` renders; the rings
+/// stop being written, and what they hold is cleared the next time they are read. One switch is
+/// shared by every function started with it (clones are the same switch).
+#[derive(Debug, Clone, Default)]
+pub struct KeepRecent(Arc<AtomicBool>);
 
-/// Turns on (the admin console is in use) or off the keeping of each function's last cold
-/// starts and output lines. Off (the default), nothing is kept beyond the counters `/metrics`
-/// renders; the rings stop being written, and what they hold is cleared the next time they are
-/// read.
-pub fn keep_recent(on: bool) {
-    KEEP_RECENT.store(on, Ordering::Relaxed);
+impl KeepRecent {
+    /// Turns the keeping on or off.
+    pub fn set(&self, on: bool) {
+        self.0.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether it is on.
+    pub fn is_on(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// One cold start.
@@ -91,9 +99,14 @@ pub(crate) struct Recorder {
     cold_start_count: AtomicU64,
     cold_starts: Mutex<VecDeque<ColdStart>>,
     lines: Mutex<VecDeque<OutputLine>>,
+    keep: KeepRecent,
 }
 
 impl Recorder {
+    pub(crate) fn new(keep: KeepRecent) -> Self {
+        Self { keep, ..Self::default() }
+    }
+
     pub(crate) fn invocation<T>(&self, result: &Result<T, InvokeError>) {
         self.invocations.fetch_add(1, Ordering::Relaxed);
         match result {
@@ -109,7 +122,7 @@ impl Recorder {
 
     pub(crate) fn cold_start(&self, duration: Duration) {
         self.cold_start_count.fetch_add(1, Ordering::Relaxed);
-        if !KEEP_RECENT.load(Ordering::Relaxed) {
+        if !self.keep.is_on() {
             return;
         }
         let mut ring = lock(&self.cold_starts);
@@ -120,7 +133,7 @@ impl Recorder {
     }
 
     pub(crate) fn line(&self, stream: &'static str, request_id: Option<Arc<str>>, text: &str) {
-        if !KEEP_RECENT.load(Ordering::Relaxed) {
+        if !self.keep.is_on() {
             return;
         }
         let mut cut = text.len().min(LINE_BYTES);
@@ -136,7 +149,7 @@ impl Recorder {
     }
 
     pub(crate) fn stats(&self, instances: Instances) -> FunctionStats {
-        if !KEEP_RECENT.load(Ordering::Relaxed) {
+        if !self.keep.is_on() {
             lock(&self.cold_starts).clear();
             lock(&self.lines).clear();
         }
@@ -159,16 +172,16 @@ mod tests {
     #[test]
     fn rings_are_kept_only_while_asked_keep_the_newest_and_cut_lines_on_a_char_boundary() {
         // Off (nobody looks): the counters count, the rings stay empty.
-        let recorder = Recorder::default();
-        keep_recent(false);
+        let keep = KeepRecent::default();
+        let recorder = Recorder::new(keep.clone());
         recorder.line("stdout", None, "unseen");
         recorder.cold_start(Duration::from_millis(5));
         let stats = recorder.stats(Instances::default());
         assert_eq!(stats.cold_start_count, 1);
         assert!(stats.last_lines.is_empty() && stats.cold_starts.is_empty());
 
-        let recorder = Recorder::default();
-        keep_recent(true);
+        let recorder = Recorder::new(keep.clone());
+        keep.set(true);
         for i in 0..(LINES + 5) {
             recorder.line("stdout", None, &format!("line {i}"));
         }
@@ -187,5 +200,11 @@ mod tests {
         assert_eq!(stats.cold_starts.len(), COLD_STARTS);
         assert_eq!(stats.cold_start_count, (COLD_STARTS + 3) as u64);
         assert_eq!((stats.invocations, stats.errors, stats.timeouts), (3, 1, 1));
+
+        // Turned off again (the console went idle): what was kept goes at the next read.
+        keep.set(false);
+        let stats = recorder.stats(Instances::default());
+        assert!(stats.last_lines.is_empty() && stats.cold_starts.is_empty());
+        assert_eq!(stats.cold_start_count, (COLD_STARTS + 3) as u64);
     }
 }

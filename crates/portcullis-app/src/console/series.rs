@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use portcullis_functions::KeepRecent;
 use portcullis_pipeline::Metrics;
 use portcullis_pipeline::metrics::{LATENCY_BUCKETS, Totals};
 use serde_json::{Map, Value, json};
@@ -42,16 +43,23 @@ pub(crate) struct Series {
     points: Mutex<VecDeque<Point>>,
     running: AtomicBool,
     last_used_ms: AtomicU64,
+    /// Functions keep their last output lines and cold starts while the console is in use.
+    keep_recent: KeepRecent,
     shutdown: watch::Receiver<bool>,
 }
 
 impl Series {
-    pub(crate) fn new(metrics: Arc<Metrics>, shutdown: watch::Receiver<bool>) -> Arc<Self> {
+    pub(crate) fn new(
+        metrics: Arc<Metrics>,
+        keep_recent: KeepRecent,
+        shutdown: watch::Receiver<bool>,
+    ) -> Arc<Self> {
         Arc::new(Series {
             metrics,
             points: Mutex::new(VecDeque::with_capacity(POINTS)),
             running: AtomicBool::new(false),
             last_used_ms: AtomicU64::new(0),
+            keep_recent,
             shutdown,
         })
     }
@@ -62,7 +70,7 @@ impl Series {
         if !self.running.swap(true, Ordering::AcqRel) {
             // While the console is in use, functions keep their last output lines and cold
             // starts for its Functions page.
-            portcullis_functions::keep_recent(true);
+            self.keep_recent.set(true);
             tokio::spawn(Arc::clone(self).sample());
         }
     }
@@ -108,7 +116,7 @@ impl Series {
             }
         }
         self.points.lock().unwrap_or_else(PoisonError::into_inner).clear();
-        portcullis_functions::keep_recent(false);
+        self.keep_recent.set(false);
         self.running.store(false, Ordering::Release);
     }
 }
