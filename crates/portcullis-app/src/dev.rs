@@ -92,14 +92,10 @@ pub enum InvokeOnceError {
     /// The function's instance could not be started.
     #[error("{0}")]
     Start(portcullis_functions::StartError),
-    /// The invocation failed; what the handler reported, with its trace.
-    #[error("{error}{}", trace_lines(.trace))]
-    Failed {
-        /// The failure.
-        error: portcullis_functions::InvokeError,
-        /// The handler's stack trace, as the runtime sent it.
-        trace: Vec<String>,
-    },
+    /// The invocation failed: what the handler reported, followed by its stack trace as the
+    /// runtime sent it.
+    #[error("{error}{trace}", error = .0, trace = trace_lines(.0))]
+    Failed(portcullis_functions::InvokeError),
 }
 
 fn defined_list(defined: &[String]) -> String {
@@ -110,7 +106,8 @@ fn defined_list(defined: &[String]) -> String {
     }
 }
 
-fn trace_lines(trace: &[String]) -> String {
+fn trace_lines(error: &portcullis_functions::InvokeError) -> String {
+    let trace = error.failure().map(|failure| failure.stack_trace).unwrap_or_default();
     trace.iter().map(|line| format!("\n  {line}")).collect()
 }
 
@@ -133,13 +130,11 @@ pub async fn invoke_once(
         });
     };
     crate::state::prepare(&process.state_dir).map_err(InvokeOnceError::StateDir)?;
-    let invoker = portcullis_functions::Invoker::start(settings.clone(), &process.functions_options)
+    let keep = portcullis_functions::KeepRecent::default();
+    let invoker = portcullis_functions::Invoker::start(settings.clone(), &process.functions_options, &keep)
         .await
         .map_err(InvokeOnceError::Start)?;
-    let result = invoker.invoke(event, "portcullis-invoke").await.map_err(|error| {
-        let trace = error.failure().map(|failure| failure.stack_trace.clone()).unwrap_or_default();
-        InvokeOnceError::Failed { error, trace }
-    });
+    let result = invoker.invoke(event, "portcullis-invoke").await.map_err(InvokeOnceError::Failed);
     invoker.shutdown().await;
     result
 }
