@@ -159,8 +159,9 @@ impl Http1Pool {
     }
 
     /// Keeps `conn` for reuse unless the pool is full or there is no runtime to reap it.
-    fn put(self: &Arc<Self>, conn: Conn) {
+    fn put(self: &Arc<Self>, mut conn: Conn) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        conn.trim_for_idle();
         let mut state = self.lock();
         if state.idle.len() >= self.limits.max_idle {
             return;

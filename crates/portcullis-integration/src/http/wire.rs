@@ -137,6 +137,19 @@ impl Conn {
         Pin::new(&mut *self.io).poll_read(&mut cx, &mut probe).is_pending()
     }
 
+    /// Gives back what a large exchange grew, before the connection waits in the pool: a read
+    /// buffer or a head buffer above [`READ_MIN`] is freed (the next request starts a fresh
+    /// one), so that idle connections hold at most a few KiB each whatever they carried.
+    pub(super) fn trim_for_idle(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > READ_MIN {
+            self.buf = BytesMut::new();
+        }
+        self.read_size = READ_MIN;
+        if self.out.capacity() > READ_MIN {
+            self.out = BytesMut::new();
+        }
+    }
+
     /// Whether bytes have been read that no response has consumed.
     pub(super) fn has_unread(&self) -> bool {
         !self.buf.is_empty()
@@ -794,6 +807,39 @@ mod tests {
             received_at: std::time::SystemTime::now(),
             auth: portcullis_core::AuthContext::None,
         }
+    }
+
+    #[tokio::test]
+    async fn a_connection_going_idle_gives_back_what_a_large_answer_grew() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let (mut server, _) = server.unwrap();
+        let permit = std::sync::Arc::new(tokio::sync::Semaphore::new(1)).try_acquire_owned().unwrap();
+        let mut conn = Conn::new(MaybeHttpsStream::Http(TokioIo::new(client.unwrap())), permit);
+        // 256 KiB arrive: the reads grow to their largest size.
+        let sent = tokio::spawn(async move {
+            tokio::io::AsyncWriteExt::write_all(&mut server, &vec![b'x'; 256 * 1024]).await.unwrap();
+            server
+        });
+        let mut read = 0;
+        while read < 256 * 1024 {
+            read += poll_fn(|cx| conn.poll_fill(cx)).await.unwrap();
+            conn.buf.clear();
+        }
+        let _server = sent.await.unwrap();
+        assert_eq!(conn.read_size, READ_MAX);
+        assert!(conn.buf.capacity() > READ_MIN);
+        conn.out.reserve(32 * 1024);
+        conn.trim_for_idle();
+        assert!(conn.buf.capacity() <= READ_MIN && conn.out.capacity() <= READ_MIN);
+        assert_eq!(conn.read_size, READ_MIN);
+        // A connection that carried only small exchanges keeps its buffers (no allocation on the
+        // next request).
+        conn.buf.reserve(READ_MIN);
+        let kept = conn.buf.capacity();
+        conn.trim_for_idle();
+        assert_eq!(conn.buf.capacity(), kept);
     }
 
     /// The header lines of an encoded request head, sorted, as `name: value`.
