@@ -9,6 +9,16 @@
 local tokens_file = os.getenv("BENCH_TOKENS")
 local thread_count = 0
 
+-- * With BENCH_DELAY_MS=<n>: each connection waits n ms after a response before its next
+--   request, so the load is a rate well below what the server can take, the same for any server
+--   that answers in much less than n ms.
+local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "")
+if delay_ms and delay_ms > 0 then
+  function delay()
+    return delay_ms
+  end
+end
+
 function setup(thread)
   thread:set("tid", thread_count)
   thread_count = thread_count + 1
