@@ -5,9 +5,10 @@ On a shared machine CPU per request moves by 10 to 30 % from one run of a few se
 (other tenants, caches, the host's clock), so two configurations measured one after the other
 carry that drift into their difference. Here both gateways run through the same seconds: A and B
 each get half the connections from a wrk of their own, started together, and each one's CPU
-(utime + stime of its process) is read over the same interval. Whatever slows the machine slows
-both; the difference that remains is the configurations'. Run `--runs` times, the median and every
-run's difference are printed.
+(its threads' run time from `schedstat`) is read over the same interval. With two CPUs or more,
+both gateways run on one CPU and nginx and wrk on the others, so what one CPU suffers lands on
+both sides. Whatever slows the machine slows both; the difference that remains is the
+configurations'. Run `--runs` times, the median and every run's difference are printed.
 
   bench/ab.py --bin-dir target/production                    # access log on (A) vs off (B), /public
   bench/ab.py --bin-dir target/production --path /a          # the same on the cached-JWT route
@@ -69,8 +70,8 @@ def main():
     print(f"A: {args.bin_dir}, access log {args.a_log}; B: {args.b_bin_dir or args.bin_dir}, access log "
           f"{args.b_log}; {args.path}, {args.runs} runs of {args.duration}s, {args.conns} connections each")
 
-    def load(duration):
-        cpu, results = bench.load_together(targets, args.conns, duration, tokens_file)
+    def load(duration, reverse=False):
+        cpu, results = bench.load_together(targets[::-1] if reverse else targets, args.conns, duration, tokens_file)
         for n, res in results.items():
             errors = bench.wrk_errors(res)
             if errors:
@@ -80,7 +81,8 @@ def main():
     load(2)  # warm-up: pools, caches
     diffs = []
     for i in range(args.runs):
-        cpu, res = load(args.duration)
+        # Either one's load is started first every other run.
+        cpu, res = load(args.duration, reverse=i % 2 == 1)
         diffs.append(cpu["A"] - cpu["B"])
         print(f"  run {i + 1}/{args.runs}: A {cpu['A']:5.1f} us ({res['A']['requests']:,} requests)  "
               f"B {cpu['B']:5.1f} us ({res['B']['requests']:,} requests)  A - B {diffs[-1]:+5.2f} us")

@@ -192,6 +192,24 @@ def tree_cpu(pid):
     return {p: cpu_ticks(p) for p in tree(pid)}
 
 
+def tree_cpu_ns(pid):
+    """CPU time in nanoseconds per thread of the tree rooted at pid, from each thread's
+    `schedstat` (exact, where utime + stime come in 10 ms ticks); threads may come and go."""
+    out = {}
+    for p in tree(pid):
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{p}/task/{tid}/schedstat") as f:
+                    out[(p, tid)] = int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
 def status_kb(pid, key):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -655,8 +673,8 @@ def set_affinity(pids, cpus):
 
 def load_together(targets, conns, seconds, tokens_file):
     """Loads every target at the same time, each by a wrk of its own with `conns` connections, and
-    returns each one's CPU per request (its process tree's utime + stime over the same interval)
-    and wrk's results. What slows the machine in those seconds slows them all.
+    returns each one's CPU per request (its process tree's threads' run time from `schedstat`,
+    over the same interval) and wrk's results. What slows the machine in those seconds slows them all.
 
     With two CPUs or more, the targets share one CPU for the load (every thread of their process
     trees) and everything else the benchmark started, wrk included, runs on the others: both
@@ -673,7 +691,7 @@ def load_together(targets, conns, seconds, tokens_file):
         set_affinity(target_pids, {cpus[-1]})
         set_affinity(others, set(cpus[:-1]))
     results = {}
-    before = {t["name"]: tree_cpu(t["pid"]) for t in targets}
+    before = {t["name"]: tree_cpu_ns(t["pid"]) for t in targets}
     wrk_cpus = ",".join(str(c) for c in cpus[:-1]) if pinned else None
     threads = [threading.Thread(target=lambda t=t: results.__setitem__(
         t["name"], run_wrk(t, conns, 1, seconds, tokens_file, cpus=wrk_cpus))) for t in targets]
@@ -681,14 +699,14 @@ def load_together(targets, conns, seconds, tokens_file):
         th.start()
     for th in threads:
         th.join()
-    after = {t["name"]: tree_cpu(t["pid"]) for t in targets}
+    after = {t["name"]: tree_cpu_ns(t["pid"]) for t in targets}
     if pinned:
         set_affinity(target_pids + others, set(cpus))
     cpu = {}
     for t in targets:
         n = t["name"]
-        ticks = sum(v - before[n].get(p, 0) for p, v in after[n].items())
-        cpu[n] = ticks / CLK_TCK * 1e6 / max(1, results[n]["requests"])
+        ns = sum(v - before[n].get(k, 0) for k, v in after[n].items())
+        cpu[n] = ns / 1000 / max(1, results[n]["requests"])
     return cpu, results
 
 
