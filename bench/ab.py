@@ -13,6 +13,7 @@ configurations'. Run `--runs` times, the median and every run's difference are p
   bench/ab.py --bin-dir target/production                    # access log on (A) vs off (B), /public
   bench/ab.py --bin-dir target/production --path /a          # the same on the cached-JWT route
   bench/ab.py --bin-dir target/production --b-bin-dir OTHER --b-log on   # two builds, both logging
+  bench/ab.py --bin-dir target/production --runs 20 --pairs 4             # over four pairs of instances
 
 Both gateways are started from bench.py's config, with the same nginx upstream; every process
 started is killed on exit.
@@ -38,6 +39,9 @@ def main():
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--conns", type=int, default=32, help="connections per gateway")
+    ap.add_argument("--pairs", type=int, default=1,
+                    help="split the runs over this many pairs of fresh instances (each pair has an offset of its "
+                         "own, up to about 0.5 us; every other pair starts B first, on A's ports)")
     args = ap.parse_args()
     if args.path not in ("/public", "/a"):
         bench.die("--path: /public or /a")
@@ -49,28 +53,44 @@ def main():
 
     bench.start_nginx(work, ng_port, os.path.join(work, "nginx.log"))
 
-    targets = []
-    for name, bin_dir, log, port, admin in [("A", args.bin_dir, args.a_log, a_port, a_admin),
-                                             ("B", args.b_bin_dir or args.bin_dir, args.b_log, b_port, b_admin)]:
-        bin_dir = os.path.abspath(bin_dir)
-        cfg = os.path.join(work, f"portcullis-{name}.yaml")
-        with open(cfg, "w") as f:
-            f.write(bench.portcullis_conf(port, admin, ng_port, work, os.path.join(bin_dir, "portcullis-testfn"), 0,
-                                          access_log=os.path.join(work, f"access-{name}.log") if log == "on" else None))
-        proc = bench.start(f"portcullis-{name}", [os.path.join(bin_dir, "portcullis"), "--log-level", "warn",
-                                                  "serve", "--config", cfg],
-                           os.path.join(work, f"portcullis-{name}.log"), cwd=work)
-        bench.wait_port(port, proc, timeout=60)
-        target = {"name": name, "url": f"http://127.0.0.1:{port}{args.path}", "auth": args.path == "/a",
-                  "rotate": False, "token": same, "tree_rss": False, "pid": proc.pid}
-        status, body = bench.http_get(target["url"], same if target["auth"] else None)
-        if status != 200:
-            bench.die(f"{name} {args.path} answered {status}: {body[:200]!r}", [proc.bench_log])
-        targets.append(target)
-    print(f"A: {args.bin_dir}, access log {args.a_log}; B: {args.b_bin_dir or args.bin_dir}, access log "
-          f"{args.b_log}; {args.path}, {args.runs} runs of {args.duration}s, {args.conns} connections each")
+    specs = {"A": (args.bin_dir, args.a_log), "B": (args.b_bin_dir or args.bin_dir, args.b_log)}
 
-    def load(duration, reverse=False):
+    def start_pair(pair):
+        """Starts A and B, the pair's `pair`-th: every other pair starts B first, on A's ports."""
+        ports = [(a_port, a_admin), (b_port, b_admin)]
+        order = ["A", "B"] if pair % 2 == 0 else ["B", "A"]
+        started = {}
+        for name, (port, admin) in zip(order, ports):
+            bin_dir, log = specs[name]
+            bin_dir = os.path.abspath(bin_dir)
+            cfg = os.path.join(work, f"portcullis-{name}.yaml")
+            with open(cfg, "w") as f:
+                f.write(bench.portcullis_conf(port, admin, ng_port, work, os.path.join(bin_dir, "portcullis-testfn"), 0,
+                                              access_log=os.path.join(work, f"access-{name}.log") if log == "on" else None))
+            proc = bench.start(f"portcullis-{name}", [os.path.join(bin_dir, "portcullis"), "--log-level", "warn",
+                                                      "serve", "--config", cfg],
+                               os.path.join(work, f"portcullis-{name}-{pair}.log"), cwd=work)
+            bench.wait_port(port, proc, timeout=60)
+            target = {"name": name, "url": f"http://127.0.0.1:{port}{args.path}", "auth": args.path == "/a",
+                      "rotate": False, "token": same, "tree_rss": False, "pid": proc.pid, "proc": proc}
+            status, body = bench.http_get(target["url"], same if target["auth"] else None)
+            if status != 200:
+                bench.die(f"{name} {args.path} answered {status}: {body[:200]!r}", [proc.bench_log])
+            started[name] = target
+        return [started["A"], started["B"]]
+
+    def stop_pair(targets):
+        for t in targets:
+            proc = t["proc"]
+            proc.terminate()
+            proc.wait(timeout=30)
+            bench.STARTED.remove(proc)
+
+    print(f"A: {args.bin_dir}, access log {args.a_log}; B: {args.b_bin_dir or args.bin_dir}, access log "
+          f"{args.b_log}; {args.path}, {args.runs} runs of {args.duration}s, {args.conns} connections each, "
+          f"{args.pairs} pair(s) of instances")
+
+    def load(targets, duration, reverse=False):
         cpu, results = bench.load_together(targets[::-1] if reverse else targets, args.conns, duration, tokens_file)
         for n, res in results.items():
             errors = bench.wrk_errors(res)
@@ -78,14 +98,26 @@ def main():
                 bench.die(f"{n}: {errors} errors")
         return cpu, results
 
-    load(2)  # warm-up: pools, caches
     diffs = []
-    for i in range(args.runs):
-        # Either one's load is started first every other run.
-        cpu, res = load(args.duration, reverse=i % 2 == 1)
-        diffs.append(cpu["A"] - cpu["B"])
-        print(f"  run {i + 1}/{args.runs}: A {cpu['A']:5.1f} us ({res['A']['requests']:,} requests)  "
-              f"B {cpu['B']:5.1f} us ({res['B']['requests']:,} requests)  A - B {diffs[-1]:+5.2f} us")
+    per_pair = []
+    for pair in range(args.pairs):
+        targets = start_pair(pair)
+        load(targets, 2)  # warm-up: pools, caches
+        runs = range(pair * args.runs // args.pairs, (pair + 1) * args.runs // args.pairs)
+        pair_diffs = []
+        for i in runs:
+            # Either one's load is started first every other run.
+            cpu, res = load(targets, args.duration, reverse=i % 2 == 1)
+            pair_diffs.append(cpu["A"] - cpu["B"])
+            print(f"  run {i + 1}/{args.runs}: A {cpu['A']:5.1f} us ({res['A']['requests']:,} requests)  "
+                  f"B {cpu['B']:5.1f} us ({res['B']['requests']:,} requests)  A - B {pair_diffs[-1]:+5.2f} us")
+        diffs += pair_diffs
+        if pair_diffs:
+            per_pair.append(statistics.median(pair_diffs))
+        if pair + 1 < args.pairs:
+            stop_pair(targets)
+    if args.pairs > 1:
+        print("median of each pair of instances: " + ", ".join(f"{d:+.2f} us" for d in per_pair))
     spread = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
     print(f"RESULT {args.path} A - B: median {statistics.median(diffs):+.2f} us, mean {statistics.mean(diffs):+.2f} us, "
           f"standard deviation {spread:.2f} us over {len(diffs)} runs")

@@ -275,7 +275,7 @@ const WAKE_AT: usize = 512 * 1024;
 
 /// How often the writer wakes to write what came in. Each wake is a context switch on a CPU that
 /// request threads use: waking every 20 ms instead cost about 0.7 us more per request on a
-/// 2-CPU host (`bench/ab.py`, log on vs off with both gateways on one CPU: +1.6 us at 20 ms,
+/// 2-CPU host (`bench/ab.py`, log on vs off, one pair of gateways on one CPU: +1.6 us at 20 ms,
 /// +0.7 us at 100 ms, public route). A burst wakes it sooner ([`WAKE_AT`]).
 const BATCH_EVERY: Duration = Duration::from_millis(100);
 
