@@ -1198,6 +1198,10 @@ def main():
     failures = [n for n, a in agg.items() if a["non2xx"] or a["sockerr"]]
     failures += sorted({n for row in paired for n, m in row.items() if m["errors"]} - set(failures))
     cleanup()
+    # The gateways' access logs grow by gigabytes over a run and no figure needs them afterwards.
+    for name in os.listdir(work):
+        if name.endswith("-access.log"):
+            os.remove(os.path.join(work, name))
     if failures:
         print(f"\nBENCH FAILED: non-2xx responses or socket errors on: {', '.join(failures)} "
               f"(see {raw_path} and the logs in {out})", file=sys.stderr)
