@@ -6,17 +6,15 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
-use http_body::Frame;
 use http_body_util::BodyExt;
-use portcullis_core::{AuthContext, Body, BoxError, CallContext, Params, RequestIdGenerator, full};
+use portcullis_core::{AuthContext, Body, CallContext, Params, RequestIdGenerator, full};
 use portcullis_integration::http::{
     ClientOptions, HttpClient, HttpIntegration, HttpSettings, HttpVersion, PathPart, Scheme, UpstreamTarget,
 };
@@ -391,8 +389,8 @@ async fn an_early_answer_comes_back_while_the_upload_is_unfinished_and_its_conne
     )
     .await;
     let integration = integration(upstream.addr);
-    let (chunks, body) = channel_body();
-    chunks.send(Bytes::from_static(b"first part")).await.unwrap();
+    let (mut chunks, body) = channel_body();
+    chunks.send_data(Bytes::from_static(b"first part")).await.unwrap();
     let response = call(&integration, request(Method::PUT, body.boxed())).await.unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(body_text(response).await, "nope");
@@ -421,12 +419,12 @@ async fn a_body_of_known_length_is_sent_with_its_length_whatever_the_client_decl
 #[tokio::test]
 async fn a_body_of_unknown_length_is_sent_chunked() {
     let mut upstream = scripted(vec![reply(OK)], false).await;
-    let (chunks, body) = channel_body();
+    let (mut chunks, body) = channel_body();
     let integration = integration(upstream.addr);
     let call =
         tokio::spawn(async move { call(&integration, request(Method::PUT, body.boxed())).await.is_ok() });
-    chunks.send(Bytes::from_static(b"hello")).await.unwrap();
-    chunks.send(Bytes::from(vec![b'x'; 5000])).await.unwrap();
+    chunks.send_data(Bytes::from_static(b"hello")).await.unwrap();
+    chunks.send_data(Bytes::from(vec![b'x'; 5000])).await.unwrap();
     drop(chunks);
     let sent = next_request(&mut upstream).await;
     assert!(sent.contains("transfer-encoding: chunked\r\n"), "{sent}");
@@ -455,7 +453,7 @@ async fn no_body_sends_no_framing_header_unless_the_client_declared_a_zero_lengt
 #[tokio::test]
 async fn a_long_streamed_upload_arrives_whole_in_order() {
     let mut upstream = scripted(vec![reply(OK)], false).await;
-    let (chunks, body) = channel_body();
+    let (mut chunks, body) = channel_body();
     let integration = integration(upstream.addr);
     let call =
         tokio::spawn(async move { call(&integration, request(Method::PUT, body.boxed())).await.is_ok() });
@@ -466,7 +464,7 @@ async fn a_long_streamed_upload_arrives_whole_in_order() {
         let len = if i % 10 == 0 { 20_000 } else { 1_000 };
         let part: Vec<u8> = (0..len).map(|j| b'a' + ((i as usize + j) % 26) as u8).collect();
         expected.extend_from_slice(&part);
-        chunks.send(Bytes::from(part)).await.unwrap();
+        chunks.send_data(Bytes::from(part)).await.unwrap();
     }
     drop(chunks);
     let sent = timeout(WAIT, upstream.requests.recv()).await.unwrap().unwrap();
@@ -507,28 +505,16 @@ async fn an_answer_that_came_before_the_upstream_stopped_reading_wins_over_the_f
     assert_eq!(body_text(response).await, "nope");
 }
 
-/// A request body of given frames, with no known length.
-struct Frames(VecDeque<Frame<Bytes>>);
-
-impl http_body::Body for Frames {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        Poll::Ready(self.0.pop_front().map(Ok))
-    }
-}
-
 #[tokio::test]
 async fn a_clients_request_trailers_are_not_forwarded() {
     let mut upstream = scripted(vec![reply(OK)], false).await;
     let mut trailers = http::HeaderMap::new();
     trailers.insert("x-forwarded-for", "10.0.0.1".parse().unwrap());
     trailers.insert("authorization", "Bearer smuggled".parse().unwrap());
-    let body = Frames(VecDeque::from([Frame::data(Bytes::from_static(b"hello")), Frame::trailers(trailers)]));
+    let (mut frames, body) = channel_body();
+    frames.send_data(Bytes::from_static(b"hello")).await.unwrap();
+    frames.send_trailers(trailers).await.unwrap();
+    drop(frames);
     let response = call(&integration(upstream.addr), request(Method::POST, body.boxed())).await.unwrap();
     assert_eq!(body_text(response).await, "ok");
     let sent = next_request(&mut upstream).await;

@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::timeout;
 
 mod common;
-use common::{ChannelBody, WAIT, body_text, channel_body};
+use common::{WAIT, body_text, channel_body};
 
 type UpBody = BoxBody<Bytes, BoxError>;
 
@@ -482,7 +482,7 @@ async fn the_upstream_gets_the_first_chunk_before_the_client_finished_sending() 
     .await;
     let client = client();
     let integration = integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/up")]));
-    let (chunks, body) = channel_body();
+    let (mut chunks, body) = channel_body();
     let req = Request::builder().method(Method::PUT).uri("/up").body(body.boxed()).unwrap();
     let context = ctx(&[]);
     let task = {
@@ -490,11 +490,11 @@ async fn the_upstream_gets_the_first_chunk_before_the_client_finished_sending() 
         tokio::spawn(async move { integration.call(req, &context).await.map(|r| r.into_parts().1) })
     };
 
-    chunks.send(Bytes::from_static(b"first-chunk")).await.unwrap();
+    chunks.send_data(Bytes::from_static(b"first-chunk")).await.unwrap();
     let first = timeout(WAIT, first_rx.recv()).await.expect("first chunk not streamed").unwrap();
     assert_eq!(first, "first-chunk");
     // Only now does the client send the rest.
-    chunks.send(Bytes::from(vec![b'x'; 100_000])).await.unwrap();
+    chunks.send_data(Bytes::from(vec![b'x'; 100_000])).await.unwrap();
     drop(chunks);
 
     let body = timeout(WAIT, task).await.unwrap().unwrap().unwrap();
@@ -504,7 +504,8 @@ async fn the_upstream_gets_the_first_chunk_before_the_client_finished_sending() 
 
 #[tokio::test]
 async fn the_client_gets_the_first_response_chunk_before_the_upstream_finished() {
-    let (senders_tx, mut senders_rx) = mpsc::unbounded_channel::<mpsc::Sender<Bytes>>();
+    let (senders_tx, mut senders_rx) =
+        mpsc::unbounded_channel::<http_body_util::channel::Sender<Bytes, BoxError>>();
     let upstream = serve(None, move |_req: Request<Incoming>| {
         let senders_tx = senders_tx.clone();
         async move {
@@ -518,14 +519,14 @@ async fn the_client_gets_the_first_response_chunk_before_the_upstream_finished()
     let integration = integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/down")]));
 
     let response = call(&integration, get("/down"), &ctx(&[])).await.unwrap();
-    let upstream_body = timeout(WAIT, senders_rx.recv()).await.unwrap().unwrap();
+    let mut upstream_body = timeout(WAIT, senders_rx.recv()).await.unwrap().unwrap();
     let mut body = response.into_body();
 
-    upstream_body.send(Bytes::from_static(b"part-1")).await.unwrap();
+    upstream_body.send_data(Bytes::from_static(b"part-1")).await.unwrap();
     let frame = timeout(WAIT, body.frame()).await.expect("first chunk not streamed").unwrap().unwrap();
     assert_eq!(frame.into_data().unwrap(), "part-1");
 
-    upstream_body.send(Bytes::from_static(b"part-2")).await.unwrap();
+    upstream_body.send_data(Bytes::from_static(b"part-2")).await.unwrap();
     drop(upstream_body);
     let rest = timeout(WAIT, body.collect()).await.unwrap().unwrap().to_bytes();
     assert_eq!(rest, "part-2");
@@ -540,15 +541,15 @@ async fn an_upstream_that_answers_while_it_reads_gets_the_rest_of_the_upload() {
     .await;
     let client = client();
     let integration = integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/echo")]));
-    let (chunks, body) = channel_body();
-    chunks.send(Bytes::from_static(b"one")).await.unwrap();
+    let (mut chunks, body) = channel_body();
+    chunks.send_data(Bytes::from_static(b"one")).await.unwrap();
     let req = Request::builder().method(Method::POST).uri("/echo").body(body.boxed()).unwrap();
     let response = call(&integration, req, &ctx(&[])).await.unwrap();
     let mut body = response.into_body();
     let first = timeout(WAIT, body.frame()).await.expect("first part not echoed").unwrap().unwrap();
     assert_eq!(first.into_data().unwrap(), "one");
     // Sent after the answer began: it must still reach the upstream.
-    chunks.send(Bytes::from_static(b"two")).await.unwrap();
+    chunks.send_data(Bytes::from_static(b"two")).await.unwrap();
     let second =
         timeout(WAIT, body.frame()).await.expect("the rest of the upload never arrived").unwrap().unwrap();
     assert_eq!(second.into_data().unwrap(), "two");
@@ -818,7 +819,7 @@ async fn over_limit_call(version: HttpVersion) -> (IntegrationError, Option<Resu
     let mut limited = settings(Scheme::Http, upstream.addr, vec![lit("/upload")]);
     limited.version = version;
     let integration = integration(&client, limited);
-    let (chunks, body) = channel_body();
+    let (mut chunks, body) = channel_body();
     let req =
         Request::builder().method(Method::POST).uri("/upload").body(Limited::new(body, 10).boxed()).unwrap();
     let context = ctx(&[]);
@@ -826,8 +827,8 @@ async fn over_limit_call(version: HttpVersion) -> (IntegrationError, Option<Resu
         let integration = Arc::clone(&integration);
         tokio::spawn(async move { integration.call(req, &context).await.map(|_| ()) })
     };
-    chunks.send(Bytes::from_static(b"123456")).await.unwrap();
-    chunks.send(Bytes::from_static(b"7890abcdef")).await.unwrap();
+    chunks.send_data(Bytes::from_static(b"123456")).await.unwrap();
+    chunks.send_data(Bytes::from_static(b"7890abcdef")).await.unwrap();
     let err = timeout(WAIT, task).await.unwrap().unwrap().unwrap_err();
     drop(chunks);
     let seen = timeout(Duration::from_secs(2), records.recv()).await.ok().flatten();
@@ -896,16 +897,14 @@ async fn a_connection_the_upstream_closed_while_idle_is_not_reused() {
 
 #[tokio::test]
 async fn a_response_body_dropped_before_its_end_closes_the_connection_instead_of_pooling_it() {
-    let (chunks_tx, chunks_rx) = mpsc::channel::<Bytes>(1);
-    let chunks_rx = Arc::new(tokio::sync::Mutex::new(Some(chunks_rx)));
+    let (mut chunks_tx, stream_body) = channel_body();
+    let stream_body = Arc::new(tokio::sync::Mutex::new(Some(stream_body)));
     let mut upstream = serve(None, move |req: Request<Incoming>| {
-        let chunks_rx = Arc::clone(&chunks_rx);
+        let stream_body = Arc::clone(&stream_body);
         async move {
             if req.uri().path() == "/stream" {
                 // The first call gets a body that never ends.
-                let rx = chunks_rx.lock().await.take().unwrap();
-                let body = ChannelBody(rx).map_err(|e| e).boxed();
-                return Response::new(body);
+                return Response::new(stream_body.lock().await.take().unwrap().boxed());
             }
             Response::new(up_full("whole"))
         }
@@ -916,7 +915,7 @@ async fn a_response_body_dropped_before_its_end_closes_the_connection_instead_of
     let whole = integration(&client, settings(Scheme::Http, upstream.addr, vec![lit("/whole")]));
 
     let response = call(&streaming, get("/"), &ctx(&[])).await.unwrap();
-    chunks_tx.send(Bytes::from_static(b"first")).await.unwrap();
+    chunks_tx.send_data(Bytes::from_static(b"first")).await.unwrap();
     let mut body = response.into_body();
     let first = timeout(WAIT, body.frame()).await.unwrap().unwrap().unwrap();
     assert_eq!(first.into_data().unwrap(), "first");

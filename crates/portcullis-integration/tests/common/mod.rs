@@ -1,15 +1,12 @@
 //! Helpers shared by the HTTP integration's test files.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::Response;
-use http_body::Frame;
 use http_body_util::BodyExt;
+use http_body_util::channel::{Channel, Sender};
 use portcullis_core::{Body, BoxError};
-use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 /// Upper bound for anything a test awaits; generous for a loaded 2-core machine.
@@ -21,23 +18,8 @@ pub(crate) async fn body_text(response: Response<Body>) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
-/// A request body fed chunk by chunk from the test, with no known length.
-pub(crate) struct ChannelBody(pub(crate) mpsc::Receiver<Bytes>);
-
-impl http_body::Body for ChannelBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.0.poll_recv(cx).map(|chunk| chunk.map(|bytes| Ok(Frame::data(bytes))))
-    }
-}
-
-/// A [`ChannelBody`] and the sender that feeds it.
-pub(crate) fn channel_body() -> (mpsc::Sender<Bytes>, ChannelBody) {
-    let (tx, rx) = mpsc::channel(4);
-    (tx, ChannelBody(rx))
+/// A body fed frame by frame from the test (`send_data`, `send_trailers`), with no known length;
+/// it ends when the sender is dropped.
+pub(crate) fn channel_body() -> (Sender<Bytes, BoxError>, Channel<Bytes, BoxError>) {
+    Channel::new(4)
 }
