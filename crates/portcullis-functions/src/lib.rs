@@ -46,7 +46,6 @@ pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 /// [`Functions::shutdown`] does the same and also waits until the processes are gone.
 pub struct Functions {
     invokers: HashMap<String, Invoker>,
-    keep: KeepRecent,
 }
 
 impl Functions {
@@ -61,6 +60,7 @@ impl Functions {
         options: FunctionsOptions,
     ) -> Result<Self, StartError> {
         let mut invokers = HashMap::new();
+        // Nothing here shows recent output: the switch stays off.
         let keep = KeepRecent::default();
         for function in settings {
             if invokers.contains_key(&function.name) {
@@ -70,12 +70,7 @@ impl Functions {
             let invoker = Invoker::start(function, &options, &keep).await?;
             invokers.insert(name, invoker);
         }
-        Ok(Self { invokers, keep })
-    }
-
-    /// The switch that makes these functions keep their last cold starts and output lines.
-    pub fn keep_recent(&self) -> &KeepRecent {
-        &self.keep
+        Ok(Self { invokers })
     }
 
     /// The handle that invokes the function called `name`.
