@@ -21,8 +21,8 @@ command -v python3 >/dev/null || need_apt+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
-# The signal tests run the `kill` program (not the shell builtin), and the browser harness `kill`
-# and `pkill` to stop Chromium's processes: procps provides both.
+# The signal tests run the `kill` program (not the shell builtin), and the browser harness `pkill`
+# to stop Chromium's crash handlers: procps provides both.
 { [ -x /bin/kill ] || [ -x /usr/bin/kill ]; } && command -v pkill >/dev/null || need_apt+=(procps)
 # The descriptor-limit tests start the gateway under prlimit (util-linux), the FIFO test uses mkfifo,
 # the terminal test holds a pseudo-terminal with script (bsdutils).

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use http::Method;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use serde_json::{Value, json};
 
 use crate::TestClient;
@@ -253,11 +255,15 @@ impl Drop for Browser {
 /// processes are in the driver's process group, and its crash handlers, which start sessions of
 /// their own, name the profile directory on their command line.
 fn stop(driver: &mut Child, profile: &Path) {
-    let quiet = |command: &mut Command| {
-        let _ = command.stdout(Stdio::null()).stderr(Stdio::null()).status();
-    };
-    quiet(Command::new("kill").args(["-KILL", "--", &format!("-{}", driver.id())]));
-    quiet(Command::new("pkill").args(["-KILL", "-f"]).arg(profile));
+    if let Ok(group) = i32::try_from(driver.id()) {
+        let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+    }
+    let _ = Command::new("pkill")
+        .args(["-KILL", "-f"])
+        .arg(profile)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
     let _ = driver.kill();
     let _ = driver.wait();
 }
