@@ -2,6 +2,7 @@
 //! forwarding headers the gateway adds (docs/aws-compatibility.md#http-proxy-integration; exact
 //! values are [UNDOC], see the decisions noted on each function).
 
+use std::io::Write as _;
 use std::net::IpAddr;
 
 use bytes::BufMut;
@@ -239,7 +240,10 @@ fn push_ip(out: &mut impl BufMut, ip: IpAddr) {
                 out.put_u8(b'0' + octet % 10);
             }
         }
-        IpAddr::V6(_) => out.put_slice(ip.to_string().as_bytes()),
+        // Formatted straight into `out`; writing into a buffer cannot fail.
+        IpAddr::V6(_) => {
+            let _ = write!((&mut *out).writer(), "{ip}");
+        }
     }
 }
 
