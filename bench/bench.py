@@ -707,7 +707,20 @@ def load_together(targets, conns, seconds, tokens_file):
         n = t["name"]
         ns = sum(v - before[n].get(k, 0) for k, v in after[n].items())
         cpu[n] = ns / 1000 / max(1, results[n]["requests"])
+        # The same split by thread name (`tokio-runtime-w`, `access-log`, ...), per request.
+        by_name = {}
+        for (p, tid), v in after[n].items():
+            by_name[thread_name(p, tid)] = by_name.get(thread_name(p, tid), 0) + v - before[n].get((p, tid), 0)
+        results[n]["threads_us"] = {k: v / 1000 / max(1, results[n]["requests"]) for k, v in by_name.items()}
     return cpu, results
+
+
+def thread_name(pid, tid):
+    try:
+        with open(f"/proc/{pid}/task/{tid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
 
 
 # The access log's A/B: each pair is also loaded side by side in every cycle of the paired phase.
