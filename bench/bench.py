@@ -608,11 +608,14 @@ PAIRED = ["haproxy-plain", "portcullis-public", "portcullis-nolog-public", "port
           "portcullis-edge-jwt-same", "haproxy-jwt-fresh", "portcullis-jwt-fresh"]
 
 
-def paired_cycles(targets, cycles, seconds, tokens_file):
+def paired_cycles(targets, cycles, seconds, tokens_file, fresh_pairs=()):
     """The paired phase: every target of PAIRED loaded for `seconds` in turn, `cycles` times, the
     order reversed every other cycle. Compared targets are measured seconds apart, so a drift of
     the machine that moves a 10 s run by several microseconds weighs on both sides of each
-    comparison; the verdicts take the median over cycles of each comparison."""
+    comparison; the verdicts take the median over cycles of each comparison.
+
+    `fresh_pairs` (from start_log_pairs): instances that serve nothing but the access log's A/B,
+    each pair loaded together once per cycle and route, the one started first alternating."""
     group = sorted((t for t in targets if t["name"] in PAIRED), key=lambda t: PAIRED.index(t["name"]))
     if cycles <= 0 or len(group) < 2:
         return []
@@ -651,6 +654,20 @@ def paired_cycles(targets, cycles, seconds, tokens_file):
                 row[f"together:{on}"] = {"on_us": statistics.mean(cpu[on] for cpu, _res in loads),
                                          "off_us": statistics.mean(cpu[off] for cpu, _res in loads),
                                          "errors": errors}
+        for on, _off in LOG_PAIRS:
+            if fresh_pairs and on in by_name:
+                path = by_name[on]["url"].split("/", 3)[3]
+                diffs, ons, offs, errors = [], [], [], 0
+                for k, pair in enumerate(fresh_pairs):
+                    a, b = pair["/" + path]
+                    time.sleep(0.5)
+                    cpu, res = load_together([a, b] if (c + k) % 2 == 0 else [b, a], 32, seconds, tokens_file)
+                    errors += sum(wrk_errors(r) for r in res.values())
+                    ons.append(cpu[a["name"]])
+                    offs.append(cpu[b["name"]])
+                    diffs.append(cpu[a["name"]] - cpu[b["name"]])
+                row[f"fresh:{on}"] = {"on_us": statistics.mean(ons), "off_us": statistics.mean(offs),
+                                      "diffs": diffs, "errors": errors}
         rows.append(row)
         print(f"  cycle {c + 1}/{cycles}: " + "  ".join(
             f"{n} {row[n]['cpu_us']:.1f} us" for n in (t["name"] for t in group)))
@@ -723,6 +740,37 @@ def thread_name(pid, tid):
         return "?"
 
 
+def start_log_pairs(n, work, out, binary, ng_port, testfn, token):
+    """`n` pairs of fresh instances for the access log's A/B, identical but for the log (on, to a
+    file, or off), each pair started in the other order than the one before, on the other ports:
+    unlike the long-running `portcullis` and `portcullis-nolog`, whose histories differ (function
+    instances, the console's stream, a log file of gigabytes), these serve nothing else, and each
+    pair's own offset (memory layout, which one started first) averages out over the pairs.
+    Returns per pair the targets of each access-log route: {"/public": (on, off), "/a": (on, off)}."""
+    pairs = []
+    for k in range(n):
+        ports = free_ports(4)
+        started = {}
+        for i, side in enumerate(["on", "off"] if k % 2 == 0 else ["off", "on"]):
+            name = f"portcullis-ab{k + 1}-{side}"
+            port, admin = ports[2 * i], ports[2 * i + 1]
+            cfg = os.path.join(work, f"{name}.yaml")
+            with open(cfg, "w") as f:
+                f.write(portcullis_conf(port, admin, ng_port, work, testfn, 0,
+                                        access_log=os.path.join(work, f"{name}-access.log") if side == "on" else None))
+            proc = start(name, [binary, "--log-level", "warn", "serve", "--config", cfg],
+                         os.path.join(out, f"{name}.log"), cwd=work)
+            wait_port(port, proc, timeout=60)
+            started[side] = (name, proc, port)
+        pair = {}
+        for path, auth in [("/public", False), ("/a", True)]:
+            pair[path] = tuple({"name": f"{started[side][0]}{path}", "pid": started[side][1].pid,
+                                "url": f"http://127.0.0.1:{started[side][2]}{path}", "auth": auth,
+                                "rotate": False, "token": token, "tree_rss": False} for side in ("on", "off"))
+        pairs.append(pair)
+    return pairs
+
+
 # The access log's A/B: each pair is also loaded side by side in every cycle of the paired phase.
 LOG_PAIRS = [("portcullis-jwt-same", "portcullis-nolog-jwt-same"), ("portcullis-public", "portcullis-nolog-public")]
 
@@ -756,9 +804,18 @@ def paired_report(rows):
         d = paired_median(rows, lambda r: r[key]["on_us"] - r[key]["off_us"], key)
         on = paired_median(rows, lambda r: r[key]["on_us"], key)
         off = paired_median(rows, lambda r: r[key]["off_us"], key)
-        out.append(f"\nAccess log on and off loaded together ({key.split(':', 1)[1]}, 32 connections each): "
-                   f"{on:.1f} vs {off:.1f} us, difference {d:+.1f} us (medians of {len(rows)} cycles, each the mean "
-                   "of two loads, either started first)")
+        out.append(f"\nAccess log on and off loaded together ({key.split(':', 1)[1]}, 32 connections each, the "
+                   f"long-running instances): {on:.1f} vs {off:.1f} us, difference {d:+.1f} us (medians of "
+                   f"{len(rows)} cycles, each the mean of two loads, either started first)")
+    for key in [k for k in rows[0] if k.startswith("fresh:")]:
+        d = paired_median(rows, lambda r: r[key]["on_us"] - r[key]["off_us"], key)
+        on = paired_median(rows, lambda r: r[key]["on_us"], key)
+        off = paired_median(rows, lambda r: r[key]["off_us"], key)
+        n = len(rows[0][key]["diffs"])
+        per_pair = ", ".join(f"{statistics.median(r[key]['diffs'][k] for r in rows):+.2f}" for k in range(n))
+        out.append(f"\nAccess log on and off loaded together ({key.split(':', 1)[1]}, 32 connections each, {n} "
+                   f"pairs of fresh instances): {on:.1f} vs {off:.1f} us, difference {d:+.2f} us (medians of "
+                   f"{len(rows)} cycles, each the mean over the pairs; each pair's median: {per_pair} us)")
     return "\n".join(out)
 
 
@@ -892,7 +949,16 @@ def verdicts(agg, paired=()):
         if have(on, off):
             d = g[on]["cpu_us"] - g[off]["cpu_us"]
             rounds = f"{g[on]['cpu_us']:.1f} - {g[off]['cpu_us']:.1f} = {d:+.1f} us"
-            if in_pairs(f"together:{on}"):
+            if in_pairs(f"fresh:{on}"):
+                key = f"fresh:{on}"
+                dt = paired_median(paired, lambda c: c[key]["on_us"] - c[key]["off_us"], key)
+                dl = paired_median(paired, lambda c: c[f"together:{on}"]["on_us"] - c[f"together:{on}"]["off_us"],
+                                   f"together:{on}")
+                long_running = f"; the long-running instances together: {dl:+.1f} us" if dl is not None else ""
+                add(f"access log costs <= 1.5 us CPU/req ({on} vs log off)", dt <= 1.5,
+                    f"{dt:+.2f} us (fresh pairs loaded together, median of {len(paired)} cycles){long_running}; "
+                    f"{rounds} (rounds)")
+            elif in_pairs(f"together:{on}"):
                 key = f"together:{on}"
                 dt = paired_median(paired, lambda c: c[key]["on_us"] - c[key]["off_us"], key)
                 dp = paired_median(paired, lambda c: c[on]["cpu_us"] - c[off]["cpu_us"], on, off)
@@ -1183,7 +1249,13 @@ def main():
             for p in STARTED:
                 if p.poll() is not None:
                     die(f"{p.bench_name} exited (status {p.returncode}) during the benchmark", [p.bench_log])
-    paired = paired_cycles(targets, cycles, args.cycle_seconds, tokens_file)
+    fresh = []
+    if cycles > 0 and any(t["name"] in {on for on, _off in LOG_PAIRS} for t in targets):
+        fresh = start_log_pairs(2, work, out, portcullis, ng_port, testfn, same)
+        for pair in fresh:
+            for a, b in pair.values():
+                load_together([a, b], 32, 2, tokens_file)  # warm-up: pools, caches
+    paired = paired_cycles(targets, cycles, args.cycle_seconds, tokens_file, fresh)
     for row in paired:
         raw.write(json.dumps({"paired": row}) + "\n")
     raw.close()
