@@ -656,10 +656,9 @@ def paired_cycles(targets, cycles, seconds, tokens_file, fresh_pairs=()):
                                          "errors": errors}
         for on, _off in LOG_PAIRS:
             if fresh_pairs and on in by_name:
-                path = by_name[on]["url"].split("/", 3)[3]
                 diffs, ons, offs, errors = [], [], [], 0
                 for k, pair in enumerate(fresh_pairs):
-                    a, b = pair["/" + path]
+                    a, b = pair[on]
                     time.sleep(0.5)
                     cpu, res = load_together([a, b] if (c + k) % 2 == 0 else [b, a], 32, seconds, tokens_file)
                     errors += sum(wrk_errors(r) for r in res.values())
@@ -742,11 +741,11 @@ def thread_name(pid, tid):
 
 def start_log_pairs(n, work, out, binary, ng_port, testfn, token):
     """`n` pairs of fresh instances for the access log's A/B, identical but for the log (on, to a
-    file, or off), each pair started in the other order than the one before, on the other ports:
-    unlike the long-running `portcullis` and `portcullis-nolog`, whose histories differ (function
+    file, or off), each pair started in the other order than the one before: unlike the long-running `portcullis` and `portcullis-nolog`, whose histories differ (function
     instances, the console's stream, a log file of gigabytes), these serve nothing else, and each
     pair's own offset (memory layout, which one started first) averages out over the pairs.
-    Returns per pair the targets of each access-log route: {"/public": (on, off), "/a": (on, off)}."""
+    Returns per pair the targets of each access-log route, by the route's target in LOG_PAIRS:
+    {"portcullis-jwt-same": (on, off), "portcullis-public": (on, off)}."""
     pairs = []
     for k in range(n):
         ports = free_ports(4)
@@ -763,8 +762,8 @@ def start_log_pairs(n, work, out, binary, ng_port, testfn, token):
             wait_port(port, proc, timeout=60)
             started[side] = (name, proc, port)
         pair = {}
-        for path, auth in [("/public", False), ("/a", True)]:
-            pair[path] = tuple({"name": f"{started[side][0]}{path}", "pid": started[side][1].pid,
+        for route, path, auth in [("portcullis-public", "/public", False), ("portcullis-jwt-same", "/a", True)]:
+            pair[route] = tuple({"name": f"{started[side][0]}{path}", "pid": started[side][1].pid,
                                 "url": f"http://127.0.0.1:{started[side][2]}{path}", "auth": auth,
                                 "rotate": False, "token": token, "tree_rss": False} for side in ("on", "off"))
         pairs.append(pair)

@@ -373,7 +373,7 @@ struct Entry {
     /// `None`: no route matched.
     route_key_len: Option<u32>,
     path_len: u32,
-    /// `None`: no `user-agent`.
+    /// `None`: no `user-agent`, or not visible ASCII.
     user_agent_len: Option<u32>,
 }
 
@@ -388,7 +388,8 @@ impl Entry {
         let method = r.method.as_str().as_bytes();
         let route_key = r.route_key.as_deref().map(str::as_bytes);
         let path = r.uri.path().as_bytes();
-        let user_agent = r.user_agent.as_ref().map(HeaderValue::as_bytes);
+        // Logged when it is visible ASCII.
+        let user_agent = r.user_agent.as_ref().and_then(|v| v.to_str().ok()).map(str::as_bytes);
         strings.extend_from_slice(method);
         if let Some(route_key) = route_key {
             strings.extend_from_slice(route_key);
@@ -765,10 +766,7 @@ fn json_line(r: &Entry, texts: &Texts<'_>, out: &mut Vec<u8>, cache: &mut Second
         out.extend_from_slice(error.as_bytes());
         out.push(b'"');
     }
-    // Logged when it is visible ASCII (as `HeaderValue::to_str` has it).
-    if let Some(agent) =
-        texts.user_agent.filter(|a| a.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)))
-    {
+    if let Some(agent) = texts.user_agent {
         out.extend_from_slice(b",\"user_agent\":");
         push_json(out, agent);
     }
@@ -1418,6 +1416,13 @@ mod tests {
 
     #[test]
     fn a_stuck_output_drops_and_counts_lines_and_never_blocks_the_caller() {
+        // JSON lines wait as entries (bounded in number), the other formats as text (in bytes).
+        for format in [AccessLogFormat::Json, AccessLogFormat::Clf] {
+            stuck_output_drops(format);
+        }
+    }
+
+    fn stuck_output_drops(format: AccessLogFormat) {
         /// An output whose first write blocks until the test lets it go (a full pipe).
         struct Stuck(std::sync::mpsc::Receiver<()>, Arc<std::sync::Mutex<Vec<u8>>>);
         impl Write for Stuck {
@@ -1432,24 +1437,31 @@ mod tests {
         }
         let (release, stuck) = std::sync::mpsc::channel();
         let written = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let writer =
-            AccessLogWriter::to_writer(AccessLogFormat::Json, Box::new(Stuck(stuck, Arc::clone(&written))));
+        let writer = AccessLogWriter::to_writer(format.clone(), Box::new(Stuck(stuck, Arc::clone(&written))));
         writer.emit(Box::new(record()));
         // The writer takes the first line and blocks writing it.
         std::thread::sleep(Duration::from_millis(100));
         let started = std::time::Instant::now();
-        const EMITTED: u64 = 20_000;
+        // More than either bound holds: 2 MiB of CLF lines of about 90 bytes, 8,192 JSON lines.
+        const EMITTED: u64 = 40_000;
         for _ in 0..EMITTED {
             writer.emit(Box::new(record()));
         }
         assert!(started.elapsed() < Duration::from_secs(5), "emitting never waits for the output");
         let dropped = writer.dropped();
-        assert!(dropped > 0, "what does not fit the stripe is dropped and counted");
+        assert!(dropped > 0, "{format:?}: what does not fit the stripe is dropped and counted");
         // Let the output go: every waiting line is written at close, the dropped ones are not.
         drop(release);
         writer.close();
         let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
-        assert_eq!(text.lines().count() as u64, 1 + EMITTED - dropped);
-        assert!(text.lines().count() <= 1 + STRIPE_ENTRIES, "a stripe holds at most its bound");
+        let lines = text.lines().count();
+        assert_eq!(lines as u64, 1 + EMITTED - dropped);
+        match format {
+            AccessLogFormat::Json => assert!(lines <= 1 + STRIPE_ENTRIES, "a stripe holds at most its bound"),
+            _ => assert!(
+                text.len() <= STRIPE_BYTES + 2 * text.len() / lines,
+                "a stripe holds at most its bound"
+            ),
+        }
     }
 }
