@@ -68,6 +68,13 @@ pub enum StartError {
     /// A process-wide resource could not be created.
     #[error(transparent)]
     Resource(#[from] resources::ResourceError),
+    /// The main listener's request shards could not be started (threads, runtimes).
+    #[error("cannot start the request threads: {source}")]
+    Shards {
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The access-log output could not be opened.
     #[error("access log: cannot write to {output}")]
     AccessLog {

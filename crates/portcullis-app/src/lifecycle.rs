@@ -56,6 +56,8 @@ pub struct StartOptions {
     /// `debug_headers` on, for this config and every reload; the console shows claim and header
     /// values unmasked, and the event sent to each function.
     pub dev: bool,
+    /// How many request shards serve the main listener (threads with a runtime of their own).
+    pub request_threads: std::num::NonZeroUsize,
 }
 
 /// A started gateway.
@@ -69,6 +71,8 @@ pub struct Running {
     access_log: Option<Arc<AccessLogWriter>>,
     /// Tasks that run until the gateway stops (revocation sync).
     background: Vec<JoinHandle<()>>,
+    /// The main listener's request shards, released once the functions have stopped.
+    shards: portcullis_pipeline::Shards,
 }
 
 impl Running {
@@ -181,14 +185,18 @@ impl Running {
         );
         let admin_state =
             Arc::new(AdminState::new(Arc::clone(&registry), metrics, console, admin_token, writer.clone()));
+        let main_listener = main_listener.into_std().map_err(bind_error(listen))?;
+        let (main_drained, shards) = portcullis_pipeline::serve_sharded(
+            main_listener,
+            options.request_threads,
+            listener_settings,
+            gateway,
+            shutdown_rx.clone(),
+        )
+        .map_err(|source| StartError::Shards { source })?;
         let tasks = vec![
             live_hub,
-            tokio::spawn(portcullis_pipeline::serve(
-                main_listener,
-                listener_settings,
-                gateway,
-                shutdown_rx.clone(),
-            )),
+            tokio::spawn(main_drained),
             tokio::spawn(portcullis_pipeline::serve(
                 admin_listener,
                 serving.admin_listener.clone(),
@@ -198,7 +206,17 @@ impl Running {
         ];
         admin_state.ready.store(true, Ordering::Relaxed);
         crate::heap::release_free_pages();
-        Ok(Running { listen, admin, shutdown, tasks, reloader, admin_state, access_log: writer, background })
+        Ok(Running {
+            listen,
+            admin,
+            shutdown,
+            tasks,
+            reloader,
+            admin_state,
+            access_log: writer,
+            background,
+            shards,
+        })
     }
 
     /// The bound main address (the real port when config said port 0).
@@ -244,5 +262,8 @@ impl Running {
             writer.close();
         }
         self.reloader.registry().shutdown().await;
+        // Tasks a request started on a shard (a function instance's) have stopped: the shards'
+        // runtimes may end.
+        drop(self.shards);
     }
 }

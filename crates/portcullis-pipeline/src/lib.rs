@@ -40,7 +40,9 @@ pub use access_log::{
 };
 pub use cors::{CorsPolicy, CorsSettings, PreflightMode};
 pub use explain::{Explained, explain};
-pub use listener::{ConnMeta, ConnectionLimits, Handler, ListenerSettings, serve, until_stopped};
+pub use listener::{
+    ConnMeta, ConnectionLimits, Handler, ListenerSettings, Shards, serve, serve_sharded, until_stopped,
+};
 pub use mapping::{MappingError, RequestMapping, ResponseMapping};
 pub use metrics::Metrics;
 pub use plan::{Access, RequestLimits, RouteAuthorizer, RouteExtras, RoutePlan, Snapshot};

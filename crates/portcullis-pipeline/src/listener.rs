@@ -1,6 +1,8 @@
 //! Listener: accept connections, speak HTTP/1.1 and HTTP/2 (h2c, or ALPN over TLS), protect the
 //! gateway from slow, idle and greedy clients, and drain gracefully on shutdown. The main and
-//! the admin listener both run here, each with its own [`Handler`].
+//! the admin listener both run here, each with its own [`Handler`]: the main one on request
+//! threads ([`serve_sharded`]), each a single-threaded runtime that keeps the connections it
+//! accepts; the admin one on the caller's runtime ([`serve`]).
 //!
 //! Protections, and where each is enforced:
 //! - silent connections: a connection that has not started a request within `header_timeout`
@@ -53,7 +55,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 pub use conns::ConnectionLimits;
-use conns::{ConnTracker, Slot};
+use conns::{BALANCE_WAIT, ConnTracker, MAX_BALANCE_WAIT, Slot};
 
 /// What the listener knows about the connection a request arrived on.
 #[derive(Debug, Clone, Copy)]
@@ -110,8 +112,80 @@ pub async fn serve<H: Handler>(
     listener: TcpListener,
     settings: ListenerSettings,
     handler: Arc<H>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
+    let tracker = Arc::new(ConnTracker::new(settings.connections));
+    serve_with(listener, settings, handler, shutdown, tracker, 1).await;
+}
+
+/// The request shards serving one listener, started by [`serve_sharded`]. Dropping it lets the
+/// shards' runtimes end, with whatever tasks requests left on them (a function instance started
+/// by a request, its output forwarders): drop it once those have been stopped.
+pub struct Shards {
+    _release: watch::Sender<()>,
+}
+
+/// Serve `listener` on `threads` request shards: threads of their own, each with a
+/// single-threaded runtime that accepts from the same socket and keeps every connection it
+/// accepts, with what that connection's requests open (upstream connections, timers), to
+/// itself. Nothing on the hot path moves between threads, and a busy shard accepts less.
+/// The connection caps are shared by all shards.
+///
+/// Returns a future that resolves once every shard has drained after `shutdown` (as [`serve`]
+/// does), and the [`Shards`] that keep the shards' runtimes alive.
+pub fn serve_sharded<H: Handler>(
+    listener: std::net::TcpListener,
+    threads: std::num::NonZeroUsize,
+    settings: ListenerSettings,
+    handler: Arc<H>,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<(impl Future<Output = ()> + Send + 'static, Shards)> {
+    listener.set_nonblocking(true)?;
+    let tracker = Arc::new(ConnTracker::new(settings.connections));
+    let (release, _) = watch::channel(());
+    let mut drained = Vec::with_capacity(threads.get());
+    for index in 0..threads.get() {
+        let listener = listener.try_clone()?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let (settings, handler, shutdown, tracker) =
+            (settings.clone(), Arc::clone(&handler), shutdown.clone(), Arc::clone(&tracker));
+        let shards = threads.get();
+        let mut released = release.subscribe();
+        let (done, drained_rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new().name(format!("request-{index}")).spawn(move || {
+            portcullis_core::enter_shard(index);
+            runtime.block_on(async move {
+                match TcpListener::from_std(listener) {
+                    Ok(listener) => serve_with(listener, settings, handler, shutdown, tracker, shards).await,
+                    Err(error) => tracing::error!(shard = index, %error, "request shard cannot listen"),
+                }
+                let _ = done.send(());
+                // Until released, tasks requests spawned here keep running.
+                let _ = released.changed().await;
+            });
+        })?;
+        drained.push(drained_rx);
+    }
+    let all_drained = async move {
+        for shard in drained {
+            // An error means the shard's thread is gone (it panicked): nothing left to drain.
+            let _ = shard.await;
+        }
+    };
+    Ok((all_drained, Shards { _release: release }))
+}
+
+async fn serve_with<H: Handler>(
+    listener: TcpListener,
+    settings: ListenerSettings,
+    handler: Arc<H>,
+    mut shutdown: watch::Receiver<bool>,
+    tracker: Arc<ConnTracker>,
+    shards: usize,
+) {
+    // This shard's connections, against the others' that accept from the same socket.
+    let mine = Arc::new(AtomicUsize::new(0));
+    let mut patience = BALANCE_WAIT;
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -128,7 +202,6 @@ pub async fn serve<H: Handler>(
         .keep_alive_timeout(Duration::from_secs(10));
     let builder = Arc::new(builder);
     let tls = settings.tls.clone().map(tokio_rustls::TlsAcceptor::from);
-    let tracker = Arc::new(ConnTracker::new(settings.connections));
     // Every connection task holds a clone of `drained_tx`; when all are gone, draining is done.
     let (drained_tx, mut drained_rx) = mpsc::channel::<()>(1);
     // Connections get their own receiver: the accept loop's is borrowed by `wait_for` below.
@@ -143,52 +216,70 @@ pub async fn serve<H: Handler>(
                 () = until_stopped(&mut shutdown) => break,
             }
         }
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, client_addr) = match accepted {
-                    Ok(pair) => pair,
-                    Err(error) => {
-                        // EMFILE and friends: make room and back off instead of spinning.
-                        tracing::warn!(%error, "accept failed");
-                        tracker.press();
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let accepted_at = Instant::now();
-                let Some(slot) = tracker.admit(client_addr.ip()) else {
-                    tracing::debug!(client = %client_addr, "connection refused: per-client connection cap");
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                let task = ConnectionTask {
-                    builder: Arc::clone(&builder),
-                    handler: Arc::clone(&handler),
-                    shutdown: connection_shutdown.clone(),
-                    settings: settings.clone(),
-                    slot,
-                    accepted_at,
-                    _drained: drained_tx.clone(),
-                };
-                match tls.clone() {
-                    None => {
-                        let meta = ConnMeta { client_addr, local_port: local_port(&stream), tls: false };
-                        tokio::spawn(task.run(stream, meta));
-                    }
-                    Some(acceptor) => {
-                        let local_port = local_port(&stream);
-                        tokio::spawn(async move {
-                            let handshake = tokio::time::timeout(task.settings.header_timeout, acceptor.accept(stream)).await;
-                            match handshake {
-                                Ok(Ok(stream)) => task.run(stream, ConnMeta { client_addr, local_port, tls: true }).await,
-                                Ok(Err(error)) => tracing::debug!(%client_addr, %error, "TLS handshake failed"),
-                                Err(_) => tracing::debug!(%client_addr, "TLS handshake timed out"),
-                            }
-                        });
-                    }
-                }
+        // Over its share of the connections, a shard leaves new ones to the others for a while,
+        // then takes only one that is already waiting (they may all be busy), and waits longer
+        // each time until the shares even out.
+        let accepted = if shards > 1 && tracker.over_share(&mine, shards) {
+            tokio::select! {
+                within = tracker.balance(&mine, shards, patience) => if within { continue },
+                () = until_stopped(&mut shutdown) => break,
             }
-            () = until_stopped(&mut shutdown) => break,
+            patience = (patience * 2).min(MAX_BALANCE_WAIT);
+            match tokio::time::timeout(Duration::ZERO, listener.accept()).await {
+                Ok(accepted) => accepted,
+                Err(_) => continue,
+            }
+        } else {
+            patience = BALANCE_WAIT;
+            tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = until_stopped(&mut shutdown) => break,
+            }
+        };
+        let (stream, client_addr) = match accepted {
+            Ok(pair) => pair,
+            Err(error) => {
+                // EMFILE and friends: make room and back off instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                tracker.press();
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let accepted_at = Instant::now();
+        let Some(slot) = tracker.admit(client_addr.ip(), &mine) else {
+            tracing::debug!(client = %client_addr, "connection refused: per-client connection cap");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let task = ConnectionTask {
+            builder: Arc::clone(&builder),
+            handler: Arc::clone(&handler),
+            shutdown: connection_shutdown.clone(),
+            settings: settings.clone(),
+            slot,
+            accepted_at,
+            _drained: drained_tx.clone(),
+        };
+        match tls.clone() {
+            None => {
+                let meta = ConnMeta { client_addr, local_port: local_port(&stream), tls: false };
+                tokio::spawn(task.run(stream, meta));
+            }
+            Some(acceptor) => {
+                let local_port = local_port(&stream);
+                tokio::spawn(async move {
+                    let handshake =
+                        tokio::time::timeout(task.settings.header_timeout, acceptor.accept(stream)).await;
+                    match handshake {
+                        Ok(Ok(stream)) => {
+                            task.run(stream, ConnMeta { client_addr, local_port, tls: true }).await
+                        }
+                        Ok(Err(error)) => tracing::debug!(%client_addr, %error, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%client_addr, "TLS handshake timed out"),
+                    }
+                });
+            }
         }
     }
     // Stop accepting: the socket closes here, so new connections are refused while we drain.

@@ -31,6 +31,7 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use portcullis_core::BoxError;
+use thread_local::ThreadLocal;
 use tokio::sync::OwnedSemaphorePermit;
 use tower::Service as _;
 
@@ -68,7 +69,11 @@ pub(super) struct Http1Pool {
     limits: PoolLimits,
     /// The origin's connection cap: every open connection holds one of its permits.
     origin_limit: Arc<OriginLimit>,
-    state: Mutex<State>,
+    /// The idle connections of threads that are not request shards (the main runtime, tests).
+    shared: Mutex<State>,
+    /// Each request shard's own idle connections: a connection is registered with the reactor
+    /// of the shard that opened it, so that shard reuses it and reaps it.
+    shards: ThreadLocal<Mutex<State>>,
 }
 
 #[derive(Default)]
@@ -91,7 +96,14 @@ impl Http1Pool {
         limits: PoolLimits,
         origin_limit: Arc<OriginLimit>,
     ) -> Self {
-        Self { origin, connector, limits, origin_limit, state: Mutex::new(State::default()) }
+        Self {
+            origin,
+            connector,
+            limits,
+            origin_limit,
+            shared: Mutex::new(State::default()),
+            shards: ThreadLocal::new(),
+        }
     }
 
     /// Sends `req` (origin-form URI) with `host` and the forwarding headers on a pooled or new
@@ -130,7 +142,8 @@ impl Http1Pool {
             tokio::pin!(returned);
             // Registered before looking, so a connection returned in between is not missed.
             returned.as_mut().enable();
-            if let Some(conn) = self.checkout() {
+            // At the cap, an idle connection of another shard is better than waiting.
+            if let Some(conn) = self.checkout().or_else(|| self.checkout_elsewhere()) {
                 return Ok(conn);
             }
             tokio::select! {
@@ -146,6 +159,22 @@ impl Http1Pool {
         while let Some(Idle { mut conn, .. }) = state.idle.pop() {
             if conn.is_idle_usable() {
                 return Some(conn);
+            }
+        }
+        None
+    }
+
+    /// The most recently idled usable connection of any shard (or of the shared list). Taken
+    /// only at the origin's cap: the connection stays registered with its own shard's reactor,
+    /// which then wakes this request from there.
+    fn checkout_elsewhere(&self) -> Option<Conn> {
+        let states = std::iter::once(&self.shared).chain(self.shards.iter());
+        for state in states {
+            let mut state = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            while let Some(Idle { mut conn, .. }) = state.idle.pop() {
+                if conn.is_idle_usable() {
+                    return Some(conn);
+                }
             }
         }
         None
@@ -176,14 +205,20 @@ impl Http1Pool {
         self.origin_limit.returned.notify_one();
     }
 
+    /// This thread's idle list: its shard's own, or the shared one off the shards.
     fn lock(&self) -> MutexGuard<'_, State> {
+        let state = match portcullis_core::current_shard() {
+            Some(_) => self.shards.get_or_default(),
+            None => &self.shared,
+        };
         // The state holds no invariant a panic could break halfway: a poisoned lock is usable.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 /// Closes connections idle longer than `timeout` (or closed by the upstream) until the pool is
-/// empty or gone.
+/// empty or gone. It runs where it was spawned, the runtime of the list it reaps: a shard's own
+/// thread, or the main runtime for the shared list.
 async fn reap(pool: Weak<Http1Pool>, timeout: Duration) {
     let tick = (timeout / 2).max(Duration::from_millis(10));
     loop {

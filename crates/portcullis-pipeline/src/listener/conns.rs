@@ -48,8 +48,16 @@ pub(super) struct ConnTracker {
     /// Open connections per client address; only kept when there is a per-client cap.
     per_client: Mutex<HashMap<IpAddr, usize>>,
     room: Notify,
+    /// Signalled whenever a connection opens or closes (what the shards balance on).
+    changed: Notify,
     pressure: watch::Sender<u64>,
 }
+
+/// How long a request shard holding more than its share of the connections first leaves new
+/// connections to the others (they may all be busy: then it takes one that waited); each wait
+/// that ends with the shares still uneven doubles it, up to [`MAX_BALANCE_WAIT`].
+pub(super) const BALANCE_WAIT: Duration = Duration::from_millis(5);
+pub(super) const MAX_BALANCE_WAIT: Duration = Duration::from_millis(160);
 
 impl ConnTracker {
     pub(super) fn new(limits: ConnectionLimits) -> Self {
@@ -58,6 +66,7 @@ impl ConnTracker {
             open: AtomicUsize::new(0),
             per_client: Mutex::new(HashMap::new()),
             room: Notify::new(),
+            changed: Notify::new(),
             pressure: watch::Sender::new(0),
         }
     }
@@ -79,8 +88,33 @@ impl ConnTracker {
         }
     }
 
-    /// A slot for a connection from `client`, or `None` if that address is at its cap.
-    pub(super) fn admit(self: &Arc<Self>, client: IpAddr) -> Option<Slot> {
+    /// Whether a shard holding `mine` of the connections, one of `shards` accepting from one
+    /// socket, holds more than its share. Without the shares the shard that wakes first takes a
+    /// burst of new connections and is left with most of the load.
+    pub(super) fn over_share(&self, mine: &AtomicUsize, shards: usize) -> bool {
+        mine.load(Ordering::Relaxed) > self.open.load(Ordering::Relaxed).div_ceil(shards)
+    }
+
+    /// Waits until a shard holding `mine` is within its share (true) or `wait` has passed
+    /// (false).
+    pub(super) async fn balance(&self, mine: &AtomicUsize, shards: usize, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if !self.over_share(mine, shards) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    /// A slot for a connection from `client`, or `None` if that address is at its cap; `mine`
+    /// counts the connections of the shard that accepted it.
+    pub(super) fn admit(self: &Arc<Self>, client: IpAddr, mine: &Arc<AtomicUsize>) -> Option<Slot> {
         if let Some(cap) = self.limits.per_client {
             let mut per_client = self.per_client.lock().unwrap_or_else(PoisonError::into_inner);
             let count = per_client.entry(client).or_insert(0);
@@ -90,7 +124,9 @@ impl ConnTracker {
             *count += 1;
         }
         self.open.fetch_add(1, Ordering::Relaxed);
-        Some(Slot { tracker: Arc::clone(self), client })
+        mine.fetch_add(1, Ordering::Relaxed);
+        self.changed.notify_waiters();
+        Some(Slot { tracker: Arc::clone(self), client, mine: Arc::clone(mine) })
     }
 
     fn release(&self, client: IpAddr) {
@@ -105,6 +141,7 @@ impl ConnTracker {
         }
         self.open.fetch_sub(1, Ordering::Relaxed);
         self.room.notify_one();
+        self.changed.notify_waiters();
     }
 }
 
@@ -112,6 +149,7 @@ impl ConnTracker {
 pub(super) struct Slot {
     tracker: Arc<ConnTracker>,
     client: IpAddr,
+    mine: Arc<AtomicUsize>,
 }
 
 impl Slot {
@@ -123,6 +161,7 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        self.mine.fetch_sub(1, Ordering::Relaxed);
         self.tracker.release(self.client);
     }
 }
@@ -143,22 +182,56 @@ mod tests {
         let tracker = Arc::new(ConnTracker::new(limits(10, Some(2))));
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
-        let first = tracker.admit(a).unwrap();
-        let _second = tracker.admit(a).unwrap();
-        assert!(tracker.admit(a).is_none(), "a third connection from one address");
-        let _other = tracker.admit(b).expect("another address has its own count");
+        let mine = Arc::new(AtomicUsize::new(0));
+        let first = tracker.admit(a, &mine).unwrap();
+        let _second = tracker.admit(a, &mine).unwrap();
+        assert!(tracker.admit(a, &mine).is_none(), "a third connection from one address");
+        let _other = tracker.admit(b, &mine).expect("another address has its own count");
         drop(first);
-        assert!(tracker.admit(a).is_some(), "a closed connection frees its place");
+        assert!(tracker.admit(a, &mine).is_some(), "a closed connection frees its place");
     }
 
     #[test]
     fn full_at_the_cap_and_not_after_a_close() {
         let tracker = Arc::new(ConnTracker::new(limits(2, None)));
-        let one = tracker.admit("127.0.0.1".parse().unwrap()).unwrap();
-        let _two = tracker.admit("127.0.0.1".parse().unwrap()).unwrap();
+        let mine = Arc::new(AtomicUsize::new(0));
+        let one = tracker.admit("127.0.0.1".parse().unwrap(), &mine).unwrap();
+        let _two = tracker.admit("127.0.0.1".parse().unwrap(), &mine).unwrap();
         assert!(tracker.full());
         drop(one);
         assert!(!tracker.full());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shard_over_its_share_waits_for_the_others_but_not_for_ever() {
+        let tracker = Arc::new(ConnTracker::new(limits(100, None)));
+        let client: IpAddr = "127.0.0.1".parse().unwrap();
+        let (a, b) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let _a1 = tracker.admit(client, &a).unwrap();
+        assert!(!tracker.over_share(&a, 2), "one connection of one: within its share");
+        let _a2 = tracker.admit(client, &a).unwrap();
+        assert_eq!((a.load(Ordering::Relaxed), b.load(Ordering::Relaxed)), (2, 0));
+        assert!(tracker.over_share(&a, 2), "two of two connections, one of two shards");
+        assert!(!tracker.over_share(&a, 1), "the only shard is never over its share");
+
+        // Waits until the other shard takes one.
+        let waiting = tracker.balance(&a, 2, Duration::from_secs(60));
+        tokio::pin!(waiting);
+        assert!(futures_poll(waiting.as_mut()).is_pending());
+        let b1 = tracker.admit(client, &b).unwrap();
+        assert_eq!(futures_poll(waiting.as_mut()), std::task::Poll::Ready(true), "two of three: within");
+
+        // The other's connection closes and nothing else changes: the wait ends, uneven.
+        drop(b1);
+        assert_eq!(b.load(Ordering::Relaxed), 0, "a closed connection leaves its shard's count");
+        let started = tokio::time::Instant::now();
+        assert!(!tracker.balance(&a, 2, BALANCE_WAIT).await);
+        assert_eq!(started.elapsed(), BALANCE_WAIT);
+    }
+
+    fn futures_poll<F: std::future::Future>(future: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        future.poll(&mut cx)
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use portcullis_app::source::ConfigSource;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -11,13 +12,28 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use super::{EXIT_CONFIG, EXIT_RUNTIME, LogFormat, logging};
 
-/// Request worker threads: `TOKIO_WORKER_THREADS` when set (tokio reads it itself), otherwise one
-/// fewer than the CPUs available, at least one. Why not one per CPU (tokio's default): about 40%
-/// of a proxied request's CPU is the kernel's loopback/TCP work, which runs on the same cores, and
-/// the gateway usually shares its host with upstreams or sidecars. On the 2-CPU benchmark machine
-/// one worker instead of two cut the gateway's CPU per request by 25% (public route 34.3 -> 25.8
-/// us, cached JWT 38.0 -> 30.4 us) and raised requests/s by a third, with no loss on the
-/// RSA-bound uncached route (docs/operations.md#worker-threads).
+/// Request threads (shards of the main listener, each a single-threaded runtime that keeps the
+/// connections it accepts): `PORTCULLIS_REQUEST_THREADS` when set to a positive number, otherwise
+/// one fewer than the CPUs available, at least one. Why not one per CPU: about 60% of a proxied
+/// request's CPU is the kernel's loopback and TCP work, on the same cores, and a gateway usually
+/// shares its host with upstreams, sidecars or function instances (docs/operations.md#request-threads
+/// has the measurements).
+fn request_threads() -> Result<NonZeroUsize, String> {
+    match std::env::var("PORTCULLIS_REQUEST_THREADS") {
+        Ok(value) => value.trim().parse::<NonZeroUsize>().map_err(|_| {
+            format!("PORTCULLIS_REQUEST_THREADS: expected a positive number of threads, got {value:?}")
+        }),
+        Err(_) => {
+            let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+            Ok(NonZeroUsize::new(cpus - 1).unwrap_or(NonZeroUsize::MIN))
+        }
+    }
+}
+
+/// The main runtime's worker threads (the admin listener and console, functions' Runtime API,
+/// reloads and background refreshes; requests run on the request threads):
+/// `TOKIO_WORKER_THREADS` when set (tokio reads it itself), otherwise one fewer than the CPUs
+/// available, at least one, so that a busy function does not take every core from the requests.
 fn worker_threads() -> Option<usize> {
     if std::env::var_os("TOKIO_WORKER_THREADS").is_some() {
         return None;
@@ -106,6 +122,13 @@ pub(crate) fn run(source: &super::SourceArgs, overrides: Overrides) -> ExitCode 
     logging::init(overrides.log_level.as_deref().or(basics.log_level.as_deref()), format);
     let open_files = portcullis_app::lifecycle::raise_open_file_limit();
     tracing::debug!(open_files, "open-file limit");
+    let request_threads = match request_threads() {
+        Ok(threads) => threads,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(workers) = worker_threads() {
         builder.worker_threads(workers);
@@ -129,6 +152,7 @@ pub(crate) fn run(source: &super::SourceArgs, overrides: Overrides) -> ExitCode 
             LogFormat::Pretty => portcullis_app::AccessLogFormat::Pretty,
         },
         dev,
+        request_threads,
     };
     match runtime.block_on(serve(config, basics.listen, options, matches!(source, Source::Demo))) {
         Ok(()) => ExitCode::SUCCESS,

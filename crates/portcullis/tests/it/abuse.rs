@@ -171,8 +171,20 @@ fn closed_by_server(socket: &StdTcpStream, wait: Duration) -> bool {
 /// connections are held open against a cap of eight.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_connection_cap_idle_connections_make_room_for_new_clients() {
-    let gw = Gw::start(
+    connection_cap_makes_room(&[]).await;
+}
+
+/// The same with three request threads accepting: the cap is the listener's, not each
+/// thread's (three caps of eight would hold all twenty and close none).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_threads_share_one_connection_cap() {
+    connection_cap_makes_room(&[("PORTCULLIS_REQUEST_THREADS", "3")]).await;
+}
+
+async fn connection_cap_makes_room(env: &[(&str, &str)]) {
+    let gw = Gw::start_env(
         "limits: {max_connections: 8, header_timeout: 30s, idle_timeout: 60s}\nroutes:\n  GET /: {respond: {body: ok}}\n",
+        env,
     );
     let listen = gw.proc.listen;
     let idle = tokio::task::spawn_blocking(move || idle_sockets(listen, 20)).await.unwrap();
@@ -192,8 +204,19 @@ async fn at_the_connection_cap_idle_connections_make_room_for_new_clients() {
 /// `max_connections_per_client` refuses one address's connections beyond its cap.
 #[tokio::test]
 async fn one_client_address_cannot_hold_more_than_its_cap() {
-    let gw = Gw::start(
+    per_client_cap_refuses(&[]).await;
+}
+
+/// The same with three request threads accepting: one count per address for all of them.
+#[tokio::test]
+async fn request_threads_share_one_per_client_cap() {
+    per_client_cap_refuses(&[("PORTCULLIS_REQUEST_THREADS", "3")]).await;
+}
+
+async fn per_client_cap_refuses(env: &[(&str, &str)]) {
+    let gw = Gw::start_env(
         "limits: {max_connections_per_client: 3, header_timeout: 30s}\nroutes:\n  GET /: {respond: {body: ok}}\n",
+        env,
     );
     let listen = gw.proc.listen;
     let (held_open, refused) = tokio::task::spawn_blocking(move || {

@@ -22,6 +22,16 @@ impl Gw {
         Self::start_with(yaml, &[], &[])
     }
 
+    /// Start with more environment variables (e.g. `PORTCULLIS_REQUEST_THREADS`).
+    pub(crate) fn start_env(yaml: &str, env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = write(dir.path(), "portcullis.yaml", yaml);
+        let config = config.to_str().expect("utf-8 path").to_owned();
+        let args = ["serve", "--config", &config, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"];
+        let proc = SpawnedGateway::spawn_with_env(exe(), &args, dir.path(), env);
+        Gw { proc, dir }
+    }
+
     /// Start with extra files in the config directory and extra CLI arguments.
     pub(crate) fn start_with(yaml: &str, files: &[(&str, &str)], extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");

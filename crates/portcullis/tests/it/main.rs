@@ -19,6 +19,7 @@ mod limits;
 mod mapping;
 mod powertools;
 mod proxy;
+mod request_threads;
 mod routing;
 mod rules;
 mod shared;

@@ -1,0 +1,91 @@
+//! The main listener's request threads (`PORTCULLIS_REQUEST_THREADS`): each accepts from the
+//! same socket and keeps its connections and their upstream connections; together they serve
+//! every client, reuse upstream connections, and stop cleanly.
+
+use std::time::Duration;
+
+use crate::harness::{Behavior, Gw, RecordingUpstream, TestClient, write};
+
+/// The names of the gateway's threads that serve requests.
+fn request_threads(pid: u32) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| name.starts_with("request-"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Three request threads: twelve keep-alive clients sending ten requests each are all answered,
+/// the upstream gets every request on no more connections than there are clients (each thread
+/// reuses its own), and SIGTERM stops the gateway cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_request_threads_serve_every_client_and_reuse_upstream_connections() {
+    let up = RecordingUpstream::start(Behavior::Ok).await;
+    let mut gw = Gw::start_env(
+        &format!(
+            "access_log: {{enabled: false}}\nroutes:\n  GET /items/{{id}}:\n    http: {}/items/{{id}}\n",
+            up.url()
+        ),
+        &[("PORTCULLIS_REQUEST_THREADS", "3")],
+    );
+    assert_eq!(request_threads(gw.proc.pid()), ["request-0", "request-1", "request-2"]);
+
+    let clients = (0..12).map(|client| {
+        let base = gw.url("/items/");
+        tokio::spawn(async move {
+            // One client, one keep-alive connection, requests one after another.
+            let http = TestClient::http1();
+            let mut statuses = Vec::new();
+            for n in 0..10 {
+                let reply = http.get(&format!("{base}{client}-{n}")).await;
+                statuses.push(reply.status.as_u16());
+            }
+            statuses
+        })
+    });
+    for client in clients {
+        assert_eq!(client.await.unwrap(), [200; 10]);
+    }
+    let mut paths: Vec<String> = up.requests().iter().map(|r| r.uri.to_string()).collect();
+    paths.sort();
+    paths.dedup();
+    assert_eq!(paths.len(), 120, "every request reached the upstream once");
+    assert!(up.connections() <= 12, "{} upstream connections for 12 clients: not reused", up.connections());
+
+    gw.proc.signal("TERM");
+    let status = tokio::task::spawn_blocking(move || gw.proc.wait_exit(Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .expect("the gateway exits after SIGTERM");
+    assert!(status.success(), "exit status {status}");
+}
+
+/// A request-thread count that is not a positive number stops the start with the variable's
+/// name, before anything listens.
+#[test]
+fn a_bad_request_thread_count_is_refused_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "portcullis.yaml", "routes:\n  GET /: {respond: {body: ok}}\n");
+    for bad in ["0", "many", "-2"] {
+        let out = std::process::Command::new(crate::harness::exe())
+            .args([
+                "serve",
+                "--config",
+                "portcullis.yaml",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin",
+                "127.0.0.1:0",
+            ])
+            .env("PORTCULLIS_REQUEST_THREADS", bad)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(stderr.contains("PORTCULLIS_REQUEST_THREADS") && stderr.contains(bad), "{bad}: {stderr}");
+    }
+}
