@@ -89,3 +89,34 @@ fn a_bad_request_thread_count_is_refused_with_its_name() {
         assert!(stderr.contains("PORTCULLIS_REQUEST_THREADS") && stderr.contains(bad), "{bad}: {stderr}");
     }
 }
+
+/// With an upstream allowed one connection, requests arriving on different request threads
+/// share it: a thread at the cap takes the connection another thread left idle rather than
+/// wait for a connection that would only close at its idle timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_threads_at_the_upstream_cap_take_each_others_idle_connection() {
+    let up = RecordingUpstream::start(Behavior::Ok).await;
+    let gw = Gw::start_env(
+        &format!(
+            "access_log: {{enabled: false}}\nlimits: {{upstream_max_connections: 1}}\nroutes:\n  GET /items/{{id}}:\n    http: {}/items/{{id}}\n",
+            up.url()
+        ),
+        &[("PORTCULLIS_REQUEST_THREADS", "3")],
+    );
+    // Three keep-alive clients open at once: no thread takes more than its share, so at least
+    // two threads hold a client.
+    let clients: Vec<TestClient> = (0..3).map(|_| TestClient::http1()).collect();
+    for round in 0..3 {
+        for (n, client) in clients.iter().enumerate() {
+            let reply = tokio::time::timeout(
+                Duration::from_secs(10),
+                client.get(&gw.url(&format!("/items/{round}-{n}"))),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("request {round}-{n} waited for the upstream connection"));
+            assert_eq!(reply.status, 200, "{}", reply.text());
+        }
+    }
+    assert_eq!(up.count(), 9);
+    assert_eq!(up.connections(), 1, "one upstream connection, shared by the threads");
+}
