@@ -68,9 +68,9 @@ pub enum StartError {
     /// A process-wide resource could not be created.
     #[error(transparent)]
     Resource(#[from] resources::ResourceError),
-    /// The main listener's request shards could not be started (threads, runtimes).
+    /// The main listener's request threads could not be started (threads, runtimes).
     #[error("cannot start the request threads: {source}")]
-    Shards {
+    RequestThreads {
         /// The OS error.
         #[source]
         source: std::io::Error,

@@ -56,7 +56,7 @@ pub struct StartOptions {
     /// `debug_headers` on, for this config and every reload; the console shows claim and header
     /// values unmasked, and the event sent to each function.
     pub dev: bool,
-    /// How many request shards serve the main listener (threads with a runtime of their own).
+    /// How many request threads serve the main listener (each with a runtime of its own).
     pub request_threads: std::num::NonZeroUsize,
 }
 
@@ -71,8 +71,8 @@ pub struct Running {
     access_log: Option<Arc<AccessLogWriter>>,
     /// Tasks that run until the gateway stops (revocation sync).
     background: Vec<JoinHandle<()>>,
-    /// The main listener's request shards, released once the functions have stopped.
-    shards: portcullis_pipeline::Shards,
+    /// The main listener's request threads, released once the functions have stopped.
+    request_threads: portcullis_pipeline::RequestThreads,
 }
 
 impl Running {
@@ -186,14 +186,14 @@ impl Running {
         let admin_state =
             Arc::new(AdminState::new(Arc::clone(&registry), metrics, console, admin_token, writer.clone()));
         let main_listener = main_listener.into_std().map_err(bind_error(listen))?;
-        let (main_drained, shards) = portcullis_pipeline::serve_sharded(
+        let (main_drained, request_threads) = portcullis_pipeline::serve_on_request_threads(
             main_listener,
             options.request_threads,
             listener_settings,
             gateway,
             shutdown_rx.clone(),
         )
-        .map_err(|source| StartError::Shards { source })?;
+        .map_err(|source| StartError::RequestThreads { source })?;
         let tasks = vec![
             live_hub,
             tokio::spawn(main_drained),
@@ -215,7 +215,7 @@ impl Running {
             admin_state,
             access_log: writer,
             background,
-            shards,
+            request_threads,
         })
     }
 
@@ -262,8 +262,8 @@ impl Running {
             writer.close();
         }
         self.reloader.registry().shutdown().await;
-        // Tasks a request started on a shard (a function instance's) have stopped: the shards'
-        // runtimes may end.
-        drop(self.shards);
+        // Tasks a request started on a request thread (a function instance's) have stopped: the
+        // request threads' runtimes may end.
+        drop(self.request_threads);
     }
 }

@@ -21,7 +21,7 @@ mod expr;
 mod function_failure;
 mod mapping;
 mod request_id;
-mod shard;
+mod request_thread;
 mod stripe;
 mod suggest;
 mod time;
@@ -40,7 +40,7 @@ pub use error::{ErrorChain, is_caused_by};
 pub use expr::{JsonPath, JsonStep, Part, Template, Variable};
 pub use function_failure::FunctionFailure;
 pub use mapping::{MappingAction, MappingEntry, MappingTarget};
-pub use shard::{current_shard, enter_shard};
+pub use request_thread::{enter_request_thread, on_request_thread};
 pub use stripe::thread_stripe;
 
 /// A boxed, sendable future: what the object-safe traits of the stages (authorizers,

@@ -41,7 +41,8 @@ pub use access_log::{
 pub use cors::{CorsPolicy, CorsSettings, PreflightMode};
 pub use explain::{Explained, explain};
 pub use listener::{
-    ConnMeta, ConnectionLimits, Handler, ListenerSettings, Shards, serve, serve_sharded, until_stopped,
+    ConnMeta, ConnectionLimits, Handler, ListenerSettings, RequestThreads, serve, serve_on_request_threads,
+    until_stopped,
 };
 pub use mapping::{MappingError, RequestMapping, ResponseMapping};
 pub use metrics::Metrics;

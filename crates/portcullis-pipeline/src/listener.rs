@@ -1,7 +1,7 @@
 //! Listener: accept connections, speak HTTP/1.1 and HTTP/2 (h2c, or ALPN over TLS), protect the
 //! gateway from slow, idle and greedy clients, and drain gracefully on shutdown. The main and
 //! the admin listener both run here, each with its own [`Handler`]: the main one on request
-//! threads ([`serve_sharded`]), each a single-threaded runtime that keeps the connections it
+//! threads ([`serve_on_request_threads`]), each a single-threaded runtime that keeps the connections it
 //! accepts; the admin one on the caller's runtime ([`serve`]).
 //!
 //! Protections, and where each is enforced:
@@ -118,28 +118,27 @@ pub async fn serve<H: Handler>(
     serve_with(listener, settings, handler, shutdown, tracker, 1).await;
 }
 
-/// The request shards serving one listener, started by [`serve_sharded`]. Dropping it lets the
-/// shards' runtimes end, with whatever tasks requests left on them (a function instance started
-/// by a request, its output forwarders): drop it once those have been stopped.
-pub struct Shards {
+/// The request threads serving one listener, started by [`serve_on_request_threads`]. Dropping
+/// it lets their runtimes end, with whatever tasks requests left on them (a function instance
+/// started by a request, its output forwarders): drop it once those have been stopped.
+pub struct RequestThreads {
     _release: watch::Sender<()>,
 }
 
-/// Serve `listener` on `threads` request shards: threads of their own, each with a
-/// single-threaded runtime that accepts from the same socket and keeps every connection it
-/// accepts, with what that connection's requests open (upstream connections, timers), to
-/// itself. Nothing on the hot path moves between threads, and a busy shard accepts less.
-/// The connection caps are shared by all shards.
+/// Serve `listener` on `threads` request threads, each with a single-threaded runtime that
+/// accepts from the same socket and keeps every connection it accepts, with what that
+/// connection's requests open (upstream connections, timers), to itself. Nothing on the hot path
+/// moves between threads, and a busy thread accepts less. The connection caps are shared.
 ///
-/// Returns a future that resolves once every shard has drained after `shutdown` (as [`serve`]
-/// does), and the [`Shards`] that keep the shards' runtimes alive.
-pub fn serve_sharded<H: Handler>(
+/// Returns a future that resolves once every thread has drained after `shutdown` (as [`serve`]
+/// does), and the [`RequestThreads`] that keep their runtimes alive.
+pub fn serve_on_request_threads<H: Handler>(
     listener: std::net::TcpListener,
     threads: std::num::NonZeroUsize,
     settings: ListenerSettings,
     handler: Arc<H>,
     shutdown: watch::Receiver<bool>,
-) -> std::io::Result<(impl Future<Output = ()> + Send + 'static, Shards)> {
+) -> std::io::Result<(impl Future<Output = ()> + Send + 'static, RequestThreads)> {
     listener.set_nonblocking(true)?;
     let tracker = Arc::new(ConnTracker::new(settings.connections));
     let (release, _) = watch::channel(());
@@ -149,15 +148,15 @@ pub fn serve_sharded<H: Handler>(
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (settings, handler, shutdown, tracker) =
             (settings.clone(), Arc::clone(&handler), shutdown.clone(), Arc::clone(&tracker));
-        let shards = threads.get();
+        let count = threads.get();
         let mut released = release.subscribe();
         let (done, drained_rx) = tokio::sync::oneshot::channel::<()>();
         std::thread::Builder::new().name(format!("request-{index}")).spawn(move || {
-            portcullis_core::enter_shard(index);
+            portcullis_core::enter_request_thread();
             runtime.block_on(async move {
                 match TcpListener::from_std(listener) {
-                    Ok(listener) => serve_with(listener, settings, handler, shutdown, tracker, shards).await,
-                    Err(error) => tracing::error!(shard = index, %error, "request shard cannot listen"),
+                    Ok(listener) => serve_with(listener, settings, handler, shutdown, tracker, count).await,
+                    Err(error) => tracing::error!(thread = index, %error, "request thread cannot listen"),
                 }
                 let _ = done.send(());
                 // Until released, tasks requests spawned here keep running.
@@ -167,12 +166,12 @@ pub fn serve_sharded<H: Handler>(
         drained.push(drained_rx);
     }
     let all_drained = async move {
-        for shard in drained {
-            // An error means the shard's thread is gone (it panicked): nothing left to drain.
-            let _ = shard.await;
+        for thread in drained {
+            // An error means the thread is gone (it panicked): nothing left to drain.
+            let _ = thread.await;
         }
     };
-    Ok((all_drained, Shards { _release: release }))
+    Ok((all_drained, RequestThreads { _release: release }))
 }
 
 async fn serve_with<H: Handler>(
@@ -181,9 +180,9 @@ async fn serve_with<H: Handler>(
     handler: Arc<H>,
     mut shutdown: watch::Receiver<bool>,
     tracker: Arc<ConnTracker>,
-    shards: usize,
+    threads: usize,
 ) {
-    // This shard's connections, against the others' that accept from the same socket.
+    // This thread's connections, against the others' that accept from the same socket.
     let mine = Arc::new(AtomicUsize::new(0));
     let mut patience = BALANCE_WAIT;
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -216,12 +215,12 @@ async fn serve_with<H: Handler>(
                 () = until_stopped(&mut shutdown) => break,
             }
         }
-        // Over its share of the connections, a shard leaves new ones to the others for a while,
+        // Over its share of the connections, a thread leaves new ones to the others for a while,
         // then takes only one that is already waiting (they may all be busy), and waits longer
         // each time until the shares even out.
-        let accepted = if shards > 1 && tracker.over_share(&mine, shards) {
+        let accepted = if threads > 1 && tracker.over_share(&mine, threads) {
             tokio::select! {
-                within = tracker.balance(&mine, shards, patience) => if within { continue },
+                within = tracker.balance(&mine, threads, patience) => if within { continue },
                 () = until_stopped(&mut shutdown) => break,
             }
             patience = (patience * 2).min(MAX_BALANCE_WAIT);

@@ -69,11 +69,11 @@ pub(super) struct Http1Pool {
     limits: PoolLimits,
     /// The origin's connection cap: every open connection holds one of its permits.
     origin_limit: Arc<OriginLimit>,
-    /// The idle connections of threads that are not request shards (the main runtime, tests).
+    /// The idle connections of threads that are not request threads (the main runtime, tests).
     shared: Mutex<State>,
-    /// Each request shard's own idle connections: a connection is registered with the reactor
-    /// of the shard that opened it, so that shard reuses it and reaps it.
-    shards: ThreadLocal<Mutex<State>>,
+    /// Each request thread's own idle connections: a connection is registered with the reactor
+    /// of the request thread that opened it, so that thread reuses it and reaps it.
+    per_thread: ThreadLocal<Mutex<State>>,
 }
 
 #[derive(Default)]
@@ -102,7 +102,7 @@ impl Http1Pool {
             limits,
             origin_limit,
             shared: Mutex::new(State::default()),
-            shards: ThreadLocal::new(),
+            per_thread: ThreadLocal::new(),
         }
     }
 
@@ -142,7 +142,7 @@ impl Http1Pool {
             tokio::pin!(returned);
             // Registered before looking, so a connection returned in between is not missed.
             returned.as_mut().enable();
-            // At the cap, an idle connection of another shard is better than waiting.
+            // At the cap, another request thread's idle connection is better than waiting.
             if let Some(conn) = self.checkout().or_else(|| self.checkout_elsewhere()) {
                 return Ok(conn);
             }
@@ -153,31 +153,16 @@ impl Http1Pool {
         }
     }
 
-    /// The most recently idled connection that the upstream has not closed.
+    /// This thread's most recently idled connection that the upstream has not closed.
     fn checkout(&self) -> Option<Conn> {
-        let mut state = self.lock();
-        while let Some(Idle { mut conn, .. }) = state.idle.pop() {
-            if conn.is_idle_usable() {
-                return Some(conn);
-            }
-        }
-        None
+        lock(self.list()).take_usable()
     }
 
-    /// The most recently idled usable connection of any shard (or of the shared list). Taken
-    /// only at the origin's cap: the connection stays registered with its own shard's reactor,
-    /// which then wakes this request from there.
+    /// The most recently idled usable connection of any request thread (or of the shared list).
+    /// Taken only at the origin's cap: the connection stays registered with its own thread's
+    /// reactor, which then wakes this request from there.
     fn checkout_elsewhere(&self) -> Option<Conn> {
-        let states = std::iter::once(&self.shared).chain(self.shards.iter());
-        for state in states {
-            let mut state = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            while let Some(Idle { mut conn, .. }) = state.idle.pop() {
-                if conn.is_idle_usable() {
-                    return Some(conn);
-                }
-            }
-        }
-        None
+        std::iter::once(&self.shared).chain(self.per_thread.iter()).find_map(|list| lock(list).take_usable())
     }
 
     /// A new connection, holding `permit` (a place under the origin's cap) until it closes.
@@ -205,20 +190,36 @@ impl Http1Pool {
         self.origin_limit.returned.notify_one();
     }
 
-    /// This thread's idle list: its shard's own, or the shared one off the shards.
+    /// This thread's idle list: a request thread's own, or the shared one off them.
+    fn list(&self) -> &Mutex<State> {
+        if portcullis_core::on_request_thread() { self.per_thread.get_or_default() } else { &self.shared }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
-        let state = match portcullis_core::current_shard() {
-            Some(_) => self.shards.get_or_default(),
-            None => &self.shared,
-        };
-        // The state holds no invariant a panic could break halfway: a poisoned lock is usable.
-        state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(self.list())
     }
 }
 
+impl State {
+    /// Pops idle connections, most recent first, until one the upstream has not closed.
+    fn take_usable(&mut self) -> Option<Conn> {
+        while let Some(Idle { mut conn, .. }) = self.idle.pop() {
+            if conn.is_idle_usable() {
+                return Some(conn);
+            }
+        }
+        None
+    }
+}
+
+fn lock(list: &Mutex<State>) -> MutexGuard<'_, State> {
+    // The state holds no invariant a panic could break halfway: a poisoned lock is usable.
+    list.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Closes connections idle longer than `timeout` (or closed by the upstream) until the pool is
-/// empty or gone. It runs where it was spawned, the runtime of the list it reaps: a shard's own
-/// thread, or the main runtime for the shared list.
+/// empty or gone. It runs where it was spawned, the runtime of the list it reaps: a request
+/// thread's own, or the main runtime for the shared list.
 async fn reap(pool: Weak<Http1Pool>, timeout: Duration) {
     let tick = (timeout / 2).max(Duration::from_millis(10));
     loop {

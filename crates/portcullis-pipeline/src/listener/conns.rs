@@ -48,12 +48,12 @@ pub(super) struct ConnTracker {
     /// Open connections per client address; only kept when there is a per-client cap.
     per_client: Mutex<HashMap<IpAddr, usize>>,
     room: Notify,
-    /// Signalled whenever a connection opens or closes (what the shards balance on).
+    /// Signalled whenever a connection opens or closes (what request threads balance on).
     changed: Notify,
     pressure: watch::Sender<u64>,
 }
 
-/// How long a request shard holding more than its share of the connections first leaves new
+/// How long a request thread holding more than its share of the connections first leaves new
 /// connections to the others (they may all be busy: then it takes one that waited); each wait
 /// that ends with the shares still uneven doubles it, up to [`MAX_BALANCE_WAIT`].
 pub(super) const BALANCE_WAIT: Duration = Duration::from_millis(5);
@@ -88,22 +88,22 @@ impl ConnTracker {
         }
     }
 
-    /// Whether a shard holding `mine` of the connections, one of `shards` accepting from one
-    /// socket, holds more than its share. Without the shares the shard that wakes first takes a
+    /// Whether a thread holding `mine` of the connections, one of `threads` accepting from one
+    /// socket, holds more than its share. Without the shares the thread that wakes first takes a
     /// burst of new connections and is left with most of the load.
-    pub(super) fn over_share(&self, mine: &AtomicUsize, shards: usize) -> bool {
-        mine.load(Ordering::Relaxed) > self.open.load(Ordering::Relaxed).div_ceil(shards)
+    pub(super) fn over_share(&self, mine: &AtomicUsize, threads: usize) -> bool {
+        mine.load(Ordering::Relaxed) > self.open.load(Ordering::Relaxed).div_ceil(threads)
     }
 
-    /// Waits until a shard holding `mine` is within its share (true) or `wait` has passed
+    /// Waits until a thread holding `mine` is within its share (true) or `wait` has passed
     /// (false).
-    pub(super) async fn balance(&self, mine: &AtomicUsize, shards: usize, wait: Duration) -> bool {
+    pub(super) async fn balance(&self, mine: &AtomicUsize, threads: usize, wait: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            if !self.over_share(mine, shards) {
+            if !self.over_share(mine, threads) {
                 return true;
             }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
@@ -113,7 +113,7 @@ impl ConnTracker {
     }
 
     /// A slot for a connection from `client`, or `None` if that address is at its cap; `mine`
-    /// counts the connections of the shard that accepted it.
+    /// counts the connections of the thread that accepted it.
     pub(super) fn admit(self: &Arc<Self>, client: IpAddr, mine: &Arc<AtomicUsize>) -> Option<Slot> {
         if let Some(cap) = self.limits.per_client {
             let mut per_client = self.per_client.lock().unwrap_or_else(PoisonError::into_inner);
@@ -203,7 +203,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_shard_over_its_share_waits_for_the_others_but_not_for_ever() {
+    async fn a_thread_over_its_share_waits_for_the_others_but_not_for_ever() {
         let tracker = Arc::new(ConnTracker::new(limits(100, None)));
         let client: IpAddr = "127.0.0.1".parse().unwrap();
         let (a, b) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
@@ -211,10 +211,10 @@ mod tests {
         assert!(!tracker.over_share(&a, 2), "one connection of one: within its share");
         let _a2 = tracker.admit(client, &a).unwrap();
         assert_eq!((a.load(Ordering::Relaxed), b.load(Ordering::Relaxed)), (2, 0));
-        assert!(tracker.over_share(&a, 2), "two of two connections, one of two shards");
-        assert!(!tracker.over_share(&a, 1), "the only shard is never over its share");
+        assert!(tracker.over_share(&a, 2), "two of two connections, one of two threads");
+        assert!(!tracker.over_share(&a, 1), "the only thread is never over its share");
 
-        // Waits until the other shard takes one.
+        // Waits until the other thread takes one.
         let waiting = tracker.balance(&a, 2, Duration::from_secs(60));
         tokio::pin!(waiting);
         assert!(futures_poll(waiting.as_mut()).is_pending());
@@ -223,7 +223,7 @@ mod tests {
 
         // The other's connection closes and nothing else changes: the wait ends, uneven.
         drop(b1);
-        assert_eq!(b.load(Ordering::Relaxed), 0, "a closed connection leaves its shard's count");
+        assert_eq!(b.load(Ordering::Relaxed), 0, "a closed connection leaves its thread's count");
         let started = tokio::time::Instant::now();
         assert!(!tracker.balance(&a, 2, BALANCE_WAIT).await);
         assert_eq!(started.elapsed(), BALANCE_WAIT);

@@ -12,7 +12,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use super::{EXIT_CONFIG, EXIT_RUNTIME, LogFormat, logging};
 
-/// Request threads (shards of the main listener, each a single-threaded runtime that keeps the
+/// Request threads (the main listener's, each a single-threaded runtime that keeps the
 /// connections it accepts): `PORTCULLIS_REQUEST_THREADS` when set to a positive number, otherwise
 /// one fewer than the CPUs available, at least one. Why not one per CPU: about 60% of a proxied
 /// request's CPU is the kernel's loopback and TCP work, on the same cores, and a gateway usually
@@ -23,10 +23,7 @@ fn request_threads() -> Result<NonZeroUsize, String> {
         Ok(value) => value.trim().parse::<NonZeroUsize>().map_err(|_| {
             format!("PORTCULLIS_REQUEST_THREADS: expected a positive number of threads, got {value:?}")
         }),
-        Err(_) => {
-            let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-            Ok(NonZeroUsize::new(cpus - 1).unwrap_or(NonZeroUsize::MIN))
-        }
+        Err(_) => Ok(all_cpus_but_one()),
     }
 }
 
@@ -38,8 +35,13 @@ fn worker_threads() -> Option<usize> {
     if std::env::var_os("TOKIO_WORKER_THREADS").is_some() {
         return None;
     }
+    Some(all_cpus_but_one().get())
+}
+
+/// One fewer than the CPUs available, at least one.
+fn all_cpus_but_one() -> NonZeroUsize {
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-    Some(cpus.saturating_sub(1).max(1))
+    NonZeroUsize::new(cpus - 1).unwrap_or(NonZeroUsize::MIN)
 }
 
 /// Where the configuration comes from.

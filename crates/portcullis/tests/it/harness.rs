@@ -24,16 +24,15 @@ impl Gw {
 
     /// Start with more environment variables (e.g. `PORTCULLIS_REQUEST_THREADS`).
     pub(crate) fn start_env(yaml: &str, env: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let config = write(dir.path(), "portcullis.yaml", yaml);
-        let config = config.to_str().expect("utf-8 path").to_owned();
-        let args = ["serve", "--config", &config, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"];
-        let proc = SpawnedGateway::spawn_with_env(exe(), &args, dir.path(), env);
-        Gw { proc, dir }
+        Self::launch(yaml, &[], &[], env)
     }
 
     /// Start with extra files in the config directory and extra CLI arguments.
     pub(crate) fn start_with(yaml: &str, files: &[(&str, &str)], extra: &[&str]) -> Self {
+        Self::launch(yaml, files, extra, &[])
+    }
+
+    fn launch(yaml: &str, files: &[(&str, &str)], extra: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         for (name, contents) in files {
             write(dir.path(), name, contents);
@@ -43,7 +42,7 @@ impl Gw {
         let mut args =
             vec!["serve", "--config", &config, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"];
         args.extend_from_slice(extra);
-        let proc = SpawnedGateway::spawn(exe(), &args, dir.path());
+        let proc = SpawnedGateway::spawn_with_env(exe(), &args, dir.path(), env);
         Gw { proc, dir }
     }
 
@@ -73,9 +72,20 @@ impl Gw {
 /// `portcullis SUBCOMMAND --config portcullis.yaml ARGS` run in `dir`: the exit code and what
 /// it printed (stdout, then stderr).
 pub(crate) fn cli(dir: &Path, subcommand: &str, args: &[&str]) -> (Option<i32>, String) {
+    cli_env(dir, subcommand, args, &[])
+}
+
+/// [`cli`] with more environment variables.
+pub(crate) fn cli_env(
+    dir: &Path,
+    subcommand: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Option<i32>, String) {
     let out = std::process::Command::new(exe())
         .args([subcommand, "--config", "portcullis.yaml"])
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .output()
         .expect("run portcullis");

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{Behavior, Gw, RecordingUpstream, TestClient, write};
+use crate::harness::{Behavior, Gw, RecordingUpstream, TestClient, cli_env, write};
 
 /// The names of the gateway's threads that serve requests.
 fn request_threads(pid: u32) -> Vec<String> {
@@ -70,23 +70,14 @@ fn a_bad_request_thread_count_is_refused_with_its_name() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "portcullis.yaml", "routes:\n  GET /: {respond: {body: ok}}\n");
     for bad in ["0", "many", "-2"] {
-        let out = std::process::Command::new(crate::harness::exe())
-            .args([
-                "serve",
-                "--config",
-                "portcullis.yaml",
-                "--listen",
-                "127.0.0.1:0",
-                "--admin",
-                "127.0.0.1:0",
-            ])
-            .env("PORTCULLIS_REQUEST_THREADS", bad)
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
-        assert!(stderr.contains("PORTCULLIS_REQUEST_THREADS") && stderr.contains(bad), "{bad}: {stderr}");
+        let (code, output) = cli_env(
+            dir.path(),
+            "serve",
+            &["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
+            &[("PORTCULLIS_REQUEST_THREADS", bad)],
+        );
+        assert_eq!(code, Some(2), "{bad}: {output}");
+        assert!(output.contains("PORTCULLIS_REQUEST_THREADS") && output.contains(bad), "{bad}: {output}");
     }
 }
 
